@@ -1,0 +1,190 @@
+/* proto/block.c — block decoding, tx roots, vote sign bytes, commits. */
+#include "proto/block.h"
+
+#include <string.h>
+
+#include "core/bytes.h"
+#include "core/hash.h"
+#include "core/keys.h"
+#include "proto/pbutil.h"
+#include "proto/tx.h"
+
+static int check_header(const Cohort__BlockHeader *h, core_errbuf *eb) {
+  if (pb_has_unknown(&h->base))
+    return core_errf(eb, COHORT_ERR_DECODE, "block header has unknown fields");
+  if (!h->chain_id || strlen(h->chain_id) == 0 || strlen(h->chain_id) > CHAIN_ID_MAX)
+    return core_errf(eb, COHORT_ERR_DECODE, "block header chain_id is empty or too long");
+  if (h->prev_hash.len != 32 || h->tx_root.len != 32 || h->app_hash.len != 32 ||
+      h->validators_hash.len != 32 || h->proposer.len != 32 ||
+      h->last_commit_hash.len != 32)
+    return core_errf(eb, COHORT_ERR_DECODE,
+                     "block header hash or key field has the wrong length");
+  if (h->beacon_reveal.len != 0 && h->beacon_reveal.len != 32)
+    return core_errf(eb, COHORT_ERR_DECODE, "beacon_reveal must be 0 or 32 bytes");
+  if (h->height == 0)
+    return core_errf(eb, COHORT_ERR_DECODE, "block height must be >= 1");
+  return COHORT_OK;
+}
+
+int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
+                 size_t max_txs, core_errbuf *eb) {
+  memset(b, 0, sizeof *b);
+  if (len > max_bytes)
+    return core_errf(eb, COHORT_ERR_TOO_LARGE, "block is %zu bytes, limit %zu",
+                     len, max_bytes);
+  b->blk = cohort__block__unpack(NULL, len, bytes);
+  if (!b->blk) return core_errf(eb, COHORT_ERR_DECODE, "block is not a valid Block protobuf");
+  int rc;
+  if (pb_has_unknown(&b->blk->base)) {
+    rc = core_errf(eb, COHORT_ERR_DECODE, "block has unknown fields");
+    goto fail;
+  }
+  if (b->blk->n_txs > max_txs) {
+    rc = core_errf(eb, COHORT_ERR_TOO_LARGE, "block has %zu txs, limit %zu",
+                   b->blk->n_txs, max_txs);
+    goto fail;
+  }
+  b->hdr = cohort__block_header__unpack(NULL, b->blk->header.len, b->blk->header.data);
+  if (!b->hdr) {
+    rc = core_errf(eb, COHORT_ERR_DECODE, "block header is not a valid protobuf");
+    goto fail;
+  }
+  if ((rc = check_header(b->hdr, eb))) goto fail;
+  if (b->hdr->num_txs != b->blk->n_txs) {
+    rc = core_errf(eb, COHORT_ERR_DECODE, "header num_txs %u but block carries %zu",
+                   b->hdr->num_txs, b->blk->n_txs);
+    goto fail;
+  }
+  if (b->blk->last_commit && pb_has_unknown(&b->blk->last_commit->base)) {
+    rc = core_errf(eb, COHORT_ERR_DECODE, "last_commit has unknown fields");
+    goto fail;
+  }
+  core_sha256(b->hash, b->blk->header.data, b->blk->header.len);
+  return COHORT_OK;
+fail:
+  block_free(b);
+  return rc;
+}
+
+void block_free(block_t *b) {
+  if (b->hdr) cohort__block_header__free_unpacked(b->hdr, NULL);
+  if (b->blk) cohort__block__free_unpacked(b->blk, NULL);
+  memset(b, 0, sizeof *b);
+}
+
+static void merkle(uint8_t out[32], const uint8_t (*h)[32], size_t n) {
+  uint8_t buf[65];
+  if (n == 1) {
+    buf[0] = 0;
+    memcpy(buf + 1, h[0], 32);
+    core_sha256(out, buf, 33);
+    return;
+  }
+  size_t k = 1;
+  while (k * 2 < n) k *= 2;
+  buf[0] = 1;
+  merkle(buf + 1, h, k);
+  merkle(buf + 33, h + k, n - k);
+  core_sha256(out, buf, 65);
+}
+
+void block_tx_root(uint8_t out[32], const uint8_t (*tx_hashes)[32], size_t n) {
+  if (n == 0) {
+    core_sha256(out, "", 0);
+    return;
+  }
+  merkle(out, tx_hashes, n);
+}
+
+size_t vote_sign_bytes(uint8_t *out, const char *chain_id, uint32_t type,
+                       uint64_t height, uint32_t round,
+                       const uint8_t *block_hash, size_t hash_len) {
+  size_t n = 0, cl = strlen(chain_id);
+  memcpy(out, VOTE_SIGN_DOMAIN, strlen(VOTE_SIGN_DOMAIN));
+  n += strlen(VOTE_SIGN_DOMAIN);
+  out[n++] = (uint8_t)cl;
+  memcpy(out + n, chain_id, cl);
+  n += cl;
+  out[n++] = (uint8_t)type;
+  core_put_u64be(out + n, height);
+  n += 8;
+  core_put_u32be(out + n, round);
+  n += 4;
+  out[n++] = (uint8_t)hash_len;
+  if (hash_len) memcpy(out + n, block_hash, hash_len);
+  return n + hash_len;
+}
+
+void validators_hash(uint8_t out[32], const Cohort__ValidatorSet *set) {
+  core_sha256_ctx c;
+  core_sha256_init(&c);
+  core_sha256_update(&c, "cohort/valset/v1", 16);
+  for (size_t i = 0; i < set->n_validators; i++) {
+    uint8_t p[8];
+    core_put_u64be(p, set->validators[i]->power);
+    core_sha256_update(&c, set->validators[i]->pubkey.data, 32);
+    core_sha256_update(&c, p, 8);
+  }
+  core_sha256_final(&c, out);
+}
+
+int commit_verify(const Cohort__Commit *c, const char *chain_id,
+                  uint64_t height, const uint8_t block_hash[32],
+                  const Cohort__ValidatorSet *set, core_errbuf *eb) {
+  if (c->height != height)
+    return core_errf(eb, COHORT_ERR_BAD_BLOCK, "commit is for height %llu, expected %llu",
+                     (unsigned long long)c->height, (unsigned long long)height);
+  if (c->block_hash.len != 32 || memcmp(c->block_hash.data, block_hash, 32))
+    return core_errf(eb, COHORT_ERR_BAD_BLOCK, "commit is for another block hash");
+  if (c->n_sigs > set->n_validators)
+    return core_errf(eb, COHORT_ERR_BAD_BLOCK, "commit has more signatures than validators");
+  unsigned __int128 total = 0, signed_power = 0;
+  for (size_t i = 0; i < set->n_validators; i++) total += set->validators[i]->power;
+  uint8_t sb[VOTE_SIGN_BYTES_MAX];
+  size_t sbl = vote_sign_bytes(sb, chain_id, VOTE_PRECOMMIT, height, c->round,
+                               block_hash, 32);
+  uint8_t seen[256] = {0};
+  for (size_t i = 0; i < c->n_sigs; i++) {
+    const Cohort__CommitSig *s = c->sigs[i];
+    if (s->validator.len != 32 || s->signature.len != 64)
+      return core_errf(eb, COHORT_ERR_BAD_BLOCK, "commit signature %zu is malformed", i);
+    size_t j;
+    for (j = 0; j < set->n_validators; j++)
+      if (!memcmp(set->validators[j]->pubkey.data, s->validator.data, 32)) break;
+    if (j == set->n_validators)
+      return core_errf(eb, COHORT_ERR_BAD_BLOCK, "commit signature %zu is from a non-validator", i);
+    if (j < sizeof seen * 8) {
+      if (seen[j / 8] & (1u << (j % 8)))
+        return core_errf(eb, COHORT_ERR_BAD_BLOCK, "validator signed the commit twice");
+      seen[j / 8] |= (uint8_t)(1u << (j % 8));
+    }
+    if (core_ed25519_verify(s->signature.data, sb, sbl, s->validator.data))
+      return core_errf(eb, COHORT_ERR_BAD_BLOCK, "commit signature %zu does not verify", i);
+    signed_power += set->validators[j]->power;
+  }
+  /* signed > 2/3 of total, in 128-bit integers: no overflow, no rounding. */
+  if (!((unsigned __int128)signed_power * 3 > (unsigned __int128)total * 2))
+    return core_errf(eb, COHORT_ERR_BAD_BLOCK, "commit carries %llu of %llu voting power, "
+                     "needs more than 2/3", (unsigned long long)signed_power,
+                     (unsigned long long)total);
+  return COHORT_OK;
+}
+
+Cohort__Commit *commit_decode(const uint8_t *bytes, size_t len,
+                              size_t max_bytes, core_errbuf *eb) {
+  if (len > max_bytes) {
+    core_errf(eb, COHORT_ERR_TOO_LARGE, "commit is %zu bytes, limit %zu", len, max_bytes);
+    return NULL;
+  }
+  Cohort__Commit *c = cohort__commit__unpack(NULL, len, bytes);
+  if (!c) {
+    core_errf(eb, COHORT_ERR_DECODE, "commit is not a valid protobuf");
+    return NULL;
+  }
+  if (pb_has_unknown(&c->base)) {
+    core_errf(eb, COHORT_ERR_DECODE, "commit has unknown fields");
+    cohort__commit__free_unpacked(c, NULL);
+    return NULL;
+  }
+  return c;
+}

@@ -1,0 +1,179 @@
+/* proto/tx.c — transaction decoding, signature checks, and building. */
+#include "proto/tx.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/hash.h"
+#include "core/keys.h"
+#include "proto/pbutil.h"
+
+void tx_sign_digest(uint8_t out[32], const char *chain_id,
+                    const uint8_t *body, size_t body_len) {
+  core_sha256_ctx c;
+  uint8_t n = (uint8_t)strlen(chain_id);
+  core_sha256_init(&c);
+  core_sha256_update(&c, TX_SIGN_DOMAIN, strlen(TX_SIGN_DOMAIN));
+  core_sha256_update(&c, &n, 1);
+  core_sha256_update(&c, chain_id, n);
+  core_sha256_update(&c, body, body_len);
+  core_sha256_final(&c, out);
+}
+
+static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
+  if (pb_has_unknown(&b->base))
+    return core_errf(eb, COHORT_ERR_DECODE, "tx body has unknown fields");
+  if (b->memo && strlen(b->memo) > TX_MEMO_MAX)
+    return core_errf(eb, COHORT_ERR_INVALID, "memo is longer than %d bytes",
+                     TX_MEMO_MAX);
+  switch (b->msg_case) {
+    case COHORT__TX_BODY__MSG_TRANSFER: {
+      const Cohort__MsgTransfer *t = b->transfer;
+      if (pb_has_unknown(&t->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "transfer has unknown fields");
+      if (t->to.len != 20)
+        return core_errf(eb, COHORT_ERR_ADDRESS,
+                         "transfer.to must be a 20-byte account ID, got %zu bytes",
+                         t->to.len);
+      if (t->token != COHORT__TOKEN__CRD && t->token != COHORT__TOKEN__STK)
+        return core_errf(eb, COHORT_ERR_TOKEN,
+                         "transfer.token %d is not CRD (1) or STK (2)",
+                         (int)t->token);
+      if (t->amount == 0)
+        return core_errf(eb, COHORT_ERR_AMOUNT, "transfer.amount must be > 0");
+      return COHORT_OK;
+    }
+    default:
+      return core_errf(eb, COHORT_ERR_NO_MSG,
+                       "tx body carries no known message");
+  }
+}
+
+int tx_decode(tx_t *tx, const uint8_t *bytes, size_t len, size_t max,
+              core_errbuf *eb) {
+  memset(tx, 0, sizeof *tx);
+  if (len > max)
+    return core_errf(eb, COHORT_ERR_TOO_LARGE,
+                     "tx is %zu bytes, the limit is %zu", len, max);
+  if (len == 0) return core_errf(eb, COHORT_ERR_DECODE, "tx is empty");
+  Cohort__Tx *w = cohort__tx__unpack(NULL, len, bytes);
+  if (!w) return core_errf(eb, COHORT_ERR_DECODE, "tx is not a valid Tx protobuf");
+  int rc;
+  if (pb_has_unknown(&w->base)) {
+    rc = core_errf(eb, COHORT_ERR_DECODE, "tx has unknown fields");
+    goto fail_w;
+  }
+  if (w->pubkey.len != 32 || w->signature.len != 64) {
+    rc = core_errf(eb, COHORT_ERR_DECODE,
+                   "tx pubkey must be 32 bytes and signature 64 bytes "
+                   "(got %zu and %zu)", w->pubkey.len, w->signature.len);
+    goto fail_w;
+  }
+  tx->raw = malloc(len);
+  if (!tx->raw) {
+    rc = COHORT_ERR_NOMEM;
+    goto fail_w;
+  }
+  memcpy(tx->raw, bytes, len);
+  tx->raw_len = len;
+  /* protobuf-c copies bytes fields verbatim, so w->body holds exactly the
+   * body bytes received: those are what we verify and keep. */
+  tx->body_len = w->body.len;
+  uint8_t *bb = malloc(w->body.len ? w->body.len : 1);
+  if (!bb) {
+    rc = COHORT_ERR_NOMEM;
+    goto fail_raw;
+  }
+  memcpy(bb, w->body.data, w->body.len);
+  tx->body_bytes = bb;
+  memcpy(tx->pubkey, w->pubkey.data, 32);
+  memcpy(tx->sig, w->signature.data, 64);
+  cohort__tx__free_unpacked(w, NULL);
+  w = NULL;
+  tx->body = cohort__tx_body__unpack(NULL, tx->body_len, tx->body_bytes);
+  if (!tx->body) {
+    rc = core_errf(eb, COHORT_ERR_DECODE, "tx body is not a valid TxBody protobuf");
+    goto fail_body;
+  }
+  if ((rc = check_body(tx->body, eb))) goto fail_body;
+  core_sha256(tx->hash, bytes, len);
+  core_account_id(tx->sender, tx->pubkey);
+  return COHORT_OK;
+
+fail_body:
+  if (tx->body) cohort__tx_body__free_unpacked(tx->body, NULL);
+  free((void *)tx->body_bytes);
+fail_raw:
+  free(tx->raw);
+fail_w:
+  if (w) cohort__tx__free_unpacked(w, NULL);
+  memset(tx, 0, sizeof *tx);
+  return rc;
+}
+
+void tx_free(tx_t *tx) {
+  if (tx->body) cohort__tx_body__free_unpacked(tx->body, NULL);
+  free((void *)tx->body_bytes);
+  free(tx->raw);
+  memset(tx, 0, sizeof *tx);
+}
+
+int tx_verify(const tx_t *tx, const char *chain_id) {
+  uint8_t d[32];
+  tx_sign_digest(d, chain_id, tx->body_bytes, tx->body_len);
+  return core_schnorr_verify(tx->sig, d, tx->pubkey);
+}
+
+int tx_build(uint8_t **out, size_t *out_len, const Cohort__TxBody *body,
+             const char *chain_id, const uint8_t sec[32], const uint8_t *aux32) {
+  *out = NULL;
+  size_t blen = cohort__tx_body__get_packed_size(body);
+  uint8_t *bb = malloc(blen ? blen : 1);
+  if (!bb) return COHORT_ERR_NOMEM;
+  cohort__tx_body__pack(body, bb);
+  uint8_t d[32], sig[64], pub[32];
+  tx_sign_digest(d, chain_id, bb, blen);
+  int rc = core_schnorr_pubkey(pub, sec);
+  if (!rc) rc = core_schnorr_sign(sig, d, sec, aux32);
+  if (rc) {
+    free(bb);
+    return rc;
+  }
+  Cohort__Tx w = COHORT__TX__INIT;
+  w.body.data = bb;
+  w.body.len = blen;
+  w.pubkey.data = pub;
+  w.pubkey.len = 32;
+  w.signature.data = sig;
+  w.signature.len = 64;
+  size_t n = cohort__tx__get_packed_size(&w);
+  uint8_t *t = malloc(n);
+  if (!t) {
+    free(bb);
+    return COHORT_ERR_NOMEM;
+  }
+  cohort__tx__pack(&w, t);
+  free(bb);
+  *out = t;
+  *out_len = n;
+  return COHORT_OK;
+}
+
+int tx_token_parse(const char *s, Cohort__Token *out) {
+  if (!strcasecmp(s, "CRD")) *out = COHORT__TOKEN__CRD;
+  else if (!strcasecmp(s, "STK")) *out = COHORT__TOKEN__STK;
+  else return COHORT_ERR_TOKEN;
+  return COHORT_OK;
+}
+
+const char *tx_token_name(Cohort__Token t) {
+  return t == COHORT__TOKEN__CRD ? "CRD" : t == COHORT__TOKEN__STK ? "STK" : "?";
+}
+
+const char *tx_msg_name(const Cohort__TxBody *body) {
+  switch (body->msg_case) {
+    case COHORT__TX_BODY__MSG_TRANSFER: return "transfer";
+    default: return "none";
+  }
+}
