@@ -1,0 +1,108 @@
+/* rpc/rpc.h — JSON-RPC 2.0 over HTTP/1.1 on libuv, and a blocking client.
+ *
+ * The server owns its sockets; the node supplies a method table. A request
+ * is parsed, checked against limits, and dispatched on the loop thread to the
+ * method's handler, which answers exactly once with rpc_call_reply or
+ * rpc_call_error — either before returning or later (e.g. `broadcast_tx`
+ * in commit mode answers when the block commits). Batches are answered when
+ * every call in them is answered, in order.
+ *
+ * Routes: POST / (JSON-RPC body, single or batch), GET /health (200 "ok"),
+ * GET /metrics (Prometheus text from cfg.metrics_fn).
+ *
+ * Limits: body size, batch size, connection count, and an idle deadline that
+ * drops slow or half-open clients; none of them can stall the loop.
+ */
+#ifndef COHORT_RPC_H
+#define COHORT_RPC_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/err.h"
+
+/* JSON-RPC 2.0 standard error codes, and Cohort's own (-32000 range). */
+#define RPC_PARSE_ERROR -32700
+#define RPC_INVALID_REQUEST -32600
+#define RPC_METHOD_NOT_FOUND -32601
+#define RPC_INVALID_PARAMS -32602
+#define RPC_INTERNAL_ERROR -32603
+#define RPC_TX_REJECTED -32001  /* mempool/check refused the tx; data has reason */
+#define RPC_NOT_FOUND -32004    /* block/tx/account not found */
+#define RPC_TIMEOUT -32008      /* waited too long (e.g. commit mode) */
+#define RPC_UNAVAILABLE -32010  /* node shutting down or overloaded */
+
+typedef struct rpc_server rpc_server;
+typedef struct rpc_call rpc_call;
+
+/* A handler. params is borrowed (NULL, a JSON array or object) and valid only
+ * during the call; keep a json_incref'd copy if you answer later. The handler
+ * must eventually call rpc_call_reply or rpc_call_error exactly once, even if
+ * the client has gone (the call object stays valid until answered). */
+typedef void (*rpc_handler_fn)(void *ctx, rpc_call *call, json_t *params);
+
+typedef struct {
+  const char *name;
+  rpc_handler_fn fn;
+} rpc_method;
+
+typedef struct {
+  const char *listen;        /* "HOST:PORT", e.g. "127.0.0.1:27657" */
+  size_t max_body_bytes;     /* default 1 MiB when 0 */
+  size_t max_batch;          /* default 100 when 0 */
+  unsigned max_conns;        /* default 256 when 0 */
+  uint64_t idle_timeout_ms;  /* default 10000 when 0: a request must arrive whole */
+  /* Optional: return a malloc'd Prometheus text page (freed by the server). */
+  char *(*metrics_fn)(void *ctx);
+} rpc_config;
+
+/* Start listening. methods is borrowed and must outlive the server; ctx is
+ * passed to handlers. Returns 0, COHORT_ERR_CONFIG (bad listen address) or
+ * COHORT_ERR_IO (bind failed; eb says which address and why). */
+int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_config *cfg,
+                   const rpc_method *methods, size_t n_methods, void *ctx,
+                   core_errbuf *eb);
+
+/* The TCP port the server listens on (useful with "HOST:0", which binds an
+ * ephemeral port), or -1 if s is NULL. */
+int rpc_server_port(const rpc_server *s);
+
+/* Stop accepting, close every connection, then free the server and call
+ * done(arg) (may be NULL). Pending calls stay valid until answered; their
+ * answers are dropped. */
+void rpc_server_close(rpc_server *s, void (*done)(void *), void *arg);
+
+/* Answer a call. result is stolen (NULL means JSON null). */
+void rpc_call_reply(rpc_call *c, json_t *result);
+/* Answer with an error. msg is copied; data is stolen and may be NULL. */
+void rpc_call_error(rpc_call *c, int code, const char *msg, json_t *data);
+/* 1 while the client connection that sent the call is still open. */
+int rpc_call_client_alive(const rpc_call *c);
+
+/* Pure request parsing, shared by the server and the fuzz target: parse a
+ * body of len bytes. On success *out is a new reference to the request or
+ * batch (array) and returns 0. On failure returns RPC_PARSE_ERROR or
+ * RPC_INVALID_REQUEST (empty batch, batch over max_batch, not object/array)
+ * with a message in eb. Never reads past len; body need not be NUL-ended. */
+int rpc_request_parse(const char *body, size_t len, size_t max_batch,
+                      json_t **out, core_errbuf *eb);
+
+/* Check one request object's shape: "jsonrpc":"2.0", string "method",
+ * params absent/array/object, id absent/string/number/null. Returns 0 or
+ * RPC_INVALID_REQUEST with eb set. */
+int rpc_request_validate(const json_t *req, core_errbuf *eb);
+
+/* Blocking client for the CLI and tests: POST one call to url
+ * ("http://HOST:PORT[/]") and wait up to timeout_ms. params is borrowed.
+ * On success *result is a new reference and returns 0. If the server
+ * answered with an error, returns its (negative JSON-RPC) code, and eb holds
+ * its message; *err_data (if non-NULL) gets a new reference to its data.
+ * Transport failures return COHORT_ERR_IO / COHORT_ERR_TIMEOUT /
+ * COHORT_ERR_DECODE with eb naming the URL. Responses over 64 MiB are refused. */
+int rpc_client_call(const char *url, const char *method, json_t *params,
+                    uint64_t timeout_ms, json_t **result, json_t **err_data,
+                    core_errbuf *eb);
+
+#endif

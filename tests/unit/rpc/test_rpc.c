@@ -1,0 +1,972 @@
+/* Unit tests for rpc/: the pure parsers (rpc_request_parse/validate,
+ * rpc_http_feed), and the server on real loopback sockets — its loop runs in
+ * a thread while the test talks to it with rpc_client_call and raw sockets:
+ * calls, batches, notifications, errors, limits (body, batch, depth,
+ * connections, idle deadline), keep-alive and pipelining, 100-continue,
+ * async answers (also after the client or the server has gone), /health,
+ * /metrics. Every server is closed and its loop closed cleanly, so ASan sees
+ * any leak. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/log.h"
+#include "rpc/rpc.h"
+#include "rpc/rpc_int.h"
+
+/* ---- handlers (run on the server's loop thread) ---------------------- */
+
+static atomic_int n_notified;    /* "count" calls seen */
+static atomic_int n_late;        /* "later" calls answered */
+static atomic_int late_alive;    /* rpc_call_client_alive at last answer */
+
+static void h_echo(void *ctx, rpc_call *call, json_t *params) {
+  rpc_call_reply(call, params ? json_incref(params) : NULL);
+}
+
+static void h_add(void *ctx, rpc_call *call, json_t *params) {
+  json_t *a = json_array_get(params, 0), *b = json_array_get(params, 1);
+  if (!json_is_array(params) || json_array_size(params) != 2 ||
+      !json_is_integer(a) || !json_is_integer(b)) {
+    rpc_call_error(call, RPC_INVALID_PARAMS,
+                   "params must be [a, b] with integers a and b", NULL);
+    return;
+  }
+  rpc_call_reply(call, json_integer(json_integer_value(a) +
+                                    json_integer_value(b)));
+}
+
+static void h_fail(void *ctx, rpc_call *call, json_t *params) {
+  rpc_call_error(call, RPC_NOT_FOUND, "block 7 not found",
+                 json_pack("{s:i}", "height", 7));
+}
+
+static void h_count(void *ctx, rpc_call *call, json_t *params) {
+  atomic_fetch_add(&n_notified, 1);
+  rpc_call_reply(call, json_true());
+}
+
+static void on_late_timer(uv_timer_t *t) {
+  rpc_call *call = t->data;
+  atomic_store(&late_alive, rpc_call_client_alive(call));
+  rpc_call_reply(call, json_string("late"));
+  atomic_fetch_add(&n_late, 1);
+  uv_close((uv_handle_t *)t, (uv_close_cb)free);
+}
+
+/* params [ms]: answer "late" after ms on a timer. */
+static void h_later(void *ctx, rpc_call *call, json_t *params) {
+  uv_loop_t *loop = ctx;
+  uv_timer_t *t = malloc(sizeof *t);
+  assert_non_null(t);
+  uv_timer_init(loop, t);
+  t->data = call;
+  uv_timer_start(t, on_late_timer,
+                 (uint64_t)json_integer_value(json_array_get(params, 0)), 0);
+}
+
+static const rpc_method methods[] = {
+    {"echo", h_echo}, {"add", h_add},     {"fail", h_fail},
+    {"count", h_count}, {"later", h_later},
+};
+
+static char *metrics(void *ctx) { return strdup("cohort_up 1\n"); }
+
+/* ---- a server in a thread -------------------------------------------- */
+
+typedef struct {
+  uv_loop_t loop;
+  uv_async_t stop;
+  pthread_t th;
+  rpc_server *srv;
+  int port;
+  char url[64];
+  atomic_int closed;
+} harness;
+
+static void on_server_closed(void *arg) {
+  harness *h = arg;
+  atomic_store(&h->closed, 1);
+}
+
+static void on_stop(uv_async_t *a) {
+  harness *h = a->data;
+  rpc_server_close(h->srv, on_server_closed, h);
+  uv_close((uv_handle_t *)&h->stop, NULL);
+}
+
+static void *loop_main(void *arg) {
+  harness *h = arg;
+  uv_run(&h->loop, UV_RUN_DEFAULT);
+  return NULL;
+}
+
+static void start(harness *h, const rpc_config *cfg) {
+  memset(h, 0, sizeof *h);
+  assert_int_equal(uv_loop_init(&h->loop), 0);
+  core_errbuf eb;
+  int rc = rpc_server_new(&h->srv, &h->loop, cfg, methods,
+                          sizeof methods / sizeof methods[0], &h->loop, &eb);
+  if (rc) fail_msg("rpc_server_new: %s", eb.msg);
+  h->port = rpc_server_port(h->srv);
+  assert_true(h->port > 0);
+  snprintf(h->url, sizeof h->url, "http://127.0.0.1:%d", h->port);
+  uv_async_init(&h->loop, &h->stop, on_stop);
+  h->stop.data = h;
+  assert_int_equal(pthread_create(&h->th, NULL, loop_main, h), 0);
+}
+
+static void stop(harness *h) {
+  uv_async_send(&h->stop);
+  pthread_join(h->th, NULL);
+  assert_int_equal(atomic_load(&h->closed), 1);
+  assert_int_equal(uv_loop_close(&h->loop), 0);
+}
+
+static rpc_config default_cfg(void) {
+  rpc_config c = {.listen = "127.0.0.1:0", .metrics_fn = metrics};
+  return c;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- raw HTTP over a blocking socket --------------------------------- */
+
+typedef struct {
+  int fd;
+  char buf[1 << 16];
+  size_t len;
+} raw;
+
+static void raw_open(raw *r, int port) {
+  r->len = 0;
+  r->fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(r->fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(r->fd, (struct sockaddr *)&a, sizeof a), 0);
+  struct timeval tv = {5, 0};
+  setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+static void raw_send(raw *r, const char *s, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(r->fd, s, n, MSG_NOSIGNAL);
+    assert_true(w > 0);
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+static void raw_sends(raw *r, const char *s) { raw_send(r, s, strlen(s)); }
+
+static void raw_post(raw *r, const char *body) {
+  char head[256];
+  snprintf(head, sizeof head,
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           "Content-Length: %zu\r\n\r\n",
+           strlen(body));
+  raw_sends(r, head);
+  raw_sends(r, body);
+}
+
+typedef struct {
+  int status;
+  int close; /* "Connection: close" */
+  char body[1 << 16];
+  size_t body_len;
+  int done;
+  char field[64];
+} response;
+
+static int rs_body(http_parser *p, const char *at, size_t n) {
+  response *x = p->data;
+  assert_true(x->body_len + n < sizeof x->body);
+  memcpy(x->body + x->body_len, at, n);
+  x->body_len += n;
+  x->body[x->body_len] = 0;
+  return 0;
+}
+
+static int rs_done(http_parser *p) {
+  response *x = p->data;
+  x->done = 1;
+  x->status = p->status_code;
+  x->close = !http_should_keep_alive(p);
+  http_parser_pause(p, 1);
+  return 0;
+}
+
+static int rs_headers(http_parser *p) {
+  return p->status_code == 204 || p->status_code < 200 ? 1 : 0;
+}
+
+/* Read one response; bytes after it stay in r for the next call. Returns 0,
+ * or -1 if the connection ended first. */
+static int raw_response(raw *r, response *x) {
+  memset(x, 0, sizeof *x);
+  http_parser p;
+  http_parser_settings st;
+  http_parser_settings_init(&st);
+  st.on_body = rs_body;
+  st.on_message_complete = rs_done;
+  st.on_headers_complete = rs_headers;
+  http_parser_init(&p, HTTP_RESPONSE);
+  p.data = x;
+  for (;;) {
+    if (r->len) {
+      size_t used = http_parser_execute(&p, &st, r->buf, r->len);
+      memmove(r->buf, r->buf + used, r->len - used);
+      r->len -= used;
+      if (x->done) return 0;
+      assert_int_equal(HTTP_PARSER_ERRNO(&p), HPE_OK);
+    }
+    ssize_t n = recv(r->fd, r->buf + r->len, sizeof r->buf - r->len, 0);
+    if (n <= 0) return -1;
+    r->len += (size_t)n;
+  }
+}
+
+/* 1 if the server closes the connection (EOF or reset) within 5 s. */
+static int raw_closed(raw *r) {
+  char b[4096];
+  for (;;) {
+    ssize_t n = recv(r->fd, b, sizeof b, 0);
+    if (n == 0) return 1;
+    if (n < 0) return errno == ECONNRESET;
+  }
+}
+
+static void raw_close(raw *r) { close(r->fd); }
+
+static json_t *body_json(const response *x) {
+  json_error_t je;
+  json_t *v = json_loadb(x->body, x->body_len, 0, &je);
+  if (!v) fail_msg("response body is not JSON: %s (%s)", x->body, je.text);
+  return v;
+}
+
+/* Assert x is one JSON-RPC error with code; return its message (static). */
+static const char *error_of(const response *x, int code) {
+  static char msg[512];
+  json_t *v = body_json(x);
+  json_t *e = json_object_get(v, "error");
+  assert_non_null(e);
+  assert_int_equal(json_integer_value(json_object_get(e, "code")), code);
+  snprintf(msg, sizeof msg, "%s", json_string_value(json_object_get(e, "message")));
+  json_decref(v);
+  return msg;
+}
+
+/* ---- pure parsers ------------------------------------------------------ */
+
+static void test_request_parse(void **st) {
+  core_errbuf eb;
+  json_t *v;
+  const char *ok = "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":1}";
+  assert_int_equal(rpc_request_parse(ok, strlen(ok), 10, &v, &eb), 0);
+  assert_true(json_is_object(v));
+  assert_int_equal(rpc_request_validate(v, &eb), 0);
+  json_decref(v);
+
+  const char *bad = "{\"jsonrpc\":\"2.0\",\n \"method\": }";
+  assert_int_equal(rpc_request_parse(bad, strlen(bad), 10, &v, &eb),
+                   RPC_PARSE_ERROR);
+  assert_null(v);
+  assert_non_null(strstr(eb.msg, "line 2, column"));
+
+  const char *dup = "{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"method\":\"b\"}";
+  assert_int_equal(rpc_request_parse(dup, strlen(dup), 10, &v, &eb),
+                   RPC_PARSE_ERROR);
+  assert_non_null(strstr(eb.msg, "duplicate"));
+
+  assert_int_equal(rpc_request_parse("[]", 2, 10, &v, &eb), RPC_INVALID_REQUEST);
+  assert_int_equal(rpc_request_parse("7", 1, 10, &v, &eb), RPC_INVALID_REQUEST);
+  assert_non_null(strstr(eb.msg, "object or array"));
+  assert_int_equal(rpc_request_parse("[1,2,3]", 7, 2, &v, &eb),
+                   RPC_INVALID_REQUEST);
+  assert_non_null(strstr(eb.msg, "limit is 2"));
+  assert_int_equal(rpc_request_parse("", 0, 2, &v, &eb), RPC_PARSE_ERROR);
+  /* Not NUL-terminated: only len bytes are read. */
+  assert_int_equal(rpc_request_parse("[1]xxxx", 3, 2, &v, &eb), 0);
+  json_decref(v);
+
+  /* Depth: 64 levels pass, 65 do not; brackets in strings do not count. */
+  char deep[200];
+  memset(deep, '[', 64);
+  memset(deep + 64, ']', 64);
+  assert_int_equal(rpc_request_parse(deep, 128, 10, &v, &eb), 0);
+  json_decref(v);
+  memset(deep, '[', 65);
+  memset(deep + 65, ']', 65);
+  assert_int_equal(rpc_request_parse(deep, 130, 10, &v, &eb), RPC_PARSE_ERROR);
+  assert_non_null(strstr(eb.msg, "deeper than 64"));
+  const char *strs = "[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                     "[[[[[[[[[[[[[[[[[[[[[[\\\"\"]";
+  assert_int_equal(rpc_request_parse(strs, strlen(strs), 10, &v, &eb), 0);
+  json_decref(v);
+  size_t huge = 1 << 20;
+  char *h = malloc(huge);
+  memset(h, '[', huge);
+  assert_int_equal(rpc_request_parse(h, huge, 10, &v, &eb), RPC_PARSE_ERROR);
+  free(h);
+}
+
+static void check_invalid(const char *txt, const char *want) {
+  core_errbuf eb;
+  json_error_t je;
+  json_t *v = json_loads(txt, JSON_DECODE_ANY, &je);
+  assert_non_null(v);
+  assert_int_equal(rpc_request_validate(v, &eb), RPC_INVALID_REQUEST);
+  if (!strstr(eb.msg, want)) fail_msg("\"%s\" lacks \"%s\"", eb.msg, want);
+  json_decref(v);
+}
+
+static void test_request_validate(void **st) {
+  check_invalid("1", "must be a JSON object");
+  check_invalid("{\"method\":\"m\"}", "\"jsonrpc\" must be the string \"2.0\"");
+  check_invalid("{\"jsonrpc\":2.0,\"method\":\"m\"}", "\"jsonrpc\"");
+  check_invalid("{\"jsonrpc\":\"2.0\"}", "\"method\" must be a string, got nothing");
+  check_invalid("{\"jsonrpc\":\"2.0\",\"method\":5}", "got an integer");
+  check_invalid("{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":3}",
+                "\"params\" must be an array or object");
+  check_invalid("{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":null}",
+                "\"params\"");
+  check_invalid("{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"id\":[1]}",
+                "\"id\" must be a string, number or null");
+  core_errbuf eb;
+  json_t *v = json_loads(
+      "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":{},\"id\":null}", 0, NULL);
+  assert_int_equal(rpc_request_validate(v, &eb), 0);
+  json_decref(v);
+}
+
+static void test_http_feed(void **st) {
+  const char *two =
+      "POST /?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+      "GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  size_t n = strlen(two), used;
+  /* Whole: the first request stops exactly at its end. */
+  rpc_http h;
+  rpc_http_init(&h, 100);
+  assert_int_equal(rpc_http_feed(&h, two, n, &used), RPC_HTTP_REQUEST);
+  size_t first = strlen("POST /?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc");
+  assert_int_equal(used, first);
+  assert_int_equal(h.method, HTTP_POST);
+  assert_int_equal(h.body_len, 3);
+  assert_memory_equal(h.body, "abc", 3);
+  assert_true(h.keep_alive);
+  size_t pl;
+  const char *p = rpc_http_path(&h, &pl);
+  assert_int_equal(pl, 1);
+  assert_int_equal(p[0], '/');
+  rpc_http_next(&h);
+  assert_int_equal(rpc_http_feed(&h, two + used, n - used, &used),
+                   RPC_HTTP_REQUEST);
+  assert_int_equal(h.method, HTTP_GET);
+  assert_false(h.keep_alive);
+  p = rpc_http_path(&h, &pl);
+  assert_int_equal(pl, 7);
+  assert_memory_equal(p, "/health", 7);
+  rpc_http_free(&h);
+
+  /* Byte by byte gives the same two requests. */
+  rpc_http_init(&h, 100);
+  int got = 0;
+  for (size_t i = 0; i < n; i++) {
+    int r = rpc_http_feed(&h, two + i, 1, &used);
+    assert_int_equal(used, 1);
+    if (r == RPC_HTTP_REQUEST) {
+      got++;
+      rpc_http_next(&h);
+    } else {
+      assert_int_equal(r, RPC_HTTP_MORE);
+    }
+  }
+  assert_int_equal(got, 2);
+  assert_int_equal(rpc_http_eof(&h), RPC_HTTP_MORE);
+  rpc_http_free(&h);
+
+  /* Content-Length over the limit fails at the headers, before any body. */
+  rpc_http_init(&h, 100);
+  const char *big = "POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n";
+  assert_int_equal(rpc_http_feed(&h, big, strlen(big), &used), RPC_HTTP_ERROR);
+  assert_int_equal(h.status, 413);
+  assert_non_null(strstr(h.err, "limit of 100 bytes"));
+  assert_null(h.body);
+  rpc_http_free(&h);
+
+  /* Chunked bodies are counted as they stream. */
+  rpc_http_init(&h, 10);
+  const char *ch = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n";
+  assert_int_equal(rpc_http_feed(&h, ch, strlen(ch), &used), RPC_HTTP_ERROR);
+  assert_int_equal(h.status, 413);
+  rpc_http_free(&h);
+
+  /* Garbage, a cut request, Expect: 100-continue, an over-long URL. */
+  rpc_http_init(&h, 10);
+  assert_int_equal(rpc_http_feed(&h, "\x01\x02 / HTTP/1.1\r\n", 15, &used),
+                   RPC_HTTP_ERROR);
+  assert_int_equal(h.status, 400);
+  rpc_http_free(&h);
+  rpc_http_init(&h, 10);
+  assert_int_equal(rpc_http_feed(&h, "GET / HT", 8, &used), RPC_HTTP_MORE);
+  assert_int_equal(rpc_http_eof(&h), RPC_HTTP_ERROR);
+  rpc_http_free(&h);
+  rpc_http_init(&h, 10);
+  const char *ex = "POST / HTTP/1.1\r\nexpect: 100-Continue\r\nContent-Length: 2\r\n\r\n";
+  assert_int_equal(rpc_http_feed(&h, ex, strlen(ex), &used), RPC_HTTP_MORE);
+  assert_true(h.want_continue);
+  assert_int_equal(rpc_http_feed(&h, "{}", 2, &used), RPC_HTTP_REQUEST);
+  rpc_http_free(&h);
+  rpc_http_init(&h, 10);
+  char longurl[RPC_HTTP_MAX_URL + 40];
+  memcpy(longurl, "GET /", 5);
+  memset(longurl + 5, 'a', RPC_HTTP_MAX_URL);
+  memcpy(longurl + 5 + RPC_HTTP_MAX_URL, " HTTP/1.1\r\n\r\n", 14);
+  assert_int_equal(rpc_http_feed(&h, longurl, 19 + RPC_HTTP_MAX_URL, &used),
+                   RPC_HTTP_ERROR);
+  assert_int_equal(h.status, 414);
+  rpc_http_free(&h);
+  /* Absolute-form targets route by their path. */
+  rpc_http_init(&h, 10);
+  const char *abs = "GET http://a:1/metrics?x HTTP/1.1\r\n\r\n";
+  assert_int_equal(rpc_http_feed(&h, abs, strlen(abs), &used), RPC_HTTP_REQUEST);
+  p = rpc_http_path(&h, &pl);
+  assert_int_equal(pl, 8);
+  assert_memory_equal(p, "/metrics", 8);
+  rpc_http_free(&h);
+}
+
+/* ---- the server ---------------------------------------------------------- */
+
+static void test_call_and_errors(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  start(&h, &cfg);
+  core_errbuf eb;
+  json_t *res, *data;
+
+  json_t *params = json_pack("[i, s]", 1, "a");
+  assert_int_equal(rpc_client_call(h.url, "echo", params, 5000, &res, &data, &eb), 0);
+  assert_true(json_equal(res, params));
+  assert_null(data);
+  json_decref(res);
+  json_decref(params);
+
+  params = json_pack("[i, i]", 2, 40);
+  assert_int_equal(rpc_client_call(h.url, "add", params, 5000, &res, NULL, &eb), 0);
+  assert_int_equal(json_integer_value(res), 42);
+  json_decref(res);
+  json_decref(params);
+
+  /* No params at all: the handler sees NULL. */
+  assert_int_equal(rpc_client_call(h.url, "echo", NULL, 5000, &res, NULL, &eb), 0);
+  assert_true(json_is_null(res));
+  json_decref(res);
+
+  /* Error with data. */
+  assert_int_equal(rpc_client_call(h.url, "fail", NULL, 5000, &res, &data, &eb),
+                   RPC_NOT_FOUND);
+  assert_null(res);
+  assert_string_equal(eb.msg, "block 7 not found");
+  assert_int_equal(json_integer_value(json_object_get(data, "height")), 7);
+  json_decref(data);
+
+  /* Unknown method, named in the message. */
+  assert_int_equal(rpc_client_call(h.url, "nope", NULL, 5000, &res, &data, &eb),
+                   RPC_METHOD_NOT_FOUND);
+  assert_non_null(strstr(eb.msg, "\"nope\""));
+  assert_null(data);
+
+  /* Wrong params shape: the handler's own message. */
+  params = json_pack("{s:i}", "a", 1);
+  assert_int_equal(rpc_client_call(h.url, "add", params, 5000, &res, NULL, &eb),
+                   RPC_INVALID_PARAMS);
+  assert_non_null(strstr(eb.msg, "params must be [a, b]"));
+  json_decref(params);
+
+  /* Client-side failures name the URL. */
+  assert_int_equal(rpc_client_call("ftp://x", "echo", NULL, 100, &res, NULL, &eb),
+                   COHORT_ERR_INVALID);
+  assert_int_equal(rpc_client_call("http://127.0.0.1:1", "echo", NULL, 2000, &res,
+                                   NULL, &eb),
+                   COHORT_ERR_IO);
+  assert_non_null(strstr(eb.msg, "http://127.0.0.1:1"));
+  char wrong[96];
+  snprintf(wrong, sizeof wrong, "%s/nowhere", h.url);
+  assert_int_equal(rpc_client_call(wrong, "echo", NULL, 2000, &res, NULL, &eb),
+                   RPC_INVALID_REQUEST);
+  assert_non_null(strstr(eb.msg, "no such path"));
+  stop(&h);
+}
+
+static void test_batch_and_notifications(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  start(&h, &cfg);
+  raw r;
+  response x;
+  raw_open(&r, h.port);
+  atomic_store(&n_notified, 0);
+
+  raw_post(&r,
+           "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1],\"id\":1},"
+           " {\"jsonrpc\":\"2.0\",\"method\":\"count\"},"
+           " {\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":\"three\"},"
+           " 7,"
+           " {\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":5,\"id\":5}]");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 200);
+  json_t *v = body_json(&x);
+  assert_int_equal(json_array_size(v), 4); /* the notification has none */
+  json_t *e0 = json_array_get(v, 0), *e1 = json_array_get(v, 1),
+         *e2 = json_array_get(v, 2), *e3 = json_array_get(v, 3);
+  assert_int_equal(json_integer_value(json_object_get(e0, "id")), 1);
+  assert_int_equal(json_integer_value(json_array_get(json_object_get(e0, "result"), 0)), 1);
+  assert_string_equal(json_string_value(json_object_get(e1, "id")), "three");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(e1, "error"), "code")),
+                   RPC_METHOD_NOT_FOUND);
+  assert_true(json_is_null(json_object_get(e2, "id")));
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(e2, "error"), "code")),
+                   RPC_INVALID_REQUEST);
+  /* An invalid request keeps its id when the id itself is usable. */
+  assert_int_equal(json_integer_value(json_object_get(e3, "id")), 5);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(e3, "error"), "code")),
+                   RPC_INVALID_REQUEST);
+  json_decref(v);
+  assert_int_equal(atomic_load(&n_notified), 1);
+
+  /* A batch of notifications only: 204, no body; same connection. */
+  raw_post(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"count\"},"
+               "{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}]");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 204);
+  assert_int_equal(x.body_len, 0);
+  /* A single notification: 204 too. */
+  raw_post(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"count\",\"params\":[]}");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 204);
+  assert_int_equal(atomic_load(&n_notified), 3);
+
+  /* Malformed JSON: 400, parse error with jansson's position. */
+  raw_post(&r, "{\"jsonrpc\":\"2.0\", \"method\":\"echo\",, }");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 400);
+  assert_non_null(strstr(error_of(&x, RPC_PARSE_ERROR), "line 1, column"));
+  /* Invalid request shape (single): 400, says what is wrong. */
+  raw_post(&r, "{\"jsonrpc\":\"1.0\",\"method\":\"echo\",\"id\":1}");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 400);
+  assert_non_null(strstr(error_of(&x, RPC_INVALID_REQUEST), "\"jsonrpc\""));
+  /* Empty batch. */
+  raw_post(&r, "[]");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_non_null(strstr(error_of(&x, RPC_INVALID_REQUEST), "empty batch"));
+  /* Deep nesting is refused before jansson sees it. */
+  char *deep = malloc(200001);
+  memset(deep, '[', 100000);
+  memset(deep + 100000, ']', 100000);
+  deep[200000] = 0;
+  raw_post(&r, deep);
+  free(deep);
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 400);
+  assert_non_null(strstr(error_of(&x, RPC_PARSE_ERROR), "deeper than 64"));
+  /* Still the same connection, still answering. */
+  raw_post(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"k\":[[[1]]]},\"id\":9}");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 200);
+  assert_false(x.close);
+  raw_close(&r);
+  stop(&h);
+}
+
+static void test_limits(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  cfg.max_body_bytes = 1024;
+  cfg.max_batch = 4;
+  start(&h, &cfg);
+  raw r;
+  response x;
+
+  /* Oversize by Content-Length: 413 at once, then the connection closes
+   * (after we, the client, have sent the body anyway). */
+  raw_open(&r, h.port);
+  char *body = malloc(4097);
+  memset(body, ' ', 4096);
+  body[0] = '[';
+  body[4095] = ']';
+  body[4096] = 0;
+  raw_post(&r, body);
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 413);
+  assert_true(x.close);
+  assert_non_null(strstr(error_of(&x, RPC_INVALID_REQUEST), "limit of 1024 bytes"));
+  assert_true(raw_closed(&r));
+  raw_close(&r);
+
+  /* Oversize while streaming (chunked, no length announced). */
+  raw_open(&r, h.port);
+  raw_sends(&r, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  for (int i = 0; i < 3; i++) {
+    raw_sends(&r, "200\r\n");
+    raw_send(&r, body, 512);
+    raw_sends(&r, "\r\n");
+  }
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 413);
+  assert_true(raw_closed(&r));
+  raw_close(&r);
+  free(body);
+
+  /* Too many batch entries. */
+  raw_open(&r, h.port);
+  const char *one = "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1}";
+  char batch[512];
+  snprintf(batch, sizeof batch, "[%s,%s,%s,%s,%s]", one, one, one, one, one);
+  raw_post(&r, batch);
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 400);
+  assert_non_null(strstr(error_of(&x, RPC_INVALID_REQUEST), "limit is 4"));
+  snprintf(batch, sizeof batch, "[%s,%s,%s,%s]", one, one, one, one);
+  raw_post(&r, batch);
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 200);
+  raw_close(&r);
+
+  /* Routes and methods. */
+  raw_open(&r, h.port);
+  raw_sends(&r, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 404);
+  raw_sends(&r, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 405);
+  assert_non_null(strstr(error_of(&x, RPC_INVALID_REQUEST), "POST"));
+  /* Malformed HTTP: 400 and close. */
+  raw_sends(&r, "GET / HTTP/1.1\r\nBad Header\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 400);
+  assert_true(raw_closed(&r));
+  raw_close(&r);
+  stop(&h);
+}
+
+static void test_health_metrics_keepalive(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  start(&h, &cfg);
+  raw r;
+  response x;
+  raw_open(&r, h.port);
+  raw_sends(&r, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 200);
+  assert_string_equal(x.body, "ok");
+  raw_sends(&r, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 200);
+  assert_string_equal(x.body, "cohort_up 1\n");
+
+  /* Two requests in one segment (pipelined), answered in order. */
+  const char *a = "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"A\"],\"id\":1}";
+  const char *b = "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"B\"],\"id\":2}";
+  char two[1024];
+  snprintf(two, sizeof two,
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s"
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+           strlen(a), a, strlen(b), b);
+  raw_sends(&r, two);
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_non_null(strstr(x.body, "\"A\""));
+  assert_false(x.close);
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_non_null(strstr(x.body, "\"B\""));
+
+  /* Expect: 100-continue gets an interim 100, then the answer. */
+  char head[256];
+  snprintf(head, sizeof head,
+           "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+           "Content-Length: %zu\r\n\r\n",
+           strlen(a));
+  raw_sends(&r, head);
+  char got[64] = {0};
+  ssize_t n = recv(r.fd, got, 25, MSG_WAITALL);
+  assert_int_equal(n, 25);
+  assert_string_equal(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  raw_sends(&r, a);
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 200);
+
+  /* "Connection: close" is honoured. */
+  raw_sends(&r, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_true(x.close);
+  assert_true(raw_closed(&r));
+  raw_close(&r);
+
+  /* HTTP/1.0 without keep-alive closes after one answer. */
+  raw_open(&r, h.port);
+  raw_sends(&r, "GET /health HTTP/1.0\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 200);
+  assert_true(raw_closed(&r));
+  raw_close(&r);
+  stop(&h);
+}
+
+static void test_idle_timeout(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  cfg.idle_timeout_ms = 300;
+  start(&h, &cfg);
+  raw slow, idle;
+  response x;
+  raw_open(&slow, h.port);
+  raw_open(&idle, h.port);
+  uint64_t t0 = mono_ms();
+  /* A slowloris: headers trickle in, the body never arrives. */
+  raw_sends(&slow, "POST / HTTP/1.1\r\nHost: x\r\n");
+  for (int i = 0; i < 3; i++) {
+    sleep_ms(50);
+    raw_sends(&slow, "X-A: b\r\n");
+  }
+  /* Meanwhile another client is served. */
+  json_t *res;
+  core_errbuf eb;
+  assert_int_equal(rpc_client_call(h.url, "echo", NULL, 2000, &res, NULL, &eb), 0);
+  json_decref(res);
+  /* The slow one gets 408 and is closed; the idle one is just closed. */
+  assert_int_equal(raw_response(&slow, &x), 0);
+  assert_int_equal(x.status, 408);
+  assert_non_null(strstr(error_of(&x, RPC_TIMEOUT), "300 ms"));
+  assert_true(raw_closed(&slow));
+  assert_true(raw_closed(&idle));
+  uint64_t took = mono_ms() - t0;
+  assert_true(took >= 250 && took < 3000);
+  raw_close(&slow);
+  raw_close(&idle);
+  /* And the server still answers. */
+  assert_int_equal(rpc_client_call(h.url, "echo", NULL, 2000, &res, NULL, &eb), 0);
+  json_decref(res);
+  stop(&h);
+}
+
+static void test_max_conns(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  cfg.max_conns = 2;
+  start(&h, &cfg);
+  raw a, b, c;
+  response x;
+  raw_open(&a, h.port);
+  raw_open(&b, h.port);
+  /* Make sure both are accepted before the third arrives. */
+  raw_sends(&a, "GET /health HTTP/1.1\r\n\r\n");
+  assert_int_equal(raw_response(&a, &x), 0);
+  raw_sends(&b, "GET /health HTTP/1.1\r\n\r\n");
+  assert_int_equal(raw_response(&b, &x), 0);
+  raw_open(&c, h.port);
+  assert_int_equal(raw_response(&c, &x), 0);
+  assert_int_equal(x.status, 503);
+  assert_non_null(strstr(error_of(&x, RPC_UNAVAILABLE), "limit 2"));
+  assert_true(raw_closed(&c));
+  raw_close(&c);
+  /* Once one leaves, a newcomer is served. */
+  raw_close(&a);
+  json_t *res = NULL;
+  core_errbuf eb;
+  int rc = -1;
+  for (int i = 0; i < 50 && rc != 0; i++) {
+    rc = rpc_client_call(h.url, "echo", NULL, 2000, &res, NULL, &eb);
+    if (rc) sleep_ms(20);
+  }
+  assert_int_equal(rc, 0);
+  json_decref(res);
+  raw_close(&b);
+  stop(&h);
+}
+
+static void wait_late(int want) {
+  for (int i = 0; i < 300 && atomic_load(&n_late) < want; i++) sleep_ms(10);
+  assert_int_equal(atomic_load(&n_late), want);
+}
+
+static void test_async_replies(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  start(&h, &cfg);
+  atomic_store(&n_late, 0);
+  json_t *res, *params = json_pack("[i]", 50);
+  core_errbuf eb;
+  /* Answered later while the client waits. */
+  assert_int_equal(rpc_client_call(h.url, "later", params, 5000, &res, NULL, &eb), 0);
+  assert_string_equal(json_string_value(res), "late");
+  assert_int_equal(atomic_load(&late_alive), 1);
+  json_decref(res);
+  json_decref(params);
+  wait_late(1);
+
+  /* The client disconnects first: the answer is dropped, nothing breaks. */
+  raw r;
+  raw_open(&r, h.port);
+  raw_post(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"params\":[300],\"id\":1}");
+  sleep_ms(50);
+  raw_close(&r);
+  wait_late(2);
+  assert_int_equal(atomic_load(&late_alive), 0);
+
+  /* A client-side timeout is a disconnect too. */
+  params = json_pack("[i]", 400);
+  assert_int_equal(rpc_client_call(h.url, "later", params, 100, &res, NULL, &eb),
+                   COHORT_ERR_TIMEOUT);
+  json_decref(params);
+  wait_late(3);
+
+  /* A batch is answered when its last call is, in request order. */
+  raw_open(&r, h.port);
+  raw_post(&r, "[{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"params\":[120],\"id\":1},"
+               "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[2],\"id\":2},"
+               "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"params\":[30],\"id\":3}]");
+  response x;
+  assert_int_equal(raw_response(&r, &x), 0);
+  json_t *v = body_json(&x);
+  assert_int_equal(json_array_size(v), 3);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(v, i), "id")),
+                     i + 1);
+  json_decref(v);
+  raw_close(&r);
+  wait_late(5);
+
+  /* The server closes with a call pending: the late answer is dropped. */
+  raw_open(&r, h.port);
+  raw_post(&r, "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"params\":[200],\"id\":1}");
+  sleep_ms(50);
+  stop(&h); /* returns once the loop is empty, i.e. after the answer */
+  assert_int_equal(atomic_load(&n_late), 6);
+  assert_int_equal(atomic_load(&late_alive), 0);
+  assert_true(raw_closed(&r));
+  raw_close(&r);
+}
+
+/* A client that pipelines requests and never reads is held to one unread
+ * response and dropped at the write deadline; others are served meanwhile. */
+static void test_write_backpressure(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  cfg.idle_timeout_ms = 400;
+  start(&h, &cfg);
+  raw r;
+  raw_open(&r, h.port);
+  int sz = 4096;
+  setsockopt(r.fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+  /* One request whose answer is ~600 KB, repeated. */
+  size_t plen = 600000;
+  char *req = malloc(plen + 256);
+  int hl = snprintf(req, 256, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+                    plen + 52);
+  char *p = req + hl;
+  p += sprintf(p, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1,\"params\":[\"");
+  memset(p, 'x', plen);
+  p += plen;
+  p += sprintf(p, "\"]}");
+  size_t total = (size_t)(p - req);
+  struct timeval tv = {0, 200000};
+  setsockopt(r.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  uint64_t t0 = mono_ms();
+  int dropped = 0;
+  size_t sent_total = 0;
+  while (mono_ms() - t0 < 5000 && !dropped) {
+    ssize_t w = send(r.fd, req, total, MSG_NOSIGNAL);
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) dropped = 1;
+    if (w > 0) sent_total += (size_t)w;
+    json_t *res;
+    core_errbuf eb;
+    assert_int_equal(rpc_client_call(h.url, "echo", NULL, 2000, &res, NULL, &eb), 0);
+    json_decref(res);
+  }
+  assert_true(dropped);
+  /* The server never read more than a few requests' worth. */
+  assert_true(sent_total < 40 * total);
+  free(req);
+  raw_close(&r);
+  stop(&h);
+}
+
+static void test_bad_config(void **st) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  rpc_server *s;
+  core_errbuf eb;
+  rpc_config cfg = {.listen = "127.0.0.1"};
+  assert_int_equal(rpc_server_new(&s, &loop, &cfg, methods, 1, NULL, &eb),
+                   COHORT_ERR_CONFIG);
+  assert_null(s);
+  assert_non_null(strstr(eb.msg, "HOST:PORT"));
+  cfg.listen = "127.0.0.1:99999";
+  assert_int_equal(rpc_server_new(&s, &loop, &cfg, methods, 1, NULL, &eb),
+                   COHORT_ERR_CONFIG);
+  /* Port taken: reported at once, naming the address. */
+  cfg.listen = "127.0.0.1:0";
+  assert_int_equal(rpc_server_new(&s, &loop, &cfg, methods, 1, NULL, &eb), 0);
+  char taken[64];
+  snprintf(taken, sizeof taken, "127.0.0.1:%d", rpc_server_port(s));
+  rpc_server *s2;
+  cfg.listen = taken;
+  assert_int_equal(rpc_server_new(&s2, &loop, &cfg, methods, 1, NULL, &eb),
+                   COHORT_ERR_IO);
+  assert_non_null(strstr(eb.msg, taken));
+  rpc_server_close(s, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void) {
+  signal(SIGPIPE, SIG_IGN);
+  core_log_set_level(getenv("RPC_TEST_DEBUG") ? LOG_DEBUG : LOG_WARN);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_request_parse),
+      cmocka_unit_test(test_request_validate),
+      cmocka_unit_test(test_http_feed),
+      cmocka_unit_test(test_call_and_errors),
+      cmocka_unit_test(test_batch_and_notifications),
+      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_health_metrics_keepalive),
+      cmocka_unit_test(test_idle_timeout),
+      cmocka_unit_test(test_max_conns),
+      cmocka_unit_test(test_async_replies),
+      cmocka_unit_test(test_write_backpressure),
+      cmocka_unit_test(test_bad_config),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
