@@ -1,0 +1,224 @@
+/* vm/tool/cohort_vm.c — cohort-vm, the command-line runner of the VM.
+ *
+ *   cohort-vm run PROG.elf [--input FILE] [--max-steps N] [--mem MiB]
+ *                          [--output FILE] [--trace]
+ *   cohort-vm hash PROG.elf [--input FILE] [--at-step N] ...
+ *   cohort-vm prove PROG.elf [--input FILE] --at-step N [--output FILE]
+ *   cohort-vm verify HASH PROOF_FILE
+ *   cohort-vm output-proof PROG.elf [--input FILE] [--output FILE]
+ *
+ * All I/O of the VM lives here; the library itself is pure.
+ * Exit status of `run`: the guest's exit code if it exited, 124 if out of
+ * steps, 125 if trapped, 2 on usage or load errors.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "vm/vm.h"
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: cohort-vm run PROG.elf [--input FILE] [--max-steps N] [--mem MiB] [--output FILE] [--trace]\n"
+          "       cohort-vm hash PROG.elf [--input FILE] [--at-step N] [--max-steps N] [--mem MiB]\n"
+          "       cohort-vm prove PROG.elf [--input FILE] --at-step N [--output FILE]\n"
+          "       cohort-vm verify HASH PROOF_FILE\n"
+          "       cohort-vm output-proof PROG.elf [--input FILE] [--output FILE]\n");
+  exit(2);
+}
+
+static uint8_t *read_file(const char *path, size_t *len) {
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  if (!f) {
+    fprintf(stderr, "cohort-vm: %s: %s\n", path, strerror(errno));
+    exit(2);
+  }
+  size_t cap = 1 << 16, n = 0;
+  uint8_t *buf = malloc(cap);
+  for (;;) {
+    if (!buf) {
+      fprintf(stderr, "cohort-vm: out of memory\n");
+      exit(2);
+    }
+    n += fread(buf + n, 1, cap - n, f);
+    if (n < cap) break;
+    if (cap >= ((size_t)1 << 30)) {
+      fprintf(stderr, "cohort-vm: %s: too large\n", path);
+      exit(2);
+    }
+    cap *= 2;
+    buf = realloc(buf, cap);
+  }
+  if (ferror(f)) {
+    fprintf(stderr, "cohort-vm: %s: read error\n", path);
+    exit(2);
+  }
+  if (f != stdin) fclose(f);
+  *len = n;
+  return buf;
+}
+
+static void write_out(const char *path, const uint8_t *p, size_t n) {
+  FILE *f = path ? fopen(path, "wb") : stdout;
+  if (!f || fwrite(p, 1, n, f) != n || (path && fclose(f) != 0)) {
+    fprintf(stderr, "cohort-vm: cannot write %s\n", path ? path : "stdout");
+    exit(2);
+  }
+  if (!path) fflush(stdout);
+}
+
+static void hex(const uint8_t *h, char out[65]) {
+  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static int unhex(const char *s, uint8_t out[32]) {
+  if (strlen(s) != 64) return -1;
+  for (int i = 0; i < 32; i++) {
+    unsigned v;
+    if (sscanf(s + 2 * i, "%2x", &v) != 1) return -1;
+    out[i] = (uint8_t)v;
+  }
+  return 0;
+}
+
+static void log_sink(void *ctx, const uint8_t *b, size_t n) {
+  (void)ctx;
+  fwrite(b, 1, n, stderr);
+}
+
+static uint64_t num(const char *s) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno || *end || !*s) {
+    fprintf(stderr, "cohort-vm: bad number '%s'\n", s);
+    exit(2);
+  }
+  return v;
+}
+
+static void print_state(cohort_vm *vm, FILE *f) {
+  cohort_vm_info in;
+  uint8_t h[32];
+  char hx[65];
+  cohort_vm_get_info(vm, &in);
+  cohort_vm_state_hash(vm, h);
+  hex(h, hx);
+  fprintf(f, "status: %s", cohort_vm_status_str(in.status));
+  if (in.status == COHORT_VM_EXITED) fprintf(f, " (code %" PRIu32 ")", in.code);
+  if (in.status == COHORT_VM_TRAPPED)
+    fprintf(f, " (%s at pc 0x%08" PRIx32 ")", cohort_vm_trap_str(in.code), in.pc);
+  fprintf(f, "\nsteps: %" PRIu64 "\noutput: %" PRIu32 " bytes\nstate: %s\n", in.step, in.out_len, hx);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) usage();
+  if (core_init() != 0) return 2;
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "verify")) {
+    if (argc != 4) usage();
+    uint8_t pre[32], post[32];
+    if (unhex(argv[2], pre)) {
+      fprintf(stderr, "cohort-vm: HASH must be 64 hex digits\n");
+      return 2;
+    }
+    size_t plen;
+    uint8_t *proof = read_file(argv[3], &plen);
+    core_errbuf eb = {{0}};
+    int rc = cohort_vm_verify(pre, proof, plen, post, &eb);
+    free(proof);
+    if (rc) {
+      fprintf(stderr, "cohort-vm: proof rejected: %s\n", eb.msg);
+      return 1;
+    }
+    char hx[65];
+    hex(post, hx);
+    printf("%s\n", hx);
+    return 0;
+  }
+  const char *prog = argv[2], *input_path = NULL, *out_path = NULL;
+  cohort_vm_config cfg;
+  cohort_vm_config_default(&cfg);
+  uint64_t at = UINT64_MAX;
+  int trace = 0;
+  for (int i = 3; i < argc; i++) {
+    if (!strcmp(argv[i], "--trace")) trace = 1;
+    else if (i + 1 >= argc) usage();
+    else if (!strcmp(argv[i], "--input")) input_path = argv[++i];
+    else if (!strcmp(argv[i], "--output")) out_path = argv[++i];
+    else if (!strcmp(argv[i], "--max-steps")) cfg.max_steps = num(argv[++i]);
+    else if (!strcmp(argv[i], "--mem")) cfg.mem_cap = (uint32_t)(num(argv[++i]) << 20);
+    else if (!strcmp(argv[i], "--at-step")) at = num(argv[++i]);
+    else usage();
+  }
+  size_t elf_len, in_len = 0;
+  uint8_t *elf = read_file(prog, &elf_len), *input = NULL;
+  if (input_path) input = read_file(input_path, &in_len);
+  cohort_vm *vm;
+  core_errbuf eb = {{0}};
+  int rc = cohort_vm_new(&vm, elf, elf_len, input, in_len, &cfg, &eb);
+  free(elf);
+  free(input);
+  if (rc) {
+    fprintf(stderr, "cohort-vm: %s: %s\n", prog, eb.msg[0] ? eb.msg : core_err_str(rc));
+    return 2;
+  }
+  cohort_vm_set_log(vm, log_sink, NULL);
+  int ret = 0;
+  if (!strcmp(cmd, "run")) {
+    if (trace) {
+      cohort_vm_info in;
+      cohort_vm_get_info(vm, &in);
+      while (in.status == COHORT_VM_RUNNING) {
+        char dis[64];
+        uint8_t w[4];
+        cohort_vm_info nx;
+        cohort_vm_read_mem(vm, in.pc, w, 4);
+        cohort_vm_disasm((uint32_t)w[0] | (uint32_t)w[1] << 8 | (uint32_t)w[2] << 16 | (uint32_t)w[3] << 24,
+                         in.pc, dis, sizeof dis);
+        cohort_vm_step(vm);
+        cohort_vm_get_info(vm, &nx);
+        fprintf(stderr, "%" PRIu64 " %08" PRIx32 " %-28s", in.step, in.pc, dis);
+        for (int r = 1; r < 32; r++)
+          if (nx.x[r] != in.x[r]) fprintf(stderr, " x%d=%08" PRIx32, r, nx.x[r]);
+        fprintf(stderr, "\n");
+        in = nx;
+      }
+    } else {
+      cohort_vm_run(vm, UINT64_MAX, NULL);
+    }
+    size_t olen;
+    const uint8_t *o = cohort_vm_output(vm, &olen);
+    write_out(out_path, o, olen);
+    print_state(vm, stderr);
+    cohort_vm_info in;
+    cohort_vm_get_info(vm, &in);
+    ret = in.status == COHORT_VM_EXITED ? (int)(in.code & 0xFF) : in.status == COHORT_VM_TRAPPED ? 125 : 124;
+  } else if (!strcmp(cmd, "hash") || !strcmp(cmd, "prove") || !strcmp(cmd, "output-proof")) {
+    if (!strcmp(cmd, "prove") && at == UINT64_MAX) usage();
+    uint64_t done;
+    cohort_vm_run(vm, at, &done);
+    if (!strcmp(cmd, "hash")) {
+      print_state(vm, stdout);
+    } else {
+      uint8_t *p;
+      size_t plen;
+      rc = !strcmp(cmd, "prove") ? cohort_vm_prove(vm, &p, &plen) : cohort_vm_output_prove(vm, &p, &plen);
+      if (rc) {
+        fprintf(stderr, "cohort-vm: %s\n", core_err_str(rc));
+        ret = 2;
+      } else {
+        write_out(out_path, p, plen);
+        free(p);
+        print_state(vm, stderr);
+      }
+    }
+  } else {
+    usage();
+  }
+  cohort_vm_del(vm);
+  return ret;
+}

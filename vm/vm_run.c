@@ -1,0 +1,210 @@
+/* vm/vm_run.c — the fast path: a threaded interpreter over pre-decoded code.
+ *
+ * It executes only the common, fault-free cases (ALU, taken/untaken
+ * branches and jumps inside the code segment, aligned in-range loads and
+ * stores). Anything else — system calls, fences, traps, faults, jumps that
+ * leave the code segment — is handed, before any state change, to the
+ * reference step function vm_step(), which defines the machine. The ALU and
+ * branch semantics are the same macros (VM_ALU_OPS, VM_BRANCH_OPS) in both.
+ * Stores set the page's dirty flag, which is all the hashing costs here.
+ */
+#include "vm/vm_int.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#endif
+
+static inline uint32_t ld32(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+#else
+  return vm_le32(p);
+#endif
+}
+static inline uint16_t ld16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline void st32(uint8_t *p, uint32_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  memcpy(p, &v, 4);
+#else
+  vm_put32(p, v);
+#endif
+}
+
+/* Runs at most `budget` (>= 1) instructions from s.pc (inside the code
+ * segment). Returns how many retired; stops before an instruction it cannot
+ * handle, leaving pc on it. */
+static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
+#if defined(__GNUC__) || defined(__clang__)
+  static const void *const labels[OP_COUNT] = {
+      [OP_ILLEGAL] = &&bail,
+#define LBL(name, expr) [OP_##name] = &&L_##name,
+      VM_ALU_OPS(LBL) VM_BRANCH_OPS(LBL)
+#undef LBL
+      [OP_JAL] = &&L_JAL, [OP_JALR] = &&L_JALR,
+      [OP_LB] = &&L_LB, [OP_LH] = &&L_LH, [OP_LW] = &&L_LW, [OP_LBU] = &&L_LBU, [OP_LHU] = &&L_LHU,
+      [OP_SB] = &&L_SB, [OP_SH] = &&L_SH, [OP_SW] = &&L_SW,
+      [OP_FENCE] = &&bail, [OP_ECALL] = &&bail, [OP_EBREAK] = &&bail, [OP_CSR] = &&bail};
+#define DISPATCH() goto *labels[ip->op]
+#else
+#define DISPATCH() goto dispatch
+#endif
+  uint32_t r[33];
+  memcpy(r, vm->s.x, sizeof vm->s.x);
+  r[32] = 0;
+  const uint32_t exec_lo = vm->s.exec_lo, exec_len = vm->s.exec_hi - vm->s.exec_lo;
+  const uint32_t cap = vm->s.mem_cap;
+  uint8_t *const ram = vm->reg[VM_REG_RAM].data;
+  uint8_t *const dirty = vm->reg[VM_REG_RAM].dirty;
+  const vm_insn *const base = vm->code;
+  const vm_insn *ip = base + (vm->s.pc - exec_lo) / 4;
+  uint64_t left = budget;
+  uint32_t A, B, I, PC, addr;
+
+#define PCOF(p) (exec_lo + (uint32_t)((p) - base) * 4)
+#define NEXT()                  \
+  do {                          \
+    ip++;                       \
+    if (UNLIKELY(--left == 0)) goto out; \
+    DISPATCH();                 \
+  } while (0)
+#define JUMP(target)                                                        \
+  do {                                                                      \
+    uint32_t t_ = (target) - exec_lo;                                       \
+    if (UNLIKELY(t_ >= exec_len || (t_ & 3))) goto bail;                    \
+    ip = base + (t_ >> 2);                                                  \
+    if (UNLIKELY(--left == 0)) goto out;                                    \
+    DISPATCH();                                                             \
+  } while (0)
+#define LOAD_ADDR(size)                                                     \
+  addr = r[ip->rs1] + (uint32_t)ip->imm;                                    \
+  if (UNLIKELY(addr - COHORT_VM_RAM_BASE > cap - COHORT_VM_RAM_BASE - (size) || (addr & ((size)-1)))) goto bail;
+#define STORE_ADDR(size)                                                    \
+  LOAD_ADDR(size)                                                           \
+  if (UNLIKELY(addr - exec_lo < exec_len)) goto bail;                       \
+  dirty[addr >> VM_PAGE_SHIFT] = 1;
+
+#if defined(__GNUC__) || defined(__clang__)
+  DISPATCH();
+#else
+dispatch:
+  switch (ip->op) {
+#define CASE(name, expr) case OP_##name: goto L_##name;
+    VM_ALU_OPS(CASE) VM_BRANCH_OPS(CASE)
+#undef CASE
+    case OP_JAL: goto L_JAL; case OP_JALR: goto L_JALR;
+    case OP_LB: goto L_LB; case OP_LH: goto L_LH; case OP_LW: goto L_LW;
+    case OP_LBU: goto L_LBU; case OP_LHU: goto L_LHU;
+    case OP_SB: goto L_SB; case OP_SH: goto L_SH; case OP_SW: goto L_SW;
+    default: goto bail;
+  }
+#endif
+
+#define ALU_LBL(name, expr)                                                 \
+  L_##name:                                                                 \
+  A = r[ip->rs1];                                                           \
+  B = r[ip->rs2];                                                           \
+  I = (uint32_t)ip->imm;                                                    \
+  PC = PCOF(ip);                                                            \
+  (void)A; (void)B; (void)I; (void)PC;                                      \
+  r[ip->rd] = (expr);                                                       \
+  NEXT();
+  VM_ALU_OPS(ALU_LBL)
+#undef ALU_LBL
+#define BR_LBL(name, cond)                                                  \
+  L_##name:                                                                 \
+  A = r[ip->rs1];                                                           \
+  B = r[ip->rs2];                                                           \
+  if (cond) JUMP(PCOF(ip) + (uint32_t)ip->imm);                             \
+  NEXT();
+  VM_BRANCH_OPS(BR_LBL)
+#undef BR_LBL
+L_JAL:
+  PC = PCOF(ip);
+  {
+    uint32_t t = PC + (uint32_t)ip->imm;
+    if (UNLIKELY(t - exec_lo >= exec_len || (t & 3))) goto bail;
+    r[ip->rd] = PC + 4;
+    JUMP(t);
+  }
+L_JALR:
+  PC = PCOF(ip);
+  {
+    uint32_t t = (r[ip->rs1] + (uint32_t)ip->imm) & ~1u;
+    if (UNLIKELY(t - exec_lo >= exec_len || (t & 3))) goto bail;
+    r[ip->rd] = PC + 4;
+    JUMP(t);
+  }
+L_LB:
+  LOAD_ADDR(1);
+  r[ip->rd] = ram[addr] | (ram[addr] & 0x80 ? 0xFFFFFF00u : 0);
+  NEXT();
+L_LBU:
+  LOAD_ADDR(1);
+  r[ip->rd] = ram[addr];
+  NEXT();
+L_LH:
+  LOAD_ADDR(2);
+  {
+    uint32_t v = ld16(ram + addr);
+    r[ip->rd] = v | (v & 0x8000 ? 0xFFFF0000u : 0);
+  }
+  NEXT();
+L_LHU:
+  LOAD_ADDR(2);
+  r[ip->rd] = ld16(ram + addr);
+  NEXT();
+L_LW:
+  LOAD_ADDR(4);
+  r[ip->rd] = ld32(ram + addr);
+  NEXT();
+L_SB:
+  STORE_ADDR(1);
+  ram[addr] = (uint8_t)r[ip->rs2];
+  NEXT();
+L_SH:
+  STORE_ADDR(2);
+  ram[addr] = (uint8_t)r[ip->rs2];
+  ram[addr + 1] = (uint8_t)(r[ip->rs2] >> 8);
+  NEXT();
+L_SW:
+  STORE_ADDR(4);
+  st32(ram + addr, r[ip->rs2]);
+  NEXT();
+
+bail:
+  /* ip is the instruction not executed; nothing of it has been done */
+out:
+  memcpy(vm->s.x, r, sizeof vm->s.x);
+  vm->s.x[0] = 0;
+  vm->s.pc = PCOF(ip);
+  return budget - left;
+}
+
+void cohort_vm_run(cohort_vm *vm, uint64_t n, uint64_t *done) {
+  uint64_t total = 0;
+  cohort_vm_info *s = &vm->s;
+  while (total < n && s->status == COHORT_VM_RUNNING) {
+    uint64_t left = n - total, to_cap = s->max_steps - s->step;
+    if (to_cap < left) left = to_cap;
+    uint64_t k = 0;
+    if (s->sys_done == 0 && s->pc - s->exec_lo < s->exec_hi - s->exec_lo && !(s->pc & 3)) {
+      k = run_fast(vm, left);
+      total += k;
+      s->step += k;
+      if (s->step >= s->max_steps) {
+        s->status = COHORT_VM_OUT_OF_STEPS;
+        break;
+      }
+      if (k == left) continue;
+    }
+    cohort_vm_step(vm);
+    total++;
+  }
+  if (done) *done = total;
+}
