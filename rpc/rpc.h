@@ -12,6 +12,28 @@
  *
  * Limits: body size, batch size, connection count, and an idle deadline that
  * drops slow or half-open clients; none of them can stall the loop.
+ *
+ * HTTP status of answers: 200 for JSON-RPC responses (including method
+ * errors), 204 when every request was a notification, 400 when the body is
+ * not valid JSON, nests deeper than 64 levels, or is not a valid request or
+ * non-empty batch within max_batch (body: a JSON-RPC error with id null),
+ * 404/405 for other paths/verbs, 408 when a request does not arrive whole
+ * within idle_timeout_ms, 413 for a body over max_body_bytes (sent as soon as
+ * Content-Length or the bytes received exceed it; the connection is then
+ * closed), 503 to connections over max_conns. All error bodies are JSON-RPC
+ * error objects whose message says what was wrong.
+ *
+ * Connections: keep-alive and pipelining are supported; requests on one
+ * connection are answered one at a time, in order, and the next is not read
+ * until the previous answer has been written, so a client that does not read
+ * holds at most one response and is dropped when it takes none of it for
+ * idle_timeout_ms. A client that disconnects (EOF or reset) while its
+ * calls are pending is gone: rpc_call_client_alive() turns 0 and the answers
+ * are dropped.
+ *
+ * Threads: everything here, including rpc_call_reply/rpc_call_error, must be
+ * called on the loop's thread. libuv writes with write(2): rpc_server_new sets
+ * SIGPIPE to SIG_IGN if it still has its default disposition.
  */
 #ifndef COHORT_RPC_H
 #define COHORT_RPC_H
@@ -58,9 +80,14 @@ typedef struct {
   char *(*metrics_fn)(void *ctx);
 } rpc_config;
 
-/* Start listening. methods is borrowed and must outlive the server; ctx is
- * passed to handlers. Returns 0, COHORT_ERR_CONFIG (bad listen address) or
- * COHORT_ERR_IO (bind failed; eb says which address and why). */
+/* Start listening. cfg is borrowed for the call only; methods is borrowed
+ * and must outlive the server; ctx is passed to handlers and metrics_fn.
+ * cfg->listen is "HOST:PORT" with HOST an IPv4 address, "[IPv6]" or a name
+ * resolved once now; an optional "tcp://" prefix is accepted; PORT 0 binds an
+ * ephemeral port (see rpc_server_port). Returns 0, COHORT_ERR_CONFIG (bad
+ * listen address, or a method entry without name/fn) or COHORT_ERR_IO (bind
+ * or listen failed, e.g. the port is taken; eb says which address and why).
+ * On failure *out is NULL and nothing is left to free. */
 int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_config *cfg,
                    const rpc_method *methods, size_t n_methods, void *ctx,
                    core_errbuf *eb);
@@ -74,7 +101,10 @@ int rpc_server_port(const rpc_server *s);
  * answers are dropped. */
 void rpc_server_close(rpc_server *s, void (*done)(void *), void *arg);
 
-/* Answer a call. result is stolen (NULL means JSON null). */
+/* Answer a call. result is stolen (NULL means JSON null). After either
+ * answer function returns, c is freed: do not touch it again. Answering a call
+ * twice is a bug; the second answer is logged and ignored only while other
+ * calls of the same batch are still pending. */
 void rpc_call_reply(rpc_call *c, json_t *result);
 /* Answer with an error. msg is copied; data is stolen and may be NULL. */
 void rpc_call_error(rpc_call *c, int code, const char *msg, json_t *data);

@@ -316,21 +316,22 @@ int rpc_client_call(const char *url, const char *method, json_t *params,
                      "%s: cannot encode the request for method %.64s", url,
                      method ? method : "");
   size_t blen = strlen(body);
+  int v6 = strchr(host, ':') != NULL;
   int hl = snprintf(NULL, 0,
-                    "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: "
+                    "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nContent-Type: "
                     "application/json\r\nAccept: application/json\r\n"
                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                    path, host, port, blen);
+                    path, v6 ? "[" : "", host, v6 ? "]" : "", port, blen);
   char *msg = malloc((size_t)hl + blen + 1);
   if (!msg) {
     free(body);
     return core_errf(eb, COHORT_ERR_NOMEM, "%s: out of memory", url);
   }
   snprintf(msg, (size_t)hl + 1,
-           "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: "
+           "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nContent-Type: "
            "application/json\r\nAccept: application/json\r\n"
            "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-           path, host, port, blen);
+           path, v6 ? "[" : "", host, v6 ? "]" : "", port, blen);
   memcpy(msg + hl, body, blen);
   free(body);
 

@@ -13,8 +13,9 @@
  *            client cannot make us buffer without bound. EOF or a read error
  *            here means the client went away: the connection closes and the
  *            calls see rpc_call_client_alive() == 0.
- *   WRITING  one response is being written; the timer is the write deadline,
- *            so a client that never reads its responses is dropped. Only
+ *   WRITING  one response is being written; the timer is the write deadline
+ *            (renewed while the client makes progress), so a client that
+ *            stops reading its responses is dropped. Only
  *            after the write completes is the next request parsed: a client
  *            holds at most one unread response.
  *   LINGER   after a response with "Connection: close": our side is shut
@@ -95,6 +96,7 @@ struct conn {
   size_t in_off, in_len;
   char *whead, *wbody; /* owned while a response is being written */
   size_t lingered;
+  size_t wq_last;    /* write queue size at the last deadline check */
   char peer[64];
 };
 
@@ -256,6 +258,7 @@ static void respond(conn *c, int status, const char *ctype, char *body,
   uv_buf_t bufs[2] = {uv_buf_init(c->whead, (unsigned)n),
                       uv_buf_init(body, body ? (unsigned)len : 0)};
   c->state = C_WRITING;
+  c->wq_last = SIZE_MAX;
   uv_timer_start(&c->timer, on_timer, c->s->idle_ms, 0);
   c->wreq.data = c;
   int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs,
@@ -629,11 +632,20 @@ static void on_timer(uv_timer_t *t) {
         conn_close(c);
       }
       break;
-    case C_WRITING:
+    case C_WRITING: {
+      /* A large answer to a slow reader may take long: drop the client only
+       * when a whole period passed without any of it being taken. */
+      size_t q = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+      if (q > 0 && q < c->wq_last) {
+        c->wq_last = q;
+        uv_timer_start(&c->timer, on_timer, c->s->idle_ms, 0);
+        break;
+      }
       LOGD(MOD, "dropping %s: response not read within %llu ms", c->peer,
            (unsigned long long)c->s->idle_ms);
       conn_close(c);
       break;
+    }
     case C_LINGER:
       conn_close(c);
       break;
