@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -923,6 +924,68 @@ static void test_write_backpressure(void **st) {
   stop(&h);
 }
 
+/* Send bytes, half-close, and read until the server closes: every input
+ * must end in a closed connection, never a hang. */
+static void throw_at(int port, const char *b, size_t n) {
+  raw r;
+  raw_open(&r, port);
+  (void)send(r.fd, b, n, MSG_NOSIGNAL);
+  shutdown(r.fd, SHUT_WR);
+  char buf[4096];
+  for (;;) {
+    ssize_t got = recv(r.fd, buf, sizeof buf, 0);
+    if (got == 0 || (got < 0 && errno == ECONNRESET)) break;
+    if (got < 0) fail_msg("server neither answered nor closed: %s", strerror(errno));
+  }
+  raw_close(&r);
+}
+
+/* The fuzz corpus and random mutations of requests, against the real server:
+ * it keeps serving, and every connection ends. */
+static void test_garbage(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  cfg.max_body_bytes = 4096;
+  start(&h, &cfg);
+  static const char *dir = "tests/fuzz/corpus/fuzz_http_request";
+  DIR *d = opendir(dir);
+  int files = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    FILE *f = fopen(path, "rb");
+    if (!f) continue;
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (n > 1) throw_at(h.port, buf + 1, n - 1); /* byte 0 is the read size */
+    files++;
+  }
+  if (d) closedir(d);
+  assert_true(files > 0);
+  const char *base =
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n"
+      "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1}";
+  size_t bl = strlen(base);
+  unsigned seed = 12345;
+  for (int i = 0; i < 200; i++) {
+    char buf[256];
+    memcpy(buf, base, bl);
+    for (int k = 0; k < 1 + i % 4; k++) {
+      seed = seed * 1103515245u + 12345u;
+      buf[(seed >> 8) % bl] = (char)(seed >> 20);
+    }
+    throw_at(h.port, buf, bl);
+  }
+  json_t *res;
+  core_errbuf eb;
+  assert_int_equal(rpc_client_call(h.url, "echo", NULL, 2000, &res, NULL, &eb), 0);
+  json_decref(res);
+  stop(&h);
+}
+
 static void test_bad_config(void **st) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -966,6 +1029,7 @@ int main(void) {
       cmocka_unit_test(test_max_conns),
       cmocka_unit_test(test_async_replies),
       cmocka_unit_test(test_write_backpressure),
+      cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
