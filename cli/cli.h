@@ -1,0 +1,30 @@
+/* cli/cli.h — shared pieces of the `cohort` command line. */
+#ifndef COHORT_CLI_H
+#define COHORT_CLI_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/keys.h"
+
+typedef struct {
+  const char *node; /* RPC URL */
+  const char *home;
+  int json;         /* --json: machine output */
+  uint64_t timeout_ms;
+} cli_ctx;
+
+/* Call the node; on error prints "cohort: <what>" and returns non-zero. */
+int cli_call(const cli_ctx *c, const char *method, json_t *params, json_t **result);
+/* Print a JSON value (indented) to stdout. */
+void cli_print_json(json_t *j);
+/* Load key NAME from HOME/keys/NAME.json (or a path if NAME has a '/'). */
+int cli_load_key(const cli_ctx *c, const char *name, core_key *k);
+/* "123" (base units) -> "0.000123" style with 6 decimals. */
+void cli_fmt_amount(char out[32], const char *base_units);
+
+int cli_cmd_keys(const cli_ctx *c, int argc, char **argv);
+int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv);
+int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv);
+
+#endif

@@ -1,0 +1,60 @@
+/* cli/cli_util.c — RPC calls, key loading and formatting for `cohort`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "rpc/rpc.h"
+
+int cli_call(const cli_ctx *c, const char *method, json_t *params, json_t **result) {
+  core_errbuf eb = {{0}};
+  json_t *data = NULL;
+  int rc = rpc_client_call(c->node, method, params, c->timeout_ms, result, &data, &eb);
+  if (!rc) return 0;
+  if (rc <= -32000 && rc >= -32768) {
+    fprintf(stderr, "cohort: %s\n", eb.msg);
+    const char *cs = json_string_value(json_object_get(data, "codespace"));
+    if (cs) fprintf(stderr, "  reason: %s\n", cs);
+  } else {
+    fprintf(stderr, "cohort: cannot reach the node at %s: %s\n  (is cohortd running? "
+            "set the address with --node URL)\n", c->node, eb.msg[0] ? eb.msg : core_err_str(rc));
+  }
+  json_decref(data);
+  return 1;
+}
+
+void cli_print_json(json_t *j) {
+  char *s = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+  if (s) puts(s);
+  free(s);
+}
+
+int cli_load_key(const cli_ctx *c, const char *name, core_key *k) {
+  char path[4096];
+  if (strchr(name, '/')) snprintf(path, sizeof path, "%s", name);
+  else snprintf(path, sizeof path, "%s/keys/%s.json", c->home, name);
+  core_errbuf eb = {{0}};
+  if (core_keyfile_read(path, k, &eb)) {
+    fprintf(stderr, "cohort: %s\n", eb.msg);
+    return 1;
+  }
+  if (k->is_ed25519) {
+    fprintf(stderr, "cohort: %s is an ed25519 key; accounts use secp256k1 keys\n", path);
+    return 1;
+  }
+  return 0;
+}
+
+void cli_fmt_amount(char out[32], const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (!n || n > 20) {
+    snprintf(out, 32, "%s", s ? s : "?");
+    return;
+  }
+  char pad[32];
+  size_t z = n < 7 ? 7 - n : 0; /* left-pad with zeros to at least 7 digits */
+  memset(pad, '0', z);
+  memcpy(pad + z, s, n + 1);
+  size_t pl = z + n;
+  snprintf(out, 32, "%.*s.%s", (int)(pl - 6), pad, pad + pl - 6);
+}

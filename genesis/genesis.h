@@ -1,0 +1,80 @@
+/* genesis/genesis.h — the genesis file: format, strict loading, devnet default.
+ *
+ * genesis.json (docs/protocol.md has the full schema):
+ * {
+ *   "chain_id": "cohort-devnet-1",
+ *   "genesis_time": "2026-11-24T00:00:00Z",
+ *   "params": {"max_block_bytes": 4194304, "max_tx_bytes": 65536,
+ *              "max_block_txs": 10000, "min_fee": "1000"},
+ *   "accounts": [{"address": "coh1...", "crd": "1000000", "stk": "0"}],
+ *   "validators": [{"pubkey": "<64 hex ed25519>", "operator": "coh1...",
+ *                   "power": "1000000", "moniker": "val0"}]
+ * }
+ * Amounts are decimal strings (u64 base units; JSON numbers lose precision
+ * above 2^53). Unknown fields, duplicate keys, duplicate accounts or
+ * validators, zero power and supply overflow are errors naming the field.
+ */
+#ifndef COHORT_GENESIS_H
+#define COHORT_GENESIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+#define GENESIS_MAX_BYTES (16u << 20)
+#define GENESIS_MAX_ACCOUNTS 100000
+#define GENESIS_MAX_VALIDATORS 150
+#define GENESIS_MONIKER_MAX 64
+
+typedef struct {
+  uint8_t id[20];
+  uint64_t crd, stk;
+} genesis_account;
+
+typedef struct {
+  uint8_t pubkey[32];
+  uint8_t operator_id[20];
+  uint64_t power;
+  char moniker[GENESIS_MONIKER_MAX + 1];
+} genesis_validator;
+
+typedef struct {
+  uint32_t max_block_bytes, max_tx_bytes, max_block_txs;
+  uint64_t min_fee;
+} genesis_params;
+
+typedef struct {
+  char chain_id[49];
+  uint64_t time_ms;
+  genesis_params params;
+  genesis_account *accounts; /* owned */
+  size_t n_accounts;
+  genesis_validator *validators; /* owned */
+  size_t n_validators;
+  uint8_t hash[32]; /* sha256 of the file bytes, reported by status */
+} genesis;
+
+/* Parse and validate JSON text. On failure *g is empty and eb names the
+ * field ("accounts[3].crd: ..."). Errors: COHORT_ERR_GENESIS,
+ * COHORT_ERR_TOO_LARGE, COHORT_ERR_NOMEM. */
+int genesis_parse(genesis *g, const char *json, size_t len, core_errbuf *eb);
+int genesis_load(genesis *g, const char *path, core_errbuf *eb);
+void genesis_free(genesis *g);
+
+/* Write a devnet genesis: one validator (val_pub, operated by and with its
+ * power bonded for dev_id) and one funded dev account. Returns malloc'd JSON
+ * text. */
+char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
+                          const uint8_t val_pub[32], const uint8_t dev_id[20]);
+
+/* Parse / format RFC 3339 UTC times ("2026-11-24T00:00:00Z", optional
+ * fractional seconds up to ms). */
+int genesis_time_parse(const char *s, uint64_t *ms);
+void genesis_time_format(char out[32], uint64_t ms);
+
+/* Strict decimal u64 parser ("0".."18446744073709551615", no sign, no
+ * leading zeros except "0"). Returns 0, COHORT_ERR_DECODE or _OVERFLOW. */
+int genesis_parse_u64(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,210 @@
+/* node/config.c — cohortd.conf parsing over inih, strict about names and
+ * values. */
+#include "node/config.h"
+
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "genesis/genesis.h"
+
+#define CONFIG_MAX_BYTES (1 << 20)
+
+void node_config_defaults(node_config *c) {
+  memset(c, 0, sizeof *c);
+  strcpy(c->moniker, "cohort-node");
+  strcpy(c->log_level, "info");
+  strcpy(c->rpc_listen, "127.0.0.1:27657");
+  c->rpc_max_body_bytes = 1 << 20;
+  c->rpc_max_batch = 100;
+  c->rpc_max_conns = 256;
+  c->rpc_idle_timeout_ms = 10000;
+  c->rpc_commit_timeout_ms = 30000;
+  c->block_interval_ms = 1000;
+  c->empty_block_interval_ms = 0;
+  c->timeout_propose_ms = 3000;
+  c->timeout_vote_ms = 1000;
+  c->mempool_max_txs = 50000;
+  c->mempool_max_bytes = 64 << 20;
+}
+
+typedef struct {
+  const char *section, *name;
+  int is_str;
+  size_t off, size;
+  uint64_t lo, hi;
+} field;
+
+#define S(sec, nm, m) {sec, nm, 1, offsetof(node_config, m), sizeof(((node_config *)0)->m), 0, 0}
+#define U(sec, nm, m, lo, hi) {sec, nm, 0, offsetof(node_config, m), 0, lo, hi}
+
+static const field fields[] = {
+    S("node", "moniker", moniker),
+    S("node", "log_level", log_level),
+    S("rpc", "listen", rpc_listen),
+    U("rpc", "max_body_bytes", rpc_max_body_bytes, 1024, 64u << 20),
+    U("rpc", "max_batch", rpc_max_batch, 1, 10000),
+    U("rpc", "max_conns", rpc_max_conns, 1, 100000),
+    U("rpc", "idle_timeout_ms", rpc_idle_timeout_ms, 100, 3600000),
+    U("rpc", "commit_timeout_ms", rpc_commit_timeout_ms, 100, 3600000),
+    U("consensus", "block_interval_ms", block_interval_ms, 1, 3600000),
+    U("consensus", "empty_block_interval_ms", empty_block_interval_ms, 0, 86400000),
+    U("consensus", "timeout_propose_ms", timeout_propose_ms, 10, 3600000),
+    U("consensus", "timeout_vote_ms", timeout_vote_ms, 10, 3600000),
+    U("mempool", "max_txs", mempool_max_txs, 1, 10000000),
+    U("mempool", "max_bytes", mempool_max_bytes, 1024, 1ull << 34),
+};
+
+typedef struct {
+  node_config *c;
+  core_errbuf *eb;
+  int rc;
+} pctx;
+
+static int on_kv(void *user, const char *section, const char *name,
+                 const char *value, int lineno) {
+  pctx *p = user;
+  if (p->rc) return 0;
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    const field *f = &fields[i];
+    if (strcmp(f->section, section) || strcmp(f->name, name)) continue;
+    char *dst = (char *)p->c + f->off;
+    if (f->is_str) {
+      if (strlen(value) >= f->size) {
+        p->rc = core_errf(p->eb, COHORT_ERR_CONFIG, "line %d: [%s] %s is longer than %zu characters",
+                          lineno, section, name, f->size - 1);
+        return 0;
+      }
+      strcpy(dst, value);
+      if (!strcmp(name, "log_level")) {
+        core_log_level l;
+        if (core_log_parse_level(value, &l))
+          p->rc = core_errf(p->eb, COHORT_ERR_CONFIG,
+                            "line %d: [node] log_level must be debug, info, warn, error or off",
+                            lineno);
+      }
+      return p->rc ? 0 : 1;
+    }
+    uint64_t v;
+    if (genesis_parse_u64(value, &v) || v < f->lo || v > f->hi) {
+      p->rc = core_errf(p->eb, COHORT_ERR_CONFIG,
+                        "line %d: [%s] %s = \"%s\" must be an integer in [%llu, %llu]",
+                        lineno, section, name, value, (unsigned long long)f->lo,
+                        (unsigned long long)f->hi);
+      return 0;
+    }
+    memcpy(dst, &v, sizeof v);
+    return 1;
+  }
+  p->rc = core_errf(p->eb, COHORT_ERR_CONFIG, "line %d: unknown setting [%s] %s", lineno,
+                    section, name);
+  return 0;
+}
+
+typedef struct {
+  pctx *p;
+  int line;
+} lctx;
+
+/* inih's handler gets no line number, so lines are fed one at a time. */
+static int with_line(void *user, const char *section, const char *name,
+                     const char *value) {
+  lctx *l = user;
+  return on_kv(l->p, section, name, value, l->line);
+}
+
+int node_config_parse(node_config *c, const char *text, core_errbuf *eb) {
+  pctx p = {c, eb, 0};
+  /* Feed inih one line at a time (keeping the current section) so every
+   * error can name its line. */
+  char section[64] = "";
+  int lineno = 0;
+  const char *s = text;
+  while (*s) {
+    const char *nl = strchr(s, '\n');
+    size_t len = nl ? (size_t)(nl - s) : strlen(s);
+    lineno++;
+    char line[1024];
+    if (len >= sizeof line)
+      return core_errf(eb, COHORT_ERR_CONFIG, "line %d is longer than %zu characters", lineno,
+                       sizeof line - 1);
+    memcpy(line, s, len);
+    line[len] = 0;
+    char *t = line;
+    while (*t == ' ' || *t == '\t') t++;
+    if (*t == '[') {
+      char *end = strchr(t, ']');
+      if (!end || (size_t)(end - t - 1) >= sizeof section)
+        return core_errf(eb, COHORT_ERR_CONFIG, "line %d: malformed section header", lineno);
+      *end = 0;
+      strcpy(section, t + 1);
+    } else if (*t && *t != '#' && *t != ';' && *t != '\r') {
+      char buf[1200];
+      snprintf(buf, sizeof buf, "[%s]\n%s\n", section[0] ? section : "node", t);
+      lctx l = {&p, lineno};
+      int r = ini_parse_string(buf, with_line, &l);
+      if (p.rc) return p.rc;
+      if (r != 0)
+        return core_errf(eb, COHORT_ERR_CONFIG, "line %d: expected \"key = value\"", lineno);
+    }
+    s += len + (nl ? 1 : 0);
+  }
+  return p.rc;
+}
+
+int node_config_load(node_config *c, const char *path, core_errbuf *eb) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return COHORT_OK; /* defaults */
+  char *buf = malloc(CONFIG_MAX_BYTES + 1);
+  if (!buf) {
+    fclose(f);
+    return COHORT_ERR_NOMEM;
+  }
+  size_t n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+  fclose(f);
+  int rc;
+  if (n > CONFIG_MAX_BYTES) {
+    rc = core_errf(eb, COHORT_ERR_CONFIG, "%s is larger than 1 MiB", path);
+  } else {
+    buf[n] = 0;
+    rc = node_config_parse(c, buf, eb);
+    if (rc && eb) {
+      char tmp[sizeof eb->msg];
+      memcpy(tmp, eb->msg, sizeof tmp);
+      snprintf(eb->msg, sizeof eb->msg, "%.100s: %.150s", path, tmp);
+    }
+  }
+  free(buf);
+  return rc;
+}
+
+const char *node_config_template(void) {
+  return "# cohortd.conf — node settings. Every key is optional; shown are the defaults.\n"
+         "# Reference: docs/operator.md\n"
+         "\n[node]\n"
+         "moniker = cohort-node\n"
+         "# debug | info | warn | error | off\n"
+         "log_level = info\n"
+         "\n[rpc]\n"
+         "# JSON-RPC over HTTP. Keep it on loopback unless a proxy guards it.\n"
+         "listen = 127.0.0.1:27657\n"
+         "max_body_bytes = 1048576\n"
+         "max_batch = 100\n"
+         "max_conns = 256\n"
+         "# a request must arrive whole within this time, or the client is dropped\n"
+         "idle_timeout_ms = 10000\n"
+         "# how long broadcast_tx with mode=commit waits for the block\n"
+         "commit_timeout_ms = 30000\n"
+         "\n[consensus]\n"
+         "# minimum time between blocks while transactions wait\n"
+         "block_interval_ms = 1000\n"
+         "# 0 = make no empty blocks; otherwise make one after this long idle\n"
+         "empty_block_interval_ms = 0\n"
+         "timeout_propose_ms = 3000\n"
+         "timeout_vote_ms = 1000\n"
+         "\n[mempool]\n"
+         "max_txs = 50000\n"
+         "max_bytes = 67108864\n";
+}

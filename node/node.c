@@ -1,0 +1,467 @@
+/* node/node.c — cohortd's event loop: wires LevelDB state, the consensus
+ * engine, the signer, the mempool and the RPC server on one libuv loop.
+ *
+ * The engine is pure; this file is its shell. `pump` drains the engine's
+ * actions (build a proposal, sign a vote, commit a block), then arms the one
+ * consensus timer at the engine's next deadline. Committing a block is one
+ * synced LevelDB batch (state_commit); only after it returns are waiting
+ * RPC clients told their tx is in.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/bech32.h"
+#include "core/hash.h"
+#include "core/hex.h"
+#include "core/keys.h"
+#include "core/log.h"
+#include "node/node.h"
+#include "node/node_int.h"
+#include "proto/block.h"
+
+#define MOD "node"
+
+uint64_t node_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void pump(node *n);
+
+static void prop_clear(proposal *p) {
+  free(p->bytes);
+  state_exec_free(p->x);
+  free(p->tx_hashes);
+  free(p->res);
+  memset(p, 0, sizeof *p);
+}
+
+/* ---- building our proposal ---- */
+
+static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
+  prop_clear(&n->prop);
+  const Cohort__Params *par = state_params(n->st);
+  size_t max_txs = par->max_block_txs;
+  size_t max_bytes = par->max_block_bytes > 4096 ? par->max_block_bytes - 4096 : 0;
+  const tx_t **txs = malloc((max_txs ? max_txs : 1) * sizeof *txs);
+  proposal *p = &n->prop;
+  p->tx_hashes = malloc((max_txs ? max_txs : 1) * sizeof *p->tx_hashes);
+  p->res = malloc((max_txs ? max_txs : 1) * sizeof *p->res);
+  if (!txs || !p->tx_hashes || !p->res) {
+    free(txs);
+    return COHORT_ERR_NOMEM;
+  }
+  size_t cand = mempool_reap(n->mp, max_txs, max_bytes, txs);
+  uint64_t t = node_now_ms();
+  if (t <= state_last_time_ms(n->st)) t = state_last_time_ms(n->st) + 1;
+  int rc = state_exec_begin(n->st, h, t, privval_pubkey(n->pv), &p->x, eb);
+  if (rc) {
+    free(txs);
+    return rc;
+  }
+  Cohort__Block blk = COHORT__BLOCK__INIT;
+  ProtobufCBinaryData *tb = calloc(cand ? cand : 1, sizeof *tb);
+  if (!tb) {
+    free(txs);
+    return COHORT_ERR_NOMEM;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < cand; i++) {
+    core_errbuf teb;
+    if (state_exec_tx(p->x, txs[i], 1, &p->res[k], &teb)) {
+      LOGD(MOD, "proposal skips tx: %s", teb.msg);
+      continue;
+    }
+    memcpy(p->tx_hashes[k], txs[i]->hash, 32);
+    tb[k].data = txs[i]->raw;
+    tb[k].len = txs[i]->raw_len;
+    k++;
+  }
+  p->ntx = k;
+  uint8_t txroot[32], vh[32], lch[32] = {0};
+  block_tx_root(txroot, (const uint8_t(*)[32])p->tx_hashes, k);
+  validators_hash(vh, state_validators(n->st));
+  Cohort__Commit *lc = NULL;
+  if (h > 1) {
+    uint8_t *cb;
+    size_t cl;
+    if (state_get_commit(n->st, h - 1, &cb, &cl) == 0) {
+      core_sha256(lch, cb, cl);
+      lc = commit_decode(cb, cl, 1 << 20, NULL);
+      free(cb);
+    }
+  }
+  Cohort__BlockHeader hd = COHORT__BLOCK_HEADER__INIT;
+  hd.chain_id = (char *)state_chain_id(n->st);
+  hd.height = h;
+  hd.time_ms = t;
+  hd.prev_hash = (ProtobufCBinaryData){32, (uint8_t *)state_last_block_hash(n->st)};
+  hd.tx_root = (ProtobufCBinaryData){32, txroot};
+  hd.app_hash = (ProtobufCBinaryData){32, (uint8_t *)state_app_hash(n->st)};
+  hd.validators_hash = (ProtobufCBinaryData){32, vh};
+  hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)privval_pubkey(n->pv)};
+  hd.last_commit_hash = (ProtobufCBinaryData){32, lch};
+  hd.num_txs = (uint32_t)k;
+  size_t hl = cohort__block_header__get_packed_size(&hd);
+  uint8_t hb[1024];
+  cohort__block_header__pack(&hd, hb);
+  blk.header = (ProtobufCBinaryData){hl, hb};
+  blk.n_txs = k;
+  blk.txs = tb;
+  blk.last_commit = lc;
+  p->len = cohort__block__get_packed_size(&blk);
+  p->bytes = malloc(p->len);
+  if (p->bytes) cohort__block__pack(&blk, p->bytes);
+  if (lc) cohort__commit__free_unpacked(lc, NULL);
+  free(tb);
+  free(txs);
+  if (!p->bytes) return COHORT_ERR_NOMEM;
+  core_sha256(p->hash, hb, hl);
+  p->height = h;
+  p->have = 1;
+  return COHORT_OK;
+}
+
+/* ---- commit ---- */
+
+static void answer_waiters(node *n, uint64_t h) {
+  waiter **pp = &n->waiters;
+  while (*pp) {
+    waiter *w = *pp;
+    size_t i;
+    for (i = 0; i < n->prop.ntx; i++)
+      if (!memcmp(n->prop.tx_hashes[i], w->hash, 32)) break;
+    if (i == n->prop.ntx) {
+      pp = &w->next;
+      continue;
+    }
+    char hex[65];
+    core_hex_encode(hex, w->hash, 32);
+    const state_tx_result *r = &n->prop.res[i];
+    rpc_call_reply(w->call, json_pack("{s:s, s:I, s:i, s:i, s:s, s:s}", "hash", hex,
+                                      "height", (json_int_t)h, "index", (int)i, "code",
+                                      r->code, "codespace", core_err_name(r->code), "log",
+                                      r->log));
+    *pp = w->next;
+    free(w);
+  }
+}
+
+static void do_commit(node *n, cons_action *a) {
+  if (!n->prop.have || memcmp(n->prop.hash, a->block_hash, 32) || n->prop.height != a->height) {
+    LOGE(MOD, "consensus decided height %llu on a block this node does not hold; "
+              "block sync is not implemented yet, stopping",
+         (unsigned long long)a->height);
+    uv_stop(n->loop);
+    return;
+  }
+  size_t cl = cohort__commit__get_packed_size(a->commit);
+  uint8_t *cb = malloc(cl ? cl : 1);
+  if (!cb) return;
+  cohort__commit__pack(a->commit, cb);
+  core_errbuf eb;
+  uint64_t t0 = node_now_ms();
+  int rc = state_commit(n->st, n->prop.x, n->prop.bytes, n->prop.len, n->prop.hash, cb, cl,
+                        (const uint8_t(*)[32])n->prop.tx_hashes, n->prop.res, &eb);
+  free(cb);
+  if (rc) {
+    LOGE(MOD, "cannot commit block %llu: %s — stopping so nothing diverges; the "
+              "last committed block is intact, restart to retry",
+         (unsigned long long)a->height, eb.msg);
+    uv_stop(n->loop);
+    return;
+  }
+  uint64_t failed = 0;
+  for (size_t i = 0; i < n->prop.ntx; i++) failed += n->prop.res[i].code != 0;
+  n->m_blocks++;
+  n->m_txs += n->prop.ntx;
+  n->m_txs_failed += failed;
+  n->m_last_block_txs = n->prop.ntx;
+  n->m_last_commit_ms = node_now_ms();
+  size_t dropped = mempool_update(n->mp, n->st, (const uint8_t(*)[32])n->prop.tx_hashes,
+                                  n->prop.ntx);
+  char bh[17], ah[17];
+  core_hex_encode(bh, n->prop.hash, 8);
+  core_hex_encode(ah, state_app_hash(n->st), 8);
+  LOGI("consensus", "committed height=%llu txs=%zu failed=%llu hash=%s.. app_hash=%s.. "
+       "mempool=%zu (dropped %zu) commit_ms=%llu",
+       (unsigned long long)a->height, n->prop.ntx, (unsigned long long)failed, bh, ah,
+       mempool_size(n->mp), dropped, (unsigned long long)(n->m_last_commit_ms - t0));
+  answer_waiters(n, a->height);
+  prop_clear(&n->prop);
+  uint64_t now = node_now_ms();
+  cons_start_height(n->cons, a->height + 1, state_validators(n->st), now);
+  cons_on_txs_available(n->cons, mempool_size(n->mp) > 0, now);
+}
+
+/* ---- the engine's shell ---- */
+
+static void on_timer(uv_timer_t *t) {
+  node *n = t->data;
+  cons_on_tick(n->cons, node_now_ms());
+  pump(n);
+}
+
+static void on_kick(uv_timer_t *t) { pump(t->data); }
+
+static void sign_vote(node *n, cons_action *a) {
+  uint8_t sb[VOTE_SIGN_BYTES_MAX], sig[64];
+  size_t len = vote_sign_bytes(sb, state_chain_id(n->st), a->vote_type, a->height, a->round,
+                               a->has_hash ? a->block_hash : NULL, a->has_hash ? 32 : 0);
+  core_errbuf eb;
+  int step = a->vote_type == VOTE_PREVOTE ? PRIVVAL_STEP_PREVOTE : PRIVVAL_STEP_PRECOMMIT;
+  if (privval_sign(n->pv, a->height, a->round, step, sb, len, sig, &eb)) {
+    LOGW("consensus", "not voting: %s", eb.msg);
+    return;
+  }
+  cons_on_vote(n->cons, a->vote_type, a->height, a->round, privval_pubkey(n->pv),
+               a->has_hash ? a->block_hash : NULL, sig, node_now_ms());
+}
+
+static void pump(node *n) {
+  cons_action a;
+  while (!n->stopping && cons_next_action(n->cons, &a)) {
+    switch (a.kind) {
+      case CONS_ACT_PROPOSE: {
+        core_errbuf eb;
+        int rc = build_proposal(n, a.height, &eb);
+        if (rc) {
+          LOGE("consensus", "cannot build proposal for height %llu: %s",
+               (unsigned long long)a.height, rc == COHORT_ERR_NOMEM ? "out of memory" : eb.msg);
+          break;
+        }
+        cons_on_proposal(n->cons, a.height, a.round, privval_pubkey(n->pv), n->prop.hash, 1,
+                         node_now_ms());
+        break;
+      }
+      case CONS_ACT_VOTE:
+        sign_vote(n, &a);
+        break;
+      case CONS_ACT_COMMIT:
+        do_commit(n, &a);
+        break;
+    }
+    cons_action_free(&a);
+  }
+  uint64_t d = cons_next_deadline(n->cons), now = node_now_ms();
+  uv_timer_stop(&n->timer);
+  if (d) uv_timer_start(&n->timer, on_timer, d > now ? d - now : 0, 0);
+}
+
+int node_broadcast(node *n, tx_t *tx, core_errbuf *eb) {
+  int rc = mempool_add(n->mp, n->st, tx, eb);
+  if (rc) {
+    n->m_rejected++;
+    return rc;
+  }
+  /* Let the engine react on the next loop turn, not inside this RPC call:
+   * the caller answers (or registers a commit waiter) first, and a burst of
+   * txs arriving together lands in one block. */
+  if (mempool_size(n->mp) == 1) {
+    cons_on_txs_available(n->cons, 1, node_now_ms());
+    uv_timer_start(&n->kick, on_kick, 0, 0);
+  }
+  return COHORT_OK;
+}
+
+/* ---- commit-mode waiters ---- */
+
+void node_register_waiter(node *n, const uint8_t hash[32], rpc_call *c) {
+  waiter *w = calloc(1, sizeof *w);
+  if (!w) {
+    rpc_call_error(c, RPC_INTERNAL_ERROR, "out of memory", NULL);
+    return;
+  }
+  memcpy(w->hash, hash, 32);
+  w->call = c;
+  w->deadline_ms = node_now_ms() + n->cfg.rpc_commit_timeout_ms;
+  w->next = n->waiters;
+  n->waiters = w;
+}
+
+static void on_waiter_timer(uv_timer_t *t) {
+  node *n = t->data;
+  uint64_t now = node_now_ms();
+  for (waiter **pp = &n->waiters; *pp;) {
+    waiter *w = *pp;
+    if (now < w->deadline_ms) {
+      pp = &w->next;
+      continue;
+    }
+    char hex[65], msg[200];
+    core_hex_encode(hex, w->hash, 32);
+    snprintf(msg, sizeof msg, "tx %s is in the mempool but was not committed within %llu ms; "
+             "query it later with the tx method", hex,
+             (unsigned long long)n->cfg.rpc_commit_timeout_ms);
+    rpc_call_error(w->call, RPC_TIMEOUT, msg, json_pack("{s:s}", "hash", hex));
+    *pp = w->next;
+    free(w);
+  }
+}
+
+/* ---- start-up and shutdown ---- */
+
+static void on_signal(uv_signal_t *s, int sig) {
+  node *n = s->data;
+  if (n->stopping) return;
+  LOGI(MOD, "received %s, shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  n->stopping = 1;
+  uv_stop(n->loop);
+}
+
+/* Check the newest block against the stored metadata and its commit. */
+static int verify_tip(node *n, core_errbuf *eb) {
+  uint64_t h = state_height(n->st);
+  if (h == 0) return COHORT_OK;
+  uint8_t *bb = NULL, *cb = NULL;
+  size_t bl, cl;
+  int rc = state_get_block(n->st, h, &bb, &bl);
+  if (!rc) rc = state_get_commit(n->st, h, &cb, &cl);
+  if (rc) {
+    free(bb);
+    return core_errf(eb, COHORT_ERR_CORRUPT, "block or commit %llu missing from the store",
+                     (unsigned long long)h);
+  }
+  block_t b;
+  const Cohort__Params *p = state_params(n->st);
+  rc = block_decode(&b, bb, bl, p->max_block_bytes + 65536, p->max_block_txs, eb);
+  Cohort__Commit *c = rc ? NULL : commit_decode(cb, cl, 1 << 20, eb);
+  if (!rc && !c) rc = COHORT_ERR_CORRUPT;
+  if (!rc && memcmp(b.hash, state_last_block_hash(n->st), 32))
+    rc = core_errf(eb, COHORT_ERR_CORRUPT, "stored block %llu does not hash to the chain tip",
+                   (unsigned long long)h);
+  if (!rc)
+    rc = commit_verify(c, state_chain_id(n->st), h, b.hash, state_validators(n->st), eb);
+  if (c) cohort__commit__free_unpacked(c, NULL);
+  if (b.blk) block_free(&b);
+  free(bb);
+  free(cb);
+  return rc;
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void rpc_closed(void *arg) { (void)arg; }
+
+int node_run(const char *home, const char *rpc_listen, core_errbuf *eb) {
+  node *n = calloc(1, sizeof *n);
+  if (!n) return COHORT_ERR_NOMEM;
+  int rc;
+  char p[PATH_MAX + 64], p2[PATH_MAX + 64];
+  snprintf(n->home, sizeof n->home, "%s", home);
+  node_config_defaults(&n->cfg);
+  snprintf(p, sizeof p, "%s/cohortd.conf", home);
+  if ((rc = node_config_load(&n->cfg, p, eb))) goto out;
+  if (rpc_listen) snprintf(n->cfg.rpc_listen, sizeof n->cfg.rpc_listen, "%s", rpc_listen);
+  core_log_level lvl;
+  if (!core_log_parse_level(n->cfg.log_level, &lvl)) core_log_set_level(lvl);
+  snprintf(p, sizeof p, "%s/config/genesis.json", home);
+  if ((rc = genesis_load(&n->gen, p, eb))) goto out;
+  snprintf(p, sizeof p, "%s/data/chain", home);
+  if ((rc = kv_open_leveldb(&n->kv, p, eb))) goto out;
+  if ((rc = state_open(&n->st, n->kv, eb))) goto out;
+  if ((rc = state_init_genesis(n->st, &n->gen, eb))) goto out;
+  if ((rc = verify_tip(n, eb))) goto out;
+  snprintf(p, sizeof p, "%s/config/priv_validator_key.json", home);
+  snprintf(p2, sizeof p2, "%s/data/priv_validator_state.json", home);
+  if ((rc = privval_open(&n->pv, p, p2, eb))) goto out;
+  core_key nk;
+  snprintf(p, sizeof p, "%s/config/node_key.json", home);
+  if ((rc = core_keyfile_read(p, &nk, eb))) goto out;
+  memcpy(n->node_pub, nk.pub, 32);
+  core_key_wipe(&nk);
+  uint8_t idh[32];
+  core_sha256(idh, n->node_pub, 32);
+  core_hex_encode(n->node_id, idh, 20);
+  n->mp = mempool_new(n->cfg.mempool_max_txs, n->cfg.mempool_max_bytes);
+  cons_config cc = {n->cfg.block_interval_ms, n->cfg.empty_block_interval_ms,
+                    n->cfg.timeout_propose_ms, n->cfg.timeout_vote_ms};
+  n->cons = cons_new(&cc, state_chain_id(n->st), privval_pubkey(n->pv));
+  if (!n->mp || !n->cons) {
+    rc = COHORT_ERR_NOMEM;
+    goto out;
+  }
+  n->loop = uv_default_loop();
+  rpc_config rcfg = {n->cfg.rpc_listen, n->cfg.rpc_max_body_bytes, n->cfg.rpc_max_batch,
+                     (unsigned)n->cfg.rpc_max_conns, n->cfg.rpc_idle_timeout_ms, node_metrics};
+  if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, node_rpc_methods, node_rpc_n_methods, n,
+                           eb)))
+    goto out;
+  n->m_start_ms = node_now_ms();
+  uv_timer_init(n->loop, &n->timer);
+  n->timer.data = n;
+  uv_timer_init(n->loop, &n->kick);
+  n->kick.data = n;
+  uv_timer_init(n->loop, &n->waiter_timer);
+  n->waiter_timer.data = n;
+  uv_timer_start(&n->waiter_timer, on_waiter_timer, 250, 250);
+  uv_signal_init(n->loop, &n->sigint);
+  uv_signal_init(n->loop, &n->sigterm);
+  n->sigint.data = n->sigterm.data = n;
+  uv_signal_start(&n->sigint, on_signal, SIGINT);
+  uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+  signal(SIGPIPE, SIG_IGN);
+
+  int in_set = 0;
+  const Cohort__ValidatorSet *vs = state_validators(n->st);
+  for (size_t i = 0; i < vs->n_validators; i++)
+    in_set |= !memcmp(vs->validators[i]->pubkey.data, privval_pubkey(n->pv), 32);
+  char vpk[65], ah[65];
+  core_hex_encode(vpk, privval_pubkey(n->pv), 32);
+  core_hex_encode(ah, state_app_hash(n->st), 32);
+  LOGI(MOD, "cohortd started: chain=%s height=%llu app_hash=%s node_id=%s", state_chain_id(n->st),
+       (unsigned long long)state_height(n->st), ah, n->node_id);
+  LOGI(MOD, "validator key %s (%s); RPC on http://%s", vpk,
+       in_set ? "in the validator set" : "NOT in the validator set: this node will not sign",
+       n->cfg.rpc_listen);
+  uint64_t next = state_height(n->st) + 1;
+  cons_start_height(n->cons, next, vs, node_now_ms());
+  /* After a crash mid-height we may have voted in some round of `next`
+   * already; resume in the round after it so we never need to sign a
+   * conflicting vote (the signer would refuse anyway). */
+  uint64_t lh;
+  uint32_t lr;
+  int ls;
+  privval_last(n->pv, &lh, &lr, &ls);
+  if (lh == next) {
+    cons_set_start_round(n->cons, lr + 1);
+    LOGI("consensus", "resuming height %llu at round %u (signed round %u before restart)",
+         (unsigned long long)next, lr + 1, lr);
+  }
+  cons_on_tick(n->cons, node_now_ms());
+  pump(n);
+  uv_run(n->loop, UV_RUN_DEFAULT);
+
+  /* Shutdown: answer waiters, close the RPC server, then every handle. */
+  for (waiter *w = n->waiters, *nx; w; w = nx) {
+    nx = w->next;
+    rpc_call_error(w->call, RPC_UNAVAILABLE, "node is shutting down", NULL);
+    free(w);
+  }
+  n->waiters = NULL;
+  n->stopping = 1;
+  rpc_server_close(n->rpc, rpc_closed, NULL);
+  n->rpc = NULL;
+  uv_walk(n->loop, close_walk, NULL);
+  uv_run(n->loop, UV_RUN_DEFAULT);
+  uv_loop_close(n->loop);
+  LOGI(MOD, "stopped cleanly at height %llu", (unsigned long long)state_height(n->st));
+  rc = COHORT_OK;
+out:
+  prop_clear(&n->prop);
+  mempool_del(n->mp);
+  cons_del(n->cons);
+  privval_close(n->pv);
+  state_close(n->st);
+  kv_close(n->kv);
+  genesis_free(&n->gen);
+  free(n);
+  return rc;
+}

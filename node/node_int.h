@@ -1,0 +1,69 @@
+/* node/node_int.h — private to node/: the running node. Only node/ touches
+ * libuv; the cores (state, consensus, mempool) are driven from here. */
+#ifndef COHORT_NODE_INT_H
+#define COHORT_NODE_INT_H
+
+#include <limits.h>
+#include <uv.h>
+
+#include "consensus/consensus.h"
+#include "consensus/privval.h"
+#include "genesis/genesis.h"
+#include "node/config.h"
+#include "node/mempool.h"
+#include "rpc/rpc.h"
+#include "state/kv.h"
+#include "state/state.h"
+
+/* broadcast_tx in commit mode: answered when the tx lands or times out. */
+typedef struct waiter {
+  uint8_t hash[32];
+  rpc_call *call;
+  uint64_t deadline_ms;
+  struct waiter *next;
+} waiter;
+
+/* Our own proposal, executed while building; reused at commit. */
+typedef struct {
+  int have;
+  uint64_t height;
+  uint8_t hash[32];
+  uint8_t *bytes;
+  size_t len;
+  state_exec *x;
+  uint8_t (*tx_hashes)[32];
+  state_tx_result *res;
+  size_t ntx;
+} proposal;
+
+typedef struct node {
+  uv_loop_t *loop;
+  node_config cfg;
+  char home[PATH_MAX];
+  genesis gen;
+  kv_store *kv;
+  state *st;
+  privval *pv;
+  cons_engine *cons;
+  mempool *mp;
+  rpc_server *rpc;
+  uv_timer_t timer, kick, waiter_timer;
+  uv_signal_t sigint, sigterm;
+  uint8_t node_pub[32];
+  char node_id[41];
+  proposal prop;
+  waiter *waiters;
+  int stopping;
+  /* metrics */
+  uint64_t m_blocks, m_txs, m_txs_failed, m_rejected, m_last_block_txs;
+  uint64_t m_last_commit_ms, m_start_ms;
+} node;
+
+uint64_t node_now_ms(void);
+int node_broadcast(node *n, tx_t *tx, core_errbuf *eb); /* mempool add + poke */
+void node_register_waiter(node *n, const uint8_t hash[32], rpc_call *c);
+extern const rpc_method node_rpc_methods[];
+extern const size_t node_rpc_n_methods;
+char *node_metrics(void *ctx);
+
+#endif

@@ -1,0 +1,132 @@
+/* state/kv_mem.c — in-memory back-end: a sorted array of entries. Meant for
+ * tests, fuzzers and replay checks, not for large data. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/kv_int.h"
+
+typedef struct {
+  uint8_t *k, *v;
+  size_t kl, vl;
+} ent;
+
+typedef struct {
+  kv_store base;
+  ent *e;
+  size_t n, cap;
+} mem;
+
+static int cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+  size_t m = al < bl ? al : bl;
+  int c = m ? memcmp(a, b, m) : 0;
+  if (c) return c;
+  return al < bl ? -1 : al > bl;
+}
+
+/* Index of the first entry >= key. */
+static size_t lower(mem *s, const uint8_t *k, size_t kl) {
+  size_t lo = 0, hi = s->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (cmp(s->e[mid].k, s->e[mid].kl, k, kl) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static int mem_get(kv_store *kv, const uint8_t *k, size_t kl, uint8_t **val,
+                   size_t *vlen) {
+  mem *s = (mem *)kv;
+  size_t i = lower(s, k, kl);
+  if (i == s->n || cmp(s->e[i].k, s->e[i].kl, k, kl)) return COHORT_ERR_NOT_FOUND;
+  uint8_t *c = malloc(s->e[i].vl ? s->e[i].vl : 1);
+  if (!c) return COHORT_ERR_NOMEM;
+  memcpy(c, s->e[i].v, s->e[i].vl);
+  *val = c;
+  *vlen = s->e[i].vl;
+  return COHORT_OK;
+}
+
+static int mem_scan(kv_store *kv, const uint8_t *p, size_t pl, kv_visit_fn cb,
+                    void *ctx) {
+  mem *s = (mem *)kv;
+  for (size_t i = lower(s, p, pl); i < s->n; i++) {
+    if (s->e[i].kl < pl || memcmp(s->e[i].k, p, pl)) break;
+    int rc = cb(ctx, s->e[i].k, s->e[i].kl, s->e[i].v, s->e[i].vl);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+static int apply(mem *s, const kv_op *o) {
+  size_t i = lower(s, o->k, o->kl);
+  int found = i < s->n && !cmp(s->e[i].k, s->e[i].kl, o->k, o->kl);
+  if (!o->v) {
+    if (found) {
+      free(s->e[i].k);
+      free(s->e[i].v);
+      memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(ent));
+      s->n--;
+    }
+    return COHORT_OK;
+  }
+  uint8_t *v = malloc(o->vl ? o->vl : 1);
+  if (!v) return COHORT_ERR_NOMEM;
+  memcpy(v, o->v, o->vl);
+  if (found) {
+    free(s->e[i].v);
+    s->e[i].v = v;
+    s->e[i].vl = o->vl;
+    return COHORT_OK;
+  }
+  uint8_t *k = malloc(o->kl ? o->kl : 1);
+  if (!k) {
+    free(v);
+    return COHORT_ERR_NOMEM;
+  }
+  memcpy(k, o->k, o->kl);
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? s->cap * 2 : 64;
+    ent *e = realloc(s->e, cap * sizeof *e);
+    if (!e) {
+      free(k);
+      free(v);
+      return COHORT_ERR_NOMEM;
+    }
+    s->e = e;
+    s->cap = cap;
+  }
+  memmove(&s->e[i + 1], &s->e[i], (s->n - i) * sizeof(ent));
+  s->e[i] = (ent){k, v, o->kl, o->vl};
+  s->n++;
+  return COHORT_OK;
+}
+
+/* Not atomic under allocation failure: acceptable for a test back-end. */
+static int mem_write(kv_store *kv, kv_batch *b, int sync, core_errbuf *eb) {
+  mem *s = (mem *)kv;
+  for (size_t i = 0; i < b->n; i++)
+    if (apply(s, &b->ops[i]))
+      return core_errf(eb, COHORT_ERR_STORE, "in-memory store: out of memory");
+  return COHORT_OK;
+}
+
+static void mem_close(kv_store *kv) {
+  mem *s = (mem *)kv;
+  for (size_t i = 0; i < s->n; i++) {
+    free(s->e[i].k);
+    free(s->e[i].v);
+  }
+  free(s->e);
+  free(s);
+}
+
+static const kv_vtbl vt = {mem_get, mem_scan, mem_write, mem_close};
+
+int kv_open_mem(kv_store **out) {
+  mem *s = calloc(1, sizeof *s);
+  if (!s) return COHORT_ERR_NOMEM;
+  s->base.vt = &vt;
+  *out = &s->base;
+  return COHORT_OK;
+}

@@ -1,0 +1,292 @@
+/* state/state.c — opening the state, genesis, metadata and committed reads. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bytes.h"
+#include "proto/pbutil.h"
+#include "state/state_int.h"
+
+#define META_MAX 4096
+#define VALSET_MAX (1u << 20)
+
+void state_account_key(uint8_t key[22], const uint8_t id[20]) {
+  key[0] = KEY_ACCOUNT;
+  key[1] = '/';
+  memcpy(key + 2, id, 20);
+}
+
+int state_decode_account(const uint8_t *v, size_t vl, uint64_t *crd,
+                         uint64_t *stk, uint64_t *nonce) {
+  Cohort__Account *a = cohort__account__unpack(NULL, vl, v);
+  if (!a) return COHORT_ERR_CORRUPT;
+  *crd = a->crd;
+  *stk = a->stk;
+  if (nonce) *nonce = a->nonce;
+  cohort__account__free_unpacked(a, NULL);
+  return COHORT_OK;
+}
+
+int state_encode_account(uint8_t **v, size_t *vl, uint64_t crd, uint64_t stk,
+                         uint64_t nonce) {
+  Cohort__Account a = COHORT__ACCOUNT__INIT;
+  a.crd = crd;
+  a.stk = stk;
+  a.nonce = nonce;
+  size_t n = cohort__account__get_packed_size(&a);
+  *v = malloc(n ? n : 1);
+  if (!*v) return COHORT_ERR_NOMEM;
+  cohort__account__pack(&a, *v);
+  *vl = n;
+  return COHORT_OK;
+}
+
+static int get_str(state *st, const char *key, uint8_t **v, size_t *vl) {
+  return kv_get(st->kv, (const uint8_t *)key, strlen(key), v, vl);
+}
+
+int state_reload(state *st, core_errbuf *eb) {
+  uint8_t *v;
+  size_t vl;
+  int rc = get_str(st, KEY_META, &v, &vl);
+  if (rc == COHORT_ERR_NOT_FOUND) return COHORT_OK;
+  if (rc) return core_errf(eb, rc, "cannot read chain metadata: %s", core_err_str(rc));
+  Cohort__ChainMeta *m = vl <= META_MAX ? cohort__chain_meta__unpack(NULL, vl, v) : NULL;
+  free(v);
+  if (!m || m->app_hash.len != 32 || m->last_block_hash.len != 32 || !m->chain_id) {
+    if (m) cohort__chain_meta__free_unpacked(m, NULL);
+    return core_errf(eb, COHORT_ERR_CORRUPT, "chain metadata (M/meta) is corrupt");
+  }
+  if ((rc = get_str(st, KEY_VALSET, &v, &vl))) {
+    cohort__chain_meta__free_unpacked(m, NULL);
+    return core_errf(eb, COHORT_ERR_CORRUPT, "validator set (v/set) is missing");
+  }
+  Cohort__ValidatorSet *vs = vl <= VALSET_MAX ? cohort__validator_set__unpack(NULL, vl, v) : NULL;
+  free(v);
+  if ((rc = get_str(st, KEY_PARAMS, &v, &vl))) {
+    cohort__chain_meta__free_unpacked(m, NULL);
+    if (vs) cohort__validator_set__free_unpacked(vs, NULL);
+    return core_errf(eb, COHORT_ERR_CORRUPT, "params (p/params) are missing");
+  }
+  Cohort__Params *p = cohort__params__unpack(NULL, vl, v);
+  free(v);
+  if (!vs || !p || vs->n_validators == 0) {
+    cohort__chain_meta__free_unpacked(m, NULL);
+    if (vs) cohort__validator_set__free_unpacked(vs, NULL);
+    if (p) cohort__params__free_unpacked(p, NULL);
+    return core_errf(eb, COHORT_ERR_CORRUPT, "validator set or params are corrupt");
+  }
+  if (st->meta) cohort__chain_meta__free_unpacked(st->meta, NULL);
+  if (st->vals) cohort__validator_set__free_unpacked(st->vals, NULL);
+  if (st->params) cohort__params__free_unpacked(st->params, NULL);
+  st->meta = m;
+  st->vals = vs;
+  st->params = p;
+  return COHORT_OK;
+}
+
+int state_open(state **out, kv_store *kv, core_errbuf *eb) {
+  state *st = calloc(1, sizeof *st);
+  if (!st) return COHORT_ERR_NOMEM;
+  st->kv = kv;
+  int rc = state_reload(st, eb);
+  if (rc) {
+    state_close(st);
+    return rc;
+  }
+  *out = st;
+  return COHORT_OK;
+}
+
+void state_close(state *st) {
+  if (!st) return;
+  if (st->meta) cohort__chain_meta__free_unpacked(st->meta, NULL);
+  if (st->vals) cohort__validator_set__free_unpacked(st->vals, NULL);
+  if (st->params) cohort__params__free_unpacked(st->params, NULL);
+  free(st);
+}
+
+int state_is_initialized(const state *st) { return st->meta != NULL; }
+const char *state_chain_id(const state *st) { return st->meta->chain_id; }
+uint64_t state_height(const state *st) { return st->meta->height; }
+const uint8_t *state_app_hash(const state *st) { return st->meta->app_hash.data; }
+const uint8_t *state_last_block_hash(const state *st) {
+  return st->meta->last_block_hash.data;
+}
+const uint8_t *state_genesis_hash(const state *st) {
+  return st->meta->genesis_hash.data;
+}
+uint64_t state_last_time_ms(const state *st) { return st->meta->last_time_ms; }
+const Cohort__ValidatorSet *state_validators(const state *st) { return st->vals; }
+const Cohort__Params *state_params(const state *st) { return st->params; }
+
+static int put_msg(overlay *o, const char *key, const ProtobufCMessage *m) {
+  size_t n = protobuf_c_message_get_packed_size(m);
+  uint8_t *b = malloc(n ? n : 1);
+  if (!b) return COHORT_ERR_NOMEM;
+  protobuf_c_message_pack(m, b);
+  int rc = ov_put(o, (const uint8_t *)key, strlen(key), b, n);
+  free(b);
+  return rc;
+}
+
+static int add_account(overlay *o, const uint8_t id[20], uint64_t crd, uint64_t stk) {
+  uint8_t key[22], *v;
+  size_t vl;
+  state_account_key(key, id);
+  const uint8_t *old;
+  size_t ol;
+  uint64_t c = 0, s = 0;
+  if (ov_find(o, key, 22, &old, &ol) && old &&
+      state_decode_account(old, ol, &c, &s, NULL))
+    return COHORT_ERR_CORRUPT;
+  if (core_add_u64(&c, c, crd) || core_add_u64(&s, s, stk)) return COHORT_ERR_OVERFLOW;
+  int rc = state_encode_account(&v, &vl, c, s, 0);
+  if (rc) return rc;
+  rc = ov_put(o, key, 22, v, vl);
+  free(v);
+  return rc;
+}
+
+int state_init_genesis(state *st, const genesis *g, core_errbuf *eb) {
+  if (st->meta) {
+    if (st->meta->genesis_hash.len != 32 || memcmp(st->meta->genesis_hash.data, g->hash, 32))
+      return core_errf(eb, COHORT_ERR_GENESIS,
+                       "the data directory holds chain \"%s\" from a different genesis "
+                       "file; use the original genesis.json or a fresh home",
+                       st->meta->chain_id);
+    return COHORT_OK;
+  }
+  overlay o = {0};
+  int rc = COHORT_OK;
+  uint64_t sup_crd = 0, sup_stk = 0;
+  for (size_t i = 0; i < g->n_accounts && !rc; i++) {
+    rc = add_account(&o, g->accounts[i].id, g->accounts[i].crd, g->accounts[i].stk);
+    if (!rc && (core_add_u64(&sup_crd, sup_crd, g->accounts[i].crd) ||
+                core_add_u64(&sup_stk, sup_stk, g->accounts[i].stk)))
+      rc = COHORT_ERR_OVERFLOW;
+  }
+  Cohort__ValidatorSet vs = COHORT__VALIDATOR_SET__INIT;
+  Cohort__Validator *vv = calloc(g->n_validators, sizeof *vv);
+  Cohort__Validator **vp = calloc(g->n_validators, sizeof *vp);
+  if (!vv || !vp) rc = COHORT_ERR_NOMEM;
+  for (size_t i = 0; i < g->n_validators && !rc; i++) {
+    cohort__validator__init(&vv[i]);
+    vv[i].pubkey.data = (uint8_t *)g->validators[i].pubkey;
+    vv[i].pubkey.len = 32;
+    vv[i].operator_.data = (uint8_t *)g->validators[i].operator_id;
+    vv[i].operator_.len = 20;
+    vv[i].power = g->validators[i].power;
+    vv[i].moniker = (char *)g->validators[i].moniker;
+    vp[i] = &vv[i];
+    if (core_add_u64(&sup_stk, sup_stk, g->validators[i].power)) rc = COHORT_ERR_OVERFLOW;
+  }
+  vs.n_validators = g->n_validators;
+  vs.validators = vp;
+  if (!rc) rc = put_msg(&o, KEY_VALSET, &vs.base);
+  free(vp);
+  free(vv);
+  Cohort__Params p = COHORT__PARAMS__INIT;
+  p.max_block_bytes = g->params.max_block_bytes;
+  p.max_tx_bytes = g->params.max_tx_bytes;
+  p.max_block_txs = g->params.max_block_txs;
+  p.min_fee = g->params.min_fee;
+  if (!rc) rc = put_msg(&o, KEY_PARAMS, &p.base);
+  Cohort__Account sup = COHORT__ACCOUNT__INIT;
+  sup.crd = sup_crd;
+  sup.stk = sup_stk;
+  if (!rc) rc = put_msg(&o, KEY_SUPPLY, &sup.base);
+  if (rc) {
+    ov_free(&o);
+    return core_errf(eb, rc, "cannot build genesis state: %s", core_err_str(rc));
+  }
+  uint8_t zero[32] = {0}, app[32];
+  ov_hash(&o, zero, 0, app);
+  Cohort__ChainMeta m = COHORT__CHAIN_META__INIT;
+  m.chain_id = (char *)g->chain_id;
+  m.height = 0;
+  m.app_hash.data = app;
+  m.app_hash.len = 32;
+  m.last_block_hash.data = zero;
+  m.last_block_hash.len = 32;
+  m.last_time_ms = g->time_ms;
+  m.genesis_hash.data = (uint8_t *)g->hash;
+  m.genesis_hash.len = 32;
+  kv_batch *b = kv_batch_new();
+  if (!b) rc = COHORT_ERR_NOMEM;
+  for (size_t i = 0; !rc && i < o.n; i++)
+    rc = kv_batch_put(b, o.e[i].k, o.e[i].kl, o.e[i].v, o.e[i].vl);
+  size_t ml = cohort__chain_meta__get_packed_size(&m);
+  uint8_t mb[META_MAX];
+  cohort__chain_meta__pack(&m, mb);
+  if (!rc) rc = kv_batch_put(b, (const uint8_t *)KEY_META, strlen(KEY_META), mb, ml);
+  if (!rc) rc = kv_write(st->kv, b, 1, eb);
+  kv_batch_del(b);
+  ov_free(&o);
+  if (rc) return rc;
+  return state_reload(st, eb);
+}
+
+int state_get_account(state *st, const uint8_t id[20], uint64_t *crd,
+                      uint64_t *stk, uint64_t *nonce) {
+  uint8_t key[22], *v;
+  size_t vl;
+  state_account_key(key, id);
+  *crd = *stk = *nonce = 0;
+  int rc = kv_get(st->kv, key, 22, &v, &vl);
+  if (rc == COHORT_ERR_NOT_FOUND) return COHORT_OK;
+  if (rc) return rc;
+  rc = state_decode_account(v, vl, crd, stk, nonce);
+  free(v);
+  return rc;
+}
+
+int state_get_supply(state *st, uint64_t *crd, uint64_t *stk) {
+  uint8_t *v;
+  size_t vl;
+  int rc = get_str(st, KEY_SUPPLY, &v, &vl);
+  if (rc) return rc;
+  rc = state_decode_account(v, vl, crd, stk, NULL);
+  free(v);
+  return rc;
+}
+
+static int get_h(state *st, char prefix, uint64_t h, uint8_t **b, size_t *len) {
+  uint8_t key[10] = {(uint8_t)prefix, '/'};
+  core_put_u64be(key + 2, h);
+  return kv_get(st->kv, key, sizeof key, b, len);
+}
+
+int state_get_block(state *st, uint64_t height, uint8_t **b, size_t *len) {
+  return get_h(st, 'B', height, b, len);
+}
+
+int state_get_commit(state *st, uint64_t height, uint8_t **b, size_t *len) {
+  return get_h(st, 'C', height, b, len);
+}
+
+int state_height_by_hash(state *st, const uint8_t hash[32], uint64_t *height) {
+  uint8_t key[34] = {'H', '/'}, *v;
+  size_t vl;
+  memcpy(key + 2, hash, 32);
+  int rc = kv_get(st->kv, key, sizeof key, &v, &vl);
+  if (rc) return rc;
+  if (vl != 8) {
+    free(v);
+    return COHORT_ERR_CORRUPT;
+  }
+  *height = core_get_u64be(v);
+  free(v);
+  return COHORT_OK;
+}
+
+int state_get_tx_result(state *st, const uint8_t txhash[32],
+                        Cohort__TxResult **res) {
+  uint8_t key[34] = {'T', '/'}, *v;
+  size_t vl;
+  memcpy(key + 2, txhash, 32);
+  int rc = kv_get(st->kv, key, sizeof key, &v, &vl);
+  if (rc) return rc;
+  *res = cohort__tx_result__unpack(NULL, vl, v);
+  free(v);
+  return *res ? COHORT_OK : COHORT_ERR_CORRUPT;
+}

@@ -1,0 +1,123 @@
+/* state/state.h — the chain's state and its one transition function.
+ *
+ * A `state` sits on a kv_store (borrowed) and caches the chain metadata.
+ * Executing a block is pure: state_exec_* reads the committed store through
+ * an overlay (the write set) and never writes; the same block on the same
+ * state yields the same write set and app_hash on every machine — no clocks
+ * (the header time is an argument), no floats, ordered iteration only,
+ * checked arithmetic. state_commit then lands the block, its commit, the tx
+ * index, the write set and the metadata in ONE synced LevelDB batch.
+ *
+ * app_hash (v1, a running hash; docs/protocol.md):
+ *   app_hash_h = sha256("cohort/app/v1" || app_hash_{h-1} || u64be(h) ||
+ *                for each (key, value) written at h, in key order:
+ *                u32be(len key) || key || u8(1 put | 0 delete) ||
+ *                u32be(len value) || value)
+ *   app_hash_0 covers the genesis writes with app_hash_{-1} = 32 zero bytes.
+ * Header h carries app_hash_{h-1} (the state its txs execute on).
+ *
+ * Key layout: state records (in app_hash) use lowercase prefixes
+ *   "a/" + id20 -> Account   "v/set" -> ValidatorSet   "p/params" -> Params
+ *   "s/supply" -> Account (total CRD and STK incl. bonded; nonce unused)
+ * chain records (not in app_hash) use uppercase prefixes
+ *   "B/" + u64be(h) -> Block  "C/" + u64be(h) -> Commit for h
+ *   "H/" + hash32 -> u64be(h) "T/" + txhash32 -> TxResult   "M/meta" -> ChainMeta
+ */
+#ifndef COHORT_STATE_H
+#define COHORT_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "genesis/genesis.h"
+#include "proto/cohort.pb-c.h"
+#include "proto/tx.h"
+#include "state/kv.h"
+
+typedef struct state state;
+typedef struct state_exec state_exec;
+
+/* Open over kv (borrowed; must outlive the state). Loads metadata if the
+ * store has been initialised. Errors: COHORT_ERR_CORRUPT, _STORE, _NOMEM. */
+int state_open(state **out, kv_store *kv, core_errbuf *eb);
+void state_close(state *st);
+
+/* 1 once genesis has been written. */
+int state_is_initialized(const state *st);
+
+/* Write the genesis state (height 0) in one synced batch. If the store is
+ * already initialised, checks that it was from the same genesis (by hash)
+ * and returns 0, or COHORT_ERR_GENESIS if not. */
+int state_init_genesis(state *st, const genesis *g, core_errbuf *eb);
+
+/* Cached metadata; pointers are valid until the next state_commit. */
+const char *state_chain_id(const state *st);
+uint64_t state_height(const state *st);
+const uint8_t *state_app_hash(const state *st);
+const uint8_t *state_last_block_hash(const state *st);
+const uint8_t *state_genesis_hash(const state *st);
+uint64_t state_last_time_ms(const state *st);
+const Cohort__ValidatorSet *state_validators(const state *st);
+const Cohort__Params *state_params(const state *st);
+
+/* Committed reads. Account: missing accounts read as all zeros (returns 0).
+ * Supply: the totals of each token. */
+int state_get_account(state *st, const uint8_t id[20], uint64_t *crd,
+                      uint64_t *stk, uint64_t *nonce);
+int state_get_supply(state *st, uint64_t *crd, uint64_t *stk);
+/* Raw stored bytes (malloc'd, caller frees). COHORT_ERR_NOT_FOUND if absent. */
+int state_get_block(state *st, uint64_t height, uint8_t **b, size_t *len);
+int state_get_commit(state *st, uint64_t height, uint8_t **b, size_t *len);
+int state_height_by_hash(state *st, const uint8_t hash[32], uint64_t *height);
+/* *res is a new unpacked TxResult (free with cohort__tx_result__free_unpacked). */
+int state_get_tx_result(state *st, const uint8_t txhash[32],
+                        Cohort__TxResult **res);
+
+/* Result of one transaction in a block. */
+typedef struct {
+  int code;        /* 0 ok, else the COHORT_ERR_* why the message failed */
+  char log[160];   /* human reason when code != 0 */
+  uint64_t fee;
+} state_tx_result;
+
+/* Begin executing block `height` (= state_height+1) at header time time_ms,
+ * proposed by the validator with ed25519 key `proposer` (fees go to its
+ * operator account). Errors: COHORT_ERR_BAD_BLOCK (wrong height, time not
+ * after the parent's, unknown proposer), COHORT_ERR_NOMEM. */
+int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
+                     const uint8_t proposer[32], state_exec **out,
+                     core_errbuf *eb);
+
+/* Execute one decoded tx. `sig_checked` = 1 skips signature verification
+ * (only when the caller has verified this exact tx for this chain).
+ * Returns 0 if the tx belongs in the block: its nonce and fee are consumed
+ * and res says whether its message succeeded (a failed message changes
+ * nothing else). Returns < 0 if the tx is not includable (bad signature,
+ * wrong nonce, fee below minimum or not payable, tx over max size): the
+ * overlay is unchanged and eb says why. */
+int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
+                  state_tx_result *res, core_errbuf *eb);
+
+/* Number of txs executed so far. */
+size_t state_exec_count(const state_exec *x);
+
+/* Overlay reads (see uncommitted effects), for the mempool and tests. */
+int state_exec_get_account(state_exec *x, const uint8_t id[20], uint64_t *crd,
+                           uint64_t *stk, uint64_t *nonce);
+
+/* Compute the app_hash after this block's writes. May be called once. */
+int state_exec_finish(state_exec *x, uint8_t app_hash[32]);
+
+/* Persist block (raw bytes and hash), its commit (raw Commit bytes), tx
+ * results and the finished overlay in one synced batch; then update the
+ * cached metadata. tx_hashes[i] is the hash of the i-th executed tx.
+ * On failure nothing is written and the state is unchanged. */
+int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
+                 const uint8_t block_hash[32], const uint8_t *commit,
+                 size_t clen, const uint8_t (*tx_hashes)[32],
+                 const state_tx_result *results, core_errbuf *eb);
+
+void state_exec_free(state_exec *x);
+
+#endif
