@@ -663,10 +663,13 @@ static void on_reject_closed(uv_handle_t *h) {
   maybe_finish(s);
 }
 
-/* Over max_conns: accept, tell the client why (best effort), close. */
-static void reject(rpc_server *s) {
+/* Accept, tell the client why (best effort: 503 with msg, or a default
+ * naming the connection limit), close. */
+static void reject(rpc_server *s, const char *why) {
   uv_tcp_t *t = malloc(sizeof *t);
   if (!t || uv_tcp_init(s->loop, t) != 0) {
+    /* Cannot even accept: the listener stalls until memory returns. */
+    LOGE(MOD, "out of memory refusing a connection on %s", s->addr);
     free(t);
     return;
   }
@@ -674,8 +677,10 @@ static void reject(rpc_server *s) {
   s->n_rejects++;
   if (uv_accept((uv_stream_t *)&s->tcp, (uv_stream_t *)t) == 0) {
     char msg[96], head[160];
-    snprintf(msg, sizeof msg, "too many connections (limit %u); retry later",
-             s->max_conns);
+    snprintf(msg, sizeof msg, "%s", why ? why : "");
+    if (!why)
+      snprintf(msg, sizeof msg, "too many connections (limit %u); retry later",
+               s->max_conns);
     size_t blen;
     char *body = error_body(RPC_UNAVAILABLE, msg, &blen);
     int hn = snprintf(head, sizeof head,
@@ -687,12 +692,11 @@ static void reject(rpc_server *s) {
                      uv_buf_init(body, (unsigned)blen)};
     (void)uv_try_write((uv_stream_t *)t, b, body ? 2 : 1);
     free(body);
-    if (!s->warned_full) {
+    if (!why && !s->warned_full) {
       LOGW(MOD, "refusing connections: %u open, the limit", s->n_conns);
       s->warned_full = 1;
     }
-    LOGD(MOD, "refused a connection: %u open, limit %u", s->n_conns,
-         s->max_conns);
+    LOGD(MOD, "refused a connection: %s", msg);
   }
   uv_close((uv_handle_t *)t, on_reject_closed);
 }
@@ -705,7 +709,7 @@ static void on_connection(uv_stream_t *server, int status) {
   }
   if (s->closing) return;
   if (s->n_conns >= s->max_conns) {
-    reject(s);
+    reject(s, NULL);
     return;
   }
   conn *c = calloc(1, sizeof *c);
@@ -714,6 +718,8 @@ static void on_connection(uv_stream_t *server, int status) {
     free(c);
     free(in);
     LOGW(MOD, "out of memory accepting a connection");
+    /* libuv stops watching the listener until the socket is accepted. */
+    reject(s, "server out of memory; retry later");
     return;
   }
   c->s = s;

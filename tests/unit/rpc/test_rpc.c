@@ -339,6 +339,41 @@ static void test_request_parse(void **st) {
   free(h);
 }
 
+/* jansson allocations fail from the fail_at-th one on. */
+static long alloc_count, fail_at = -1;
+static void *failing_malloc(size_t n) {
+  if (fail_at >= 0 && alloc_count++ >= fail_at) return NULL;
+  return malloc(n);
+}
+
+/* Every allocation failure during parsing is a clean error, never a crash
+ * or a leak (ASan), and never a half-built result. */
+static void test_parse_alloc_failure(void **st) {
+  const char *txt =
+      "[{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":{\"a\":[1,\"x\",{}]},"
+      "\"id\":\"q\"},{\"jsonrpc\":\"2.0\",\"method\":\"n\"}]";
+  json_set_alloc_funcs(failing_malloc, free);
+  int ok = 0;
+  for (fail_at = 0; fail_at < 200 && !ok; fail_at++) {
+    alloc_count = 0;
+    json_t *v = (json_t *)1;
+    core_errbuf eb;
+    int rc = rpc_request_parse(txt, strlen(txt), 10, &v, &eb);
+    if (rc == 0) {
+      ok = 1;
+      json_decref(v);
+    } else {
+      assert_null(v);
+      assert_int_equal(rc, RPC_PARSE_ERROR);
+    }
+    json_t *e = rpc_error_object(NULL, RPC_INTERNAL_ERROR, "x", json_true());
+    json_decref(e);
+  }
+  fail_at = -1;
+  json_set_alloc_funcs(malloc, free);
+  assert_true(ok);
+}
+
 static void check_invalid(const char *txt, const char *want) {
   core_errbuf eb;
   json_error_t je;
@@ -1020,6 +1055,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_parse),
       cmocka_unit_test(test_request_validate),
+      cmocka_unit_test(test_parse_alloc_failure),
       cmocka_unit_test(test_http_feed),
       cmocka_unit_test(test_call_and_errors),
       cmocka_unit_test(test_batch_and_notifications),
