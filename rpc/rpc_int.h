@@ -86,6 +86,10 @@ void rpc_http_next(rpc_http *h);
  * returned pointer (into h->url). */
 const char *rpc_http_path(const rpc_http *h, size_t *len);
 
+/* Connections the server has not yet freed (for tests and fuzzing). */
+struct rpc_server;
+unsigned rpc_server_conn_count(const struct rpc_server *s);
+
 /* Depth of [ and { nesting in a JSON text, ignoring brackets in strings;
  * stops early once over limit. *at gets the offset where limit was passed. */
 int rpc_json_depth_over(const char *s, size_t len, int limit, size_t *at);

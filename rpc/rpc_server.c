@@ -909,6 +909,10 @@ int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_config *cfg,
 
 int rpc_server_port(const rpc_server *s) { return s ? s->port : -1; }
 
+unsigned rpc_server_conn_count(const rpc_server *s) {
+  return s->n_conns + s->n_rejects;
+}
+
 void rpc_server_close(rpc_server *s, void (*done)(void *), void *arg) {
   if (!s || s->closing) return;
   s->closing = 1;
