@@ -297,18 +297,27 @@ static void job_finish(job *j) {
   if (c) {
     c->job = NULL;
     json_t *out = NULL;
+    int oom = 0;
     if (!j->batch) {
       out = j->resp[0];
       j->resp[0] = NULL;
     } else {
-      for (size_t i = 0; i < j->n; i++) {
+      for (size_t i = 0; i < j->n && !oom; i++) {
         if (!j->resp[i]) continue;
-        if (!out && !(out = json_array())) break;
-        json_array_append_new(out, j->resp[i]);
+        if (!out && !(out = json_array())) {
+          oom = 1; /* resp[] is freed with the job */
+          break;
+        }
+        /* append_new consumes the response, even when it fails. */
+        if (json_array_append_new(out, j->resp[i]) != 0) oom = 1;
         j->resp[i] = NULL;
       }
     }
-    if (!out) {
+    if (oom) {
+      json_decref(out);
+      respond_error(c, 500, RPC_INTERNAL_ERROR,
+                    "out of memory building the batch response", NULL);
+    } else if (!out) {
       respond(c, 204, NULL, NULL, 0, NULL);
     } else {
       char *txt = json_dumps(out, JSON_COMPACT);
