@@ -63,7 +63,6 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
     free(txs);
     return rc;
   }
-  Cohort__Block blk = COHORT__BLOCK__INIT;
   ProtobufCBinaryData *tb = calloc(cand ? cand : 1, sizeof *tb);
   if (!tb) {
     free(txs);
@@ -105,22 +104,11 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   hd.validators_hash = (ProtobufCBinaryData){32, vh};
   hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)privval_pubkey(n->pv)};
   hd.last_commit_hash = (ProtobufCBinaryData){32, lch};
-  hd.num_txs = (uint32_t)k;
-  size_t hl = cohort__block_header__get_packed_size(&hd);
-  uint8_t hb[1024];
-  cohort__block_header__pack(&hd, hb);
-  blk.header = (ProtobufCBinaryData){hl, hb};
-  blk.n_txs = k;
-  blk.txs = tb;
-  blk.last_commit = lc;
-  p->len = cohort__block__get_packed_size(&blk);
-  p->bytes = malloc(p->len);
-  if (p->bytes) cohort__block__pack(&blk, p->bytes);
+  rc = block_encode(&p->bytes, &p->len, p->hash, &hd, tb, k, lc);
   if (lc) cohort__commit__free_unpacked(lc, NULL);
   free(tb);
   free(txs);
-  if (!p->bytes) return COHORT_ERR_NOMEM;
-  core_sha256(p->hash, hb, hl);
+  if (rc) return rc;
   p->height = h;
   p->have = 1;
   return COHORT_OK;

@@ -1,6 +1,7 @@
 /* proto/block.c — block decoding, tx roots, vote sign bytes, commits. */
 #include "proto/block.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/bytes.h"
@@ -70,6 +71,27 @@ void block_free(block_t *b) {
   if (b->hdr) cohort__block_header__free_unpacked(b->hdr, NULL);
   if (b->blk) cohort__block__free_unpacked(b->blk, NULL);
   memset(b, 0, sizeof *b);
+}
+
+int block_encode(uint8_t **out, size_t *len, uint8_t hash[32],
+                 Cohort__BlockHeader *hdr, const ProtobufCBinaryData *txs,
+                 size_t n, const Cohort__Commit *last_commit) {
+  hdr->num_txs = (uint32_t)n;
+  size_t hl = cohort__block_header__get_packed_size(hdr);
+  uint8_t *hb = malloc(hl ? hl : 1);
+  if (!hb) return COHORT_ERR_NOMEM;
+  cohort__block_header__pack(hdr, hb);
+  Cohort__Block blk = COHORT__BLOCK__INIT;
+  blk.header = (ProtobufCBinaryData){hl, hb};
+  blk.n_txs = n;
+  blk.txs = (ProtobufCBinaryData *)txs;
+  blk.last_commit = (Cohort__Commit *)last_commit;
+  *len = cohort__block__get_packed_size(&blk);
+  *out = malloc(*len);
+  if (*out) cohort__block__pack(&blk, *out);
+  core_sha256(hash, hb, hl);
+  free(hb);
+  return *out ? COHORT_OK : COHORT_ERR_NOMEM;
 }
 
 static void merkle(uint8_t out[32], const uint8_t (*h)[32], size_t n) {

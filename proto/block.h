@@ -39,6 +39,13 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
                  size_t max_txs, core_errbuf *eb);
 void block_free(block_t *b);
 
+/* Serialize a block from a filled header (num_txs is set here), the raw
+ * txs and the last commit (NULL at height 1). *out is malloc'd; hash is the
+ * block hash. Returns 0 or COHORT_ERR_NOMEM. */
+int block_encode(uint8_t **out, size_t *len, uint8_t hash[32],
+                 Cohort__BlockHeader *hdr, const ProtobufCBinaryData *txs,
+                 size_t n, const Cohort__Commit *last_commit);
+
 void block_tx_root(uint8_t out[32], const uint8_t (*tx_hashes)[32], size_t n);
 
 /* Build vote sign bytes into out (VOTE_SIGN_BYTES_MAX); returns length. */

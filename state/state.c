@@ -26,6 +26,11 @@ int state_decode_account(const uint8_t *v, size_t vl, uint64_t *crd,
   return COHORT_OK;
 }
 
+int state_decode_account_pub(const uint8_t *v, size_t vl, uint64_t *crd,
+                             uint64_t *stk, uint64_t *nonce) {
+  return state_decode_account(v, vl, crd, stk, nonce);
+}
+
 int state_encode_account(uint8_t **v, size_t *vl, uint64_t crd, uint64_t stk,
                          uint64_t nonce) {
   Cohort__Account a = COHORT__ACCOUNT__INIT;

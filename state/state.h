@@ -66,6 +66,9 @@ const Cohort__Params *state_params(const state *st);
 int state_get_account(state *st, const uint8_t id[20], uint64_t *crd,
                       uint64_t *stk, uint64_t *nonce);
 int state_get_supply(state *st, uint64_t *crd, uint64_t *stk);
+/* Decode a stored Account record (value under "a/" + id). */
+int state_decode_account_pub(const uint8_t *v, size_t vl, uint64_t *crd,
+                             uint64_t *stk, uint64_t *nonce);
 /* Raw stored bytes (malloc'd, caller frees). COHORT_ERR_NOT_FOUND if absent. */
 int state_get_block(state *st, uint64_t height, uint8_t **b, size_t *len);
 int state_get_commit(state *st, uint64_t height, uint8_t **b, size_t *len);
@@ -120,4 +123,13 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
 
 void state_exec_free(state_exec *x);
 
+/* The whole transition for a block received from elsewhere (replay, block
+ * sync): decode block (limits from params), check the header against the
+ * state (chain ID, height, parent hash, app_hash = our current app_hash,
+ * validators hash, tx root, time after parent, proposer in the set), verify
+ * `commit` finalizes it under the current validator set, execute every tx
+ * (each must be includable, else the block is invalid) and commit it all in
+ * one synced batch. On any error nothing is written. */
+int state_apply_block(state *st, const uint8_t *block, size_t blen,
+                      const uint8_t *commit, size_t clen, core_errbuf *eb);
 #endif

@@ -1,0 +1,143 @@
+/* A test chain: genesis with one validator and funded accounts, and a
+ * builder that makes signed blocks the way a proposer does. */
+#ifndef TEST_CHAIN_FIXTURE_H
+#define TEST_CHAIN_FIXTURE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bech32.h"
+#include "core/hash.h"
+#include "core/hex.h"
+#include "core/keys.h"
+#include "proto/block.h"
+#include "proto/tx.h"
+#include "state/state.h"
+
+#define FX_CHAIN "test-chain-1"
+#define FX_USERS 4
+
+typedef struct {
+  core_key val;
+  core_key users[FX_USERS];
+  uint8_t ids[FX_USERS][20];
+  genesis g;
+} fixture;
+
+/* Deterministic keys from a seed so runs are reproducible. */
+static void fx_init(fixture *f, uint8_t seed) {
+  memset(f, 0, sizeof *f);
+  uint8_t s[32];
+  memset(s, seed, 32);
+  f->val.is_ed25519 = 1;
+  memcpy(f->val.secret, s, 32);
+  core_ed25519_from_seed(f->val.sec64, f->val.pub, s);
+  char accts[FX_USERS][200];
+  for (int i = 0; i < FX_USERS; i++) {
+    memset(f->users[i].secret, 0, 32);
+    f->users[i].secret[31] = (uint8_t)(i + 1);
+    f->users[i].secret[0] = seed;
+    if (core_schnorr_pubkey(f->users[i].pub, f->users[i].secret)) abort();
+    core_account_id(f->ids[i], f->users[i].pub);
+    char a[CORE_ADDR_STR_MAX];
+    core_addr_encode(a, f->ids[i]);
+    snprintf(accts[i], sizeof accts[i], "{\"address\":\"%s\",\"crd\":\"%s\",\"stk\":\"%s\"}", a,
+             i == 3 ? "500" : "1000000000", i == 3 ? "0" : "5000000");
+  }
+  char vpk[65], op[CORE_ADDR_STR_MAX], text[4096];
+  core_hex_encode(vpk, f->val.pub, 32);
+  core_addr_encode(op, f->ids[0]);
+  snprintf(text, sizeof text,
+           "{\"chain_id\":\"" FX_CHAIN "\",\"genesis_time\":\"2026-01-01T00:00:00Z\","
+           "\"params\":{\"max_block_bytes\":1048576,\"max_tx_bytes\":4096,"
+           "\"max_block_txs\":1000,\"min_fee\":\"10\"},"
+           "\"accounts\":[%s,%s,%s,%s],"
+           "\"validators\":[{\"pubkey\":\"%s\",\"operator\":\"%s\",\"power\":\"100\"}]}",
+           accts[0], accts[1], accts[2], accts[3], vpk, op);
+  core_errbuf eb;
+  if (genesis_parse(&f->g, text, strlen(text), &eb)) {
+    fprintf(stderr, "fixture genesis: %s\n", eb.msg);
+    abort();
+  }
+}
+
+static uint8_t *fx_transfer(const fixture *f, int from, const uint8_t to[20], int token,
+                            uint64_t amount, uint64_t nonce, uint64_t fee, const char *chain,
+                            size_t *len) {
+  Cohort__MsgTransfer t = COHORT__MSG_TRANSFER__INIT;
+  t.to = (ProtobufCBinaryData){20, (uint8_t *)to};
+  t.token = (Cohort__Token)token;
+  t.amount = amount;
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  b.nonce = nonce;
+  b.fee = fee;
+  b.msg_case = COHORT__TX_BODY__MSG_TRANSFER;
+  b.transfer = &t;
+  uint8_t *out, aux[32] = {0};
+  if (tx_build(&out, len, &b, chain, f->users[from].secret, aux)) abort();
+  return out;
+}
+
+/* Make a block of raw txs on top of st (only includable txs go in), sign a
+ * commit for it, and commit it to st. Returns block and commit bytes. */
+static int fx_make_block(const fixture *f, state *st, uint8_t **txs, size_t *lens, size_t n,
+                         uint8_t **bout, size_t *blen, uint8_t **cout, size_t *clen) {
+  uint64_t h = state_height(st) + 1, t = state_last_time_ms(st) + 1000;
+  state_exec *x;
+  core_errbuf eb;
+  if (state_exec_begin(st, h, t, f->val.pub, &x, &eb)) return -1;
+  ProtobufCBinaryData *raw = calloc(n + 1, sizeof *raw);
+  uint8_t(*hashes)[32] = calloc(n + 1, 32);
+  state_tx_result *res = calloc(n + 1, sizeof *res);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    tx_t tx;
+    if (tx_decode(&tx, txs[i], lens[i], 1 << 20, &eb)) continue;
+    if (state_exec_tx(x, &tx, 0, &res[k], &eb) == 0) {
+      raw[k] = (ProtobufCBinaryData){lens[i], txs[i]};
+      memcpy(hashes[k], tx.hash, 32);
+      k++;
+    }
+    tx_free(&tx);
+  }
+  uint8_t root[32], vh[32], zero[32] = {0};
+  block_tx_root(root, (const uint8_t(*)[32])hashes, k);
+  validators_hash(vh, state_validators(st));
+  Cohort__BlockHeader hd = COHORT__BLOCK_HEADER__INIT;
+  hd.chain_id = (char *)state_chain_id(st);
+  hd.height = h;
+  hd.time_ms = t;
+  hd.prev_hash = (ProtobufCBinaryData){32, (uint8_t *)state_last_block_hash(st)};
+  hd.tx_root = (ProtobufCBinaryData){32, root};
+  hd.app_hash = (ProtobufCBinaryData){32, (uint8_t *)state_app_hash(st)};
+  hd.validators_hash = (ProtobufCBinaryData){32, vh};
+  hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)f->val.pub};
+  hd.last_commit_hash = (ProtobufCBinaryData){32, zero};
+  uint8_t bh[32];
+  if (block_encode(bout, blen, bh, &hd, raw, k, NULL)) abort();
+  uint8_t sb[VOTE_SIGN_BYTES_MAX], sig[64];
+  size_t sl = vote_sign_bytes(sb, state_chain_id(st), VOTE_PRECOMMIT, h, 0, bh, 32);
+  core_ed25519_sign(sig, sb, sl, f->val.sec64);
+  Cohort__CommitSig cs = COHORT__COMMIT_SIG__INIT;
+  cs.validator = (ProtobufCBinaryData){32, (uint8_t *)f->val.pub};
+  cs.signature = (ProtobufCBinaryData){64, sig};
+  Cohort__CommitSig *csp = &cs;
+  Cohort__Commit c = COHORT__COMMIT__INIT;
+  c.height = h;
+  c.block_hash = (ProtobufCBinaryData){32, bh};
+  c.n_sigs = 1;
+  c.sigs = &csp;
+  *clen = cohort__commit__get_packed_size(&c);
+  *cout = malloc(*clen);
+  cohort__commit__pack(&c, *cout);
+  int rc = state_commit(st, x, *bout, *blen, bh, *cout, *clen, (const uint8_t(*)[32])hashes, res,
+                        &eb);
+  state_exec_free(x);
+  free(raw);
+  free(hashes);
+  free(res);
+  return rc;
+}
+
+#endif

@@ -1,0 +1,105 @@
+/* Unit tests for genesis/: strict parsing with errors naming the field. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/hash.h"
+#include "genesis/genesis.h"
+
+#define ADDR "coh1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq39w258"
+#define PK "0000000000000000000000000000000000000000000000000000000000000001"
+
+static char good[2048];
+
+static void build(const char *chain, const char *time, const char *params,
+                  const char *accounts, const char *vals, const char *extra) {
+  snprintf(good, sizeof good,
+           "{\"chain_id\":%s,\"genesis_time\":%s,\"params\":%s,\"accounts\":%s,"
+           "\"validators\":%s%s}",
+           chain, time, params, accounts, vals, extra);
+}
+
+#define P "{\"max_block_bytes\":1048576,\"max_tx_bytes\":4096,\"max_block_txs\":100,\"min_fee\":\"1\"}"
+#define A "[{\"address\":\"" ADDR "\",\"crd\":\"100\",\"stk\":\"5\"}]"
+#define V "[{\"pubkey\":\"" PK "\",\"operator\":\"" ADDR "\",\"power\":\"10\"}]"
+
+static int parse(core_errbuf *eb) {
+  genesis g;
+  int rc = genesis_parse(&g, good, strlen(good), eb);
+  if (!rc) genesis_free(&g);
+  return rc;
+}
+
+static void expect_error(const char *field_text) {
+  core_errbuf eb = {{0}};
+  assert_int_not_equal(parse(&eb), 0);
+  if (!strstr(eb.msg, field_text)) fail_msg("error \"%s\" does not mention \"%s\"", eb.msg, field_text);
+}
+
+static void test_valid(void **s) {
+  (void)s;
+  build("\"c-1\"", "\"2026-11-24T10:20:30.5Z\"", P, A, V, "");
+  genesis g;
+  core_errbuf eb;
+  assert_int_equal(genesis_parse(&g, good, strlen(good), &eb), 0);
+  assert_string_equal(g.chain_id, "c-1");
+  assert_int_equal(g.time_ms, 1795515630500ull /* python3 datetime(2026,11,24,10,20,30.5, UTC) */);
+  assert_int_equal(g.n_accounts, 1);
+  assert_int_equal(g.accounts[0].crd, 100);
+  assert_int_equal(g.validators[0].power, 10);
+  assert_int_equal(g.params.min_fee, 1);
+  genesis_free(&g);
+}
+
+static void test_errors_name_the_field(void **s) {
+  (void)s;
+  build("\"C_UPPER\"", "\"2026-11-24T00:00:00Z\"", P, A, V, "");
+  expect_error("chain_id");
+  build("\"c\"", "\"yesterday\"", P, A, V, "");
+  expect_error("genesis_time");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P,
+        "[{\"address\":\"" ADDR "\",\"crd\":100}]", V, "");
+  expect_error("accounts[0].crd");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P,
+        "[{\"address\":\"" ADDR "\",\"crd\":\"18446744073709551616\"}]", V, "");
+  expect_error("accounts[0].crd");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P,
+        "[{\"address\":\"" ADDR "\",\"crd\":\"18446744073709551615\"},"
+        "{\"address\":\"" ADDR "\",\"crd\":\"1\"}]", V, "");
+  expect_error("accounts[1].address");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A,
+        "[{\"pubkey\":\"" PK "\",\"operator\":\"" ADDR "\",\"power\":\"0\"}]", "");
+  expect_error("validators[0].power");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, "[]", "");
+  expect_error("validators");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, V, ",\"surprise\":1");
+  expect_error("surprise");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"",
+        "{\"max_block_bytes\":1048576,\"max_tx_bytes\":4096,\"max_block_txs\":100}", A, V, "");
+  expect_error("params.min_fee");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, V, ",\"chain_id\":\"d\"");
+  expect_error("JSON");
+  const char *trunc = "{\"chain_id\":\"c\",";
+  genesis g;
+  core_errbuf eb;
+  assert_int_equal(genesis_parse(&g, trunc, strlen(trunc), &eb), COHORT_ERR_GENESIS);
+}
+
+static void test_supply_overflow(void **s) {
+  (void)s;
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P,
+        "[{\"address\":\"" ADDR "\",\"stk\":\"18446744073709551615\"}]", V, "");
+  expect_error("overflow");
+}
+
+int main(void) {
+  if (core_init()) return 1;
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_valid),
+                                     cmocka_unit_test(test_errors_name_the_field),
+                                     cmocka_unit_test(test_supply_overflow)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
