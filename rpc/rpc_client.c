@@ -234,12 +234,12 @@ static int read_response(int fd, const char *url, uint64_t deadline,
       return core_errf(eb, COHORT_ERR_TOO_LARGE,
                        "%s: response is larger than %u bytes", url,
                        MAX_RESPONSE);
-    if (HTTP_PARSER_ERRNO(&p) != HPE_OK || used != (size_t)n)
-      return core_errf(eb, COHORT_ERR_DECODE, "%s: malformed HTTP response: %s",
-                       url, http_errno_description(HTTP_PARSER_ERRNO(&p)));
     if (n == 0)
       return core_errf(eb, COHORT_ERR_IO,
                        "%s: connection closed before a whole response", url);
+    if (HTTP_PARSER_ERRNO(&p) != HPE_OK || used != (size_t)n)
+      return core_errf(eb, COHORT_ERR_DECODE, "%s: malformed HTTP response: %s",
+                       url, http_errno_description(HTTP_PARSER_ERRNO(&p)));
   }
   *status = p.status_code;
   return 0;

@@ -1021,6 +1021,117 @@ static void test_garbage(void **st) {
   stop(&h);
 }
 
+/* ---- the client against canned servers ---------------------------------- */
+
+typedef struct {
+  int lfd, port;
+  const char *reply; /* sent after the request has been read; NULL: none */
+  size_t reply_len;
+  pthread_t th;
+} fake;
+
+static void *fake_main(void *arg) {
+  fake *f = arg;
+  int fd = accept(f->lfd, NULL, NULL);
+  if (fd < 0) return NULL;
+  char buf[8192];
+  size_t len = 0;
+  for (;;) { /* read the headers and the Content-Length body */
+    ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+    if (n <= 0) break;
+    len += (size_t)n;
+    buf[len] = 0;
+    char *end = strstr(buf, "\r\n\r\n");
+    char *cl = strstr(buf, "Content-Length: ");
+    if (end && cl && len >= (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10))
+      break;
+  }
+  if (f->reply) {
+    (void)send(fd, f->reply, f->reply_len, MSG_NOSIGNAL);
+    close(fd);
+  } else {
+    while (recv(fd, buf, sizeof buf, 0) > 0) { /* wait for the client to go */
+    }
+    close(fd);
+  }
+  return NULL;
+}
+
+static void fake_start(fake *f, const char *reply) {
+  f->reply = reply;
+  f->reply_len = reply ? strlen(reply) : 0;
+  f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(listen(f->lfd, 4), 0);
+  socklen_t sl = sizeof a;
+  getsockname(f->lfd, (struct sockaddr *)&a, &sl);
+  f->port = ntohs(a.sin_port);
+  assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static int fake_call(const char *reply, uint64_t timeout_ms, json_t **res,
+                     core_errbuf *eb) {
+  fake f;
+  fake_start(&f, reply);
+  char url[64];
+  snprintf(url, sizeof url, "http://localhost:%d/", f.port);
+  int rc = rpc_client_call(url, "m", NULL, timeout_ms, res, NULL, eb);
+  pthread_join(f.th, NULL);
+  close(f.lfd);
+  return rc;
+}
+
+static void test_client_responses(void **st) {
+  json_t *res;
+  core_errbuf eb;
+  /* Interim 100, then a chunked body. */
+  assert_int_equal(
+      fake_call("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n"
+                "a\r\n{\"jsonrpc\"\r\n16\r\n:\"2.0\",\"id\":1,\"result\"\r\n"
+                "4\r\n:[7]\r\n1\r\n}\r\n0\r\n\r\n",
+                2000, &res, &eb),
+      0);
+  assert_int_equal(json_integer_value(json_array_get(res, 0)), 7);
+  json_decref(res);
+  /* A body that runs until close. */
+  assert_int_equal(fake_call("HTTP/1.0 200 OK\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":1,"
+                             "\"result\":true}",
+                             2000, &res, &eb),
+                   0);
+  assert_true(json_is_true(res));
+  json_decref(res);
+  /* Over 64 MiB announced: refused without reading it. */
+  assert_int_equal(fake_call("HTTP/1.1 200 OK\r\nContent-Length: 67108865\r\n\r\n{",
+                             2000, &res, &eb),
+                   COHORT_ERR_TOO_LARGE);
+  assert_null(res);
+  /* Not JSON; not HTTP; cut short; no result; an HTTP error without JSON. */
+  assert_int_equal(fake_call("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+                             2000, &res, &eb),
+                   COHORT_ERR_DECODE);
+  assert_non_null(strstr(eb.msg, "line 1"));
+  assert_int_equal(fake_call("SSH-2.0-OpenSSH\r\n", 2000, &res, &eb),
+                   COHORT_ERR_DECODE);
+  assert_int_equal(fake_call("HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n{", 2000,
+                             &res, &eb),
+                   COHORT_ERR_IO);
+  assert_int_equal(fake_call("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", 2000,
+                             &res, &eb),
+                   COHORT_ERR_DECODE);
+  assert_int_equal(fake_call("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 4\r\n\r\nnope",
+                             2000, &res, &eb),
+                   COHORT_ERR_IO);
+  assert_non_null(strstr(eb.msg, "HTTP 502"));
+  /* No answer at all: the deadline holds. */
+  uint64_t t0 = mono_ms();
+  assert_int_equal(fake_call(NULL, 200, &res, &eb), COHORT_ERR_TIMEOUT);
+  assert_true(mono_ms() - t0 < 2000);
+  assert_non_null(strstr(eb.msg, "http://localhost:"));
+}
+
 static void test_bad_config(void **st) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -1066,6 +1177,7 @@ int main(void) {
       cmocka_unit_test(test_async_replies),
       cmocka_unit_test(test_write_backpressure),
       cmocka_unit_test(test_garbage),
+      cmocka_unit_test(test_client_responses),
       cmocka_unit_test(test_bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
