@@ -114,7 +114,7 @@ static inline uint8_t *t_read_file(const char *path, size_t *len) {
 static inline int t_write_file(const char *path, const void *p, size_t n) {
   FILE *f = fopen(path, "wb");
   if (!f) return -1;
-  int ok = fwrite(p, 1, n, f) == n;
+  int ok = n == 0 || fwrite(p, 1, n, f) == n;
   return fclose(f) == 0 && ok ? 0 : -1;
 }
 
