@@ -119,20 +119,32 @@ static void *loop_main(void *arg) {
   return NULL;
 }
 
-static void start(harness *h, const rpc_config *cfg) {
+/* Start a server; returns rpc_server_new's code (0 or a failure when
+ * may_fail, which leaves nothing to stop). */
+static int start_at(harness *h, const rpc_config *cfg, int may_fail) {
   memset(h, 0, sizeof *h);
   assert_int_equal(uv_loop_init(&h->loop), 0);
   core_errbuf eb;
   int rc = rpc_server_new(&h->srv, &h->loop, cfg, methods,
                           sizeof methods / sizeof methods[0], &h->loop, &eb);
+  if (rc && may_fail) {
+    assert_int_equal(uv_loop_close(&h->loop), 0);
+    return rc;
+  }
   if (rc) fail_msg("rpc_server_new: %s", eb.msg);
   h->port = rpc_server_port(h->srv);
   assert_true(h->port > 0);
-  snprintf(h->url, sizeof h->url, "http://127.0.0.1:%d", h->port);
+  if (strchr(cfg->listen, '['))
+    snprintf(h->url, sizeof h->url, "http://[::1]:%d", h->port);
+  else
+    snprintf(h->url, sizeof h->url, "http://127.0.0.1:%d", h->port);
   uv_async_init(&h->loop, &h->stop, on_stop);
   h->stop.data = h;
   assert_int_equal(pthread_create(&h->th, NULL, loop_main, h), 0);
+  return 0;
 }
+
+static void start(harness *h, const rpc_config *cfg) { start_at(h, cfg, 0); }
 
 static void stop(harness *h) {
   uv_async_send(&h->stop);
@@ -982,13 +994,20 @@ static void test_garbage(void **st) {
   rpc_config cfg = default_cfg();
   cfg.max_body_bytes = 4096;
   start(&h, &cfg);
-  static const char *dir = "tests/fuzz/corpus/fuzz_http_request";
+  /* From the source root (ctest's working directory) or beside this file. */
+  char dir[512] = "tests/fuzz/corpus/fuzz_http_request";
   DIR *d = opendir(dir);
+  const char *me = strstr(__FILE__, "tests/unit/rpc/test_rpc.c");
+  if (!d && me) {
+    snprintf(dir, sizeof dir, "%.*stests/fuzz/corpus/fuzz_http_request",
+             (int)(me - __FILE__), __FILE__);
+    d = opendir(dir);
+  }
   int files = 0;
   struct dirent *e;
   while (d && (e = readdir(d))) {
     if (e->d_name[0] == '.') continue;
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
     FILE *f = fopen(path, "rb");
     if (!f) continue;
@@ -1132,6 +1151,19 @@ static void test_client_responses(void **st) {
   assert_non_null(strstr(eb.msg, "http://localhost:"));
 }
 
+static void test_ipv6(void **st) {
+  harness h;
+  rpc_config cfg = {.listen = "tcp://[::1]:0"};
+  if (start_at(&h, &cfg, 1) != 0) skip(); /* no IPv6 loopback here */
+  json_t *res, *params = json_pack("[s]", "six");
+  core_errbuf eb;
+  assert_int_equal(rpc_client_call(h.url, "echo", params, 2000, &res, NULL, &eb), 0);
+  assert_true(json_equal(res, params));
+  json_decref(res);
+  json_decref(params);
+  stop(&h);
+}
+
 static void test_bad_config(void **st) {
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -1178,6 +1210,7 @@ int main(void) {
       cmocka_unit_test(test_write_backpressure),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_client_responses),
+      cmocka_unit_test(test_ipv6),
       cmocka_unit_test(test_bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
