@@ -20,7 +20,9 @@
  * 404/405 for other paths/verbs, 408 when a request does not arrive whole
  * within idle_timeout_ms, 413 for a body over max_body_bytes (sent as soon as
  * Content-Length or the bytes received exceed it; the connection is then
- * closed), 503 to connections over max_conns. All error bodies are JSON-RPC
+ * closed), 414/431 for an over-long URL (2 KiB) or headers (80 KiB), 400
+ * for malformed HTTP (these close the connection), 503 to connections over
+ * max_conns. All error bodies are JSON-RPC
  * error objects whose message says what was wrong.
  *
  * Connections: keep-alive and pipelining are supported; requests on one
@@ -31,8 +33,9 @@
  * calls are pending is gone: rpc_call_client_alive() turns 0 and the answers
  * are dropped.
  *
- * Threads: everything here, including rpc_call_reply/rpc_call_error, must be
- * called on the loop's thread. libuv writes with write(2): rpc_server_new sets
+ * Threads: every server function, including rpc_call_reply/rpc_call_error,
+ * must be called on the loop's thread (rpc_client_call and the parsers may
+ * be called from any thread). libuv writes with write(2): rpc_server_new sets
  * SIGPIPE to SIG_IGN if it still has its default disposition.
  */
 #ifndef COHORT_RPC_H
