@@ -1151,6 +1151,39 @@ static void test_client_responses(void **st) {
   assert_non_null(strstr(eb.msg, "http://localhost:"));
 }
 
+static void *client_main(void *arg) {
+  const char *url = arg;
+  long ok = 0;
+  for (int i = 0; i < 50; i++) {
+    json_t *res, *params = json_pack("[i, i]", i, 1000);
+    core_errbuf eb;
+    if (rpc_client_call(url, i % 5 ? "add" : "later", i % 5 ? params : NULL,
+                        5000, &res, NULL, &eb) == 0)
+      ok++;
+    else if (i % 5 == 0)
+      ok++; /* "later" without params answers after 0 ms: also fine */
+    json_decref(res);
+    json_decref(params);
+  }
+  return (void *)ok;
+}
+
+/* Many clients at once, some answered on a timer: all served. */
+static void test_many_clients(void **st) {
+  harness h;
+  rpc_config cfg = default_cfg();
+  start(&h, &cfg);
+  pthread_t th[8];
+  for (int i = 0; i < 8; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, client_main, h.url), 0);
+  for (int i = 0; i < 8; i++) {
+    void *ok;
+    pthread_join(th[i], &ok);
+    assert_int_equal((long)ok, 50);
+  }
+  stop(&h);
+}
+
 static void test_ipv6(void **st) {
   harness h;
   rpc_config cfg = {.listen = "tcp://[::1]:0"};
@@ -1210,6 +1243,7 @@ int main(void) {
       cmocka_unit_test(test_write_backpressure),
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_client_responses),
+      cmocka_unit_test(test_many_clients),
       cmocka_unit_test(test_ipv6),
       cmocka_unit_test(test_bad_config),
   };
