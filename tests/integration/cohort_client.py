@@ -1,0 +1,222 @@
+"""An independent Cohort client in pure Python (standard library only).
+
+It is written from docs/protocol.md, not from the C code: protobuf encoding
+by hand, BIP-340 Schnorr signing from the BIP's reference algorithm,
+BLAKE2b-256 account IDs, bech32 addresses, and JSON-RPC over HTTP. The tests
+use it to drive a node the way a third-party wallet would, and to cross-check
+the C implementation against the spec (tests/vectors/).
+"""
+import hashlib
+import json
+import urllib.request
+
+# ---- BIP-340 Schnorr (reference algorithm from the BIP) ----
+P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
+N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
+     0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
+
+
+def _add(p1, p2):
+    if p1 is None:
+        return p2
+    if p2 is None:
+        return p1
+    if p1[0] == p2[0] and p1[1] != p2[1]:
+        return None
+    if p1 == p2:
+        lam = (3 * p1[0] * p1[0] * pow(2 * p1[1], P - 2, P)) % P
+    else:
+        lam = ((p2[1] - p1[1]) * pow(p2[0] - p1[0], P - 2, P)) % P
+    x3 = (lam * lam - p1[0] - p2[0]) % P
+    return (x3, (lam * (p1[0] - x3) - p1[1]) % P)
+
+
+def _mul(p, n):
+    r = None
+    for i in range(256):
+        if (n >> i) & 1:
+            r = _add(r, p)
+        p = _add(p, p)
+    return r
+
+
+def _tagged(tag, msg):
+    t = hashlib.sha256(tag.encode()).digest()
+    return hashlib.sha256(t + t + msg).digest()
+
+
+def _i(b):
+    return int.from_bytes(b, "big")
+
+
+def _b(x):
+    return x.to_bytes(32, "big")
+
+
+def schnorr_pubkey(sec: bytes) -> bytes:
+    d = _i(sec)
+    if not 1 <= d < N:
+        raise ValueError("secret key out of range")
+    return _b(_mul(G, d)[0])
+
+
+def schnorr_sign(msg32: bytes, sec: bytes, aux: bytes = bytes(32)) -> bytes:
+    d0 = _i(sec)
+    if not 1 <= d0 < N:
+        raise ValueError("secret key out of range")
+    pt = _mul(G, d0)
+    d = d0 if pt[1] % 2 == 0 else N - d0
+    t = _b(d ^ _i(_tagged("BIP0340/aux", aux)))
+    k0 = _i(_tagged("BIP0340/nonce", t + _b(pt[0]) + msg32)) % N
+    r = _mul(G, k0)
+    k = k0 if r[1] % 2 == 0 else N - k0
+    e = _i(_tagged("BIP0340/challenge", _b(r[0]) + _b(pt[0]) + msg32)) % N
+    return _b(r[0]) + _b((k + e * d) % N)
+
+
+# ---- addresses ----
+_CS = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+
+def _polymod(v):
+    gen = [0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3]
+    c = 1
+    for x in v:
+        b = c >> 25
+        c = (c & 0x1FFFFFF) << 5 ^ x
+        for i in range(5):
+            c ^= gen[i] if (b >> i) & 1 else 0
+    return c
+
+
+def _hrp_expand(h):
+    return [ord(x) >> 5 for x in h] + [0] + [ord(x) & 31 for x in h]
+
+
+def bech32_encode(hrp: str, data: bytes) -> str:
+    acc = bits = 0
+    d = []
+    for byte in data:
+        acc = acc << 8 | byte
+        bits += 8
+        while bits >= 5:
+            bits -= 5
+            d.append(acc >> bits & 31)
+    if bits:
+        d.append(acc << (5 - bits) & 31)
+    p = _polymod(_hrp_expand(hrp) + d + [0] * 6) ^ 1
+    return hrp + "1" + "".join(_CS[x] for x in d) + "".join(_CS[(p >> 5 * (5 - i)) & 31] for i in range(6))
+
+
+def bech32_decode(hrp: str, s: str) -> bytes:
+    s = s.lower()
+    pos = s.rfind("1")
+    if s[:pos] != hrp:
+        raise ValueError("wrong hrp")
+    d = [_CS.index(c) for c in s[pos + 1:]]
+    if _polymod(_hrp_expand(hrp) + d) != 1:
+        raise ValueError("bad checksum")
+    acc = bits = 0
+    out = bytearray()
+    for x in d[:-6]:
+        acc = acc << 5 | x
+        bits += 5
+        if bits >= 8:
+            bits -= 8
+            out.append(acc >> bits & 255)
+    return bytes(out)
+
+
+def account_id(pub: bytes) -> bytes:
+    return hashlib.blake2b(pub, digest_size=32).digest()[:20]
+
+
+def address(pub: bytes) -> str:
+    return bech32_encode("coh", account_id(pub))
+
+
+# ---- protobuf, by hand ----
+def _varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def pb_uint(field, v):
+    return b"" if v == 0 else _varint(field << 3) + _varint(v)
+
+
+def pb_bytes(field, v):
+    return b"" if len(v) == 0 else _varint(field << 3 | 2) + _varint(len(v)) + v
+
+
+def transfer_body(nonce, fee, to_id, token, amount, memo=b""):
+    """TxBody{nonce=1, fee=2, memo=4, transfer=10{to=1, token=2, amount=3}}."""
+    msg = pb_bytes(1, to_id) + pb_uint(2, token) + pb_uint(3, amount)
+    return (pb_uint(1, nonce) + pb_uint(2, fee) + pb_bytes(4, memo) +
+            _varint(10 << 3 | 2) + _varint(len(msg)) + msg)
+
+
+def sign_digest(chain_id: str, body: bytes) -> bytes:
+    c = chain_id.encode()
+    return hashlib.sha256(b"cohort/tx/v1" + bytes([len(c)]) + c + body).digest()
+
+
+def make_tx(sec: bytes, chain_id: str, body: bytes, aux=bytes(32)) -> bytes:
+    pub = schnorr_pubkey(sec)
+    sig = schnorr_sign(sign_digest(chain_id, body), sec, aux)
+    return pb_bytes(1, body) + pb_bytes(2, pub) + pb_bytes(3, sig)
+
+
+def tx_hash(tx: bytes) -> str:
+    return hashlib.sha256(tx).hexdigest()
+
+
+def load_key(path):
+    with open(path) as f:
+        k = json.load(f)
+    return bytes.fromhex(k["secret"])
+
+
+# ---- JSON-RPC ----
+class RpcError(Exception):
+    def __init__(self, err):
+        super().__init__(err.get("message"))
+        self.code = err.get("code")
+        self.data = err.get("data")
+
+
+def rpc(url, method, params=None, timeout=60):
+    req = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if params is not None:
+        req["params"] = params
+    r = urllib.request.Request(url, data=json.dumps(req).encode(),
+                               headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(r, timeout=timeout) as resp:
+        out = json.loads(resp.read())
+    if "error" in out:
+        raise RpcError(out["error"])
+    return out["result"]
+
+
+def raw_post(url, body: bytes, timeout=10, headers=None):
+    """POST raw bytes; returns (status, parsed-json-or-text)."""
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    r = urllib.request.Request(url, data=body, headers=h)
+    try:
+        with urllib.request.urlopen(r, timeout=timeout) as resp:
+            status, data = resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        status, data = e.code, e.read()
+    try:
+        return status, json.loads(data)
+    except ValueError:
+        return status, data.decode(errors="replace")
