@@ -8,7 +8,9 @@
  * every call in them is answered, in order.
  *
  * Routes: POST / (JSON-RPC body, single or batch), GET /health (200 "ok"),
- * GET /metrics (Prometheus text from cfg.metrics_fn).
+ * GET /metrics (Prometheus text: cfg.metrics_fn's page, if any, followed by
+ * the server's own cohort_rpc_* counters — connections open, accepted,
+ * refused, dropped at a deadline; calls dispatched; responses by class).
  *
  * Limits: body size, batch size, connection count, and an idle deadline that
  * drops slow or half-open clients; none of them can stall the loop.

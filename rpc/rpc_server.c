@@ -69,6 +69,9 @@ struct rpc_server {
   unsigned n_conns;   /* length of conns */
   unsigned n_rejects; /* refused sockets whose close is pending */
   int warned_full;
+  /* Counters for /metrics. */
+  uint64_t n_accepted, n_refused, n_dropped, n_calls;
+  uint64_t n_status[6]; /* responses by status class: [2] 2xx ... [5] 5xx */
   int port;
   int listener_open;
   int closing;
@@ -258,6 +261,7 @@ static void respond(conn *c, int status, const char *ctype, char *body,
   uv_buf_t bufs[2] = {uv_buf_init(c->whead, (unsigned)n),
                       uv_buf_init(body, body ? (unsigned)len : 0)};
   c->state = C_WRITING;
+  if (status >= 200 && status < 600) c->s->n_status[status / 100]++;
   c->wq_last = SIZE_MAX;
   uv_timer_start(&c->timer, on_timer, c->s->idle_ms, 0);
   c->wreq.data = c;
@@ -461,6 +465,7 @@ static void handle_post(conn *c) {
       rpc_call_error(call, RPC_METHOD_NOT_FOUND, msg, NULL);
       continue;
     }
+    s->n_calls++;
     m->fn(s->ctx, call, json_object_get(r, "params"));
   }
   json_decref(req);
@@ -468,6 +473,52 @@ static void handle_post(conn *c) {
 }
 
 /* ---- routing -------------------------------------------------------------- */
+
+/* The node's page (cfg.metrics_fn) followed by the server's own counters;
+ * malloc'd, NULL on no memory or if metrics_fn failed. */
+static char *metrics_page(rpc_server *s) {
+  char *node = NULL;
+  if (s->metrics_fn && !(node = s->metrics_fn(s->ctx))) return NULL;
+  char own[1536];
+  int n = snprintf(
+      own, sizeof own,
+      "# HELP cohort_rpc_connections Open JSON-RPC connections.\n"
+      "# TYPE cohort_rpc_connections gauge\n"
+      "cohort_rpc_connections %u\n"
+      "# HELP cohort_rpc_connections_accepted_total Connections accepted.\n"
+      "# TYPE cohort_rpc_connections_accepted_total counter\n"
+      "cohort_rpc_connections_accepted_total %llu\n"
+      "# HELP cohort_rpc_connections_refused_total Connections refused at the "
+      "connection limit.\n"
+      "# TYPE cohort_rpc_connections_refused_total counter\n"
+      "cohort_rpc_connections_refused_total %llu\n"
+      "# HELP cohort_rpc_connections_dropped_total Clients dropped for missing "
+      "the request or write deadline.\n"
+      "# TYPE cohort_rpc_connections_dropped_total counter\n"
+      "cohort_rpc_connections_dropped_total %llu\n"
+      "# HELP cohort_rpc_calls_total JSON-RPC calls dispatched to a method.\n"
+      "# TYPE cohort_rpc_calls_total counter\n"
+      "cohort_rpc_calls_total %llu\n"
+      "# HELP cohort_rpc_responses_total HTTP responses by status class.\n"
+      "# TYPE cohort_rpc_responses_total counter\n"
+      "cohort_rpc_responses_total{class=\"2xx\"} %llu\n"
+      "cohort_rpc_responses_total{class=\"4xx\"} %llu\n"
+      "cohort_rpc_responses_total{class=\"5xx\"} %llu\n",
+      s->n_conns, (unsigned long long)s->n_accepted,
+      (unsigned long long)s->n_refused, (unsigned long long)s->n_dropped,
+      (unsigned long long)s->n_calls, (unsigned long long)s->n_status[2],
+      (unsigned long long)s->n_status[4], (unsigned long long)s->n_status[5]);
+  size_t nl = node ? strlen(node) : 0;
+  int sep = nl > 0 && node[nl - 1] != '\n';
+  char *page = malloc(nl + (size_t)sep + (size_t)n + 1);
+  if (page) {
+    if (nl) memcpy(page, node, nl);
+    if (sep) page[nl] = '\n';
+    memcpy(page + nl + (size_t)sep, own, (size_t)n + 1);
+  }
+  free(node);
+  return page;
+}
 
 static int path_is(const char *p, size_t n, const char *want) {
   return n == strlen(want) && memcmp(p, want, n) == 0;
@@ -498,12 +549,7 @@ static void route(conn *c) {
                     "Allow: GET\r\n");
       return;
     }
-    if (!s->metrics_fn) {
-      respond_error(c, 404, RPC_INVALID_REQUEST,
-                    "metrics are not enabled on this node", NULL);
-      return;
-    }
-    char *txt = s->metrics_fn(s->ctx);
+    char *txt = metrics_page(s);
     if (!txt) {
       respond_error(c, 500, RPC_INTERNAL_ERROR, "metrics are unavailable",
                     NULL);
@@ -634,6 +680,7 @@ static void on_timer(uv_timer_t *t) {
         snprintf(msg, sizeof msg, "request not received whole within %llu ms",
                  (unsigned long long)c->s->idle_ms);
         LOGD(MOD, "dropping %s: %s", c->peer, msg);
+        c->s->n_dropped++;
         c->close_after = 1;
         respond_error(c, 408, RPC_TIMEOUT, msg, NULL);
       } else {
@@ -650,6 +697,7 @@ static void on_timer(uv_timer_t *t) {
         uv_timer_start(&c->timer, on_timer, c->s->idle_ms, 0);
         break;
       }
+      c->s->n_dropped++;
       LOGD(MOD, "dropping %s: response not read within %llu ms", c->peer,
            (unsigned long long)c->s->idle_ms);
       conn_close(c);
@@ -718,6 +766,7 @@ static void on_connection(uv_stream_t *server, int status) {
   }
   if (s->closing) return;
   if (s->n_conns >= s->max_conns) {
+    s->n_refused++;
     reject(s, NULL);
     return;
   }
@@ -741,6 +790,7 @@ static void on_connection(uv_stream_t *server, int status) {
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->n_conns++;
+  s->n_accepted++;
   uv_timer_init(s->loop, &c->timer);
   c->handles = 2;
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {

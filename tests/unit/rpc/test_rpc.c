@@ -743,7 +743,9 @@ static void test_health_metrics_keepalive(void **st) {
   raw_sends(&r, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
   assert_int_equal(raw_response(&r, &x), 0);
   assert_int_equal(x.status, 200);
-  assert_string_equal(x.body, "cohort_up 1\n");
+  assert_memory_equal(x.body, "cohort_up 1\n", 12);
+  assert_non_null(strstr(x.body, "\ncohort_rpc_connections 1\n"));
+  assert_non_null(strstr(x.body, "cohort_rpc_responses_total{class=\"2xx\"} 1\n"));
 
   /* Two requests in one segment (pipelined), answered in order. */
   const char *a = "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[\"A\"],\"id\":1}";
