@@ -134,12 +134,14 @@ static inline int t_qemu(const char *elf, const char *in, const char *out, const
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+#ifdef COHORT_GUEST_DIR
 /* Load a guest example by name from the build directory. */
 static inline uint8_t *t_guest(const char *name, size_t *len) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s.elf", COHORT_GUEST_DIR, name);
   return t_read_file(path, len);
 }
+#endif
 
 /* Parse one qemu "-d cpu" record (pc + x0..x31) from f. Returns 1 or 0 at EOF. */
 static inline int t_qemu_record(FILE *f, uint32_t *pc, uint32_t x[32]) {
