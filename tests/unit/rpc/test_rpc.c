@@ -662,6 +662,7 @@ static void test_limits(void **st) {
   rpc_config cfg = default_cfg();
   cfg.max_body_bytes = 1024;
   cfg.max_batch = 4;
+  cfg.idle_timeout_ms = 1000;
   start(&h, &cfg);
   raw r;
   response x;
@@ -680,6 +681,27 @@ static void test_limits(void **st) {
   assert_true(x.close);
   assert_non_null(strstr(error_of(&x, RPC_INVALID_REQUEST), "limit of 1024 bytes"));
   assert_true(raw_closed(&r));
+  raw_close(&r);
+
+  /* A client that neither sends its body nor closes after the 413: the
+   * server shuts its side at once and lets go after a bounded linger. */
+  raw_open(&r, h.port);
+  raw_sends(&r, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 413);
+  assert_true(raw_closed(&r)); /* the server's FIN */
+  char junk[3000];
+  memset(junk, 'j', sizeof junk);
+  raw_send(&r, junk, sizeof junk); /* read and discarded while lingering */
+  sleep_ms(1300);
+  {
+    raw m;
+    raw_open(&m, h.port);
+    raw_sends(&m, "GET /metrics HTTP/1.1\r\n\r\n");
+    assert_int_equal(raw_response(&m, &x), 0);
+    assert_non_null(strstr(x.body, "\ncohort_rpc_connections 1\n"));
+    raw_close(&m);
+  }
   raw_close(&r);
 
   /* Oversize while streaming (chunked, no length announced). */
@@ -720,6 +742,19 @@ static void test_limits(void **st) {
   assert_int_equal(raw_response(&r, &x), 0);
   assert_int_equal(x.status, 405);
   assert_non_null(strstr(error_of(&x, RPC_INVALID_REQUEST), "POST"));
+  raw_sends(&r, "POST /health HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 405);
+  raw_sends(&r, "DELETE /metrics HTTP/1.1\r\n\r\n");
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_int_equal(x.status, 405);
+  /* A long unknown method name is cut on a character boundary. */
+  char post[512] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"";
+  for (int i = 0; i < 45; i++) strcat(post, "\xc3\xa9");
+  strcat(post, "\"}");
+  raw_post(&r, post);
+  assert_int_equal(raw_response(&r, &x), 0);
+  assert_non_null(strstr(error_of(&x, RPC_METHOD_NOT_FOUND), "\xc3\xa9...\" not found"));
   /* Malformed HTTP: 400 and close. */
   raw_sends(&r, "GET / HTTP/1.1\r\nBad Header\r\n\r\n");
   assert_int_equal(raw_response(&r, &x), 0);
@@ -761,6 +796,30 @@ static void test_health_metrics_keepalive(void **st) {
   assert_false(x.close);
   assert_int_equal(raw_response(&r, &x), 0);
   assert_non_null(strstr(x.body, "\"B\""));
+
+  /* Over 16 KiB pipelined behind a slow call: the server stops reading
+   * until it has answered, then serves the rest in order. */
+  {
+    static const char hl[] = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *slow = "{\"jsonrpc\":\"2.0\",\"method\":\"later\",\"params\":[150],\"id\":1}";
+    int nh = 1000;
+    size_t cap = 256 + strlen(slow) + (size_t)nh * (sizeof hl - 1);
+    char *big = malloc(cap);
+    int o = snprintf(big, cap, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s",
+                     strlen(slow), slow);
+    for (int i = 0; i < nh; i++) {
+      memcpy(big + o, hl, sizeof hl - 1);
+      o += (int)sizeof hl - 1;
+    }
+    raw_send(&r, big, (size_t)o);
+    free(big);
+    assert_int_equal(raw_response(&r, &x), 0);
+    assert_non_null(strstr(x.body, "\"late\""));
+    for (int i = 0; i < nh; i++) {
+      assert_int_equal(raw_response(&r, &x), 0);
+      assert_string_equal(x.body, "ok");
+    }
+  }
 
   /* Expect: 100-continue gets an interim 100, then the answer. */
   char head[256];
@@ -942,11 +1001,12 @@ static void test_write_backpressure(void **st) {
   setsockopt(r.fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
   /* One request whose answer is ~600 KB, repeated. */
   size_t plen = 600000;
+  static const char pre[] = "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1,\"params\":[\"";
   char *req = malloc(plen + 256);
   int hl = snprintf(req, 256, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
-                    plen + 52);
+                    sizeof pre - 1 + plen + 3);
   char *p = req + hl;
-  p += sprintf(p, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":1,\"params\":[\"");
+  p += sprintf(p, "%s", pre);
   memset(p, 'x', plen);
   p += plen;
   p += sprintf(p, "\"]}");
@@ -968,8 +1028,34 @@ static void test_write_backpressure(void **st) {
   assert_true(dropped);
   /* The server never read more than a few requests' worth. */
   assert_true(sent_total < 40 * total);
+  raw_close(&r);
+  /* A client that half-closes right after its request still gets the whole
+   * (large, slowly read) answer, then the connection ends. */
+  raw_open(&r, h.port);
+  raw_send(&r, req, total);
+  shutdown(r.fd, SHUT_WR);
+  sleep_ms(100);
+  {
+    /* The answer is ~600 KB: read it raw and check its length. */
+    size_t got = 0;
+    char b[65536];
+    ssize_t n;
+    while ((n = recv(r.fd, b, sizeof b, 0)) > 0) got += (size_t)n;
+    assert_int_equal(n, 0);
+    assert_true(got > plen);
+  }
   free(req);
   raw_close(&r);
+
+  /* It was the write deadline that dropped it, not a parse error. */
+  raw m;
+  response x;
+  raw_open(&m, h.port);
+  raw_sends(&m, "GET /metrics HTTP/1.1\r\n\r\n");
+  assert_int_equal(raw_response(&m, &x), 0);
+  assert_non_null(strstr(x.body, "cohort_rpc_connections_dropped_total 1\n"));
+  assert_non_null(strstr(x.body, "cohort_rpc_responses_total{class=\"4xx\"} 0\n"));
+  raw_close(&m);
   stop(&h);
 }
 
