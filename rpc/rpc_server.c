@@ -904,11 +904,18 @@ int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_config *cfg,
   freeaddrinfo(ai);
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
-  int bound_port = 0;
-  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-    bound_port = ntohs(ss.ss_family == AF_INET6
-                           ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                           : ((struct sockaddr_in *)&ss)->sin_port);
+  int bound_port = 0, loopback = 0;
+  if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+    if (ss.ss_family == AF_INET6) {
+      struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+      bound_port = ntohs(a6->sin6_port);
+      loopback = IN6_IS_ADDR_LOOPBACK(&a6->sin6_addr);
+    } else {
+      struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+      bound_port = ntohs(a4->sin_port);
+      loopback = (ntohl(a4->sin_addr.s_addr) >> 24) == 127;
+    }
+  }
 
   rpc_server *s = calloc(1, sizeof *s);
   if (!s) {
@@ -962,6 +969,11 @@ int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_config *cfg,
        "<= %u connections, request deadline %llu ms)",
        s->addr, s->max_body, s->max_batch, s->max_conns,
        (unsigned long long)s->idle_ms);
+  if (!loopback)
+    LOGW(MOD,
+         "JSON-RPC on %s is reachable beyond this host and has no "
+         "authentication; expose it only behind a firewall or proxy",
+         s->addr);
   *out = s;
   return 0;
 }
