@@ -56,7 +56,7 @@ int cli_cmd_keys(const cli_ctx *c, int argc, char **argv) {
       fprintf(stderr, "cohort: cannot create %s: %s\n", dir, strerror(errno));
       return 1;
     }
-    snprintf(path, sizeof path, "%s/%s.json", dir, argv[1]);
+    snprintf(path, sizeof path, "%.4000s/%.64s.json", dir, argv[1]);
     core_key k;
     core_errbuf eb = {{0}};
     if (core_key_generate(&k, 0) || core_keyfile_write(path, &k, &eb)) {
@@ -102,7 +102,7 @@ int cli_cmd_keys(const cli_ctx *c, int argc, char **argv) {
     json_t *arr = json_array();
     for (int i = 0; i < n; i++) {
       core_key k;
-      snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
+      snprintf(path, sizeof path, "%.4000s/%.64s.json", dir, names[i]);
       core_errbuf eb;
       if (core_keyfile_read(path, &k, &eb) || k.is_ed25519) continue;
       if (c->json) json_array_append_new(arr, key_json(names[i], &k));

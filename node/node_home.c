@@ -15,7 +15,8 @@
 #include "node/node.h"
 
 static int mkdirp(const char *path, core_errbuf *eb) {
-  char tmp[PATH_MAX];
+  char tmp[PATH_MAX + 64];
+  if (strlen(path) >= PATH_MAX) return core_errf(eb, COHORT_ERR_IO, "path too long");
   snprintf(tmp, sizeof tmp, "%s", path);
   for (char *p = tmp + 1; *p; p++) {
     if (*p != '/') continue;
