@@ -83,6 +83,8 @@ static uint8_t *fx_transfer(const fixture *f, int from, const uint8_t to[20], in
  * commit for it, and commit it to st. Returns block and commit bytes. */
 static int fx_make_block(const fixture *f, state *st, uint8_t **txs, size_t *lens, size_t n,
                          uint8_t **bout, size_t *blen, uint8_t **cout, size_t *clen) {
+  *bout = *cout = NULL;
+  *blen = *clen = 0;
   uint64_t h = state_height(st) + 1, t = state_last_time_ms(st) + 1000;
   state_exec *x;
   core_errbuf eb;
