@@ -146,10 +146,11 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
   for (unsigned i = 0; i < phnum; i++) {
     memcpy(ram->data + segs[i].vaddr, elf + segs[i].off, segs[i].filesz);
     for (uint32_t p = segs[i].vaddr / VM_PAGE; p < (segs[i].vaddr + segs[i].filesz + VM_PAGE - 1) / VM_PAGE; p++)
-      ram->dirty[p] = 1;
+      memset(ram->dirty + (size_t)p * (VM_PAGE / VM_LEAF), 1, VM_PAGE / VM_LEAF), ram->pdirty[p] = 1;
   }
   if (input_len) memcpy(vm->reg[VM_REG_IN].data, input, input_len);
-  for (uint32_t p = 0; p < in_pages; p++) vm->reg[VM_REG_IN].dirty[p] = 1;
+  memset(vm->reg[VM_REG_IN].dirty, 1, (size_t)in_pages * (VM_PAGE / VM_LEAF));
+  memset(vm->reg[VM_REG_IN].pdirty, 1, in_pages);
 
   cohort_vm_info *s = &vm->s;
   s->pc = entry;

@@ -154,8 +154,10 @@ typedef struct {
   uint32_t log2pages; /* the region is a subtree of 2^log2pages pages */
   uint32_t npages;    /* pages with backing storage (the rest is zero) */
   uint8_t *data;      /* npages * 4096 bytes */
-  uint8_t *dirty;     /* npages flags: changed since last hash */
+  uint8_t *pdirty;    /* npages flags: some leaf of the page is dirty */
+  uint8_t *dirty;     /* npages * 128 flags: leaf changed since last hash */
   uint8_t *touched;   /* npages flags: may be non-zero */
+  vm_hash **ptree;    /* npages cached page subtrees ([1..127]; NULL = none) */
   vm_hash *nodes;     /* 2 << log2pages nodes, heap order; [1] = region root */
   uint32_t *work;     /* npages scratch indices */
 } vm_region;
@@ -173,6 +175,7 @@ struct cohort_vm {
 
 void vm_empty_hashes(vm_hash empty[VM_TREE_LEVELS + 1]);
 void vm_hash2(uint8_t out[32], const uint8_t l[32], const uint8_t r[32]);
+void vm_hash64(uint8_t out[32], const uint8_t in[64]); /* = BLAKE2b-256 of 64 bytes */
 int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pages,
                    const vm_hash *empty);
 void vm_region_free(vm_region *r);

@@ -8,21 +8,17 @@
  * 0xC0000000. Each region keeps a dense array of node hashes from its page
  * roots (level 7) up to its root; everything outside the regions is empty.
  *
- * Invariants: a page whose `dirty` flag is clear has its current root in
- * nodes[]; pages never `touched` are all zero. Writers set `dirty`;
- * vm_mem_flush re-hashes dirty pages and only their ancestors.
+ * Invariants: a page none of whose leaves is `dirty` has its current root
+ * in nodes[] and, if ptree[p] is set, its current inner nodes there; pages
+ * never `touched` are all zero. Writers set the leaf's `dirty` flag (one
+ * byte per 32-byte leaf, so the fast path pays one store); vm_mem_flush
+ * re-hashes only dirty leaves' paths inside cached pages, then the dirty
+ * pages' ancestors.
  */
 #include <stdlib.h>
 
 #include "core/hash.h"
 #include "vm/vm_int.h"
-
-void vm_hash2(uint8_t out[32], const uint8_t l[32], const uint8_t r[32]) {
-  uint8_t buf[64];
-  memcpy(buf, l, 32);
-  memcpy(buf + 32, r, 32);
-  core_blake2b256(out, buf, 64);
-}
 
 void vm_empty_hashes(vm_hash e[VM_TREE_LEVELS + 1]) {
   memset(e[0], 0, 32);
@@ -37,11 +33,13 @@ int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pa
   r->log2pages = log2pages;
   size_t nn = (size_t)2 << log2pages;
   r->data = calloc(npages ? npages : 1, VM_PAGE);
-  r->dirty = calloc(npages ? npages : 1, 1);
+  r->dirty = calloc(npages ? npages : 1, VM_PAGE / VM_LEAF);
+  r->pdirty = calloc(npages ? npages : 1, 1);
+  r->ptree = calloc(npages ? npages : 1, sizeof *r->ptree);
   r->touched = calloc(npages ? npages : 1, 1);
   r->work = calloc(npages ? npages : 1, sizeof(uint32_t));
   r->nodes = malloc(nn * sizeof(vm_hash));
-  if (!r->data || !r->dirty || !r->touched || !r->work || !r->nodes) {
+  if (!r->data || !r->dirty || !r->pdirty || !r->ptree || !r->touched || !r->work || !r->nodes) {
     vm_region_free(r);
     return COHORT_ERR_NOMEM;
   }
@@ -57,11 +55,17 @@ int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pa
 void vm_region_free(vm_region *r) {
   free(r->data);
   free(r->dirty);
+  free(r->pdirty);
+  if (r->ptree)
+    for (uint32_t p = 0; p < r->npages; p++) free(r->ptree[p]);
+  free(r->ptree);
   free(r->touched);
   free(r->work);
   free(r->nodes);
   memset(r, 0, sizeof *r);
 }
+
+static int page_dirty(const vm_region *r, uint32_t p) { return r->pdirty[p]; }
 
 int vm_region_clone(vm_region *d, const vm_region *s) {
   vm_hash empty_dummy[VM_TREE_LEVELS + 1];
@@ -69,11 +73,15 @@ int vm_region_clone(vm_region *d, const vm_region *s) {
   int rc = vm_region_init(d, s->base, s->npages, s->log2pages, empty_dummy);
   if (rc) return rc;
   memcpy(d->nodes, s->nodes, ((size_t)2 << s->log2pages) * sizeof(vm_hash));
-  memcpy(d->dirty, s->dirty, s->npages);
+  memcpy(d->dirty, s->dirty, (size_t)s->npages * (VM_PAGE / VM_LEAF));
   memcpy(d->touched, s->touched, s->npages);
+  memcpy(d->pdirty, s->pdirty, s->npages);
+  /* page subtree caches are not copied: the clone rebuilds them on demand */
   for (uint32_t p = 0; p < s->npages; p++)
-    if (s->dirty[p] || s->touched[p])
+    if (s->touched[p] || page_dirty(s, p)) {
+      d->touched[p] = 1;
       memcpy(d->data + (size_t)p * VM_PAGE, s->data + (size_t)p * VM_PAGE, VM_PAGE);
+    }
   return 0;
 }
 
@@ -100,20 +108,60 @@ void vm_page_root(const uint8_t *page, const vm_hash *empty, uint8_t out[32]) {
     return;
   }
   vm_hash lvl[64];
-  for (unsigned i = 0; i < 64; i++) vm_hash2(lvl[i], page + 64 * i, page + 64 * i + 32);
+  for (unsigned i = 0; i < 64; i++) vm_hash64(lvl[i], page + 64 * i);
   for (unsigned n = 32; n >= 1; n /= 2)
     for (unsigned i = 0; i < n; i++) vm_hash2(lvl[i], lvl[2 * i], lvl[2 * i + 1]);
   memcpy(out, lvl[0], 32);
+}
+
+/* Children of inner node q (1..127) of a page: nodes 2q, 2q+1, where
+ * indices >= 128 are the page's leaves (raw data). */
+static const uint8_t *pnode(const vm_hash *t, const uint8_t *page, unsigned q) {
+  return q >= 128 ? page + 32 * (q - 128) : t[q];
+}
+
+/* Bring page p's root up to date; returns into out. */
+static void page_update(cohort_vm *vm, vm_region *r, uint32_t p, uint8_t out[32]) {
+  uint8_t *page = r->data + (size_t)p * VM_PAGE, *d = r->dirty + (size_t)p * (VM_PAGE / VM_LEAF);
+  vm_hash *t = r->ptree[p];
+  if (!t) {
+    if (page_is_zero(page)) {
+      memcpy(out, vm->empty[VM_PAGE_LEVELS], 32);
+      memset(d, 0, VM_PAGE / VM_LEAF);
+      return;
+    }
+    t = r->ptree[p] = malloc(128 * sizeof(vm_hash));
+    if (!t) { /* no cache: hash the page in full */
+      vm_page_root(page, vm->empty, out);
+      memset(d, 0, VM_PAGE / VM_LEAF);
+      return;
+    }
+    for (unsigned q = 127; q >= 1; q--) vm_hash2(t[q], pnode(t, page, 2 * q), pnode(t, page, 2 * q + 1));
+    memset(d, 0, VM_PAGE / VM_LEAF);
+    memcpy(out, t[1], 32);
+    return;
+  }
+  /* mark the inner nodes above dirty leaves, then recompute bottom-up */
+  uint8_t need[128] = {0};
+  for (unsigned i = 0; i < VM_PAGE / VM_LEAF; i++)
+    if (d[i]) need[(128 + i) >> 1] = 1;
+  memset(d, 0, VM_PAGE / VM_LEAF);
+  for (unsigned q = 127; q >= 1; q--)
+    if (need[q]) {
+      vm_hash2(t[q], pnode(t, page, 2 * q), pnode(t, page, 2 * q + 1));
+      need[q >> 1] = 1;
+    }
+  memcpy(out, t[1], 32);
 }
 
 static void region_flush(cohort_vm *vm, vm_region *r) {
   uint32_t n = 0;
   size_t leaves = (size_t)1 << r->log2pages;
   for (uint32_t p = 0; p < r->npages; p++) {
-    if (!r->dirty[p]) continue;
-    r->dirty[p] = 0;
+    if (!page_dirty(r, p)) continue;
+    r->pdirty[p] = 0;
     r->touched[p] = 1;
-    vm_page_root(r->data + (size_t)p * VM_PAGE, vm->empty, r->nodes[leaves + p]);
+    page_update(vm, r, p, r->nodes[leaves + p]);
     r->work[n++] = (uint32_t)(leaves + p);
   }
   /* re-hash ancestors level by level; indices stay sorted so duplicates
@@ -177,7 +225,16 @@ uint8_t *vm_mem_ptr(cohort_vm *vm, uint32_t addr) {
 
 void vm_mem_path(cohort_vm *vm, uint32_t addr, vm_hash sib[VM_TREE_LEVELS]) {
   uint8_t *p = vm_mem_ptr(vm, addr & ~(VM_PAGE - 1));
-  if (p) {
+  const vm_hash *cached = NULL;
+  for (int k = 0; k < VM_NREG && p; k++) {
+    vm_region *r = &vm->reg[k];
+    if (addr >= r->base && addr - r->base < (uint64_t)r->npages * VM_PAGE)
+      cached = r->ptree[(addr - r->base) >> VM_PAGE_SHIFT];
+  }
+  if (p && cached) {
+    uint32_t i = 128 + ((addr & (VM_PAGE - 1)) >> 5);
+    for (unsigned l = 0; l < VM_PAGE_LEVELS; l++, i >>= 1) memcpy(sib[l], pnode(cached, p, i ^ 1), 32);
+  } else if (p) {
     vm_hash t[256];
     page_tree(p, t);
     uint32_t i = 128 + ((addr & (VM_PAGE - 1)) >> 5);
@@ -209,7 +266,8 @@ static int direct_write(vm_mem *m, uint32_t addr, const uint8_t *src, uint32_t n
     vm_region *r = &vm->reg[i];
     if (addr >= r->base && addr - r->base < (uint64_t)r->npages * VM_PAGE) {
       memcpy(r->data + (addr - r->base), src, n);
-      r->dirty[(addr - r->base) >> VM_PAGE_SHIFT] = 1;
+      r->dirty[(addr - r->base) >> 5] = 1;
+      r->pdirty[(addr - r->base) >> VM_PAGE_SHIFT] = 1;
       return 0;
     }
   }

@@ -6,7 +6,7 @@
  * leave the code segment — is handed, before any state change, to the
  * reference step function vm_step(), which defines the machine. The ALU and
  * branch semantics are the same macros (VM_ALU_OPS, VM_BRANCH_OPS) in both.
- * Stores set the page's dirty flag, which is all the hashing costs here.
+ * Stores set the leaf's dirty flag, which is all the hashing costs here.
  */
 #include "vm/vm_int.h"
 
@@ -60,7 +60,7 @@ static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
   const uint32_t exec_lo = vm->s.exec_lo, exec_len = vm->s.exec_hi - vm->s.exec_lo;
   const uint32_t cap = vm->s.mem_cap;
   uint8_t *const ram = vm->reg[VM_REG_RAM].data;
-  uint8_t *const dirty = vm->reg[VM_REG_RAM].dirty;
+  uint8_t *const dirty = vm->reg[VM_REG_RAM].dirty, *const pdirty = vm->reg[VM_REG_RAM].pdirty;
   const vm_insn *const base = vm->code;
   const vm_insn *ip = base + (vm->s.pc - exec_lo) / 4;
   uint64_t left = budget;
@@ -87,7 +87,8 @@ static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
 #define STORE_ADDR(size)                                                    \
   LOAD_ADDR(size)                                                           \
   if (UNLIKELY(addr - exec_lo < exec_len)) goto bail;                       \
-  dirty[addr >> VM_PAGE_SHIFT] = 1;
+  dirty[addr >> 5] = 1;                                                     \
+  pdirty[addr >> VM_PAGE_SHIFT] = 1;
 
 #if defined(__GNUC__) || defined(__clang__)
   DISPATCH();
