@@ -32,12 +32,13 @@ devnet-reset:
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 900
 
-# Unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (CI runs this too).
+# Unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer
+# (CI runs this too): the integration test then drives an instrumented cohortd.
 test-asan: deps
 	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DCOHORT_SANITIZE=ON > /dev/null
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest --output-on-failure -j 2 -L unit --timeout 900
+	  ctest --output-on-failure -j 2 -L "unit|integration" --timeout 900
 
 bench: build
 	@bash bench/run.sh $(CURDIR)/$(BUILD)

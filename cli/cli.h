@@ -14,7 +14,8 @@ typedef struct {
   uint64_t timeout_ms;
 } cli_ctx;
 
-/* Call the node; on error prints "cohort: <what>" and returns non-zero. */
+/* Call the node; params (may be NULL) is stolen. On error prints
+ * "cohort: <what>" and returns non-zero. */
 int cli_call(const cli_ctx *c, const char *method, json_t *params, json_t **result);
 /* Print a JSON value (indented) to stdout. */
 void cli_print_json(json_t *j);

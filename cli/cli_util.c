@@ -10,6 +10,7 @@ int cli_call(const cli_ctx *c, const char *method, json_t *params, json_t **resu
   core_errbuf eb = {{0}};
   json_t *data = NULL;
   int rc = rpc_client_call(c->node, method, params, c->timeout_ms, result, &data, &eb);
+  json_decref(params);
   if (!rc) return 0;
   if (rc <= -32000 && rc >= -32768) {
     fprintf(stderr, "cohort: %s\n", eb.msg);

@@ -37,10 +37,13 @@ static double now_s(void) {
 
 static char url[64];
 
+/* p is stolen. */
 static json_t *call(const char *m, json_t *p) {
   json_t *r = NULL;
   core_errbuf eb;
-  if (rpc_client_call(url, m, p, 120000, &r, NULL, &eb)) {
+  int rc = rpc_client_call(url, m, p, 120000, &r, NULL, &eb);
+  json_decref(p);
+  if (rc) {
     fprintf(stderr, "bench: %s failed: %s\n", m, eb.msg);
     exit(1);
   }
@@ -62,8 +65,10 @@ static void *sender(void *arg) {
     json_t *r = NULL, *d = NULL;
     core_errbuf eb;
     items[i].submit = now_s();
-    int rc = rpc_client_call(url, "broadcast_tx", json_pack("{s:s}", "tx", items[i].hex), 60000, &r,
-                             &d, &eb);
+    json_t *p = json_pack("{s:s}", "tx", items[i].hex);
+    int rc = rpc_client_call(url, "broadcast_tx", p, 60000, &r, &d, &eb);
+    json_decref(p);
+    json_decref(d);
     if (rc) {
       fprintf(stderr, "bench: tx %zu refused: %s\n", i, eb.msg);
       exit(1);
