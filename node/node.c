@@ -84,16 +84,9 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   uint8_t txroot[32], vh[32], lch[32] = {0};
   block_tx_root(txroot, (const uint8_t(*)[32])p->tx_hashes, k);
   validators_hash(vh, state_validators(n->st));
-  Cohort__Commit *lc = NULL;
-  if (h > 1) {
-    uint8_t *cb;
-    size_t cl;
-    if (state_get_commit(n->st, h - 1, &cb, &cl) == 0) {
-      core_sha256(lch, cb, cl);
-      lc = commit_decode(cb, cl, 1 << 20, NULL);
-      free(cb);
-    }
-  }
+  uint8_t *lc = NULL;
+  size_t lcl = 0;
+  if (h > 1 && state_get_commit(n->st, h - 1, &lc, &lcl) == 0) core_sha256(lch, lc, lcl);
   Cohort__BlockHeader hd = COHORT__BLOCK_HEADER__INIT;
   hd.chain_id = (char *)state_chain_id(n->st);
   hd.height = h;
@@ -104,8 +97,8 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   hd.validators_hash = (ProtobufCBinaryData){32, vh};
   hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)privval_pubkey(n->pv)};
   hd.last_commit_hash = (ProtobufCBinaryData){32, lch};
-  rc = block_encode(&p->bytes, &p->len, p->hash, &hd, tb, k, lc);
-  if (lc) cohort__commit__free_unpacked(lc, NULL);
+  rc = block_encode(&p->bytes, &p->len, p->hash, &hd, tb, k, lc, lcl);
+  free(lc);
   free(tb);
   free(txs);
   if (rc) return rc;

@@ -158,20 +158,20 @@ static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs) {
     }
   }
   json_t *lc = json_null();
-  if (b.blk->last_commit) {
+  if (b.last_commit) {
     json_t *sigs = json_array();
-    for (size_t i = 0; i < b.blk->last_commit->n_sigs; i++)
+    for (size_t i = 0; i < b.last_commit->n_sigs; i++)
       json_array_append_new(
           sigs, json_pack("{s:o, s:o}", "validator",
-                          hexj(b.blk->last_commit->sigs[i]->validator.data,
-                               b.blk->last_commit->sigs[i]->validator.len),
+                          hexj(b.last_commit->sigs[i]->validator.data,
+                               b.last_commit->sigs[i]->validator.len),
                           "signature",
-                          hexj(b.blk->last_commit->sigs[i]->signature.data,
-                               b.blk->last_commit->sigs[i]->signature.len)));
+                          hexj(b.last_commit->sigs[i]->signature.data,
+                               b.last_commit->sigs[i]->signature.len)));
     json_decref(lc);
-    lc = json_pack("{s:I, s:i, s:o, s:o}", "height", (json_int_t)b.blk->last_commit->height,
-                   "round", (int)b.blk->last_commit->round, "block_hash",
-                   hexj(b.blk->last_commit->block_hash.data, b.blk->last_commit->block_hash.len),
+    lc = json_pack("{s:I, s:i, s:o, s:o}", "height", (json_int_t)b.last_commit->height,
+                   "round", (int)b.last_commit->round, "block_hash",
+                   hexj(b.last_commit->block_hash.data, b.last_commit->block_hash.len),
                    "signatures", sigs);
   }
   json_t *j = json_pack(

@@ -56,9 +56,30 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
                    b->hdr->num_txs, b->blk->n_txs);
     goto fail;
   }
-  if (b->blk->last_commit && pb_has_unknown(&b->blk->last_commit->base)) {
-    rc = core_errf(eb, COHORT_ERR_DECODE, "last_commit has unknown fields");
-    goto fail;
+  {
+    const ProtobufCBinaryData *lc = &b->blk->last_commit;
+    uint8_t lch[32] = {0};
+    if (lc->len) core_sha256(lch, lc->data, lc->len);
+    if (memcmp(lch, b->hdr->last_commit_hash.data, 32)) {
+      rc = core_errf(eb, COHORT_ERR_DECODE, "last_commit does not match header.last_commit_hash");
+      goto fail;
+    }
+    if ((b->hdr->height == 1) != (lc->len == 0)) {
+      rc = core_errf(eb, COHORT_ERR_DECODE, "last_commit must be empty at height 1 and only there");
+      goto fail;
+    }
+    if (lc->len) {
+      if (!(b->last_commit = commit_decode(lc->data, lc->len, 1 << 20, eb))) {
+        rc = COHORT_ERR_DECODE;
+        goto fail;
+      }
+      if (b->last_commit->height + 1 != b->hdr->height ||
+          b->last_commit->block_hash.len != 32 ||
+          memcmp(b->last_commit->block_hash.data, b->hdr->prev_hash.data, 32)) {
+        rc = core_errf(eb, COHORT_ERR_DECODE, "last_commit is not for the parent block");
+        goto fail;
+      }
+    }
   }
   core_sha256(b->hash, b->blk->header.data, b->blk->header.len);
   return COHORT_OK;
@@ -68,6 +89,7 @@ fail:
 }
 
 void block_free(block_t *b) {
+  if (b->last_commit) cohort__commit__free_unpacked(b->last_commit, NULL);
   if (b->hdr) cohort__block_header__free_unpacked(b->hdr, NULL);
   if (b->blk) cohort__block__free_unpacked(b->blk, NULL);
   memset(b, 0, sizeof *b);
@@ -75,7 +97,7 @@ void block_free(block_t *b) {
 
 int block_encode(uint8_t **out, size_t *len, uint8_t hash[32],
                  Cohort__BlockHeader *hdr, const ProtobufCBinaryData *txs,
-                 size_t n, const Cohort__Commit *last_commit) {
+                 size_t n, const uint8_t *last_commit, size_t lc_len) {
   hdr->num_txs = (uint32_t)n;
   size_t hl = cohort__block_header__get_packed_size(hdr);
   uint8_t *hb = malloc(hl ? hl : 1);
@@ -85,7 +107,7 @@ int block_encode(uint8_t **out, size_t *len, uint8_t hash[32],
   blk.header = (ProtobufCBinaryData){hl, hb};
   blk.n_txs = n;
   blk.txs = (ProtobufCBinaryData *)txs;
-  blk.last_commit = (Cohort__Commit *)last_commit;
+  blk.last_commit = (ProtobufCBinaryData){lc_len, (uint8_t *)last_commit};
   *len = cohort__block__get_packed_size(&blk);
   *out = malloc(*len);
   if (*out) cohort__block__pack(&blk, *out);

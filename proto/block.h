@@ -25,16 +25,22 @@
 #define VOTE_SIGN_DOMAIN "cohort/vote/v1"
 #define VOTE_SIGN_BYTES_MAX 160
 
-/* A decoded block. Owns blk (unpacked Block) and hdr (unpacked header).
- * hdr_bytes points into blk. Free with block_free. */
+/* A decoded block. Owns blk (unpacked Block), hdr (unpacked header) and
+ * last_commit (unpacked Block.last_commit, NULL when empty). Free with
+ * block_free. */
 typedef struct {
   Cohort__Block *blk;
   Cohort__BlockHeader *hdr;
+  Cohort__Commit *last_commit;
   uint8_t hash[32];
 } block_t;
 
 /* Decode a Block: total size <= max_bytes, at most max_txs txs, header
- * fields of the right lengths. On failure *b is zeroed and eb says why. */
+ * fields of the right lengths, last_commit bytes hashing to
+ * header.last_commit_hash (empty and all-zero hash at height 1) and decoding
+ * as a Commit for height-1 and prev_hash. Signatures are NOT checked here
+ * (commit_verify does, with the validator set). On failure *b is zeroed and
+ * eb says why. */
 int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
                  size_t max_txs, core_errbuf *eb);
 void block_free(block_t *b);
@@ -44,7 +50,7 @@ void block_free(block_t *b);
  * block hash. Returns 0 or COHORT_ERR_NOMEM. */
 int block_encode(uint8_t **out, size_t *len, uint8_t hash[32],
                  Cohort__BlockHeader *hdr, const ProtobufCBinaryData *txs,
-                 size_t n, const Cohort__Commit *last_commit);
+                 size_t n, const uint8_t *last_commit, size_t lc_len);
 
 void block_tx_root(uint8_t out[32], const uint8_t (*tx_hashes)[32], size_t n);
 

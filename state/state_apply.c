@@ -41,6 +41,12 @@ int state_apply_block(state *st, const uint8_t *bytes, size_t blen,
                    (unsigned long long)h->height);
     goto out;
   }
+  /* The parent's precommits carried in this block must be valid too (the
+   * set is unchanged between heights until staking lands). */
+  if (b.last_commit &&
+      (rc = commit_verify(b.last_commit, st->meta->chain_id, h->height - 1, h->prev_hash.data,
+                          st->vals, eb)))
+    goto out;
   if (!(c = commit_decode(cbytes, clen, 1 << 20, eb))) {
     rc = COHORT_ERR_BAD_BLOCK;
     goto out;

@@ -115,9 +115,13 @@ static int fx_make_block(const fixture *f, state *st, uint8_t **txs, size_t *len
   hd.app_hash = (ProtobufCBinaryData){32, (uint8_t *)state_app_hash(st)};
   hd.validators_hash = (ProtobufCBinaryData){32, vh};
   hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)f->val.pub};
+  uint8_t *lc = NULL;
+  size_t lcl = 0;
+  if (h > 1 && state_get_commit(st, h - 1, &lc, &lcl) == 0) core_sha256(zero, lc, lcl);
   hd.last_commit_hash = (ProtobufCBinaryData){32, zero};
   uint8_t bh[32];
-  if (block_encode(bout, blen, bh, &hd, raw, k, NULL)) abort();
+  if (block_encode(bout, blen, bh, &hd, raw, k, lc, lcl)) abort();
+  free(lc);
   uint8_t sb[VOTE_SIGN_BYTES_MAX], sig[64];
   size_t sl = vote_sign_bytes(sb, state_chain_id(st), VOTE_PRECOMMIT, h, 0, bh, 32);
   core_ed25519_sign(sig, sb, sl, f->val.sec64);
