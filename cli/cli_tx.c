@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/bech32.h"
+#include "core/parse.h"
 #include "core/hex.h"
 #include "genesis/genesis.h"
 #include "proto/tx.h"
@@ -52,7 +53,7 @@ int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
     return 2;
   }
   uint64_t amount, fee = 0, nonce = 0;
-  int rc = genesis_parse_u64(amt, &amount);
+  int rc = core_parse_u64(amt, &amount);
   if (rc || amount == 0) {
     fprintf(stderr, "cohort transfer: --amount \"%s\" must be a positive integer of base "
             "units%s\n", amt, rc == COHORT_ERR_OVERFLOW ? " below 2^64" : "");
@@ -63,11 +64,11 @@ int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
     fprintf(stderr, "cohort transfer: unknown token \"%s\" (CRD or STK)\n", token);
     return 2;
   }
-  if (fee_s && genesis_parse_u64(fee_s, &fee)) {
+  if (fee_s && core_parse_u64(fee_s, &fee)) {
     fprintf(stderr, "cohort transfer: --fee \"%s\" must be an integer of CRD base units\n", fee_s);
     return 2;
   }
-  if (nonce_s && genesis_parse_u64(nonce_s, &nonce)) {
+  if (nonce_s && core_parse_u64(nonce_s, &nonce)) {
     fprintf(stderr, "cohort transfer: --nonce must be an integer\n");
     return 2;
   }
@@ -86,7 +87,7 @@ int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
   if (cli_call(c, "status", NULL, &st)) goto out;
   const char *chain_id = json_string_value(json_object_get(st, "chain_id"));
   if (!fee_s &&
-      genesis_parse_u64(json_string_value(json_object_get(json_object_get(st, "params"), "min_fee")),
+      core_parse_u64(json_string_value(json_object_get(json_object_get(st, "params"), "min_fee")),
                         &fee)) {
     fprintf(stderr, "cohort: the node's status has no params.min_fee\n");
     goto out;

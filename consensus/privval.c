@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/parse.h"
 #include "core/hex.h"
 #include "core/keys.h"
-#include "genesis/genesis.h"
 
 #define SIGN_BYTES_MAX 512
 
@@ -44,7 +44,7 @@ static int load_state(privval *pv, core_errbuf *eb) {
   const char *mb = json_string_value(json_object_get(o, "sign_bytes"));
   const char *sg = json_string_value(json_object_get(o, "signature"));
   size_t n;
-  if (!h || genesis_parse_u64(h, &pv->height) || !json_is_integer(r) ||
+  if (!h || core_parse_u64(h, &pv->height) || !json_is_integer(r) ||
       !json_is_integer(s) || json_integer_value(r) < 0 ||
       json_integer_value(r) > UINT32_MAX || json_integer_value(s) < 0 ||
       json_integer_value(s) > 3 || !mb || !sg ||

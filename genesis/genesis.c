@@ -8,23 +8,11 @@
 #include <time.h>
 
 #include "core/bech32.h"
+#include "core/parse.h"
 #include "core/bytes.h"
 #include "core/hash.h"
 #include "core/hex.h"
 #include "proto/tx.h"
-
-int genesis_parse_u64(const char *s, uint64_t *out) {
-  if (!s || !*s || strlen(s) > 20) return COHORT_ERR_DECODE;
-  if (s[0] == '0' && s[1]) return COHORT_ERR_DECODE;
-  uint64_t v = 0;
-  for (const char *p = s; *p; p++) {
-    if (*p < '0' || *p > '9') return COHORT_ERR_DECODE;
-    if (core_mul_u64(&v, v, 10) || core_add_u64(&v, v, (uint64_t)(*p - '0')))
-      return COHORT_ERR_OVERFLOW;
-  }
-  *out = v;
-  return COHORT_OK;
-}
 
 static int days_from_civil(int y, unsigned m, unsigned d, int64_t *out) {
   y -= m <= 2;
@@ -87,7 +75,7 @@ static int get_amount(json_t *o, const char *f, uint64_t *out, const char *where
     if (!required) return COHORT_OK;
     return core_errf(eb, COHORT_ERR_GENESIS, "%s.%s: missing", where, f);
   }
-  if (!json_is_string(v) || genesis_parse_u64(json_string_value(v), out))
+  if (!json_is_string(v) || core_parse_u64(json_string_value(v), out))
     return core_errf(eb, COHORT_ERR_GENESIS,
                      "%s.%s: must be a decimal string of a u64 amount, e.g. \"1000\"",
                      where, f);

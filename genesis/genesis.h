@@ -73,8 +73,4 @@ char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
 int genesis_time_parse(const char *s, uint64_t *ms);
 void genesis_time_format(char out[32], uint64_t ms);
 
-/* Strict decimal u64 parser ("0".."18446744073709551615", no sign, no
- * leading zeros except "0"). Returns 0, COHORT_ERR_DECODE or _OVERFLOW. */
-int genesis_parse_u64(const char *s, uint64_t *out);
-
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/parse.h"
 #include "core/log.h"
 #include "genesis/genesis.h"
 
@@ -88,7 +89,7 @@ static int on_kv(void *user, const char *section, const char *name,
       return p->rc ? 0 : 1;
     }
     uint64_t v;
-    if (genesis_parse_u64(value, &v) || v < f->lo || v > f->hi) {
+    if (core_parse_u64(value, &v) || v < f->lo || v > f->hi) {
       p->rc = core_errf(p->eb, COHORT_ERR_CONFIG,
                         "line %d: [%s] %s = \"%s\" must be an integer in [%llu, %llu]",
                         lineno, section, name, value, (unsigned long long)f->lo,

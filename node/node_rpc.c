@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/bech32.h"
+#include "core/parse.h"
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/keys.h"
@@ -203,7 +204,7 @@ static void m_block(void *ctx, rpc_call *c, json_t *params) {
   } else if (hv && !json_is_null(hv)) {
     uint64_t v;
     if (json_is_integer(hv) && json_integer_value(hv) >= 0) v = (uint64_t)json_integer_value(hv);
-    else if (!json_is_string(hv) || genesis_parse_u64(json_string_value(hv), &v)) {
+    else if (!json_is_string(hv) || core_parse_u64(json_string_value(hv), &v)) {
       rpc_call_error(c, RPC_INVALID_PARAMS, "params.height must be a non-negative integer",
                      NULL);
       return;

@@ -84,7 +84,7 @@ static int ldb_write(kv_store *kv, kv_batch *b, int sync, core_errbuf *eb) {
 
 static void ldb_close(kv_store *kv) {
   ldb *s = (ldb *)kv;
-  leveldb_close(s->db);
+  if (s->db) leveldb_close(s->db);
   leveldb_options_destroy(s->opt);
   leveldb_readoptions_destroy(s->ro);
   leveldb_writeoptions_destroy(s->wo_sync);
@@ -119,13 +119,7 @@ int kv_open_leveldb(kv_store **out, const char *dir, core_errbuf *eb) {
     core_errf(eb, COHORT_ERR_STORE, "cannot open LevelDB at %s: %s", dir, err);
     leveldb_free(err);
     s->db = NULL;
-    leveldb_options_destroy(s->opt);
-    leveldb_readoptions_destroy(s->ro);
-    leveldb_writeoptions_destroy(s->wo_sync);
-    leveldb_writeoptions_destroy(s->wo_nosync);
-    leveldb_cache_destroy(s->cache);
-    leveldb_filterpolicy_destroy(s->bloom);
-    free(s);
+    ldb_close(&s->base);
     return COHORT_ERR_STORE;
   }
   *out = &s->base;

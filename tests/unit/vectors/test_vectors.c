@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/bech32.h"
+#include "core/parse.h"
 #include "core/hash.h"
 #include "core/hex.h"
 #include "core/keys.h"
@@ -64,9 +65,9 @@ static void test_transfers(void **s) {
     size_t bl = unhex(body, sizeof body, str(t, "body"));
     size_t tl = unhex(tx, sizeof tx, str(t, "tx"));
     uint64_t nonce, fee, amount;
-    assert_int_equal(genesis_parse_u64(str(t, "nonce"), &nonce), 0);
-    assert_int_equal(genesis_parse_u64(str(t, "fee"), &fee), 0);
-    assert_int_equal(genesis_parse_u64(str(t, "amount"), &amount), 0);
+    assert_int_equal(core_parse_u64(str(t, "nonce"), &nonce), 0);
+    assert_int_equal(core_parse_u64(str(t, "fee"), &fee), 0);
+    assert_int_equal(core_parse_u64(str(t, "amount"), &amount), 0);
     Cohort__MsgTransfer m = COHORT__MSG_TRANSFER__INIT;
     m.to = (ProtobufCBinaryData){20, to};
     m.token = (Cohort__Token)json_integer_value(json_object_get(t, "token"));
@@ -120,7 +121,7 @@ static void test_tx_roots_and_votes(void **s) {
     uint8_t bh[32], sb[VOTE_SIGN_BYTES_MAX], want[VOTE_SIGN_BYTES_MAX];
     size_t hl = strlen(str(r, "block_hash")) ? unhex(bh, 32, str(r, "block_hash")) : 0;
     uint64_t height;
-    assert_int_equal(genesis_parse_u64(str(r, "height"), &height), 0);
+    assert_int_equal(core_parse_u64(str(r, "height"), &height), 0);
     size_t n = vote_sign_bytes(sb, str(r, "chain_id"),
                                (uint32_t)json_integer_value(json_object_get(r, "type")), height,
                                (uint32_t)json_integer_value(json_object_get(r, "round")), bh, hl);
