@@ -177,6 +177,33 @@ int cohort_vm_output_verify(const uint8_t state_hash[COHORT_VM_HASH_LEN], const 
 void cohort_vm_hash_info(const cohort_vm_info *info, const uint8_t mem_root[COHORT_VM_HASH_LEN],
                          uint8_t out[COHORT_VM_HASH_LEN]);
 
+/* ---- Execution traces (bisection support) ----
+ * A trace keeps copy-on-write snapshots of one handle every `interval` steps
+ * (pages unchanged between snapshots are shared), so that "the state at
+ * step i" can be rebuilt quickly: restore the nearest snapshot <= i, replay.
+ * Use one trace per handle, and advance the handle only through
+ * cohort_vm_trace_run while the trace exists (so no write is missed). */
+typedef struct cohort_vm_trace cohort_vm_trace;
+
+/* Start a trace at vm's current state (the first snapshot). vm stays owned
+ * by the caller and must outlive the trace only while cohort_vm_trace_run is
+ * used. Returns 0, COHORT_ERR_INVALID (interval 0) or COHORT_ERR_NOMEM. */
+int cohort_vm_trace_new(cohort_vm_trace **out, cohort_vm *vm, uint64_t interval);
+void cohort_vm_trace_del(cohort_vm_trace *t);
+
+/* Run vm up to n steps (fast path), snapshotting at every multiple of the
+ * interval and at the halt. Returns 0 or COHORT_ERR_NOMEM (run stops). */
+int cohort_vm_trace_run(cohort_vm_trace *t, cohort_vm *vm, uint64_t n, uint64_t *done);
+
+/* Number of snapshots held. */
+size_t cohort_vm_trace_count(const cohort_vm_trace *t);
+
+/* A handle at exactly `step` (or halted before it), owned by the trace and
+ * valid until the next seek or cohort_vm_trace_del; use it for
+ * cohort_vm_state_hash and cohort_vm_prove, or cohort_vm_clone it.
+ * Returns 0 or COHORT_ERR_INVALID (step before the first snapshot). */
+int cohort_vm_trace_seek(cohort_vm_trace *t, uint64_t step, cohort_vm **vm);
+
 /* Copy n bytes of guest memory at addr (any region; unbacked = zero) into
  * buf, for debuggers and tests. Returns 0 or COHORT_ERR_INVALID if the range
  * wraps around the address space. */

@@ -171,6 +171,7 @@ void cohort_vm_del(cohort_vm *vm) {
   if (!vm) return;
   for (int i = 0; i < VM_NREG; i++) vm_region_free(&vm->reg[i]);
   free(vm->code);
+  free(vm->tcode);
   free(vm);
 }
 

@@ -157,6 +157,7 @@ typedef struct {
   uint8_t *pdirty;    /* npages flags: some leaf of the page is dirty */
   uint8_t *dirty;     /* npages * 128 flags: leaf changed since last hash */
   uint8_t *touched;   /* npages flags: may be non-zero */
+  uint8_t *sdirty;    /* npages flags: flushed since the last trace snapshot */
   vm_hash **ptree;    /* npages cached page subtrees ([1..127]; NULL = none) */
   vm_hash *nodes;     /* 2 << log2pages nodes, heap order; [1] = region root */
   uint32_t *work;     /* npages scratch indices */
@@ -164,8 +165,17 @@ typedef struct {
 
 enum { VM_REG_RAM = 0, VM_REG_IN = 1, VM_REG_OUT = 2, VM_NREG = 3 };
 
+/* Threaded form used by the fast path (built on first run). */
+typedef struct {
+  const void *h;   /* handler address (computed goto) */
+  int32_t imm;
+  uint32_t blen;   /* instructions from here to the end of the basic block */
+  uint8_t op, rd, rs1, rs2;
+} vm_tinsn;
+
 struct cohort_vm {
   cohort_vm_info s;
+  vm_tinsn *tcode;
   vm_region reg[VM_NREG];
   vm_insn *code; /* pre-decoded [exec_lo, exec_hi), rd 0 mapped to 32 */
   vm_hash empty[VM_TREE_LEVELS + 1];

@@ -35,11 +35,12 @@ int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pa
   r->data = calloc(npages ? npages : 1, VM_PAGE);
   r->dirty = calloc(npages ? npages : 1, VM_PAGE / VM_LEAF);
   r->pdirty = calloc(npages ? npages : 1, 1);
+  r->sdirty = calloc(npages ? npages : 1, 1);
   r->ptree = calloc(npages ? npages : 1, sizeof *r->ptree);
   r->touched = calloc(npages ? npages : 1, 1);
   r->work = calloc(npages ? npages : 1, sizeof(uint32_t));
   r->nodes = malloc(nn * sizeof(vm_hash));
-  if (!r->data || !r->dirty || !r->pdirty || !r->ptree || !r->touched || !r->work || !r->nodes) {
+  if (!r->data || !r->dirty || !r->pdirty || !r->sdirty || !r->ptree || !r->touched || !r->work || !r->nodes) {
     vm_region_free(r);
     return COHORT_ERR_NOMEM;
   }
@@ -56,6 +57,7 @@ void vm_region_free(vm_region *r) {
   free(r->data);
   free(r->dirty);
   free(r->pdirty);
+  free(r->sdirty);
   if (r->ptree)
     for (uint32_t p = 0; p < r->npages; p++) free(r->ptree[p]);
   free(r->ptree);
@@ -76,6 +78,7 @@ int vm_region_clone(vm_region *d, const vm_region *s) {
   memcpy(d->dirty, s->dirty, (size_t)s->npages * (VM_PAGE / VM_LEAF));
   memcpy(d->touched, s->touched, s->npages);
   memcpy(d->pdirty, s->pdirty, s->npages);
+  memcpy(d->sdirty, s->sdirty, s->npages);
   /* page subtree caches are not copied: the clone rebuilds them on demand */
   for (uint32_t p = 0; p < s->npages; p++)
     if (s->touched[p] || page_dirty(s, p)) {
@@ -160,6 +163,7 @@ static void region_flush(cohort_vm *vm, vm_region *r) {
   for (uint32_t p = 0; p < r->npages; p++) {
     if (!page_dirty(r, p)) continue;
     r->pdirty[p] = 0;
+    r->sdirty[p] = 1;
     r->touched[p] = 1;
     page_update(vm, r, p, r->nodes[leaves + p]);
     r->work[n++] = (uint32_t)(leaves + p);

@@ -8,6 +8,8 @@
  * branch semantics are the same macros (VM_ALU_OPS, VM_BRANCH_OPS) in both.
  * Stores set the leaf's dirty flag, which is all the hashing costs here.
  */
+#include <stdlib.h>
+
 #include "vm/vm_int.h"
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -38,7 +40,13 @@ static inline void st32(uint8_t *p, uint32_t v) {
 
 /* Runs at most `budget` (>= 1) instructions from s.pc (inside the code
  * segment). Returns how many retired; stops before an instruction it cannot
- * handle, leaving pc on it. */
+ * handle (or whose basic block does not fit in the budget), leaving pc on it.
+ *
+ * Step accounting is per basic block: every instruction carries `blen`, the
+ * number of instructions from it to the end of its block (the next jump,
+ * branch or hand-over instruction). On entering a block the whole rest of
+ * it is charged at once; an instruction that hands over mid-block refunds
+ * its own blen (it and the rest did not run). */
 static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
 #if defined(__GNUC__) || defined(__clang__)
   static const void *const labels[OP_COUNT] = {
@@ -50,36 +58,65 @@ static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
       [OP_LB] = &&L_LB, [OP_LH] = &&L_LH, [OP_LW] = &&L_LW, [OP_LBU] = &&L_LBU, [OP_LHU] = &&L_LHU,
       [OP_SB] = &&L_SB, [OP_SH] = &&L_SH, [OP_SW] = &&L_SW,
       [OP_FENCE] = &&bail, [OP_ECALL] = &&bail, [OP_EBREAK] = &&bail, [OP_CSR] = &&bail};
-#define DISPATCH() goto *labels[ip->op]
+#define DISPATCH() goto *ip->h
 #else
 #define DISPATCH() goto dispatch
 #endif
+  const uint32_t exec_lo = vm->s.exec_lo, exec_len = vm->s.exec_hi - vm->s.exec_lo;
+  if (!vm->tcode) {
+    /* thread the pre-decoded code once: handler addresses and block lengths */
+    uint32_t n = exec_len / 4;
+    vm_tinsn *t = malloc((size_t)n * sizeof *t);
+    if (!t) return 0;
+    uint32_t next = 0;
+    for (uint32_t i = n; i-- > 0;) {
+      const vm_insn *d = &vm->code[i];
+      int ctl = (d->op >= OP_JAL && d->op <= OP_BGEU);
+      int handover = d->op == OP_ILLEGAL || d->op >= OP_FENCE;
+#if defined(__GNUC__) || defined(__clang__)
+      t[i].h = labels[d->op];
+#else
+      t[i].h = NULL;
+#endif
+      t[i].op = d->op;
+      t[i].rd = d->rd;
+      t[i].rs1 = d->rs1;
+      t[i].rs2 = d->rs2;
+      t[i].imm = d->imm;
+      t[i].blen = handover ? 0 : ctl ? 1 : next + 1;
+      next = t[i].blen;
+    }
+    vm->tcode = t;
+  }
   uint32_t r[33];
   memcpy(r, vm->s.x, sizeof vm->s.x);
   r[32] = 0;
-  const uint32_t exec_lo = vm->s.exec_lo, exec_len = vm->s.exec_hi - vm->s.exec_lo;
   const uint32_t cap = vm->s.mem_cap;
   uint8_t *const ram = vm->reg[VM_REG_RAM].data;
   uint8_t *const dirty = vm->reg[VM_REG_RAM].dirty, *const pdirty = vm->reg[VM_REG_RAM].pdirty;
-  const vm_insn *const base = vm->code;
-  const vm_insn *ip = base + (vm->s.pc - exec_lo) / 4;
+  const vm_tinsn *const base = vm->tcode;
+  const vm_tinsn *ip = base + (vm->s.pc - exec_lo) / 4;
   uint64_t left = budget;
   uint32_t A, B, I, PC, addr;
 
 #define PCOF(p) (exec_lo + (uint32_t)((p) - base) * 4)
-#define NEXT()                  \
-  do {                          \
-    ip++;                       \
-    if (UNLIKELY(--left == 0)) goto out; \
-    DISPATCH();                 \
+/* enter the block at ip: charge it or stop */
+#define ENTER()                                  \
+  do {                                           \
+    if (UNLIKELY(ip->blen > left)) goto out;     \
+    left -= ip->blen;                            \
+    DISPATCH();                                  \
+  } while (0)
+#define NEXT()                                   \
+  do {                                           \
+    ip++;                                        \
+    DISPATCH();                                  \
   } while (0)
 #define JUMP(target)                                                        \
   do {                                                                      \
     uint32_t t_ = (target) - exec_lo;                                       \
-    if (UNLIKELY(t_ >= exec_len || (t_ & 3))) goto bail;                    \
     ip = base + (t_ >> 2);                                                  \
-    if (UNLIKELY(--left == 0)) goto out;                                    \
-    DISPATCH();                                                             \
+    ENTER();                                                                \
   } while (0)
 #define LOAD_ADDR(size)                                                     \
   addr = r[ip->rs1] + (uint32_t)ip->imm;                                    \
@@ -90,9 +127,8 @@ static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
   dirty[addr >> 5] = 1;                                                     \
   pdirty[addr >> VM_PAGE_SHIFT] = 1;
 
-#if defined(__GNUC__) || defined(__clang__)
-  DISPATCH();
-#else
+  ENTER();
+#if !(defined(__GNUC__) || defined(__clang__))
 dispatch:
   switch (ip->op) {
 #define CASE(name, expr) case OP_##name: goto L_##name;
@@ -121,8 +157,13 @@ dispatch:
   L_##name:                                                                 \
   A = r[ip->rs1];                                                           \
   B = r[ip->rs2];                                                           \
-  if (cond) JUMP(PCOF(ip) + (uint32_t)ip->imm);                             \
-  NEXT();
+  if (cond) {                                                               \
+    uint32_t t = PCOF(ip) + (uint32_t)ip->imm;                              \
+    if (UNLIKELY(t - exec_lo >= exec_len || (t & 3))) goto bail;            \
+    JUMP(t);                                                                \
+  }                                                                         \
+  ip++;                                                                     \
+  ENTER();
   VM_BRANCH_OPS(BR_LBL)
 #undef BR_LBL
 L_JAL:
@@ -179,7 +220,8 @@ L_SW:
   NEXT();
 
 bail:
-  /* ip is the instruction not executed; nothing of it has been done */
+  /* ip did not run, nor did the rest of its (already charged) block */
+  left += ip->blen;
 out:
   memcpy(vm->s.x, r, sizeof vm->s.x);
   vm->s.x[0] = 0;

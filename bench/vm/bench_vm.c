@@ -204,6 +204,39 @@ int main(int argc, char **argv) {
     cohort_vm_del(vm);
   }
 
+  printf("\n== copy-on-write trace snapshots (sieve 20000000) and hash-at-step ==\n");
+  printf("%-6s %8s %10s %10s %16s\n", "every", "snaps", "run s", "overhead", "seek+hash avg ms");
+  for (int k = 22; k <= 26; k += 2) {
+    cohort_vm *vm = load("sieve", w[0].in, w[0].in_len, NULL, NULL);
+    cohort_vm_trace *t;
+    double t0 = now();
+    cohort_vm_trace_new(&t, vm, (uint64_t)1 << k);
+    cohort_vm_trace_run(t, vm, UINT64_MAX, NULL);
+    double tr = now() - t0;
+    cohort_vm_info fin;
+    cohort_vm_get_info(vm, &fin);
+    uint64_t x2 = 88172645463325252ull;
+    double ts = 0;
+    for (int i = 0; i < 10; i++) {
+      x2 ^= x2 << 13, x2 ^= x2 >> 7, x2 ^= x2 << 17;
+      cohort_vm *at;
+      uint8_t h[32];
+      double t1 = now();
+      cohort_vm_trace_seek(t, x2 % fin.step, &at);
+      cohort_vm_state_hash(at, h);
+      ts += now() - t1;
+    }
+    cohort_vm_del(vm);
+    vm = load("sieve", w[0].in, w[0].in_len, NULL, NULL);
+    t0 = now();
+    cohort_vm_run(vm, UINT64_MAX, NULL);
+    double base = now() - t0;
+    printf("2^%-4d %8zu %10.3f %9.1f%% %16.1f\n", k, cohort_vm_trace_count(t), tr, (tr - base) / base * 100,
+           ts / 10 * 1e3);
+    cohort_vm_trace_del(t);
+    cohort_vm_del(vm);
+  }
+
   printf("\n== snapshots and memory ==\n");
   {
     cohort_vm *vm = load("sieve", w[0].in, w[0].in_len, NULL, NULL);
