@@ -9,6 +9,8 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 DEVNET_HOME ?= $(CURDIR)/.devnet
 DEVNET_RPC  ?= 127.0.0.1:27657
 
+MAKEFLAGS += --no-print-directory
+
 .PHONY: all deps build devnet devnet-reset test test-asan bench fuzz clean
 
 all: build
@@ -24,7 +26,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 devnet: build
-	@DEVNET_HOME=$(DEVNET_HOME) DEVNET_RPC=$(DEVNET_RPC) BIN=$(CURDIR)/$(BUILD)/bin bash scripts/devnet.sh
+	@DEVNET_HOME=$(DEVNET_HOME) DEVNET_RPC=$(DEVNET_RPC) BIN=$(CURDIR)/$(BUILD)/bin exec bash scripts/devnet.sh
 
 devnet-reset:
 	rm -rf $(DEVNET_HOME)

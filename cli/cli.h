@@ -21,6 +21,11 @@ int cli_call(const cli_ctx *c, const char *method, json_t *params, json_t **resu
 void cli_print_json(json_t *j);
 /* Load key NAME from HOME/keys/NAME.json (or a path if NAME has a '/'). */
 int cli_load_key(const cli_ctx *c, const char *name, core_key *k);
+/* Resolve WHO — a coh1... address or the name of a key in HOME/keys — to
+ * an account ID and its address. On failure prints why (typo in an
+ * address, unknown key name) prefixed by `cmd` and returns non-zero. */
+int cli_resolve_address(const cli_ctx *c, const char *cmd, const char *who, uint8_t id[20],
+                        char addr[91]);
 /* "123" (base units) -> "0.000123" style with 6 decimals. */
 void cli_fmt_amount(char out[32], const char *base_units);
 

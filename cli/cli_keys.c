@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/bech32.h"
@@ -57,6 +58,10 @@ int cli_cmd_keys(const cli_ctx *c, int argc, char **argv) {
       return 1;
     }
     snprintf(path, sizeof path, "%.4000s/%.64s.json", dir, argv[1]);
+    if (access(path, F_OK) == 0) {
+      fprintf(stderr, "cohort: key \"%s\" already exists (%s); pick another name\n", argv[1], path);
+      return 1;
+    }
     core_key k;
     core_errbuf eb = {{0}};
     if (core_key_generate(&k, 0) || core_keyfile_write(path, &k, &eb)) {

@@ -37,7 +37,8 @@ static void print_account(json_t *r) {
   printf("address  %s\n", s(r, "address"));
   printf("CRD      %s  (%s base units)\n", crd, s(r, "crd"));
   printf("STK      %s  (%s base units)\n", stk, s(r, "stk"));
-  printf("nonce    %lld  (next %lld)\n", i(r, "nonce"), i(r, "next_nonce"));
+  printf("nonce    %lld  (next free, counting pending txs: %lld)\n", i(r, "nonce"),
+         i(r, "next_nonce"));
   printf("as of    height %lld\n", i(r, "height"));
 }
 
@@ -85,18 +86,7 @@ int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv) {
     const char *who = argc > 0 ? argv[0] : "dev";
     uint8_t id[20];
     char addr[CORE_ADDR_STR_MAX];
-    if (core_addr_decode(id, who) == 0) {
-      snprintf(addr, sizeof addr, "%s", who);
-    } else {
-      core_key k;
-      if (cli_load_key(c, who, &k)) {
-        fprintf(stderr, "cohort account: \"%s\" is neither a coh1... address nor a key name\n", who);
-        return 2;
-      }
-      core_account_id(id, k.pub);
-      core_key_wipe(&k);
-      core_addr_encode(addr, id);
-    }
+    if (cli_resolve_address(c, "cohort account", who, id, addr)) return 2;
     params = json_pack("{s:s}", "address", addr);
     printer = print_account;
   } else if (!strcmp(cmd, "block")) {
@@ -113,6 +103,12 @@ int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv) {
   } else if (!strcmp(cmd, "tx")) {
     if (argc != 1) {
       fprintf(stderr, "usage: cohort tx HASH\n");
+      return 2;
+    }
+    size_t hl = strlen(argv[0]);
+    if (hl != 64 || strspn(argv[0], "0123456789abcdefABCDEF") != 64) {
+      fprintf(stderr, "cohort tx: HASH must be 64 hex digits (the hash printed when the tx "
+              "was sent), got \"%s\"\n", argv[0]);
       return 2;
     }
     params = json_pack("{s:s}", "hash", argv[0]);

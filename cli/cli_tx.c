@@ -46,12 +46,13 @@ int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
     }
     *dst = argv[i];
   }
-  if (!to || !amt) return usage();
-  uint8_t to_id[20];
-  if (core_addr_decode(to_id, to)) {
-    fprintf(stderr, "cohort transfer: --to \"%s\" is not a coh1... address\n", to);
-    return 2;
+  if (!to || !amt) {
+    fprintf(stderr, "cohort transfer: missing %s\n", !to && !amt ? "--to and --amount" : !to ? "--to" : "--amount");
+    return usage();
   }
+  uint8_t to_id[20];
+  char to_addr[CORE_ADDR_STR_MAX];
+  if (cli_resolve_address(c, "cohort transfer: --to", to, to_id, to_addr)) return 2;
   uint64_t amount, fee = 0, nonce = 0;
   int rc = core_parse_u64(amt, &amount);
   if (rc || amount == 0) {

@@ -2,8 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/bech32.h"
 #include "rpc/rpc.h"
 
 int cli_call(const cli_ctx *c, const char *method, json_t *params, json_t **result) {
@@ -43,6 +46,32 @@ int cli_load_key(const cli_ctx *c, const char *name, core_key *k) {
     fprintf(stderr, "cohort: %s is an ed25519 key; accounts use secp256k1 keys\n", path);
     return 1;
   }
+  return 0;
+}
+
+int cli_resolve_address(const cli_ctx *c, const char *cmd, const char *who, uint8_t id[20],
+                        char addr[91]) {
+  if (core_addr_decode(id, who) == 0) {
+    snprintf(addr, 91, "%s", who);
+    return 0;
+  }
+  if (!strncasecmp(who, "coh1", 4)) {
+    fprintf(stderr, "%s: \"%s\" looks like an address but its checksum or characters are "
+            "wrong; check it for a typo\n", cmd, who);
+    return 1;
+  }
+  char path[4200];
+  snprintf(path, sizeof path, "%.4000s/keys/%.64s.json", c->home, who);
+  if (strchr(who, '/') || access(path, F_OK) != 0) {
+    fprintf(stderr, "%s: \"%s\" is neither a coh1... address nor a key in %s/keys "
+            "(see: cohort keys list)\n", cmd, who, c->home);
+    return 1;
+  }
+  core_key k;
+  if (cli_load_key(c, who, &k)) return 1;
+  core_account_id(id, k.pub);
+  core_key_wipe(&k);
+  core_addr_encode(addr, id);
   return 0;
 }
 

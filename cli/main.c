@@ -57,6 +57,12 @@ int main(int argc, char **argv) {
       else c.home = argv[++j];
     } else rest[nrest++] = argv[j];
   }
+  /* Accept a bare HOST:PORT for --node, as cohortd.conf writes it. */
+  static char nodebuf[512];
+  if (!strstr(c.node, "://")) {
+    snprintf(nodebuf, sizeof nodebuf, "http://%s", c.node);
+    c.node = nodebuf;
+  }
   if (core_init()) {
     fprintf(stderr, "cohort: cannot initialise the crypto libraries\n");
     return 1;

@@ -135,6 +135,14 @@ int node_config_parse(node_config *c, const char *text, core_errbuf *eb) {
     line[len] = 0;
     char *t = line;
     while (*t == ' ' || *t == '\t') t++;
+    /* An inline comment starts at whitespace followed by '#' or ';'. */
+    for (char *q = t; *q; q++)
+      if ((*q == '#' || *q == ';') && q > t && (q[-1] == ' ' || q[-1] == '\t')) {
+        *q = 0;
+        break;
+      }
+    for (size_t e = strlen(t); e > 0 && (t[e - 1] == ' ' || t[e - 1] == '\t' || t[e - 1] == '\r'); e--)
+      t[e - 1] = 0;
     if (*t == '[') {
       char *end = strchr(t, ']');
       if (!end || (size_t)(end - t - 1) >= sizeof section)

@@ -19,7 +19,7 @@ static void usage(FILE *f) {
           "  --chain-id ID      (init) chain ID, default cohort-devnet-1\n"
           "  --moniker NAME     (init) node name\n"
           "  --rpc-listen H:P   RPC address (init: written to config; start: override)\n"
-          "  --log-level LEVEL  debug|info|warn|error (start: overrides the config)\n");
+          "  --log-level LEVEL  debug|info|warn|error|off (start: overrides the config)\n");
 }
 
 int main(int argc, char **argv) {
@@ -73,8 +73,7 @@ int main(int argc, char **argv) {
         return 2;
       }
     }
-    rc = node_run(home, listen, &eb);
-    (void)level;
+    rc = node_run(home, listen, level, &eb);
   } else {
     fprintf(stderr, "cohortd: unknown command \"%s\" (see cohortd --help)\n", cmd);
     return 2;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/bech32.h"
 #include "core/hash.h"
@@ -331,7 +332,8 @@ static void close_walk(uv_handle_t *h, void *arg) {
 
 static void rpc_closed(void *arg) { (void)arg; }
 
-int node_run(const char *home, const char *rpc_listen, core_errbuf *eb) {
+int node_run(const char *home, const char *rpc_listen, const char *log_level,
+             core_errbuf *eb) {
   node *n = calloc(1, sizeof *n);
   if (!n) return COHORT_ERR_NOMEM;
   int rc;
@@ -341,9 +343,15 @@ int node_run(const char *home, const char *rpc_listen, core_errbuf *eb) {
   snprintf(p, sizeof p, "%s/cohortd.conf", home);
   if ((rc = node_config_load(&n->cfg, p, eb))) goto out;
   if (rpc_listen) snprintf(n->cfg.rpc_listen, sizeof n->cfg.rpc_listen, "%s", rpc_listen);
+  if (log_level) snprintf(n->cfg.log_level, sizeof n->cfg.log_level, "%s", log_level);
   core_log_level lvl;
   if (!core_log_parse_level(n->cfg.log_level, &lvl)) core_log_set_level(lvl);
   snprintf(p, sizeof p, "%s/config/genesis.json", home);
+  if (access(p, F_OK) != 0) {
+    rc = core_errf(eb, COHORT_ERR_CONFIG, "%.200s has no config/genesis.json; create a home "
+                   "first with: cohortd init --home %.200s", home, home);
+    goto out;
+  }
   if ((rc = genesis_load(&n->gen, p, eb))) goto out;
   snprintf(p, sizeof p, "%s/data/chain", home);
   if ((rc = kv_open_leveldb(&n->kv, p, eb))) goto out;

@@ -18,7 +18,9 @@ typedef struct {
  * home (never overwrites keys). Prints what it created. */
 int node_init_home(const node_init_opts *o, core_errbuf *eb);
 
-/* Run the node until SIGINT/SIGTERM. rpc_listen overrides the config if set. */
-int node_run(const char *home, const char *rpc_listen, core_errbuf *eb);
+/* Run the node until SIGINT/SIGTERM. rpc_listen and log_level override the
+ * config when non-NULL. */
+int node_run(const char *home, const char *rpc_listen, const char *log_level,
+             core_errbuf *eb);
 
 #endif

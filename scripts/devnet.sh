@@ -53,7 +53,7 @@ if [ "${DEVNET_DEMO_ONLY:-0}" = 1 ]; then
 fi
 cat <<MSG
 == the chain keeps running. In another terminal try:
-     export PATH=$BIN:\$PATH COHORT_HOME=$HOME_DIR
+     export PATH=$BIN:\$PATH COHORT_HOME=$HOME_DIR COHORT_NODE=$URL
      cohort status
      cohort transfer --to $ALICE --amount 1000000 --wait
      cohort account alice

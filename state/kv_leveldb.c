@@ -116,7 +116,9 @@ int kv_open_leveldb(kv_store **out, const char *dir, core_errbuf *eb) {
   char *err = NULL;
   s->db = leveldb_open(s->opt, dir, &err);
   if (err) {
-    core_errf(eb, COHORT_ERR_STORE, "cannot open LevelDB at %s: %s", dir, err);
+    core_errf(eb, COHORT_ERR_STORE, "cannot open LevelDB at %s: %s%s", dir, err,
+              strstr(err, "lock") ? " (another cohortd is probably running on this home; "
+                                    "stop it first)" : "");
     leveldb_free(err);
     s->db = NULL;
     ldb_close(&s->base);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "node/config.h"
@@ -31,6 +32,12 @@ static void test_values(void **s) {
   assert_int_equal(c.block_interval_ms, 250);
   assert_string_equal(c.moniker, "abc");
   assert_int_equal(c.mempool_max_txs, 50000); /* untouched default */
+  /* inline comments, as in docs/operator.md */
+  const char *t2 = "[rpc]\nlisten = 127.0.0.1:9      # keep on loopback\n"
+                   "[node]\nlog_level = warn ; quieter\n";
+  assert_int_equal(node_config_parse(&c, t2, &eb), 0);
+  assert_string_equal(c.rpc_listen, "127.0.0.1:9");
+  assert_string_equal(c.log_level, "warn");
 }
 
 static void expect(const char *text, const char *needle) {
@@ -53,8 +60,32 @@ static void test_errors(void **s) {
   expect("[node]\nlog_level = loud\n", "log_level");
 }
 
+/* The sample in docs/operator.md must be accepted as written. */
+static void test_operator_doc_sample(void **s) {
+  (void)s;
+  FILE *f = fopen("docs/operator.md", "r");
+  assert_non_null(f);
+  static char doc[65536];
+  size_t n = fread(doc, 1, sizeof doc - 1, f);
+  fclose(f);
+  doc[n] = 0;
+  char *a = strstr(doc, "```ini\n");
+  assert_non_null(a);
+  a += 7;
+  char *b = strstr(a, "```");
+  assert_non_null(b);
+  *b = 0;
+  node_config c, d;
+  core_errbuf eb = {{0}};
+  node_config_defaults(&c);
+  node_config_defaults(&d);
+  if (node_config_parse(&c, a, &eb)) fail_msg("docs/operator.md sample: %s", eb.msg);
+  assert_memory_equal(&c, &d, sizeof c); /* the sample shows the defaults */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_template_parses_to_defaults),
-                                     cmocka_unit_test(test_values), cmocka_unit_test(test_errors)};
+                                     cmocka_unit_test(test_values), cmocka_unit_test(test_errors),
+                                     cmocka_unit_test(test_operator_doc_sample)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
