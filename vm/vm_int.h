@@ -170,6 +170,7 @@ typedef struct {
   const void *h;   /* handler address (computed goto) */
   int32_t imm;
   uint32_t blen;   /* instructions from here to the end of the basic block */
+  uint32_t aux;    /* branch/jal: target index; jalr: link value */
   uint8_t op, rd, rs1, rs2;
 } vm_tinsn;
 

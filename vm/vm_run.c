@@ -71,18 +71,34 @@ static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
     uint32_t next = 0;
     for (uint32_t i = n; i-- > 0;) {
       const vm_insn *d = &vm->code[i];
+      uint32_t pc = exec_lo + 4 * i;
       int ctl = (d->op >= OP_JAL && d->op <= OP_BGEU);
       int handover = d->op == OP_ILLEGAL || d->op >= OP_FENCE;
+      uint8_t op = d->op;
+      int32_t imm = d->imm;
+      uint32_t aux = 0;
+      if (op == OP_AUIPC) { /* a constant once the pc is known */
+        op = OP_LUI;
+        imm = vm_s32(pc + (uint32_t)imm);
+      } else if (op == OP_JAL || (op >= OP_BEQ && op <= OP_BGEU)) {
+        /* static target: pre-resolve it; UINT32_MAX = leaves the code */
+        uint32_t target = pc + (uint32_t)imm;
+        aux = (target - exec_lo < exec_len && !(target & 3)) ? (target - exec_lo) / 4 : UINT32_MAX;
+        if (op == OP_JAL) imm = vm_s32(pc + 4); /* the link value */
+      } else if (op == OP_JALR) {
+        aux = pc + 4;
+      }
 #if defined(__GNUC__) || defined(__clang__)
-      t[i].h = labels[d->op];
+      t[i].h = labels[op];
 #else
       t[i].h = NULL;
 #endif
-      t[i].op = d->op;
+      t[i].op = op;
       t[i].rd = d->rd;
       t[i].rs1 = d->rs1;
       t[i].rs2 = d->rs2;
-      t[i].imm = d->imm;
+      t[i].imm = imm;
+      t[i].aux = aux;
       t[i].blen = handover ? 0 : ctl ? 1 : next + 1;
       next = t[i].blen;
     }
@@ -158,28 +174,24 @@ dispatch:
   A = r[ip->rs1];                                                           \
   B = r[ip->rs2];                                                           \
   if (cond) {                                                               \
-    uint32_t t = PCOF(ip) + (uint32_t)ip->imm;                              \
-    if (UNLIKELY(t - exec_lo >= exec_len || (t & 3))) goto bail;            \
-    JUMP(t);                                                                \
+    if (UNLIKELY(ip->aux == UINT32_MAX)) goto bail;                         \
+    ip = base + ip->aux;                                                    \
+    ENTER();                                                                \
   }                                                                         \
   ip++;                                                                     \
   ENTER();
   VM_BRANCH_OPS(BR_LBL)
 #undef BR_LBL
 L_JAL:
-  PC = PCOF(ip);
-  {
-    uint32_t t = PC + (uint32_t)ip->imm;
-    if (UNLIKELY(t - exec_lo >= exec_len || (t & 3))) goto bail;
-    r[ip->rd] = PC + 4;
-    JUMP(t);
-  }
+  if (UNLIKELY(ip->aux == UINT32_MAX)) goto bail;
+  r[ip->rd] = (uint32_t)ip->imm;
+  ip = base + ip->aux;
+  ENTER();
 L_JALR:
-  PC = PCOF(ip);
   {
     uint32_t t = (r[ip->rs1] + (uint32_t)ip->imm) & ~1u;
     if (UNLIKELY(t - exec_lo >= exec_len || (t & 3))) goto bail;
-    r[ip->rd] = PC + 4;
+    r[ip->rd] = ip->aux;
     JUMP(t);
   }
 L_LB:
