@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# tests/unit/vm/test_vm_cli.sh — the cohort-vm runner end to end:
+# run (output vs coreutils sha256sum, exit codes), hash/prove/verify round
+# trip, output proofs, --trace, and clear errors for bad input.
+# Usage: test_vm_cli.sh COHORT_VM GUEST_DIR
+set -euo pipefail
+VM=$1
+G=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+printf 'abc' > "$T/in"
+"$VM" run "$G/sha256.elf" --input "$T/in" > "$T/out" 2> "$T/err"
+want=$(printf 'abc' | sha256sum | cut -d' ' -f1)
+[ "$(cat "$T/out")" = "$want" ] || fail "sha256 output $(cat "$T/out") != $want"
+grep -q '^status: exited (code 0)' "$T/err" || fail "status line missing"
+grep -Eq '^state: [0-9a-f]{64}$' "$T/err" || fail "state hash line missing"
+
+printf 'one two three\nfour\n' > "$T/wc"
+set +e
+"$VM" run "$G/wc.elf" --input "$T/wc" --output "$T/wcout" 2> /dev/null
+rc=$?
+set -e
+[ "$rc" = 4 ] || fail "wc exit code $rc, want 4 (words)"
+[ "$(cat "$T/wcout")" = "$(wc < "$T/wc" | awk '{print $1, $2, $3}')" ] || fail "wc output differs from wc(1)"
+
+# step cap: out of steps is status 124
+set +e
+"$VM" run "$G/sieve.elf" --max-steps 1000 > /dev/null 2> "$T/err"
+rc=$?
+set -e
+[ "$rc" = 124 ] || fail "out-of-steps exit $rc"
+grep -q '^steps: 1000$' "$T/err" || fail "step cap not reached exactly"
+
+# hash / prove / verify round trip
+h100=$("$VM" hash "$G/sha256.elf" --input "$T/in" --at-step 100 | sed -n 's/^state: //p')
+h101=$("$VM" hash "$G/sha256.elf" --input "$T/in" --at-step 101 | sed -n 's/^state: //p')
+"$VM" prove "$G/sha256.elf" --input "$T/in" --at-step 100 > "$T/proof" 2> /dev/null
+got=$("$VM" verify "$h100" "$T/proof")
+[ "$got" = "$h101" ] || fail "verify gave $got, want $h101"
+# a forged proof and a wrong pre-state are rejected
+cp "$T/proof" "$T/bad"
+printf '\x01' | dd of="$T/bad" bs=1 seek=300 conv=notrunc 2> /dev/null
+if "$VM" verify "$h100" "$T/bad" > /dev/null 2>&1; then fail "forged proof accepted"; fi
+if "$VM" verify "$h101" "$T/proof" > /dev/null 2>&1; then fail "proof accepted for the wrong pre-state"; fi
+
+# trace: one line per step
+"$VM" run "$G/wc.elf" --input "$T/wc" --trace > /dev/null 2> "$T/trace" || true
+steps=$(sed -n 's/^steps: //p' "$T/trace")
+lines=$(grep -c '^[0-9]* [0-9a-f]\{8\} ' "$T/trace")
+[ "$steps" = "$lines" ] || fail "trace has $lines lines for $steps steps"
+
+# bad programs get a clear message and status 2
+echo "not an elf" > "$T/junk"
+set +e
+"$VM" run "$T/junk" 2> "$T/err"
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "bad ELF exit $rc"
+grep -q 'not an ELF' "$T/err" || fail "bad ELF message: $(cat "$T/err")"
+echo "cli ok"
