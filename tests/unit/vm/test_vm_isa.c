@@ -120,6 +120,9 @@ static void test_alu_imm_upper(void **st) {
   op(&p, LUI(14, 0xABCDE));
   op(&p, enc_u(1, 15, 0x17));              /* auipc */
   op(&p, LUI(0, 1));                       /* write to x0 ignored */
+  op(&p, enc_i(0x0F0, 6, 6, 16, 0x13));    /* ori  0x80000001 | 0xF0 */
+  op(&p, enc_i(-2, 6, 7, 18, 0x13));       /* andi 0x80000001 & 0xFFFFFFFE */
+  op(&p, 0x0FF0000Fu);                     /* fence: no-op */
   exit_(&p);
   cohort_vm_info s = run(&p);
   assert_int_equal(s.x[5], 0x80000000u);
@@ -131,7 +134,37 @@ static void test_alu_imm_upper(void **st) {
   assert_int_equal(s.x[13], 0x08000000u);
   assert_int_equal(s.x[14], 0xABCDE000u);
   assert_int_equal(s.x[15], T_CODE + 4 * 10 + 0x1000);
+  assert_int_equal(s.x[16], 0x800000F1u);
+  assert_int_equal(s.x[18], 0x80000000u);
   assert_int_equal(s.x[0], 0);
+  assert_int_equal(s.status, COHORT_VM_EXITED);
+}
+
+/* Every branch, taken and not taken, on signed/unsigned edge values. */
+static void test_branch_table(void **st) {
+  (void)st;
+  static const struct {
+    uint32_t f3, a, b;
+    int taken;
+  } t[] = {
+      {0, 5, 5, 1}, {0, 5, 6, 0},                                   /* beq */
+      {1, 5, 6, 1}, {1, 7, 7, 0},                                   /* bne */
+      {4, 0x80000000u, 0x7FFFFFFFu, 1}, {4, 1, 0xFFFFFFFFu, 0},     /* blt signed */
+      {5, 0xFFFFFFFFu, 0xFFFFFFFFu, 1}, {5, 0xFFFFFFFFu, 0, 0},     /* bge */
+      {6, 1, 0xFFFFFFFFu, 1}, {6, 0x80000000u, 0x7FFFFFFFu, 0},     /* bltu */
+      {7, 0x80000000u, 0x7FFFFFFFu, 1}, {7, 0, 1, 0},               /* bgeu */
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    prog p = {{0}, 0};
+    li(&p, 6, t[i].a);
+    li(&p, 7, t[i].b);
+    li(&p, 5, 0);
+    op(&p, enc_b(8, 7, 6, t[i].f3));
+    op(&p, ADDI(5, 5, 1)); /* skipped when taken */
+    exit_(&p);
+    cohort_vm_info s = run(&p);
+    if (s.x[5] != (t[i].taken ? 0u : 1u)) fail_msg("branch case %zu: taken=%d expected", i, t[i].taken);
+  }
 }
 
 static void test_loads_stores(void **st) {
@@ -491,6 +524,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_alu_rr),        cmocka_unit_test(test_alu_imm_upper),
       cmocka_unit_test(test_loads_stores),  cmocka_unit_test(test_branches_jumps),
+      cmocka_unit_test(test_branch_table),
       cmocka_unit_test(test_traps),         cmocka_unit_test(test_step_cap_and_halt),
       cmocka_unit_test(test_syscalls),      cmocka_unit_test(test_output_limit),
       cmocka_unit_test(test_elf_loader),
