@@ -93,9 +93,37 @@ static int get_u32(json_t *o, const char *f, uint32_t *out, uint32_t lo,
   return COHORT_OK;
 }
 
+void genesis_params_default(genesis_params *p) {
+  p->max_blob_bytes = 1u << 20;
+  p->blob_byte_fee = 10;
+  p->min_executor_stake = 1000000000ull; /* 1000 STK */
+  p->unbonding_blocks = 100;
+  p->max_committee = 16;
+  p->max_task_steps = 100000000000ull;
+  p->max_task_mem_mib = 256;
+  p->max_inline_input = 65536;
+  p->max_inline_output = 65536;
+  p->commit_blocks = 30;
+  p->reveal_blocks = 30;
+  p->challenge_blocks = 10;
+  p->liveness_slash_bps = 100;
+  p->max_attempts = 3;
+}
+
+static int get_u32_opt(json_t *o, const char *f, uint32_t *out, uint32_t lo, uint32_t hi,
+                       core_errbuf *eb) {
+  if (!json_object_get(o, f)) return COHORT_OK;
+  return get_u32(o, f, out, lo, hi, eb);
+}
+
 static int parse_params(genesis *g, json_t *p, core_errbuf *eb) {
-  static const char *const keys[] = {"max_block_bytes", "max_tx_bytes",
-                                     "max_block_txs", "min_fee", NULL};
+  static const char *const keys[] = {
+      "max_block_bytes",  "max_tx_bytes",       "max_block_txs",    "min_fee",
+      "max_blob_bytes",   "blob_byte_fee",      "min_executor_stake", "unbonding_blocks",
+      "max_committee",    "max_task_steps",     "max_task_mem_mib", "max_inline_input",
+      "max_inline_output", "commit_blocks",     "reveal_blocks",    "challenge_blocks",
+      "liveness_slash_bps", "max_attempts",     NULL};
+  genesis_params_default(&g->params);
   if (!json_is_object(p)) return core_errf(eb, COHORT_ERR_GENESIS, "params: must be an object");
   int rc;
   if ((rc = only_keys(p, keys, "params", eb))) return rc;
@@ -104,7 +132,26 @@ static int parse_params(genesis *g, json_t *p, core_errbuf *eb) {
   if ((rc = get_u32(p, "max_block_txs", &g->params.max_block_txs, 1, 100000, eb))) return rc;
   if (g->params.max_tx_bytes > g->params.max_block_bytes)
     return core_errf(eb, COHORT_ERR_GENESIS, "params.max_tx_bytes exceeds params.max_block_bytes");
-  return get_amount(p, "min_fee", &g->params.min_fee, "params", 1, eb);
+  genesis_params *q = &g->params;
+  if ((rc = get_amount(p, "min_fee", &q->min_fee, "params", 1, eb)) ||
+      (rc = get_u32_opt(p, "max_blob_bytes", &q->max_blob_bytes, 1, 64u << 20, eb)) ||
+      (rc = get_amount(p, "blob_byte_fee", &q->blob_byte_fee, "params", 0, eb)) ||
+      (rc = get_amount(p, "min_executor_stake", &q->min_executor_stake, "params", 0, eb)) ||
+      (rc = get_u32_opt(p, "unbonding_blocks", &q->unbonding_blocks, 1, 10000000, eb)) ||
+      (rc = get_u32_opt(p, "max_committee", &q->max_committee, 1, 64, eb)) ||
+      (rc = get_amount(p, "max_task_steps", &q->max_task_steps, "params", 0, eb)) ||
+      (rc = get_u32_opt(p, "max_task_mem_mib", &q->max_task_mem_mib, 2, 1024, eb)) ||
+      (rc = get_u32_opt(p, "max_inline_input", &q->max_inline_input, 0, 16u << 20, eb)) ||
+      (rc = get_u32_opt(p, "max_inline_output", &q->max_inline_output, 0, 16u << 20, eb)) ||
+      (rc = get_u32_opt(p, "commit_blocks", &q->commit_blocks, 1, 100000, eb)) ||
+      (rc = get_u32_opt(p, "reveal_blocks", &q->reveal_blocks, 1, 100000, eb)) ||
+      (rc = get_u32_opt(p, "challenge_blocks", &q->challenge_blocks, 0, 1000000, eb)) ||
+      (rc = get_u32_opt(p, "liveness_slash_bps", &q->liveness_slash_bps, 0, 10000, eb)) ||
+      (rc = get_u32_opt(p, "max_attempts", &q->max_attempts, 1, 100, eb)))
+    return rc;
+  if (q->max_task_steps == 0)
+    return core_errf(eb, COHORT_ERR_GENESIS, "params.max_task_steps must be > 0");
+  return COHORT_OK;
 }
 
 static int parse_accounts(genesis *g, json_t *a, uint64_t sup[2], core_errbuf *eb) {
@@ -263,7 +310,7 @@ char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
   json_t *root = json_pack(
       "{s:s, s:s, s:{s:i, s:i, s:i, s:s}, s:[{s:s, s:s, s:s}], s:[{s:s, s:s, s:s, s:s}]}",
       "chain_id", chain_id, "genesis_time", t, "params", "max_block_bytes",
-      4 << 20, "max_tx_bytes", 65536, "max_block_txs", 10000, "min_fee", "1000",
+      8 << 20, "max_tx_bytes", 2 << 20, "max_block_txs", 10000, "min_fee", "1000",
       "accounts", "address", addr, "crd", "1000000000000000", "stk", "1000000000000",
       "validators", "pubkey", pk, "operator", addr, "power", "100000000000",
       "moniker", "devnet-validator");

@@ -42,7 +42,19 @@ typedef struct {
 typedef struct {
   uint32_t max_block_bytes, max_tx_bytes, max_block_txs;
   uint64_t min_fee;
+  /* compute market; optional in the file (defaults: genesis_params_default) */
+  uint32_t max_blob_bytes;
+  uint64_t blob_byte_fee;
+  uint64_t min_executor_stake;
+  uint32_t unbonding_blocks, max_committee;
+  uint64_t max_task_steps;
+  uint32_t max_task_mem_mib, max_inline_input, max_inline_output;
+  uint32_t commit_blocks, reveal_blocks, challenge_blocks;
+  uint32_t liveness_slash_bps, max_attempts;
 } genesis_params;
+
+/* Defaults of the optional (market) parameters. */
+void genesis_params_default(genesis_params *p);
 
 typedef struct {
   char chain_id[49];

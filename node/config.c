@@ -18,7 +18,7 @@ void node_config_defaults(node_config *c) {
   strcpy(c->moniker, "cohort-node");
   strcpy(c->log_level, "info");
   strcpy(c->rpc_listen, "127.0.0.1:27657");
-  c->rpc_max_body_bytes = 1 << 20;
+  c->rpc_max_body_bytes = 5 << 20; /* a 2 MiB tx in hex, with room */
   c->rpc_max_batch = 100;
   c->rpc_max_conns = 256;
   c->rpc_idle_timeout_ms = 10000;
@@ -199,7 +199,7 @@ const char *node_config_template(void) {
          "\n[rpc]\n"
          "# JSON-RPC over HTTP. Keep it on loopback unless a proxy guards it.\n"
          "listen = 127.0.0.1:27657\n"
-         "max_body_bytes = 1048576\n"
+         "max_body_bytes = 5242880\n"
          "max_batch = 100\n"
          "max_conns = 256\n"
          "# a request must arrive whole within this time, or the client is dropped\n"

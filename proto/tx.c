@@ -44,6 +44,56 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
         return core_errf(eb, COHORT_ERR_AMOUNT, "transfer.amount must be > 0");
       return COHORT_OK;
     }
+    case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
+      if (pb_has_unknown(&b->register_executor->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "register_executor has unknown fields");
+      return COHORT_OK;
+    case COHORT__TX_BODY__MSG_UNBOND:
+      if (pb_has_unknown(&b->unbond->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "unbond has unknown fields");
+      if (b->unbond->role != 1)
+        return core_errf(eb, COHORT_ERR_INVALID, "unbond.role must be 1 (executor stake)");
+      if (b->unbond->amount == 0)
+        return core_errf(eb, COHORT_ERR_AMOUNT, "unbond.amount must be > 0");
+      return COHORT_OK;
+    case COHORT__TX_BODY__MSG_UPLOAD_BLOB:
+      if (pb_has_unknown(&b->upload_blob->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "upload_blob has unknown fields");
+      if (b->upload_blob->data.len == 0)
+        return core_errf(eb, COHORT_ERR_INVALID, "upload_blob.data is empty");
+      return COHORT_OK;
+    case COHORT__TX_BODY__MSG_SUBMIT_TASK: {
+      const Cohort__MsgSubmitTask *t = b->submit_task;
+      if (pb_has_unknown(&t->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "submit_task has unknown fields");
+      if (t->program.len != 32)
+        return core_errf(eb, COHORT_ERR_INVALID, "submit_task.program must be a 32-byte blob hash");
+      if (t->input_blob.len != 0 && (t->input_blob.len != 32 || t->input.len != 0))
+        return core_errf(eb, COHORT_ERR_INVALID,
+                         "submit_task: give inline input or a 32-byte input_blob hash, not both");
+      if (t->max_steps == 0 || t->mem_mib == 0 || t->committee == 0 || t->reward == 0)
+        return core_errf(eb, COHORT_ERR_INVALID,
+                         "submit_task: max_steps, mem_mib, committee and reward must be > 0");
+      return COHORT_OK;
+    }
+    case COHORT__TX_BODY__MSG_COMMIT_RESULT:
+      if (pb_has_unknown(&b->commit_result->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "commit_result has unknown fields");
+      if (b->commit_result->task_id.len != 32 || b->commit_result->commitment.len != 32)
+        return core_errf(eb, COHORT_ERR_INVALID,
+                         "commit_result: task_id and commitment must be 32 bytes");
+      return COHORT_OK;
+    case COHORT__TX_BODY__MSG_REVEAL_RESULT: {
+      const Cohort__MsgRevealResult *r = b->reveal_result;
+      if (pb_has_unknown(&r->base) || (r->claim && pb_has_unknown(&r->claim->base)))
+        return core_errf(eb, COHORT_ERR_DECODE, "reveal_result has unknown fields");
+      if (r->task_id.len != 32 || r->salt.len != 32 || !r->claim ||
+          r->claim->final_state.len != 32 || r->claim->output_hash.len != 32)
+        return core_errf(eb, COHORT_ERR_INVALID,
+                         "reveal_result: task_id, salt, claim.final_state and claim.output_hash "
+                         "must be 32 bytes");
+      return COHORT_OK;
+    }
     default:
       return core_errf(eb, COHORT_ERR_NO_MSG,
                        "tx body carries no known message");
@@ -174,6 +224,12 @@ const char *tx_token_name(Cohort__Token t) {
 const char *tx_msg_name(const Cohort__TxBody *body) {
   switch (body->msg_case) {
     case COHORT__TX_BODY__MSG_TRANSFER: return "transfer";
+    case COHORT__TX_BODY__MSG_UNBOND: return "unbond";
+    case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR: return "register_executor";
+    case COHORT__TX_BODY__MSG_UPLOAD_BLOB: return "upload_blob";
+    case COHORT__TX_BODY__MSG_SUBMIT_TASK: return "submit_task";
+    case COHORT__TX_BODY__MSG_COMMIT_RESULT: return "commit_result";
+    case COHORT__TX_BODY__MSG_REVEAL_RESULT: return "reveal_result";
     default: return "none";
   }
 }

@@ -123,6 +123,16 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
 
 void state_exec_free(state_exec *x);
 
+/* Compute market helpers shared with executors and clients.
+ * claim bytes = final_state(32) || u64be(steps) || u32be(status) ||
+ *               u32be(code) || output_hash(32)
+ * commitment  = sha256("cohort/commit/v1" || task_id(32) || executor(20) ||
+ *               claim bytes || salt(32)) */
+#define STATE_CLAIM_BYTES 80
+void state_claim_bytes(uint8_t out[STATE_CLAIM_BYTES], const Cohort__Claim *c);
+void state_commitment(uint8_t out[32], const uint8_t task_id[32], const uint8_t executor[20],
+                      const Cohort__Claim *c, const uint8_t salt[32]);
+
 /* The whole transition for a block received from elsewhere (replay, block
  * sync): decode block (limits from params), check the header against the
  * state (chain ID, height, parent hash, app_hash = our current app_hash,

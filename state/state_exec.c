@@ -65,7 +65,7 @@ int state_exec_get_account(state_exec *x, const uint8_t id[20], uint64_t *crd,
   return state_get_account(x->st, id, crd, stk, nonce);
 }
 
-static int put_account(state_exec *x, const uint8_t id[20], uint64_t crd,
+int sx_put_account(state_exec *x, const uint8_t id[20], uint64_t crd,
                        uint64_t stk, uint64_t nonce) {
   uint8_t key[22], *v;
   size_t vl;
@@ -78,12 +78,12 @@ static int put_account(state_exec *x, const uint8_t id[20], uint64_t crd,
 }
 
 /* Credit amount of a token to id, checked. */
-static int credit(state_exec *x, const uint8_t id[20], int is_stk, uint64_t amt) {
+int sx_credit(state_exec *x, const uint8_t id[20], int is_stk, uint64_t amt) {
   uint64_t c, s, n;
   int rc = state_exec_get_account(x, id, &c, &s, &n);
   if (rc) return rc;
   if ((rc = core_add_u64(is_stk ? &s : &c, is_stk ? s : c, amt))) return rc;
-  return put_account(x, id, c, s, n);
+  return sx_put_account(x, id, c, s, n);
 }
 
 static int exec_transfer(state_exec *x, const tx_t *tx, state_tx_result *res) {
@@ -111,8 +111,8 @@ static int exec_transfer(state_exec *x, const tx_t *tx, state_tx_result *res) {
     return COHORT_OK;
   }
   if (is_stk) s -= t->amount; else c -= t->amount;
-  if ((rc = put_account(x, tx->sender, c, s, n))) return rc;
-  return credit(x, t->to.data, is_stk, t->amount);
+  if ((rc = sx_put_account(x, tx->sender, c, s, n))) return rc;
+  return sx_credit(x, t->to.data, is_stk, t->amount);
 }
 
 int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
@@ -144,12 +144,20 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
     return core_errf(eb, COHORT_ERR_FUNDS, "fee %llu exceeds the CRD balance %llu",
                      (unsigned long long)b->fee, (unsigned long long)c);
   /* Consume fee and nonce: these stick even if the message fails. */
-  if ((rc = put_account(x, tx->sender, c - b->fee, s, n + 1))) return rc;
-  if ((rc = credit(x, x->fee_sink, 0, b->fee))) return rc;
+  if ((rc = sx_put_account(x, tx->sender, c - b->fee, s, n + 1))) return rc;
+  if ((rc = sx_credit(x, x->fee_sink, 0, b->fee))) return rc;
   res->fee = b->fee;
   switch (b->msg_case) {
     case COHORT__TX_BODY__MSG_TRANSFER:
       rc = exec_transfer(x, tx, res);
+      break;
+    case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
+    case COHORT__TX_BODY__MSG_UNBOND:
+    case COHORT__TX_BODY__MSG_UPLOAD_BLOB:
+    case COHORT__TX_BODY__MSG_SUBMIT_TASK:
+    case COHORT__TX_BODY__MSG_COMMIT_RESULT:
+    case COHORT__TX_BODY__MSG_REVEAL_RESULT:
+      rc = sx_exec_market(x, tx, res);
       break;
     default:
       res->code = COHORT_ERR_NO_MSG;
@@ -163,6 +171,8 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
 
 int state_exec_finish(state_exec *x, uint8_t app_hash[32]) {
   if (x->finished) return COHORT_ERR_INVALID;
+  int rc = sx_end_block(x);
+  if (rc) return rc;
   ov_hash(&x->ov, x->st->meta->app_hash.data, x->height, app_hash);
   x->finished = 1;
   return COHORT_OK;
@@ -179,6 +189,8 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
                  size_t clen, const uint8_t (*tx_hashes)[32],
                  const state_tx_result *results, core_errbuf *eb) {
   uint8_t app[32];
+  int rc0 = x->finished ? COHORT_OK : state_exec_finish(x, app);
+  if (rc0) return core_errf(eb, rc0, "end-of-block processing failed: %s", core_err_str(rc0));
   ov_hash(&x->ov, st->meta->app_hash.data, x->height, app);
   kv_batch *b = kv_batch_new();
   if (!b) return COHORT_ERR_NOMEM;

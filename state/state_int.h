@@ -2,6 +2,7 @@
 #ifndef COHORT_STATE_INT_H
 #define COHORT_STATE_INT_H
 
+#include "core/bytes.h"
 #include "state/state.h"
 
 #define KEY_ACCOUNT 'a'
@@ -48,6 +49,30 @@ void ov_hash(const overlay *o, const uint8_t prev[32], uint64_t height,
              uint8_t out[32]);
 
 void state_account_key(uint8_t key[22], const uint8_t id[20]);
+
+/* ---- helpers over an executing block's overlay (state_exec.c, state_sx.c) ---- */
+int sx_put_account(state_exec *x, const uint8_t id[20], uint64_t crd, uint64_t stk,
+                   uint64_t nonce);
+int sx_credit(state_exec *x, const uint8_t id[20], int is_stk, uint64_t amt);
+/* Read a key through the overlay: 0 (*v malloc'd), COHORT_ERR_NOT_FOUND, or error. */
+int sx_get(state_exec *x, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl);
+int sx_put(state_exec *x, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
+int sx_del(state_exec *x, const uint8_t *k, size_t kl);
+/* Visit keys with a prefix, overlay merged over the store, in key order. */
+int sx_scan(state_exec *x, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx);
+/* Protobuf records through the overlay. sx_get_msg: NULL if absent (rc 0)
+ * or on error (*rc set). */
+ProtobufCMessage *sx_get_msg(state_exec *x, const uint8_t *k, size_t kl,
+                             const ProtobufCMessageDescriptor *d, int *rc);
+int sx_put_msg(state_exec *x, const uint8_t *k, size_t kl, const ProtobufCMessage *m);
+/* Adjust the recorded supply / escrow totals (checked). */
+int sx_supply_sub(state_exec *x, uint64_t crd, uint64_t stk);
+int sx_escrow_add(state_exec *x, uint64_t crd);
+int sx_escrow_sub(state_exec *x, uint64_t crd);
+
+/* The compute market (state_market.c). */
+int sx_exec_market(state_exec *x, const tx_t *tx, state_tx_result *res);
+int sx_end_block(state_exec *x);
 int state_decode_account(const uint8_t *v, size_t vl, uint64_t *crd,
                          uint64_t *stk, uint64_t *nonce);
 int state_encode_account(uint8_t **v, size_t *vl, uint64_t crd, uint64_t stk,

@@ -1,0 +1,150 @@
+/* state/state_sx.c — reads and writes through an executing block's overlay:
+ * raw keys, protobuf records, merged prefix scans, supply and escrow totals. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/state_int.h"
+
+int sx_get(state_exec *x, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl) {
+  const uint8_t *ov;
+  size_t ol;
+  if (ov_find(&x->ov, k, kl, &ov, &ol)) {
+    if (!ov) return COHORT_ERR_NOT_FOUND;
+    *v = malloc(ol ? ol : 1);
+    if (!*v) return COHORT_ERR_NOMEM;
+    if (ol) memcpy(*v, ov, ol);
+    *vl = ol;
+    return COHORT_OK;
+  }
+  return kv_get(x->st->kv, k, kl, v, vl);
+}
+
+int sx_put(state_exec *x, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  static const uint8_t empty[1];
+  return ov_put(&x->ov, k, kl, v ? v : empty, vl);
+}
+
+int sx_del(state_exec *x, const uint8_t *k, size_t kl) { return ov_put(&x->ov, k, kl, NULL, 0); }
+
+ProtobufCMessage *sx_get_msg(state_exec *x, const uint8_t *k, size_t kl,
+                             const ProtobufCMessageDescriptor *d, int *rc) {
+  uint8_t *v;
+  size_t vl;
+  *rc = sx_get(x, k, kl, &v, &vl);
+  if (*rc == COHORT_ERR_NOT_FOUND) {
+    *rc = COHORT_OK;
+    return NULL;
+  }
+  if (*rc) return NULL;
+  ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, vl, v);
+  free(v);
+  if (!m) *rc = COHORT_ERR_CORRUPT;
+  return m;
+}
+
+int sx_put_msg(state_exec *x, const uint8_t *k, size_t kl, const ProtobufCMessage *m) {
+  size_t n = protobuf_c_message_get_packed_size(m);
+  uint8_t *b = malloc(n ? n : 1);
+  if (!b) return COHORT_ERR_NOMEM;
+  protobuf_c_message_pack(m, b);
+  int rc = sx_put(x, k, kl, b, n);
+  free(b);
+  return rc;
+}
+
+/* ---- merged scan ---- */
+typedef struct {
+  uint8_t *k, *v;
+  size_t kl, vl;
+} item;
+typedef struct {
+  item *it;
+  size_t n, cap;
+} items;
+
+static int collect(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  items *a = ctx;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? a->cap * 2 : 16;
+    item *p = realloc(a->it, cap * sizeof *p);
+    if (!p) return COHORT_ERR_NOMEM;
+    a->it = p;
+    a->cap = cap;
+  }
+  item *i = &a->it[a->n];
+  i->k = malloc(kl ? kl : 1);
+  i->v = malloc(vl ? vl : 1);
+  if (!i->k || !i->v) {
+    free(i->k);
+    free(i->v);
+    return COHORT_ERR_NOMEM;
+  }
+  memcpy(i->k, k, kl);
+  if (vl) memcpy(i->v, v, vl);
+  i->kl = kl;
+  i->vl = vl;
+  a->n++;
+  return 0;
+}
+
+static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+  size_t m = al < bl ? al : bl;
+  int c = m ? memcmp(a, b, m) : 0;
+  return c ? c : (al < bl ? -1 : al > bl);
+}
+
+int sx_scan(state_exec *x, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx) {
+  items a = {0};
+  int rc = kv_scan(x->st->kv, prefix, plen, collect, &a);
+  /* Overlay entries with the prefix, in order (the overlay is sorted). */
+  size_t oi = 0;
+  const overlay *o = &x->ov;
+  while (oi < o->n && keycmp(o->e[oi].k, o->e[oi].kl, prefix, plen) < 0) oi++;
+  size_t si = 0;
+  while (!rc) {
+    int o_ok = oi < o->n && o->e[oi].kl >= plen && !memcmp(o->e[oi].k, prefix, plen);
+    int s_ok = si < a.n;
+    if (!o_ok && !s_ok) break;
+    int c = !o_ok ? 1 : !s_ok ? -1 : keycmp(o->e[oi].k, o->e[oi].kl, a.it[si].k, a.it[si].kl);
+    if (c <= 0) {
+      const ov_ent *e = &o->e[oi++];
+      if (c == 0) si++;
+      if (e->v) rc = cb(ctx, e->k, e->kl, e->v, e->vl);
+    } else {
+      rc = cb(ctx, a.it[si].k, a.it[si].kl, a.it[si].v, a.it[si].vl);
+      si++;
+    }
+  }
+  for (size_t i = 0; i < a.n; i++) {
+    free(a.it[i].k);
+    free(a.it[i].v);
+  }
+  free(a.it);
+  return rc;
+}
+
+/* ---- totals ---- */
+static int totals(state_exec *x, const char *key, int64_t dcrd_sign, uint64_t crd,
+                  int64_t dstk_sign, uint64_t stk) {
+  int rc;
+  Cohort__Account *a = (Cohort__Account *)sx_get_msg(x, (const uint8_t *)key, strlen(key),
+                                                      &cohort__account__descriptor, &rc);
+  if (rc) return rc;
+  Cohort__Account t = COHORT__ACCOUNT__INIT;
+  if (a) {
+    t.crd = a->crd;
+    t.stk = a->stk;
+    cohort__account__free_unpacked(a, NULL);
+  }
+  if (dcrd_sign > 0 ? core_add_u64(&t.crd, t.crd, crd) : core_sub_u64(&t.crd, t.crd, crd))
+    return COHORT_ERR_CORRUPT;
+  if (dstk_sign > 0 ? core_add_u64(&t.stk, t.stk, stk) : core_sub_u64(&t.stk, t.stk, stk))
+    return COHORT_ERR_CORRUPT;
+  return sx_put_msg(x, (const uint8_t *)key, strlen(key), &t.base);
+}
+
+int sx_supply_sub(state_exec *x, uint64_t crd, uint64_t stk) {
+  return totals(x, KEY_SUPPLY, -1, crd, -1, stk);
+}
+int sx_escrow_add(state_exec *x, uint64_t crd) { return totals(x, "s/escrow", 1, crd, 1, 0); }
+int sx_escrow_sub(state_exec *x, uint64_t crd) { return totals(x, "s/escrow", -1, crd, -1, 0); }
