@@ -187,6 +187,8 @@ struct cohort_vm {
 void vm_empty_hashes(vm_hash empty[VM_TREE_LEVELS + 1]);
 void vm_hash2(uint8_t out[32], const uint8_t l[32], const uint8_t r[32]);
 void vm_hash64(uint8_t out[32], const uint8_t in[64]); /* = BLAKE2b-256 of 64 bytes */
+/* out[i] = BLAKE2b-256(in[i][0..64)) for i < n; outputs must not overlap inputs. */
+void vm_hash64_batch(uint8_t *const *out, const uint8_t *const *in, size_t n);
 int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pages,
                    const vm_hash *empty);
 void vm_region_free(vm_region *r);

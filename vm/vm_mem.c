@@ -105,22 +105,38 @@ static void page_tree(const uint8_t *page, vm_hash t[256]) {
   for (unsigned i = 127; i >= 1; i--) vm_hash2(t[i], t[2 * i], t[2 * i + 1]);
 }
 
+/* Children of inner node q (1..127) of a page: nodes 2q, 2q+1, where
+ * indices >= 128 are the page's leaves (raw data). */
+static const uint8_t *pnode(const vm_hash *t, const uint8_t *page, unsigned q) {
+  return q >= 128 ? page + 32 * (q - 128) : t[q];
+}
+
+/* Recompute inner nodes t[1..127] of a page, level by level (four hashes
+ * at a time where the CPU allows): all of them if need is NULL, else those
+ * marked in need[] and, transitively, their ancestors. */
+static void page_levels(vm_hash *t, const uint8_t *page, uint8_t *need) {
+  for (unsigned w = 64; w >= 1; w /= 2) {
+    uint8_t *outs[64];
+    const uint8_t *ins[64];
+    size_t n = 0;
+    for (unsigned q = w; q < 2 * w; q++) {
+      if (need && !need[q]) continue;
+      outs[n] = t[q];
+      ins[n++] = pnode(t, page, 2 * q); /* 2q and 2q+1 are adjacent */
+      if (need) need[q >> 1] = 1;
+    }
+    vm_hash64_batch(outs, ins, n);
+  }
+}
+
 void vm_page_root(const uint8_t *page, const vm_hash *empty, uint8_t out[32]) {
   if (page_is_zero(page)) {
     memcpy(out, empty[VM_PAGE_LEVELS], 32);
     return;
   }
-  vm_hash lvl[64];
-  for (unsigned i = 0; i < 64; i++) vm_hash64(lvl[i], page + 64 * i);
-  for (unsigned n = 32; n >= 1; n /= 2)
-    for (unsigned i = 0; i < n; i++) vm_hash2(lvl[i], lvl[2 * i], lvl[2 * i + 1]);
-  memcpy(out, lvl[0], 32);
-}
-
-/* Children of inner node q (1..127) of a page: nodes 2q, 2q+1, where
- * indices >= 128 are the page's leaves (raw data). */
-static const uint8_t *pnode(const vm_hash *t, const uint8_t *page, unsigned q) {
-  return q >= 128 ? page + 32 * (q - 128) : t[q];
+  vm_hash t[128];
+  page_levels(t, page, NULL);
+  memcpy(out, t[1], 32);
 }
 
 /* Bring page p's root up to date; returns into out. */
@@ -139,7 +155,7 @@ static void page_update(cohort_vm *vm, vm_region *r, uint32_t p, uint8_t out[32]
       memset(d, 0, VM_PAGE / VM_LEAF);
       return;
     }
-    for (unsigned q = 127; q >= 1; q--) vm_hash2(t[q], pnode(t, page, 2 * q), pnode(t, page, 2 * q + 1));
+    page_levels(t, page, NULL);
     memset(d, 0, VM_PAGE / VM_LEAF);
     memcpy(out, t[1], 32);
     return;
@@ -149,11 +165,7 @@ static void page_update(cohort_vm *vm, vm_region *r, uint32_t p, uint8_t out[32]
   for (unsigned i = 0; i < VM_PAGE / VM_LEAF; i++)
     if (d[i]) need[(128 + i) >> 1] = 1;
   memset(d, 0, VM_PAGE / VM_LEAF);
-  for (unsigned q = 127; q >= 1; q--)
-    if (need[q]) {
-      vm_hash2(t[q], pnode(t, page, 2 * q), pnode(t, page, 2 * q + 1));
-      need[q >> 1] = 1;
-    }
+  page_levels(t, page, need);
   memcpy(out, t[1], 32);
 }
 
@@ -185,9 +197,16 @@ static void region_flush(cohort_vm *vm, vm_region *r) {
       if (m > 0 && r->work[m - 1] == parent) continue;
       r->work[m++] = parent;
     }
-    for (uint32_t i = 0; i < m; i++) {
-      uint32_t q = r->work[i];
-      vm_hash2(r->nodes[q], r->nodes[2 * q], r->nodes[2 * q + 1]);
+    for (uint32_t i = 0; i < m; i += 64) {
+      uint8_t *outs[64];
+      const uint8_t *ins[64];
+      uint32_t k = m - i < 64 ? m - i : 64;
+      for (uint32_t j = 0; j < k; j++) {
+        uint32_t q = r->work[i + j];
+        outs[j] = r->nodes[q];
+        ins[j] = r->nodes[2 * q]; /* 2q and 2q+1 are adjacent */
+      }
+      vm_hash64_batch(outs, ins, k);
     }
     n = m;
   }
