@@ -68,6 +68,7 @@ static void blake2b_64(uint8_t out[32], const uint8_t in[64]) {
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define VM_HAVE_X4 1
 typedef uint64_t v4u64 __attribute__((vector_size(32)));
+#define SPLAT(c) ((v4u64){(uint64_t)(c), (uint64_t)(c), (uint64_t)(c), (uint64_t)(c)})
 #define ROTV(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
 #define GV(r, i, a, b, c, d)                  \
   do {                                        \
@@ -98,15 +99,15 @@ typedef uint64_t v4u64 __attribute__((vector_size(32)));
     m[i] = (v4u64){vm_le64(in[0] + 8 * i), vm_le64(in[1] + 8 * i), vm_le64(in[2] + 8 * i),   \
                    vm_le64(in[3] + 8 * i)};                                                  \
   for (int i = 8; i < 16; i++) m[i] = z;                                                     \
-  const v4u64 h0 = z + (IV[0] ^ 0x01010020ull);                                              \
-  v4u64 v0 = h0, v1 = z + IV[1], v2 = z + IV[2], v3 = z + IV[3], v4 = z + IV[4];             \
-  v4u64 v5 = z + IV[5], v6 = z + IV[6], v7 = z + IV[7], v8 = z + IV[0], v9 = z + IV[1];      \
-  v4u64 v10 = z + IV[2], v11 = z + IV[3], v12 = z + (IV[4] ^ 64), v13 = z + IV[5];           \
-  v4u64 v14 = z + ~IV[6], v15 = z + IV[7];                                                   \
+  const v4u64 h0 = SPLAT(IV[0] ^ 0x01010020ull);                                              \
+  v4u64 v0 = h0, v1 = SPLAT(IV[1]), v2 = SPLAT(IV[2]), v3 = SPLAT(IV[3]), v4 = SPLAT(IV[4]);             \
+  v4u64 v5 = SPLAT(IV[5]), v6 = SPLAT(IV[6]), v7 = SPLAT(IV[7]), v8 = SPLAT(IV[0]), v9 = SPLAT(IV[1]);      \
+  v4u64 v10 = SPLAT(IV[2]), v11 = SPLAT(IV[3]), v12 = SPLAT(IV[4] ^ 64), v13 = SPLAT(IV[5]);           \
+  v4u64 v14 = SPLAT(~IV[6]), v15 = SPLAT(IV[7]);                                                   \
   ROUNDV(0); ROUNDV(1); ROUNDV(2); ROUNDV(3); ROUNDV(4); ROUNDV(5);                          \
   ROUNDV(6); ROUNDV(7); ROUNDV(8); ROUNDV(9); ROUNDV(10); ROUNDV(11);                        \
-  v4u64 o0 = h0 ^ v0 ^ v8, o1 = (z + IV[1]) ^ v1 ^ v9, o2 = (z + IV[2]) ^ v2 ^ v10;          \
-  v4u64 o3 = (z + IV[3]) ^ v3 ^ v11;                                                         \
+  v4u64 o0 = h0 ^ v0 ^ v8, o1 = (SPLAT(IV[1])) ^ v1 ^ v9, o2 = (SPLAT(IV[2])) ^ v2 ^ v10;          \
+  v4u64 o3 = (SPLAT(IV[3])) ^ v3 ^ v11;                                                         \
   for (int k = 0; k < 4; k++) {                                                              \
     vm_put64(out[k], o0[k]);                                                                 \
     vm_put64(out[k] + 8, o1[k]);                                                             \
