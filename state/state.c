@@ -310,3 +310,67 @@ int state_get_tx_result(state *st, const uint8_t txhash[32],
   free(v);
   return *res ? COHORT_OK : COHORT_ERR_CORRUPT;
 }
+
+/* ---- compute market reads ---- */
+static int get_msg(state *st, char prefix, const uint8_t *id, size_t n,
+                   const ProtobufCMessageDescriptor *d, ProtobufCMessage **out) {
+  uint8_t k[2 + 64], *v;
+  size_t vl;
+  k[0] = (uint8_t)prefix;
+  k[1] = '/';
+  memcpy(k + 2, id, n);
+  int rc = kv_get(st->kv, k, 2 + n, &v, &vl);
+  if (rc) return rc;
+  *out = protobuf_c_message_unpack(d, NULL, vl, v);
+  free(v);
+  return *out ? COHORT_OK : COHORT_ERR_CORRUPT;
+}
+
+int state_get_executor(state *st, const uint8_t id[20], Cohort__Executor **out) {
+  return get_msg(st, 'e', id, 20, &cohort__executor__descriptor, (ProtobufCMessage **)out);
+}
+int state_get_blob(state *st, const uint8_t hash[32], Cohort__Blob **out) {
+  return get_msg(st, 'b', hash, 32, &cohort__blob__descriptor, (ProtobufCMessage **)out);
+}
+int state_get_task(state *st, const uint8_t task_id[32], Cohort__Task **out) {
+  return get_msg(st, 't', task_id, 32, &cohort__task__descriptor, (ProtobufCMessage **)out);
+}
+
+int state_get_output(state *st, const uint8_t task_id[32], const uint8_t output_hash[32],
+                     uint8_t **out, size_t *len) {
+  uint8_t k[66] = {'o', '/'};
+  memcpy(k + 2, task_id, 32);
+  memcpy(k + 34, output_hash, 32);
+  return kv_get(st->kv, k, sizeof k, out, len);
+}
+
+int state_get_task_input(state *st, const uint8_t task_id[32], uint8_t **out, size_t *len) {
+  uint8_t k[34] = {'i', '/'};
+  memcpy(k + 2, task_id, 32);
+  return kv_get(st->kv, k, sizeof k, out, len);
+}
+
+int state_get_escrow(state *st, uint64_t *crd) {
+  uint8_t *v;
+  size_t vl;
+  uint64_t stk;
+  *crd = 0;
+  int rc = get_str(st, "s/escrow", &v, &vl);
+  if (rc == COHORT_ERR_NOT_FOUND) return COHORT_OK;
+  if (rc) return rc;
+  rc = state_decode_account(v, vl, crd, &stk, NULL);
+  free(v);
+  return rc;
+}
+
+int state_get_beacon(state *st, uint8_t out[32]) {
+  uint8_t *v;
+  size_t vl;
+  memset(out, 0, 32);
+  int rc = get_str(st, "r/beacon", &v, &vl);
+  if (rc == COHORT_ERR_NOT_FOUND) return COHORT_OK;
+  if (rc) return rc;
+  if (vl == 32) memcpy(out, v, 32);
+  free(v);
+  return vl == 32 ? COHORT_OK : COHORT_ERR_CORRUPT;
+}

@@ -77,6 +77,20 @@ int state_height_by_hash(state *st, const uint8_t hash[32], uint64_t *height);
 int state_get_tx_result(state *st, const uint8_t txhash[32],
                         Cohort__TxResult **res);
 
+/* Compute market records (committed). *out is a new unpacked message, free
+ * with the matching cohort__*__free_unpacked; COHORT_ERR_NOT_FOUND if absent. */
+int state_get_executor(state *st, const uint8_t id[20], Cohort__Executor **out);
+int state_get_blob(state *st, const uint8_t hash[32], Cohort__Blob **out);
+int state_get_task(state *st, const uint8_t task_id[32], Cohort__Task **out);
+/* Output bytes of a task with the given output hash (malloc'd). */
+int state_get_output(state *st, const uint8_t task_id[32], const uint8_t output_hash[32],
+                     uint8_t **out, size_t *len);
+/* Inline input of a task (malloc'd); COHORT_ERR_NOT_FOUND if it used a blob. */
+int state_get_task_input(state *st, const uint8_t task_id[32], uint8_t **out, size_t *len);
+int state_get_escrow(state *st, uint64_t *crd);
+/* The current committee-draw beacon (32 zero bytes before block 1). */
+int state_get_beacon(state *st, uint8_t out[32]);
+
 /* Result of one transaction in a block. */
 typedef struct {
   int code;        /* 0 ok, else the COHORT_ERR_* why the message failed */

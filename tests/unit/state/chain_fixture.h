@@ -16,7 +16,7 @@
 #include "state/state.h"
 
 #define FX_CHAIN "test-chain-1"
-#define FX_USERS 4
+#define FX_USERS 7
 
 typedef struct {
   core_key val;
@@ -45,16 +45,18 @@ static void fx_init(fixture *f, uint8_t seed) {
     snprintf(accts[i], sizeof accts[i], "{\"address\":\"%s\",\"crd\":\"%s\",\"stk\":\"%s\"}", a,
              i == 3 ? "500" : "1000000000", i == 3 ? "0" : "5000000");
   }
-  char vpk[65], op[CORE_ADDR_STR_MAX], text[4096];
+  char vpk[65], op[CORE_ADDR_STR_MAX], text[8192];
   core_hex_encode(vpk, f->val.pub, 32);
   core_addr_encode(op, f->ids[0]);
   snprintf(text, sizeof text,
            "{\"chain_id\":\"" FX_CHAIN "\",\"genesis_time\":\"2026-01-01T00:00:00Z\","
-           "\"params\":{\"max_block_bytes\":1048576,\"max_tx_bytes\":4096,"
-           "\"max_block_txs\":1000,\"min_fee\":\"10\"},"
-           "\"accounts\":[%s,%s,%s,%s],"
+           "\"params\":{\"max_block_bytes\":4194304,\"max_tx_bytes\":2097152,"
+           "\"max_block_txs\":1000,\"min_fee\":\"10\",\"min_executor_stake\":\"1000\","
+           "\"commit_blocks\":3,\"reveal_blocks\":3,\"challenge_blocks\":2,"
+           "\"unbonding_blocks\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000},"
+           "\"accounts\":[%s,%s,%s,%s,%s,%s,%s],"
            "\"validators\":[{\"pubkey\":\"%s\",\"operator\":\"%s\",\"power\":\"100\"}]}",
-           accts[0], accts[1], accts[2], accts[3], vpk, op);
+           accts[0], accts[1], accts[2], accts[3], accts[4], accts[5], accts[6], vpk, op);
   core_errbuf eb;
   if (genesis_parse(&f->g, text, strlen(text), &eb)) {
     fprintf(stderr, "fixture genesis: %s\n", eb.msg);
@@ -62,7 +64,7 @@ static void fx_init(fixture *f, uint8_t seed) {
   }
 }
 
-static uint8_t *fx_transfer(const fixture *f, int from, const uint8_t to[20], int token,
+static __attribute__((unused)) uint8_t *fx_transfer(const fixture *f, int from, const uint8_t to[20], int token,
                             uint64_t amount, uint64_t nonce, uint64_t fee, const char *chain,
                             size_t *len) {
   Cohort__MsgTransfer t = COHORT__MSG_TRANSFER__INIT;

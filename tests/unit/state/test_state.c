@@ -43,8 +43,8 @@ static void test_genesis_same_hash_mem_and_leveldb(void **s) {
   assert_int_equal(state_init_genesis(sb, &other, &eb), COHORT_ERR_GENESIS);
   uint64_t crd, stk;
   assert_int_equal(state_get_supply(sa, &crd, &stk), 0);
-  assert_int_equal(crd, 3 * 1000000000ull + 500);
-  assert_int_equal(stk, 3 * 5000000ull + 100);
+  assert_int_equal(crd, 6 * 1000000000ull + 500);
+  assert_int_equal(stk, 6 * 5000000ull + 100);
   state_close(sa);
   kv_close(a);
   state_close(sb);
@@ -199,13 +199,13 @@ static void test_random_workload_conserves_supply(void **s) {
   (void)s;
   kv_store *kv;
   state *st = open_mem(&kv);
-  uint64_t nonces[FX_USERS] = {0};
+  uint64_t nonces[4] = {0};
   memcpy(hashes_a[0], state_app_hash(st), 32);
   for (int bi = 0; bi < NBLOCKS; bi++) {
     uint8_t *txs[40];
     size_t lens[40], n = rnd() % 40;
     for (size_t i = 0; i < n; i++) {
-      int from = (int)(rnd() % FX_USERS), to = (int)(rnd() % FX_USERS);
+      int from = (int)(rnd() % 4), to = (int)(rnd() % 4);
       uint64_t amt = 1 + rnd() % (rnd() % 4 == 0 ? 2000000000ull : 100000);
       /* some txs are bad on purpose: stale nonce or low fee */
       uint64_t nonce = rnd() % 10 == 0 ? nonces[from] + 1 : nonces[from];
@@ -216,7 +216,7 @@ static void test_random_workload_conserves_supply(void **s) {
     assert_int_equal(fx_make_block(&F, st, txs, lens, n, &blocks[bi], &blens[bi], &commits[bi],
                                    &clens[bi]), 0);
     for (size_t i = 0; i < n; i++) free(txs[i]);
-    for (int u = 0; u < FX_USERS; u++) {
+    for (int u = 0; u < 4; u++) {
       uint64_t c, t;
       acct(st, u, &c, &t, &nonces[u]);
     }
@@ -229,7 +229,7 @@ static void test_random_workload_conserves_supply(void **s) {
     memcpy(hashes_a[bi + 1], state_app_hash(st), 32);
   }
   uint64_t total_nonce = 0;
-  for (int u = 0; u < FX_USERS; u++) total_nonce += nonces[u];
+  for (int u = 0; u < 4; u++) total_nonce += nonces[u];
   assert_true(total_nonce > NBLOCKS); /* the workload really committed txs */
   state_close(st);
   kv_close(kv);
