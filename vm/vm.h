@@ -104,6 +104,12 @@ typedef struct {
 int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t elf_len, const uint8_t *input,
                   size_t input_len, const cohort_vm_config *cfg, core_errbuf *eb);
 
+/* The hash of the state at step 0 for (elf, input, cfg) — what the chain
+ * computes from a task's program and input. Same errors as cohort_vm_new;
+ * out is untouched on error. */
+int cohort_vm_initial_hash(const uint8_t *elf, size_t elf_len, const uint8_t *input, size_t input_len,
+                           const cohort_vm_config *cfg, uint8_t out[COHORT_VM_HASH_LEN], core_errbuf *eb);
+
 /* Free a handle (NULL is fine). */
 void cohort_vm_del(cohort_vm *vm);
 

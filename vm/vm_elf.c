@@ -167,6 +167,16 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
   return 0;
 }
 
+int cohort_vm_initial_hash(const uint8_t *elf, size_t elf_len, const uint8_t *input, size_t input_len,
+                           const cohort_vm_config *cfg, uint8_t out[COHORT_VM_HASH_LEN], core_errbuf *eb) {
+  cohort_vm *vm;
+  int rc = cohort_vm_new(&vm, elf, elf_len, input, input_len, cfg, eb);
+  if (rc) return rc;
+  rc = cohort_vm_state_hash(vm, out);
+  cohort_vm_del(vm);
+  return rc;
+}
+
 void cohort_vm_del(cohort_vm *vm) {
   if (!vm) return;
   for (int i = 0; i < VM_NREG; i++) vm_region_free(&vm->reg[i]);

@@ -404,9 +404,18 @@ static void test_vectors(void **st) {
       if (*p == '_') *p = ' ';
     if (!strcmp(input, "-")) input[0] = 0;
     cohort_vm *vm = load_from(COHORT_VECTORS_DIR, name, input);
-    uint8_t h[32];
+    uint8_t h[32], h0b[32];
     char hx[65];
     cohort_vm_state_hash(vm, h);
+    {
+      char path[512];
+      size_t elen = 0;
+      snprintf(path, sizeof path, "%s/%s.elf", COHORT_VECTORS_DIR, name);
+      uint8_t *elf = t_read_file(path, &elen);
+      assert_int_equal(cohort_vm_initial_hash(elf, elen, (const uint8_t *)input, strlen(input), NULL, h0b, NULL), 0);
+      assert_memory_equal(h, h0b, 32);
+      free(elf);
+    }
     for (int i = 0; i < 32; i++) snprintf(hx + 2 * i, 3, "%02x", h[i]);
     if (regen) printf("%s %s %s", name, input, hx);
     else assert_string_equal(hx, h0);
