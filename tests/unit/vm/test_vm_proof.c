@@ -408,10 +408,10 @@ static void test_vectors(void **st) {
     char hx[65];
     cohort_vm_state_hash(vm, h);
     {
-      char path[512];
+      char epath[512];
       size_t elen = 0;
-      snprintf(path, sizeof path, "%s/%s.elf", COHORT_VECTORS_DIR, name);
-      uint8_t *elf = t_read_file(path, &elen);
+      snprintf(epath, sizeof epath, "%s/%s.elf", COHORT_VECTORS_DIR, name);
+      uint8_t *elf = t_read_file(epath, &elen);
       assert_int_equal(cohort_vm_initial_hash(elf, elen, (const uint8_t *)input, strlen(input), NULL, h0b, NULL), 0);
       assert_memory_equal(h, h0b, 32);
       free(elf);
