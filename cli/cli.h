@@ -29,6 +29,16 @@ int cli_resolve_address(const cli_ctx *c, const char *cmd, const char *who, uint
 /* "123" (base units) -> "0.000123" style with 6 decimals. */
 void cli_fmt_amount(char out[32], const char *base_units);
 
+/* Fill nonce (and fee, if 0: the minimum) and sign body with k, then
+ * broadcast (mode commit if wait). *result: the broadcast_tx result. Returns
+ * 0; 1 after printing why it failed; 3 if it committed with a failing code
+ * (printed). */
+#include "proto/cohort.pb-c.h"
+int cli_send(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, int wait, json_t **result);
+
+int cli_cmd_market(const cli_ctx *c, const char *cmd, int argc, char **argv);
+int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv);
+
 int cli_cmd_keys(const cli_ctx *c, int argc, char **argv);
 int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv);
 int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv);

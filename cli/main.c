@@ -16,7 +16,13 @@ static void usage(FILE *f) {
           "  status                             chain and node status\n"
           "  block [HEIGHT]                     a block (default: latest)\n"
           "  tx HASH                            a committed transaction and its result\n"
-          "  supply                             total CRD and STK\n\n"
+          "  supply                             total CRD and STK\n"
+          "  program upload FILE [--data]       store a program (or data) blob on chain\n"
+          "  simulate --program F --input FILE  run a program on the node's VM, off chain\n"
+          "  task submit --program F --input FILE --reward N [--committee K] [--wait]\n"
+          "  task get|output ID, task list [--owner A] [--executor A] [--status S]\n"
+          "  executor register --stake N --price P | unbond --amount N | show | list\n"
+          "  executor run [--key NAME] [--capacity N]   serve committee seats\n\n"
           "options:\n"
           "  --node URL   node RPC (default $COHORT_NODE or http://127.0.0.1:27657)\n"
           "  --home DIR   where keys live (default $COHORT_HOME or ~/.cohort)\n"
@@ -70,6 +76,9 @@ int main(int argc, char **argv) {
   const char *cmd = argv[i];
   if (!strcmp(cmd, "keys")) return cli_cmd_keys(&c, nrest, rest);
   if (!strcmp(cmd, "transfer")) return cli_cmd_transfer(&c, nrest, rest);
+  if (!strcmp(cmd, "program") || !strcmp(cmd, "executor") || !strcmp(cmd, "task") ||
+      !strcmp(cmd, "simulate"))
+    return cli_cmd_market(&c, cmd, nrest, rest);
   if (!strcmp(cmd, "status") || !strcmp(cmd, "account") || !strcmp(cmd, "block") ||
       !strcmp(cmd, "tx") || !strcmp(cmd, "supply"))
     return cli_cmd_query(&c, cmd, nrest, rest);

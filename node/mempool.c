@@ -114,11 +114,28 @@ uint64_t mempool_sender_pending(const mempool *mp, const uint8_t id[20]) {
 }
 
 /* What this tx will take from the sender beyond the fee, per token. */
-static void spend(const tx_t *tx, uint64_t *crd, uint64_t *stk) {
+static void spend(const state *st, const tx_t *tx, uint64_t *crd, uint64_t *stk) {
   *crd = *stk = 0;
-  if (tx->body->msg_case == COHORT__TX_BODY__MSG_TRANSFER) {
-    if (tx->body->transfer->token == COHORT__TOKEN__STK) *stk = tx->body->transfer->amount;
-    else *crd = tx->body->transfer->amount;
+  const Cohort__TxBody *b = tx->body;
+  switch (b->msg_case) {
+    case COHORT__TX_BODY__MSG_TRANSFER:
+      if (b->transfer->token == COHORT__TOKEN__STK) *stk = b->transfer->amount;
+      else *crd = b->transfer->amount;
+      break;
+    case COHORT__TX_BODY__MSG_SUBMIT_TASK:
+      *crd = b->submit_task->reward; /* escrowed */
+      break;
+    case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
+      *stk = b->register_executor->add_stake;
+      break;
+    case COHORT__TX_BODY__MSG_UPLOAD_BLOB: { /* storage fee, if the blob is new */
+      unsigned __int128 f = (unsigned __int128)b->upload_blob->data.len *
+                            state_params(st)->blob_byte_fee;
+      *crd = f > UINT64_MAX ? UINT64_MAX : (uint64_t)f;
+      break;
+    }
+    default:
+      break;
   }
 }
 
@@ -146,7 +163,7 @@ static int check(state *st, sender *s, const tx_t *tx, core_errbuf *eb) {
   if (b->fee < min_fee)
     return core_errf(eb, COHORT_ERR_FEE, "fee %llu is below the minimum fee %llu",
                      (unsigned long long)b->fee, (unsigned long long)min_fee);
-  spend(tx, &amt_crd, &amt_stk);
+  spend(st, tx, &amt_crd, &amt_stk);
   if (core_add_u64(&need_crd, s->crd, b->fee) || core_add_u64(&need_crd, need_crd, amt_crd) ||
       core_add_u64(&need_stk, s->stk, amt_stk))
     return core_errf(eb, COHORT_ERR_OVERFLOW, "pending amounts overflow u64");

@@ -177,7 +177,10 @@ static void do_commit(node *n, cons_action *a) {
   prop_clear(&n->prop);
   uint64_t now = node_now_ms();
   cons_start_height(n->cons, a->height + 1, state_validators(n->st), now);
-  cons_on_txs_available(n->cons, mempool_size(n->mp) > 0, now);
+  /* Keep making blocks while txs wait or task windows / unbondings are
+   * scheduled: those deadlines are counted in blocks. */
+  cons_on_txs_available(n->cons, mempool_size(n->mp) > 0 || state_has_scheduled_work(n->st),
+                        now);
 }
 
 /* ---- the engine's shell ---- */
@@ -380,8 +383,16 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   n->loop = uv_default_loop();
   rpc_config rcfg = {n->cfg.rpc_listen, n->cfg.rpc_max_body_bytes, n->cfg.rpc_max_batch,
                      (unsigned)n->cfg.rpc_max_conns, n->cfg.rpc_idle_timeout_ms, node_metrics};
-  if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, node_rpc_methods, node_rpc_n_methods, n,
-                           eb)))
+  n->methods = malloc((node_rpc_n_methods + node_rpc_market_n_methods) * sizeof *n->methods);
+  if (!n->methods) {
+    rc = COHORT_ERR_NOMEM;
+    goto out;
+  }
+  memcpy(n->methods, node_rpc_methods, node_rpc_n_methods * sizeof *n->methods);
+  memcpy(n->methods + node_rpc_n_methods, node_rpc_market_methods,
+         node_rpc_market_n_methods * sizeof *n->methods);
+  if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, n->methods,
+                           node_rpc_n_methods + node_rpc_market_n_methods, n, eb)))
     goto out;
   n->m_start_ms = node_now_ms();
   uv_timer_init(n->loop, &n->timer);
@@ -424,6 +435,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
     LOGI("consensus", "resuming height %llu at round %u (signed round %u before restart)",
          (unsigned long long)next, lr + 1, lr);
   }
+  if (state_has_scheduled_work(n->st)) cons_on_txs_available(n->cons, 1, node_now_ms());
   cons_on_tick(n->cons, node_now_ms());
   pump(n);
   uv_run(n->loop, UV_RUN_DEFAULT);
@@ -451,6 +463,7 @@ out:
   state_close(n->st);
   kv_close(n->kv);
   genesis_free(&n->gen);
+  free(n->methods);
   free(n);
   return rc;
 }

@@ -47,6 +47,7 @@ typedef struct node {
   cons_engine *cons;
   mempool *mp;
   rpc_server *rpc;
+  rpc_method *methods; /* the RPC method table (owned) */
   uv_timer_t timer, kick, waiter_timer;
   uv_signal_t sigint, sigterm;
   uint8_t node_pub[32];
@@ -62,6 +63,16 @@ typedef struct node {
 uint64_t node_now_ms(void);
 int node_broadcast(node *n, tx_t *tx, core_errbuf *eb); /* mempool add + poke */
 void node_register_waiter(node *n, const uint8_t hash[32], rpc_call *c);
+/* RPC helpers shared by node_rpc*.c. */
+json_t *nr_param(json_t *params, const char *name, size_t pos);
+int nr_check_names(rpc_call *c, json_t *params, const char *const *names);
+json_t *nr_hexj(const uint8_t *b, size_t n);
+json_t *nr_amount(uint64_t v);
+json_t *nr_addrj(const uint8_t id[20]);
+int nr_get_hash(rpc_call *c, json_t *v, const char *name, uint8_t out[32]);
+/* Market methods (node_rpc_market.c). */
+extern const rpc_method node_rpc_market_methods[];
+extern const size_t node_rpc_market_n_methods;
 extern const rpc_method node_rpc_methods[];
 extern const size_t node_rpc_n_methods;
 char *node_metrics(void *ctx);

@@ -19,14 +19,14 @@
 
 #define VERSION "0.1.0"
 
-static json_t *param(json_t *params, const char *name, size_t pos) {
+json_t *nr_param(json_t *params, const char *name, size_t pos) {
   if (json_is_object(params)) return json_object_get(params, name);
   if (json_is_array(params)) return json_array_get(params, pos);
   return NULL;
 }
 
 /* Reject names we do not know, so a typo is an error, not a default. */
-static int check_names(rpc_call *c, json_t *params, const char *const *names) {
+int nr_check_names(rpc_call *c, json_t *params, const char *const *names) {
   if (!params || json_is_array(params)) return 0;
   const char *k;
   json_t *v;
@@ -43,7 +43,7 @@ static int check_names(rpc_call *c, json_t *params, const char *const *names) {
   return 0;
 }
 
-static json_t *hexj(const uint8_t *b, size_t n) {
+json_t *nr_hexj(const uint8_t *b, size_t n) {
   char *s = malloc(2 * n + 1);
   if (!s) return NULL;
   core_hex_encode(s, b, n);
@@ -52,19 +52,19 @@ static json_t *hexj(const uint8_t *b, size_t n) {
   return j;
 }
 
-static json_t *amount(uint64_t v) {
+json_t *nr_amount(uint64_t v) {
   char s[24];
   snprintf(s, sizeof s, "%llu", (unsigned long long)v);
   return json_string(s);
 }
 
-static json_t *addrj(const uint8_t id[20]) {
+json_t *nr_addrj(const uint8_t id[20]) {
   char a[CORE_ADDR_STR_MAX];
   core_addr_encode(a, id);
   return json_string(a);
 }
 
-static int get_hash(rpc_call *c, json_t *v, const char *name, uint8_t out[32]) {
+int nr_get_hash(rpc_call *c, json_t *v, const char *name, uint8_t out[32]) {
   const char *s = json_string_value(v);
   size_t n;
   if (!s || core_hex_decode(out, 32, &n, s, strlen(s)) || n != 32) {
@@ -100,15 +100,15 @@ static void m_status(void *ctx, rpc_call *c, json_t *params) {
       "s:{s:o, s:I, s:I, s:I}}",
       "version", VERSION, "chain_id", state_chain_id(st), "moniker", n->cfg.moniker,
       "node_id", json_string(n->node_id), "latest_height", (json_int_t)state_height(st),
-      "latest_block_hash", hexj(state_last_block_hash(st), 32), "latest_app_hash",
-      hexj(state_app_hash(st), 32), "latest_block_time", t, "earliest_height",
+      "latest_block_hash", nr_hexj(state_last_block_hash(st), 32), "latest_app_hash",
+      nr_hexj(state_app_hash(st), 32), "latest_block_time", t, "earliest_height",
       (json_int_t)(state_height(st) ? 1 : 0), "catching_up", 0, "genesis_hash",
-      hexj(state_genesis_hash(st), 32), "validator", "pubkey",
-      hexj(privval_pubkey(n->pv), 32), "power", amount(power), "consensus", "height",
+      nr_hexj(state_genesis_hash(st), 32), "validator", "pubkey",
+      nr_hexj(privval_pubkey(n->pv), 32), "power", nr_amount(power), "consensus", "height",
       (json_int_t)cons_height(n->cons), "round", (int)cons_round(n->cons), "step",
       cons_step_name(cons_get_step(n->cons)), "mempool", "size",
       (json_int_t)mempool_size(n->mp), "bytes", (json_int_t)mempool_bytes(n->mp), "params",
-      "min_fee", amount(p->min_fee), "max_tx_bytes", (json_int_t)p->max_tx_bytes,
+      "min_fee", nr_amount(p->min_fee), "max_tx_bytes", (json_int_t)p->max_tx_bytes,
       "max_block_bytes", (json_int_t)p->max_block_bytes, "max_block_txs",
       (json_int_t)p->max_block_txs);
   if (!r) {
@@ -125,13 +125,13 @@ static json_t *tx_json(const uint8_t *raw, size_t len, size_t max) {
   json_t *msg = json_object();
   if (tx.body->msg_case == COHORT__TX_BODY__MSG_TRANSFER) {
     const Cohort__MsgTransfer *t = tx.body->transfer;
-    json_object_set_new(msg, "to", addrj(t->to.data));
+    json_object_set_new(msg, "to", nr_addrj(t->to.data));
     json_object_set_new(msg, "token", json_string(tx_token_name(t->token)));
-    json_object_set_new(msg, "amount", amount(t->amount));
+    json_object_set_new(msg, "amount", nr_amount(t->amount));
   }
-  json_t *j = json_pack("{s:o, s:o, s:I, s:o, s:s, s:s, s:o}", "hash", hexj(tx.hash, 32),
-                        "sender", addrj(tx.sender), "nonce", (json_int_t)tx.body->nonce, "fee",
-                        amount(tx.body->fee), "memo", tx.body->memo ? tx.body->memo : "",
+  json_t *j = json_pack("{s:o, s:o, s:I, s:o, s:s, s:s, s:o}", "hash", nr_hexj(tx.hash, 32),
+                        "sender", nr_addrj(tx.sender), "nonce", (json_int_t)tx.body->nonce, "fee",
+                        nr_amount(tx.body->fee), "memo", tx.body->memo ? tx.body->memo : "",
                         "type", tx_msg_name(tx.body), "msg", msg);
   tx_free(&tx);
   return j;
@@ -150,12 +150,12 @@ static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs) {
   for (size_t i = 0; i < b.blk->n_txs; i++) {
     if (full_txs) {
       json_t *tj = tx_json(b.blk->txs[i].data, b.blk->txs[i].len, p->max_tx_bytes);
-      json_object_set_new(tj, "raw", hexj(b.blk->txs[i].data, b.blk->txs[i].len));
+      json_object_set_new(tj, "raw", nr_hexj(b.blk->txs[i].data, b.blk->txs[i].len));
       json_array_append_new(txs, tj);
     } else {
       uint8_t th[32];
       core_sha256(th, b.blk->txs[i].data, b.blk->txs[i].len);
-      json_array_append_new(txs, hexj(th, 32));
+      json_array_append_new(txs, nr_hexj(th, 32));
     }
   }
   json_t *lc = json_null();
@@ -164,24 +164,24 @@ static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs) {
     for (size_t i = 0; i < b.last_commit->n_sigs; i++)
       json_array_append_new(
           sigs, json_pack("{s:o, s:o}", "validator",
-                          hexj(b.last_commit->sigs[i]->validator.data,
+                          nr_hexj(b.last_commit->sigs[i]->validator.data,
                                b.last_commit->sigs[i]->validator.len),
                           "signature",
-                          hexj(b.last_commit->sigs[i]->signature.data,
+                          nr_hexj(b.last_commit->sigs[i]->signature.data,
                                b.last_commit->sigs[i]->signature.len)));
     json_decref(lc);
     lc = json_pack("{s:I, s:i, s:o, s:o}", "height", (json_int_t)b.last_commit->height,
                    "round", (int)b.last_commit->round, "block_hash",
-                   hexj(b.last_commit->block_hash.data, b.last_commit->block_hash.len),
+                   nr_hexj(b.last_commit->block_hash.data, b.last_commit->block_hash.len),
                    "signatures", sigs);
   }
   json_t *j = json_pack(
       "{s:o, s:{s:s, s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:i}, s:o, s:o, s:I}", "hash",
-      hexj(b.hash, 32), "header", "chain_id", h->chain_id, "height", (json_int_t)h->height,
-      "time", t, "time_ms", (json_int_t)h->time_ms, "prev_hash", hexj(h->prev_hash.data, 32),
-      "tx_root", hexj(h->tx_root.data, 32), "app_hash", hexj(h->app_hash.data, 32),
-      "validators_hash", hexj(h->validators_hash.data, 32), "proposer",
-      hexj(h->proposer.data, 32), "last_commit_hash", hexj(h->last_commit_hash.data, 32),
+      nr_hexj(b.hash, 32), "header", "chain_id", h->chain_id, "height", (json_int_t)h->height,
+      "time", t, "time_ms", (json_int_t)h->time_ms, "prev_hash", nr_hexj(h->prev_hash.data, 32),
+      "tx_root", nr_hexj(h->tx_root.data, 32), "app_hash", nr_hexj(h->app_hash.data, 32),
+      "validators_hash", nr_hexj(h->validators_hash.data, 32), "proposer",
+      nr_hexj(h->proposer.data, 32), "last_commit_hash", nr_hexj(h->last_commit_hash.data, 32),
       "num_txs", (int)h->num_txs, "txs", txs, "last_commit", lc, "size", (json_int_t)bl);
   block_free(&b);
   return j;
@@ -190,13 +190,13 @@ static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs) {
 static void m_block(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   static const char *const names[] = {"height", "hash", "full", NULL};
-  if (check_names(c, params, names)) return;
-  json_t *hv = param(params, "height", 0), *hashv = param(params, "hash", 99),
-         *fullv = param(params, "full", 1);
+  if (nr_check_names(c, params, names)) return;
+  json_t *hv = nr_param(params, "height", 0), *hashv = nr_param(params, "hash", 99),
+         *fullv = nr_param(params, "full", 1);
   uint64_t h = state_height(n->st);
   if (hashv && !json_is_null(hashv)) {
     uint8_t hash[32];
-    if (get_hash(c, hashv, "hash", hash)) return;
+    if (nr_get_hash(c, hashv, "hash", hash)) return;
     if (state_height_by_hash(n->st, hash, &h)) {
       rpc_call_error(c, RPC_NOT_FOUND, "no block with that hash", NULL);
       return;
@@ -237,9 +237,9 @@ static void m_block(void *ctx, rpc_call *c, json_t *params) {
 static void m_tx(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   static const char *const names[] = {"hash", NULL};
-  if (check_names(c, params, names)) return;
+  if (nr_check_names(c, params, names)) return;
   uint8_t hash[32];
-  if (get_hash(c, param(params, "hash", 0), "hash", hash)) return;
+  if (nr_get_hash(c, nr_param(params, "hash", 0), "hash", hash)) return;
   Cohort__TxResult *r;
   if (state_get_tx_result(n->st, hash, &r)) {
     rpc_call_error(c, RPC_NOT_FOUND,
@@ -259,16 +259,16 @@ static void m_tx(void *ctx, rpc_call *c, json_t *params) {
         json_decref(txj);
         txj = tx_json(b.blk->txs[r->index].data, b.blk->txs[r->index].len, p->max_tx_bytes);
         json_object_set_new(txj, "raw",
-                            hexj(b.blk->txs[r->index].data, b.blk->txs[r->index].len));
+                            nr_hexj(b.blk->txs[r->index].data, b.blk->txs[r->index].len));
       }
       block_free(&b);
     }
     free(bb);
   }
-  json_t *j = json_pack("{s:o, s:I, s:i, s:i, s:s, s:s, s:o, s:o}", "hash", hexj(hash, 32),
+  json_t *j = json_pack("{s:o, s:I, s:i, s:i, s:s, s:s, s:o, s:o}", "hash", nr_hexj(hash, 32),
                         "height", (json_int_t)r->height, "index", (int)r->index, "code",
                         (int)r->code, "codespace", core_err_name(r->code), "log",
-                        r->log ? r->log : "", "fee_paid", amount(r->fee_paid), "tx", txj);
+                        r->log ? r->log : "", "fee_paid", nr_amount(r->fee_paid), "tx", txj);
   cohort__tx_result__free_unpacked(r, NULL);
   rpc_call_reply(c, j);
 }
@@ -276,8 +276,8 @@ static void m_tx(void *ctx, rpc_call *c, json_t *params) {
 static void m_account(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   static const char *const names[] = {"address", NULL};
-  if (check_names(c, params, names)) return;
-  const char *a = json_string_value(param(params, "address", 0));
+  if (nr_check_names(c, params, names)) return;
+  const char *a = json_string_value(nr_param(params, "address", 0));
   uint8_t id[20];
   if (!a || core_addr_decode(id, a)) {
     rpc_call_error(c, RPC_INVALID_PARAMS,
@@ -291,7 +291,7 @@ static void m_account(void *ctx, rpc_call *c, json_t *params) {
   }
   uint64_t pending = mempool_sender_pending(n->mp, id);
   rpc_call_reply(c, json_pack("{s:s, s:o, s:o, s:I, s:I, s:I}", "address", a, "crd",
-                              amount(crd), "stk", amount(stk), "nonce", (json_int_t)nonce,
+                              nr_amount(crd), "stk", nr_amount(stk), "nonce", (json_int_t)nonce,
                               "next_nonce", (json_int_t)(nonce + pending), "height",
                               (json_int_t)state_height(n->st)));
 }
@@ -304,16 +304,16 @@ static void m_supply(void *ctx, rpc_call *c, json_t *params) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot read the supply", NULL);
     return;
   }
-  rpc_call_reply(c, json_pack("{s:o, s:o, s:I}", "crd", amount(crd), "stk", amount(stk),
+  rpc_call_reply(c, json_pack("{s:o, s:o, s:I}", "crd", nr_amount(crd), "stk", nr_amount(stk),
                               "height", (json_int_t)state_height(n->st)));
 }
 
 static void m_broadcast_tx(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   static const char *const names[] = {"tx", "tx_base64", "mode", NULL};
-  if (check_names(c, params, names)) return;
-  json_t *hexv = param(params, "tx", 0), *b64v = param(params, "tx_base64", 99),
-         *modev = param(params, "mode", 1);
+  if (nr_check_names(c, params, names)) return;
+  json_t *hexv = nr_param(params, "tx", 0), *b64v = nr_param(params, "tx_base64", 99),
+         *modev = nr_param(params, "mode", 1);
   const char *mode = modev ? json_string_value(modev) : "sync";
   if (!mode || (strcmp(mode, "sync") && strcmp(mode, "commit") && strcmp(mode, "async"))) {
     rpc_call_error(c, RPC_INVALID_PARAMS, "params.mode must be \"sync\", \"async\" or \"commit\"",
@@ -358,7 +358,7 @@ static void m_broadcast_tx(void *ctx, rpc_call *c, json_t *params) {
         node_register_waiter(n, hash, c);
         return;
       }
-      rpc_call_reply(c, json_pack("{s:o, s:i, s:s}", "hash", hexj(hash, 32), "code", 0,
+      rpc_call_reply(c, json_pack("{s:o, s:i, s:s}", "hash", nr_hexj(hash, 32), "code", 0,
                                   "log", "accepted into the mempool"));
       return;
     }

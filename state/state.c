@@ -374,3 +374,21 @@ int state_get_beacon(state *st, uint8_t out[32]) {
   free(v);
   return vl == 32 ? COHORT_OK : COHORT_ERR_CORRUPT;
 }
+
+static int stop_first(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)ctx, (void)k, (void)kl, (void)v, (void)vl;
+  return 1;
+}
+
+int state_has_scheduled_work(state *st) {
+  return kv_scan(st->kv, (const uint8_t *)"d/", 2, stop_first, NULL) == 1 ||
+         kv_scan(st->kv, (const uint8_t *)"u/", 2, stop_first, NULL) == 1;
+}
+
+int state_scan(state *st, const char *prefix, kv_visit_fn cb, void *ctx) {
+  return kv_scan(st->kv, (const uint8_t *)prefix, strlen(prefix), cb, ctx);
+}
+
+int state_scan_n(state *st, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx) {
+  return kv_scan(st->kv, prefix, plen, cb, ctx);
+}

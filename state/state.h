@@ -88,6 +88,15 @@ int state_get_output(state *st, const uint8_t task_id[32], const uint8_t output_
 /* Inline input of a task (malloc'd); COHORT_ERR_NOT_FOUND if it used a blob. */
 int state_get_task_input(state *st, const uint8_t task_id[32], uint8_t **out, size_t *len);
 int state_get_escrow(state *st, uint64_t *crd);
+/* Read-only ordered scan of committed keys with a prefix (for RPC listings;
+ * the key layout is at the top of this header and in state_market.c). */
+int state_scan(state *st, const char *prefix, kv_visit_fn cb, void *ctx);
+int state_scan_n(state *st, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx);
+
+/* 1 if the state has work scheduled at future heights (task windows,
+ * unbonding releases), so the node should keep making blocks. */
+int state_has_scheduled_work(state *st);
+
 /* The current committee-draw beacon (32 zero bytes before block 1). */
 int state_get_beacon(state *st, uint8_t out[32]);
 

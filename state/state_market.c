@@ -411,6 +411,8 @@ static int draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_
       break;
     }
     t->members[t->n_members++] = m;
+    uint64_t picked = d.c[pick].stake;
+    unsigned __int128 pool = total;
     total -= d.c[pick].stake;
     d.c[pick] = d.c[--d.n]; /* without replacement; order change is deterministic */
     Cohort__Executor *e = get_exec(x, m->executor.data, &rc);
@@ -419,7 +421,11 @@ static int draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_
       rc = put_exec(x, m->executor.data, e);
       cohort__executor__free_unpacked(e, NULL);
     }
-    if (!rc) rc = event(t, x->height, "drawn", m->executor.data, "seat %zu, attempt %u", j, t->attempt);
+    if (!rc)
+      rc = event(t, x->height, "drawn", m->executor.data,
+                 "seat %zu, attempt %u: stake %llu of %llu eligible; beacon %02x%02x%02x%02x%02x%02x%02x%02x..",
+                 j, t->attempt, (unsigned long long)picked, (unsigned long long)pool, b[0], b[1],
+                 b[2], b[3], b[4], b[5], b[6], b[7]);
   }
   free(d.c);
   return rc;

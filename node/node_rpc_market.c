@@ -1,0 +1,499 @@
+/* node/node_rpc_market.c — JSON-RPC methods of the compute market
+ * (docs/rpc.md): executors, blobs, tasks, outputs, and compute_simulate,
+ * which runs the VM on libuv's thread pool, never on the event loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bech32.h"
+#include "core/hash.h"
+#include "core/hex.h"
+#include "core/parse.h"
+#include "node/node_int.h"
+#include "vm/vm.h"
+
+static const char *task_status(uint32_t s) {
+  static const char *n[] = {"unknown", "committing", "revealing", "agreed", "final", "disputed", "expired"};
+  return s <= 6 ? n[s] : "unknown";
+}
+
+static int get_addr(rpc_call *c, json_t *v, const char *name, uint8_t id[20]) {
+  const char *a = json_string_value(v);
+  if (!a || core_addr_decode(id, a)) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "params.%s must be a coh1... address", name);
+    rpc_call_error(c, RPC_INVALID_PARAMS, msg, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+static json_t *executor_json(const uint8_t id[20], const Cohort__Executor *e) {
+  return json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:i, s:I}", "address", nr_addrj(id), "stake",
+                   nr_amount(e->stake), "price_per_msteps", nr_amount(e->price_per_msteps),
+                   "accepting", e->accepting, "unbonding", nr_amount(e->unbonding), "slashed_total",
+                   nr_amount(e->slashed_total), "active_tasks", (int)e->active_tasks, "tasks_done",
+                   (json_int_t)e->tasks_done);
+}
+
+static void m_executor_get(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"address", NULL};
+  if (nr_check_names(c, params, names)) return;
+  uint8_t id[20];
+  if (get_addr(c, nr_param(params, "address", 0), "address", id)) return;
+  Cohort__Executor *e;
+  if (state_get_executor(n->st, id, &e)) {
+    rpc_call_error(c, RPC_NOT_FOUND, "not a registered executor", NULL);
+    return;
+  }
+  rpc_call_reply(c, executor_json(id, e));
+  cohort__executor__free_unpacked(e, NULL);
+}
+
+static int list_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  if (kl != 22) return 0;
+  Cohort__Executor *e = cohort__executor__unpack(NULL, vl, v);
+  if (!e) return 0;
+  json_array_append_new(ctx, executor_json(k + 2, e));
+  cohort__executor__free_unpacked(e, NULL);
+  return json_array_size(ctx) >= 1000;
+}
+
+static void m_executor_list(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  (void)params;
+  json_t *arr = json_array();
+  state_scan(n->st, "e/", list_exec, arr);
+  rpc_call_reply(c, json_pack("{s:o, s:I}", "executors", arr, "height",
+                              (json_int_t)state_height(n->st)));
+}
+
+static void m_blob_get(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"hash", "data", NULL};
+  if (nr_check_names(c, params, names)) return;
+  uint8_t h[32];
+  if (nr_get_hash(c, nr_param(params, "hash", 0), "hash", h)) return;
+  json_t *dv = nr_param(params, "data", 1);
+  Cohort__Blob *b;
+  if (state_get_blob(n->st, h, &b)) {
+    rpc_call_error(c, RPC_NOT_FOUND, "no blob with that hash", NULL);
+    return;
+  }
+  json_t *r = json_pack("{s:o, s:I, s:b, s:I, s:o}", "hash", nr_hexj(h, 32), "size",
+                        (json_int_t)b->data.len, "is_program", b->is_program, "height",
+                        (json_int_t)b->height, "uploader", nr_addrj(b->uploader.data));
+  if (dv && json_is_true(dv)) {
+    char *b64 = core_base64_encode(b->data.data, b->data.len);
+    json_object_set_new(r, "data_base64", json_string(b64 ? b64 : ""));
+    free(b64);
+  }
+  cohort__blob__free_unpacked(b, NULL);
+  rpc_call_reply(c, r);
+}
+
+static json_t *claim_json(const Cohort__Claim *cl) {
+  if (!cl) return json_null();
+  return json_pack("{s:o, s:I, s:s, s:i, s:o}", "final_state", nr_hexj(cl->final_state.data, 32),
+                   "steps", (json_int_t)cl->steps, "status", cohort_vm_status_str(cl->status),
+                   "code", (int)cl->code, "output_hash", nr_hexj(cl->output_hash.data, 32));
+}
+
+static json_t *task_json(const uint8_t id[32], const Cohort__Task *t, int full) {
+  json_t *members = json_array();
+  for (size_t i = 0; i < t->n_members; i++) {
+    const Cohort__TaskMember *m = t->members[i];
+    json_array_append_new(members, json_pack("{s:o, s:b, s:b, s:b, s:o}", "executor",
+                                             nr_addrj(m->executor.data), "committed",
+                                             m->commitment.len > 0, "revealed", m->claim != NULL,
+                                             "replaced", m->replaced, "claim", claim_json(m->claim)));
+  }
+  json_t *j = json_pack(
+      "{s:o, s:s, s:i, s:o, s:o, s:o, s:I, s:i, s:i, s:o, s:o, s:o, s:I, s:I, s:i, s:o, s:o}",
+      "task_id", nr_hexj(id, 32), "status", task_status(t->status), "status_code", (int)t->status,
+      "owner", nr_addrj(t->owner.data), "program", nr_hexj(t->program.data, 32), "input_hash",
+      nr_hexj(t->input_hash.data, 32), "max_steps", (json_int_t)t->max_steps, "mem_mib",
+      (int)t->mem_mib, "committee", (int)t->committee, "reward", nr_amount(t->reward), "paid",
+      nr_amount(t->paid), "refunded", nr_amount(t->refunded), "submitted_height",
+      (json_int_t)t->submitted_height, "deadline", (json_int_t)t->deadline, "attempt",
+      (int)t->attempt, "members", members, "result", claim_json(t->result));
+  json_object_set_new(j, "initial_state", nr_hexj(t->initial_state.data, t->initial_state.len));
+  if (t->final_height) json_object_set_new(j, "final_height", json_integer((json_int_t)t->final_height));
+  if (full) {
+    json_t *tl = json_array();
+    for (size_t i = 0; i < t->n_timeline; i++) {
+      const Cohort__TaskEvent *e = t->timeline[i];
+      json_t *ej = json_pack("{s:I, s:s, s:s}", "height", (json_int_t)e->height, "event",
+                             e->event ? e->event : "", "detail", e->detail ? e->detail : "");
+      if (e->executor.len == 20) json_object_set_new(ej, "executor", nr_addrj(e->executor.data));
+      json_array_append_new(tl, ej);
+    }
+    json_object_set_new(j, "timeline", tl);
+  }
+  return j;
+}
+
+static void m_task_get(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"task_id", NULL};
+  if (nr_check_names(c, params, names)) return;
+  uint8_t id[32];
+  if (nr_get_hash(c, nr_param(params, "task_id", 0), "task_id", id)) return;
+  Cohort__Task *t;
+  if (state_get_task(n->st, id, &t)) {
+    rpc_call_error(c, RPC_NOT_FOUND,
+                   mempool_has(n->mp, id) ? "task's submit tx is in the mempool, not yet committed"
+                                          : "no such task (task_id is the submit tx's hash)",
+                   json_pack("{s:b}", "pending", mempool_has(n->mp, id)));
+    return;
+  }
+  json_t *j = task_json(id, t, 1);
+  json_object_set_new(j, "height", json_integer((json_int_t)state_height(n->st)));
+  cohort__task__free_unpacked(t, NULL);
+  rpc_call_reply(c, j);
+}
+
+static void m_task_output(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"task_id", NULL};
+  if (nr_check_names(c, params, names)) return;
+  uint8_t id[32];
+  if (nr_get_hash(c, nr_param(params, "task_id", 0), "task_id", id)) return;
+  Cohort__Task *t;
+  if (state_get_task(n->st, id, &t)) {
+    rpc_call_error(c, RPC_NOT_FOUND, "no such task", NULL);
+    return;
+  }
+  if (!t->result) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "task has no agreed output yet (status %s)", task_status(t->status));
+    rpc_call_error(c, RPC_NOT_FOUND, msg, json_pack("{s:s}", "status", task_status(t->status)));
+    cohort__task__free_unpacked(t, NULL);
+    return;
+  }
+  uint8_t *out;
+  size_t len;
+  if (state_get_output(n->st, id, t->result->output_hash.data, &out, &len)) {
+    cohort__task__free_unpacked(t, NULL);
+    rpc_call_error(c, RPC_INTERNAL_ERROR, "agreed output missing from the store", NULL);
+    return;
+  }
+  char *b64 = core_base64_encode(out, len);
+  json_t *j = json_pack("{s:o, s:s, s:o, s:I, s:s, s:i, s:I, s:s}", "task_id", nr_hexj(id, 32),
+                        "status", task_status(t->status), "output_hash",
+                        nr_hexj(t->result->output_hash.data, 32), "size", (json_int_t)len,
+                        "exit", cohort_vm_status_str(t->result->status), "code",
+                        (int)t->result->code, "steps", (json_int_t)t->result->steps,
+                        "output_base64", b64 ? b64 : "");
+  free(b64);
+  free(out);
+  cohort__task__free_unpacked(t, NULL);
+  rpc_call_reply(c, j);
+}
+
+static void m_task_input(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"task_id", NULL};
+  if (nr_check_names(c, params, names)) return;
+  uint8_t id[32];
+  if (nr_get_hash(c, nr_param(params, "task_id", 0), "task_id", id)) return;
+  Cohort__Task *t;
+  if (state_get_task(n->st, id, &t)) {
+    rpc_call_error(c, RPC_NOT_FOUND, "no such task", NULL);
+    return;
+  }
+  uint8_t *in = NULL;
+  size_t len = 0;
+  int rc;
+  if (t->input_blob.len == 32) {
+    Cohort__Blob *b;
+    rc = state_get_blob(n->st, t->input_blob.data, &b);
+    if (!rc) {
+      in = malloc(b->data.len ? b->data.len : 1);
+      if (in) memcpy(in, b->data.data, b->data.len);
+      len = b->data.len;
+      cohort__blob__free_unpacked(b, NULL);
+    }
+  } else {
+    rc = state_get_task_input(n->st, id, &in, &len);
+  }
+  cohort__task__free_unpacked(t, NULL);
+  if (rc || !in) {
+    free(in);
+    rpc_call_error(c, RPC_INTERNAL_ERROR, "task input missing from the store", NULL);
+    return;
+  }
+  char *b64 = core_base64_encode(in, len);
+  rpc_call_reply(c, json_pack("{s:o, s:I, s:s}", "task_id", nr_hexj(id, 32), "size",
+                              (json_int_t)len, "input_base64", b64 ? b64 : ""));
+  free(b64);
+  free(in);
+}
+
+typedef struct {
+  node *n;
+  json_t *arr;
+  int has_owner, has_exec, status;
+  uint8_t owner[20], exec[20];
+  size_t limit;
+} list_ctx;
+
+static int list_task_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  list_ctx *l = ctx;
+  const uint8_t *id;
+  Cohort__Task *t = NULL;
+  if (l->has_owner) { /* "y/" + owner + id */
+    if (kl != 54) return 0;
+    id = k + 22;
+    if (state_get_task(l->n->st, id, &t)) return 0;
+  } else {
+    if (kl != 34) return 0;
+    id = k + 2;
+    t = cohort__task__unpack(NULL, vl, v);
+    if (!t) return 0;
+  }
+  int ok = !l->status || (int)t->status == l->status;
+  if (ok && l->has_exec) {
+    ok = 0;
+    for (size_t i = 0; i < t->n_members; i++)
+      if (!t->members[i]->replaced && !memcmp(t->members[i]->executor.data, l->exec, 20)) ok = 1;
+  }
+  if (ok) json_array_append_new(l->arr, task_json(id, t, 0));
+  cohort__task__free_unpacked(t, NULL);
+  return json_array_size(l->arr) >= l->limit;
+}
+
+static void m_task_list(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"owner", "executor", "status", "limit", NULL};
+  if (nr_check_names(c, params, names)) return;
+  list_ctx l = {.n = n, .limit = 100};
+  json_t *ov = nr_param(params, "owner", 0), *ev = nr_param(params, "executor", 1),
+         *sv = nr_param(params, "status", 2), *lv = nr_param(params, "limit", 3);
+  if (ov && !json_is_null(ov)) {
+    if (get_addr(c, ov, "owner", l.owner)) return;
+    l.has_owner = 1;
+  }
+  if (ev && !json_is_null(ev)) {
+    if (get_addr(c, ev, "executor", l.exec)) return;
+    l.has_exec = 1;
+  }
+  if (sv && !json_is_null(sv)) {
+    const char *s = json_string_value(sv);
+    for (int i = 1; s && i <= 6; i++)
+      if (!strcmp(s, task_status((uint32_t)i))) l.status = i;
+    if (!l.status) {
+      rpc_call_error(c, RPC_INVALID_PARAMS, "params.status must be committing, revealing, agreed, "
+                     "final, disputed or expired", NULL);
+      return;
+    }
+  }
+  if (lv && !json_is_null(lv)) {
+    if (!json_is_integer(lv) || json_integer_value(lv) < 1 || json_integer_value(lv) > 1000) {
+      rpc_call_error(c, RPC_INVALID_PARAMS, "params.limit must be an integer in [1, 1000]", NULL);
+      return;
+    }
+    l.limit = (size_t)json_integer_value(lv);
+  }
+  l.arr = json_array();
+  if (l.has_owner) {
+    char pre[23] = {'y', '/'};
+    memcpy(pre + 2, l.owner, 20);
+    pre[22] = 0;
+    /* the owner ID may contain zero bytes: scan with an explicit length */
+    state_scan_n(n->st, (const uint8_t *)pre, 22, list_task_visit, &l);
+  } else {
+    state_scan(n->st, "t/", list_task_visit, &l);
+  }
+  rpc_call_reply(c, json_pack("{s:o, s:I}", "tasks", l.arr, "height", (json_int_t)state_height(n->st)));
+}
+
+/* ---- compute_simulate on the thread pool ---- */
+typedef struct {
+  uv_work_t req;
+  node *n;
+  rpc_call *c;
+  uint8_t *elf, *input;
+  size_t elf_len, input_len;
+  cohort_vm_config cfg;
+  uint32_t committee;
+  /* results */
+  int rc;
+  core_errbuf eb;
+  cohort_vm_info info;
+  uint8_t final[32];
+  uint8_t *out;
+  size_t out_len;
+  double secs;
+} sim_job;
+
+static void sim_work(uv_work_t *r) {
+  sim_job *j = r->data;
+  cohort_vm *vm;
+  uint64_t t0 = uv_hrtime();
+  j->rc = cohort_vm_new(&vm, j->elf, j->elf_len, j->input, j->input_len, &j->cfg, &j->eb);
+  if (j->rc) return;
+  uint64_t done;
+  cohort_vm_run(vm, j->cfg.max_steps, &done);
+  cohort_vm_get_info(vm, &j->info);
+  cohort_vm_state_hash(vm, j->final);
+  const uint8_t *o = cohort_vm_output(vm, &j->out_len);
+  j->out = malloc(j->out_len ? j->out_len : 1);
+  if (j->out) memcpy(j->out, o, j->out_len);
+  cohort_vm_del(vm);
+  j->secs = (double)(uv_hrtime() - t0) / 1e9;
+}
+
+typedef struct {
+  uint64_t prices[1024];
+  size_t n;
+  uint64_t min_stake;
+} price_ctx;
+
+static int price_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  price_ctx *p = ctx;
+  (void)k;
+  if (kl != 22) return 0;
+  Cohort__Executor *e = cohort__executor__unpack(NULL, vl, v);
+  if (!e) return 0;
+  if (e->accepting && e->stake >= p->min_stake && e->stake > 0 && p->n < 1024)
+    p->prices[p->n++] = e->price_per_msteps;
+  cohort__executor__free_unpacked(e, NULL);
+  return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void sim_done(uv_work_t *r, int status) {
+  sim_job *j = r->data;
+  node *n = j->n;
+  if (status || j->rc) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "the VM cannot run this program: %s",
+             status ? "cancelled" : j->eb.msg);
+    rpc_call_error(j->c, RPC_INVALID_PARAMS, msg, NULL);
+  } else {
+    /* Reward needed at current prices: k members, each paid at most
+     * reward/k, each needing price * max_steps / 10^6 to be eligible. */
+    uint64_t suggested = j->info.step + j->info.step / 10 + 1000;
+    price_ctx pc = {.min_stake = state_params(n->st)->min_executor_stake};
+    state_scan(n->st, "e/", price_visit, &pc);
+    qsort(pc.prices, pc.n, sizeof pc.prices[0], cmp_u64);
+    json_t *need = json_null();
+    if (pc.n >= j->committee && j->committee) {
+      unsigned __int128 per = ((unsigned __int128)pc.prices[j->committee - 1] * suggested + 999999) / 1000000;
+      unsigned __int128 tot = per * j->committee;
+      if (tot < j->committee) tot = j->committee;
+      if (tot <= UINT64_MAX) {
+        json_decref(need);
+        need = nr_amount((uint64_t)tot);
+      }
+    }
+    char *b64 = core_base64_encode(j->out ? j->out : (const uint8_t *)"", j->out ? j->out_len : 0);
+    json_t *res = json_pack(
+        "{s:I, s:s, s:i, s:o, s:I, s:s, s:I, s:o, s:i, s:i, s:f}", "steps", (json_int_t)j->info.step,
+        "status", cohort_vm_status_str(j->info.status), "code", (int)j->info.code, "final_state",
+        nr_hexj(j->final, 32), "output_size", (json_int_t)j->out_len, "output_base64",
+        b64 ? b64 : "", "suggested_max_steps", (json_int_t)suggested, "reward_needed", need,
+        "committee", (int)j->committee, "eligible_executors", (int)pc.n, "seconds", j->secs);
+    free(b64);
+    rpc_call_reply(j->c, res);
+  }
+  free(j->elf);
+  free(j->input);
+  free(j->out);
+  free(j);
+}
+
+#define SIMULATE_MAX_STEPS 2000000000ull
+
+static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"program", "program_base64", "input_base64", "input",
+                                      "max_steps", "mem_mib", "committee", NULL};
+  if (nr_check_names(c, params, names) || !json_is_object(params)) {
+    if (!json_is_object(params))
+      rpc_call_error(c, RPC_INVALID_PARAMS, "compute_simulate takes named params", NULL);
+    return;
+  }
+  sim_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    rpc_call_error(c, RPC_INTERNAL_ERROR, "out of memory", NULL);
+    return;
+  }
+  j->n = n;
+  j->c = c;
+  const char *err = NULL;
+  json_t *pv = json_object_get(params, "program"), *pb = json_object_get(params, "program_base64");
+  size_t max_elf = state_params(n->st)->max_blob_bytes;
+  if (pv) {
+    uint8_t h[32];
+    size_t hl;
+    const char *s = json_string_value(pv);
+    Cohort__Blob *b;
+    if (!s || core_hex_decode(h, 32, &hl, s, strlen(s)) || hl != 32) err = "params.program must be a 64-digit hex blob hash";
+    else if (state_get_blob(n->st, h, &b)) err = "params.program: no such blob";
+    else {
+      j->elf = malloc(b->data.len);
+      if (j->elf) memcpy(j->elf, b->data.data, b->data.len);
+      j->elf_len = b->data.len;
+      cohort__blob__free_unpacked(b, NULL);
+    }
+  } else if (pb && json_is_string(pb)) {
+    if (core_base64_decode_alloc(&j->elf, &j->elf_len, json_string_value(pb), max_elf))
+      err = "params.program_base64 is not base64 or is larger than params.max_blob_bytes";
+  } else {
+    err = "give params.program (hash of an uploaded program) or params.program_base64";
+  }
+  json_t *ib = json_object_get(params, "input_base64"), *it = json_object_get(params, "input");
+  if (!err && ib) {
+    if (!json_is_string(ib) || core_base64_decode_alloc(&j->input, &j->input_len,
+                                                        json_string_value(ib), 16u << 20))
+      err = "params.input_base64 is not base64 (or over 16 MiB)";
+  } else if (!err && it) {
+    if (!json_is_string(it)) err = "params.input must be a string";
+    else {
+      j->input_len = json_string_length(it);
+      j->input = malloc(j->input_len + 1);
+      if (j->input) memcpy(j->input, json_string_value(it), j->input_len);
+    }
+  }
+  json_t *ms = json_object_get(params, "max_steps"), *mm = json_object_get(params, "mem_mib"),
+         *cm = json_object_get(params, "committee");
+  j->cfg.max_steps = ms ? (uint64_t)json_integer_value(ms) : 100000000ull;
+  j->cfg.mem_cap = (mm ? (uint32_t)json_integer_value(mm) : 64u) << 20;
+  j->committee = cm ? (uint32_t)json_integer_value(cm) : 3;
+  if (!err && (j->cfg.max_steps == 0 || j->cfg.max_steps > SIMULATE_MAX_STEPS))
+    err = "params.max_steps must be in [1, 2000000000]";
+  if (!err && (!mm ? 0 : (json_integer_value(mm) < 2 || json_integer_value(mm) > 1024)))
+    err = "params.mem_mib must be in [2, 1024]";
+  if (!err && (j->committee < 1 || j->committee > 64)) err = "params.committee must be in [1, 64]";
+  if (err) {
+    rpc_call_error(c, RPC_INVALID_PARAMS, err, NULL);
+    free(j->elf);
+    free(j->input);
+    free(j);
+    return;
+  }
+  j->req.data = j;
+  if (uv_queue_work(n->loop, &j->req, sim_work, sim_done)) {
+    rpc_call_error(c, RPC_UNAVAILABLE, "cannot schedule the simulation", NULL);
+    free(j->elf);
+    free(j->input);
+    free(j);
+  }
+}
+
+const rpc_method node_rpc_market_methods[] = {
+    {"executor_get", m_executor_get}, {"executor_list", m_executor_list},
+    {"blob_get", m_blob_get},         {"task_get", m_task_get},
+    {"task_output", m_task_output},   {"task_list", m_task_list},
+    {"task_input", m_task_input},
+    {"compute_simulate", m_compute_simulate},
+};
+const size_t node_rpc_market_n_methods =
+    sizeof node_rpc_market_methods / sizeof node_rpc_market_methods[0];
