@@ -22,7 +22,12 @@ fi
 LOG="$HOME_DIR/cohortd.log"
 "$BIN/cohortd" start --home "$HOME_DIR" --rpc-listen "$RPC" >>"$LOG" 2>&1 &
 PID=$!
-cleanup() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+EXEC_PIDS=""
+cleanup() {
+  for p in $EXEC_PIDS; do kill -TERM "$p" 2>/dev/null || true; done
+  kill -TERM "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+}
 trap cleanup EXIT INT TERM
 
 for _ in $(seq 1 100); do
@@ -46,6 +51,29 @@ cohort account alice
 echo
 echo "== latest block"
 cohort block
+GUESTS="$(dirname "$BIN")/vm/guest"
+echo "== executors: three staked workers (keys exec1..exec3), each a 'cohort executor run' process"
+for i in 1 2 3; do
+  [ -f "$HOME_DIR/keys/exec$i.json" ] || cohort keys new "exec$i" >/dev/null
+  A=$(cohort --json keys show "exec$i" | sed -n 's/.*"address": "\(coh1[a-z0-9]*\)".*/\1/p')
+  if ! cohort executor show "exec$i" >/dev/null 2>&1; then
+    cohort transfer --to "$A" --amount 5000000000 --token STK >/dev/null
+    cohort transfer --to "$A" --amount 100000000 --wait >/dev/null
+    cohort executor register --stake 2000000000 --price 1000 --from "exec$i"
+  fi
+  cohort executor run --key "exec$i" >>"$HOME_DIR/executor$i.log" 2>&1 &
+  EXEC_PIDS="$EXEC_PIDS $!"
+done
+echo
+echo "== demo: a compute task — SHA-256 of a text, run by a committee of 3, committed and revealed on chain"
+printf 'Hello from the Cohort devnet' > "$HOME_DIR/demo-input.txt"
+cohort task submit --program "$GUESTS/sha256.elf" --input "$HOME_DIR/demo-input.txt" \
+  --reward 1000000 --committee 3 --max-steps 10000000 --mem 16 --wait
+echo "   (check: $(sha256sum < "$HOME_DIR/demo-input.txt" | cut -d' ' -f1))"
+echo
+echo "== demo: primes up to 2,000,000 with the sieve example"
+cohort task submit --program "$GUESTS/sieve.elf" --input-text 2000000 \
+  --reward 1000000 --committee 3 --max-steps 100000000 --mem 32 --wait
 echo
 if [ "${DEVNET_DEMO_ONLY:-0}" = 1 ]; then
   echo "== demo done; stopping the node (DEVNET_DEMO_ONLY=1)"
@@ -57,7 +85,9 @@ cat <<MSG
      cohort status
      cohort transfer --to $ALICE --amount 1000000 --wait
      cohort account alice
-   Ctrl-C here stops the node. Following the log:
+     cohort task submit --program $GUESTS/wc.elf --input README.md --reward 1000000 --wait
+     cohort task list
+   Ctrl-C here stops the node and the executors. Following the log:
 MSG
 tail -n 0 -f "$LOG" &
 TAILPID=$!
