@@ -66,8 +66,14 @@ static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
   if (!vm->tcode) {
     /* thread the pre-decoded code once: handler addresses and block lengths */
     uint32_t n = exec_len / 4;
-    vm_tinsn *t = malloc((size_t)n * sizeof *t);
+    /* one sentinel past the end: falling off the code segment hands over
+     * (the reference step then raises the fetch fault) */
+    vm_tinsn *t = malloc(((size_t)n + 1) * sizeof *t);
     if (!t) return 0;
+    memset(&t[n], 0, sizeof t[n]);
+#if defined(__GNUC__) || defined(__clang__)
+    t[n].h = labels[OP_ILLEGAL];
+#endif
     uint32_t next = 0;
     for (uint32_t i = n; i-- > 0;) {
       const vm_insn *d = &vm->code[i];

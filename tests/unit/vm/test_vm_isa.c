@@ -303,6 +303,38 @@ static void test_traps(void **st) {
   expect_trap(&p, COHORT_VM_TRAP_SYSCALL, 2);
 }
 
+/* Running off the end of a full code page: the fetch at exec_hi faults
+ * (and the fast path must not read past its decoded code). */
+static void test_fall_off_code(void **st) {
+  (void)st;
+  static uint32_t big[1024];
+  for (int i = 0; i < 1024; i++) big[i] = ADDI(5, 5, 1);
+  t_elf e = t_make_elf(big, 1024, (const uint8_t[16]){0}, 16, 16);
+  cohort_vm *a, *b;
+  assert_int_equal(cohort_vm_new(&a, e.buf, e.len, NULL, 0, NULL, NULL), 0);
+  assert_int_equal(cohort_vm_new(&b, e.buf, e.len, NULL, 0, NULL, NULL), 0);
+  free(e.buf);
+  cohort_vm_run(a, UINT64_MAX, NULL);
+  cohort_vm_info s;
+  for (;;) {
+    cohort_vm_get_info(b, &s);
+    if (s.status != COHORT_VM_RUNNING) break;
+    cohort_vm_step(b);
+  }
+  cohort_vm_get_info(a, &s);
+  assert_int_equal(s.status, COHORT_VM_TRAPPED);
+  assert_int_equal(s.code, COHORT_VM_TRAP_FETCH);
+  assert_int_equal(s.pc, T_CODE + 4096);
+  assert_int_equal(s.step, 1025);
+  assert_int_equal(s.x[5], 1024);
+  uint8_t ha[32], hb[32];
+  cohort_vm_state_hash(a, ha);
+  cohort_vm_state_hash(b, hb);
+  assert_memory_equal(ha, hb, 32);
+  cohort_vm_del(a);
+  cohort_vm_del(b);
+}
+
 static void test_step_cap_and_halt(void **st) {
   (void)st;
   prog p = {{0}, 0};
@@ -526,6 +558,7 @@ int main(void) {
       cmocka_unit_test(test_loads_stores),  cmocka_unit_test(test_branches_jumps),
       cmocka_unit_test(test_branch_table),
       cmocka_unit_test(test_traps),         cmocka_unit_test(test_step_cap_and_halt),
+      cmocka_unit_test(test_fall_off_code),
       cmocka_unit_test(test_syscalls),      cmocka_unit_test(test_output_limit),
       cmocka_unit_test(test_elf_loader),
   };
