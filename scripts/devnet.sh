@@ -61,7 +61,8 @@ for i in 1 2 3; do
     cohort transfer --to "$A" --amount 100000000 --wait >/dev/null
     cohort executor register --stake 2000000000 --price 1000 --from "exec$i"
   fi
-  cohort executor run --key "exec$i" >>"$HOME_DIR/executor$i.log" 2>&1 &
+  "$BIN/cohort" --node "$URL" --home "$HOME_DIR" executor run --key "exec$i" \
+    >>"$HOME_DIR/executor$i.log" 2>&1 &
   EXEC_PIDS="$EXEC_PIDS $!"
 done
 echo
