@@ -47,6 +47,7 @@ typedef struct {
 static job jobs[MAX_JOBS];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stop;
+static int byzantine; /* fault injection for tests: run on a corrupted input */
 
 static void on_sig(int s) {
   (void)s;
@@ -178,6 +179,13 @@ static int start_job(const cli_ctx *c, json_t *task, const char *dir, int *runni
   }
   j->elf = b64(blob, "data_base64", &j->elf_len);
   j->input = b64(in, "input_base64", &j->input_len);
+  if (byzantine && j->input) { /* lie: compute on different input */
+    uint8_t *x = realloc(j->input, j->input_len + 1);
+    if (x) {
+      j->input = x;
+      j->input[j->input_len++] = '!';
+    }
+  }
   json_decref(blob);
   json_decref(in);
   if (!j->elf || !j->input) {
@@ -301,6 +309,10 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   uint64_t capacity = 2, poll_ms = 500;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--byzantine")) {
+      byzantine = 1;
+      continue;
+    }
     if (!v) {
       fprintf(stderr, "cohort executor run: %s needs a value\n", a);
       return 2;
@@ -311,7 +323,8 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     } else if (!strcmp(a, "--poll-ms") && !core_parse_u64(v, &poll_ms) && poll_ms >= 50) {
     } else {
       fprintf(stderr, "usage: cohort executor run [--key NAME] [--state DIR] [--capacity 1-32] "
-                      "[--poll-ms N>=50]\n");
+                      "[--poll-ms N>=50] [--byzantine]\n"
+                      "  --byzantine: fault injection for tests; computes on a corrupted input\n");
       return 2;
     }
     i++;
@@ -343,6 +356,7 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     core_key_wipe(&k);
     return 1;
   }
+  if (byzantine) logf_("BYZANTINE MODE: results will be wrong on purpose (fault injection)");
   logf_("%s serving %s with capacity %llu; state in %s (stake %s STK base units, price %s CRD/Msteps)",
         addr, c->node, (unsigned long long)capacity, dir, json_string_value(json_object_get(e, "stake")),
         json_string_value(json_object_get(e, "price_per_msteps")));

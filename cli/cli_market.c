@@ -271,7 +271,8 @@ static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
   for (int i = 0;; i++) {
     json_t *t;
     if (cli_call(c, "task_get", json_pack("{s:s}", "task_id", id), &t)) return 1;
-    const char *st = json_string_value(json_object_get(t, "status"));
+    char st[32];
+    snprintf(st, sizeof st, "%s", json_string_value(json_object_get(t, "status")));
     json_t *mem = json_object_get(t, "members"), *m;
     size_t k, committed = 0, revealed = 0, active = 0;
     json_array_foreach(mem, k, m) {

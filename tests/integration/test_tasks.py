@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Integration: the compute market with real processes — a cohortd, staked
+executors as `cohort executor run` processes, customers using the CLI.
+Task outputs equal what qemu-riscv32 prints for the same ELF and input; a
+dead executor is slashed and replaced and the task still finishes; an
+executor killed after committing reveals correctly once restarted; a lying
+member puts the task in DISPUTED; a task nobody serves expires with a full
+refund. Every case also checks that the supply of both tokens adds up.
+
+usage: test_tasks.py --bin BUILD/bin --guests BUILD/vm/guest
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cohort_client as cc  # noqa: E402
+from harness import Node, run_tests  # noqa: E402
+
+BIN = sys.argv[sys.argv.index("--bin") + 1]
+GUESTS = sys.argv[sys.argv.index("--guests") + 1]
+node = None
+procs = {}
+
+
+def addr(name):
+    return node.cli_json("keys", "show", name)["address"]
+
+
+def start_exec(name, *extra):
+    log = open(os.path.join(node.home, name + ".log"), "ab")
+    procs[name] = subprocess.Popen([node.exe("cohort"), "--node", node.url, "--home", node.home,
+                                    "executor", "run", "--key", name, "--poll-ms", "100"] + list(extra),
+                                   stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_exec(name, sig=signal.SIGTERM):
+    p = procs.pop(name, None)
+    if p:
+        p.send_signal(sig)
+        p.wait(timeout=20)
+
+
+def set_accepting(name, on):
+    args = ["executor", "register", "--stake", "0", "--price", "1000", "--from", name]
+    if not on:
+        args.append("--not-accepting")
+    node.cli(*args)
+
+
+def setup():
+    global node
+    node = Node(BIN, {"block_interval_ms": 150})
+    node.start()
+    for i in range(1, 5):
+        name = "exec%d" % i
+        node.cli("keys", "new", name)
+        a = addr(name)
+        node.cli("transfer", "--to", a, "--amount", "5000000000", "--token", "STK")
+        node.cli("transfer", "--to", a, "--amount", "100000000", "--wait")
+        node.cli("executor", "register", "--stake", "2000000000", "--price", "1000", "--from", name)
+
+
+def submit(prog, input_text, k=3, wait=True, windows=None, extra=()):
+    args = ["task", "submit", "--program", os.path.join(GUESTS, prog), "--input-text", input_text,
+            "--reward", "2000000", "--committee", str(k), "--max-steps", "200000000", "--mem", "32"]
+    if windows:
+        args += ["--commit-blocks", str(windows), "--reveal-blocks", str(windows)]
+    if wait:
+        args.append("--wait")
+    out = node.cli(*(args + list(extra)), check=False)
+    return out
+
+
+def task_id_of(out):
+    for line in out.stderr.splitlines():
+        if line.startswith("task ") and "submitted" in line:
+            return line.split()[1]
+    raise AssertionError("no task id in: " + out.stderr)
+
+
+def wait_status(tid, want, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        t = node.rpc("task_get", {"task_id": tid})
+        if t["status"] in want:
+            return t
+        time.sleep(0.2)
+    raise AssertionError("task %s stuck in %s (wanted %s): %s" % (tid, t["status"], want, t["timeline"]))
+
+
+def conservation():
+    sup = node.rpc("supply")
+    total_crd = total_stk = 0
+    # every account the tests know, executors' bonds, and escrow
+    names = ["dev", "exec1", "exec2", "exec3", "exec4"]
+    for n in names:
+        a = node.rpc("account", {"address": addr(n)})
+        total_crd += int(a["crd"])
+        total_stk += int(a["stk"])
+    for e in node.rpc("executor_list")["executors"]:
+        total_stk += int(e["stake"]) + int(e["unbonding"])
+    tasks = node.rpc("task_list", {"limit": 1000})["tasks"]
+    escrow = sum(int(t["reward"]) - int(t["paid"]) - int(t["refunded"]) for t in tasks)
+    power = int(node.rpc("status")["validator"]["power"])
+    assert total_crd + escrow == int(sup["crd"]), (total_crd, escrow, sup)
+    assert total_stk + power == int(sup["stk"]), (total_stk, power, sup)
+
+
+def test_outputs_match_qemu():
+    for n in ("exec1", "exec2", "exec3"):
+        start_exec(n)
+    set_accepting("exec4", False)
+    for prog, inp in (("sha256.elf", "the quick brown fox"), ("sieve.elf", "300000"),
+                      ("wc.elf", "one two  three\nfour\n"), ("matmul.elf", "24")):
+        out = submit(prog, inp)
+        assert out.returncode == 0, out.stderr
+        q = subprocess.run(["qemu-riscv32", os.path.join(GUESTS, prog)], input=inp.encode(),
+                           capture_output=True, timeout=120)
+        assert out.stdout.encode() == q.stdout, (prog, out.stdout, q.stdout)
+        tid = task_id_of(out)
+        t = node.rpc("task_get", {"task_id": tid})
+        assert t["result"]["code"] == q.returncode
+        assert int(t["paid"]) == 3 * (t["result"]["steps"] * 1000 // 10 ** 6)
+        assert int(t["paid"]) + int(t["refunded"]) == 2000000
+    conservation()
+
+
+def test_dead_executor_is_slashed_and_replaced():
+    set_accepting("exec4", True)  # registered and drawable, but its process is down
+    s4 = int(node.rpc("executor_get", {"address": addr("exec4")})["stake"])
+    for attempt in range(12):
+        out = submit("sha256.elf", "replace me %d" % attempt, windows=4, wait=False)
+        tid = task_id_of(out)
+        t = node.rpc("task_get", {"task_id": tid})
+        if addr("exec4") in [m["executor"] for m in t["members"]]:
+            break
+        wait_status(tid, ("agreed", "final"))
+    else:
+        raise AssertionError("exec4 was never drawn")
+    t = wait_status(tid, ("agreed", "final"))
+    assert any(e["event"] == "no_show" for e in t["timeline"]), t["timeline"]
+    assert len(t["members"]) == 4 and t["attempt"] == 1
+    e4 = node.rpc("executor_get", {"address": addr("exec4")})
+    assert int(e4["stake"]) < s4 and int(e4["slashed_total"]) > 0
+    set_accepting("exec4", False)
+    conservation()
+
+
+def test_restarted_executor_reveals():
+    stop_exec("exec3")
+    out = submit("sieve.elf", "100000", windows=40, wait=False)
+    tid = task_id_of(out)
+    # exec1 and exec2 commit; the task waits for exec3
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        t = node.rpc("task_get", {"task_id": tid})
+        c = {m["executor"]: m["committed"] for m in t["members"]}
+        if c.get(addr("exec1")) and c.get(addr("exec2")):
+            break
+        time.sleep(0.1)
+    assert t["status"] == "committing", t
+    stop_exec("exec1", signal.SIGKILL)  # after committing, before revealing
+    start_exec("exec3")
+    t = wait_status(tid, ("revealing",))
+    time.sleep(1)
+    t = node.rpc("task_get", {"task_id": tid})
+    revealed = {m["executor"]: m["revealed"] for m in t["members"]}
+    assert not revealed[addr("exec1")], t
+    start_exec("exec1")  # must reveal from its state file, without recomputing a salt
+    t = wait_status(tid, ("agreed", "final"))
+    log = open(os.path.join(node.home, "exec1.log")).read()
+    assert log.count("task %s.." % tid[:16] + ": running") == 1, log
+    conservation()
+
+
+def test_liar_puts_task_in_dispute():
+    stop_exec("exec3")
+    start_exec("exec3", "--byzantine")
+    out = submit("sha256.elf", "who is lying?", windows=20)
+    assert out.returncode == 4, (out.returncode, out.stderr)
+    tid = task_id_of(out)
+    t = node.rpc("task_get", {"task_id": tid})
+    assert t["status"] == "disputed"
+    claims = [m["claim"]["final_state"] for m in t["members"]]
+    assert len(set(claims)) == 2, claims
+    assert t["paid"] == "0"
+    stop_exec("exec3")
+    start_exec("exec3")
+    conservation()
+
+
+def test_unserved_task_expires_with_refund():
+    for n in list(procs):
+        stop_exec(n)
+    set_accepting("exec4", True)
+    before = int(node.rpc("account", {"address": node.dev_addr})["crd"])
+    out = submit("sha256.elf", "nobody home", windows=3, wait=False)
+    tid = task_id_of(out)
+    t = wait_status(tid, ("expired",))
+    assert t["refunded"] == "2000000" and t["paid"] == "0"
+    after = int(node.rpc("account", {"address": node.dev_addr})["crd"])
+    # the dev account paid only tx fees (and got them back as the validator operator)
+    assert after == before, (before, after)
+    conservation()
+
+
+def teardown():
+    for n in list(procs):
+        stop_exec(n)
+    node.cleanup()
+
+
+if __name__ == "__main__":
+    setup()
+    try:
+        run_tests([test_outputs_match_qemu, test_dead_executor_is_slashed_and_replaced,
+                   test_restarted_executor_reveals, test_liar_puts_task_in_dispute,
+                   test_unserved_task_expires_with_refund])
+    finally:
+        teardown()
