@@ -206,8 +206,15 @@ int mempool_add(mempool *mp, state *st, tx_t *tx, core_errbuf *eb) {
   if ((mp->sn + 1) * 2 > mp->scap) mempool_update(mp, st, NULL, 0);
   if ((mp->sn + 1) * 2 > mp->scap)
     return core_errf(eb, COHORT_ERR_MEMPOOL_FULL, "mempool sender table is full");
+  /* The message itself must make sense against the committed state (a
+   * commit from a non-member, a task nobody can serve, ...): refuse it here
+   * rather than charge a fee for a certain failure. */
+  state_tx_result dry;
+  int rc = state_check_msg(st, tx, &dry);
+  if (rc) return core_errf(eb, rc, "cannot check the message: %s", core_err_str(rc));
+  if (dry.code) return core_errf(eb, dry.code, "%s", dry.log);
   sender *s = get_sender(mp, tx->sender);
-  int rc = check(st, s, tx, eb);
+  rc = check(st, s, tx, eb);
   if (rc) return rc;
   ent *e = calloc(1, sizeof *e);
   if (!e) return COHORT_ERR_NOMEM; /* s keeps an over-count until the next recheck */

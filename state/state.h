@@ -146,6 +146,12 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
 
 void state_exec_free(state_exec *x);
 
+/* Dry-run a tx's message against the committed state (the mempool's entry
+ * check; signature, nonce and fee are the caller's business). Nothing is
+ * written. res->code != 0 says why the message would fail now. Returns 0 or
+ * an internal error. */
+int state_check_msg(state *st, const tx_t *tx, state_tx_result *res);
+
 /* Compute market helpers shared with executors and clients.
  * claim bytes = final_state(32) || u64be(steps) || u32be(status) ||
  *               u32be(code) || output_hash(32)

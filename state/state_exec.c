@@ -231,3 +231,16 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
   if (rc) return rc;
   return state_reload(st, eb);
 }
+
+int state_check_msg(state *st, const tx_t *tx, state_tx_result *res) {
+  memset(res, 0, sizeof *res);
+  if (tx->body->msg_case == COHORT__TX_BODY__MSG_TRANSFER) return COHORT_OK; /* mempool checks */
+  state_exec *x = calloc(1, sizeof *x);
+  if (!x) return COHORT_ERR_NOMEM;
+  x->st = st;
+  x->height = st->meta->height + 1;
+  x->time_ms = st->meta->last_time_ms + 1;
+  int rc = sx_exec_market(x, tx, res);
+  state_exec_free(x);
+  return rc;
+}

@@ -207,6 +207,48 @@ def test_unserved_task_expires_with_refund():
     conservation()
 
 
+def test_bad_market_input_refused_at_the_door():
+    st = node.rpc("status")
+    h0 = st["latest_height"]
+
+    def body(field, msg):
+        nonce = node.rpc("account", {"address": node.dev_addr})["next_nonce"]
+        return (cc.pb_uint(1, nonce) + cc.pb_uint(2, 1000) +
+                cc._varint(field << 3 | 2) + cc._varint(len(msg)) + msg)
+
+    def send(field, msg):
+        tx = cc.make_tx(node.dev_sec, st["chain_id"], body(field, msg))
+        try:
+            node.rpc("broadcast_tx", {"tx": tx.hex()})
+        except cc.RpcError as e:
+            return str(e), e.data["codespace"]
+        raise AssertionError("accepted")
+
+    # commit for an unknown task; from a non-member of a real task
+    msg = cc.pb_bytes(1, bytes(32)) + cc.pb_bytes(2, bytes(32))
+    text, why = send(18, msg)
+    assert why == "not_found" and "no such task" in text, text
+    tid = node.rpc("task_list", {"limit": 1})["tasks"][0]["task_id"]
+    text, why = send(18, cc.pb_bytes(1, bytes.fromhex(tid)) + cc.pb_bytes(2, bytes(32)))
+    assert "not a member" in text or "task is" in text, text
+    # a program that is not an ELF; an absurd step cap; k above the executor set
+    text, why = send(15, cc.pb_bytes(1, b"\x7fELF not really") + cc.pb_uint(2, 1))
+    assert why == "invalid" and "not a valid program" in text, text
+    out = submit("sha256.elf", "x", k=9, wait=False)
+    assert out.returncode != 0 and "fewer than 9 executors" in out.stderr, out.stderr
+    out = node.cli("task", "submit", "--program", os.path.join(GUESTS, "sha256.elf"), "--input-text",
+                   "x", "--reward", "1000", "--max-steps", str(10 ** 15), check=False)
+    assert out.returncode != 0 and "max_task_steps" in out.stderr, out.stderr
+    # unbonding more than bonded, from the CLI
+    out = node.cli("executor", "unbond", "--amount", "999999999999", "--from", "exec1", check=False)
+    assert out.returncode != 0 and "bonded stake" in out.stderr, out.stderr
+    # nothing of it reached a block
+    assert node.rpc("account", {"address": node.dev_addr})["next_nonce"] == \
+        node.rpc("account", {"address": node.dev_addr})["nonce"]
+    assert node.alive()
+    assert node.rpc("status")["latest_height"] >= h0
+
+
 def teardown():
     for n in list(procs):
         stop_exec(n)
@@ -218,6 +260,7 @@ if __name__ == "__main__":
     try:
         run_tests([test_outputs_match_qemu, test_dead_executor_is_slashed_and_replaced,
                    test_restarted_executor_reveals, test_liar_puts_task_in_dispute,
-                   test_unserved_task_expires_with_refund])
+                   test_unserved_task_expires_with_refund,
+                   test_bad_market_input_refused_at_the_door])
     finally:
         teardown()
