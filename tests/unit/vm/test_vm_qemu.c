@@ -261,6 +261,63 @@ static size_t gen_stream(rng *g, uint32_t *c, size_t body) {
   return n;
 }
 
+/* Random loop bodies (ALU, M, loads, stores) repeated a few times by a
+ * counted backward branch: exercises back edges of the fast path. */
+static size_t gen_loops(rng *g, uint32_t *c) {
+  size_t n = 0;
+  for (uint32_t r = 1; r <= 30; r++) n += (size_t)emit_li(c + n, r, interesting(g));
+  n += (size_t)emit_li(c + n, 31, T_DATA + 2048);
+  for (int loop = 0; loop < 4; loop++) {
+    n += (size_t)emit_li(c + n, 30, 2 + rnd(g) % 6);
+    size_t top = n, body = 4 + rnd(g) % 12;
+    for (size_t i = 0; i < body; i++) {
+      uint32_t k = rnd(g) % 10, rd = 1 + rnd(g) % 29, rs1 = rnd(g) % 32, rs2 = rnd(g) % 32;
+      if (k < 5) {
+        static const uint32_t f[][2] = {{0, 0}, {0x20, 0}, {0, 1}, {0, 4}, {0, 5}, {0x20, 5}, {1, 0}, {1, 1},
+                                        {1, 3}, {1, 4}, {1, 5}, {1, 6}, {1, 7}};
+        uint32_t j = rnd(g) % 13;
+        c[n++] = enc_r(f[j][0], rs2, rs1, f[j][1], rd, 0x33);
+      } else if (k < 7) {
+        c[n++] = enc_i((int32_t)(rnd(g) % 4096) - 2048, rs1, rnd(g) % 2 ? 0 : 4, rd, 0x13);
+      } else if (k < 8) {
+        c[n++] = enc_i(((int32_t)(rnd(g) % 4096) - 2048) & ~3, 31, 2, rd, 0x03);
+      } else {
+        c[n++] = enc_s(((int32_t)(rnd(g) % 4096) - 2048) & ~3, rs2, 31, 2);
+      }
+    }
+    c[n++] = ADDI(30, 30, -1);
+    c[n] = enc_b(-(int32_t)(4 * (n - top)), 0, 30, 1); /* bne x30, x0, top */
+    n++;
+  }
+  n += (size_t)emit_li(c + n, 10, 1);
+  n += (size_t)emit_li(c + n, 11, T_DATA);
+  n += (size_t)emit_li(c + n, 12, 4096);
+  n += (size_t)emit_li(c + n, 17, 64);
+  c[n++] = ECALL;
+  c[n++] = enc_r(0, 5, 6, 4, 10, 0x33);
+  c[n++] = enc_i(63, 10, 7, 10, 0x13);
+  n += (size_t)emit_li(c + n, 17, 93);
+  c[n++] = ECALL;
+  return n;
+}
+
+static void test_random_loops(void **st) {
+  (void)st;
+  uint32_t code[1024];
+  for (uint64_t seed = 1; seed <= 40; seed++) {
+    rng g = {seed * 0xD1B54A32D192ED03ull};
+    size_t n = gen_loops(&g, code);
+    uint8_t *data = lcg_bytes(4096, (uint32_t)seed + 1000);
+    t_elf e = t_make_elf(code, n, data, 4096, 4096);
+    char what[64];
+    snprintf(what, sizeof what, "random loops seed %llu", (unsigned long long)seed);
+    lock_result r = lockstep(e.buf, e.len, NULL, 0, what);
+    assert_true(r.insns > n);
+    free(e.buf);
+    free(data);
+  }
+}
+
 static void test_random_streams(void **st) {
   (void)st;
   uint32_t code[1024];
@@ -288,6 +345,7 @@ int main(void) {
       cmocka_unit_test(test_examples_outputs),
       cmocka_unit_test(test_examples_lockstep),
       cmocka_unit_test(test_random_streams),
+      cmocka_unit_test(test_random_loops),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[400];
