@@ -1,5 +1,6 @@
 /* cli/cli_market.c — `cohort program|executor|task|simulate`: the compute
  * market from the command line. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,7 +497,174 @@ static int cmd_simulate(const cli_ctx *c, int argc, char **argv) {
   return 0;
 }
 
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
+  static const char *const wv[] = {"--from", "--program", "--chunks", "--reward-per-chunk",
+                                   "--committee", "--max-steps", "--mem", "--out", NULL},
+                           *const fl[] = {"--wait", NULL};
+  opt o[16];
+  const char *pos;
+  int n = parse_opts("cohort job", argc, argv, wv, fl, o, 16, &pos);
+  if (n < 0) return 2;
+  if (!strcmp(sub, "get")) {
+    if (!pos) {
+      fprintf(stderr, "usage: cohort job get JOB_ID\n");
+      return 2;
+    }
+    json_t *r;
+    if (cli_call(c, "job_get", json_pack("{s:s}", "job_id", pos), &r)) return 1;
+    cli_print_json(r);
+    json_decref(r);
+    return 0;
+  }
+  const char *prog = get(o, n, "--program"), *dir = get(o, n, "--chunks");
+  uint64_t reward, k, steps, mem;
+  if (strcmp(sub, "submit") || !prog || !dir || !get(o, n, "--reward-per-chunk")) {
+    fprintf(stderr, "usage: cohort job submit --program FILE|HASH --chunks DIR --reward-per-chunk N\n"
+                    "         [--committee K] [--max-steps N] [--mem MiB] [--from KEY] [--wait] [--out DIR]\n"
+                    "  each regular file in DIR (sorted by name) is one chunk's input\n");
+    return 2;
+  }
+  if (get_u64(o, n, "--reward-per-chunk", 0, &reward, "cohort job submit") ||
+      get_u64(o, n, "--committee", 3, &k, "cohort job submit") ||
+      get_u64(o, n, "--max-steps", 100000000, &steps, "cohort job submit") ||
+      get_u64(o, n, "--mem", 64, &mem, "cohort job submit"))
+    return 2;
+  DIR *d = opendir(dir);
+  if (!d) {
+    fprintf(stderr, "cohort job submit: cannot open directory %s\n", dir);
+    return 1;
+  }
+  char *names[TX_JOB_MAX_CHUNKS + 1];
+  size_t nn = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char p[4200];
+    struct stat st;
+    snprintf(p, sizeof p, "%.4000s/%.190s", dir, e->d_name);
+    if (stat(p, &st) || !S_ISREG(st.st_mode)) continue;
+    if (nn == TX_JOB_MAX_CHUNKS) {
+      fprintf(stderr, "cohort job submit: more than %d chunk files in %s\n", TX_JOB_MAX_CHUNKS, dir);
+      closedir(d);
+      for (size_t i = 0; i < nn; i++) free(names[i]);
+      return 2;
+    }
+    names[nn++] = strdup(e->d_name);
+  }
+  closedir(d);
+  if (!nn) {
+    fprintf(stderr, "cohort job submit: no chunk files in %s\n", dir);
+    return 2;
+  }
+  qsort(names, nn, sizeof names[0], cmp_str);
+  core_key key;
+  int ret = 1;
+  uint8_t *data[TX_JOB_MAX_CHUNKS];
+  ProtobufCBinaryData in[TX_JOB_MAX_CHUNKS];
+  size_t loaded = 0;
+  if (load_from(c, o, n, &key)) goto out_names;
+  uint8_t ph[32];
+  if (resolve_program(c, &key, prog, ph, 1)) goto out;
+  for (; loaded < nn; loaded++) {
+    char p[4200];
+    snprintf(p, sizeof p, "%.4000s/%.190s", dir, names[loaded]);
+    size_t len;
+    if (!(data[loaded] = read_file(p, &len, "cohort job submit"))) goto out;
+    in[loaded] = (ProtobufCBinaryData){len, data[loaded]};
+  }
+  Cohort__MsgSubmitJob m = COHORT__MSG_SUBMIT_JOB__INIT;
+  m.program = (ProtobufCBinaryData){32, ph};
+  m.n_inputs = nn;
+  m.inputs = in;
+  m.max_steps = steps;
+  m.mem_mib = (uint32_t)mem;
+  m.committee = (uint32_t)k;
+  m.reward_per_chunk = reward;
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  b.msg_case = COHORT__TX_BODY__MSG_SUBMIT_JOB;
+  b.submit_job = &m;
+  json_t *r;
+  ret = cli_send(c, &key, &b, 1, &r);
+  if (ret) {
+    json_decref(r);
+    goto out;
+  }
+  char id[65];
+  snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r, "hash")));
+  json_decref(r);
+  fprintf(stderr, "job %s submitted: %zu chunks, committee %llu each, %llu CRD escrowed per chunk\n",
+          id, nn, (unsigned long long)k, (unsigned long long)reward);
+  if (!get(o, n, "--wait")) {
+    printf("%s\n", id);
+    ret = 0;
+    goto out;
+  }
+  int last = -1;
+  for (;;) {
+    json_t *j;
+    if (cli_call(c, "job_get", json_pack("{s:s}", "job_id", id), &j)) goto out;
+    int done = (int)json_integer_value(json_object_get(j, "done")),
+        failed = (int)json_integer_value(json_object_get(j, "failed"));
+    if (done + failed != last) {
+      int w = 30, fill = (int)((done + failed) * w / (int)nn);
+      fprintf(stderr, "  [%.*s%.*s] %d/%zu chunks done%s%.0d%s\n", fill,
+              "##############################", w - fill, "..............................", done,
+              nn, failed ? ", failed " : "", failed, "");
+      last = done + failed;
+    }
+    char st[32];
+    snprintf(st, sizeof st, "%s", json_string_value(json_object_get(j, "status")));
+    if (strcmp(st, "running")) {
+      const char *root = json_string_value(json_object_get(j, "result_root"));
+      fprintf(stderr, "job %s: %s%s%s\n", st, root ? "result root " : "", root ? root : "",
+              failed ? " (see: cohort job get ID)" : "");
+      const char *outdir = get(o, n, "--out");
+      size_t i;
+      json_t *t;
+      json_array_foreach(json_object_get(j, "tasks"), i, t) {
+        json_t *ov;
+        if (!json_object_get(t, "output_hash") ||
+            cli_call(c, "task_output", json_pack("{s:s}", "task_id", json_string_value(json_object_get(t, "task_id"))), &ov))
+          continue;
+        if (outdir) {
+          char p[4400];
+          mkdir(outdir, 0755);
+          snprintf(p, sizeof p, "%.4000s/%.190s.out", outdir, names[i]);
+          write_output(json_string_value(json_object_get(ov, "output_base64")), p);
+        } else {
+          printf("== %s\n", names[i]);
+          fflush(stdout);
+          write_output(json_string_value(json_object_get(ov, "output_base64")), NULL);
+        }
+        json_decref(ov);
+      }
+      ret = strcmp(st, "done") ? 4 : 0;
+      json_decref(j);
+      break;
+    }
+    json_decref(j);
+    usleep(300000);
+  }
+out:
+  for (size_t i = 0; i < loaded; i++) free(data[i]);
+  core_key_wipe(&key);
+out_names:
+  for (size_t i = 0; i < nn; i++) free(names[i]);
+  return ret;
+}
+
 int cli_cmd_market(const cli_ctx *c, const char *cmd, int argc, char **argv) {
+  if (!strcmp(cmd, "job")) {
+    if (argc < 1) {
+      fprintf(stderr, "usage: cohort job submit|get ...\n");
+      return 2;
+    }
+    return cmd_job(c, argv[0], argc - 1, argv + 1);
+  }
   if (!strcmp(cmd, "simulate")) return cmd_simulate(c, argc, argv);
   if (argc < 1) {
     fprintf(stderr, "usage: cohort %s SUBCOMMAND ... (see cohort --help)\n", cmd);

@@ -21,6 +21,7 @@ static void usage(FILE *f) {
           "  simulate --program F --input FILE  run a program on the node's VM, off chain\n"
           "  task submit --program F --input FILE --reward N [--committee K] [--wait]\n"
           "  task get|output ID, task list [--owner A] [--executor A] [--status S]\n"
+          "  job submit --program F --chunks DIR --reward-per-chunk N [--wait] | job get ID\n"
           "  executor register --stake N --price P | unbond --amount N | show | list\n"
           "  executor run [--key NAME] [--capacity N]   serve committee seats\n\n"
           "options:\n"
@@ -77,7 +78,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "keys")) return cli_cmd_keys(&c, nrest, rest);
   if (!strcmp(cmd, "transfer")) return cli_cmd_transfer(&c, nrest, rest);
   if (!strcmp(cmd, "program") || !strcmp(cmd, "executor") || !strcmp(cmd, "task") ||
-      !strcmp(cmd, "simulate"))
+      !strcmp(cmd, "simulate") || !strcmp(cmd, "job"))
     return cli_cmd_market(&c, cmd, nrest, rest);
   if (!strcmp(cmd, "status") || !strcmp(cmd, "account") || !strcmp(cmd, "block") ||
       !strcmp(cmd, "tx") || !strcmp(cmd, "supply"))

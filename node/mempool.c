@@ -125,6 +125,11 @@ static void spend(const state *st, const tx_t *tx, uint64_t *crd, uint64_t *stk)
     case COHORT__TX_BODY__MSG_SUBMIT_TASK:
       *crd = b->submit_task->reward; /* escrowed */
       break;
+    case COHORT__TX_BODY__MSG_SUBMIT_JOB: {
+      unsigned __int128 r = (unsigned __int128)b->submit_job->reward_per_chunk * b->submit_job->n_inputs;
+      *crd = r > UINT64_MAX ? UINT64_MAX : (uint64_t)r;
+      break;
+    }
     case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
       *stk = b->register_executor->add_stake;
       break;

@@ -488,7 +488,44 @@ static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   }
 }
 
+static void m_job_get(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"job_id", NULL};
+  if (nr_check_names(c, params, names)) return;
+  uint8_t id[32];
+  if (nr_get_hash(c, nr_param(params, "job_id", 0), "job_id", id)) return;
+  Cohort__Job *j;
+  if (state_get_job(n->st, id, &j)) {
+    rpc_call_error(c, RPC_NOT_FOUND, "no such job (job_id is the submit_job tx's hash)", NULL);
+    return;
+  }
+  static const char *sn[] = {"unknown", "running", "done", "incomplete"};
+  json_t *chunks = json_array();
+  for (uint32_t i = 0; i < j->chunks; i++) {
+    uint8_t tid[32];
+    state_chunk_task_id(tid, id, i);
+    Cohort__Task *t;
+    if (state_get_task(n->st, tid, &t)) continue;
+    json_t *cj = json_pack("{s:i, s:o, s:s}", "chunk", (int)i, "task_id", nr_hexj(tid, 32),
+                           "status", task_status(t->status));
+    if (t->result) json_object_set_new(cj, "output_hash", nr_hexj(t->result->output_hash.data, 32));
+    json_array_append_new(chunks, cj);
+    cohort__task__free_unpacked(t, NULL);
+  }
+  json_t *r = json_pack("{s:o, s:s, s:o, s:o, s:i, s:i, s:i, s:o, s:I, s:o}", "job_id",
+                        nr_hexj(id, 32), "status", sn[j->status <= 3 ? j->status : 0], "owner",
+                        nr_addrj(j->owner.data), "program", nr_hexj(j->program.data, 32), "chunks",
+                        (int)j->chunks, "done", (int)j->done, "failed", (int)j->failed,
+                        "reward_per_chunk", nr_amount(j->reward_per_chunk), "submitted_height",
+                        (json_int_t)j->submitted_height, "tasks", chunks);
+  if (j->result_root.len == 32) json_object_set_new(r, "result_root", nr_hexj(j->result_root.data, 32));
+  json_object_set_new(r, "height", json_integer((json_int_t)state_height(n->st)));
+  cohort__job__free_unpacked(j, NULL);
+  rpc_call_reply(c, r);
+}
+
 const rpc_method node_rpc_market_methods[] = {
+    {"job_get", m_job_get},
     {"executor_get", m_executor_get}, {"executor_list", m_executor_list},
     {"blob_get", m_blob_get},         {"task_get", m_task_get},
     {"task_output", m_task_output},   {"task_list", m_task_list},

@@ -76,6 +76,20 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
                          "submit_task: max_steps, mem_mib, committee and reward must be > 0");
       return COHORT_OK;
     }
+    case COHORT__TX_BODY__MSG_SUBMIT_JOB: {
+      const Cohort__MsgSubmitJob *j = b->submit_job;
+      if (pb_has_unknown(&j->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "submit_job has unknown fields");
+      if (j->program.len != 32)
+        return core_errf(eb, COHORT_ERR_INVALID, "submit_job.program must be a 32-byte blob hash");
+      if (j->n_inputs < 1 || j->n_inputs > TX_JOB_MAX_CHUNKS)
+        return core_errf(eb, COHORT_ERR_INVALID, "submit_job needs 1 to %d input chunks, got %zu",
+                         TX_JOB_MAX_CHUNKS, j->n_inputs);
+      if (j->max_steps == 0 || j->mem_mib == 0 || j->committee == 0 || j->reward_per_chunk == 0)
+        return core_errf(eb, COHORT_ERR_INVALID, "submit_job: max_steps, mem_mib, committee and "
+                         "reward_per_chunk must be > 0");
+      return COHORT_OK;
+    }
     case COHORT__TX_BODY__MSG_COMMIT_RESULT:
       if (pb_has_unknown(&b->commit_result->base))
         return core_errf(eb, COHORT_ERR_DECODE, "commit_result has unknown fields");
@@ -228,6 +242,7 @@ const char *tx_msg_name(const Cohort__TxBody *body) {
     case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR: return "register_executor";
     case COHORT__TX_BODY__MSG_UPLOAD_BLOB: return "upload_blob";
     case COHORT__TX_BODY__MSG_SUBMIT_TASK: return "submit_task";
+    case COHORT__TX_BODY__MSG_SUBMIT_JOB: return "submit_job";
     case COHORT__TX_BODY__MSG_COMMIT_RESULT: return "commit_result";
     case COHORT__TX_BODY__MSG_REVEAL_RESULT: return "reveal_result";
     default: return "none";

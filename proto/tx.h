@@ -20,6 +20,7 @@
 #define TX_MEMO_MAX 256
 #define TX_DEFAULT_MAX_BYTES 65536
 #define CHAIN_ID_MAX 48
+#define TX_JOB_MAX_CHUNKS 256
 
 /* A decoded transaction. Owns `raw` (a copy of the received Tx bytes),
  * `body_bytes` (a copy of the received body bytes, exactly as signed) and

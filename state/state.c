@@ -392,3 +392,7 @@ int state_scan(state *st, const char *prefix, kv_visit_fn cb, void *ctx) {
 int state_scan_n(state *st, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx) {
   return kv_scan(st->kv, prefix, plen, cb, ctx);
 }
+
+int state_get_job(state *st, const uint8_t job_id[32], Cohort__Job **out) {
+  return get_msg(st, 'j', job_id, 32, &cohort__job__descriptor, (ProtobufCMessage **)out);
+}

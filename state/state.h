@@ -158,6 +158,9 @@ int state_check_msg(state *st, const tx_t *tx, state_tx_result *res);
  * commitment  = sha256("cohort/commit/v1" || task_id(32) || executor(20) ||
  *               claim bytes || salt(32)) */
 #define STATE_CLAIM_BYTES 80
+/* Task ID of chunk i of a job: sha256("cohort/chunk/v1" || job_id || u32be(i)). */
+void state_chunk_task_id(uint8_t out[32], const uint8_t job_id[32], uint32_t i);
+int state_get_job(state *st, const uint8_t job_id[32], Cohort__Job **out);
 void state_claim_bytes(uint8_t out[STATE_CLAIM_BYTES], const Cohort__Claim *c);
 void state_commitment(uint8_t out[32], const uint8_t task_id[32], const uint8_t executor[20],
                       const Cohort__Claim *c, const uint8_t salt[32]);

@@ -147,6 +147,8 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
   if ((rc = sx_put_account(x, tx->sender, c - b->fee, s, n + 1))) return rc;
   if ((rc = sx_credit(x, x->fee_sink, 0, b->fee))) return rc;
   res->fee = b->fee;
+  /* The message is atomic: if it fails, every write it made is undone. */
+  ov_journal_begin(&x->ov);
   switch (b->msg_case) {
     case COHORT__TX_BODY__MSG_TRANSFER:
       rc = exec_transfer(x, tx, res);
@@ -155,6 +157,7 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
     case COHORT__TX_BODY__MSG_UNBOND:
     case COHORT__TX_BODY__MSG_UPLOAD_BLOB:
     case COHORT__TX_BODY__MSG_SUBMIT_TASK:
+    case COHORT__TX_BODY__MSG_SUBMIT_JOB:
     case COHORT__TX_BODY__MSG_COMMIT_RESULT:
     case COHORT__TX_BODY__MSG_REVEAL_RESULT:
       rc = sx_exec_market(x, tx, res);
@@ -164,7 +167,13 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
       snprintf(res->log, sizeof res->log, "unknown message");
       rc = COHORT_OK;
   }
-  if (rc) return core_errf(eb, rc, "execution failed: %s", core_err_str(rc));
+  if (rc) {
+    ov_journal_end(&x->ov);
+    return core_errf(eb, rc, "execution failed: %s", core_err_str(rc));
+  }
+  if (res->code) rc = ov_journal_rollback(&x->ov);
+  else ov_journal_end(&x->ov);
+  if (rc) return core_errf(eb, rc, "rollback failed: %s", core_err_str(rc));
   x->n_txs++;
   return COHORT_OK;
 }

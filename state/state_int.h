@@ -24,10 +24,21 @@ typedef struct {
   size_t kl, vl;
 } ov_ent;
 
-/* A sorted write set over the committed store. */
+/* Undo record: what a key looked like in the overlay before a write. */
+typedef struct {
+  uint8_t *k, *v;
+  size_t kl, vl;
+  int existed, was_delete;
+} ov_undo;
+
+/* A sorted write set over the committed store. While `journaling`, every
+ * write is recorded so a failed message can be rolled back. */
 typedef struct {
   ov_ent *e;
   size_t n, cap;
+  ov_undo *j;
+  size_t jn, jcap;
+  int journaling;
 } overlay;
 
 struct state_exec {
@@ -44,6 +55,10 @@ int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 int ov_find(const overlay *o, const uint8_t *k, size_t kl, const uint8_t **v,
             size_t *vl);
 void ov_free(overlay *o);
+/* Start journaling; undo every write since then; stop and forget. */
+void ov_journal_begin(overlay *o);
+int ov_journal_rollback(overlay *o);
+void ov_journal_end(overlay *o);
 /* app_hash over prev || height || the sorted overlay. */
 void ov_hash(const overlay *o, const uint8_t prev[32], uint64_t height,
              uint8_t out[32]);

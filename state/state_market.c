@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "core/hash.h"
+#include "proto/block.h"
 #include "state/state_int.h"
 #include "vm/vm.h"
 
@@ -450,6 +451,8 @@ static int refund(state_exec *x, Cohort__Task *t, uint64_t amount) {
   return rc;
 }
 
+static int job_chunk_settled(state_exec *x, const Cohort__Task *t, int ok);
+
 static int expire(state_exec *x, const uint8_t id[32], Cohort__Task *t, const char *why) {
   int rc = COHORT_OK;
   for (size_t i = 0; i < t->n_members && !rc; i++)
@@ -459,6 +462,7 @@ static int expire(state_exec *x, const uint8_t id[32], Cohort__Task *t, const ch
   if (!rc) rc = set_deadline(x, id, t, 0);
   if (!rc) rc = event(t, x->height, "expired", NULL, "%s; refunded %llu CRD", why,
                       (unsigned long long)t->refunded);
+  if (!rc) rc = job_chunk_settled(x, t, 0);
   return rc;
 }
 
@@ -483,6 +487,7 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   if (!agree) {
     t->status = T_DISPUTED;
     if ((rc = set_deadline(x, id, t, 0))) return rc;
+    if ((rc = job_chunk_settled(x, t, 0))) return rc;
     return event(t, x->height, "disputed", NULL,
                  "members revealed different claims; stakes and escrow stay locked for the "
                  "verification game");
@@ -519,6 +524,7 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   if (t->result) cohort__claim__free_unpacked(t->result, NULL);
   t->result = copy;
   t->status = T_AGREED;
+  if ((rc = job_chunk_settled(x, t, 1))) return rc;
   if ((rc = event(t, x->height, "agreed", NULL, "%zu members agree: %llu steps, status %s, code %u;"
                   " paid %llu CRD, refunded %llu CRD", (size_t)t->committee,
                   (unsigned long long)first->steps, cohort_vm_status_str(first->status),
@@ -562,8 +568,11 @@ static int advance(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
 }
 
 /* ---- messages ---- */
-static int exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
-  const Cohort__MsgSubmitTask *m = tx->body->submit_task;
+/* Create task `id` owned by `owner` (escrowing m->reward from it), as a
+ * chunk of `job` when job != NULL. A failure is reported in res. */
+static int submit_task(state_exec *x, const uint8_t owner[20], const uint8_t id[32],
+                       const Cohort__MsgSubmitTask *m, const uint8_t *job, uint32_t chunk,
+                       state_tx_result *res) {
   const Cohort__Params *p = P(x);
   if (m->max_steps > p->max_task_steps)
     return fail(res, COHORT_ERR_INVALID, "max_steps %llu exceeds params.max_task_steps %llu",
@@ -583,7 +592,7 @@ static int exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
     return fail(res, COHORT_ERR_AMOUNT, "reward %llu cannot be split among %u members",
                 (unsigned long long)m->reward, m->committee);
   uint64_t crd, stk, nonce;
-  int rc = state_exec_get_account(x, tx->sender, &crd, &stk, &nonce);
+  int rc = state_exec_get_account(x, owner, &crd, &stk, &nonce);
   if (rc) return rc;
   if (m->reward > crd)
     return fail(res, COHORT_ERR_FUNDS, "reward %llu exceeds the CRD balance %llu",
@@ -629,7 +638,9 @@ static int exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
     return COHORT_ERR_NOMEM;
   }
   cohort__task__init(t);
-  rc = set_bytes(&t->owner, tx->sender, 20);
+  rc = set_bytes(&t->owner, owner, 20);
+  if (!rc && job) rc = set_bytes(&t->job, job, 32);
+  t->chunk = chunk;
   if (!rc) rc = set_bytes(&t->program, m->program.data, 32);
   if (!rc) rc = set_bytes(&t->input_hash, in_hash, 32);
   if (!rc && inb) rc = set_bytes(&t->input_blob, m->input_blob.data, 32);
@@ -642,7 +653,6 @@ static int exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
   t->commit_blocks = m->commit_blocks ? m->commit_blocks : p->commit_blocks;
   t->reveal_blocks = m->reveal_blocks ? m->reveal_blocks : p->reveal_blocks;
   t->submitted_height = x->height;
-  const uint8_t *id = tx->hash;
   if (!rc) rc = event(t, x->height, "submitted", NULL, "reward %llu CRD escrowed, committee %u, "
                       "max_steps %llu", (unsigned long long)m->reward, m->committee,
                       (unsigned long long)m->max_steps);
@@ -655,7 +665,7 @@ static int exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
                   m->committee);
     }
   }
-  if (!rc) rc = sx_put_account(x, tx->sender, crd - m->reward, stk, nonce);
+  if (!rc) rc = sx_put_account(x, owner, crd - m->reward, stk, nonce);
   if (!rc) rc = sx_escrow_add(x, m->reward);
   if (!rc && !m->input_blob.len) {
     uint8_t k[34];
@@ -666,13 +676,105 @@ static int exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
     uint8_t k[54];
     k[0] = 'y';
     k[1] = '/';
-    memcpy(k + 2, tx->sender, 20);
+    memcpy(k + 2, owner, 20);
     memcpy(k + 22, id, 32);
     rc = sx_put(x, k, 54, NULL, 0);
   }
   if (!rc) rc = advance(x, id, t);
   if (!rc) rc = put_task(x, id, t);
   cohort__task__free_unpacked(t, NULL);
+  return rc;
+}
+
+static int exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
+  return submit_task(x, tx->sender, tx->hash, tx->body->submit_task, NULL, 0, res);
+}
+
+void state_chunk_task_id(uint8_t out[32], const uint8_t job_id[32], uint32_t i) {
+  uint8_t buf[15 + 32 + 4];
+  memcpy(buf, "cohort/chunk/v1", 15);
+  memcpy(buf + 15, job_id, 32);
+  core_put_u32be(buf + 47, i);
+  core_sha256(out, buf, sizeof buf);
+}
+
+static int exec_submit_job(state_exec *x, const tx_t *tx, state_tx_result *res) {
+  const Cohort__MsgSubmitJob *j = tx->body->submit_job;
+  uint64_t total;
+  if (core_mul_u64(&total, j->reward_per_chunk, j->n_inputs))
+    return fail(res, COHORT_ERR_OVERFLOW, "reward_per_chunk x chunks overflows");
+  int rc = COHORT_OK;
+  for (size_t i = 0; i < j->n_inputs; i++) {
+    Cohort__MsgSubmitTask m = COHORT__MSG_SUBMIT_TASK__INIT;
+    m.program = j->program;
+    m.input = j->inputs[i];
+    m.max_steps = j->max_steps;
+    m.mem_mib = j->mem_mib;
+    m.committee = j->committee;
+    m.reward = j->reward_per_chunk;
+    m.commit_blocks = j->commit_blocks;
+    m.reveal_blocks = j->reveal_blocks;
+    uint8_t id[32];
+    state_chunk_task_id(id, tx->hash, (uint32_t)i);
+    if ((rc = submit_task(x, tx->sender, id, &m, tx->hash, (uint32_t)i, res))) return rc;
+    if (res->code) { /* the journal undoes the chunks created so far */
+      char why[sizeof res->log];
+      memcpy(why, res->log, sizeof why);
+      snprintf(res->log, sizeof res->log, "chunk %u: %.120s", (unsigned)i, why);
+      return COHORT_OK;
+    }
+  }
+  Cohort__Job job = COHORT__JOB__INIT;
+  job.owner = (ProtobufCBinaryData){20, (uint8_t *)tx->sender};
+  job.program = j->program;
+  job.chunks = (uint32_t)j->n_inputs;
+  job.status = 1;
+  job.submitted_height = x->height;
+  job.reward_per_chunk = j->reward_per_chunk;
+  uint8_t k[34];
+  key_id(k, 'j', tx->hash, 32);
+  return sx_put_msg(x, k, 34, &job.base);
+}
+
+/* A chunk reached AGREED (ok) or EXPIRED/DISPUTED: count it in its job and
+ * finish the job when every chunk is accounted for. */
+static int job_chunk_settled(state_exec *x, const Cohort__Task *t, int ok) {
+  if (t->job.len != 32) return COHORT_OK;
+  uint8_t k[34];
+  key_id(k, 'j', t->job.data, 32);
+  int rc;
+  Cohort__Job *j = (Cohort__Job *)sx_get_msg(x, k, 34, &cohort__job__descriptor, &rc);
+  if (!j) return rc ? rc : COHORT_ERR_CORRUPT;
+  if (ok) j->done++;
+  else j->failed++;
+  if (j->done + j->failed == j->chunks) {
+    j->status = j->failed ? 3 : 2;
+    j->done_height = x->height;
+    if (!j->failed) {
+      uint8_t(*hs)[32] = malloc((size_t)j->chunks * 32);
+      if (!hs) rc = COHORT_ERR_NOMEM;
+      for (uint32_t i = 0; !rc && i < j->chunks; i++) {
+        uint8_t id[32];
+        state_chunk_task_id(id, t->job.data, i);
+        Cohort__Task *c = get_task(x, id, &rc);
+        if (c && c->result && c->result->output_hash.len == 32)
+          memcpy(hs[i], c->result->output_hash.data, 32);
+        else if (!rc && i != t->chunk)
+          rc = COHORT_ERR_CORRUPT;
+        else if (!rc) /* the chunk being settled now is not written yet */
+          memcpy(hs[i], t->result->output_hash.data, 32);
+        if (c) cohort__task__free_unpacked(c, NULL);
+      }
+      uint8_t root[32];
+      if (!rc) {
+        block_tx_root(root, (const uint8_t(*)[32])hs, j->chunks);
+        rc = set_bytes(&j->result_root, root, 32);
+      }
+      free(hs);
+    }
+  }
+  if (!rc) rc = sx_put_msg(x, k, 34, &j->base);
+  cohort__job__free_unpacked(j, NULL);
   return rc;
 }
 
@@ -801,6 +903,7 @@ int sx_exec_market(state_exec *x, const tx_t *tx, state_tx_result *res) {
     case COHORT__TX_BODY__MSG_UNBOND: return exec_unbond(x, tx, res);
     case COHORT__TX_BODY__MSG_UPLOAD_BLOB: return exec_upload(x, tx, res);
     case COHORT__TX_BODY__MSG_SUBMIT_TASK: return exec_submit(x, tx, res);
+    case COHORT__TX_BODY__MSG_SUBMIT_JOB: return exec_submit_job(x, tx, res);
     case COHORT__TX_BODY__MSG_COMMIT_RESULT: return exec_commit(x, tx, res);
     case COHORT__TX_BODY__MSG_REVEAL_RESULT: return exec_reveal(x, tx, res);
     default: return fail(res, COHORT_ERR_NO_MSG, "unknown message");

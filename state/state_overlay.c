@@ -33,7 +33,75 @@ int ov_find(const overlay *o, const uint8_t *k, size_t kl, const uint8_t **v,
   return 1;
 }
 
+static int journal(overlay *o, const uint8_t *k, size_t kl) {
+  if (o->jn == o->jcap) {
+    size_t cap = o->jcap ? o->jcap * 2 : 16;
+    ov_undo *p = realloc(o->j, cap * sizeof *p);
+    if (!p) return COHORT_ERR_NOMEM;
+    o->j = p;
+    o->jcap = cap;
+  }
+  ov_undo *u = &o->j[o->jn];
+  memset(u, 0, sizeof *u);
+  u->k = malloc(kl ? kl : 1);
+  if (!u->k) return COHORT_ERR_NOMEM;
+  memcpy(u->k, k, kl);
+  u->kl = kl;
+  const uint8_t *ov;
+  size_t ol;
+  if (ov_find(o, k, kl, &ov, &ol)) {
+    u->existed = 1;
+    u->was_delete = ov == NULL;
+    if (ov) {
+      u->v = malloc(ol ? ol : 1);
+      if (!u->v) {
+        free(u->k);
+        return COHORT_ERR_NOMEM;
+      }
+      if (ol) memcpy(u->v, ov, ol);
+      u->vl = ol;
+    }
+  }
+  o->jn++;
+  return COHORT_OK;
+}
+
+static void remove_at(overlay *o, size_t i) {
+  free(o->e[i].k);
+  free(o->e[i].v);
+  memmove(&o->e[i], &o->e[i + 1], (o->n - i - 1) * sizeof(ov_ent));
+  o->n--;
+}
+
+void ov_journal_begin(overlay *o) { o->journaling = 1; }
+
+void ov_journal_end(overlay *o) {
+  for (size_t i = 0; i < o->jn; i++) {
+    free(o->j[i].k);
+    free(o->j[i].v);
+  }
+  o->jn = 0;
+  o->journaling = 0;
+}
+
+int ov_journal_rollback(overlay *o) {
+  o->journaling = 0;
+  int rc = COHORT_OK;
+  for (size_t i = o->jn; i-- > 0;) {
+    ov_undo *u = &o->j[i];
+    if (!u->existed) {
+      size_t at = lower(o, u->k, u->kl);
+      if (at < o->n && !cmp(o->e[at].k, o->e[at].kl, u->k, u->kl)) remove_at(o, at);
+    } else if (!rc) {
+      rc = ov_put(o, u->k, u->kl, u->was_delete ? NULL : u->v, u->vl);
+    }
+  }
+  ov_journal_end(o);
+  return rc;
+}
+
 int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  if (o->journaling && journal(o, k, kl)) return COHORT_ERR_NOMEM;
   uint8_t *nv = NULL;
   if (v) {
     nv = malloc(vl ? vl : 1);
@@ -71,6 +139,8 @@ int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 }
 
 void ov_free(overlay *o) {
+  ov_journal_end(o);
+  free(o->j);
   for (size_t i = 0; i < o->n; i++) {
     free(o->e[i].k);
     free(o->e[i].v);

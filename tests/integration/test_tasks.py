@@ -207,6 +207,38 @@ def test_unserved_task_expires_with_refund():
     conservation()
 
 
+def test_sixteen_chunk_job_on_several_executors():
+    for n in ("exec1", "exec2", "exec3", "exec4"):
+        if n not in procs:
+            start_exec(n)
+    set_accepting("exec4", True)
+    d = os.path.join(node.home, "chunks")
+    os.makedirs(d, exist_ok=True)
+    texts = []
+    for i in range(16):
+        t = ("chunk %02d " % i) + "lorem ipsum dolor sit amet " * (i + 1)
+        texts.append(t)
+        open(os.path.join(d, "part%02d.txt" % i), "w").write(t)
+    out = node.cli("job", "submit", "--program", os.path.join(GUESTS, "wc.elf"), "--chunks", d,
+                   "--reward-per-chunk", "500000", "--committee", "2", "--max-steps", "50000000",
+                   "--mem", "16", "--wait", "--out", os.path.join(node.home, "job-out"), check=False)
+    assert out.returncode == 0, out.stderr
+    assert "16/16 chunks done" in out.stderr, out.stderr
+    job_id = [ln.split()[1] for ln in out.stderr.splitlines() if ln.startswith("job ") and "submitted" in ln][0]
+    j = node.rpc("job_get", {"job_id": job_id})
+    assert j["status"] == "done" and j["done"] == 16 and len(j["result_root"]) == 64, j
+    workers = set()
+    for i, t in enumerate(j["tasks"]):
+        q = subprocess.run(["qemu-riscv32", os.path.join(GUESTS, "wc.elf")], input=texts[i].encode(),
+                           capture_output=True, timeout=60)
+        got = open(os.path.join(node.home, "job-out", "part%02d.txt.out" % i), "rb").read()
+        assert got == q.stdout, (i, got, q.stdout)
+        task = node.rpc("task_get", {"task_id": t["task_id"]})
+        workers.update(m["executor"] for m in task["members"])
+    assert len(workers) >= 3, workers  # the chunks ran on several machines
+    conservation()
+
+
 def test_bad_market_input_refused_at_the_door():
     st = node.rpc("status")
     h0 = st["latest_height"]
@@ -260,7 +292,7 @@ if __name__ == "__main__":
     try:
         run_tests([test_outputs_match_qemu, test_dead_executor_is_slashed_and_replaced,
                    test_restarted_executor_reveals, test_liar_puts_task_in_dispute,
-                   test_unserved_task_expires_with_refund,
+                   test_unserved_task_expires_with_refund, test_sixteen_chunk_job_on_several_executors,
                    test_bad_market_input_refused_at_the_door])
     finally:
         teardown()

@@ -553,6 +553,93 @@ static void test_draw_follows_stake(void **s) {
   teardown_chain();
 }
 
+static void add_job(batch *b, int u, const char **inputs, size_t n, uint32_t k, uint64_t reward) {
+  Cohort__MsgSubmitJob m = COHORT__MSG_SUBMIT_JOB__INIT;
+  ProtobufCBinaryData in[16];
+  for (size_t i = 0; i < n; i++) in[i] = (ProtobufCBinaryData){strlen(inputs[i]), (uint8_t *)inputs[i]};
+  m.program = (ProtobufCBinaryData){32, PROG};
+  m.n_inputs = n;
+  m.inputs = in;
+  m.max_steps = 1000000;
+  m.mem_mib = 16;
+  m.committee = k;
+  m.reward_per_chunk = reward;
+  Cohort__TxBody body = COHORT__TX_BODY__INIT;
+  body.msg_case = COHORT__TX_BODY__MSG_SUBMIT_JOB;
+  body.submit_job = &m;
+  add(b, u, &body);
+}
+
+static void test_job_of_chunks(void **s) {
+  (void)s;
+  setup_market();
+  batch b = {.n = 0};
+  const char *inputs[4] = {"chunk zero", "chunk one", "chunk two", "chunk three"};
+  add_job(&b, 0, inputs, 4, 2, 3000000);
+  uint8_t jid[32];
+  memcpy(jid, b.hash[0], 32);
+  commit(&b, NULL);
+  Cohort__Job *j;
+  assert_int_equal(state_get_job(ST, jid, &j), 0);
+  assert_int_equal(j->chunks, 4);
+  assert_int_equal(j->status, 1);
+  cohort__job__free_unpacked(j, NULL);
+  uint64_t esc;
+  assert_int_equal(state_get_escrow(ST, &esc), 0);
+  assert_int_equal(esc, 4 * 3000000);
+  /* every chunk: its committee runs its input */
+  run_t r[4];
+  uint8_t ids[4][32], hashes[4][32];
+  for (int i = 0; i < 4; i++) {
+    state_chunk_task_id(ids[i], jid, (uint32_t)i);
+    run_vm(inputs[i], 16, 1000000, &r[i]);
+    memcpy(hashes[i], r[i].oh, 32);
+    Cohort__Task *t = task(ids[i]);
+    assert_int_equal(t->chunk, (uint32_t)i);
+    for (size_t m = 0; m < t->n_members; m++) add_commit(&b, user_of(&t->members[m]->executor), ids[i], &r[i]);
+    cohort__task__free_unpacked(t, NULL);
+  }
+  commit(&b, NULL);
+  for (int i = 0; i < 4; i++) {
+    Cohort__Task *t = task(ids[i]);
+    for (size_t m = 0; m < t->n_members; m++) add_reveal(&b, user_of(&t->members[m]->executor), ids[i], &r[i]);
+    cohort__task__free_unpacked(t, NULL);
+  }
+  commit(&b, NULL);
+  assert_int_equal(state_get_job(ST, jid, &j), 0);
+  assert_int_equal(j->done, 4);
+  assert_int_equal(j->status, 2);
+  uint8_t root[32];
+  block_tx_root(root, (const uint8_t(*)[32])hashes, 4);
+  assert_int_equal(j->result_root.len, 32);
+  assert_memory_equal(j->result_root.data, root, 32);
+  cohort__job__free_unpacked(j, NULL);
+  check_conservation();
+  for (int i = 0; i < 4; i++) free_run(&r[i]);
+
+  /* A job whose third chunk is refused creates nothing: the message is atomic. */
+  uint64_t before, x1, x2, after;
+  assert_int_equal(state_get_account(ST, F.ids[6], &before, &x1, &x2), 0);
+  static char big[70000];
+  memset(big, 'x', sizeof big - 1);
+  const char *bad[3] = {"fine", "also fine", big};
+  add_job(&b, 6, bad, 3, 1, 3000000);
+  uint8_t bad_id[32];
+  memcpy(bad_id, b.hash[0], 32);
+  int codes[1];
+  commit(&b, codes);
+  assert_int_equal(codes[0], COHORT_ERR_TOO_LARGE);
+  assert_int_not_equal(state_get_job(ST, bad_id, &j), 0);
+  uint8_t c0[32];
+  state_chunk_task_id(c0, bad_id, 0);
+  Cohort__Task *t0;
+  assert_int_equal(state_get_task(ST, c0, &t0), COHORT_ERR_NOT_FOUND);
+  assert_int_equal(state_get_account(ST, F.ids[6], &after, &x1, &x2), 0);
+  assert_int_equal(after, before - 10); /* the fee only */
+  check_conservation();
+  teardown_chain();
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init(&F, 11);
@@ -565,6 +652,7 @@ int main(void) {
       cmocka_unit_test(test_expiry_refunds_in_full),
       cmocka_unit_test(test_unbonding_and_bad_input),
       cmocka_unit_test(test_draw_follows_stake),
+      cmocka_unit_test(test_job_of_chunks),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(ELF);
