@@ -91,7 +91,8 @@ static void *run_job(void *arg) {
     snprintf(err, sizeof err, "VM cannot start: %s", eb.msg);
   } else {
     uint64_t done;
-    time_t t0 = time(NULL);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     cohort_vm_run(vm, j->cfg.max_steps, &done);
     cohort_vm_info info;
     cohort_vm_get_info(vm, &info);
@@ -117,9 +118,11 @@ static void *run_job(void *arg) {
       json_decref(rec);
       free(ob);
       free(pb);
-      logf_("task %.16s..: %s after %llu steps (%lds), %zu output bytes", j->task_id,
-            cohort_vm_status_str(info.status), (unsigned long long)info.step,
-            (long)(time(NULL) - t0), out_len);
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      logf_("task %.16s..: %s after %llu steps in %.3f s (run, state hash, output proof), "
+            "%zu output bytes", j->task_id, cohort_vm_status_str(info.status),
+            (unsigned long long)info.step,
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9, out_len);
     }
     free(proof);
     cohort_vm_del(vm);
