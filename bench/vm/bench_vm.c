@@ -122,6 +122,12 @@ int main(int argc, char **argv) {
            (double)steps / best / 1e6, q, q > 0 ? (double)steps / q / 1e6 : 0, q > 0 ? q / best : 0);
   }
 
+  {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak RSS after these runs (one VM at a time, 64 MiB cap): %ld MiB\n", ru.ru_maxrss / 1024);
+  }
+
   /* sieve rewrites its 20 MiB array all the time: the worst case for
    * checkpoints; matmul writes a small result matrix: the common case */
   for (int wi = 0; wi < 2; wi++) {
@@ -257,7 +263,7 @@ int main(int argc, char **argv) {
     cohort_vm_del(vm);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("peak RSS of this benchmark: %ld MiB\n", ru.ru_maxrss / 1024);
+    printf("peak RSS of this benchmark (incl. the traces above): %ld MiB\n", ru.ru_maxrss / 1024);
   }
   free(sha_in);
   return 0;
