@@ -7,7 +7,9 @@
  * in commit mode answers when the block commits). Batches are answered when
  * every call in them is answered, in order.
  *
- * Routes: POST / (JSON-RPC body, single or batch), GET /health (200 "ok"),
+ * Routes: POST / (JSON-RPC body, single or batch), GET /websocket (a
+ * WebSocket carrying JSON-RPC and subscriptions, see rpc_server_publish),
+ * GET /health (200 "ok"),
  * GET /metrics (Prometheus text: cfg.metrics_fn's page, if any, followed by
  * the server's own cohort_rpc_* counters — connections open, accepted,
  * refused, dropped at a deadline; calls dispatched; responses by class).
@@ -106,6 +108,32 @@ int rpc_server_port(const rpc_server *s);
  * answers are dropped. */
 void rpc_server_close(rpc_server *s, void (*done)(void *), void *arg);
 
+/* WebSocket subscriptions (RFC 6455, GET /websocket on the same port).
+ *
+ * Over the socket, text messages carry JSON-RPC requests and answers: every
+ * method of the table works as over POST (answers, also asynchronous ones,
+ * are sent when ready, not necessarily in request order), plus two built-in
+ * methods: "subscribe" {"topic": T, "filter"?: {k: "v", ...}} answers
+ * {"subscription": ID}; "unsubscribe" {"subscription": ID} answers true.
+ * Events arrive as {"jsonrpc":"2.0","method":"subscription","params":
+ * {"subscription": ID, "topic": T, "result": EVENT}}.
+ *
+ * Declare the topics clients may subscribe to. topics is NULL-terminated,
+ * borrowed, and must outlive the server (like the method table); each name is
+ * 1..64 characters of [a-z0-9_.-]. NULL or an empty list means none. Returns
+ * 0 or COHORT_ERR_CONFIG (a bad name; the previous list stays). */
+int rpc_server_set_topics(rpc_server *s, const char *const *topics,
+                          core_errbuf *eb);
+
+/* Send an event to every subscriber of topic whose filter matches it. A
+ * filter matches when each of its keys k equals the event's top-level string
+ * field k, or is contained in its array field k or k+"s" (so {"executor": A}
+ * matches "executors": [..., A]). event is borrowed; it is serialized once.
+ * A subscriber that cannot keep up (over 4 MiB or 1000 messages unsent) is
+ * disconnected with close code 1008. Unknown topics are a bug: logged,
+ * ignored. Loop thread only. */
+void rpc_server_publish(rpc_server *s, const char *topic, json_t *event);
+
 /* Answer a call. result is stolen (NULL means JSON null). After either
  * answer function returns, c is freed: do not touch it again. Answering a call
  * twice is a bug; the second answer is logged and ignored only while other
@@ -139,5 +167,38 @@ int rpc_request_validate(const json_t *req, core_errbuf *eb);
 int rpc_client_call(const char *url, const char *method, json_t *params,
                     uint64_t timeout_ms, json_t **result, json_t **err_data,
                     core_errbuf *eb);
+
+/* Blocking WebSocket client (for the CLI and tests): subscribe to a node's
+ * topics and read events. Not thread-safe: one thread per client. */
+typedef struct rpc_ws_client rpc_ws_client;
+
+/* Connect to url ("http://HOST:PORT[/]" means ws on /websocket; another path
+ * or a "ws://" URL is used as given) and do the handshake, within
+ * timeout_ms (0: 10 s), which also bounds each later rpc_ws_subscribe.
+ * Returns 0 with *out set, or COHORT_ERR_INVALID (bad URL), _IO (cannot
+ * connect, or the server refused the upgrade: eb has its HTTP status),
+ * _TIMEOUT, _DECODE (not a WebSocket answer) or _NOMEM; *out is then NULL. */
+int rpc_ws_connect(rpc_ws_client **out, const char *url, uint64_t timeout_ms,
+                   core_errbuf *eb);
+
+/* Subscribe to topic; filter (borrowed, may be NULL) is an object of string
+ * fields (see rpc_server_publish). Waits for the answer; events that arrive
+ * meanwhile are kept for rpc_ws_next. Returns 0, the server's negative
+ * JSON-RPC code (e.g. RPC_INVALID_PARAMS for an unknown topic; eb has its
+ * message), or COHORT_ERR_IO / _TIMEOUT / _DECODE / _NOMEM. */
+int rpc_ws_subscribe(rpc_ws_client *c, const char *topic, json_t *filter,
+                     core_errbuf *eb);
+
+/* Wait up to timeout_ms for the next event. Returns 0 with *event a new
+ * reference to the notification's params.result and its topic copied into
+ * topic_out (may be NULL), or 0 with *event NULL on timeout. Returns
+ * COHORT_ERR_IO when the connection dropped or was closed by the server
+ * (eb gives the close code and reason); later calls fail the same way.
+ * Pings are answered while waiting. */
+int rpc_ws_next(rpc_ws_client *c, uint64_t timeout_ms, json_t **event,
+                char *topic_out, size_t topic_cap, core_errbuf *eb);
+
+/* Send a close frame (best effort) and free c. c may be NULL. */
+void rpc_ws_close(rpc_ws_client *c);
 
 #endif

@@ -30,7 +30,7 @@ typedef struct {
   int done, too_big;
 } resp_buf;
 
-static uint64_t now_ms(void) {
+uint64_t rpc_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
@@ -38,14 +38,14 @@ static uint64_t now_ms(void) {
 
 /* Milliseconds left before deadline, for poll() (0 when passed). */
 static int left(uint64_t deadline) {
-  uint64_t t = now_ms();
+  uint64_t t = rpc_now_ms();
   if (t >= deadline) return 0;
   uint64_t d = deadline - t;
   return d > 1000000 ? 1000000 : (int)d;
 }
 
 /* Wait until fd is ready for events. 0, COHORT_ERR_TIMEOUT or _IO. */
-static int wait_fd(int fd, short events, uint64_t deadline) {
+int rpc_wait_fd(int fd, short events, uint64_t deadline) {
   for (;;) {
     int ms = left(deadline);
     if (ms == 0) return COHORT_ERR_TIMEOUT;
@@ -58,7 +58,7 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
 }
 
 /* "http://HOST[:PORT][/PATH]" into parts; 0 or -1. */
-static int split_url(const char *url, char *host, size_t hcap, char *port,
+int rpc_url_split(const char *url, char *host, size_t hcap, char *port,
                      size_t pcap, char *path, size_t pathcap) {
   struct http_parser_url u;
   http_parser_url_init(&u);
@@ -91,7 +91,7 @@ static int split_url(const char *url, char *host, size_t hcap, char *port,
 
 /* Connect to the first address of host:port that answers before deadline.
  * Returns a non-blocking fd, or a negative COHORT_ERR_* with eb set. */
-static int dial(const char *url, const char *host, const char *port,
+int rpc_dial(const char *url, const char *host, const char *port,
                 uint64_t deadline, core_errbuf *eb) {
   struct addrinfo hints, *ai = NULL;
   memset(&hints, 0, sizeof hints);
@@ -116,7 +116,7 @@ static int dial(const char *url, const char *host, const char *port,
         close(fd);
         continue;
       }
-      int w = wait_fd(fd, POLLOUT, deadline);
+      int w = rpc_wait_fd(fd, POLLOUT, deadline);
       if (w == COHORT_ERR_TIMEOUT) {
         close(fd);
         rc = COHORT_ERR_TIMEOUT;
@@ -140,7 +140,7 @@ static int dial(const char *url, const char *host, const char *port,
                    strerror(err ? err : ECONNREFUSED));
 }
 
-static int send_all(int fd, const char *p, size_t n, uint64_t deadline) {
+int rpc_send_all(int fd, const char *p, size_t n, uint64_t deadline) {
   while (n > 0) {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
     if (w > 0) {
@@ -150,7 +150,7 @@ static int send_all(int fd, const char *p, size_t n, uint64_t deadline) {
     }
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      int r = wait_fd(fd, POLLOUT, deadline);
+      int r = rpc_wait_fd(fd, POLLOUT, deadline);
       if (r) return r;
       continue;
     }
@@ -219,7 +219,7 @@ static int read_response(int fd, const char *url, uint64_t deadline,
     ssize_t n = recv(fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      int w = wait_fd(fd, POLLIN, deadline);
+      int w = rpc_wait_fd(fd, POLLIN, deadline);
       if (w == COHORT_ERR_TIMEOUT)
         return core_errf(eb, w, "%s: no answer within the timeout", url);
       if (w) return core_errf(eb, w, "%s: poll: %s", url, strerror(errno));
@@ -299,12 +299,12 @@ int rpc_client_call(const char *url, const char *method, json_t *params,
   *result = NULL;
   if (err_data) *err_data = NULL;
   char host[256], port[8], path[1024];
-  if (!url || split_url(url, host, sizeof host, port, sizeof port, path,
+  if (!url || rpc_url_split(url, host, sizeof host, port, sizeof port, path,
                         sizeof path) != 0)
     return core_errf(eb, COHORT_ERR_INVALID,
                      "RPC address \"%.100s\" is not http://HOST:PORT[/PATH]",
                      url ? url : "");
-  uint64_t deadline = now_ms() + (timeout_ms ? timeout_ms : 10000);
+  uint64_t deadline = rpc_now_ms() + (timeout_ms ? timeout_ms : 10000);
 
   json_t *req = json_pack("{s:s, s:i, s:s}", "jsonrpc", "2.0", "id", 1,
                           "method", method ? method : "");
@@ -337,12 +337,12 @@ int rpc_client_call(const char *url, const char *method, json_t *params,
 
   int rc;
   resp_buf r = {0};
-  int fd = dial(url, host, port, deadline, eb);
+  int fd = rpc_dial(url, host, port, deadline, eb);
   if (fd < 0) {
     rc = fd;
     goto out;
   }
-  rc = send_all(fd, msg, (size_t)hl + blen, deadline);
+  rc = rpc_send_all(fd, msg, (size_t)hl + blen, deadline);
   if (rc) {
     rc = core_errf(eb, rc, "%s: %s while sending the request", url,
                    rc == COHORT_ERR_TIMEOUT ? "timed out" : strerror(errno));

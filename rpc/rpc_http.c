@@ -3,8 +3,9 @@
  * A thin state machine (see rpc_int.h) around Debian's http-parser: it keeps
  * the URL (bounded), the body (bounded, grown only as bytes arrive so a
  * client announcing a large Content-Length costs nothing until it sends), and
- * the one header the server acts on besides those the parser handles itself
- * (Expect). The parser is paused at the end of each message so pipelined
+ * the few headers the server acts on besides those the parser handles itself
+ * (Expect, and for a WebSocket handshake Upgrade, Sec-WebSocket-Key and
+ * Sec-WebSocket-Version). The parser is paused at the end of each message so pipelined
  * requests are answered one at a time, in order. No sockets, no clock: the
  * server and the fuzz target drive it with bytes.
  */
@@ -42,13 +43,62 @@ static int on_url(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+/* Does the comma-separated token list v[0..n) hold tok (any case)? */
+static int has_token(const char *v, size_t n, const char *tok) {
+  size_t tl = strlen(tok), i = 0;
+  while (i < n) {
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+    size_t b = i;
+    while (i < n && v[i] != ',') i++;
+    size_t e = i;
+    while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
+    if (e - b == tl && strncasecmp(v + b, tok, tl) == 0) return 1;
+  }
+  return 0;
+}
+
 /* End of one header line: act on it if it is one we want. */
 static void header_done(rpc_http *h) {
-  if (h->hdr_expect && h->expect_len == 12 &&
-      strncasecmp(h->expect, "100-continue", 12) == 0)
-    h->want_continue = 1;
-  h->hdr_expect = 0;
-  h->expect_len = 0;
+  if (!h->val_long) {
+    switch (h->hdr) {
+      case RPC_HDR_EXPECT:
+        if (h->val_len == 12 && strncasecmp(h->val, "100-continue", 12) == 0)
+          h->want_continue = 1;
+        break;
+      case RPC_HDR_UPGRADE:
+        if (has_token(h->val, h->val_len, "websocket")) h->upgrade_ws = 1;
+        break;
+      case RPC_HDR_WS_KEY: {
+        size_t b = 0, e = h->val_len;
+        while (b < e && (h->val[b] == ' ' || h->val[b] == '\t')) b++;
+        while (e > b && (h->val[e - 1] == ' ' || h->val[e - 1] == '\t')) e--;
+        memcpy(h->ws_key, h->val + b, e - b);
+        h->ws_key_len = e - b;
+        h->ws_key[h->ws_key_len] = 0;
+        break;
+      }
+      case RPC_HDR_WS_VERSION: {
+        int v = 0, digits = 0;
+        for (size_t i = 0; i < h->val_len; i++) {
+          char ch = h->val[i];
+          if (ch == ' ' || ch == '\t') continue;
+          if (ch < '0' || ch > '9' || digits >= 4) {
+            digits = -1;
+            break;
+          }
+          v = v * 10 + (ch - '0');
+          digits++;
+        }
+        h->ws_version = digits > 0 ? v : -1;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  h->hdr = RPC_HDR_OTHER;
+  h->val_len = 0;
+  h->val_long = 0;
 }
 
 static int on_field(http_parser *p, const char *at, size_t len) {
@@ -68,21 +118,30 @@ static int on_field(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+static int field_is(const rpc_http *h, const char *name) {
+  return !h->field_long && h->field_len == strlen(name) &&
+         strncasecmp(h->field, name, h->field_len) == 0;
+}
+
 static int on_value(http_parser *p, const char *at, size_t len) {
   rpc_http *h = p->data;
   if (!h->in_value) {
     h->in_value = 1;
     h->field[h->field_len] = 0;
-    h->hdr_expect = !h->field_long && h->field_len == 6 &&
-                    strncasecmp(h->field, "expect", 6) == 0;
-    h->expect_len = 0;
+    h->hdr = field_is(h, "expect")                  ? RPC_HDR_EXPECT
+             : field_is(h, "upgrade")               ? RPC_HDR_UPGRADE
+             : field_is(h, "sec-websocket-key")     ? RPC_HDR_WS_KEY
+             : field_is(h, "sec-websocket-version") ? RPC_HDR_WS_VERSION
+                                                    : RPC_HDR_OTHER;
+    h->val_len = 0;
+    h->val_long = 0;
   }
-  if (h->hdr_expect) {
-    if (len > sizeof h->expect - h->expect_len)
-      h->hdr_expect = 0; /* too long to be a value we know */
+  if (h->hdr != RPC_HDR_OTHER && !h->val_long) {
+    if (len > sizeof h->val - 1 - h->val_len)
+      h->val_long = 1; /* too long to be a value we accept */
     else {
-      memcpy(h->expect + h->expect_len, at, len);
-      h->expect_len += len;
+      memcpy(h->val + h->val_len, at, len);
+      h->val_len += len;
     }
   }
   return 0;
@@ -137,6 +196,7 @@ static int on_complete(http_parser *p) {
   /* After an Upgrade or CONNECT the parser treats the rest of the stream as
    * opaque; we do not speak those protocols, so answer once and close. */
   h->keep_alive = http_should_keep_alive(p) && !p->upgrade;
+  h->upgrade = p->upgrade;
   /* Once the body has arrived there is nothing to ask for. */
   h->want_continue = 0;
   http_parser_pause(p, 1);
@@ -163,8 +223,14 @@ static void reset(rpc_http *h) {
   h->field_len = 0;
   h->field_long = 0;
   h->in_value = 0;
-  h->hdr_expect = 0;
-  h->expect_len = 0;
+  h->hdr = RPC_HDR_OTHER;
+  h->val_len = 0;
+  h->val_long = 0;
+  h->upgrade = 0;
+  h->upgrade_ws = 0;
+  h->ws_key_len = 0;
+  h->ws_key[0] = 0;
+  h->ws_version = -1;
   h->want_continue = 0;
   h->status = 0;
   h->err[0] = 0;

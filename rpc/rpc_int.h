@@ -23,6 +23,9 @@
 #include <http_parser.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
 
 #define RPC_HTTP_MAX_URL 2048     /* request-target bytes, else 414 */
 #define RPC_JSON_MAX_DEPTH 64     /* [ and { nesting accepted in a request */
@@ -32,6 +35,10 @@
 #define RPC_DEFAULT_IDLE_MS 10000
 
 enum { RPC_HTTP_READING = 0, RPC_HTTP_DONE, RPC_HTTP_FAILED };
+
+/* Headers whose values rpc_http keeps. */
+enum { RPC_HDR_OTHER = 0, RPC_HDR_EXPECT, RPC_HDR_UPGRADE, RPC_HDR_WS_KEY,
+       RPC_HDR_WS_VERSION };
 
 /* Results of rpc_http_feed. */
 enum { RPC_HTTP_MORE = 0, RPC_HTTP_REQUEST = 1, RPC_HTTP_ERROR = 2 };
@@ -55,9 +62,17 @@ typedef struct {
   size_t field_len;
   int field_long;
   int in_value;      /* last callback was a header value */
-  int hdr_expect;    /* current header is Expect */
-  char expect[24];
-  size_t expect_len;
+  int hdr;           /* which header is being read: RPC_HDR_* */
+  char val[64];      /* its value (if one we act on), val_len bytes */
+  size_t val_len;
+  int val_long;      /* longer than val: not a value we accept */
+  /* WebSocket handshake (valid in DONE): the parser saw "Upgrade" and
+   * "Connection: upgrade"; Upgrade names websocket; the key and version. */
+  int upgrade;
+  int upgrade_ws;
+  char ws_key[64];
+  size_t ws_key_len; /* 0 if absent or too long */
+  int ws_version;    /* Sec-WebSocket-Version, -1 if absent or not a number */
   /* Set when the headers asked for "Expect: 100-continue" and the body may
    * be sent; the server writes "100 Continue" and clears it. */
   int want_continue;
@@ -89,6 +104,12 @@ const char *rpc_http_path(const rpc_http *h, size_t *len);
 /* Connections the server has not yet freed (for tests and fuzzing). */
 struct rpc_server;
 unsigned rpc_server_conn_count(const struct rpc_server *s);
+/* For tests: WebSocket ping interval (also the pong deadline) and outgoing
+ * queue limits; 0 keeps a value. */
+void rpc_server_set_ws_limits(struct rpc_server *s, uint64_t ping_ms,
+                              size_t max_queue_bytes, size_t max_queue_msgs);
+/* Subscriptions open on all connections. */
+size_t rpc_server_ws_sub_count(const struct rpc_server *s);
 
 /* Depth of [ and { nesting in a JSON text, ignoring brackets in strings;
  * stops early once over limit. *at gets the offset where limit was passed. */
@@ -101,5 +122,145 @@ const char *rpc_json_type_name(const json_t *v);
  * borrowed (NULL means null), data stolen (may be NULL). NULL on no memory. */
 json_t *rpc_error_object(const json_t *id, int code, const char *msg,
                          json_t *data);
+
+/* ---- blocking socket helpers of rpc_client.c, shared with rpc_ws_client.c */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t rpc_now_ms(void);
+/* poll() fd for events until deadline: 0, COHORT_ERR_TIMEOUT or _IO. */
+int rpc_wait_fd(int fd, short events, uint64_t deadline);
+/* "http://HOST[:PORT][/PATH]" into parts (port defaults to 80, path to
+ * "/"); 0 or -1. */
+int rpc_url_split(const char *url, char *host, size_t hcap, char *port,
+                  size_t pcap, char *path, size_t pathcap);
+/* Connect to host:port before deadline: a non-blocking fd, or a negative
+ * COHORT_ERR_* with eb naming url. */
+int rpc_dial(const char *url, const char *host, const char *port,
+             uint64_t deadline, core_errbuf *eb);
+/* Send n bytes before deadline: 0, COHORT_ERR_TIMEOUT or _IO (errno). */
+int rpc_send_all(int fd, const char *p, size_t n, uint64_t deadline);
+
+/* ---- WebSocket codec (rpc_ws_frame.c, rpc_sha1.c): pure, no I/O ---------
+ *
+ * Shared by the server (rpc_ws.c), the client (rpc_ws_client.c) and the fuzz
+ * target. rpc_ws_frame_parse decodes one frame header; rpc_ws_reader turns a
+ * byte stream into messages: it reassembles fragmented text messages,
+ * unmasks, enforces the size limit as soon as a header announces too much,
+ * checks UTF-8, and hands control frames (interleaved or not) out one at a
+ * time. States of a reader:
+ *
+ *   HEAD     collecting a frame header (2..14 bytes)
+ *   PAYLOAD  copying the frame's payload (into the message or the control
+ *            buffer); back to HEAD after it; a final text frame or a control
+ *            frame returns its event
+ *   FAILED   (final) after RPC_WS_ERROR: close_code/reason say what to send
+ */
+#define RPC_WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define RPC_WS_MAX_HEAD 14
+
+enum {
+  RPC_WS_OP_CONT = 0,
+  RPC_WS_OP_TEXT = 1,
+  RPC_WS_OP_BINARY = 2,
+  RPC_WS_OP_CLOSE = 8,
+  RPC_WS_OP_PING = 9,
+  RPC_WS_OP_PONG = 10
+};
+
+/* Close codes (RFC 6455 section 7.4.1). */
+enum {
+  RPC_WS_CLOSE_NORMAL = 1000,
+  RPC_WS_CLOSE_GOING_AWAY = 1001,
+  RPC_WS_CLOSE_PROTOCOL = 1002,
+  RPC_WS_CLOSE_UNSUPPORTED = 1003, /* e.g. a binary message */
+  RPC_WS_CLOSE_NO_STATUS = 1005,   /* received close without a code */
+  RPC_WS_CLOSE_BAD_DATA = 1007,    /* text that is not UTF-8 */
+  RPC_WS_CLOSE_POLICY = 1008,      /* e.g. a slow consumer */
+  RPC_WS_CLOSE_TOO_BIG = 1009
+};
+
+typedef struct {
+  int fin, opcode, masked;
+  uint8_t mask[4];
+  uint64_t len;    /* payload bytes */
+  size_t head_len; /* bytes of header, 2..14 */
+} rpc_ws_frame;
+
+/* Results of rpc_ws_frame_parse. */
+enum { RPC_WS_HEAD_MORE = 0, RPC_WS_HEAD_OK = 1, RPC_WS_HEAD_BAD = -1 };
+
+/* Decode the frame header at p[0..len). from_client: the frame must be
+ * masked (a server's frames must not be). Data frames over max_payload fail
+ * with 1009; control frames must be final and <= 125 bytes; reserved bits,
+ * unknown opcodes and non-minimal lengths fail with 1002. Returns
+ * RPC_WS_HEAD_MORE (the header is longer than len), RPC_WS_HEAD_OK (f set)
+ * or RPC_WS_HEAD_BAD (*close_code and *why set). Reads at most 14 bytes and
+ * never past len. */
+int rpc_ws_frame_parse(const uint8_t *p, size_t len, int from_client,
+                       uint64_t max_payload, rpc_ws_frame *f, int *close_code,
+                       const char **why);
+
+/* Write a header for a frame of len payload bytes into out; mask is NULL for
+ * an unmasked (server) frame. Returns the header length (2..14). */
+size_t rpc_ws_frame_head(uint8_t out[RPC_WS_MAX_HEAD], int opcode, int fin,
+                         uint64_t len, const uint8_t *mask);
+
+/* XOR p[0..len) with mask, starting at key position off (mod 4). */
+void rpc_ws_mask(uint8_t *p, size_t len, const uint8_t mask[4], uint64_t off);
+
+/* Results of rpc_ws_read. */
+enum {
+  RPC_WS_MORE = 0, /* every byte consumed, no event yet */
+  RPC_WS_TEXT,     /* a whole text message: msg[0..msg_len), NUL after it */
+  RPC_WS_PING,     /* ctl[0..ctl_len) */
+  RPC_WS_PONG,     /* ctl[0..ctl_len) */
+  RPC_WS_CLOSE,    /* close_code (1005 if none), reason */
+  RPC_WS_ERROR     /* FAILED: send close_code, reason says why */
+};
+
+typedef struct {
+  uint64_t max_msg;
+  int from_client;
+  int failed;
+  uint8_t head[RPC_WS_MAX_HEAD];
+  size_t head_len;
+  int in_payload;
+  rpc_ws_frame f;
+  uint64_t got;  /* payload bytes of the current frame so far */
+  int msg_op;    /* opcode of the message being reassembled, 0 if none */
+  char *msg;     /* owned */
+  size_t msg_len, msg_cap;
+  int msg_done;  /* the last event was RPC_WS_TEXT: reset on the next read */
+  uint8_t ctl[125];
+  size_t ctl_len;
+  int close_code;
+  char reason[124];
+} rpc_ws_reader;
+
+/* from_client: expect masked frames (a server's reader). Messages (after
+ * reassembly) may be up to max_msg bytes. */
+void rpc_ws_reader_init(rpc_ws_reader *r, uint64_t max_msg, int from_client);
+void rpc_ws_reader_free(rpc_ws_reader *r);
+/* Consume bytes until one event is complete. *used gets the bytes consumed
+ * (all of them when RPC_WS_MORE is returned). The event's data stays valid
+ * until the next call. After RPC_WS_ERROR every call returns it again. */
+int rpc_ws_read(rpc_ws_reader *r, const uint8_t *data, size_t len,
+                size_t *used);
+
+/* 1 if p[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
+int rpc_utf8_valid(const uint8_t *p, size_t len);
+
+/* FIPS 180-4 SHA-1 (for the handshake only). */
+void rpc_sha1(uint8_t out[20], const void *data, size_t len);
+
+/* Sec-WebSocket-Accept for a client's key: base64(SHA-1(key || GUID)),
+ * 28 characters and a NUL into out. */
+void rpc_ws_accept(char out[29], const char *key, size_t key_len);
+
+/* Does a published event match a subscription filter? filter is NULL or an
+ * object of strings; each key k must match: event[k] is an equal string, or
+ * an array (e.g. "members") holding it, or event[k + "s"] is such an array
+ * (so {"executor": a} matches an event with "executors": [..., a, ...]). */
+int rpc_ws_filter_match(const json_t *filter, const json_t *event);
 
 #endif

@@ -44,81 +44,11 @@
 #include "core/log.h"
 #include "rpc/rpc.h"
 #include "rpc/rpc_int.h"
+#include "rpc/rpc_server_int.h"
 
 #define MOD "rpc"
-#define IN_CAP (16 * 1024)          /* pipelined bytes kept per connection */
 #define LINGER_MS 2000              /* at most this long in LINGER */
 #define LINGER_MAX_BYTES (8u << 20) /* nor discard more than this */
-
-typedef struct conn conn;
-typedef struct job job;
-
-enum { C_READING, C_BUSY, C_WRITING, C_LINGER, C_CLOSING };
-
-struct rpc_server {
-  uv_loop_t *loop;
-  uv_tcp_t tcp;
-  size_t max_body, max_batch;
-  unsigned max_conns;
-  uint64_t idle_ms;
-  char *(*metrics_fn)(void *ctx);
-  const rpc_method *methods; /* borrowed */
-  size_t n_methods;
-  void *ctx;
-  conn *conns;        /* every connection not yet freed */
-  unsigned n_conns;   /* length of conns */
-  unsigned n_rejects; /* refused sockets whose close is pending */
-  int warned_full;
-  /* Counters for /metrics. */
-  uint64_t n_accepted, n_refused, n_dropped, n_calls;
-  uint64_t n_status[6]; /* responses by status class: [2] 2xx ... [5] 5xx */
-  int port;
-  int listener_open;
-  int closing;
-  void (*done)(void *);
-  void *done_arg;
-  char addr[80];
-};
-
-struct conn {
-  uv_tcp_t tcp;
-  uv_timer_t timer;
-  uv_write_t wreq;   /* the response being written */
-  uv_write_t creq;   /* a "100 Continue" */
-  uv_shutdown_t sreq;
-  rpc_server *s;
-  conn *prev, *next;
-  int state;
-  int handles;       /* libuv handles not yet closed */
-  int reading;       /* uv_read_start is in effect */
-  int close_after;   /* close once the current response is written */
-  int cont_pending;
-  rpc_http http;
-  job *job;          /* the POST being answered (BUSY), or NULL */
-  char *in;          /* IN_CAP bytes, owned: in[in_off..in_len) not yet fed */
-  size_t in_off, in_len;
-  char *whead, *wbody; /* owned while a response is being written */
-  size_t lingered;
-  size_t wq_last;    /* write queue size at the last deadline check */
-  char peer[64];
-};
-
-struct rpc_call {
-  job *j;
-  json_t *id;   /* owned; the id to answer with */
-  int respond;  /* 0 for a notification: the answer is dropped */
-  int answered;
-};
-
-struct job {
-  conn *c;        /* NULL once the connection is closing */
-  int batch;
-  int status;     /* HTTP status of the answer */
-  size_t n;
-  size_t pending; /* unanswered calls, +1 while dispatching */
-  json_t **resp;  /* n response objects (owned) or NULL (none to send) */
-  rpc_call calls[];
-};
 
 static void pump(conn *c);
 static void conn_close(conn *c);
@@ -146,6 +76,7 @@ static void on_conn_closed(uv_handle_t *h) {
   if (c->next) c->next->prev = c->prev;
   s->n_conns--;
   if (s->n_conns < s->max_conns / 2) s->warned_full = 0;
+  rpc_ws_conn_free(c);
   rpc_http_free(&c->http);
   free(c->in);
   free(c);
@@ -160,9 +91,12 @@ static void conn_close(conn *c) {
     c->job->c = NULL;
     c->job = NULL;
   }
+  if (c->ws) rpc_ws_detach(c);
   uv_close((uv_handle_t *)&c->timer, on_conn_closed);
   uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
+
+void rpc_conn_close(conn *c) { conn_close(c); }
 
 /* A JSON text (malloc'd, or NULL) of an error response with id null. */
 static char *error_body(int code, const char *msg, size_t *len) {
@@ -221,6 +155,7 @@ static const char *reason(int status) {
     case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
@@ -298,7 +233,21 @@ static void job_free(job *j) {
 /* Every call answered: send the responses (if the client is still there). */
 static void job_finish(job *j) {
   conn *c = j->c;
-  if (c) {
+  if (c && c->ws) {
+    /* Over a WebSocket: one text message, or none for notifications. */
+    json_t *out = NULL;
+    if (!j->batch) {
+      out = j->resp[0];
+      j->resp[0] = NULL;
+    } else {
+      for (size_t i = 0; i < j->n; i++) {
+        if (!j->resp[i]) continue;
+        if (!out) out = json_array();
+        if (out) json_array_append(out, j->resp[i]);
+      }
+    }
+    rpc_ws_job_finish(c, j, out);
+  } else if (c) {
     c->job = NULL;
     json_t *out = NULL;
     int oom = 0;
@@ -406,14 +355,16 @@ static json_t *usable_id(const json_t *req) {
   return json_null();
 }
 
-static void handle_post(conn *c) {
+void rpc_dispatch(conn *c, const char *body, size_t len) {
   rpc_server *s = c->s;
   core_errbuf eb;
   json_t *req;
-  int rc = rpc_request_parse(c->http.body ? c->http.body : "", c->http.body_len,
-                             s->max_batch, &req, &eb);
+  int rc = rpc_request_parse(body, len, s->max_batch, &req, &eb);
   if (rc) {
-    respond_error(c, 400, rc, eb.msg, NULL);
+    if (c->ws)
+      rpc_ws_send_json(c, rpc_error_object(NULL, rc, eb.msg, NULL));
+    else
+      respond_error(c, 400, rc, eb.msg, NULL);
     return;
   }
   int batch = json_is_array(req);
@@ -424,7 +375,11 @@ static void handle_post(conn *c) {
     free(j);
     free(resp);
     json_decref(req);
-    respond_error(c, 500, RPC_INTERNAL_ERROR, "out of memory", NULL);
+    if (c->ws)
+      rpc_ws_send_json(c, rpc_error_object(NULL, RPC_INTERNAL_ERROR,
+                                           "out of memory", NULL));
+    else
+      respond_error(c, 500, RPC_INTERNAL_ERROR, "out of memory", NULL);
     return;
   }
   j->c = c;
@@ -433,9 +388,13 @@ static void handle_post(conn *c) {
   j->n = n;
   j->pending = n + 1; /* so no answer finishes the job while dispatching */
   j->resp = resp;
-  c->job = j;
-  c->state = C_BUSY;
-  uv_timer_stop(&c->timer);
+  if (c->ws) {
+    rpc_ws_job_start(c, j);
+  } else {
+    c->job = j;
+    c->state = C_BUSY;
+    uv_timer_stop(&c->timer);
+  }
   for (size_t i = 0; i < n; i++) {
     rpc_call *call = &j->calls[i];
     call->j = j;
@@ -451,6 +410,8 @@ static void handle_post(conn *c) {
     call->id = id ? json_incref(id) : NULL;
     call->respond = id != NULL;
     const char *name = json_string_value(json_object_get(r, "method"));
+    if (c->ws && rpc_ws_builtin(c, call, name, json_object_get(r, "params")))
+      continue;
     const rpc_method *m = find_method(s, name);
     if (!m) {
       char msg[128];
@@ -470,6 +431,10 @@ static void handle_post(conn *c) {
   }
   json_decref(req);
   job_release(j);
+}
+
+static void handle_post(conn *c) {
+  rpc_dispatch(c, c->http.body ? c->http.body : "", c->http.body_len);
 }
 
 /* ---- routing -------------------------------------------------------------- */
@@ -535,6 +500,15 @@ static void route(conn *c) {
     else
       respond_error(c, 405, RPC_INVALID_REQUEST,
                     "JSON-RPC requests must be sent with POST", "Allow: POST\r\n");
+  } else if (path_is(path, plen, "/websocket")) {
+    const char *msg = NULL;
+    int st = rpc_ws_handshake_check(&c->http, &msg);
+    if (st == 0)
+      rpc_ws_upgrade(c);
+    else
+      respond_error(c, st, RPC_INVALID_REQUEST, msg,
+                    st == 426 ? "Sec-WebSocket-Version: 13\r\n"
+                               : st == 405 ? "Allow: GET\r\n" : NULL);
   } else if (path_is(path, plen, "/health")) {
     if (m != HTTP_GET) {
       respond_error(c, 405, RPC_INVALID_REQUEST, "/health takes GET",
@@ -623,6 +597,9 @@ static void stop_reading(conn *c) {
   c->reading = 0;
 }
 
+void rpc_conn_start_reading(conn *c) { start_reading(c); }
+void rpc_conn_stop_reading(conn *c) { stop_reading(c); }
+
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   conn *c = st->data;
   if (c->state == C_CLOSING) return;
@@ -655,6 +632,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   c->in_len += (size_t)nread;
   if (c->state == C_READING)
     pump(c);
+  else if (c->state == C_WS)
+    rpc_ws_pump(c);
   else if (c->in_len == IN_CAP)
     stop_reading(c);
 }
@@ -705,6 +684,9 @@ static void on_timer(uv_timer_t *t) {
     }
     case C_LINGER:
       conn_close(c);
+      break;
+    case C_WS:
+      rpc_ws_on_timer(c);
       break;
     default:
       break;
@@ -928,6 +910,9 @@ int rpc_server_new(rpc_server **out, uv_loop_t *loop, const rpc_config *cfg,
   s->max_conns = cfg->max_conns ? cfg->max_conns : RPC_DEFAULT_MAX_CONNS;
   s->idle_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : RPC_DEFAULT_IDLE_MS;
   s->metrics_fn = cfg->metrics_fn;
+  s->ws_ping_ms = RPC_WS_PING_MS;
+  s->ws_max_queue_bytes = RPC_WS_MAX_QUEUE_BYTES;
+  s->ws_max_queue_msgs = RPC_WS_MAX_QUEUE_MSGS;
   s->methods = methods;
   s->n_methods = n_methods;
   s->ctx = ctx;
@@ -992,6 +977,9 @@ void rpc_server_close(rpc_server *s, void (*done)(void *), void *arg) {
   LOGI(MOD, "JSON-RPC on %s stopping (%u connections open)", s->addr,
        s->n_conns);
   uv_close((uv_handle_t *)&s->tcp, on_listener_closed);
-  for (conn *c = s->conns; c; c = c->next) conn_close(c);
+  for (conn *c = s->conns; c; c = c->next) {
+    if (c->state == C_WS) rpc_ws_going_away(c);
+    conn_close(c);
+  }
   /* If nothing was open the listener's close callback finishes. */
 }
