@@ -185,7 +185,8 @@ static int parse_accounts(genesis *g, json_t *a, uint64_t sup[2], core_errbuf *e
 }
 
 static int parse_validators(genesis *g, json_t *a, uint64_t sup[2], core_errbuf *eb) {
-  static const char *const keys[] = {"pubkey", "operator", "power", "moniker", NULL};
+  static const char *const keys[] = {"pubkey", "operator", "power", "moniker", "beacon_commit",
+                                     NULL};
   if (!json_is_array(a) || json_array_size(a) == 0)
     return core_errf(eb, COHORT_ERR_GENESIS, "validators: must be a non-empty array");
   size_t n = json_array_size(a);
@@ -214,6 +215,14 @@ static int parse_validators(genesis *g, json_t *a, uint64_t sup[2], core_errbuf 
     if (v->power == 0) return core_errf(eb, COHORT_ERR_GENESIS, "%s.power: must be > 0", where);
     if (core_add_u64(&sup[1], sup[1], v->power))
       return core_errf(eb, COHORT_ERR_GENESIS, "%s.power: STK supply overflows u64", where);
+    json_t *bc = json_object_get(o, "beacon_commit");
+    if (bc) {
+      const char *bs = json_string_value(bc);
+      size_t bl;
+      if (!bs || core_hex_decode(v->beacon_commit, 32, &bl, bs, strlen(bs)) || bl != 32)
+        return core_errf(eb, COHORT_ERR_GENESIS, "%s.beacon_commit: must be 64 hex digits", where);
+      v->has_beacon = 1;
+    }
     json_t *m = json_object_get(o, "moniker");
     if (m) {
       if (!json_is_string(m) || strlen(json_string_value(m)) > GENESIS_MONIKER_MAX)
@@ -302,7 +311,8 @@ void genesis_free(genesis *g) {
 }
 
 char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
-                          const uint8_t val_pub[32], const uint8_t dev_id[20]) {
+                          const uint8_t val_pub[32], const uint8_t dev_id[20],
+                          const uint8_t *beacon_commit) {
   char t[32], pk[65], addr[CORE_ADDR_STR_MAX];
   genesis_time_format(t, time_ms);
   core_hex_encode(pk, val_pub, 32);
@@ -315,6 +325,12 @@ char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
       "validators", "pubkey", pk, "operator", addr, "power", "100000000000",
       "moniker", "devnet-validator");
   if (!root) return NULL;
+  if (beacon_commit) {
+    char bc[65];
+    core_hex_encode(bc, beacon_commit, 32);
+    json_object_set_new(json_array_get(json_object_get(root, "validators"), 0), "beacon_commit",
+                        json_string(bc));
+  }
   char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   json_decref(root);
   return s;

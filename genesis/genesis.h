@@ -37,6 +37,8 @@ typedef struct {
   uint8_t operator_id[20];
   uint64_t power;
   char moniker[GENESIS_MONIKER_MAX + 1];
+  int has_beacon;
+  uint8_t beacon_commit[32]; /* tip of the validator's beacon hash chain */
 } genesis_validator;
 
 typedef struct {
@@ -78,7 +80,8 @@ void genesis_free(genesis *g);
  * power bonded for dev_id) and one funded dev account. Returns malloc'd JSON
  * text. */
 char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
-                          const uint8_t val_pub[32], const uint8_t dev_id[20]);
+                          const uint8_t val_pub[32], const uint8_t dev_id[20],
+                          const uint8_t *beacon_commit /* 32 bytes or NULL */);
 
 /* Parse / format RFC 3339 UTC times ("2026-11-24T00:00:00Z", optional
  * fractional seconds up to ms). */

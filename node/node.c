@@ -19,6 +19,7 @@
 #include "core/hex.h"
 #include "core/keys.h"
 #include "core/log.h"
+#include "node/beacon.h"
 #include "node/node.h"
 #include "node/node_int.h"
 #include "proto/block.h"
@@ -64,6 +65,20 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
     free(txs);
     return rc;
   }
+  /* Reveal the next link of our beacon hash chain. */
+  uint8_t reveal[32];
+  int have_reveal = 0;
+  const Cohort__ValidatorSet *vset = state_validators(n->st);
+  for (size_t i = 0; n->beacon && i < vset->n_validators; i++) {
+    const Cohort__Validator *v = vset->validators[i];
+    if (memcmp(v->pubkey.data, privval_pubkey(n->pv), 32) || v->beacon_tip.len != 32) continue;
+    if (beacon_chain_reveal(n->beacon, v->beacon_tip.data, reveal) == 0 &&
+        state_exec_reveal(p->x, reveal, NULL) == 0)
+      have_reveal = 1;
+    else
+      LOGW("consensus", "cannot reveal the next beacon link (chain used up or not ours): "
+                        "withholding");
+  }
   ProtobufCBinaryData *tb = calloc(cand ? cand : 1, sizeof *tb);
   if (!tb) {
     free(txs);
@@ -98,6 +113,7 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   hd.validators_hash = (ProtobufCBinaryData){32, vh};
   hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)privval_pubkey(n->pv)};
   hd.last_commit_hash = (ProtobufCBinaryData){32, lch};
+  if (have_reveal) hd.beacon_reveal = (ProtobufCBinaryData){32, reveal};
   rc = block_encode(&p->bytes, &p->len, p->hash, &hd, tb, k, lc, lcl);
   free(lc);
   free(tb);
@@ -367,6 +383,12 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   core_key nk;
   snprintf(p, sizeof p, "%s/config/node_key.json", home);
   if ((rc = core_keyfile_read(p, &nk, eb))) goto out;
+  snprintf(p, sizeof p, "%s/config/beacon_seed.json", home);
+  if (access(p, F_OK) == 0) {
+    if ((rc = beacon_chain_open(&n->beacon, p, eb))) goto out;
+  } else {
+    LOGW(MOD, "no %s: this validator's proposals will not feed the draw beacon", p);
+  }
   memcpy(n->node_pub, nk.pub, 32);
   core_key_wipe(&nk);
   uint8_t idh[32];
@@ -460,6 +482,7 @@ out:
   mempool_del(n->mp);
   cons_del(n->cons);
   privval_close(n->pv);
+  beacon_chain_close(n->beacon);
   state_close(n->st);
   kv_close(n->kv);
   genesis_free(&n->gen);

@@ -11,6 +11,7 @@
 #include "core/bech32.h"
 #include "core/keys.h"
 #include "genesis/genesis.h"
+#include "node/beacon.h"
 #include "node/config.h"
 #include "node/node.h"
 
@@ -67,13 +68,15 @@ int node_init_home(const node_init_opts *o, core_errbuf *eb) {
   if ((rc = new_key(p, 1, &nodek, eb))) goto out;
   snprintf(p, sizeof p, "%s/keys/dev.json", o->home);
   if ((rc = new_key(p, 0, &dev, eb))) goto out;
-  uint8_t dev_id[20];
+  uint8_t dev_id[20], bcommit[32];
   core_account_id(dev_id, dev.pub);
+  snprintf(p, sizeof p, "%s/config/beacon_seed.json", o->home);
+  if ((rc = beacon_chain_create(p, bcommit, eb))) goto out;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
   const char *cid = o->chain_id ? o->chain_id : "cohort-devnet-1";
-  char *gen = genesis_devnet_json(cid, now_ms - now_ms % 1000, val.pub, dev_id);
+  char *gen = genesis_devnet_json(cid, now_ms - now_ms % 1000, val.pub, dev_id, bcommit);
   if (!gen) {
     rc = COHORT_ERR_NOMEM;
     goto out;
@@ -109,6 +112,7 @@ int node_init_home(const node_init_opts *o, core_errbuf *eb) {
   printf("  genesis:         %s/config/genesis.json\n", o->home);
   printf("  validator key:   %s/config/priv_validator_key.json\n", o->home);
   printf("  node key:        %s/config/node_key.json\n", o->home);
+  printf("  beacon seed:     %s/config/beacon_seed.json (secret, like the validator key)\n", o->home);
   printf("  dev account key: %s/keys/dev.json\n", o->home);
   printf("  dev address:     %s (funded with 1000000000 CRD and 1000000 STK)\n", addr);
   printf("Start the node with: cohortd start --home %s\n", o->home);

@@ -115,6 +115,8 @@ static void m_status(void *ctx, rpc_call *c, json_t *params) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot build status", NULL);
     return;
   }
+  uint8_t beacon[32];
+  if (!state_get_beacon(n->st, beacon)) json_object_set_new(r, "beacon", nr_hexj(beacon, 32));
   rpc_call_reply(c, r);
 }
 
@@ -176,13 +178,14 @@ static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs) {
                    "signatures", sigs);
   }
   json_t *j = json_pack(
-      "{s:o, s:{s:s, s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:i}, s:o, s:o, s:I}", "hash",
+      "{s:o, s:{s:s, s:I, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o}, s:o, s:o, s:I}", "hash",
       nr_hexj(b.hash, 32), "header", "chain_id", h->chain_id, "height", (json_int_t)h->height,
       "time", t, "time_ms", (json_int_t)h->time_ms, "prev_hash", nr_hexj(h->prev_hash.data, 32),
       "tx_root", nr_hexj(h->tx_root.data, 32), "app_hash", nr_hexj(h->app_hash.data, 32),
       "validators_hash", nr_hexj(h->validators_hash.data, 32), "proposer",
       nr_hexj(h->proposer.data, 32), "last_commit_hash", nr_hexj(h->last_commit_hash.data, 32),
-      "num_txs", (int)h->num_txs, "txs", txs, "last_commit", lc, "size", (json_int_t)bl);
+      "num_txs", (int)h->num_txs, "beacon_reveal", nr_hexj(h->beacon_reveal.data, h->beacon_reveal.len),
+      "txs", txs, "last_commit", lc, "size", (json_int_t)bl);
   block_free(&b);
   return j;
 }

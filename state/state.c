@@ -182,6 +182,8 @@ int state_init_genesis(state *st, const genesis *g, core_errbuf *eb) {
     vv[i].operator_.len = 20;
     vv[i].power = g->validators[i].power;
     vv[i].moniker = (char *)g->validators[i].moniker;
+    if (g->validators[i].has_beacon)
+      vv[i].beacon_tip = (ProtobufCBinaryData){32, (uint8_t *)g->validators[i].beacon_commit};
     vp[i] = &vv[i];
     if (core_add_u64(&sup_stk, sup_stk, g->validators[i].power)) rc = COHORT_ERR_OVERFLOW;
   }

@@ -115,6 +115,14 @@ int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
                      const uint8_t proposer[32], state_exec **out,
                      core_errbuf *eb);
 
+/* Apply the proposer's beacon reveal (header.beacon_reveal, 32 bytes): it
+ * must hash to the proposer's current beacon commitment, which it then
+ * replaces; the draw beacon becomes sha256("cohort/beacon/v2" || beacon ||
+ * reveal). A block without a reveal leaves the beacon as it is (the
+ * proposer withheld). Call right after state_exec_begin. Errors:
+ * COHORT_ERR_BAD_BLOCK (wrong preimage). */
+int state_exec_reveal(state_exec *x, const uint8_t reveal[32], core_errbuf *eb);
+
 /* Execute one decoded tx. `sig_checked` = 1 skips signature verification
  * (only when the caller has verified this exact tx for this chain).
  * Returns 0 if the tx belongs in the block: its nonce and fee are consumed

@@ -53,6 +53,7 @@ int state_apply_block(state *st, const uint8_t *bytes, size_t blen,
   }
   if ((rc = commit_verify(c, st->meta->chain_id, h->height, b.hash, st->vals, eb))) goto out;
   if ((rc = state_exec_begin(st, h->height, h->time_ms, h->proposer.data, &x, eb))) goto out;
+  if (h->beacon_reveal.len == 32 && (rc = state_exec_reveal(x, h->beacon_reveal.data, eb))) goto out;
   size_t n = b.blk->n_txs;
   hashes = malloc((n ? n : 1) * sizeof *hashes);
   res = malloc((n ? n : 1) * sizeof *res);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "core/hash.h"
 #include "state/state_int.h"
 
 int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
@@ -40,8 +41,43 @@ int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
   x->height = height;
   x->time_ms = time_ms;
   memcpy(x->fee_sink, pv->operator_.data, 20);
+  memcpy(x->proposer, proposer, 32);
   *out = x;
   return COHORT_OK;
+}
+
+int state_exec_reveal(state_exec *x, const uint8_t reveal[32], core_errbuf *eb) {
+  int rc;
+  Cohort__ValidatorSet *vs = (Cohort__ValidatorSet *)sx_get_msg(
+      x, (const uint8_t *)KEY_VALSET, strlen(KEY_VALSET), &cohort__validator_set__descriptor, &rc);
+  if (!vs) return rc ? rc : COHORT_ERR_CORRUPT;
+  Cohort__Validator *v = NULL;
+  for (size_t i = 0; i < vs->n_validators; i++)
+    if (!memcmp(vs->validators[i]->pubkey.data, x->proposer, 32)) v = vs->validators[i];
+  uint8_t h[32];
+  core_sha256(h, reveal, 32);
+  if (!v || v->beacon_tip.len != 32 || memcmp(h, v->beacon_tip.data, 32)) {
+    cohort__validator_set__free_unpacked(vs, NULL);
+    return core_errf(eb, COHORT_ERR_BAD_BLOCK, "beacon_reveal is not the preimage of the "
+                     "proposer's beacon commitment");
+  }
+  memcpy(v->beacon_tip.data, reveal, 32); /* the next reveal must hash to this one */
+  rc = sx_put_msg(x, (const uint8_t *)KEY_VALSET, strlen(KEY_VALSET), &vs->base);
+  cohort__validator_set__free_unpacked(vs, NULL);
+  if (rc) return rc;
+  /* beacon = sha256("cohort/beacon/v2" || beacon || reveal) */
+  uint8_t in[16 + 32 + 32] = "cohort/beacon/v2", *old;
+  size_t ol;
+  rc = sx_get(x, (const uint8_t *)"r/beacon", 8, &old, &ol);
+  if (rc == COHORT_OK) {
+    if (ol == 32) memcpy(in + 16, old, 32);
+    free(old);
+  } else if (rc != COHORT_ERR_NOT_FOUND) {
+    return rc;
+  }
+  memcpy(in + 48, reveal, 32);
+  core_sha256(h, in, sizeof in);
+  return sx_put(x, (const uint8_t *)"r/beacon", 8, h, 32);
 }
 
 void state_exec_free(state_exec *x) {

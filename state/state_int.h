@@ -46,6 +46,7 @@ struct state_exec {
   overlay ov;
   uint64_t height, time_ms;
   uint8_t fee_sink[20]; /* proposer's operator */
+  uint8_t proposer[32];
   size_t n_txs;
   int finished;
 };

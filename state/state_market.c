@@ -302,8 +302,8 @@ static int set_deadline(state_exec *x, const uint8_t id[32], Cohort__Task *t, ui
   return sx_put(x, k, kl, NULL, 0);
 }
 
-/* The beacon that seeds committee draws (see docs/tasks.md: v1 hashes the
- * parent block's hash into a running value each block). */
+/* The beacon that seeds committee draws: updated by each proposer's
+ * hash-chain reveal (state_exec_reveal, docs/tasks.md). */
 static int beacon(state_exec *x, uint8_t out[32]) {
   uint8_t *v;
   size_t vl;
@@ -993,23 +993,7 @@ static int collect_unbond(void *ctx, const uint8_t *k, size_t kl, const uint8_t 
 int sx_end_block(state_exec *x) {
   uint8_t pre[10] = {'d', '/'};
   core_put_u64be(pre + 2, x->height);
-  int rc;
-  /* 1. The beacon: fold in the parent block's hash. */
-  uint8_t b[32] = {0}, in[16 + 32 + 32];
-  uint8_t *v;
-  size_t vl;
-  rc = sx_get(x, (const uint8_t *)"r/beacon", 8, &v, &vl);
-  if (rc == COHORT_OK) {
-    if (vl == 32) memcpy(b, v, 32);
-    free(v);
-  } else if (rc != COHORT_ERR_NOT_FOUND) {
-    return rc;
-  }
-  memcpy(in, "cohort/beacon/v1", 16);
-  memcpy(in + 16, b, 32);
-  memcpy(in + 48, x->st->meta->last_block_hash.data, 32);
-  core_sha256(b, in, sizeof in);
-  if ((rc = sx_put(x, (const uint8_t *)"r/beacon", 8, b, 32))) return rc;
+  int rc = COHORT_OK;
   /* 2. Unbonding stake due at this height goes back to balances. */
   unbond_list ul = {0};
   uint8_t upre[10] = {'u', '/'};

@@ -67,6 +67,10 @@ def test_cli_transfers_both_tokens():
     assert t["fee_paid"] == str(fee)
     b = node.cli_json("block", str(r2["height"]))
     assert r2["hash"] in [x["hash"] for x in b["txs"]]
+    # each proposal reveals the next link of the validator's beacon hash chain
+    prev = node.cli_json("block", str(r2["height"] - 1))["header"]["beacon_reveal"]
+    import hashlib
+    assert hashlib.sha256(bytes.fromhex(b["header"]["beacon_reveal"])).hexdigest() == prev
     human = node.cli("account", "alice").stdout
     assert "2.500000" in human and "0.000042" in human, human
 

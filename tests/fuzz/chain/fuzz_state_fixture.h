@@ -22,7 +22,7 @@ static state *fuzz_state(kv_store **kv) {
     core_schnorr_pubkey(pub, sec);
     core_account_id(id, pub);
     core_ed25519_from_seed(vsec, vpub, seed);
-    char *text = genesis_devnet_json("fuzz-chain", 1000, vpub, id);
+    char *text = genesis_devnet_json("fuzz-chain", 1000, vpub, id, NULL);
     core_errbuf eb;
     if (!text || genesis_parse(&g, text, strlen(text), &eb)) abort();
     free(text);

@@ -1,0 +1,53 @@
+/* Unit tests for the beacon hash chain: each reveal is the preimage of the
+ * previous commitment, also after reopening (the position is searched), and
+ * the chain refuses tips that are not its links. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/hash.h"
+#include "node/beacon.h"
+
+static void test_reveals_walk_back_the_chain(void **s) {
+  (void)s;
+  char dir[] = "/tmp/cohort_beacon_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof path, "%s/seed.json", dir);
+  uint8_t commit[32], tip[32], r[32], h[32];
+  core_errbuf eb;
+  assert_int_equal(beacon_chain_create(path, commit, &eb), 0);
+  assert_int_equal(beacon_chain_create(path, commit, &eb), COHORT_ERR_IO); /* never overwrites */
+  beacon_chain *bc;
+  assert_int_equal(beacon_chain_open(&bc, path, &eb), 0);
+  memcpy(tip, commit, 32);
+  for (int i = 0; i < 2100; i++) { /* crosses two checkpoint strides */
+    assert_int_equal(beacon_chain_reveal(bc, tip, r), 0);
+    core_sha256(h, r, 32);
+    assert_memory_equal(h, tip, 32);
+    memcpy(tip, r, 32);
+  }
+  beacon_chain_close(bc);
+  /* after a restart the position is found again */
+  assert_int_equal(beacon_chain_open(&bc, path, &eb), 0);
+  assert_int_equal(beacon_chain_reveal(bc, tip, r), 0);
+  core_sha256(h, r, 32);
+  assert_memory_equal(h, tip, 32);
+  uint8_t other[32] = {1};
+  assert_int_equal(beacon_chain_reveal(bc, other, r), COHORT_ERR_NOT_FOUND);
+  beacon_chain_close(bc);
+  unlink(path);
+  rmdir(dir);
+}
+
+int main(void) {
+  if (core_init()) return 1;
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_reveals_walk_back_the_chain)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
