@@ -102,7 +102,7 @@ void genesis_params_default(genesis_params *p) {
   p->max_task_steps = 100000000000ull;
   p->max_task_mem_mib = 256;
   p->max_inline_input = 65536;
-  p->max_inline_output = 65536;
+  p->max_inline_output = 1u << 20; /* a reveal carries the output */
   p->commit_blocks = 30;
   p->reveal_blocks = 30;
   p->challenge_blocks = 10;
