@@ -473,13 +473,35 @@ static char *metrics_page(rpc_server *s) {
       (unsigned long long)s->n_refused, (unsigned long long)s->n_dropped,
       (unsigned long long)s->n_calls, (unsigned long long)s->n_status[2],
       (unsigned long long)s->n_status[4], (unsigned long long)s->n_status[5]);
+  if (n < 0 || (size_t)n >= sizeof own) n = 0;
+  char ws[1024];
+  int wn = snprintf(
+      ws, sizeof ws,
+      "# HELP cohort_rpc_ws_upgrades_total WebSocket connections opened.\n"
+      "# TYPE cohort_rpc_ws_upgrades_total counter\n"
+      "cohort_rpc_ws_upgrades_total %llu\n"
+      "# HELP cohort_rpc_ws_subscriptions Open WebSocket subscriptions.\n"
+      "# TYPE cohort_rpc_ws_subscriptions gauge\n"
+      "cohort_rpc_ws_subscriptions %zu\n"
+      "# HELP cohort_rpc_ws_notifications_total Events sent to subscribers.\n"
+      "# TYPE cohort_rpc_ws_notifications_total counter\n"
+      "cohort_rpc_ws_notifications_total %llu\n"
+      "# HELP cohort_rpc_ws_slow_dropped_total WebSocket clients dropped for "
+      "not reading their events (close 1008).\n"
+      "# TYPE cohort_rpc_ws_slow_dropped_total counter\n"
+      "cohort_rpc_ws_slow_dropped_total %llu\n",
+      (unsigned long long)s->n_ws_upgrades, rpc_server_ws_sub_count(s),
+      (unsigned long long)s->n_ws_notifications,
+      (unsigned long long)s->n_ws_slow);
+  if (wn < 0 || (size_t)wn >= sizeof ws) wn = 0;
   size_t nl = node ? strlen(node) : 0;
   int sep = nl > 0 && node[nl - 1] != '\n';
-  char *page = malloc(nl + (size_t)sep + (size_t)n + 1);
+  char *page = malloc(nl + (size_t)sep + (size_t)n + (size_t)wn + 1);
   if (page) {
     if (nl) memcpy(page, node, nl);
     if (sep) page[nl] = '\n';
-    memcpy(page + nl + (size_t)sep, own, (size_t)n + 1);
+    memcpy(page + nl + (size_t)sep, own, (size_t)n);
+    memcpy(page + nl + (size_t)sep + (size_t)n, ws, (size_t)wn + 1);
   }
   free(node);
   return page;

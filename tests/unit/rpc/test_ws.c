@@ -674,6 +674,21 @@ static void test_subscribe_publish(void **st) {
   assert_int_equal(rpc_ws_subscribe(blocks, "task", f, &eb), RPC_INVALID_PARAMS);
   json_decref(f);
   assert_int_equal(rpc_server_ws_sub_count(h.srv), 5);
+  {
+    int mfd = raw_connect(h.port);
+    const char *g = "GET /metrics HTTP/1.0\r\n\r\n";
+    send_raw(mfd, g, strlen(g));
+    char page[16384];
+    size_t pn = 0;
+    ssize_t r;
+    while (pn + 1 < sizeof page &&
+           (r = recv(mfd, page + pn, sizeof page - 1 - pn, 0)) > 0)
+      pn += (size_t)r;
+    page[pn] = 0;
+    close(mfd);
+    assert_non_null(strstr(page, "\ncohort_rpc_ws_subscriptions 5\n"));
+    assert_non_null(strstr(page, "\ncohort_rpc_ws_upgrades_total 5\n"));
+  }
 
   publish(&h, "new_block", block_ev(1));
   publish(&h, "task", json_pack("{s:s, s:s, s:[s,s]}", "task_id", "t1",
