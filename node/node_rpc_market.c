@@ -243,7 +243,7 @@ static int list_task_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t
   list_ctx *l = ctx;
   const uint8_t *id;
   Cohort__Task *t = NULL;
-  if (l->has_owner) { /* "y/" + owner + id */
+  if (l->has_owner || l->has_exec) { /* "y/" + owner + id or "w/" + executor + id */
     if (kl != 54) return 0;
     id = k + 22;
     if (state_get_task(l->n->st, id, &t)) return 0;
@@ -297,12 +297,12 @@ static void m_task_list(void *ctx, rpc_call *c, json_t *params) {
     l.limit = (size_t)json_integer_value(lv);
   }
   l.arr = json_array();
-  if (l.has_owner) {
-    char pre[23] = {'y', '/'};
-    memcpy(pre + 2, l.owner, 20);
-    pre[22] = 0;
-    /* the owner ID may contain zero bytes: scan with an explicit length */
-    state_scan_n(n->st, (const uint8_t *)pre, 22, list_task_visit, &l);
+  if (l.has_owner || l.has_exec) {
+    /* tasks by owner ("y/"), or the seats an executor holds ("w/"); an ID
+     * may contain zero bytes: scan with an explicit length */
+    uint8_t pre[22] = {l.has_owner ? 'y' : 'w', '/'};
+    memcpy(pre + 2, l.has_owner ? l.owner : l.exec, 20);
+    state_scan_n(n->st, pre, 22, list_task_visit, &l);
   } else {
     state_scan(n->st, "t/", list_task_visit, &l);
   }

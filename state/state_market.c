@@ -6,6 +6,7 @@
  *   "i/" + task id       -> inline input    "o/" + task id + output hash -> output
  *   "d/" + u64be(h) + task id -> ""  (a task whose window closes at h)
  *   "y/" + owner + task id   -> ""   (tasks by owner)
+ *   "w/" + executor + task id -> ""  (seats an executor holds, until released)
  *   "s/escrow"           -> Account{crd}: CRD held by unfinished tasks
  *
  * Task lifecycle (status numbers are stable, see docs/tasks.md):
@@ -322,6 +323,15 @@ static int beacon(state_exec *x, uint8_t out[32]) {
   return COHORT_OK;
 }
 
+/* "w/" + executor + task: the seats an executor holds (for its work list). */
+static size_t seat_key(uint8_t k[54], const uint8_t exec_id[20], const uint8_t task_id[32]) {
+  k[0] = 'w';
+  k[1] = '/';
+  memcpy(k + 2, exec_id, 20);
+  memcpy(k + 22, task_id, 32);
+  return 54;
+}
+
 /* ---- committee draw ---- */
 typedef struct {
   uint8_t id[20];
@@ -416,6 +426,8 @@ static int draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_
     unsigned __int128 pool = total;
     total -= d.c[pick].stake;
     d.c[pick] = d.c[--d.n]; /* without replacement; order change is deterministic */
+    uint8_t sk[54];
+    if ((rc = sx_put(x, sk, seat_key(sk, m->executor.data, task_id), NULL, 0))) break;
     Cohort__Executor *e = get_exec(x, m->executor.data, &rc);
     if (e) {
       e->active_tasks++;
@@ -432,8 +444,11 @@ static int draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_
   return rc;
 }
 
-static int release_member(state_exec *x, const uint8_t id[20], int done) {
+static int release_member(state_exec *x, const uint8_t id[20], const uint8_t task_id[32],
+                          int done) {
   int rc;
+  uint8_t k[54];
+  if ((rc = sx_del(x, k, seat_key(k, id, task_id)))) return rc;
   Cohort__Executor *e = get_exec(x, id, &rc);
   if (!e) return rc;
   if (e->active_tasks) e->active_tasks--;
@@ -456,7 +471,7 @@ static int job_chunk_settled(state_exec *x, const Cohort__Task *t, int ok);
 static int expire(state_exec *x, const uint8_t id[32], Cohort__Task *t, const char *why) {
   int rc = COHORT_OK;
   for (size_t i = 0; i < t->n_members && !rc; i++)
-    if (!t->members[i]->replaced) rc = release_member(x, t->members[i]->executor.data, 0);
+    if (!t->members[i]->replaced) rc = release_member(x, t->members[i]->executor.data, id, 0);
   if (!rc) rc = refund(x, t, t->reward - t->paid - t->refunded);
   t->status = T_EXPIRED;
   if (!rc) rc = set_deadline(x, id, t, 0);
@@ -507,7 +522,7 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
       if ((rc = sx_credit(x, m->executor.data, 0, pay))) return rc;
       t->paid += pay;
     }
-    if ((rc = release_member(x, m->executor.data, 1))) return rc;
+    if ((rc = release_member(x, m->executor.data, id, 1))) return rc;
   }
   if ((rc = refund(x, t, t->reward - t->paid - t->refunded))) return rc;
   Cohort__Claim *copy = malloc(sizeof *copy);
@@ -924,7 +939,7 @@ static int window_closed(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
     if (!missed) continue;
     uint64_t slashed;
     rc = slash(x, m->executor.data, P(x)->liveness_slash_bps, &slashed);
-    if (!rc) rc = release_member(x, m->executor.data, 0);
+    if (!rc) rc = release_member(x, m->executor.data, id, 0);
     m->replaced = 1;
     missing++;
     if (!rc) rc = event(t, x->height, "no_show", m->executor.data, "missed the %s window; "
