@@ -88,7 +88,7 @@ static void *run_job(void *arg) {
   char err[200] = "";
   char *text = NULL;
   if (cohort_vm_new(&vm, j->elf, j->elf_len, j->input, j->input_len, &j->cfg, &eb)) {
-    snprintf(err, sizeof err, "VM cannot start: %s", eb.msg);
+    snprintf(err, sizeof err, "VM cannot start: %.150s", eb.msg);
   } else {
     uint64_t done;
     struct timespec t0, t1;
