@@ -13,13 +13,13 @@
 #include "rpc/rpc.h"
 #include "rpc/rpc_int.h"
 
-#define IN_CAP (16 * 1024)          /* pipelined bytes kept per connection */
-#define RPC_WS_PING_MS 20000        /* ping interval, and the pong deadline */
+#define IN_CAP (16 * 1024)   /* pipelined bytes kept per connection */
+#define RPC_WS_PING_MS 20000 /* ping interval, and the pong deadline */
 #define RPC_WS_MAX_QUEUE_BYTES (4u << 20) /* unsent bytes per connection */
-#define RPC_WS_MAX_QUEUE_MSGS 1000  /* unsent messages per connection */
-#define RPC_WS_MAX_SUBS 32          /* subscriptions per connection */
-#define RPC_WS_MAX_JOBS 64          /* unanswered messages per connection */
-#define RPC_WS_CLOSE_WAIT_MS 1000   /* wait for the peer's close this long */
+#define RPC_WS_MAX_QUEUE_MSGS 1000        /* unsent messages per connection */
+#define RPC_WS_MAX_SUBS 32                /* subscriptions per connection */
+#define RPC_WS_MAX_JOBS 64        /* unanswered messages per connection */
+#define RPC_WS_CLOSE_WAIT_MS 1000 /* wait for the peer's close this long */
 
 typedef struct rpc_ws_conn rpc_ws_conn;
 typedef struct conn conn;
@@ -64,38 +64,38 @@ struct rpc_server {
 struct conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
-  uv_write_t wreq;   /* the response being written */
-  uv_write_t creq;   /* a "100 Continue" */
+  uv_write_t wreq; /* the response being written */
+  uv_write_t creq; /* a "100 Continue" */
   uv_shutdown_t sreq;
   rpc_server *s;
   conn *prev, *next;
   int state;
-  int handles;       /* libuv handles not yet closed */
-  int reading;       /* uv_read_start is in effect */
-  int close_after;   /* close once the current response is written */
+  int handles;     /* libuv handles not yet closed */
+  int reading;     /* uv_read_start is in effect */
+  int close_after; /* close once the current response is written */
   int cont_pending;
   rpc_http http;
-  job *job;          /* the POST being answered (BUSY), or NULL */
-  char *in;          /* IN_CAP bytes, owned: in[in_off..in_len) not yet fed */
+  job *job; /* the POST being answered (BUSY), or NULL */
+  char *in; /* IN_CAP bytes, owned: in[in_off..in_len) not yet fed */
   size_t in_off, in_len;
   char *whead, *wbody; /* owned while a response is being written */
   size_t lingered;
-  size_t wq_last;    /* write queue size at the last deadline check */
+  size_t wq_last; /* write queue size at the last deadline check */
   char peer[64];
-  rpc_ws_conn *ws;   /* set once upgraded (state C_WS, then CLOSING) */
+  rpc_ws_conn *ws; /* set once upgraded (state C_WS, then CLOSING) */
 };
 
 struct rpc_call {
   job *j;
-  json_t *id;   /* owned; the id to answer with */
-  int respond;  /* 0 for a notification: the answer is dropped */
+  json_t *id;  /* owned; the id to answer with */
+  int respond; /* 0 for a notification: the answer is dropped */
   int answered;
 };
 
 struct job {
-  conn *c;        /* NULL once the connection is closing */
+  conn *c; /* NULL once the connection is closing */
   int batch;
-  int status;     /* HTTP status of the answer */
+  int status; /* HTTP status of the answer */
   size_t n;
   size_t pending; /* unanswered calls, +1 while dispatching */
   json_t **resp;  /* n response objects (owned) or NULL (none to send) */
@@ -139,8 +139,7 @@ void rpc_ws_job_finish(conn *c, job *j, json_t *out);
 void rpc_ws_send_json(conn *c, json_t *v);
 /* Handle call if it is a WebSocket built-in ("subscribe", "unsubscribe"):
  * answer it and return 1; 0 otherwise. */
-int rpc_ws_builtin(conn *c, rpc_call *call, const char *method,
-                   json_t *params);
+int rpc_ws_builtin(conn *c, rpc_call *call, const char *method, json_t *params);
 /* The server is stopping: tell c (best effort, close 1001). */
 void rpc_ws_going_away(conn *c);
 

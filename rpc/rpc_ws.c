@@ -36,8 +36,8 @@
 
 typedef struct {
   char id[17];
-  size_t topic;    /* index into s->topics */
-  json_t *filter;  /* owned; NULL = every event */
+  size_t topic;   /* index into s->topics */
+  json_t *filter; /* owned; NULL = every event */
 } ws_sub;
 
 /* A serialized event shared by the writes that send it. */
@@ -50,30 +50,31 @@ typedef struct {
 typedef struct {
   uv_write_t req;
   conn *c;
-  ws_blob *blob;  /* ref held, or NULL */
-  size_t total;   /* bytes accounted in the queue */
+  ws_blob *blob; /* ref held, or NULL */
+  size_t total;  /* bytes accounted in the queue */
   int is_close;
   size_t head_len, tail_len;
-  char buf[];     /* head_len bytes, then tail_len bytes */
+  char buf[]; /* head_len bytes, then tail_len bytes */
 } ws_out;
 
 struct rpc_ws_conn {
   rpc_ws_reader rd;
   ws_sub subs[RPC_WS_MAX_SUBS];
   size_t n_subs;
-  size_t q_bytes, q_msgs;  /* unsent output */
+  size_t q_bytes, q_msgs; /* unsent output */
   int awaiting_pong;
   int close_sent, close_written, close_rcvd;
-  job *jobs;               /* unanswered messages */
+  job *jobs; /* unanswered messages */
   size_t n_jobs;
-  int pumping;             /* rpc_ws_pump is on the stack */
+  int pumping; /* rpc_ws_pump is on the stack */
 };
 
 static void blob_unref(ws_blob *b) {
   if (b && --b->refs == 0) free(b);
 }
 
-/* ---- output ---------------------------------------------------------------- */
+/* ---- output ----------------------------------------------------------------
+ */
 
 static void ws_close(conn *c, int code, const char *why);
 
@@ -219,7 +220,8 @@ void rpc_ws_going_away(conn *c) {
   w->close_sent = 1;
 }
 
-/* ---- the handshake ------------------------------------------------------------ */
+/* ---- the handshake
+ * ------------------------------------------------------------ */
 
 int rpc_ws_handshake_check(const rpc_http *h, const char **msg) {
   if (h->method != HTTP_GET) {
@@ -227,8 +229,9 @@ int rpc_ws_handshake_check(const rpc_http *h, const char **msg) {
     return 405;
   }
   if (!h->upgrade || !h->upgrade_ws || h->http_minor < 1) {
-    *msg = "/websocket needs an HTTP/1.1 WebSocket handshake (Upgrade: "
-           "websocket, Connection: Upgrade)";
+    *msg =
+        "/websocket needs an HTTP/1.1 WebSocket handshake (Upgrade: "
+        "websocket, Connection: Upgrade)";
     return 400;
   }
   if (h->ws_version != 13) {
@@ -296,7 +299,8 @@ void rpc_ws_upgrade(conn *c) {
   rpc_ws_pump(c); /* frames sent right after the request */
 }
 
-/* ---- input -------------------------------------------------------------------- */
+/* ---- input
+ * -------------------------------------------------------------------- */
 
 void rpc_ws_pump(conn *c) {
   rpc_server *s = c->s;
@@ -346,8 +350,10 @@ void rpc_ws_pump(conn *c) {
       default: /* RPC_WS_ERROR */
         LOGD(MOD, "closing WebSocket client %s: %s (close %d)", c->peer,
              w->rd.reason, w->rd.close_code);
-        if (!w->close_sent) ws_close(c, w->rd.close_code, w->rd.reason);
-        else rpc_conn_close(c);
+        if (!w->close_sent)
+          ws_close(c, w->rd.close_code, w->rd.reason);
+        else
+          rpc_conn_close(c);
         c->in_off = c->in_len;
         break;
     }
@@ -368,8 +374,8 @@ void rpc_ws_on_timer(conn *c) {
   }
   if (w->awaiting_pong) {
     c->s->n_dropped++;
-    LOGI(MOD, "dropping WebSocket client %s: no pong within %llu ms",
-         c->peer, (unsigned long long)c->s->ws_ping_ms);
+    LOGI(MOD, "dropping WebSocket client %s: no pong within %llu ms", c->peer,
+         (unsigned long long)c->s->ws_ping_ms);
     rpc_conn_close(c);
     return;
   }
@@ -378,7 +384,8 @@ void rpc_ws_on_timer(conn *c) {
     uv_timer_start(&c->timer, on_ws_timer, c->s->ws_ping_ms, 0);
 }
 
-/* ---- jobs ------------------------------------------------------------------- */
+/* ---- jobs -------------------------------------------------------------------
+ */
 
 void rpc_ws_job_start(conn *c, job *j) {
   rpc_ws_conn *w = c->ws;
@@ -419,7 +426,8 @@ void rpc_ws_conn_free(conn *c) {
   c->ws = NULL;
 }
 
-/* ---- subscriptions --------------------------------------------------------- */
+/* ---- subscriptions ---------------------------------------------------------
+ */
 
 static int topic_index(const rpc_server *s, const char *t, size_t *idx) {
   for (size_t i = 0; i < s->n_topics; i++)
@@ -477,8 +485,8 @@ static void subscribe(conn *c, rpc_call *call, json_t *params) {
   if (filter) {
     const char *k;
     json_t *v;
-    int bad = !json_is_object(filter) ||
-              json_object_size(filter) > MAX_FILTER_KEYS;
+    int bad =
+        !json_is_object(filter) || json_object_size(filter) > MAX_FILTER_KEYS;
     if (!bad) {
       json_object_foreach(filter, k, v) {
         if (!json_is_string(v) || json_string_length(v) > MAX_FILTER_VALUE ||
@@ -533,8 +541,8 @@ static void unsubscribe(conn *c, rpc_call *call, json_t *params) {
     rpc_call_reply(call, json_true());
     return;
   }
-  rpc_call_error(call, RPC_NOT_FOUND,
-                 "no such subscription on this connection", NULL);
+  rpc_call_error(call, RPC_NOT_FOUND, "no such subscription on this connection",
+                 NULL);
 }
 
 int rpc_ws_builtin(conn *c, rpc_call *call, const char *method,

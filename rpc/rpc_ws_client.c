@@ -23,9 +23,9 @@
 #include "rpc/rpc.h"
 #include "rpc/rpc_int.h"
 
-#define MAX_MSG (64u << 20)   /* largest message accepted from the server */
-#define MAX_PENDING 10000     /* notifications kept while awaiting an answer */
-#define HS_CAP 16384          /* handshake response headers */
+#define MAX_MSG (64u << 20) /* largest message accepted from the server */
+#define MAX_PENDING 10000   /* notifications kept while awaiting an answer */
+#define HS_CAP 16384        /* handshake response headers */
 
 struct rpc_ws_client {
   int fd;
@@ -253,11 +253,12 @@ int rpc_ws_connect(rpc_ws_client **out, const char *url, uint64_t timeout_ms,
   }
   char req[1600];
   int v6 = strchr(host, ':') != NULL;
-  int n = snprintf(req, sizeof req,
-                   "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUpgrade: websocket\r\n"
-                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                   "Sec-WebSocket-Version: 13\r\n\r\n",
-                   path, v6 ? "[" : "", host, v6 ? "]" : "", port, key);
+  int n =
+      snprintf(req, sizeof req,
+               "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n",
+               path, v6 ? "[" : "", host, v6 ? "]" : "", port, key);
   if (n < 0 || (size_t)n >= sizeof req) {
     free(key);
     rc = core_errf(eb, COHORT_ERR_INVALID, "%s: URL too long", c->url);
@@ -310,10 +311,10 @@ int rpc_ws_subscribe(rpc_ws_client *c, const char *topic, json_t *filter,
   int id = ++c->next_id;
   json_t *params = json_pack("{s:s}", "topic", topic ? topic : "");
   if (params && filter) json_object_set(params, "filter", filter);
-  json_t *req = params ? json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0",
-                                   "id", id, "method", "subscribe", "params",
-                                   params)
-                       : NULL;
+  json_t *req = params
+                    ? json_pack("{s:s, s:i, s:s, s:o}", "jsonrpc", "2.0", "id",
+                                id, "method", "subscribe", "params", params)
+                    : NULL;
   char *txt = req ? json_dumps(req, JSON_COMPACT) : NULL;
   json_decref(req);
   if (!txt) return core_errf(eb, COHORT_ERR_NOMEM, "out of memory");

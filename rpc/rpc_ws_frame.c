@@ -17,36 +17,43 @@ int rpc_ws_frame_parse(const uint8_t *p, size_t len, int from_client,
   int fin = p[0] >> 7, op = p[0] & 0x0f, masked = p[1] >> 7;
   uint64_t n = p[1] & 0x7f;
   size_t hl = 2 + (n == 126 ? 2 : n == 127 ? 8 : 0) + (masked ? 4 : 0);
-#define BAD(code, msg) \
-  do {                 \
-    *close_code = code; \
-    *why = msg;        \
+#define BAD(code, msg)      \
+  do {                      \
+    *close_code = code;     \
+    *why = msg;             \
     return RPC_WS_HEAD_BAD; \
   } while (0)
   /* Fail on what the first two bytes already show. */
-  if (p[0] & 0x70) BAD(RPC_WS_CLOSE_PROTOCOL, "reserved bits set (no extension was negotiated)");
+  if (p[0] & 0x70)
+    BAD(RPC_WS_CLOSE_PROTOCOL,
+        "reserved bits set (no extension was negotiated)");
   int control = op >= 8;
   if (op != RPC_WS_OP_CONT && op != RPC_WS_OP_TEXT && op != RPC_WS_OP_BINARY &&
       op != RPC_WS_OP_CLOSE && op != RPC_WS_OP_PING && op != RPC_WS_OP_PONG)
     BAD(RPC_WS_CLOSE_PROTOCOL, "unknown opcode");
   if (control && (!fin || n > 125))
     BAD(RPC_WS_CLOSE_PROTOCOL, "control frame fragmented or over 125 bytes");
-  if (from_client && !masked) BAD(RPC_WS_CLOSE_PROTOCOL, "client frame is not masked");
-  if (!from_client && masked) BAD(RPC_WS_CLOSE_PROTOCOL, "server frame is masked");
+  if (from_client && !masked)
+    BAD(RPC_WS_CLOSE_PROTOCOL, "client frame is not masked");
+  if (!from_client && masked)
+    BAD(RPC_WS_CLOSE_PROTOCOL, "server frame is masked");
   if (len < hl) return RPC_WS_HEAD_MORE;
   size_t i = 2;
   if (n == 126) {
     n = (uint64_t)p[2] << 8 | p[3];
     i = 4;
-    if (n < 126) BAD(RPC_WS_CLOSE_PROTOCOL, "frame length not minimally encoded");
+    if (n < 126)
+      BAD(RPC_WS_CLOSE_PROTOCOL, "frame length not minimally encoded");
   } else if (n == 127) {
     n = 0;
     for (int k = 0; k < 8; k++) n = n << 8 | p[2 + k];
     i = 10;
     if (n >> 63) BAD(RPC_WS_CLOSE_PROTOCOL, "frame length has its top bit set");
-    if (n <= 0xffff) BAD(RPC_WS_CLOSE_PROTOCOL, "frame length not minimally encoded");
+    if (n <= 0xffff)
+      BAD(RPC_WS_CLOSE_PROTOCOL, "frame length not minimally encoded");
   }
-  if (n > max_payload) BAD(RPC_WS_CLOSE_TOO_BIG, "frame is over the message size limit");
+  if (n > max_payload)
+    BAD(RPC_WS_CLOSE_TOO_BIG, "frame is over the message size limit");
 #undef BAD
   f->fin = fin;
   f->opcode = op;
@@ -192,13 +199,16 @@ static int frame_done(rpc_ws_reader *r) {
         return RPC_WS_CLOSE;
       }
       if (r->ctl_len == 1)
-        return fail(r, RPC_WS_CLOSE_PROTOCOL, "close frame with a 1-byte payload");
+        return fail(r, RPC_WS_CLOSE_PROTOCOL,
+                    "close frame with a 1-byte payload");
       r->close_code = r->ctl[0] << 8 | r->ctl[1];
       {
         int c = r->close_code;
         int ok = (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1011) ||
                  (c >= 3000 && c <= 4999);
-        if (!ok) return fail(r, RPC_WS_CLOSE_PROTOCOL, "close frame with an invalid code");
+        if (!ok)
+          return fail(r, RPC_WS_CLOSE_PROTOCOL,
+                      "close frame with an invalid code");
       }
       if (!rpc_utf8_valid(r->ctl + 2, r->ctl_len - 2))
         return fail(r, RPC_WS_CLOSE_BAD_DATA, "close reason is not UTF-8");
@@ -208,7 +218,8 @@ static int frame_done(rpc_ws_reader *r) {
     default:
       if (!f->fin) return RPC_WS_MORE;
       r->msg_op = 0;
-      if (reserve(r, r->msg_len)) return fail(r, RPC_WS_CLOSE_TOO_BIG, "out of memory");
+      if (reserve(r, r->msg_len))
+        return fail(r, RPC_WS_CLOSE_TOO_BIG, "out of memory");
       r->msg[r->msg_len] = 0;
       if (!rpc_utf8_valid((const uint8_t *)r->msg, r->msg_len))
         return fail(r, RPC_WS_CLOSE_BAD_DATA, "text message is not UTF-8");
@@ -221,11 +232,14 @@ static int frame_done(rpc_ws_reader *r) {
 static int header_done(rpc_ws_reader *r) {
   const rpc_ws_frame *f = &r->f;
   if (f->opcode == RPC_WS_OP_BINARY)
-    return fail(r, RPC_WS_CLOSE_UNSUPPORTED, "binary messages are not supported; send JSON text");
+    return fail(r, RPC_WS_CLOSE_UNSUPPORTED,
+                "binary messages are not supported; send JSON text");
   if (f->opcode == RPC_WS_OP_TEXT && r->msg_op)
-    return fail(r, RPC_WS_CLOSE_PROTOCOL, "new message before the previous one ended");
+    return fail(r, RPC_WS_CLOSE_PROTOCOL,
+                "new message before the previous one ended");
   if (f->opcode == RPC_WS_OP_CONT && !r->msg_op)
-    return fail(r, RPC_WS_CLOSE_PROTOCOL, "continuation frame without a message");
+    return fail(r, RPC_WS_CLOSE_PROTOCOL,
+                "continuation frame without a message");
   if (f->opcode < 8) {
     if (f->opcode == RPC_WS_OP_TEXT) {
       r->msg_op = RPC_WS_OP_TEXT;

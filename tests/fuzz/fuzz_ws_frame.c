@@ -20,13 +20,12 @@
 #include "rpc/rpc_int.h"
 
 /* Not assert(): fuzz builds define NDEBUG. */
-#define CHECK(x)                                                       \
-  do {                                                                 \
-    if (!(x)) {                                                        \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-              #x);                                                     \
-      abort();                                                         \
-    }                                                                  \
+#define CHECK(x)                                                            \
+  do {                                                                      \
+    if (!(x)) {                                                             \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #x); \
+      abort();                                                              \
+    }                                                                       \
   } while (0)
 
 static int close_code_ok(int c) {
