@@ -149,7 +149,7 @@ int tx_decode(tx_t *tx, const uint8_t *bytes, size_t len, size_t max,
     rc = COHORT_ERR_NOMEM;
     goto fail_raw;
   }
-  memcpy(bb, w->body.data, w->body.len);
+  if (w->body.len) memcpy(bb, w->body.data, w->body.len);
   tx->body_bytes = bb;
   memcpy(tx->pubkey, w->pubkey.data, 32);
   memcpy(tx->sig, w->signature.data, 64);
