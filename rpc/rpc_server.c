@@ -25,6 +25,9 @@
  *            sent while the oversize body is still arriving).
  *   CLOSING  uv_close issued on both handles; freed by the last close
  *            callback.
+ *   WS       after a GET /websocket handshake (route): rpc_ws.c owns the
+ *            connection's input, output and timer from then on; its calls
+ *            go through rpc_dispatch like a POST's, several at a time.
  *
  * Calls outlive connections: a job (one POST body) holds its calls and a
  * pointer to its connection, cleared when the connection closes; the job is

@@ -347,13 +347,14 @@ void rpc_ws_pump(conn *c) {
         }
         c->in_off = c->in_len; /* nothing may follow a close */
         break;
-      default: /* RPC_WS_ERROR */
-        LOGD(MOD, "closing WebSocket client %s: %s (close %d)", c->peer,
-             w->rd.reason, w->rd.close_code);
-        if (!w->close_sent)
+      default: /* RPC_WS_ERROR; after our close, any bytes end it */
+        if (!w->close_sent) {
+          LOGD(MOD, "closing WebSocket client %s: %s (close %d)", c->peer,
+               w->rd.reason, w->rd.close_code);
           ws_close(c, w->rd.close_code, w->rd.reason);
-        else
+        } else {
           rpc_conn_close(c);
+        }
         c->in_off = c->in_len;
         break;
     }

@@ -1121,7 +1121,7 @@ static void test_no_topics(void **st) {
 }
 
 int main(void) {
-  core_log_set_level(LOG_ERROR);
+  core_log_set_level(getenv("RPC_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sha1),
       cmocka_unit_test(test_frame_head),
