@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "chain_fixture.h"
+#include "core/bytes.h"
 #include "vm/vm.h"
 
 static fixture F;
@@ -716,6 +717,67 @@ static void test_random_market_conserves_tokens(void **s) {
   teardown_chain();
 }
 
+/* The draw recomputed from its documented inputs (docs/tasks.md "The
+ * committee draw"), independently of state_market.c. */
+static void test_draw_is_reproducible(void **s) {
+  (void)s;
+  setup_market(); /* executors 1, 2, 4, 5 with equal stake */
+  batch b = {.n = 0};
+  uint8_t beacon[32];
+  assert_int_equal(state_get_beacon(ST, beacon), 0);
+  add_submit(&b, 0, "who will it be?", 3, 30000000);
+  uint8_t tid[32];
+  memcpy(tid, b.hash[0], 32);
+  commit(&b, NULL);
+  /* candidates in address order with their stakes */
+  int users[4] = {1, 2, 4, 5};
+  uint8_t ids[4][20];
+  uint64_t stake[4];
+  for (int i = 0; i < 4; i++) {
+    memcpy(ids[i], F.ids[users[i]], 20);
+    Cohort__Executor *e;
+    assert_int_equal(state_get_executor(ST, ids[i], &e), 0);
+    stake[i] = e->stake;
+    cohort__executor__free_unpacked(e, NULL);
+  }
+  for (int i = 0; i < 4; i++) /* sort by id */
+    for (int j = i + 1; j < 4; j++)
+      if (memcmp(ids[j], ids[i], 20) < 0) {
+        uint8_t t[20];
+        memcpy(t, ids[i], 20), memcpy(ids[i], ids[j], 20), memcpy(ids[j], t, 20);
+        uint64_t x = stake[i];
+        stake[i] = stake[j], stake[j] = x;
+      }
+  size_t n = 4;
+  unsigned __int128 total = 0;
+  for (size_t i = 0; i < n; i++) total += stake[i];
+  Cohort__Task *t = task(tid);
+  for (uint32_t seat = 0; seat < 3; seat++) {
+    uint8_t in[14 + 32 + 32 + 8], seed[32];
+    memcpy(in, "cohort/draw/v1", 14);
+    memcpy(in + 14, beacon, 32);
+    memcpy(in + 46, tid, 32);
+    core_put_u32be(in + 78, 0);
+    core_put_u32be(in + 82, seat);
+    core_sha256(seed, in, sizeof in);
+    unsigned __int128 r = 0, acc = 0;
+    for (int i = 0; i < 16; i++) r = r << 8 | seed[i];
+    r %= total;
+    size_t pick;
+    for (pick = 0; pick < n; pick++) {
+      acc += stake[pick];
+      if (r < acc) break;
+    }
+    assert_memory_equal(t->members[seat]->executor.data, ids[pick], 20);
+    total -= stake[pick];
+    memcpy(ids[pick], ids[n - 1], 20);
+    stake[pick] = stake[n - 1];
+    n--;
+  }
+  cohort__task__free_unpacked(t, NULL);
+  teardown_chain();
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init(&F, 11);
@@ -728,6 +790,7 @@ int main(void) {
       cmocka_unit_test(test_expiry_refunds_in_full),
       cmocka_unit_test(test_unbonding_and_bad_input),
       cmocka_unit_test(test_draw_follows_stake),
+      cmocka_unit_test(test_draw_is_reproducible),
       cmocka_unit_test(test_job_of_chunks),
       cmocka_unit_test(test_random_market_conserves_tokens),
   };
