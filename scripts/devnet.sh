@@ -76,6 +76,13 @@ echo "== demo: primes up to 2,000,000 with the sieve example"
 cohort task submit --program "$GUESTS/sieve.elf" --input-text 2000000 \
   --reward 1000000 --committee 3 --max-steps 100000000 --mem 32 --wait
 echo
+echo "== demo: a chunked job — word count over 8 chunks of the README, each chunk its own committee"
+CH="$HOME_DIR/demo-chunks"
+rm -rf "$CH" && mkdir -p "$CH"
+split -n l/8 -d "$(dirname "$0")/../README.md" "$CH/readme-part-"
+cohort job submit --program "$GUESTS/wc.elf" --chunks "$CH" --reward-per-chunk 1000000 \
+  --committee 2 --max-steps 10000000 --mem 16 --wait
+echo
 if [ "${DEVNET_DEMO_ONLY:-0}" = 1 ]; then
   echo "== demo done; stopping the node (DEVNET_DEMO_ONLY=1)"
   exit 0
