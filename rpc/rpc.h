@@ -120,8 +120,10 @@ void rpc_server_close(rpc_server *s, void (*done)(void *), void *arg);
  *
  * Declare the topics clients may subscribe to. topics is NULL-terminated,
  * borrowed, and must outlive the server (like the method table); each name is
- * 1..64 characters of [a-z0-9_.-]. NULL or an empty list means none. Returns
- * 0 or COHORT_ERR_CONFIG (a bad name; the previous list stays). */
+ * 1..64 characters of [a-z0-9_.-]. NULL or an empty list means none. Call
+ * it once, right after rpc_server_new (open subscriptions refer to topics by
+ * position). Returns 0 or COHORT_ERR_CONFIG (a bad name; the previous list
+ * stays). */
 int rpc_server_set_topics(rpc_server *s, const char *const *topics,
                           core_errbuf *eb);
 
@@ -131,7 +133,7 @@ int rpc_server_set_topics(rpc_server *s, const char *const *topics,
  * matches "executors": [..., A]). event is borrowed; it is serialized once.
  * A subscriber that cannot keep up (over 4 MiB or 1000 messages unsent) is
  * disconnected with close code 1008. Unknown topics are a bug: logged,
- * ignored. Loop thread only. */
+ * ignored. Loop thread only, and not after rpc_server_close. */
 void rpc_server_publish(rpc_server *s, const char *topic, json_t *event);
 
 /* Answer a call. result is stolen (NULL means JSON null). After either

@@ -373,7 +373,10 @@ void rpc_ws_on_timer(conn *c) {
     rpc_conn_close(c);
     return;
   }
-  if (w->awaiting_pong) {
+  /* A pong may be waiting unread behind requests our handlers have not
+   * answered yet (reading is paused at RPC_WS_MAX_JOBS): not its fault. */
+  int stalled_by_us = w->n_jobs >= RPC_WS_MAX_JOBS && c->in_off < c->in_len;
+  if (w->awaiting_pong && !stalled_by_us) {
     c->s->n_dropped++;
     LOGI(MOD, "dropping WebSocket client %s: no pong within %llu ms", c->peer,
          (unsigned long long)c->s->ws_ping_ms);

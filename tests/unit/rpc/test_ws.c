@@ -644,6 +644,10 @@ static void test_handshake(void **st) {
   core_errbuf eb;
   assert_int_equal(rpc_ws_connect(&c, h.url, 2000, &eb), 0);
   rpc_ws_close(c);
+  char ws_url[80];
+  snprintf(ws_url, sizeof ws_url, "ws://127.0.0.1:%d/websocket", h.port);
+  assert_int_equal(rpc_ws_connect(&c, ws_url, 2000, &eb), 0);
+  rpc_ws_close(c);
   char bad_url[80];
   snprintf(bad_url, sizeof bad_url, "http://127.0.0.1:%d/nothere", h.port);
   assert_int_equal(rpc_ws_connect(&c, bad_url, 2000, &eb), COHORT_ERR_IO);
@@ -1072,6 +1076,34 @@ static void test_ping_timeout(void **st) {
   rpc_ws_close(c);
 }
 
+/* More unanswered calls than a connection may have: the rest wait in the
+ * socket and are all answered in the end. */
+static void test_many_pending(void **st) {
+  harness h;
+  start(&h);
+  int fd = ws_open(h.port);
+  char req[128];
+  for (int i = 0; i < 150; i++) {
+    snprintf(req, sizeof req,
+             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"later\","
+             "\"params\":[%d]}",
+             i, 100 + (i % 3) * 20);
+    ws_text(fd, req);
+  }
+  char seen[150] = {0};
+  for (int i = 0; i < 150; i++) {
+    json_t *a = ws_json(fd);
+    json_int_t id = json_integer_value(json_object_get(a, "id"));
+    assert_true(id >= 0 && id < 150 && !seen[id]);
+    seen[id] = 1;
+    assert_string_equal(json_string_value(json_object_get(a, "result")),
+                        "late");
+    json_decref(a);
+  }
+  close(fd);
+  stop(&h);
+}
+
 #define N_SUBS 60
 
 static void test_many_subscribers(void **st) {
@@ -1134,6 +1166,7 @@ int main(void) {
       cmocka_unit_test(test_protocol_errors),
       cmocka_unit_test(test_slow_consumer),
       cmocka_unit_test(test_ping_timeout),
+      cmocka_unit_test(test_many_pending),
       cmocka_unit_test(test_many_subscribers),
       cmocka_unit_test(test_no_topics),
   };
