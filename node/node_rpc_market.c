@@ -154,17 +154,24 @@ static void m_task_get(void *ctx, rpc_call *c, json_t *params) {
   rpc_call_reply(c, j);
 }
 
-static void m_task_output(void *ctx, rpc_call *c, json_t *params) {
-  node *n = ctx;
+/* The task named by params.task_id, or NULL after answering the error. */
+static Cohort__Task *task_param(node *n, rpc_call *c, json_t *params, uint8_t id[32]) {
   static const char *const names[] = {"task_id", NULL};
-  if (nr_check_names(c, params, names)) return;
-  uint8_t id[32];
-  if (nr_get_hash(c, nr_param(params, "task_id", 0), "task_id", id)) return;
+  if (nr_check_names(c, params, names)) return NULL;
+  if (nr_get_hash(c, nr_param(params, "task_id", 0), "task_id", id)) return NULL;
   Cohort__Task *t;
   if (state_get_task(n->st, id, &t)) {
     rpc_call_error(c, RPC_NOT_FOUND, "no such task", NULL);
-    return;
+    return NULL;
   }
+  return t;
+}
+
+static void m_task_output(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  uint8_t id[32];
+  Cohort__Task *t = task_param(n, c, params, id);
+  if (!t) return;
   if (!t->result) {
     char msg[160];
     snprintf(msg, sizeof msg, "task has no agreed output yet (status %s)", task_status(t->status));
@@ -194,15 +201,9 @@ static void m_task_output(void *ctx, rpc_call *c, json_t *params) {
 
 static void m_task_input(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
-  static const char *const names[] = {"task_id", NULL};
-  if (nr_check_names(c, params, names)) return;
   uint8_t id[32];
-  if (nr_get_hash(c, nr_param(params, "task_id", 0), "task_id", id)) return;
-  Cohort__Task *t;
-  if (state_get_task(n->st, id, &t)) {
-    rpc_call_error(c, RPC_NOT_FOUND, "no such task", NULL);
-    return;
-  }
+  Cohort__Task *t = task_param(n, c, params, id);
+  if (!t) return;
   uint8_t *in = NULL;
   size_t len = 0;
   int rc;
