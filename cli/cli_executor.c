@@ -48,6 +48,7 @@ static job jobs[MAX_JOBS];
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stop;
 static int byzantine; /* fault injection for tests: run on a corrupted input */
+static int wake;      /* a worker finished: poll now (under mu) */
 
 static void on_sig(int s) {
   (void)s;
@@ -136,8 +137,15 @@ static void *run_job(void *arg) {
   j->elf = j->input = NULL;
   j->state = err[0] ? 3 : 2;
   snprintf(j->err, sizeof j->err, "%s", err);
+  wake = 1;
   pthread_mutex_unlock(&mu);
   return NULL;
+}
+
+static uint64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static job *find_job(const char *id, int create) {
@@ -366,7 +374,16 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   json_decref(e);
   signal(SIGINT, on_sig);
   signal(SIGTERM, on_sig);
+  /* Assignments arrive as WebSocket events (topic "task", filtered on our
+   * address); polling every --poll-ms is the fallback and the truth. */
+  rpc_ws_client *ws = NULL;
+  time_t ws_retry = 0;
+  uint64_t last_poll = 0;
+  int force = 1;
   while (!stop) {
+    if (!force && mono_ms() - last_poll < poll_ms) goto wait;
+    force = 0;
+    last_poll = mono_ms();
     json_t *lists[2] = {NULL, NULL};
     const char *sts[2] = {"committing", "revealing"};
     int running = 0;
@@ -418,8 +435,43 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     for (int i = 0; i < MAX_JOBS; i++)
       if (jobs[i].state == 2 && jobs[i].reveal_sent && now - jobs[i].reveal_sent > 120) jobs[i].state = 0;
     pthread_mutex_unlock(&mu);
-    for (uint64_t w = 0; w < poll_ms && !stop; w += 50) usleep(50000);
+  wait:
+    pthread_mutex_lock(&mu);
+    if (wake) force = 1; /* a claim is ready to commit */
+    wake = 0;
+    pthread_mutex_unlock(&mu);
+    if (force) continue;
+    if (!ws && time(NULL) >= ws_retry) {
+      core_errbuf web = {{0}};
+      json_t *f = json_pack("{s:s}", "executor", addr);
+      if (rpc_ws_connect(&ws, c->node, 3000, &web) == 0 && rpc_ws_subscribe(ws, "task", f, &web) == 0) {
+        logf_("following assignments over WebSocket (polling every %llu ms as fallback)",
+              (unsigned long long)poll_ms);
+      } else {
+        rpc_ws_close(ws);
+        ws = NULL;
+        ws_retry = time(NULL) + 10;
+        logf_("no WebSocket (%.120s); polling every %llu ms", web.msg, (unsigned long long)poll_ms);
+      }
+      json_decref(f);
+    }
+    if (ws) {
+      json_t *ev = NULL;
+      core_errbuf web = {{0}};
+      /* short waits so a signal stops us promptly; an event polls at once */
+      if (rpc_ws_next(ws, 500, &ev, NULL, 0, &web)) {
+        logf_("WebSocket dropped (%s); polling", web.msg);
+        rpc_ws_close(ws);
+        ws = NULL;
+        ws_retry = time(NULL) + 5;
+      }
+      if (ev) force = 1;
+      json_decref(ev);
+    } else {
+      usleep(50000);
+    }
   }
+  rpc_ws_close(ws);
   logf_("stopping");
   core_key_wipe(&k);
   return 0;

@@ -149,6 +149,48 @@ static void answer_waiters(node *n, uint64_t h) {
   }
 }
 
+/* WebSocket events (docs/rpc.md): a new block, and each task it changed. */
+static void publish_block(node *n, uint64_t h) {
+  char hash[65], app[65];
+  core_hex_encode(hash, n->prop.hash, 32);
+  core_hex_encode(app, state_app_hash(n->st), 32);
+  json_t *ev = json_pack("{s:I, s:s, s:I, s:I, s:s}", "height", (json_int_t)h, "hash", hash,
+                         "time_ms", (json_int_t)state_last_time_ms(n->st), "num_txs",
+                         (json_int_t)n->prop.ntx, "app_hash", app);
+  if (ev) rpc_server_publish(n->rpc, "new_block", ev);
+  json_decref(ev);
+}
+
+static void publish_task(void *ctx, const uint8_t id[32]) {
+  node *n = ctx;
+  static const char *sn[] = {"unknown", "committing", "revealing", "agreed", "final", "disputed", "expired"};
+  Cohort__Task *t;
+  if (state_get_task(n->st, id, &t)) return;
+  char tid[65], owner[CORE_ADDR_STR_MAX];
+  core_hex_encode(tid, id, 32);
+  core_addr_encode(owner, t->owner.data);
+  json_t *ex = json_array();
+  for (size_t i = 0; i < t->n_members; i++) {
+    if (t->members[i]->replaced) continue;
+    char a[CORE_ADDR_STR_MAX];
+    core_addr_encode(a, t->members[i]->executor.data);
+    json_array_append_new(ex, json_string(a));
+  }
+  const Cohort__TaskEvent *last = t->n_timeline ? t->timeline[t->n_timeline - 1] : NULL;
+  json_t *ev = json_pack("{s:s, s:s, s:s, s:o, s:I, s:s}", "task_id", tid, "status",
+                         sn[t->status <= 6 ? t->status : 0], "owner", owner, "executors", ex,
+                         "height", (json_int_t)state_height(n->st), "event",
+                         last && last->event ? last->event : "");
+  if (t->job.len == 32) {
+    char jid[65];
+    core_hex_encode(jid, t->job.data, 32);
+    json_object_set_new(ev, "job_id", json_string(jid));
+  }
+  if (ev) rpc_server_publish(n->rpc, "task", ev);
+  json_decref(ev);
+  cohort__task__free_unpacked(t, NULL);
+}
+
 static void do_commit(node *n, cons_action *a) {
   if (!n->prop.have || memcmp(n->prop.hash, a->block_hash, 32) || n->prop.height != a->height) {
     LOGE(MOD, "consensus decided height %llu on a block this node does not hold; "
@@ -190,6 +232,8 @@ static void do_commit(node *n, cons_action *a) {
        (unsigned long long)a->height, n->prop.ntx, (unsigned long long)failed, bh, ah,
        mempool_size(n->mp), dropped, (unsigned long long)(n->m_last_commit_ms - t0));
   answer_waiters(n, a->height);
+  publish_block(n, a->height);
+  state_exec_changed_tasks(n->prop.x, publish_task, n);
   prop_clear(&n->prop);
   uint64_t now = node_now_ms();
   cons_start_height(n->cons, a->height + 1, state_validators(n->st), now);
@@ -416,6 +460,8 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, n->methods,
                            node_rpc_n_methods + node_rpc_market_n_methods, n, eb)))
     goto out;
+  static const char *const topics[] = {"new_block", "task", NULL};
+  if ((rc = rpc_server_set_topics(n->rpc, topics, eb))) goto out;
   n->m_start_ms = node_now_ms();
   uv_timer_init(n->loop, &n->timer);
   n->timer.data = n;

@@ -140,6 +140,10 @@ size_t state_exec_count(const state_exec *x);
 int state_exec_get_account(state_exec *x, const uint8_t id[20], uint64_t *crd,
                            uint64_t *stk, uint64_t *nonce);
 
+/* Call cb(ctx, task_id) for every task this block wrote, in ID order. */
+void state_exec_changed_tasks(const state_exec *x, void (*cb)(void *ctx, const uint8_t id[32]),
+                              void *ctx);
+
 /* Compute the app_hash after this block's writes. May be called once. */
 int state_exec_finish(state_exec *x, uint8_t app_hash[32]);
 

@@ -289,3 +289,11 @@ int state_check_msg(state *st, const tx_t *tx, state_tx_result *res) {
   state_exec_free(x);
   return rc;
 }
+
+void state_exec_changed_tasks(const state_exec *x, void (*cb)(void *ctx, const uint8_t id[32]),
+                              void *ctx) {
+  for (size_t i = 0; i < x->ov.n; i++) {
+    const ov_ent *e = &x->ov.e[i];
+    if (e->kl == 34 && e->k[0] == 't' && e->k[1] == '/' && e->v) cb(ctx, e->k + 2);
+  }
+}

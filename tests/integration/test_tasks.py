@@ -239,6 +239,24 @@ def test_sixteen_chunk_job_on_several_executors():
     conservation()
 
 
+def test_executors_follow_websocket_events():
+    # with polling every 60 s, only WebSocket events can move the task along
+    for n in list(procs):
+        stop_exec(n)
+    set_accepting("exec4", False)
+    for n in ("exec1", "exec2", "exec3"):
+        log = open(os.path.join(node.home, n + ".log"), "ab")
+        procs[n] = subprocess.Popen([node.exe("cohort"), "--node", node.url, "--home", node.home,
+                                     "executor", "run", "--key", n, "--poll-ms", "60000"],
+                                    stdout=log, stderr=subprocess.STDOUT)
+    time.sleep(1)
+    out = submit("sha256.elf", "pushed, not polled", wait=False)
+    tid = task_id_of(out)
+    wait_status(tid, ("agreed", "final"), timeout=30)
+    log = open(os.path.join(node.home, "exec1.log")).read()
+    assert "following assignments over WebSocket" in log, log
+
+
 def test_bad_market_input_refused_at_the_door():
     st = node.rpc("status")
     h0 = st["latest_height"]
@@ -293,6 +311,7 @@ if __name__ == "__main__":
         run_tests([test_outputs_match_qemu, test_dead_executor_is_slashed_and_replaced,
                    test_restarted_executor_reveals, test_liar_puts_task_in_dispute,
                    test_unserved_task_expires_with_refund, test_sixteen_chunk_job_on_several_executors,
+                   test_executors_follow_websocket_events,
                    test_bad_market_input_refused_at_the_door])
     finally:
         teardown()
