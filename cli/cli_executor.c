@@ -307,7 +307,8 @@ static int my_seat(json_t *task, const char *addr, int *committed, int *revealed
   json_t *m;
   json_array_foreach(json_object_get(task, "members"), i, m) {
     if (json_is_true(json_object_get(m, "replaced"))) continue;
-    if (strcmp(json_string_value(json_object_get(m, "executor")), addr)) continue;
+    const char *ex = json_string_value(json_object_get(m, "executor"));
+    if (!ex || strcmp(ex, addr)) continue;
     *committed = json_is_true(json_object_get(m, "committed"));
     *revealed = json_is_true(json_object_get(m, "revealed"));
     return 1;
@@ -399,13 +400,19 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     for (int s = 0; s < 2; s++)
       quiet_call(c, "task_list", json_pack("{s:s, s:s}", "executor", addr, "status", sts[s]), &lists[s]);
     time_t now = time(NULL);
+    char seen[MAX_JOBS][65];
+    int nseen = 0;
     for (int s = 0; s < 2; s++) {
       size_t i;
       json_t *t;
       json_array_foreach(json_object_get(lists[s], "tasks"), i, t) {
         const char *id = json_string_value(json_object_get(t, "task_id"));
         int committed = 0, revealed = 0;
-        if (!id || !my_seat(t, addr, &committed, &revealed)) continue;
+        /* the ID becomes a file name: exactly 64 hex digits, nothing else */
+        if (!id || strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64 ||
+            !my_seat(t, addr, &committed, &revealed))
+          continue;
+        if (nseen < MAX_JOBS) memcpy(seen[nseen++], id, 65);
         pthread_mutex_lock(&mu);
         job *j = find_job(id, 0);
         char path[4200];
@@ -428,13 +435,18 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
         }
       }
     }
+    /* Forget finished jobs whose task is no longer in our windows (settled,
+     * expired, or we were replaced); the files stay for the record. */
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < MAX_JOBS && (lists[0] && lists[1]); i++) {
+      if (jobs[i].state != 2) continue;
+      int listed = 0;
+      for (int k2 = 0; k2 < nseen; k2++) listed |= !strcmp(seen[k2], jobs[i].task_id);
+      if (!listed) jobs[i].state = 0;
+    }
+    pthread_mutex_unlock(&mu);
     json_decref(lists[0]);
     json_decref(lists[1]);
-    /* forget finished jobs whose task left our windows (keep the files) */
-    pthread_mutex_lock(&mu);
-    for (int i = 0; i < MAX_JOBS; i++)
-      if (jobs[i].state == 2 && jobs[i].reveal_sent && now - jobs[i].reveal_sent > 120) jobs[i].state = 0;
-    pthread_mutex_unlock(&mu);
   wait:
     pthread_mutex_lock(&mu);
     if (wake) force = 1; /* a claim is ready to commit */

@@ -99,6 +99,13 @@ int beacon_chain_reveal(beacon_chain *bc, const uint8_t tip[32], uint8_t out[32]
   if (bc->pos) { /* usually the tip is the link we revealed last */
     link_at(bc, bc->pos, c);
     if (!memcmp(c, tip, 32)) goto found;
+    if (bc->pos < bc->length) { /* or the one before, if that proposal was not committed */
+      link_at(bc, bc->pos + 1, c);
+      if (!memcmp(c, tip, 32)) {
+        bc->pos++;
+        goto found;
+      }
+    }
   }
   /* Find it: the tip is c_pos for some pos; search from the top segment. */
   for (uint32_t seg = bc->length / STRIDE + 1; seg-- > 0;) {

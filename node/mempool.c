@@ -196,7 +196,7 @@ int mempool_add(mempool *mp, state *st, tx_t *tx, core_errbuf *eb) {
     return core_errf(eb, COHORT_ERR_TOO_LARGE, "tx is %zu bytes, the limit is %u",
                      tx->raw_len, p->max_tx_bytes);
   int found;
-  size_t slot = find_slot(mp, tx->hash, &found);
+  find_slot(mp, tx->hash, &found);
   if (found) return core_errf(eb, COHORT_ERR_DUPLICATE, "tx is already in the mempool");
   Cohort__TxResult *r;
   if (state_get_tx_result(st, tx->hash, &r) == COHORT_OK) {
@@ -211,16 +211,18 @@ int mempool_add(mempool *mp, state *st, tx_t *tx, core_errbuf *eb) {
   if ((mp->sn + 1) * 2 > mp->scap) mempool_update(mp, st, NULL, 0);
   if ((mp->sn + 1) * 2 > mp->scap)
     return core_errf(eb, COHORT_ERR_MEMPOOL_FULL, "mempool sender table is full");
+  sender *s = get_sender(mp, tx->sender), tmp = *s;
+  int rc = check(st, &tmp, tx, eb); /* nonce, fee, funds: cheap, so first */
+  if (rc) return rc;
   /* The message itself must make sense against the committed state (a
    * commit from a non-member, a task nobody can serve, ...): refuse it here
    * rather than charge a fee for a certain failure. */
   state_tx_result dry;
-  int rc = state_check_msg(st, tx, &dry);
+  rc = state_check_msg(st, tx, &dry);
   if (rc) return core_errf(eb, rc, "cannot check the message: %s", core_err_str(rc));
   if (dry.code) return core_errf(eb, dry.code, "%s", dry.log);
-  sender *s = get_sender(mp, tx->sender);
-  rc = check(st, s, tx, eb);
-  if (rc) return rc;
+  *s = tmp;
+  size_t slot = find_slot(mp, tx->hash, &found); /* the table may have been rebuilt */
   ent *e = calloc(1, sizeof *e);
   if (!e) return COHORT_ERR_NOMEM; /* s keeps an over-count until the next recheck */
   e->tx = *tx;

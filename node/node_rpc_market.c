@@ -311,6 +311,9 @@ static void m_task_list(void *ctx, rpc_call *c, json_t *params) {
 }
 
 /* ---- compute_simulate on the thread pool ---- */
+#define SIMULATE_MAX_INFLIGHT 2 /* of libuv's 4 pool threads */
+static int sim_inflight;     /* loop thread only */
+
 typedef struct {
   uv_work_t req;
   node *n;
@@ -408,9 +411,10 @@ static void sim_done(uv_work_t *r, int status) {
   free(j->input);
   free(j->out);
   free(j);
+  sim_inflight--;
 }
 
-#define SIMULATE_MAX_STEPS 2000000000ull
+#define SIMULATE_MAX_STEPS 1000000000ull
 
 static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
@@ -419,6 +423,11 @@ static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   if (nr_check_names(c, params, names) || !json_is_object(params)) {
     if (!json_is_object(params))
       rpc_call_error(c, RPC_INVALID_PARAMS, "compute_simulate takes named params", NULL);
+    return;
+  }
+  if (sim_inflight >= SIMULATE_MAX_INFLIGHT) {
+    rpc_call_error(c, RPC_UNAVAILABLE, "the node is already running its maximum of simulations; "
+                   "retry shortly", NULL);
     return;
   }
   sim_job *j = calloc(1, sizeof *j);
@@ -469,7 +478,7 @@ static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   j->cfg.mem_cap = (mm ? (uint32_t)json_integer_value(mm) : 64u) << 20;
   j->committee = cm ? (uint32_t)json_integer_value(cm) : 3;
   if (!err && (j->cfg.max_steps == 0 || j->cfg.max_steps > SIMULATE_MAX_STEPS))
-    err = "params.max_steps must be in [1, 2000000000]";
+    err = "params.max_steps must be in [1, 1000000000]";
   if (!err && (!mm ? 0 : (json_integer_value(mm) < 2 || json_integer_value(mm) > 1024)))
     err = "params.mem_mib must be in [2, 1024]";
   if (!err && (j->committee < 1 || j->committee > 64)) err = "params.committee must be in [1, 64]";
@@ -481,7 +490,9 @@ static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
     return;
   }
   j->req.data = j;
+  sim_inflight++;
   if (uv_queue_work(n->loop, &j->req, sim_work, sim_done)) {
+    sim_inflight--;
     rpc_call_error(c, RPC_UNAVAILABLE, "cannot schedule the simulation", NULL);
     free(j->elf);
     free(j->input);

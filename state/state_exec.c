@@ -179,12 +179,18 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
   if (b->fee > c)
     return core_errf(eb, COHORT_ERR_FUNDS, "fee %llu exceeds the CRD balance %llu",
                      (unsigned long long)b->fee, (unsigned long long)c);
-  /* Consume fee and nonce: these stick even if the message fails. */
-  if ((rc = sx_put_account(x, tx->sender, c - b->fee, s, n + 1))) return rc;
-  if ((rc = sx_credit(x, x->fee_sink, 0, b->fee))) return rc;
-  res->fee = b->fee;
-  /* The message is atomic: if it fails, every write it made is undone. */
+  /* Journal everything this tx writes: an internal error undoes it all (the
+   * proposer skips the tx, so no write of it may stay); a failed message
+   * undoes only the message, while fee and nonce stick. */
   ov_journal_begin(&x->ov);
+  if ((rc = sx_put_account(x, tx->sender, c - b->fee, s, n + 1)) ||
+      (rc = sx_credit(x, x->fee_sink, 0, b->fee))) {
+    ov_journal_rollback_to(&x->ov, 0);
+    ov_journal_end(&x->ov);
+    return core_errf(eb, rc, "cannot charge the fee: %s", core_err_str(rc));
+  }
+  size_t after_fee = x->ov.jn;
+  res->fee = b->fee;
   switch (b->msg_case) {
     case COHORT__TX_BODY__MSG_TRANSFER:
       rc = exec_transfer(x, tx, res);
@@ -204,11 +210,13 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
       rc = COHORT_OK;
   }
   if (rc) {
+    int rb = ov_journal_rollback_to(&x->ov, 0);
     ov_journal_end(&x->ov);
-    return core_errf(eb, rc, "execution failed: %s", core_err_str(rc));
+    return core_errf(eb, rc, "execution failed: %s%s", core_err_str(rc),
+                     rb ? " (and the rollback failed: discard this block)" : "");
   }
-  if (res->code) rc = ov_journal_rollback(&x->ov);
-  else ov_journal_end(&x->ov);
+  if (res->code) rc = ov_journal_rollback_to(&x->ov, after_fee);
+  ov_journal_end(&x->ov);
   if (rc) return core_errf(eb, rc, "rollback failed: %s", core_err_str(rc));
   x->n_txs++;
   return COHORT_OK;

@@ -56,9 +56,10 @@ int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 int ov_find(const overlay *o, const uint8_t *k, size_t kl, const uint8_t **v,
             size_t *vl);
 void ov_free(overlay *o);
-/* Start journaling; undo every write since then; stop and forget. */
+/* Start journaling; undo the writes after `mark` (a value of o->jn taken
+ * earlier; 0 = since begin) and keep journaling; stop and forget. */
 void ov_journal_begin(overlay *o);
-int ov_journal_rollback(overlay *o);
+int ov_journal_rollback_to(overlay *o, size_t mark);
 void ov_journal_end(overlay *o);
 /* app_hash over prev || height || the sorted overlay. */
 void ov_hash(const overlay *o, const uint8_t prev[32], uint64_t height,

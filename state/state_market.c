@@ -125,6 +125,12 @@ static int exec_unbond(state_exec *x, const tx_t *tx, state_tx_result *res) {
     cohort__executor__free_unpacked(e, NULL);
     return rc;
   }
+  if (e->active_tasks && e->stake - m->amount < P(x)->min_executor_stake) {
+    rc = fail(res, COHORT_ERR_INVALID, "cannot unbond below the minimum stake (%llu) while "
+              "holding %u committee seats; wait until they settle",
+              (unsigned long long)P(x)->min_executor_stake, e->active_tasks);
+    goto out;
+  }
   e->stake -= m->amount;
   if ((rc = core_add_u64(&e->unbonding, e->unbonding, m->amount))) goto out;
   if ((rc = put_exec(x, tx->sender, e))) goto out;
@@ -335,7 +341,7 @@ static size_t seat_key(uint8_t k[54], const uint8_t exec_id[20], const uint8_t t
 /* ---- committee draw ---- */
 typedef struct {
   uint8_t id[20];
-  uint64_t stake;
+  uint64_t stake, price;
 } cand;
 
 typedef struct {
@@ -361,7 +367,7 @@ static int draw_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, 
   int ok = e->accepting && e->stake >= d->min_stake && e->stake > 0 &&
            (unsigned __int128)e->price_per_msteps * d->t->max_steps <= d->max_price_num &&
            !is_member(d->t, k + 2);
-  uint64_t stake = e->stake;
+  uint64_t stake = e->stake, price = e->price_per_msteps;
   cohort__executor__free_unpacked(e, NULL);
   if (!ok) return 0;
   if (d->n == d->cap) {
@@ -373,6 +379,7 @@ static int draw_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, 
   }
   memcpy(d->c[d->n].id, k + 2, 20);
   d->c[d->n].stake = stake;
+  d->c[d->n].price = price;
   d->n++;
   return 0;
 }
@@ -421,6 +428,7 @@ static int draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_
       rc = COHORT_ERR_NOMEM;
       break;
     }
+    m->price_per_msteps = d.c[pick].price; /* pay is fixed at the draw */
     t->members[t->n_members++] = m;
     uint64_t picked = d.c[pick].stake;
     unsigned __int128 pool = total;
@@ -512,10 +520,7 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   for (size_t i = 0; i < t->n_members; i++) {
     const Cohort__TaskMember *m = t->members[i];
     if (m->replaced) continue;
-    Cohort__Executor *e = get_exec(x, m->executor.data, &rc);
-    if (!e) return rc ? rc : COHORT_ERR_CORRUPT;
-    unsigned __int128 due = (unsigned __int128)first->steps * e->price_per_msteps / 1000000u;
-    cohort__executor__free_unpacked(e, NULL);
+    unsigned __int128 due = (unsigned __int128)first->steps * m->price_per_msteps / 1000000u;
     uint64_t pay = due > cap ? cap : (uint64_t)due;
     if (pay) {
       if ((rc = sx_escrow_sub(x, pay))) return rc;
@@ -540,8 +545,10 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   t->result = copy;
   t->status = T_AGREED;
   if ((rc = job_chunk_settled(x, t, 1))) return rc;
+  size_t agreeing = 0;
+  for (size_t i = 0; i < t->n_members; i++) agreeing += !t->members[i]->replaced;
   if ((rc = event(t, x->height, "agreed", NULL, "%zu members agree: %llu steps, status %s, code %u;"
-                  " paid %llu CRD, refunded %llu CRD", (size_t)t->committee,
+                  " paid %llu CRD, refunded %llu CRD", agreeing,
                   (unsigned long long)first->steps, cohort_vm_status_str(first->status),
                   first->code, (unsigned long long)t->paid, (unsigned long long)t->refunded)))
     return rc;
@@ -875,6 +882,9 @@ static int exec_reveal(state_exec *x, const tx_t *tx, state_tx_result *res) {
     rc = fail(res, COHORT_ERR_DUPLICATE, "already revealed");
   } else if (memcmp(want, mem->commitment.data, 32)) {
     rc = fail(res, COHORT_ERR_INVALID, "reveal does not match the commitment (claim or salt differ)");
+  } else if (c->steps > t->max_steps) {
+    rc = fail(res, COHORT_ERR_INVALID, "claim.steps %llu exceeds the task's max_steps %llu",
+              (unsigned long long)c->steps, (unsigned long long)t->max_steps);
   } else if (m->output.len > P(x)->max_inline_output) {
     rc = fail(res, COHORT_ERR_TOO_LARGE, "output is %zu bytes, params.max_inline_output is %u",
               m->output.len, P(x)->max_inline_output);
@@ -947,6 +957,14 @@ static int window_closed(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
                         (unsigned long long)slashed);
   }
   if (rc) return rc;
+  if (revealing) {
+    /* Revealed claims are public now: a fresh member could copy them. So
+     * settle on the members who revealed; if none did, nothing is public
+     * and a new committee may be drawn. */
+    size_t revealed = 0;
+    for (size_t i = 0; i < t->n_members; i++) revealed += !t->members[i]->replaced;
+    if (revealed) return resolve(x, id, t);
+  }
   t->attempt++;
   if (t->attempt >= P(x)->max_attempts)
     return expire(x, id, t, "too many no-shows");

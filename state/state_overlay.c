@@ -84,10 +84,11 @@ void ov_journal_end(overlay *o) {
   o->journaling = 0;
 }
 
-int ov_journal_rollback(overlay *o) {
+int ov_journal_rollback_to(overlay *o, size_t mark) {
+  int was = o->journaling;
   o->journaling = 0;
   int rc = COHORT_OK;
-  for (size_t i = o->jn; i-- > 0;) {
+  for (size_t i = o->jn; i-- > mark;) {
     ov_undo *u = &o->j[i];
     if (!u->existed) {
       size_t at = lower(o, u->k, u->kl);
@@ -95,8 +96,11 @@ int ov_journal_rollback(overlay *o) {
     } else if (!rc) {
       rc = ov_put(o, u->k, u->kl, u->was_delete ? NULL : u->v, u->vl);
     }
+    free(u->k);
+    free(u->v);
   }
-  ov_journal_end(o);
+  o->jn = mark;
+  o->journaling = was;
   return rc;
 }
 

@@ -778,6 +778,55 @@ static void test_draw_is_reproducible(void **s) {
   teardown_chain();
 }
 
+/* Review findings: pay is fixed at the draw; a member cannot unbond below
+ * the minimum while seated; after a reveal window the task settles on the
+ * members who revealed (their claims are public: no fresh member may copy). */
+static void test_price_seat_and_reveal_window_rules(void **s) {
+  (void)s;
+  setup_market(); /* executors at price 10^6 per Msteps */
+  batch b = {.n = 0};
+  int codes[8];
+  add_submit(&b, 0, "fixed price", 2, 30000000);
+  uint8_t tid[32];
+  memcpy(tid, b.hash[0], 32);
+  commit(&b, NULL);
+  Cohort__Task *t = task(tid);
+  int m0 = user_of(&t->members[0]->executor), m1 = user_of(&t->members[1]->executor);
+  cohort__task__free_unpacked(t, NULL);
+  /* both raise their price after the draw, and try to unbond everything */
+  add_register(&b, m0, 0, 1000000000000ull, 1);
+  add_register(&b, m1, 0, 1000000000000ull, 1);
+  Cohort__MsgUnbond u = COHORT__MSG_UNBOND__INIT;
+  u.role = 1;
+  u.amount = 1000000;
+  Cohort__TxBody body = COHORT__TX_BODY__INIT;
+  body.msg_case = COHORT__TX_BODY__MSG_UNBOND;
+  body.unbond = &u;
+  add(&b, m0, &body);
+  commit(&b, codes);
+  assert_int_equal(codes[2], COHORT_ERR_INVALID);
+  run_t r;
+  run_vm("fixed price", 16, 1000000, &r);
+  add_commit(&b, m0, tid, &r);
+  add_commit(&b, m1, tid, &r);
+  commit(&b, NULL);
+  add_reveal(&b, m0, tid, &r); /* m1 never reveals */
+  commit(&b, NULL);
+  t = task(tid);
+  uint64_t deadline = t->deadline;
+  cohort__task__free_unpacked(t, NULL);
+  while (state_height(ST) < deadline) empty_blocks(1);
+  t = task(tid);
+  assert_int_equal(t->status, 3);          /* agreed on the revealer's claim */
+  assert_int_equal(t->n_members, 2);       /* nobody new was drawn */
+  assert_true(t->members[1]->replaced);
+  assert_int_equal(t->paid, r.claim.steps); /* m0 only, at its draw-time price */
+  cohort__task__free_unpacked(t, NULL);
+  check_conservation();
+  free_run(&r);
+  teardown_chain();
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init(&F, 11);
@@ -793,6 +842,7 @@ int main(void) {
       cmocka_unit_test(test_draw_is_reproducible),
       cmocka_unit_test(test_job_of_chunks),
       cmocka_unit_test(test_random_market_conserves_tokens),
+      cmocka_unit_test(test_price_seat_and_reveal_window_rules),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(ELF);
