@@ -313,6 +313,15 @@ static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
   }
 }
 
+/* Send with --wait semantics and return the committed tx's hash in id. */
+static int send_for_id(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, char id[65]) {
+  json_t *r = NULL;
+  int ret = cli_send(c, k, b, 1, &r);
+  if (!ret) snprintf(id, 65, "%s", json_string_value(json_object_get(r, "hash")));
+  json_decref(r);
+  return ret;
+}
+
 static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
   static const char *const wv[] = {"--from", "--program", "--input", "--input-text", "--reward",
                                    "--committee", "--max-steps", "--mem", "--output", "--owner",
@@ -411,15 +420,8 @@ static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
   Cohort__TxBody b = COHORT__TX_BODY__INIT;
   b.msg_case = COHORT__TX_BODY__MSG_SUBMIT_TASK;
   b.submit_task = &m;
-  json_t *r;
-  ret = cli_send(c, &key, &b, 1, &r);
-  if (ret) {
-    json_decref(r);
-    goto out;
-  }
   char id[65];
-  snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r, "hash")));
-  json_decref(r);
+  if ((ret = send_for_id(c, &key, &b, id))) goto out;
   fprintf(stderr, "task %s submitted (committee %llu, reward %llu CRD escrowed)\n", id,
           (unsigned long long)k, (unsigned long long)reward);
   if (get(o, n, "--wait")) ret = wait_task(c, id, get(o, n, "--output"));
@@ -587,15 +589,8 @@ static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
   Cohort__TxBody b = COHORT__TX_BODY__INIT;
   b.msg_case = COHORT__TX_BODY__MSG_SUBMIT_JOB;
   b.submit_job = &m;
-  json_t *r;
-  ret = cli_send(c, &key, &b, 1, &r);
-  if (ret) {
-    json_decref(r);
-    goto out;
-  }
   char id[65];
-  snprintf(id, sizeof id, "%s", json_string_value(json_object_get(r, "hash")));
-  json_decref(r);
+  if ((ret = send_for_id(c, &key, &b, id))) goto out;
   fprintf(stderr, "job %s submitted: %zu chunks, committee %llu each, %llu CRD escrowed per chunk\n",
           id, nn, (unsigned long long)k, (unsigned long long)reward);
   if (!get(o, n, "--wait")) {

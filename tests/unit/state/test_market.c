@@ -210,6 +210,16 @@ static void add_register(batch *b, int u, uint64_t stake, uint64_t price, int ac
   add(b, u, &body);
 }
 
+static void add_upload(batch *b, int u) {
+  Cohort__MsgUploadBlob up = COHORT__MSG_UPLOAD_BLOB__INIT;
+  up.data = (ProtobufCBinaryData){ELF_LEN, ELF};
+  up.is_program = 1;
+  Cohort__TxBody body = COHORT__TX_BODY__INIT;
+  body.msg_case = COHORT__TX_BODY__MSG_UPLOAD_BLOB;
+  body.upload_blob = &up;
+  add(b, u, &body);
+}
+
 static void setup_chain(void) {
   core_errbuf eb;
   assert_int_equal(kv_open_mem(&KV), 0);
@@ -231,13 +241,7 @@ static void test_upload_register_and_agree(void **s) {
   uint64_t sup0, stk0;
   assert_int_equal(state_get_supply(ST, &sup0, &stk0), 0);
   /* Upload the program (and garbage claiming to be one). */
-  Cohort__MsgUploadBlob up = COHORT__MSG_UPLOAD_BLOB__INIT;
-  up.data = (ProtobufCBinaryData){ELF_LEN, ELF};
-  up.is_program = 1;
-  Cohort__TxBody body = COHORT__TX_BODY__INIT;
-  body.msg_case = COHORT__TX_BODY__MSG_UPLOAD_BLOB;
-  body.upload_blob = &up;
-  add(&b, 0, &body);
+  add_upload(&b, 0);
   uint8_t junk[100] = {0x7f, 'E', 'L', 'F'};
   Cohort__MsgUploadBlob up2 = COHORT__MSG_UPLOAD_BLOB__INIT;
   up2.data = (ProtobufCBinaryData){sizeof junk, junk};
@@ -246,7 +250,7 @@ static void test_upload_register_and_agree(void **s) {
   body2.msg_case = COHORT__TX_BODY__MSG_UPLOAD_BLOB;
   body2.upload_blob = &up2;
   add(&b, 1, &body2);
-  add(&b, 2, &body); /* same bytes again: stored once, not charged */
+  add_upload(&b, 2); /* same bytes again: stored once, not charged */
   for (int u = 1; u <= 3; u++) add_register(&b, u == 3 ? 4 : u, 1000000, 1000000, 1);
   add_register(&b, 5, 500, 1000000, 1); /* below min stake: refused */
   commit(&b, codes);
@@ -341,13 +345,7 @@ static void test_upload_register_and_agree(void **s) {
 static void setup_market(void) {
   setup_chain();
   batch b = {.n = 0};
-  Cohort__MsgUploadBlob up = COHORT__MSG_UPLOAD_BLOB__INIT;
-  up.data = (ProtobufCBinaryData){ELF_LEN, ELF};
-  up.is_program = 1;
-  Cohort__TxBody body = COHORT__TX_BODY__INIT;
-  body.msg_case = COHORT__TX_BODY__MSG_UPLOAD_BLOB;
-  body.upload_blob = &up;
-  add(&b, 0, &body);
+  add_upload(&b, 0);
   add_register(&b, 1, 1000000, 1000000, 1);
   add_register(&b, 2, 1000000, 1000000, 1);
   add_register(&b, 4, 1000000, 1000000, 1);
@@ -511,13 +509,7 @@ static void test_draw_follows_stake(void **s) {
   (void)s;
   setup_chain();
   batch b = {.n = 0};
-  Cohort__MsgUploadBlob up = COHORT__MSG_UPLOAD_BLOB__INIT;
-  up.data = (ProtobufCBinaryData){ELF_LEN, ELF};
-  up.is_program = 1;
-  Cohort__TxBody body = COHORT__TX_BODY__INIT;
-  body.msg_case = COHORT__TX_BODY__MSG_UPLOAD_BLOB;
-  body.upload_blob = &up;
-  add(&b, 0, &body);
+  add_upload(&b, 0);
   int users[4] = {1, 2, 4, 5};
   for (int i = 0; i < 4; i++) add_register(&b, users[i], 1000000 * (uint64_t)(i + 1), 1, 1);
   commit(&b, NULL);
