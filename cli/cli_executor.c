@@ -359,12 +359,21 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   }
   json_t *e;
   core_errbuf eb;
-  json_t *p = json_pack("{s:s}", "address", addr);
-  int rc = rpc_client_call(c->node, "executor_get", p, c->timeout_ms, &e, NULL, &eb);
-  json_decref(p);
+  int rc;
+  for (int tries = 0;; tries++) { /* the node may still be starting */
+    json_t *p = json_pack("{s:s}", "address", addr);
+    rc = rpc_client_call(c->node, "executor_get", p, c->timeout_ms, &e, NULL, &eb);
+    json_decref(p);
+    if (rc == 0 || rc <= -32000 || stop) break; /* an answer from the node, or a signal */
+    if (tries == 0) logf_("cannot reach the node at %s (%s); retrying every 2 s", c->node, eb.msg);
+    sleep(2);
+  }
   if (rc) {
-    fprintf(stderr, "cohort executor run: %s is not a registered executor (%s); register first:\n"
-                    "  cohort executor register --stake N --price P --from %s\n", addr, eb.msg, key);
+    if (rc == RPC_NOT_FOUND)
+      fprintf(stderr, "cohort executor run: %s is not a registered executor; register first:\n"
+                      "  cohort executor register --stake N --price P --from %s\n", addr, key);
+    else
+      fprintf(stderr, "cohort executor run: %s\n", eb.msg);
     core_key_wipe(&k);
     return 1;
   }
@@ -434,6 +443,27 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
           send_reveal(c, &k, j);
         }
       }
+    }
+    /* Tell the operator when this executor cannot be drawn any more. */
+    static time_t last_check;
+    if (now - last_check >= 30) {
+      last_check = now;
+      json_t *ex = NULL, *st = NULL;
+      if (!quiet_call(c, "executor_get", json_pack("{s:s}", "address", addr), &ex) &&
+          !quiet_call(c, "status", NULL, &st)) {
+        uint64_t stake = 0, min = 0;
+        core_parse_u64(json_string_value(json_object_get(ex, "stake")), &stake);
+        core_parse_u64(json_string_value(json_object_get(json_object_get(st, "params"),
+                                                         "min_executor_stake")), &min);
+        if (!json_is_true(json_object_get(ex, "accepting")))
+          logf_("WARNING: registered as not accepting work: no new tasks will be drawn to us");
+        else if (stake < min)
+          logf_("WARNING: bonded stake %llu is below the minimum %llu: no new tasks will be "
+                "drawn to us; bond more with cohort executor register --stake N",
+                (unsigned long long)stake, (unsigned long long)min);
+      }
+      json_decref(ex);
+      json_decref(st);
     }
     /* Forget finished jobs whose task is no longer in our windows (settled,
      * expired, or we were replaced); the files stay for the record. */

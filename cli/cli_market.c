@@ -1,6 +1,7 @@
 /* cli/cli_market.c — `cohort program|executor|task|simulate`: the compute
  * market from the command line. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *const 
         o[n++] = (opt){*w, argv[++i]};
         known = 1;
       }
+    if (!known && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
+      fprintf(stderr, "%s: options:", cmd);
+      for (const char *const *w = with_value; *w; w++) fprintf(stderr, " %s V", *w);
+      for (const char *const *f = flags; *f; f++) fprintf(stderr, " %s", *f);
+      fprintf(stderr, "\n  (amounts in base units; see docs/tasks.md)\n");
+      return -1;
+    }
     if (!known) {
       if (argv[i][0] != '-' && !*pos) {
         *pos = argv[i];
@@ -78,7 +86,8 @@ static int get_u64(const opt *o, int n, const char *name, uint64_t def, uint64_t
 static uint8_t *read_file(const char *path, size_t *len, const char *cmd) {
   struct stat st;
   if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-    fprintf(stderr, "%s: cannot read %s\n", cmd, path);
+    fprintf(stderr, "%s: cannot read %s: %s\n", cmd, path,
+            errno ? strerror(errno) : "not a regular file");
     return NULL;
   }
   if ((uint64_t)st.st_size > FILE_MAX) {
@@ -332,7 +341,8 @@ static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
   int n = parse_opts("cohort task", argc, argv, wv, fl, o, 32, &pos);
   if (n < 0) return 2;
   if (!strcmp(sub, "get") || !strcmp(sub, "output")) {
-    if (!pos || strlen(pos) != 64) {
+    if (!pos || strlen(pos) != 64 || strspn(pos, "0123456789abcdefABCDEF") != 64) {
+      if (pos) fprintf(stderr, "cohort task %s: TASK_ID must be 64 hex digits, got \"%s\"\n", sub, pos);
       fprintf(stderr, "usage: cohort task %s TASK_ID%s\n", sub, !strcmp(sub, "output") ? " [--output FILE]" : "");
       return 2;
     }
@@ -422,7 +432,7 @@ static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
   b.submit_task = &m;
   char id[65];
   if ((ret = send_for_id(c, &key, &b, id))) goto out;
-  fprintf(stderr, "task %s submitted (committee %llu, reward %llu CRD escrowed)\n", id,
+  fprintf(stderr, "task %s submitted (committee %llu, reward %llu CRD base units escrowed)\n", id,
           (unsigned long long)k, (unsigned long long)reward);
   if (get(o, n, "--wait")) ret = wait_task(c, id, get(o, n, "--output"));
   else printf("%s\n", id);
@@ -480,15 +490,20 @@ static int cmd_simulate(const cli_ctx *c, int argc, char **argv) {
   if (c->json) {
     cli_print_json(r);
   } else {
-    fprintf(stderr, "%s (code %lld) after %lld steps in %.3f s; %lld output bytes\n",
-            json_string_value(json_object_get(r, "status")),
-            (long long)json_integer_value(json_object_get(r, "code")),
+    const char *trap = json_string_value(json_object_get(r, "trap"));
+    fprintf(stderr, "%s (%s%s%lld) after %lld steps in %.3f s; %lld output bytes\n",
+            json_string_value(json_object_get(r, "status")), trap ? trap : "code",
+            trap ? ", code " : " ", (long long)json_integer_value(json_object_get(r, "code")),
             (long long)json_integer_value(json_object_get(r, "steps")),
             json_real_value(json_object_get(r, "seconds")),
             (long long)json_integer_value(json_object_get(r, "output_size")));
     json_t *need = json_object_get(r, "reward_needed");
-    if (json_is_string(need))
-      fprintf(stderr, "to run it on chain: --max-steps %lld --committee %lld --reward %s (at current prices)\n",
+    if (!strcmp(json_string_value(json_object_get(r, "status")), "out_of_steps"))
+      fprintf(stderr, "it did not finish within --max-steps %llu: raise --max-steps\n",
+              (unsigned long long)steps);
+    else if (json_is_string(need))
+      fprintf(stderr, "to run it on chain: --max-steps %lld --committee %lld --reward %s "
+              "(CRD base units, at current prices)\n",
               (long long)json_integer_value(json_object_get(r, "suggested_max_steps")), (long long)k,
               json_string_value(need));
     else
@@ -591,7 +606,8 @@ static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
   b.submit_job = &m;
   char id[65];
   if ((ret = send_for_id(c, &key, &b, id))) goto out;
-  fprintf(stderr, "job %s submitted: %zu chunks, committee %llu each, %llu CRD escrowed per chunk\n",
+  fprintf(stderr, "job %s submitted: %zu chunks, committee %llu each, %llu CRD base units "
+          "escrowed per chunk\n",
           id, nn, (unsigned long long)k, (unsigned long long)reward);
   if (!get(o, n, "--wait")) {
     printf("%s\n", id);

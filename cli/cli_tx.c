@@ -117,7 +117,7 @@ int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
   core_hex_encode(hex, raw, len);
   free(raw);
   if (wait && !c->json)
-    fprintf(stderr, "broadcasting transfer of %s %s from %s (nonce %llu); waiting for a block...\n",
+    fprintf(stderr, "broadcasting transfer of %s base units of %s from %s (nonce %llu); waiting for a block...\n",
             amt, tx_token_name(tok), addr, (unsigned long long)nonce);
   rc = cli_call(c, "broadcast_tx", json_pack("{s:s, s:s}", "tx", hex, "mode", wait ? "commit" : "sync"),
                 &res);

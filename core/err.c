@@ -37,6 +37,7 @@ static const struct {
     {"address", "bad address"},
     {"amount", "invalid amount"},
     {"no_msg", "transaction has no message"},
+    {"no_executors", "not enough eligible executors"},
 };
 
 _Static_assert(sizeof table / sizeof table[0] == (size_t)(1 - COHORT_ERR_LAST),

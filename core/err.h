@@ -41,7 +41,8 @@ enum {
   COHORT_ERR_ADDRESS = -26,         /* bad address */
   COHORT_ERR_AMOUNT = -27,          /* zero or otherwise invalid amount */
   COHORT_ERR_NO_MSG = -28,          /* transaction carries no message */
-  COHORT_ERR_LAST = -28
+  COHORT_ERR_NO_EXECUTORS = -29,    /* not enough eligible executors for a committee */
+  COHORT_ERR_LAST = -29
 };
 
 /* Fixed, human message for a code; never NULL ("unknown error" otherwise). */

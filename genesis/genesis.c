@@ -103,7 +103,7 @@ void genesis_params_default(genesis_params *p) {
   p->max_task_mem_mib = 256;
   p->max_inline_input = 65536;
   p->max_inline_output = 1u << 20; /* a reveal carries the output */
-  p->commit_blocks = 30;
+  p->commit_blocks = 100; /* ~100 s of computing at one block per second */
   p->reveal_blocks = 30;
   p->challenge_blocks = 10;
   p->liveness_slash_bps = 100;

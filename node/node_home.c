@@ -114,7 +114,7 @@ int node_init_home(const node_init_opts *o, core_errbuf *eb) {
   printf("  node key:        %s/config/node_key.json\n", o->home);
   printf("  beacon seed:     %s/config/beacon_seed.json (secret, like the validator key)\n", o->home);
   printf("  dev account key: %s/keys/dev.json\n", o->home);
-  printf("  dev address:     %s (funded with 1000000000 CRD and 1000000 STK)\n", addr);
+  printf("  dev address:     %s (funded with 1,000,000,000 CRD and 1,000,000 STK)\n", addr);
   printf("Start the node with: cohortd start --home %s\n", o->home);
 out:
   core_key_wipe(&val);

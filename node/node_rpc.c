@@ -117,6 +117,8 @@ static void m_status(void *ctx, rpc_call *c, json_t *params) {
   }
   uint8_t beacon[32];
   if (!state_get_beacon(n->st, beacon)) json_object_set_new(r, "beacon", nr_hexj(beacon, 32));
+  json_object_set_new(json_object_get(r, "params"), "min_executor_stake",
+                      nr_amount(p->min_executor_stake));
   rpc_call_reply(c, r);
 }
 

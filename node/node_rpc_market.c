@@ -405,6 +405,12 @@ static void sim_done(uv_work_t *r, int status) {
         b64 ? b64 : "", "suggested_max_steps", (json_int_t)suggested, "reward_needed", need,
         "committee", (int)j->committee, "eligible_executors", (int)pc.n, "seconds", j->secs);
     free(b64);
+    if (j->info.status == COHORT_VM_TRAPPED)
+      json_object_set_new(res, "trap", json_string(cohort_vm_trap_str(j->info.code)));
+    if (j->info.status == COHORT_VM_OUT_OF_STEPS) { /* no suggestion: it did not finish */
+      json_object_set_new(res, "suggested_max_steps", json_null());
+      json_object_set_new(res, "reward_needed", json_null());
+    }
     rpc_call_reply(j->c, res);
   }
   free(j->elf);
@@ -414,7 +420,7 @@ static void sim_done(uv_work_t *r, int status) {
   sim_inflight--;
 }
 
-#define SIMULATE_MAX_STEPS 1000000000ull
+#define SIMULATE_MAX_STEPS 10000000000ull
 
 static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
@@ -478,7 +484,7 @@ static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   j->cfg.mem_cap = (mm ? (uint32_t)json_integer_value(mm) : 64u) << 20;
   j->committee = cm ? (uint32_t)json_integer_value(cm) : 3;
   if (!err && (j->cfg.max_steps == 0 || j->cfg.max_steps > SIMULATE_MAX_STEPS))
-    err = "params.max_steps must be in [1, 1000000000]";
+    err = "params.max_steps must be in [1, 10000000000]";
   if (!err && (!mm ? 0 : (json_integer_value(mm) < 2 || json_integer_value(mm) > 1024)))
     err = "params.mem_mib must be in [2, 1024]";
   if (!err && (j->committee < 1 || j->committee > 64)) err = "params.committee must be in [1, 64]";

@@ -182,7 +182,7 @@ static int exec_upload(state_exec *x, const tx_t *tx, state_tx_result *res) {
   int rc = state_exec_get_account(x, tx->sender, &crd, &stk, &nonce);
   if (rc) return rc;
   if (cost > crd)
-    return fail(res, COHORT_ERR_FUNDS, "storage fee %llu CRD (%zu bytes x %llu) exceeds the "
+    return fail(res, COHORT_ERR_FUNDS, "storage fee %llu CRD base units (%zu bytes x %llu) exceeds the "
                 "CRD balance %llu", (unsigned long long)cost, m->data.len,
                 (unsigned long long)P(x)->blob_byte_fee, (unsigned long long)crd);
   if (m->is_program) {
@@ -347,6 +347,8 @@ typedef struct {
 typedef struct {
   cand *c;
   size_t n, cap;
+  uint64_t prices[1024]; /* of stake-eligible executors, for error messages */
+  size_t np;
   const Cohort__Task *t;
   uint64_t min_stake;
   unsigned __int128 max_price_num; /* price * max_steps <= reward/k * 10^6 */
@@ -364,10 +366,10 @@ static int draw_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, 
   if (kl != 22) return 0;
   Cohort__Executor *e = cohort__executor__unpack(NULL, vl, v);
   if (!e) return COHORT_ERR_CORRUPT;
-  int ok = e->accepting && e->stake >= d->min_stake && e->stake > 0 &&
-           (unsigned __int128)e->price_per_msteps * d->t->max_steps <= d->max_price_num &&
-           !is_member(d->t, k + 2);
+  int staked = e->accepting && e->stake >= d->min_stake && e->stake > 0 && !is_member(d->t, k + 2);
+  int ok = staked && (unsigned __int128)e->price_per_msteps * d->t->max_steps <= d->max_price_num;
   uint64_t stake = e->stake, price = e->price_per_msteps;
+  if (staked && d->np < sizeof d->prices / sizeof d->prices[0]) d->prices[d->np++] = price;
   cohort__executor__free_unpacked(e, NULL);
   if (!ok) return 0;
   if (d->n == d->cap) {
@@ -388,11 +390,36 @@ static int draw_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, 
  * eligible executors that are not and were not members, seeded by the
  * beacon, the task ID, the attempt and the seat. Appends them to t.
  * Returns 0, COHORT_ERR_NOT_FOUND (too few eligible executors) or an error. */
-static int draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_t need) {
+/* Why a draw came up short, for the customer. */
+typedef struct {
+  size_t staked;            /* accepting, enough stake, not already seated */
+  uint64_t reward_needed;   /* for the whole committee at today's prices; 0 = n/a */
+} draw_info;
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static int draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_t need,
+                draw_info *info) {
   draw_ctx d = {.t = t, .min_stake = P(x)->min_executor_stake};
   d.max_price_num = (unsigned __int128)(t->reward / t->committee) * 1000000u;
   int rc = sx_scan(x, (const uint8_t *)"e/", 2, draw_visit, &d);
-  if (!rc && d.n < need) rc = COHORT_ERR_NOT_FOUND;
+  if (!rc && d.n < need) {
+    rc = COHORT_ERR_NOT_FOUND;
+    if (info) {
+      info->staked = d.np;
+      info->reward_needed = 0;
+      if (d.np >= need) { /* enough executors: the reward is too small */
+        qsort(d.prices, d.np, sizeof d.prices[0], cmp_u64);
+        unsigned __int128 per =
+            ((unsigned __int128)d.prices[need - 1] * t->max_steps + 999999) / 1000000u;
+        unsigned __int128 tot = per * t->committee;
+        info->reward_needed = tot > UINT64_MAX ? UINT64_MAX : (uint64_t)tot;
+      }
+    }
+  }
   uint8_t b[32];
   if (!rc) rc = beacon(x, b);
   unsigned __int128 total = 0;
@@ -483,7 +510,7 @@ static int expire(state_exec *x, const uint8_t id[32], Cohort__Task *t, const ch
   if (!rc) rc = refund(x, t, t->reward - t->paid - t->refunded);
   t->status = T_EXPIRED;
   if (!rc) rc = set_deadline(x, id, t, 0);
-  if (!rc) rc = event(t, x->height, "expired", NULL, "%s; refunded %llu CRD", why,
+  if (!rc) rc = event(t, x->height, "expired", NULL, "%s; refunded %llu CRD base units", why,
                       (unsigned long long)t->refunded);
   if (!rc) rc = job_chunk_settled(x, t, 0);
   return rc;
@@ -548,7 +575,7 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   size_t agreeing = 0;
   for (size_t i = 0; i < t->n_members; i++) agreeing += !t->members[i]->replaced;
   if ((rc = event(t, x->height, "agreed", NULL, "%zu members agree: %llu steps, status %s, code %u;"
-                  " paid %llu CRD, refunded %llu CRD", agreeing,
+                  " paid %llu, refunded %llu CRD base units", agreeing,
                   (unsigned long long)first->steps, cohort_vm_status_str(first->status),
                   first->code, (unsigned long long)t->paid, (unsigned long long)t->refunded)))
     return rc;
@@ -675,16 +702,25 @@ static int submit_task(state_exec *x, const uint8_t owner[20], const uint8_t id[
   t->commit_blocks = m->commit_blocks ? m->commit_blocks : p->commit_blocks;
   t->reveal_blocks = m->reveal_blocks ? m->reveal_blocks : p->reveal_blocks;
   t->submitted_height = x->height;
-  if (!rc) rc = event(t, x->height, "submitted", NULL, "reward %llu CRD escrowed, committee %u, "
+  if (!rc) rc = event(t, x->height, "submitted", NULL, "reward %llu CRD base units escrowed, committee %u, "
                       "max_steps %llu", (unsigned long long)m->reward, m->committee,
                       (unsigned long long)m->max_steps);
   if (!rc) {
-    rc = draw(x, id, t, m->committee);
+    draw_info di;
+    rc = draw(x, id, t, m->committee, &di);
     if (rc == COHORT_ERR_NOT_FOUND) {
       cohort__task__free_unpacked(t, NULL);
-      return fail(res, COHORT_ERR_NOT_FOUND, "fewer than %u executors accept work at a price the "
-                  "reward covers (reward/k per member for max_steps); lower k or raise the reward",
-                  m->committee);
+      if (di.staked == 0)
+        return fail(res, COHORT_ERR_NO_EXECUTORS, "no executor accepts work with the minimum "
+                    "stake right now (see: cohort executor list); try again later");
+      if (di.staked < m->committee)
+        return fail(res, COHORT_ERR_NO_EXECUTORS, "only %zu executors accept work with the "
+                    "minimum stake; a committee of %u needs more: lower --committee",
+                    di.staked, m->committee);
+      return fail(res, COHORT_ERR_NO_EXECUTORS, "the reward does not cover %u executors' prices "
+                  "for max_steps %llu: reward at least %llu CRD base units (or lower max_steps)",
+                  m->committee, (unsigned long long)m->max_steps,
+                  (unsigned long long)di.reward_needed);
     }
   }
   if (!rc) rc = sx_put_account(x, owner, crd - m->reward, stk, nonce);
@@ -953,7 +989,7 @@ static int window_closed(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
     m->replaced = 1;
     missing++;
     if (!rc) rc = event(t, x->height, "no_show", m->executor.data, "missed the %s window; "
-                        "slashed %llu STK", revealing ? "reveal" : "commit",
+                        "slashed %llu STK base units", revealing ? "reveal" : "commit",
                         (unsigned long long)slashed);
   }
   if (rc) return rc;
@@ -968,7 +1004,7 @@ static int window_closed(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   t->attempt++;
   if (t->attempt >= P(x)->max_attempts)
     return expire(x, id, t, "too many no-shows");
-  rc = draw(x, id, t, missing);
+  rc = draw(x, id, t, missing, NULL);
   if (rc == COHORT_ERR_NOT_FOUND) return expire(x, id, t, "not enough executors to replace no-shows");
   if (rc) return rc;
   t->status = 0; /* advance() re-enters the right window with a fresh deadline */

@@ -285,7 +285,11 @@ def test_bad_market_input_refused_at_the_door():
     text, why = send(15, cc.pb_bytes(1, b"\x7fELF not really") + cc.pb_uint(2, 1))
     assert why == "invalid" and "not a valid program" in text, text
     out = submit("sha256.elf", "x", k=9, wait=False)
-    assert out.returncode != 0 and "fewer than 9 executors" in out.stderr, out.stderr
+    assert out.returncode != 0 and "lower --committee" in out.stderr, out.stderr
+    out = node.cli(
+        "task", "submit", "--program", os.path.join(GUESTS, "sha256.elf"), "--input-text", "x",
+        "--reward", "10", "--committee", "1", "--max-steps", "200000000", check=False)
+    assert out.returncode != 0 and "reward at least" in out.stderr, out.stderr
     out = node.cli("task", "submit", "--program", os.path.join(GUESTS, "sha256.elf"), "--input-text",
                    "x", "--reward", "1000", "--max-steps", str(10 ** 15), check=False)
     assert out.returncode != 0 and "max_task_steps" in out.stderr, out.stderr

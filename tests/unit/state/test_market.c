@@ -276,7 +276,7 @@ static void test_upload_register_and_agree(void **s) {
   memcpy(tid, b.hash[0], 32);
   commit(&b, codes);
   assert_int_equal(codes[0], 0);
-  assert_int_equal(codes[1], COHORT_ERR_NOT_FOUND);
+  assert_int_equal(codes[1], COHORT_ERR_NO_EXECUTORS);
   Cohort__Task *t = task(tid);
   assert_int_equal(t->status, 1);
   assert_int_equal(t->n_members, 3);
