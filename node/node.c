@@ -39,6 +39,8 @@ static void prop_clear(proposal *p) {
   state_exec_free(p->x);
   free(p->tx_hashes);
   free(p->res);
+  free(p->senders);
+  free(p->types);
   memset(p, 0, sizeof *p);
 }
 
@@ -53,7 +55,9 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   proposal *p = &n->prop;
   p->tx_hashes = malloc((max_txs ? max_txs : 1) * sizeof *p->tx_hashes);
   p->res = malloc((max_txs ? max_txs : 1) * sizeof *p->res);
-  if (!txs || !p->tx_hashes || !p->res) {
+  p->senders = malloc((max_txs ? max_txs : 1) * sizeof *p->senders);
+  p->types = malloc((max_txs ? max_txs : 1) * sizeof *p->types);
+  if (!txs || !p->tx_hashes || !p->res || !p->senders || !p->types) {
     free(txs);
     return COHORT_ERR_NOMEM;
   }
@@ -92,6 +96,8 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
       continue;
     }
     memcpy(p->tx_hashes[k], txs[i]->hash, 32);
+    memcpy(p->senders[k], txs[i]->sender, 20);
+    p->types[k] = tx_msg_name(txs[i]->body);
     tb[k].data = txs[i]->raw;
     tb[k].len = txs[i]->raw_len;
     k++;
@@ -159,6 +165,21 @@ static void publish_block(node *n, uint64_t h) {
                          (json_int_t)n->prop.ntx, "app_hash", app);
   if (ev) rpc_server_publish(n->rpc, "new_block", ev);
   json_decref(ev);
+}
+
+static void publish_txs(node *n, uint64_t h) {
+  for (size_t i = 0; i < n->prop.ntx; i++) {
+    char hash[65], sender[CORE_ADDR_STR_MAX];
+    core_hex_encode(hash, n->prop.tx_hashes[i], 32);
+    core_addr_encode(sender, n->prop.senders[i]);
+    const state_tx_result *r = &n->prop.res[i];
+    json_t *ev = json_pack("{s:s, s:I, s:i, s:s, s:s, s:i, s:s, s:s}", "hash", hash, "height",
+                           (json_int_t)h, "index", (int)i, "sender", sender, "type",
+                           n->prop.types[i], "code", r->code, "codespace", core_err_name(r->code),
+                           "log", r->log);
+    if (ev) rpc_server_publish(n->rpc, "tx", ev);
+    json_decref(ev);
+  }
 }
 
 static void publish_task(void *ctx, const uint8_t id[32]) {
@@ -233,6 +254,7 @@ static void do_commit(node *n, cons_action *a) {
        mempool_size(n->mp), dropped, (unsigned long long)(n->m_last_commit_ms - t0));
   answer_waiters(n, a->height);
   publish_block(n, a->height);
+  publish_txs(n, a->height);
   state_exec_changed_tasks(n->prop.x, publish_task, n);
   prop_clear(&n->prop);
   uint64_t now = node_now_ms();
@@ -460,7 +482,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, n->methods,
                            node_rpc_n_methods + node_rpc_market_n_methods, n, eb)))
     goto out;
-  static const char *const topics[] = {"new_block", "task", NULL};
+  static const char *const topics[] = {"new_block", "tx", "task", NULL};
   if ((rc = rpc_server_set_topics(n->rpc, topics, eb))) goto out;
   n->m_start_ms = node_now_ms();
   uv_timer_init(n->loop, &n->timer);

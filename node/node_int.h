@@ -32,6 +32,8 @@ typedef struct {
   size_t len;
   state_exec *x;
   uint8_t (*tx_hashes)[32];
+  uint8_t (*senders)[20];        /* for the "tx" WebSocket topic */
+  const char **types;            /* message type names (static strings) */
   state_tx_result *res;
   size_t ntx;
 } proposal;

@@ -220,3 +220,86 @@ def raw_post(url, body: bytes, timeout=10, headers=None):
         return status, json.loads(data)
     except ValueError:
         return status, data.decode(errors="replace")
+
+
+# ---- WebSocket (RFC 6455), minimal, for subscriptions ----
+class WebSocket:
+    def __init__(self, url, timeout=10):
+        import base64
+        import os
+        import socket
+        import urllib.parse
+        u = urllib.parse.urlparse(url)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(("GET /websocket HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n" % (u.hostname, u.port, key)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            if not chunk:
+                raise IOError("connection closed during the handshake")
+            head += chunk
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise IOError("upgrade refused: " + head.decode(errors="replace"))
+        want = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")
+                                             .encode()).digest()).decode()
+        if ("sec-websocket-accept: " + want).lower() not in head.decode().lower():
+            raise IOError("bad Sec-WebSocket-Accept")
+        self.next_id = 1
+
+    def send(self, obj):
+        import os
+        data = json.dumps(obj).encode()
+        mask = os.urandom(4)
+        n = len(data)
+        hdr = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+        self.sock.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _read(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise IOError("connection closed")
+            buf += chunk
+        return buf
+
+    def recv(self):
+        """The next text message as JSON (answers pings on the way)."""
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = int.from_bytes(self._read(2), "big")
+            elif n == 127:
+                n = int.from_bytes(self._read(8), "big")
+            payload = self._read(n)
+            op = b0 & 0x0F
+            if op == 0x9:  # ping -> pong (masked, as a client must)
+                import os
+                mask = os.urandom(4)
+                self.sock.sendall(bytes([0x8A, 0x80 | len(payload)]) + mask +
+                                  bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+                continue
+            if op == 0x8:
+                raise IOError("closed by the server")
+            return json.loads(payload)
+
+    def call(self, method, params):
+        i = self.next_id
+        self.next_id += 1
+        req = {"jsonrpc": "2.0", "id": i, "method": method}
+        if params is not None:
+            req["params"] = params
+        self.send(req)
+        while True:
+            m = self.recv()
+            if m.get("id") == i:
+                if "error" in m:
+                    raise RpcError(m["error"])
+                return m["result"]
+
+    def close(self):
+        self.sock.close()

@@ -93,6 +93,35 @@ def test_raw_rpc_transfers():
     assert node.rpc("account", [cc.bech32_encode("coh", to)])["crd"] == "777"
 
 
+def test_websocket_tx_and_block_events():
+    ws = cc.WebSocket(node.url)
+    ws.call("subscribe", {"topic": "tx", "filter": {"sender": node.dev_addr}})
+    ws.call("subscribe", {"topic": "new_block"})
+    try:
+        ws.call("subscribe", {"topic": "nope"})
+        raise AssertionError("unknown topic accepted")
+    except cc.RpcError as e:
+        assert e.code == -32602
+    # methods work over the socket too
+    assert ws.call("status", None)["chain_id"] == node.rpc("status")["chain_id"]
+    alice = node.cli_json("keys", "show", "alice")["address"]
+    r = node.cli_json("transfer", "--to", alice, "--amount", "7", "--wait")
+    got_tx = got_block = None
+    deadline = time.time() + 20
+    while (not got_tx or not got_block) and time.time() < deadline:
+        m = ws.recv()
+        if m.get("method") != "subscription":
+            continue
+        ev, topic = m["params"]["result"], m["params"]["topic"]
+        if topic == "tx" and ev["hash"] == r["hash"]:
+            got_tx = ev
+        if topic == "new_block" and ev["height"] == r["height"]:
+            got_block = ev
+    ws.close()
+    assert got_tx and got_tx["type"] == "transfer" and got_tx["code"] == 0, got_tx
+    assert got_block and got_block["num_txs"] >= 1, got_block
+
+
 def expect_rpc_error(method, params, code, reason=None, text=None):
     try:
         node.rpc(method, params)
@@ -280,5 +309,6 @@ def test_sigterm_is_graceful():
 if __name__ == "__main__":
     setup_node()
     run_tests([test_init_writes_keys_0600, test_cli_transfers_both_tokens, test_raw_rpc_transfers,
+               test_websocket_tx_and_block_events,
                test_bad_input_gets_clear_errors_and_node_stays_up,
                test_kill9_mid_stream_then_restart, test_sigterm_is_graceful])
