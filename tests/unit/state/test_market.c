@@ -306,14 +306,30 @@ static void test_upload_register_and_agree(void **s) {
   assert_int_equal(t->status, 2);
   cohort__task__free_unpacked(t, NULL);
 
-  /* A reveal with another salt does not match its commitment. */
+  /* A reveal with another salt does not match its commitment; one whose
+   * output proof is corrupted (same claim, so the commitment matches) or
+   * whose output differs from the claim's output hash is refused too. */
   run_t bad = r;
   bad.salt[0] ^= 1;
   add_reveal(&b, members[0], tid, &bad);
+  run_t badproof = r;
+  badproof.proof = malloc(r.plen);
+  memcpy(badproof.proof, r.proof, r.plen);
+  badproof.proof[r.plen / 2] ^= 1;
+  add_reveal(&b, members[1], tid, &badproof);
+  run_t badout = r;
+  badout.out = malloc(r.out_len + 1);
+  memcpy(badout.out, r.out, r.out_len + 1);
+  badout.out[0] ^= 1;
+  add_reveal(&b, members[2], tid, &badout);
   for (int i = 0; i < 3; i++) add_reveal(&b, members[i], tid, &r);
   commit(&b, codes);
+  free(badproof.proof);
+  free(badout.out);
   assert_int_equal(codes[0], COHORT_ERR_INVALID);
-  assert_int_equal(codes[1] | codes[2] | codes[3], 0);
+  assert_int_equal(codes[1], COHORT_ERR_INVALID);
+  assert_int_equal(codes[2], COHORT_ERR_INVALID);
+  assert_int_equal(codes[3] | codes[4] | codes[5], 0);
   t = task(tid);
   assert_int_equal(t->status, 3); /* agreed */
   assert_int_equal(t->result->steps, r.claim.steps);
