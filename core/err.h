@@ -45,6 +45,17 @@ enum {
   COHORT_ERR_LAST = -29
 };
 
+/* The fatal band: errors that are this node's own trouble (out of memory,
+ * storage or file I/O failed, its own stored data is corrupt), never a
+ * property of the input. Such an error must abort the block (or the work)
+ * on this node and never become a transaction result, a "bad block"
+ * verdict or a score against a peer: another node with more memory would
+ * decide otherwise, and consensus would split. Returns 1 for those codes. */
+static inline int core_err_is_fatal(int code) {
+  return code == COHORT_ERR_NOMEM || code == COHORT_ERR_IO || code == COHORT_ERR_STORE ||
+         code == COHORT_ERR_CORRUPT;
+}
+
 /* Fixed, human message for a code; never NULL ("unknown error" otherwise). */
 const char *core_err_str(int code);
 
