@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/hash.h"
 #include "core/hex.h"
 
@@ -33,14 +34,9 @@ int beacon_chain_create(const char *path, uint8_t commit[32], core_errbuf *eb) {
   core_hex_encode(hex, seed, 32);
   snprintf(text, sizeof text, "{\"seed\": \"%s\", \"length\": %u}\n", hex, BEACON_CHAIN_LENGTH);
   sodium_memzero(hex, sizeof hex);
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0)
-    return core_errf(eb, COHORT_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-  size_t n = strlen(text);
-  int bad = write(fd, text, n) != (ssize_t)n || fsync(fd) != 0;
-  close(fd);
+  int rc = core_file_write_durable(path, text, strlen(text), 0600, 1, eb);
   sodium_memzero(text, sizeof text);
-  if (bad) return core_errf(eb, COHORT_ERR_IO, "cannot write %s", path);
+  if (rc) return rc;
   memcpy(commit, seed, 32);
   advance(commit, BEACON_CHAIN_LENGTH);
   sodium_memzero(seed, sizeof seed);

@@ -23,6 +23,7 @@
 #include "node/node.h"
 #include "node/node_int.h"
 #include "proto/block.h"
+#include "proto/market.h"
 
 #define MOD "node"
 
@@ -77,7 +78,7 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
     const Cohort__Validator *v = vset->validators[i];
     if (memcmp(v->pubkey.data, privval_pubkey(n->pv), 32) || v->beacon_tip.len != 32) continue;
     if (beacon_chain_reveal(n->beacon, v->beacon_tip.data, reveal) == 0 &&
-        state_exec_reveal(p->x, reveal, NULL) == 0)
+        state_exec_reveal(p->x, reveal, NULL, NULL) == 0)
       have_reveal = 1;
     else
       LOGW("consensus", "cannot reveal the next beacon link (chain used up or not ours): "
@@ -91,7 +92,13 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   size_t k = 0;
   for (size_t i = 0; i < cand; i++) {
     core_errbuf teb;
-    if (state_exec_tx(p->x, txs[i], 1, &p->res[k], &teb)) {
+    int trc = state_exec_tx(p->x, txs[i], 1, &p->res[k], &teb);
+    if (trc && core_err_is_fatal(trc)) { /* this node's failure: no block from us now */
+      free(tb);
+      free(txs);
+      return core_errf(eb, trc, "cannot execute a tx for the proposal: %s", teb.msg);
+    }
+    if (trc) {
       LOGD(MOD, "proposal skips tx: %s", teb.msg);
       continue;
     }
@@ -184,7 +191,6 @@ static void publish_txs(node *n, uint64_t h) {
 
 static void publish_task(void *ctx, const uint8_t id[32]) {
   node *n = ctx;
-  static const char *sn[] = {"unknown", "committing", "revealing", "agreed", "final", "disputed", "expired"};
   Cohort__Task *t;
   if (state_get_task(n->st, id, &t)) return;
   char tid[65], owner[CORE_ADDR_STR_MAX];
@@ -199,9 +205,9 @@ static void publish_task(void *ctx, const uint8_t id[32]) {
   }
   const Cohort__TaskEvent *last = t->n_timeline ? t->timeline[t->n_timeline - 1] : NULL;
   json_t *ev = json_pack("{s:s, s:s, s:s, s:o, s:I, s:s}", "task_id", tid, "status",
-                         sn[t->status <= 6 ? t->status : 0], "owner", owner, "executors", ex,
+                         market_status_name(t->status), "owner", owner, "executors", ex,
                          "height", (json_int_t)state_height(n->st), "event",
-                         last && last->event ? last->event : "");
+                         last ? market_event_name(last->code) : "");
   if (t->job.len == 32) {
     char jid[65];
     core_hex_encode(jid, t->job.data, 32);
@@ -460,7 +466,8 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   uint8_t idh[32];
   core_sha256(idh, n->node_pub, 32);
   core_hex_encode(n->node_id, idh, 20);
-  n->mp = mempool_new(n->cfg.mempool_max_txs, n->cfg.mempool_max_bytes);
+  n->mp = mempool_new(n->cfg.mempool_max_txs, n->cfg.mempool_max_bytes,
+                      n->cfg.mempool_max_per_sender);
   cons_config cc = {n->cfg.block_interval_ms, n->cfg.empty_block_interval_ms,
                     n->cfg.timeout_propose_ms, n->cfg.timeout_vote_ms};
   n->cons = cons_new(&cc, state_chain_id(n->st), privval_pubkey(n->pv));

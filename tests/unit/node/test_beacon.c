@@ -23,7 +23,7 @@ static void test_reveals_walk_back_the_chain(void **s) {
   uint8_t commit[32], tip[32], r[32], h[32];
   core_errbuf eb;
   assert_int_equal(beacon_chain_create(path, commit, &eb), 0);
-  assert_int_equal(beacon_chain_create(path, commit, &eb), COHORT_ERR_IO); /* never overwrites */
+  assert_int_equal(beacon_chain_create(path, commit, &eb), COHORT_ERR_DUPLICATE); /* never overwrites */
   beacon_chain *bc;
   assert_int_equal(beacon_chain_open(&bc, path, &eb), 0);
   memcpy(tip, commit, 32);

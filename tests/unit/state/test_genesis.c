@@ -23,7 +23,7 @@ static void build(const char *chain, const char *time, const char *params,
            chain, time, params, accounts, vals, extra);
 }
 
-#define P "{\"max_block_bytes\":1048576,\"max_tx_bytes\":4096,\"max_block_txs\":100,\"min_fee\":\"1\"}"
+#define P "{\"max_block_bytes\":4194304,\"max_tx_bytes\":2097152,\"max_block_txs\":100,\"min_fee\":\"1\"}"
 #define A "[{\"address\":\"" ADDR "\",\"crd\":\"100\",\"stk\":\"5\"}]"
 #define V "[{\"pubkey\":\"" PK "\",\"operator\":\"" ADDR "\",\"power\":\"10\"}]"
 
@@ -52,6 +52,14 @@ static void test_valid(void **s) {
   assert_int_equal(g.accounts[0].crd, 100);
   assert_int_equal(g.validators[0].power, 10);
   assert_int_equal(g.params.min_fee, 1);
+  assert_int_equal(g.params.quorum_bps, 6666); /* absent: the table's default */
+  genesis_free(&g);
+  /* no params at all: every default */
+  build("\"c-1\"", "\"2026-11-24T10:20:30Z\"", "{}", A, V, "");
+  assert_int_equal(genesis_parse(&g, good, strlen(good), &eb), 0);
+  genesis_params d;
+  genesis_params_default(&d);
+  assert_memory_equal(&g.params, &d, sizeof d);
   genesis_free(&g);
 }
 
@@ -78,9 +86,15 @@ static void test_errors_name_the_field(void **s) {
   expect_error("validators");
   build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, V, ",\"surprise\":1");
   expect_error("surprise");
-  build("\"c\"", "\"2026-11-24T00:00:00Z\"",
-        "{\"max_block_bytes\":1048576,\"max_tx_bytes\":4096,\"max_block_txs\":100}", A, V, "");
-  expect_error("params.min_fee");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"min_fee\":1}", A, V, "");
+  expect_error("params.min_fee"); /* a u64 parameter is a decimal string */
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"max_comittee\":3}", A, V, "");
+  expect_error("max_comittee"); /* a typo is not silently ignored */
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"quorum_bps\":0}", A, V, "");
+  expect_error("params.quorum_bps");
+  /* an output no reveal could carry is a genesis error, not a trap for executors */
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"max_tx_bytes\":65536}", A, V, "");
+  expect_error("max_inline_output");
   build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, V, ",\"chain_id\":\"d\"");
   expect_error("JSON");
   const char *trunc = "{\"chain_id\":\"c\",";
