@@ -71,15 +71,20 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
     return rc;
   }
   /* Reveal the next link of our beacon hash chain. */
-  uint8_t reveal[32];
-  int have_reveal = 0;
+  uint8_t reveal[32], new_tip[32];
+  int have_reveal = 0, recommit = 0;
   const Cohort__ValidatorSet *vset = state_validators(n->st);
   for (size_t i = 0; n->beacon && i < vset->n_validators; i++) {
     const Cohort__Validator *v = vset->validators[i];
     if (memcmp(v->pubkey.data, privval_pubkey(n->pv), 32) || v->beacon_tip.len != 32) continue;
-    if (beacon_chain_reveal(n->beacon, v->beacon_tip.data, reveal) == 0 &&
-        state_exec_reveal(p->x, reveal, NULL, NULL) == 0)
+    core_errbuf beb;
+    if (beacon_keeper_reveal(n->beacon, v->beacon_tip.data, reveal, new_tip, &recommit, &beb) == 0 &&
+        state_exec_reveal(p->x, reveal, recommit ? new_tip : NULL, NULL) == 0) {
       have_reveal = 1;
+      if (recommit)
+        LOGI("consensus", "beacon hash chain running out: this proposal re-commits to a new "
+                          "one (config/beacon_seed.json.next)");
+    }
     else
       LOGW("consensus", "cannot reveal the next beacon link (chain used up or not ours): "
                         "withholding");
@@ -127,6 +132,7 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)privval_pubkey(n->pv)};
   hd.last_commit_hash = (ProtobufCBinaryData){32, lch};
   if (have_reveal) hd.beacon_reveal = (ProtobufCBinaryData){32, reveal};
+  if (have_reveal && recommit) hd.beacon_new_tip = (ProtobufCBinaryData){32, new_tip};
   rc = block_encode(&p->bytes, &p->len, p->hash, &hd, tb, k, lc, lcl);
   free(lc);
   free(tb);
@@ -457,7 +463,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   if ((rc = core_keyfile_read(p, &nk, eb))) goto out;
   snprintf(p, sizeof p, "%s/config/beacon_seed.json", home);
   if (access(p, F_OK) == 0) {
-    if ((rc = beacon_chain_open(&n->beacon, p, eb))) goto out;
+    if ((rc = beacon_keeper_open(&n->beacon, p, 1024, eb))) goto out;
   } else {
     LOGW(MOD, "no %s: this validator's proposals will not feed the draw beacon", p);
   }
@@ -557,7 +563,7 @@ out:
   mempool_del(n->mp);
   cons_del(n->cons);
   privval_close(n->pv);
-  beacon_chain_close(n->beacon);
+  beacon_keeper_close(n->beacon);
   state_close(n->st);
   kv_close(n->kv);
   genesis_free(&n->gen);

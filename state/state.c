@@ -89,6 +89,66 @@ int state_reload(state *st, core_errbuf *eb) {
   return COHORT_OK;
 }
 
+/* A record as the commit will leave it: from the overlay if it writes it,
+ * else as stored. */
+static int latest(state *st, const overlay *ov, const char *key, uint8_t **v, size_t *vl) {
+  const uint8_t *ovv;
+  size_t ol;
+  if (ov && ov_find(ov, (const uint8_t *)key, strlen(key), &ovv, &ol)) {
+    if (!ovv) return COHORT_ERR_CORRUPT; /* these records are never deleted */
+    *v = malloc(ol ? ol : 1);
+    if (!*v) return COHORT_ERR_NOMEM;
+    if (ol) memcpy(*v, ovv, ol);
+    *vl = ol;
+    return COHORT_OK;
+  }
+  return get_str(st, key, v, vl);
+}
+
+int state_cache_prepare(state *st, const overlay *ov, const uint8_t *mb, size_t ml,
+                        state_cache *c, core_errbuf *eb) {
+  memset(c, 0, sizeof *c);
+  uint8_t *v;
+  size_t vl;
+  int rc;
+  c->meta = cohort__chain_meta__unpack(NULL, ml, mb);
+  if (!c->meta) return COHORT_ERR_NOMEM;
+  if ((rc = latest(st, ov, KEY_VALSET, &v, &vl))) goto fail;
+  c->vals = cohort__validator_set__unpack(NULL, vl, v);
+  free(v);
+  if (!c->vals) {
+    rc = COHORT_ERR_NOMEM;
+    goto fail;
+  }
+  if ((rc = latest(st, ov, KEY_PARAMS, &v, &vl))) goto fail;
+  c->params = cohort__params__unpack(NULL, vl, v);
+  free(v);
+  if (!c->params) {
+    rc = COHORT_ERR_NOMEM;
+    goto fail;
+  }
+  return COHORT_OK;
+fail:
+  state_cache_free(c);
+  return core_errf(eb, rc, "cannot prepare the state cache: %s", core_err_str(rc));
+}
+
+void state_cache_free(state_cache *c) {
+  if (c->meta) cohort__chain_meta__free_unpacked(c->meta, NULL);
+  if (c->vals) cohort__validator_set__free_unpacked(c->vals, NULL);
+  if (c->params) cohort__params__free_unpacked(c->params, NULL);
+  memset(c, 0, sizeof *c);
+}
+
+void state_cache_swap(state *st, state_cache *c) {
+  state_cache old = {st->meta, st->vals, st->params};
+  st->meta = c->meta;
+  st->vals = c->vals;
+  st->params = c->params;
+  memset(c, 0, sizeof *c);
+  state_cache_free(&old);
+}
+
 int state_open(state **out, kv_store *kv, core_errbuf *eb) {
   state *st = calloc(1, sizeof *st);
   if (!st) return COHORT_ERR_NOMEM;

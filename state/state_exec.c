@@ -293,10 +293,15 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
   uint8_t mb[4096];
   size_t ml = cohort__chain_meta__pack(&m, mb);
   if (!rc) rc = kv_batch_put(b, (const uint8_t *)KEY_META, strlen(KEY_META), mb, ml);
-  if (!rc) rc = kv_write(st->kv, b, 1, eb);
+  state_cache cache;
+  if (!rc) rc = state_cache_prepare(st, &x->ov, mb, ml, &cache, eb);
+  if (!rc) {
+    rc = kv_write(st->kv, b, 1, eb);
+    if (rc) state_cache_free(&cache);
+    else state_cache_swap(st, &cache); /* cannot fail: the commit is what it reports */
+  }
   kv_batch_del(b);
-  if (rc) return rc;
-  return state_reload(st, eb);
+  return rc;
 }
 
 int state_check_msg(state *st, const tx_t *tx, state_tx_result *res) {

@@ -99,5 +99,17 @@ int state_encode_account(uint8_t **v, size_t *vl, uint64_t crd, uint64_t stk,
                          uint64_t nonce);
 /* Reload cached meta/valset/params from the store. */
 int state_reload(state *st, core_errbuf *eb);
+/* The cache a commit will leave, built BEFORE the write (the only step
+ * that allocates), then swapped in after it without any failure point: a
+ * commit that reached the disk is never reported as failed. */
+typedef struct {
+  Cohort__ChainMeta *meta;
+  Cohort__ValidatorSet *vals;
+  Cohort__Params *params;
+} state_cache;
+int state_cache_prepare(state *st, const overlay *ov, const uint8_t *meta, size_t ml,
+                        state_cache *c, core_errbuf *eb);
+void state_cache_swap(state *st, state_cache *c);
+void state_cache_free(state_cache *c);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/hash.h"
@@ -110,9 +111,32 @@ static void test_supply_overflow(void **s) {
   expect_error("overflow");
 }
 
+/* docs/protocol.md shows exactly the table generated from genesis/params.h
+ * (between its params:begin/end markers): one source of truth. */
+static void test_docs_show_the_parameter_table(void **s) {
+  (void)s;
+  FILE *f = fopen(DOCS_DIR "/protocol.md", "rb");
+  assert_non_null(f);
+  static char doc[1 << 18];
+  size_t n = fread(doc, 1, sizeof doc - 1, f);
+  fclose(f);
+  doc[n] = 0;
+  const char *b = strstr(doc, "<!-- params:begin -->\n"), *e = strstr(doc, "<!-- params:end -->");
+  assert_non_null(b);
+  assert_non_null(e);
+  b += strlen("<!-- params:begin -->\n");
+  char *md = genesis_params_markdown();
+  assert_non_null(md);
+  if (strlen(md) != (size_t)(e - b) || memcmp(md, b, strlen(md)))
+    fail_msg("docs/protocol.md's parameter table differs from genesis/params.h; paste the output "
+             "of `cohortd params --markdown` between the markers");
+  free(md);
+}
+
 int main(void) {
   if (core_init()) return 1;
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_valid),
+                                     cmocka_unit_test(test_docs_show_the_parameter_table),
                                      cmocka_unit_test(test_errors_name_the_field),
                                      cmocka_unit_test(test_supply_overflow)};
   return cmocka_run_group_tests(tests, NULL, NULL);
