@@ -277,6 +277,7 @@ static void m_tx(void *ctx, rpc_call *c, json_t *params) {
                         "height", (json_int_t)r->height, "index", (int)r->index, "code",
                         (int)r->code, "codespace", core_err_name(r->code), "log",
                         r->log ? r->log : "", "fee_paid", nr_amount(r->fee_paid), "tx", txj);
+  if (j) json_object_set_new(j, "gas_used", json_integer((json_int_t)r->gas_used));
   cohort__tx_result__free_unpacked(r, NULL);
   rpc_call_reply(c, j);
 }
