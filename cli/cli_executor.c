@@ -515,7 +515,14 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     }
     if (!strcmp(a, "--key")) key = v;
     else if (!strcmp(a, "--state")) dir = v;
-    else if (!strcmp(a, "--node") && n_nodes < MAX_NODES) nodes[n_nodes++] = v;
+    else if (!strcmp(a, "--node") && n_nodes < MAX_NODES) {
+      /* a bare HOST:PORT, as cohortd.conf writes it, means http:// */
+      static char urls[MAX_NODES][512];
+      if (strstr(v, "://")) snprintf(urls[n_nodes], sizeof urls[0], "%s", v);
+      else snprintf(urls[n_nodes], sizeof urls[0], "http://%s", v);
+      nodes[n_nodes] = urls[n_nodes];
+      n_nodes++;
+    }
     else if (!strcmp(a, "--capacity") && !core_parse_u64(v, &capacity) && capacity >= 1 && capacity <= 4096) {
     } else if (!strcmp(a, "--poll-ms") && !core_parse_u64(v, &poll_ms) && poll_ms >= 50) {
     } else {

@@ -187,6 +187,20 @@ def test_bad_input_gets_clear_errors_and_node_stays_up():
     expect_rpc_error("broadcast_tx", {"tx": bytes(bad_sig).hex()}, -32001, "signature")
     expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 1, 1), "other-chain")},
                      -32001, "signature")
+    # text fields must be printable UTF-8 (a memo once vanished from block and tx views)
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 1, 1, memo=b"\xff\xfe"))},
+                     -32001, "invalid", text="UTF-8")
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 1, 1, memo=b"\x1b[2J"))},
+                     -32001, "invalid", text="UTF-8")
+    # non-canonical encodings of a signed tx: the same signature under another hash
+    body = cc.transfer_body(nonce, FEE, to, 1, 1)
+    sig_tx = cc.make_tx(node.dev_sec, cid, body)
+    twice = sig_tx + cc.pb_bytes(1, body)  # Tx.body written twice ("last wins")
+    expect_rpc_error("broadcast_tx", {"tx": twice.hex()}, -32001, "decode", text="canonical")
+    # the nonce written a second time (or, at 0, a default written out), signed as is
+    dup_nonce = cc.make_tx(node.dev_sec, cid, body + b"\x08" + cc._varint(nonce) if nonce else
+                           b"\x08\x00" + body)
+    expect_rpc_error("broadcast_tx", {"tx": dup_nonce.hex()}, -32001, "decode", text="canonical")
     expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce + 5, FEE, to, 1, 1))},
                      -32001, "nonce_future")
     expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 3, 1))},
@@ -231,6 +245,33 @@ def test_bad_input_gets_clear_errors_and_node_stays_up():
     assert node.rpc("status")["latest_height"] > h0
     m = cc.raw_post(url.rstrip("/") + "/metrics", b"")  # POST to /metrics is refused
     assert m[0] in (404, 405), m
+
+
+def test_key_files_are_durable():
+    """A key file is fsynced, linked into place and its directory fsynced
+    (an executor that loses its salt is slashed; a lost key is lost money).
+    Checked with strace on the real CLI; skipped where strace is missing."""
+    import shutil
+    import subprocess
+    if not shutil.which("strace"):
+        print("  (skipped: strace is not installed)")
+        return
+    out = subprocess.run(["strace", "-f", "-e", "trace=openat,fsync,fdatasync,link,rename,renameat,renameat2",
+                          node.exe("cohort"), "--home", node.home, "keys", "new", "durable"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    trace = out.stderr
+    keys_dir = os.path.join(node.home, "keys")
+    # the directory itself is opened (O_DIRECTORY) and fsynced after the file lands
+    lines = trace.splitlines()
+    land = [i for i, ln in enumerate(lines) if ("link(" in ln or "rename" in ln) and "durable.json" in ln]
+    assert land, trace
+    dir_opens = [i for i, ln in enumerate(lines) if "O_DIRECTORY" in ln and keys_dir in ln and i > land[-1]]
+    assert dir_opens, "the keys directory is never opened after the key lands:\n" + trace
+    fd = lines[dir_opens[0]].rsplit("=", 1)[1].strip()
+    assert any(("fsync(%s)" % fd) in ln for ln in lines[dir_opens[0]:]), trace
+    file_syncs = [ln for ln in lines[:land[-1]] if "fsync(" in ln]
+    assert file_syncs, "the key file is not fsynced before it is linked:\n" + trace
 
 
 def test_kill9_mid_stream_then_restart():
@@ -312,6 +353,7 @@ def test_sigterm_is_graceful():
 if __name__ == "__main__":
     setup_node()
     run_tests([test_init_writes_keys_0600, test_cli_transfers_both_tokens, test_raw_rpc_transfers,
+               test_key_files_are_durable,
                test_websocket_tx_and_block_events,
                test_bad_input_gets_clear_errors_and_node_stays_up,
                test_kill9_mid_stream_then_restart, test_sigterm_is_graceful])

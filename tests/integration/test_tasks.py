@@ -332,6 +332,119 @@ def test_bad_market_input_refused_at_the_door():
     assert node.rpc("status")["latest_height"] >= h0
 
 
+class LyingNode:
+    """An HTTP JSON-RPC proxy to the real node that serves a different input
+    for every task (task_input), as a compromised or buggy node might."""
+
+    def __init__(self, upstream):
+        import http.server
+        import json
+        import socketserver
+        import threading
+        import urllib.request
+        outer = self
+        self.upstream = upstream
+        self.lies = 0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                req = urllib.request.Request(outer.upstream, data=body,
+                                             headers={"Content-Type": "application/json"})
+                out = urllib.request.urlopen(req, timeout=30).read()
+                try:
+                    j = json.loads(out)
+                    if json.loads(body).get("method") == "task_input" and "result" in j:
+                        import base64
+                        j["result"]["input_base64"] = base64.b64encode(b"not your input").decode()
+                        outer.lies += 1
+                        out = json.dumps(j).encode()
+                except Exception:
+                    pass
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.srv = S(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/" % self.srv.server_address[1]
+        self.th = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.th.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_executor_checks_what_its_node_serves_and_fails_over():
+    """Item 12: an executor must not trust its node. exec1 is pointed first at
+    a node that serves wrong task inputs, then at the real one: it refuses to
+    compute on the lie, fails over, and the task still agrees."""
+    for n in list(procs):
+        stop_exec(n)
+    set_accepting("exec4", False)
+    liar = LyingNode(node.url)
+    try:
+        log = open(os.path.join(node.home, "exec1.log"), "ab")
+        procs["exec1"] = subprocess.Popen(
+            [node.exe("cohort"), "--home", node.home, "executor", "run", "--key", "exec1",
+             "--node", liar.url, "--node", node.url, "--poll-ms", "100"],
+            stdout=log, stderr=subprocess.STDOUT)
+        start_exec("exec2")
+        start_exec("exec3")
+        out = submit("sha256.elf", "check your sources", wait=False)
+        tid = task_id_of(out)
+        t = wait_status(tid, ("agreed", "final"))
+        assert addr("exec1") in [m["executor"] for m in t["members"] if not m["replaced"]], t
+        text = open(os.path.join(node.home, "exec1.log")).read()
+        assert liar.lies >= 1, "the proxy never lied:\n" + text[-3000:]
+        assert "input bytes do not hash to the task's input_hash" in text, text
+        assert "switching to " + node.url in text, text
+    finally:
+        liar.close()
+    conservation()
+
+
+def test_duplicate_commit_refused_at_the_door():
+    """Item 14: a second commit (or reveal) for one task from one sender,
+    while the first is pending, is refused at the mempool instead of failing
+    (and being charged) in the block."""
+    for n in list(procs):
+        stop_exec(n)
+    out = submit("sha256.elf", "once only", windows=30, wait=False)
+    tid = task_id_of(out)
+    t = drawn(tid)
+    member = [m["executor"] for m in t["members"]][0]
+    name = [n for n in ("exec1", "exec2", "exec3", "exec4") if addr(n) == member][0]
+    sec = cc.load_key(os.path.join(node.home, "keys", name + ".json"))
+    st = node.rpc("status")
+    nonce = node.rpc("account", {"address": member})["next_nonce"]
+    msg = cc.pb_bytes(1, bytes.fromhex(tid)) + cc.pb_bytes(2, bytes(range(32)))
+
+    def commit_tx(n):
+        body = cc.pb_uint(1, n) + cc.pb_uint(2, 1000000) + cc._varint(18 << 3 | 2) + \
+            cc._varint(len(msg)) + msg
+        return cc.make_tx(sec, st["chain_id"], body).hex()
+    # both in one JSON-RPC batch: the second arrives while the first is pending
+    import json
+    import urllib.request
+    batch = [{"jsonrpc": "2.0", "id": i, "method": "broadcast_tx", "params": {"tx": commit_tx(nonce + i)}}
+             for i in range(2)]
+    req = urllib.request.Request(node.url, data=json.dumps(batch).encode(),
+                                 headers={"Content-Type": "application/json"})
+    answers = sorted(json.loads(urllib.request.urlopen(req, timeout=30).read()), key=lambda a: a["id"])
+    assert "result" in answers[0], answers
+    err = answers[1].get("error")
+    assert err and err["data"]["codespace"] == "duplicate" and "pending already" in err["message"], answers
+
+
 def teardown():
     for n in list(procs):
         stop_exec(n)
@@ -345,6 +458,8 @@ if __name__ == "__main__":
                    test_restarted_executor_reveals, test_liar_puts_task_in_dispute,
                    test_unserved_task_expires_with_refund, test_sixteen_chunk_job_on_several_executors,
                    test_executors_follow_websocket_events,
-                   test_bad_market_input_refused_at_the_door])
+                   test_bad_market_input_refused_at_the_door,
+                   test_executor_checks_what_its_node_serves_and_fails_over,
+                   test_duplicate_commit_refused_at_the_door])
     finally:
         teardown()
