@@ -176,6 +176,38 @@ int state_check_msg(state *st, const tx_t *tx, state_tx_result *res);
  * proto/market.h, so clients need no state/. */
 int state_get_job(state *st, const uint8_t job_id[32], Cohort__Job **out);
 
+/* A block someone else built, checked and executed but not committed: what
+ * a validator does with a proposal before it prevotes, and keeps (keyed by
+ * block hash) to commit whichever block the network decides.
+ * state_block_exec decodes the block (limits from params), checks the header
+ * against the state (chain ID, height, parent hash, app_hash = ours,
+ * validators hash, the parent's commit it carries, time after the parent,
+ * proposer in the set, beacon reveal), executes every tx (each must be
+ * includable) and the end of block, and checks the tx root. Nothing is
+ * written. Errors: COHORT_ERR_BAD_BLOCK / _DECODE / _TOO_LARGE (the block is
+ * invalid), or a fatal-band code (this node failed; nothing said about the
+ * block). *out is NULL on error. The result borrows st: free it before
+ * st changes height unless it is committed. */
+typedef struct state_block state_block;
+int state_block_exec(state *st, const uint8_t *bytes, size_t blen, state_block **out,
+                     core_errbuf *eb);
+/* Commit an executed block with the Commit (raw bytes) that finalizes it:
+ * the commit is verified against the current set; then one synced batch.
+ * COHORT_ERR_INVALID if the block was executed on another tip. The block
+ * stays owned by the caller (free it after). */
+int state_block_commit(state *st, state_block *b, const uint8_t *commit, size_t clen,
+                       core_errbuf *eb);
+void state_block_free(state_block *b);
+const uint8_t *state_block_hash(const state_block *b);
+uint64_t state_block_height(const state_block *b);
+const uint8_t *state_block_bytes(const state_block *b, size_t *len);
+size_t state_block_ntx(const state_block *b);
+const uint8_t (*state_block_tx_hashes(const state_block *b))[32];
+const uint8_t (*state_block_senders(const state_block *b))[20];
+const int *state_block_msg_cases(const state_block *b); /* TxBody msg_case of each tx */
+const state_tx_result *state_block_results(const state_block *b);
+const state_exec *state_block_exec_state(const state_block *b); /* for changed tasks */
+
 /* The whole transition for a block received from elsewhere (replay, block
  * sync): decode block (limits from params), check the header against the
  * state (chain ID, height, parent hash, app_hash = our current app_hash,
