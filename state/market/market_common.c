@@ -115,10 +115,7 @@ int mk_beacon(state_exec *x, uint8_t out[32]) {
   return COHORT_OK;
 }
 
-static int collect(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  mk_idlist *l = ctx;
-  (void)v, (void)vl;
-  if (kl != DL_KEY_LEN) return COHORT_ERR_CORRUPT;
+int mk_idlist_push(mk_idlist *l, const uint8_t id[32]) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 8;
     void *p = realloc(l->ids, cap * 32);
@@ -126,8 +123,14 @@ static int collect(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, siz
     l->ids = p;
     l->cap = cap;
   }
-  memcpy(l->ids[l->n++], k + 11, 32);
-  return 0;
+  memcpy(l->ids[l->n++], id, 32);
+  return COHORT_OK;
+}
+
+static int collect(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)v, (void)vl;
+  if (kl != DL_KEY_LEN) return COHORT_ERR_CORRUPT;
+  return mk_idlist_push(ctx, k + 11);
 }
 
 int mk_due(state_exec *x, uint64_t h, uint8_t kind, mk_idlist *out) {

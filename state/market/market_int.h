@@ -99,6 +99,7 @@ typedef struct {
   size_t n, cap;
 } mk_idlist;
 int mk_due(state_exec *x, uint64_t h, uint8_t kind, mk_idlist *out);
+int mk_idlist_push(mk_idlist *l, const uint8_t id[32]);
 
 /* ---- executors (market_executor.c) ---- */
 int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res);

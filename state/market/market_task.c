@@ -615,18 +615,9 @@ int mk_task_window_due(state_exec *x, const uint8_t id[32]) {
 }
 
 static int collect_keys(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  mk_idlist *l = ctx; /* output keys: "o/" + task + hash: keep the hash */
-  (void)v, (void)vl;
+  (void)v, (void)vl; /* output keys: "o/" + task + hash: keep the hash */
   if (kl != 66) return COHORT_ERR_CORRUPT;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 4;
-    void *p = realloc(l->ids, cap * 32);
-    if (!p) return COHORT_ERR_NOMEM;
-    l->ids = p;
-    l->cap = cap;
-  }
-  memcpy(l->ids[l->n++], k + 34, 32);
-  return 0;
+  return mk_idlist_push(ctx, k + 34);
 }
 
 int mk_task_prune_due(state_exec *x, const uint8_t id[32]) {
