@@ -967,7 +967,7 @@ static void test_window_shorter_than_the_run_is_refused(void **s) {
   add_register(&b, 6, 1000000, 1, 1); /* a cheap executor for a long task */
   commit(&b, NULL);
   int codes[4];
-  const Cohort__Params *p = state_params(ST);
+  const Cohort__Params pc = *state_params(ST), *p = &pc; /* the cache is replaced at commits */
   submit_opts o = DEFAULT_OPTS;
   o.max_steps = 50 * p->exec_steps_per_block; /* needs 50 blocks + margin */
   o.commit_blocks = 10;
@@ -1252,7 +1252,7 @@ static void test_seat_locks_stake(void **s) {
 static void test_cost_model_and_pruning(void **s) {
   (void)s;
   setup_market();
-  const Cohort__Params *p = state_params(ST);
+  const Cohort__Params pc = *state_params(ST), *p = &pc; /* the cache is replaced at commits */
   batch b = {.n = 0};
   int codes[300];
   /* underpaid transfer: not includable */
