@@ -4,7 +4,7 @@
  * Snapshots share unchanged 4 KiB pages (reference counted), so the cost of
  * a snapshot is the pages written since the previous one. A page counts as
  * written if it was dirtied since the last snapshot, whether or not a state
- * hash was taken in between (region_flush moves pdirty into sdirty).
+ * hash was taken in between (region_flush moves the dirty flags into sdirty).
  *
  * cohort_vm_trace_seek(step) restores the nearest snapshot at or below step
  * into a scratch handle (copying only pages that differ from what the
@@ -71,13 +71,14 @@ static int take(cohort_vm_trace *t, cohort_vm *vm) {
       return COHORT_ERR_NOMEM;
     }
     for (uint32_t p = 0; p < r->npages; p++) {
-      int changed = !prev || r->pdirty[p] || r->sdirty[p];
+      int pd = vm_page_dirty(r->dirty + (size_t)p * VM_LEAVES_PER_PAGE);
+      int changed = !prev || pd || r->sdirty[p];
       if (!changed) {
         s->pages[k][p] = prev->pages[k][p];
         if (s->pages[k][p]) s->pages[k][p]->refs++;
         continue;
       }
-      if (!r->touched[p] && !r->pdirty[p]) continue;
+      if (!r->touched[p] && !pd) continue;
       const uint8_t *src = r->data + (size_t)p * VM_PAGE;
       if (page_zero(src)) continue;
       spage *sp = malloc(sizeof *sp);
@@ -157,14 +158,15 @@ int cohort_vm_trace_seek(cohort_vm_trace *t, uint64_t step, cohort_vm **vm_out) 
     for (uint32_t p = 0; p < r->npages; p++) {
       uint8_t *dst = r->data + (size_t)p * VM_PAGE;
       const uint8_t *src = s->pages[k][p] ? s->pages[k][p]->data : zero;
-      if (!s->pages[k][p] && !r->touched[p] && !r->pdirty[p]) continue;
+      if (!s->pages[k][p] && !r->touched[p] && !vm_page_dirty(r->dirty + (size_t)p * VM_LEAVES_PER_PAGE))
+        continue;
       if (memcmp(dst, src, VM_PAGE) == 0) continue;
       memcpy(dst, src, VM_PAGE);
-      memset(r->dirty + (size_t)p * (VM_PAGE / VM_LEAF), 1, VM_PAGE / VM_LEAF);
-      r->pdirty[p] = 1;
+      memset(r->dirty + (size_t)p * VM_LEAVES_PER_PAGE, 1, VM_LEAVES_PER_PAGE);
     }
   }
   vm->s = s->s;
+  vm_perm_sync(vm);
   if (step > vm->s.step) cohort_vm_run(vm, step - vm->s.step, NULL);
   *vm_out = vm;
   return 0;
