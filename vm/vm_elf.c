@@ -196,6 +196,7 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
   cohort_vm *vm = calloc(1, sizeof *vm);
   if (!vm) return COHORT_ERR_NOMEM;
   vm_empty_hashes(vm->empty);
+  vm->jit_min = VM_JIT_MIN_RUN;
   uint32_t ram_pages = cfg.mem_cap / VM_PAGE;
   uint32_t in_pages = (uint32_t)((input_len + VM_PAGE - 1) / VM_PAGE);
   int rc = vm_region_init(&vm->reg[VM_REG_RAM], 0, ram_pages, log2_ceil(ram_pages), vm->empty, 1);
@@ -288,6 +289,7 @@ int cohort_vm_clone(cohort_vm **out, const cohort_vm *src) {
   vm->log_fn = src->log_fn;
   vm->log_ctx = src->log_ctx;
   vm->tier = src->tier;
+  vm->jit_min = src->jit_min;
   int rc = 0;
   for (int i = 0; i < VM_NREG && !rc; i++) rc = vm_region_clone(&vm->reg[i], &src->reg[i]);
   if (!rc) {

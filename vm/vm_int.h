@@ -233,8 +233,10 @@ struct cohort_vm {
   vm_insn *code; /* pre-decoded [exec_lo, exec_hi), rd 0 mapped to 32 */
   uint8_t *perm; /* RAM's permission table (VM_PERM_TABLE bytes) */
   uint32_t perm_top; /* heap top the table reflects (vm_perm_sync) */
-  int tier;          /* COHORT_VM_TIER_* */
+  int tier;          /* COHORT_VM_TIER_*, -1: translator setup failed */
   vm_jit *jit;       /* translator state, NULL until first used */
+  uint64_t jit_min;  /* runs shorter than this stay interpreted (tests lower it) */
+  uint64_t jit_steps; /* steps the translator has run (tests check it ran) */
   vm_hash empty[VM_TREE_LEVELS + 1];
   cohort_vm_log_fn log_fn;
   void *log_ctx;
@@ -245,6 +247,9 @@ void vm_perm_build(cohort_vm *vm); /* from the state, all of it */
 void vm_perm_sync(cohort_vm *vm);  /* after brk may have moved */
 
 /* ---- the translator (vm_jit.c) ---- */
+/* Runs shorter than this stay in the interpreter: translating the blocks
+ * they touch would cost more than it saves. */
+#define VM_JIT_MIN_RUN 10000
 /* Runs up to `budget` steps from s.pc in translated code; returns the steps
  * taken (0 if it could not start). Stops before any instruction it leaves
  * to the reference step function, and at the budget. */

@@ -254,10 +254,6 @@ out:
   return budget - left;
 }
 
-/* Runs shorter than this stay in the interpreter: translating the blocks
- * they touch would cost more than it saves. */
-#define JIT_MIN_RUN 10000
-
 void cohort_vm_run(cohort_vm *vm, uint64_t n, uint64_t *done) {
   uint64_t total = 0;
   cohort_vm_info *s = &vm->s;
@@ -267,7 +263,10 @@ void cohort_vm_run(cohort_vm *vm, uint64_t n, uint64_t *done) {
     if (to_cap < left) left = to_cap;
     uint64_t k = 0;
     if (s->sys_done == 0 && s->pc - s->exec_lo < s->exec_hi - s->exec_lo && !(s->pc & 3)) {
-      if (vm->tier == COHORT_VM_TIER_AUTO && left >= JIT_MIN_RUN) k = vm_jit_run(vm, left);
+      if (vm->tier == COHORT_VM_TIER_AUTO && left >= vm->jit_min) {
+        k = vm_jit_run(vm, left);
+        vm->jit_steps += k;
+      }
       if (k == 0) k = run_fast(vm, left);
       total += k;
       s->step += k;
