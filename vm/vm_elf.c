@@ -94,8 +94,7 @@ static uint32_t init_stack(cohort_vm *vm, uint32_t entry, uint32_t phdr, uint32_
                             AT_EXECFN, name,
                             AT_NULL, 0};
   for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) vm_put32(ram + sp + 4 * i, words[i]);
-  uint32_t p0 = (sp >> VM_LEAF_SHIFT), p1 = (top - 1) >> VM_LEAF_SHIFT;
-  for (uint32_t l = p0; l <= p1; l++) vm->reg[VM_REG_RAM].dirty[l] = 1;
+  vm_region_mark(&vm->reg[VM_REG_RAM], sp, top - sp);
   return sp;
 }
 
@@ -235,14 +234,14 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
         uint32_t z = g->vaddr + g->filesz;
         memset(ram->data + z, 0, vm_page_up(z) - z);
       }
-      memset(ram->dirty + (plo >> VM_LEAF_SHIFT), 1, (size_t)(mlen >> VM_LEAF_SHIFT));
+      vm_region_mark(ram, plo, (uint32_t)mlen);
     }
     s->seg[i].lo = plo;
     s->seg[i].hi = vm_page_up(g->vaddr + g->memsz);
     s->seg[i].flags = g->flags;
   }
   if (input_len) memcpy(vm->reg[VM_REG_IN].data, input, input_len);
-  memset(vm->reg[VM_REG_IN].dirty, 1, (size_t)in_pages * VM_LEAVES_PER_PAGE);
+  vm_region_mark(&vm->reg[VM_REG_IN], 0, in_pages * VM_PAGE);
 
   s->pc = entry;
   s->max_steps = cfg.max_steps;

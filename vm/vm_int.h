@@ -191,6 +191,10 @@ typedef struct {
   uint8_t *data;      /* npages * 4096 bytes */
   uint8_t *dirty;     /* npages * 32 flags: leaf written since last hash; a
                          page is dirty iff one of its 32 flags is set */
+  uint8_t *pdirty;    /* npages flags: written by a slow path (system call,
+                         loader, snapshot restore). The fast tiers only set
+                         leaf flags, on pages writable at that time, so a
+                         flush looks at these pages and the writable ones */
   uint8_t *touched;   /* npages flags: may be non-zero */
   uint8_t *sdirty;    /* npages flags: flushed since the last trace snapshot */
   vm_hash **ptree;    /* npages cached page subtrees ([1..63]: inner nodes,
@@ -267,6 +271,8 @@ void vm_hash128_batch(uint8_t *const *out, const uint8_t *const *in, size_t n);
 int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pages,
                    const vm_hash *empty, int with_perm);
 void vm_region_free(vm_region *r);
+/* mark [addr, addr + n) of region r written (leaf and page flags) */
+void vm_region_mark(vm_region *r, uint32_t off, uint32_t n);
 int vm_region_clone(vm_region *dst, const vm_region *src);
 void vm_mem_flush(cohort_vm *vm);
 void vm_page_root(const uint8_t *page, const vm_hash *empty, uint8_t out[32]);

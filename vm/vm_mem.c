@@ -13,11 +13,13 @@
  *
  * Invariants: a page none of whose leaves is `dirty` has its current root
  * in nodes[] and, if ptree[p] is set, its current leaf hashes and inner
- * nodes there; pages never `touched` are all zero. Writers set the leaf's
+ * nodes there; pages never `touched` are all zero; a page with a dirty leaf
+ * is writable now or has `pdirty` set. Fast-tier stores set the leaf's
  * `dirty` byte (one byte per 128-byte leaf: the only cost a store pays);
- * vm_mem_flush finds dirty pages by their 32 flags, re-hashes the dirty
- * leaves, stops where a leaf's hash did not change (rewriting equal bytes
- * is free), then re-hashes the changed pages' ancestors.
+ * slow paths (system calls, loader, snapshot restore) also set `pdirty`.
+ * vm_mem_flush looks at the pdirty pages and the writable ones, re-hashes
+ * dirty leaves, stops where a leaf's hash did not change (rewriting equal
+ * bytes is free), then re-hashes the changed pages' ancestors.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -60,12 +62,13 @@ int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pa
   r->log2pages = log2pages;
   size_t nn = (size_t)2 << log2pages;
   int rc = region_alloc(r, npages, with_perm);
+  r->pdirty = calloc(npages ? npages : 1, 1);
   r->sdirty = calloc(npages ? npages : 1, 1);
   r->ptree = calloc(npages ? npages : 1, sizeof *r->ptree);
   r->touched = calloc(npages ? npages : 1, 1);
   r->work = calloc(npages ? npages : 1, sizeof(uint32_t));
   r->nodes = malloc(nn * sizeof(vm_hash));
-  if (rc || !r->sdirty || !r->ptree || !r->touched || !r->work || !r->nodes) {
+  if (rc || !r->pdirty || !r->sdirty || !r->ptree || !r->touched || !r->work || !r->nodes) {
     vm_region_free(r);
     return COHORT_ERR_NOMEM;
   }
@@ -85,6 +88,7 @@ void vm_region_free(vm_region *r) {
     free(r->data);
     free(r->dirty);
   }
+  free(r->pdirty);
   free(r->sdirty);
   if (r->ptree)
     for (uint32_t p = 0; p < r->npages; p++) free(r->ptree[p]);
@@ -99,6 +103,14 @@ static int page_dirty(const vm_region *r, uint32_t p) {
   return vm_page_dirty(r->dirty + (size_t)p * VM_LEAVES_PER_PAGE);
 }
 
+void vm_region_mark(vm_region *r, uint32_t off, uint32_t n) {
+  if (n == 0) return;
+  uint32_t l0 = off >> VM_LEAF_SHIFT, l1 = (off + n - 1) >> VM_LEAF_SHIFT;
+  memset(r->dirty + l0, 1, l1 - l0 + 1);
+  uint32_t p0 = off >> VM_PAGE_SHIFT, p1 = (off + n - 1) >> VM_PAGE_SHIFT;
+  memset(r->pdirty + p0, 1, p1 - p0 + 1);
+}
+
 int vm_region_clone(vm_region *d, const vm_region *s) {
   vm_hash empty_dummy[VM_TREE_LEVELS + 1];
   memset(empty_dummy, 0, sizeof empty_dummy);
@@ -107,6 +119,7 @@ int vm_region_clone(vm_region *d, const vm_region *s) {
   memcpy(d->nodes, s->nodes, ((size_t)2 << s->log2pages) * sizeof(vm_hash));
   memcpy(d->dirty, s->dirty, (size_t)s->npages * VM_LEAVES_PER_PAGE);
   memcpy(d->touched, s->touched, s->npages);
+  memcpy(d->pdirty, s->pdirty, s->npages);
   memcpy(d->sdirty, s->sdirty, s->npages);
   /* page subtree caches are not copied: the clone rebuilds them on demand */
   for (uint32_t p = 0; p < s->npages; p++)
@@ -208,10 +221,35 @@ static int page_update(cohort_vm *vm, vm_region *r, uint32_t p, uint8_t out[32])
   return need[1];
 }
 
+/* pages [lo, hi) of r that have dirty leaves get their pdirty flag */
+static void collect(vm_region *r, uint32_t lo, uint32_t hi) {
+  uint32_t p1 = hi >> VM_PAGE_SHIFT;
+  if (p1 > r->npages) p1 = r->npages;
+  for (uint32_t p = lo >> VM_PAGE_SHIFT; p < p1; p++)
+    if (page_dirty(r, p)) r->pdirty[p] = 1;
+}
+
 static void region_flush(cohort_vm *vm, vm_region *r) {
   uint32_t n = 0;
   size_t leaves = (size_t)1 << r->log2pages;
+  if (r == &vm->reg[VM_REG_RAM]) { /* where the fast tiers may have stored */
+    const cohort_vm_info *s = &vm->s;
+    for (int i = 0; i < COHORT_VM_MAX_SEGS && s->seg[i].hi; i++)
+      if (s->seg[i].flags & VM_PF_W) collect(r, s->seg[i].lo, s->seg[i].hi);
+    collect(r, s->brk_min, vm_page_up(s->brk));
+    collect(r, vm_stack_lo(s->mem_cap), s->mem_cap);
+  }
   for (uint32_t p = 0; p < r->npages; p++) {
+    if (!(p & 7) && p + 8 <= r->npages) { /* skip clean runs 8 pages at a time */
+      uint64_t w;
+      memcpy(&w, r->pdirty + p, 8);
+      if (!w) {
+        p += 7;
+        continue;
+      }
+    }
+    if (!r->pdirty[p]) continue;
+    r->pdirty[p] = 0;
     if (!page_dirty(r, p)) continue;
     r->sdirty[p] = 1;
     r->touched[p] = 1;
@@ -350,7 +388,7 @@ static int direct_write(vm_mem *m, uint32_t addr, const uint8_t *src, uint32_t n
     vm_region *r = &vm->reg[i];
     if (addr >= r->base && addr - r->base < (uint64_t)r->npages * VM_PAGE) {
       memcpy(r->data + (addr - r->base), src, n);
-      r->dirty[(addr - r->base) >> VM_LEAF_SHIFT] = 1;
+      vm_region_mark(r, addr - r->base, n);
       return 0;
     }
   }

@@ -162,7 +162,7 @@ int cohort_vm_trace_seek(cohort_vm_trace *t, uint64_t step, cohort_vm **vm_out) 
         continue;
       if (memcmp(dst, src, VM_PAGE) == 0) continue;
       memcpy(dst, src, VM_PAGE);
-      memset(r->dirty + (size_t)p * VM_LEAVES_PER_PAGE, 1, VM_LEAVES_PER_PAGE);
+      vm_region_mark(r, p * VM_PAGE, VM_PAGE);
     }
   }
   vm->s = s->s;
