@@ -22,10 +22,15 @@
  *   rax, rcx, rdx  scratch
  *   rbx, rsi, rdi, r8..r13  the nine guest registers this program uses
  *        most; the others live in ctx->x. The first choice counts uses
- *        over the code (16x inside short loops); translated code then
- *        counts how often each segment runs, and after PROFILE_STEPS steps
- *        the registers are chosen again by dynamic use and everything is
- *        translated afresh (once)
+ *        over the code (16x inside short loops). Then a free sampling
+ *        profile decides: translated code runs in slices of SLICE steps, and
+ *        a slice runs out at a segment entry with a probability proportional
+ *        to the steps spent in that segment, so the pcs where slices stop
+ *        are a steps-weighted profile. At 64, 128, 256, ... samples the
+ *        registers are chosen again from it (old samples halved, so a
+ *        start-up phase such as a memset does not decide for the whole
+ *        run); if the choice changed, every translation is dropped and the
+ *        code translated afresh
  * Block exits jump straight to the target's translation when it exists
  * when the exit is written (or when its batch finishes), else through the
  * dispatch table (one entry per code word: a translation or the miss stub,
@@ -223,7 +228,9 @@ static const int HOST_REGS[NMAP] = {RBX, RSI, RDI, R8, R9, R10, R11, R12, R13};
 #define BATCH_BLOCKS 48       /* blocks translated per miss, following static successors */
 #define RETURN_MISS 1
 #define RETURN_EXIT 2
-#define PROFILE_STEPS ((uint64_t)1 << 24)
+#define RETURN_BUDGET 3
+#define SLICE ((uint64_t)1 << 16)
+#define MAX_REALLOC 8
 
 typedef struct {
   uint32_t x[32];
@@ -249,10 +256,11 @@ struct vm_jit {
   int8_t host[33];    /* guest register -> host register, -1 = in ctx */
   uint32_t ninsn, exec_lo;
   int32_t perm_off, dirty_off; /* from the RAM base */
-  int profiling;      /* segments count their runs in counts[] */
-  uint64_t profiled;  /* steps run while profiling */
-  uint32_t *counts;   /* per code word: runs of the segment starting there */
-  int32_t counts_off; /* counts[] from rbp */
+  int bmi2;           /* the host has rorx */
+  uint32_t *samples;  /* per code word: slices that stopped there */
+  uint64_t use_static[33];
+  uint64_t nsamples, next_eval;
+  int nrealloc;
   struct site {
     uint8_t *at;
     uint32_t target;
@@ -313,12 +321,14 @@ static int dst_of(blk *b, unsigned rd) { return mapped(b, rd) ? b->j->host[rd] :
 /* leave translated code with pc = guest pc, after refunding `refund` steps */
 static void exit_stub(blk *b, uint32_t pc, uint32_t refund) {
   em *e = &b->e;
+  uint32_t reason = refund & 0x80000000u ? RETURN_BUDGET : RETURN_EXIT;
+  refund &= 0x7FFFFFFFu;
   if (refund) {
     op(e, 0, 1, 0, 0x81, 1, 0, R(R14)); /* add r14, refund */
     b4(e, refund);
   }
   mov_rm_imm(e, M(RBP, CTX_PC), pc);
-  mov_rm_imm(e, M(RBP, CTX_REASON), RETURN_EXIT);
+  mov_rm_imm(e, M(RBP, CTX_REASON), reason);
   jmp_to(e, b->j->exit_code);
 }
 
@@ -387,11 +397,17 @@ static void mem_addr(blk *b, const vm_insn *d, unsigned size, unsigned need, uin
     mov_r_rm(e, RAX, gop(b, d->rs1));
     if (d->imm) alu_rm_imm(e, ALU_ADD, R(RAX), d->imm);
   }
-  mov_r_rm(e, RCX, R(RAX));
   if (size == 1) {
+    mov_r_rm(e, RCX, R(RAX));
     shift_imm(e, SH_SHR, R(RCX), 12);
   } else {
-    shift_imm(e, SH_ROR, R(RCX), 12);
+    if (b->j->bmi2) { /* rorx ecx, eax, 12 */
+      static const uint8_t rorx[6] = {0xC4, 0xE3, 0x7B, 0xF0, 0xC8, 12};
+      for (int i = 0; i < 6; i++) b1(e, rorx[i]);
+    } else {
+      mov_r_rm(e, RCX, R(RAX));
+      shift_imm(e, SH_ROR, R(RCX), 12);
+    }
     alu_rm_imm(e, ALU_AND, R(RCX), size == 2 ? 0x1FFFFF : 0x3FFFFF);
   }
   op(e, 0, 0, 0, 0xF6, 1, 0, MX(R15, RCX, 0, b->j->perm_off)); /* test byte [r15 + rcx + perm], need */
@@ -455,6 +471,10 @@ static void emit_alu_rr(blk *b, const vm_insn *d, int alu) {
     }
     r = RAX; /* sub rd, rs1, rd: compute in eax */
   }
+  if (r == RAX && d->rs1 == d->rd && d->rs2 != 0 && mapped(b, d->rs2)) { /* op [rbp + 4 rd], r2 */
+    alu_rm_r(e, alu, gop(b, d->rd), b->j->host[d->rs2]);
+    return;
+  }
   ld(b, r, d->rs1);
   if (d->rs2 == 0) {
     if (alu == ALU_AND) mov_r_imm(e, r, 0);
@@ -469,7 +489,12 @@ static void emit_alu_imm(blk *b, const vm_insn *d, int alu) {
   if (d->rd == 32) return;
   int r = dst_of(b, d->rd);
   if (alu == ALU_ADD && r != RAX && mapped(b, d->rs1) && d->rs1 != d->rd) {
-    op(e, 0, 0, 0, 0x8D, 1, r, M(b->j->host[d->rs1], d->imm)); /* lea r32, [rs1 + imm] */
+    if (d->imm == 0) mov_r_rm(e, r, R(b->j->host[d->rs1])); /* mv */
+    else op(e, 0, 0, 0, 0x8D, 1, r, M(b->j->host[d->rs1], d->imm)); /* lea r32, [rs1 + imm] */
+    return;
+  }
+  if (r == RAX && d->rs1 == d->rd) { /* in memory: op dword [rbp + 4 rd], imm */
+    if (d->imm != 0 || alu == ALU_AND) alu_rm_imm(e, alu, gop(b, d->rd), d->imm);
     return;
   }
   ld(b, r, d->rs1);
@@ -491,13 +516,16 @@ static void emit_shift(blk *b, const vm_insn *d, int sh, int by_reg) {
 static void emit_slt(blk *b, const vm_insn *d, int cc, int with_imm) {
   em *e = &b->e;
   if (d->rd == 32) return;
-  ld(b, RAX, d->rs1);
-  if (with_imm) alu_rm_imm(e, ALU_CMP, R(RAX), d->imm);
-  else if (d->rs2 == 0) alu_rm_imm(e, ALU_CMP, R(RAX), 0);
-  else alu_r_rm(e, ALU_CMP, RAX, gop(b, d->rs2));
+  int a = RAX;
+  if (mapped(b, d->rs1)) a = b->j->host[d->rs1];
+  else ld(b, RAX, d->rs1);
+  if (with_imm) alu_rm_imm(e, ALU_CMP, R(a), d->imm);
+  else if (d->rs2 == 0) alu_rm_imm(e, ALU_CMP, R(a), 0);
+  else alu_r_rm(e, ALU_CMP, a, gop(b, d->rs2));
   op(e, 0, 0, 0, 0x0F90u + (unsigned)cc, 2, 0, R(RAX)); /* setcc al */
-  op(e, 0, 0, 0, 0x0FB6, 2, RAX, R(RAX));              /* movzx eax, al */
-  st(b, d->rd, RAX);
+  int r = dst_of(b, d->rd);
+  op(e, 0, 0, 2, 0x0FB6, 2, r, R(RAX));                /* movzx r32, al */
+  st(b, d->rd, r);
 }
 
 static void emit_mul(blk *b, const vm_insn *d) {
@@ -604,11 +632,8 @@ static uint32_t begin_segment(blk *b, uint32_t i, uint32_t room) {
   if (n == 0) return 0;
   op(&b->e, 0, 1, 0, 0x81, 1, ALU_SUB, R(R14)); /* sub r14, n */
   b4(&b->e, n);
-  exit_cold(b, CC_B, pc_of(b, i), n);            /* not enough steps left: refund, leave */
-  if (j->profiling) {                            /* add dword [rbp + counts + 4i], 1 */
-    op(&b->e, 0, 0, 0, 0x83, 1, ALU_ADD, M(RBP, j->counts_off + (int32_t)(4 * i)));
-    b1(&b->e, 1);
-  }
+  exit_cold(b, CC_B, pc_of(b, i), n);           /* not enough steps left: refund, leave */
+  b->slow[b->nslow - 1].refund |= 0x80000000u; /* ... as RETURN_BUDGET (a profile sample) */
   return n;
 }
 
@@ -749,9 +774,14 @@ done:
 /* ---- setup: code buffer, stubs, register choice ---- */
 /* The nine guest registers to keep in host registers: those used most.
  * Without a profile, an instruction inside a short backward loop counts 16
- * times; with one (j->counts), each counts as often as its segment ran. */
+ * times; with one, each counts as often as a slice stopped at the start of
+ * its segment (j->samples). */
 static void pick_registers(vm_jit *j, const cohort_vm *vm, int use_profile) {
   uint64_t use[33] = {0};
+  if (use_profile) { /* ties and registers the profile never saw: the static count */
+    pick_registers(j, vm, 0);
+    for (int g = 0; g < 33; g++) use[g] = j->use_static[g];
+  }
   uint64_t *w = calloc(j->ninsn ? j->ninsn : 1, sizeof *w);
   for (uint32_t i = 0; w && !use_profile && i < j->ninsn; i++) {
     const vm_insn *d = &vm->code[i];
@@ -762,7 +792,7 @@ static void pick_registers(vm_jit *j, const cohort_vm *vm, int use_profile) {
     }
   }
   for (uint32_t i = 0; w && use_profile && i < j->ninsn; i++) {
-    uint64_t c = j->counts[i];
+    uint64_t c = j->samples[i];
     if (!c) continue;
     for (uint32_t k = i, n = 0; k < j->ninsn && n < MAX_BLOCK; k++, n++) {
       uint8_t o = vm->code[k].op;
@@ -774,7 +804,7 @@ static void pick_registers(vm_jit *j, const cohort_vm *vm, int use_profile) {
   for (uint32_t i = 0; i < j->ninsn; i++) {
     const vm_insn *d = &vm->code[i];
     if (d->op == OP_ILLEGAL) continue;
-    uint64_t wt = (use_profile ? 0 : 1) + (w ? w[i] : 0);
+    uint64_t wt = use_profile ? (w ? w[i] << 32 : 0) : 1 + (w ? w[i] : 0);
     int u1 = d->op != OP_LUI && d->op != OP_AUIPC && d->op != OP_JAL;
     int u2 = (d->op >= OP_ADD && d->op <= OP_REMU) || (d->op >= OP_BEQ && d->op <= OP_BGEU) ||
              (d->op >= OP_SB && d->op <= OP_SW);
@@ -785,6 +815,7 @@ static void pick_registers(vm_jit *j, const cohort_vm *vm, int use_profile) {
   }
   free(w);
   use[0] = use[32] = 0;
+  if (!use_profile) memcpy(j->use_static, use, sizeof use);
   for (int g = 0; g < 33; g++) j->host[g] = -1;
   for (int k = 0; k < NMAP; k++) {
     int best = -1;
@@ -849,19 +880,19 @@ static vm_jit *jit_new(cohort_vm *vm) {
   j->exec_lo = vm->s.exec_lo;
   vm_region *ram = &vm->reg[VM_REG_RAM];
   j->perm_off = (int32_t)(vm->perm - ram->data);
+  j->bmi2 = __builtin_cpu_supports("bmi2");
   j->dirty_off = (int32_t)(ram->dirty - ram->data);
   size_t cap = (size_t)j->ninsn * 96 + (1u << 20);
   if (cap > ((size_t)256 << 20)) cap = (size_t)256 << 20;
   j->cap = cap;
   j->buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  j->ctx = calloc(1, sizeof(jit_ctx) + (size_t)j->ninsn * (sizeof(void *) + sizeof(uint32_t)));
+  j->ctx = calloc(1, sizeof(jit_ctx) + (size_t)j->ninsn * sizeof(void *));
+  j->samples = calloc(j->ninsn ? j->ninsn : 1, sizeof *j->samples);
   j->kind = calloc(j->ninsn ? j->ninsn : 1, 1);
   j->work = calloc(BATCH_BLOCKS, sizeof *j->work);
   if (j->buf == MAP_FAILED) j->buf = NULL;
-  if (!j->buf || !j->ctx || !j->kind || !j->work) goto fail;
-  j->counts = (uint32_t *)(void *)&j->ctx->table[j->ninsn];
-  j->counts_off = (int32_t)((uint8_t *)j->counts - (uint8_t *)j->ctx);
-  j->profiling = 1;
+  if (!j->buf || !j->ctx || !j->kind || !j->work || !j->samples) goto fail;
+  j->next_eval = 64;
   pick_registers(j, vm, 0);
   if (emit_stubs(j)) goto fail;
   reset_translations(j);
@@ -877,6 +908,7 @@ void vm_jit_free(vm_jit *j) {
   if (j->buf) munmap(j->buf, j->cap);
   free(j->ctx);
   free(j->kind);
+  free(j->samples);
   free(j->work);
   free(j->sites);
   free(j);
@@ -927,13 +959,17 @@ static int translatable(const cohort_vm *vm, uint32_t idx) {
   return !(o == OP_ILLEGAL || o == OP_ECALL || o == OP_EBREAK || o == OP_CSR);
 }
 
-/* After profiling: choose the registers again, drop every translation and
+/* After a profile: choose the registers again, drop every translation and
  * rewrite the stubs (they load and store the mapped registers). Nothing
  * runs while this happens. */
 static int reallocate(vm_jit *j, cohort_vm *vm) {
-  j->profiling = 0;
-  if (mprotect(j->buf, j->cap, PROT_READ | PROT_WRITE)) return -1;
+  int8_t old[33];
+  memcpy(old, j->host, sizeof old);
   pick_registers(j, vm, 1);
+  for (uint32_t i = 0; i < j->ninsn; i++) j->samples[i] /= 2; /* let a new phase win */
+  if (memcmp(old, j->host, sizeof old) == 0) return 0;
+  j->nrealloc++;
+  if (mprotect(j->buf, j->cap, PROT_READ | PROT_WRITE)) return -1;
   j->used = 0;
   int rc = emit_stubs(j);
   if (!rc) reset_translations(j);
@@ -960,13 +996,17 @@ uint64_t vm_jit_run(cohort_vm *vm, uint64_t budget) {
     uint32_t idx = (pc - j->exec_lo) / 4;
     if (pc - j->exec_lo >= 4 * j->ninsn || (pc & 3) || !translatable(vm, idx)) break;
     if (!j->kind[idx] && translate_batch(j, vm, idx)) break;
-    uint64_t rem = j->enter(j->ctx, j->ctx->table[idx], left, ram);
-    if (j->profiling) j->profiled += left - rem;
-    left = rem;
+    uint64_t slice = left < SLICE ? left : SLICE;
+    uint64_t rem = j->enter(j->ctx, j->ctx->table[idx], slice, ram);
+    left -= slice - rem;
     pc = j->ctx->pc;
-    if (j->profiling && j->profiled >= PROFILE_STEPS) {
-      memcpy(s->x, j->ctx->x, sizeof s->x); /* the stubs change: registers live in ctx now */
+    if (j->ctx->reason == RETURN_BUDGET && left > rem) { /* the slice ran out: a sample */
+      j->samples[(pc - j->exec_lo) / 4]++;
+      if (++j->nsamples < j->next_eval || j->nrealloc >= MAX_REALLOC) continue;
+      j->next_eval *= 2;
+      /* registers live in ctx now; the stubs may change */
       if (reallocate(j, vm)) { /* cannot write code any more: leave it to the interpreter */
+        memcpy(s->x, j->ctx->x, sizeof s->x);
         vm_jit_free(j);
         vm->jit = NULL;
         vm->tier = -1;
