@@ -19,10 +19,15 @@
  * slow paths (system calls, loader, snapshot restore) also set `pdirty`.
  * vm_mem_flush looks at the pdirty pages and the writable ones, re-hashes
  * dirty leaves, stops where a leaf's hash did not change (rewriting equal
- * bytes is free), then re-hashes the changed pages' ancestors.
+ * bytes is free), then re-hashes the changed pages' ancestors. Pages are
+ * independent, so a flush of many pages is shared with helper threads (up to
+ * FLUSH_THREADS, one per online CPU); the result is the same bytes whatever
+ * the split, and without threads the caller does all of it.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/hash.h"
 #include "vm/vm_int.h"
@@ -229,6 +234,47 @@ static void collect(vm_region *r, uint32_t lo, uint32_t hi) {
     if (page_dirty(r, p)) r->pdirty[p] = 1;
 }
 
+#define FLUSH_THREADS 4
+#define FLUSH_PAR_MIN 256 /* pages: below this a thread costs more than it saves */
+
+typedef struct {
+  cohort_vm *vm;
+  vm_region *r;
+  const uint32_t *pages;
+  uint8_t *changed;
+  uint32_t n;
+} flush_job;
+
+static void *flush_pages(void *arg) {
+  flush_job *f = arg;
+  size_t leaves = (size_t)1 << f->r->log2pages;
+  for (uint32_t i = 0; i < f->n; i++)
+    f->changed[i] = (uint8_t)page_update(f->vm, f->r, f->pages[i], f->r->nodes[leaves + f->pages[i]]);
+  return NULL;
+}
+
+/* page_update for pages[0..n), on up to FLUSH_THREADS threads; changed[i]
+ * receives its result */
+static void update_pages(cohort_vm *vm, vm_region *r, const uint32_t *pages, uint8_t *changed, uint32_t n) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int nt = cpus > FLUSH_THREADS ? FLUSH_THREADS : cpus < 1 ? 1 : (int)cpus;
+  if (n < FLUSH_PAR_MIN) nt = 1;
+  flush_job jobs[FLUSH_THREADS];
+  pthread_t tid[FLUSH_THREADS];
+  int started[FLUSH_THREADS] = {0};
+  uint32_t per = (n + (uint32_t)nt - 1) / (uint32_t)nt;
+  for (int t = 0; t < nt; t++) {
+    uint32_t lo = per * (uint32_t)t, hi = lo + per > n ? n : lo + per;
+    jobs[t] = (flush_job){vm, r, pages + lo, changed + lo, hi > lo ? hi - lo : 0};
+    if (t > 0) started[t] = pthread_create(&tid[t], NULL, flush_pages, &jobs[t]) == 0;
+  }
+  flush_pages(&jobs[0]);
+  for (int t = 1; t < nt; t++) {
+    if (started[t]) pthread_join(tid[t], NULL);
+    else flush_pages(&jobs[t]); /* no thread: do it here */
+  }
+}
+
 static void region_flush(cohort_vm *vm, vm_region *r) {
   uint32_t n = 0;
   size_t leaves = (size_t)1 << r->log2pages;
@@ -253,7 +299,20 @@ static void region_flush(cohort_vm *vm, vm_region *r) {
     if (!page_dirty(r, p)) continue;
     r->sdirty[p] = 1;
     r->touched[p] = 1;
-    if (page_update(vm, r, p, r->nodes[leaves + p])) r->work[n++] = (uint32_t)(leaves + p);
+    r->work[n++] = p;
+  }
+  if (n) {
+    uint8_t one_page, *changed = n == 1 ? &one_page : malloc(n);
+    if (changed) {
+      update_pages(vm, r, r->work, changed, n);
+    } else { /* no memory for the flags: one page at a time, all ancestors */
+      for (uint32_t i = 0; i < n; i++) page_update(vm, r, r->work[i], r->nodes[leaves + r->work[i]]);
+    }
+    uint32_t m = 0; /* node indices of changed pages, still sorted */
+    for (uint32_t i = 0; i < n; i++)
+      if (!changed || changed[i]) r->work[m++] = (uint32_t)(leaves + r->work[i]);
+    if (changed != &one_page) free(changed);
+    n = m;
   }
   /* re-hash ancestors level by level; indices stay sorted so duplicates
    * are adjacent */
