@@ -256,9 +256,11 @@ static void *flush_pages(void *arg) {
 /* page_update for pages[0..n), on up to FLUSH_THREADS threads; changed[i]
  * receives its result */
 static void update_pages(cohort_vm *vm, vm_region *r, const uint32_t *pages, uint8_t *changed, uint32_t n) {
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  int nt = cpus > FLUSH_THREADS ? FLUSH_THREADS : cpus < 1 ? 1 : (int)cpus;
-  if (n < FLUSH_PAR_MIN) nt = 1;
+  int nt = 1;
+  if (n >= FLUSH_PAR_MIN) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    nt = cpus > FLUSH_THREADS ? FLUSH_THREADS : cpus < 1 ? 1 : (int)cpus;
+  }
   flush_job jobs[FLUSH_THREADS];
   pthread_t tid[FLUSH_THREADS];
   int started[FLUSH_THREADS] = {0};
