@@ -38,7 +38,7 @@
  * the program's segments, the heap [brk_min, page_up(brk)) and the stack
  * [mem_cap - COHORT_VM_STACK_SIZE(mem_cap), mem_cap) are mapped, as under
  * Linux; everything else faults. */
-#define COHORT_VM_FORMAT 2                /* VM format version (state hash, proofs) */
+#define COHORT_VM_FORMAT 3                /* VM format version (state hash, proofs) */
 #define COHORT_VM_RAM_BASE 0x00010000u    /* lowest address a segment may use */
 #define COHORT_VM_INPUT_BASE 0x80000000u  /* task input, via read(0) only */
 #define COHORT_VM_OUTPUT_BASE 0xC0000000u /* task output, via write(1) only */
@@ -72,7 +72,7 @@ enum cohort_vm_trap {
   COHORT_VM_TRAP_LOAD_MISALIGNED = 8,
   COHORT_VM_TRAP_STORE_MISALIGNED = 9,
   COHORT_VM_TRAP_SYSCALL = 10,         /* unknown system call number */
-  COHORT_VM_TRAP_OUTPUT_LIMIT = 11     /* write(1) past COHORT_VM_OUTPUT_MAX */
+  COHORT_VM_TRAP_OUTPUT_LIMIT = 11     /* write(1) past the run's out_cap */
 };
 
 typedef struct cohort_vm cohort_vm;
@@ -81,9 +81,12 @@ typedef struct {
   uint32_t mem_cap;   /* RAM size in bytes: RAM is [RAM_BASE, mem_cap);
                          multiple of 4096 in [MEM_MIN, MEM_MAX] */
   uint64_t max_steps; /* step cap, >= 1; reaching it => OUT_OF_STEPS */
+  uint32_t out_cap;   /* bytes of output allowed, <= COHORT_VM_OUTPUT_MAX: a
+                         write(1) past it traps with OUTPUT_LIMIT (like a
+                         file-size limit); 0 = COHORT_VM_OUTPUT_MAX */
 } cohort_vm_config;
 
-/* Defaults: 64 MiB, 2^40 steps. */
+/* Defaults: 64 MiB, 2^40 steps, output up to COHORT_VM_OUTPUT_MAX. */
 void cohort_vm_config_default(cohort_vm_config *cfg);
 
 /* One loaded segment: pages [lo, hi) (page aligned), flags PF_R 4 | PF_W 2 |
@@ -106,6 +109,7 @@ typedef struct {
   uint32_t in_len, in_pos;   /* task input length, read cursor */
   uint32_t out_len;          /* bytes of output written */
   uint32_t sys_done;         /* bytes moved so far by an unfinished read/write/brk */
+  uint32_t out_cap;          /* output limit of this run (config.out_cap) */
   cohort_vm_seg seg[COHORT_VM_MAX_SEGS]; /* the program's segments, by address */
 } cohort_vm_info;
 

@@ -15,7 +15,7 @@
 #define VM_PAGE_LEVELS 5           /* levels from a leaf up to a page root */
 #define VM_TREE_LEVELS 25          /* levels from a leaf up to the memory root */
 #define VM_MAX_WITNESS 4
-#define VM_STATE_SER_LEN 252       /* serialized state, without memory root */
+#define VM_STATE_SER_LEN 256       /* serialized state, without memory root */
 
 #define VM_PF_X 1u
 #define VM_PF_W 2u
