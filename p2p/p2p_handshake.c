@@ -255,6 +255,11 @@ static int on_peer_auth(p2p_handshake *hs, const uint8_t *b, size_t len, core_er
     rc = hs_fail(hs, eb, COHORT_ERR_DECODE, "peer %s listen address: %s", id, sub.msg);
     goto out;
   }
+  if (ll && strcmp(ni->listen_addr, hp.addr) != 0) {
+    rc = hs_fail(hs, eb, COHORT_ERR_DECODE, "peer %s listen address is not in canonical form (%s)",
+                 id, hp.addr);
+    goto out;
+  }
   size_t ml = strlen(ni->moniker);
   if (!p2p_moniker_is_valid(ni->moniker, ml)) {
     rc = hs_fail(hs, eb, COHORT_ERR_DECODE, "peer %s moniker is not 0-%d printable ASCII characters",

@@ -135,7 +135,8 @@ size_t p2p_handshake_take(p2p_handshake *hs, uint8_t *out, size_t cap);
  * error that moved it to FAILED (later calls return it again):
  *   COHORT_ERR_DECODE      not a Cohort hello (magic, flags), or an Auth that is
  *                          not a canonical cohort.p2p.Auth, lacks info, or
- *                          carries fields of the wrong size or form
+ *                          carries fields of the wrong size or form (a listen
+ *                          address must be canonical HOST:PORT, p2p_addr.h)
  *   COHORT_ERR_UNSUPPORTED another protocol version
  *   COHORT_ERR_CHAIN_ID    the peer is on another chain (eb names both)
  *   COHORT_ERR_KEY         a low-order or reflected ephemeral key; a NodeInfo

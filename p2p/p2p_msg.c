@@ -162,6 +162,34 @@ static void track_free(void *d, void *p) {
   free(p);
 }
 
+/* Unknown fields anywhere in the tree. pb_check_canonical looks at the top
+ * message only, and protobuf-c re-packs the unknown fields it kept in nested
+ * messages, so re-pack equality alone lets them through (found by
+ * fuzz_p2p_msg: a Pong carrying field 6). */
+static int has_unknown_deep(const ProtobufCMessage *m, int depth) {
+  if (!m) return 0;
+  if (m->n_unknown_fields || depth > 32) return 1;
+  const ProtobufCMessageDescriptor *d = m->descriptor;
+  const char *base = (const char *)m;
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+    if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+        *(const uint32_t *)(const void *)(base + f->quantifier_offset) != f->id)
+      continue;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      size_t n = *(const size_t *)(const void *)(base + f->quantifier_offset);
+      ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(const void *)(base + f->offset);
+      for (size_t k = 0; k < n; k++)
+        if (has_unknown_deep(arr[k], depth + 1)) return 1;
+    } else if (has_unknown_deep(*(ProtobufCMessage *const *)(const void *)(base + f->offset),
+                                depth + 1)) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
 int p2p_pb_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *b, size_t len,
                   ProtobufCMessage **out) {
   *out = NULL;
@@ -169,7 +197,7 @@ int p2p_pb_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *b, size_t 
   ProtobufCAllocator al = {track_alloc, track_free, &t};
   ProtobufCMessage *m = protobuf_c_message_unpack(d, &al, len, b);
   if (!m) return t.failed ? COHORT_ERR_NOMEM : COHORT_ERR_DECODE;
-  int rc = pb_check_canonical(m, b, len);
+  int rc = has_unknown_deep(m, 0) ? COHORT_ERR_DECODE : pb_check_canonical(m, b, len);
   if (rc) {
     protobuf_c_message_free_unpacked(m, &al);
     return rc;
@@ -232,6 +260,13 @@ int p2p_ctl_decode(const uint8_t *b, size_t len, p2p_ctl *out, core_errbuf *eb) 
         }
         if (p2p_hostport_parse(e->addr, strlen(e->addr), 0, 1, &c.addrs[i].hp, &sub)) {
           rc = core_errf(eb, COHORT_ERR_DECODE, "PEX entry %zu: %s", i + 1, sub.msg);
+          goto out;
+        }
+        /* One text per address (so the bytes re-encode to themselves). */
+        if (strcmp(e->addr, c.addrs[i].hp.addr) != 0) {
+          rc = core_errf(eb, COHORT_ERR_DECODE,
+                         "PEX entry %zu: address not in canonical form (%s)", i + 1,
+                         c.addrs[i].hp.addr);
           goto out;
         }
         memcpy(c.addrs[i].id, e->id, P2P_ID_HEX + 1);

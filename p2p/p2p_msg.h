@@ -101,8 +101,8 @@ int p2p_asm_feed(p2p_asm *a, const uint8_t *p, size_t n, uint8_t *ch, const uint
 /* Free every buffer. */
 void p2p_asm_free(p2p_asm *a);
 
-/* Unpack a protobuf message and accept it only if canonical (proto/pbutil.h:
- * no unknown fields, and re-packing gives the same bytes). Returns 0 with
+/* Unpack a protobuf message and accept it only if canonical: no unknown
+ * field at any depth, and re-packing gives the same bytes (proto/pbutil.h). Returns 0 with
  * *out set (free with protobuf_c_message_free_unpacked(*out, NULL)),
  * COHORT_ERR_DECODE, or COHORT_ERR_NOMEM when our allocator failed (told
  * apart from bad input, which must never be confused with our trouble). */
@@ -128,7 +128,8 @@ typedef struct {
 } p2p_ctl;
 
 /* Decode one control message. Every PEX entry must be a valid node ID and
- * dialable "HOST:PORT" and no ID may repeat. Returns 0 (free with
+ * a dialable "HOST:PORT" in canonical form (p2p_hostport.addr: lower-case
+ * name, compressed bracketed IPv6, no "tcp://"), and no ID may repeat. Returns 0 (free with
  * p2p_ctl_free), COHORT_ERR_DECODE (eb says why), COHORT_ERR_TOO_LARGE (over
  * P2P_PEX_MAX_ADDRS entries) or COHORT_ERR_NOMEM; *out is zeroed on failure. */
 int p2p_ctl_decode(const uint8_t *b, size_t len, p2p_ctl *out, core_errbuf *eb);

@@ -542,6 +542,10 @@ static void f_listen(Cohort__P2p__Auth *a, Cohort__P2p__NodeInfo *ni, uint8_t *s
                      const uint8_t th[32], const ident *me, const ident *o) {
   ni->listen_addr = "1.2.3.4:0";
 }
+static void f_listen_noncanon(Cohort__P2p__Auth *a, Cohort__P2p__NodeInfo *ni, uint8_t *sig,
+                              const uint8_t th[32], const ident *me, const ident *o) {
+  ni->listen_addr = "[0::1]:26656";
+}
 static void f_no_info(Cohort__P2p__Auth *a, Cohort__P2p__NodeInfo *ni, uint8_t *sig,
                       const uint8_t th[32], const ident *me, const ident *o) {
   a->info = NULL;
@@ -566,6 +570,20 @@ static void f_self(Cohort__P2p__Auth *a, Cohort__P2p__NodeInfo *ni, uint8_t *sig
   ni->node_id = id;
 }
 
+static void f_nested_unknown(Cohort__P2p__Auth *a, Cohort__P2p__NodeInfo *ni, uint8_t *sig,
+                             const uint8_t th[32], const ident *me, const ident *o) {
+  /* NodeInfo carries field 15 (varint 1): protobuf-c would keep and re-pack
+   * it, so only a check at every depth refuses it. */
+  static uint8_t one = 1;
+  static ProtobufCMessageUnknownField u;
+  u.tag = 15;
+  u.wire_type = PROTOBUF_C_WIRE_TYPE_VARINT;
+  u.len = 1;
+  u.data = &one;
+  ni->base.n_unknown_fields = 1;
+  ni->base.unknown_fields = &u;
+}
+
 static void test_forged_auth(void **st) {
   (void)st;
   char why[256];
@@ -577,6 +595,7 @@ static void test_forged_auth(void **st) {
   } cases[] = {
       {f_none, 0, P2P_HS_OK, ""},
       {f_none, 1, COHORT_ERR_DECODE, "canonical"},
+      {f_nested_unknown, 0, COHORT_ERR_DECODE, "canonical"},
       {f_other_key, 0, COHORT_ERR_SIGNATURE, "does not verify"},
       {f_wrong_label, 0, COHORT_ERR_SIGNATURE, "does not verify"},
       {f_claim_other_id, 0, COHORT_ERR_KEY, "claims node ID"},
@@ -585,6 +604,7 @@ static void test_forged_auth(void **st) {
       {f_version, 0, COHORT_ERR_UNSUPPORTED, "version 2"},
       {f_moniker, 0, COHORT_ERR_DECODE, "moniker"},
       {f_listen, 0, COHORT_ERR_DECODE, "listen address"},
+      {f_listen_noncanon, 0, COHORT_ERR_DECODE, "canonical form"},
       {f_no_info, 0, COHORT_ERR_DECODE, "NodeInfo"},
       {f_short_sig, 0, COHORT_ERR_DECODE, "64-byte"},
       {f_self, 0, COHORT_ERR_DUPLICATE, "ourselves"},
