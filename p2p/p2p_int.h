@@ -13,6 +13,7 @@
 
 #define P2P_MOD "p2p"
 #define P2P_WRITE_WINDOW (256u << 10)         /* bytes handed to libuv and not yet written */
+#define P2P_NOTSENT_LOWAT (128u << 10)        /* unsent bytes the kernel may hold (Linux) */
 #define P2P_WRITE_BATCH (4 * P2P_FRAME_MAX_WIRE) /* one uv_write at most */
 #define P2P_READ_BUF (64u << 10)
 #define P2P_QUEUE_MAX_MSGS 10000              /* per channel, whatever their size */
@@ -83,7 +84,8 @@ typedef struct p2p_peer {
   uint64_t deadline_ms; /* connect + handshake */
   uint64_t next_ping_ms, ping_sent_ms, ping_nonce;
   int ping_out;
-  uint64_t full_since_ms; /* a send found no room, and nothing was written since */
+  int full;               /* a send found no room, and nothing was written since ... */
+  uint64_t full_since_ms; /* ... from this time */
   uint64_t rl_ms, tok_msgs, tok_bytes; /* token buckets, in 1/1000 units */
   uint64_t pex_answered_ms;
   int pex_asked;

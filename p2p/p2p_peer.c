@@ -40,6 +40,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -175,7 +176,7 @@ static void on_write(uv_write_t *req, int status) {
     p2p_peer_close(p, COHORT_ERR_IO, "write failed: %s", uv_strerror(status));
     return;
   }
-  p->full_since_ms = 0; /* it reads: the stall clock restarts */
+  p->full = 0; /* it reads: the stall clock restarts */
   p2p_peer_pump(p);
 }
 
@@ -299,7 +300,10 @@ int p2p_peer_enqueue(p2p_peer *p, int ch, p2p_msgbuf *b) {
   }
   if (!fits) {
     sw->st.msgs_dropped[ch]++;
-    if (!p->full_since_ms) p->full_since_ms = uv_now(sw->loop) | 1;
+    if (!p->full) {
+      p->full = 1;
+      p->full_since_ms = uv_now(sw->loop);
+    }
     return COHORT_ERR_QUEUE_FULL;
   }
   p2p_qitem *it = malloc(sizeof *it);
@@ -638,10 +642,27 @@ int p2p_peer_accept(p2p_peer *p, uv_stream_t *server) {
   return 0;
 }
 
+/* Keep little unsent data in the kernel: what the kernel holds is sent in
+ * order, so a vote queued behind megabytes of blocks there would wait for
+ * them; held back here, it overtakes them (p2p_peer_pump sends by channel
+ * priority). Linux only; elsewhere the kernel buffers as it likes. */
+static void limit_kernel_backlog(p2p_peer *p) {
+#ifdef TCP_NOTSENT_LOWAT
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t *)&p->tcp, &fd) == 0) {
+    int v = P2P_NOTSENT_LOWAT;
+    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v);
+  }
+#else
+  (void)p;
+#endif
+}
+
 static void start_handshake(p2p_peer *p) {
   p2p_switch *sw = p->sw;
   p->state = PS_HANDSHAKE;
   uv_tcp_nodelay(&p->tcp, 1);
+  limit_kernel_backlog(p);
   p->hs = malloc(sizeof *p->hs);
   if (!p->hs) {
     p2p_peer_close(p, COHORT_ERR_NOMEM, "out of memory for the handshake");

@@ -462,7 +462,7 @@ static void check_peer(p2p_switch *sw, p2p_peer *p, uint64_t now) {
                        (unsigned long long)sw->hs_ms);
       break;
     case PS_UP:
-      if (p->full_since_ms && now - p->full_since_ms >= sw->stall_ms) {
+      if (p->full && now >= p->full_since_ms + sw->stall_ms) {
         char why[128];
         snprintf(why, sizeof why, "does not read: its send queue stayed full for %llu ms",
                  (unsigned long long)(now - p->full_since_ms));
