@@ -956,6 +956,93 @@ static void test_penalize(void **st) {
   world_end();
 }
 
+/* A peer that reads, but slower than we send, only sees back-pressure:
+ * sends are refused while its queue is full, and it is never taken for a
+ * peer that does not read, however long the pressure lasts. */
+static void test_backpressure_reader(void **st) {
+  (void)st;
+  world_init();
+  memset(&A, 0, sizeof A);
+  memset(&B, 0, sizeof B);
+  node_key(&A, 13);
+  node_key(&B, 14);
+  p2p_config c = fast_cfg();
+  c.no_pex = 1;
+  c.queue_bytes[P2P_CH_BLOBS] = 256u << 10;
+  c.stall_timeout_ms = 200;
+  assert_int_equal(node_start(&A, &c), 0);
+  char aa[128];
+  peer_addr(aa, sizeof aa, &A);
+  p2p_config cb = c;
+  cb.persistent_peers = aa;
+  assert_int_equal(node_start(&B, &cb), 0);
+  assert_true(run_until(b_has_a, NULL, GUARD_MS));
+  uint8_t *chunk = calloc(1, 32u << 10);
+  int refused = 0, sent = 0;
+  uv_update_time(&loop);
+  uint64_t end = uv_now(&loop) + 1500;
+  while (uv_now(&loop) < end) {
+    int rc;
+    while ((rc = p2p_send(A.sw, B.id, P2P_CH_BLOBS, chunk, 32u << 10)) == 0) sent++;
+    assert_int_equal(rc, COHORT_ERR_QUEUE_FULL);
+    refused++;
+    uv_run(&loop, UV_RUN_NOWAIT);
+    uv_update_time(&loop);
+  }
+  free(chunk);
+  assert_true(refused > 10 && sent > 10);
+  assert_true(has_peer(&A, B.id));
+  assert_int_equal(A.downs, 0);
+  p2p_stats s;
+  p2p_switch_stats(A.sw, &s);
+  assert_int_equal(s.bans, 0);
+  node_stop(&B);
+  node_stop(&A);
+  world_end();
+}
+
+/* A host name to dial (the RESOLVING state) and a dual-stack listener on
+ * [::]: "localhost" may resolve to ::1 or 127.0.0.1, either one reaches it. */
+static void test_names_and_ipv6(void **st) {
+  (void)st;
+  world_init();
+  memset(&A, 0, sizeof A);
+  memset(&B, 0, sizeof B);
+  node_key(&A, 15);
+  node_key(&B, 16);
+  p2p_config c = fast_cfg();
+  c.no_pex = 1;
+  c.listen = "[::]:0";
+  core_errbuf eb;
+  if (p2p_switch_new(&A.sw, &loop, &c, A.sec, &CB, &A, &eb) != 0) {
+    fprintf(stderr, "no IPv6 here (%s): skipping the dual-stack test\n", eb.msg);
+    world_end();
+    skip();
+  }
+  A.port = p2p_switch_port(A.sw);
+  char aa[160];
+  snprintf(aa, sizeof aa, "%s@localhost:%d", A.id, A.port);
+  p2p_config cb = fast_cfg();
+  cb.no_pex = 1;
+  cb.persistent_peers = aa;
+  assert_int_equal(node_start(&B, &cb), 0);
+  assert_true(run_until(b_has_a, NULL, GUARD_MS));
+  p2p_peer_info pa, pb;
+  p2p_switch_peers(A.sw, &pa, 1);
+  p2p_switch_peers(B.sw, &pb, 1);
+  /* B's view names the address it dialled; A sees a plain IPv4 or [::1]. */
+  char want[64];
+  snprintf(want, sizeof want, "localhost:%d", A.port);
+  assert_string_equal(pb.dial_addr, want);
+  assert_true(strncmp(pa.addr, "127.0.0.1:", 10) == 0 || strncmp(pa.addr, "[::1]:", 6) == 0);
+  /* ... and B's advertised listen address as the one to dial it on. */
+  snprintf(want, sizeof want, "127.0.0.1:%d", B.port);
+  assert_string_equal(pa.dial_addr, want);
+  node_stop(&B);
+  node_stop(&A);
+  world_end();
+}
+
 static void test_backoff(void **st) {
   (void)st;
   for (unsigned a = 0; a < 40; a++) {
@@ -995,6 +1082,8 @@ int main(void) {
       cmocka_unit_test(test_limits_chain_identity),
       cmocka_unit_test(test_config_and_api),
       cmocka_unit_test(test_penalize),
+      cmocka_unit_test(test_backpressure_reader),
+      cmocka_unit_test(test_names_and_ipv6),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   fclose(log_file);
