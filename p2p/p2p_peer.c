@@ -84,6 +84,8 @@ static void maybe_free(p2p_peer *p) {
   else
     sw->peers = p->next;
   if (p->next) p->next->prev = p->prev;
+  free(p->rx);
+  p2p_asm_free(&p->as);
   sodium_memzero(p, offsetof(p2p_peer, rbuf));
   free(p);
   p2p_switch_peer_freed(sw);
@@ -148,13 +150,11 @@ void p2p_peer_close(p2p_peer *p, int reason, const char *fmt, ...) {
     free(p->hs);
     p->hs = NULL;
   }
-  if (p->rx) {
-    p2p_frame_dec_wipe(p->rx);
-    free(p->rx);
-    p->rx = NULL;
-  }
+  /* Keys are wiped now; the buffers stay until the struct is freed, because
+   * a callback up the stack (on_message) may still be reading the message
+   * that led here, and process() may still hold a frame. */
+  if (p->rx) p2p_frame_dec_wipe(p->rx);
   p2p_frame_key_wipe(&p->tx);
-  p2p_asm_free(&p->as);
   if (was == PS_RESOLVING) uv_cancel((uv_req_t *)&p->gai); /* its callback still comes */
   if (p->tcp_inited && !uv_is_closing((uv_handle_t *)&p->tcp))
     uv_close((uv_handle_t *)&p->tcp, on_tcp_closed);

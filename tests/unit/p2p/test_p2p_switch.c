@@ -57,6 +57,8 @@ typedef struct node {
   int last_down_reason;
   char last_down_why[320];
   char last_down_id[41];
+  int penalize_on_msg; /* on_message drops the sender (100 points) first */
+  int close_on_msg;    /* on_message closes the whole switch first */
 } node;
 
 static void on_up(void *ctx, const p2p_peer_info *p) {
@@ -73,9 +75,18 @@ static void on_down(void *ctx, const p2p_peer_info *p, int reason, const char *w
   memcpy(n->last_down_id, p->id, 41);
 }
 
+static void on_closed(void *arg);
+
 static void on_msg(void *ctx, const p2p_peer_info *p, int ch, const uint8_t *m, size_t len) {
   node *n = ctx;
   assert_true(ch > P2P_CH_CONTROL && ch < P2P_CH_COUNT);
+  /* The message and the peer info stay valid for the whole call, even after
+   * the peer or the switch is closed from inside it (ASan checks). */
+  if (n->penalize_on_msg) p2p_peer_penalize(n->sw, p->id, P2P_BAN_POINTS, "test: drop on message");
+  if (n->close_on_msg) {
+    p2p_switch_close(n->sw, on_closed, n);
+    n->close_on_msg = 0;
+  }
   n->msgs[ch]++;
   n->last_len = len < sizeof n->last ? len : sizeof n->last;
   memcpy(n->last, m, n->last_len);
@@ -314,6 +325,27 @@ static void test_mesh_pex_broadcast_reconnect(void **st) {
   assert_int_equal(node_start(&N[2], &c2), 0);
   assert_true(run_until(n3_sees_n2, NULL, GUARD_MS));
   assert_true(run_until(full_mesh, &four, GUARD_MS));
+  /* A node allowed one outbound peer learns every address by PEX but dials
+   * only one. */
+  node E;
+  memset(&E, 0, sizeof E);
+  node_key(&E, 19);
+  p2p_config ce = fast_cfg();
+  ce.listen = NULL;
+  ce.seeds = seed;
+  ce.max_outbound = 1;
+  assert_int_equal(node_start(&E, &ce), 0);
+  p2p_stats se;
+  do {
+    assert_int_equal(run_until(always, NULL, 5), 0);
+    p2p_switch_stats(E.sw, &se);
+  } while (se.book_size < 4 || se.peers_outbound < 1);
+  run_for(500);
+  p2p_switch_stats(E.sw, &se);
+  assert_int_equal(se.peers_outbound, 1);
+  assert_int_equal(se.connecting, 0);
+  assert_int_equal(n_peers(&E), 1);
+  node_stop(&E);
   /* The metrics page names the channels and counts peers. */
   char *m = p2p_switch_metrics(N[3].sw);
   assert_non_null(m);
@@ -940,6 +972,22 @@ static void test_penalize(void **st) {
   assert_int_equal(p2p_peer_penalize(A.sw, B.id, 60, "invalid block"), 0);
   assert_true(run_until(a_dropped_b, NULL, GUARD_MS));
   assert_non_null(strstr(A.last_down_why, "invalid block"));
+  /* Dropping the sender, then closing the switch, from inside on_message. */
+  memset(&C, 0, sizeof C);
+  node_key(&C, 17);
+  p2p_config cc = c;
+  cc.persistent_peers = aa;
+  A.penalize_on_msg = 1;
+  assert_int_equal(node_start(&C, &cc), 0);
+  while (!has_peer(&C, A.id)) assert_int_equal(run_until(always, NULL, 5), 0);
+  int got = A.msgs[P2P_CH_MEMPOOL];
+  assert_int_equal(p2p_send(C.sw, A.id, P2P_CH_MEMPOOL, (const uint8_t *)"bad tx", 6), 0);
+  while (A.msgs[P2P_CH_MEMPOOL] == got) assert_int_equal(run_until(always, NULL, 5), 0);
+  assert_int_equal(A.last_len, 6);
+  assert_memory_equal(A.last, "bad tx", 6);
+  while (has_peer(&A, C.id)) assert_int_equal(run_until(always, NULL, 5), 0);
+  A.penalize_on_msg = 0;
+  node_stop(&C);
   assert_true(p2p_switch_banned_ms(A.sw, B.id) > 0);
   /* B keeps redialling (persistent) but stays refused; since A closes
    * before sending any frame after its Auth, B never sees A come up again. */
@@ -952,7 +1000,20 @@ static void test_penalize(void **st) {
   p2p_switch_stats(B.sw, &sb);
   assert_true(sb.dials >= 3);
   node_stop(&B);
-  node_stop(&A);
+  /* A fresh peer D: A closes the switch itself inside on_message. */
+  node D;
+  memset(&D, 0, sizeof D);
+  node_key(&D, 18);
+  p2p_config cd = c;
+  cd.persistent_peers = aa;
+  assert_int_equal(node_start(&D, &cd), 0);
+  while (!has_peer(&D, A.id)) assert_int_equal(run_until(always, NULL, 5), 0);
+  A.close_on_msg = 1;
+  assert_int_equal(p2p_send(D.sw, A.id, P2P_CH_CONSENSUS, (const uint8_t *)"last", 4), 0);
+  assert_true(run_until(is_closed, &A, GUARD_MS));
+  assert_memory_equal(A.last, "last", 4);
+  A.sw = NULL;
+  node_stop(&D);
   world_end();
 }
 
