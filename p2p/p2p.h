@@ -83,7 +83,8 @@ typedef struct {
 } p2p_peer_info;
 
 /* The caller's side. Every pointer passed is borrowed for the call only.
- * on_peer_up: a peer finished the handshake and may be sent to.
+ * on_peer_up: a peer finished the handshake, we accepted it, and its first
+ *   frame arrived (so it accepted us too); it may be sent to.
  * on_peer_down: a peer that was up is gone; reason is the COHORT_ERR_* code
  *   (COHORT_OK when the switch closes) and why a sentence. Not called for
  *   connections that never came up. Sends to it fail from now on.
@@ -149,7 +150,9 @@ typedef struct {
  * p2p_switch_close. Returns 0 with *out set, or COHORT_ERR_CONFIG (eb names
  * the field and the problem), COHORT_ERR_IO (cannot listen: eb has the
  * address and the OS reason) or COHORT_ERR_NOMEM; on failure *out is NULL
- * and nothing is left to free or close. */
+ * and nothing is left for the caller to free or close (in the rare case
+ * that libuv refuses the bound socket, its handle is released by a close
+ * callback the next time the loop runs). */
 int p2p_switch_new(p2p_switch **out, uv_loop_t *loop, const p2p_config *cfg,
                    const uint8_t identity_sec[64], const p2p_callbacks *cb, void *ctx,
                    core_errbuf *eb);

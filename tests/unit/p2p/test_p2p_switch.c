@@ -362,7 +362,7 @@ static void test_mesh_pex_broadcast_reconnect(void **st) {
 /* ---- 2. bad peers ------------------------------------------------------- */
 
 enum { RAW_GOOD, RAW_GARBAGE, RAW_OVERSIZE_FRAME, RAW_OVERSIZE_MSG, RAW_FLOOD, RAW_NOREAD,
-       RAW_UNKNOWN_CHANNEL, RAW_GARBAGE_EARLY };
+       RAW_UNKNOWN_CHANNEL, RAW_GARBAGE_EARLY, RAW_SILENT };
 
 typedef struct {
   int port;
@@ -404,6 +404,16 @@ static void *raw_main(void *arg) {
   memset(&s, 0, sizeof s);
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
     snprintf(r->err, sizeof r->err, "connect: %s", strerror(errno));
+    goto out;
+  }
+  if (r->mode == RAW_SILENT) { /* connect, say nothing: wait to be dropped */
+    for (int spins = 0; spins < 600 && !r->stop; spins++) {
+      ssize_t n = recv(fd, buf, 1 << 16, 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        r->eof = 1;
+        break;
+      }
+    }
     goto out;
   }
   p2p_hs_config hc = {.initiator = 1, .chain_id = CHAIN, .identity_sec = r->key.sec,
@@ -655,6 +665,20 @@ static void test_bad_peers(void **st) {
   assert_int_equal(s.bans_active, 6);
   assert_true(s.penalties >= 5);
 
+  /* A client that connects and says nothing is dropped at the handshake
+   * deadline (V's is 5 s here), unpunished: it may be a slow network. */
+  {
+    p2p_stats s0, s1;
+    p2p_switch_stats(V.sw, &s0);
+    raw_start(&r, V.port, RAW_SILENT, 58, NULL);
+    assert_true(run_until(raw_done, &r, GUARD_MS));
+    assert_true(r.eof);
+    raw_join(&r);
+    p2p_switch_stats(V.sw, &s1);
+    assert_int_equal(s1.bans, s0.bans);
+    if (!P2P_DEBUG()) assert_true(logged("no handshake within 5000 ms", "127.0.0.1:"));
+    good_still_talks();
+  }
   /* A peer that never reads: V keeps sending until its queue stays full. */
   raw_start(&r, V.port, RAW_NOREAD, 70, V.id);
   while (!r.hs_ok || !has_peer(&V, r.key.id)) assert_int_equal(run_until(always, NULL, 5), 0);
