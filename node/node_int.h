@@ -46,7 +46,7 @@ typedef struct node {
   kv_store *kv;
   state *st;
   privval *pv;
-  struct beacon_chain *beacon; /* NULL: this validator withholds reveals */
+  struct beacon_keeper *beacon; /* NULL: this validator withholds reveals */
   cons_engine *cons;
   mempool *mp;
   rpc_server *rpc;

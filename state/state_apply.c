@@ -53,7 +53,10 @@ int state_apply_block(state *st, const uint8_t *bytes, size_t blen,
   }
   if ((rc = commit_verify(c, st->meta->chain_id, h->height, b.hash, st->vals, eb))) goto out;
   if ((rc = state_exec_begin(st, h->height, h->time_ms, h->proposer.data, &x, eb))) goto out;
-  if (h->beacon_reveal.len == 32 && (rc = state_exec_reveal(x, h->beacon_reveal.data, eb))) goto out;
+  if (h->beacon_reveal.len == 32 &&
+      (rc = state_exec_reveal(x, h->beacon_reveal.data,
+                              h->beacon_new_tip.len == 32 ? h->beacon_new_tip.data : NULL, eb)))
+    goto out;
   size_t n = b.blk->n_txs;
   hashes = malloc((n ? n : 1) * sizeof *hashes);
   res = malloc((n ? n : 1) * sizeof *res);
@@ -69,6 +72,11 @@ int state_apply_block(state *st, const uint8_t *bytes, size_t blen,
       rc = state_exec_tx(x, &tx, 0, &res[i], &teb);
       memcpy(hashes[i], tx.hash, 32);
       tx_free(&tx);
+    }
+    if (rc && core_err_is_fatal(rc)) { /* our failure, not the block's */
+      rc = core_errf(eb, rc, "cannot execute block %llu tx %zu on this node: %s",
+                     (unsigned long long)h->height, i, teb.msg);
+      goto out;
     }
     if (rc) {
       rc = core_errf(eb, COHORT_ERR_BAD_BLOCK, "block %llu tx %zu is not includable: %s",
