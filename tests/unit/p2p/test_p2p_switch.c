@@ -1128,6 +1128,43 @@ static void test_names_and_ipv6(void **st) {
   world_end();
 }
 
+/* The reputation table alone: points fade one per 6 s, a ban lasts its time
+ * and clears the points, a full table forgets the least-scored unbanned key
+ * first, and loopback addresses are recognised (they are never banned). */
+static void test_reputation(void **st) {
+  (void)st;
+  p2p_switch *sw = calloc(1, sizeof *sw);
+  sw->rep = calloc(P2P_REP_MAX, sizeof *sw->rep);
+  uint64_t t = 1000000;
+  assert_int_equal(p2p_rep_add(sw, "id:a", 40, t), 40);
+  assert_int_equal(p2p_rep_add(sw, "id:a", 40, t + 6000 * 10), 70); /* 10 faded */
+  assert_int_equal(p2p_rep_points(sw, "id:a", t + 6000 * 80), 0);
+  assert_int_equal(p2p_rep_banned(sw, "id:a", t), 0);
+  p2p_rep_ban(sw, "ip:10.0.0.1", t, 5000);
+  assert_int_equal(p2p_rep_banned(sw, "ip:10.0.0.1", t + 1000), 4000);
+  assert_int_equal(p2p_rep_banned(sw, "ip:10.0.0.1", t + 5000), 0);
+  assert_int_equal(p2p_rep_points(sw, "ip:10.0.0.1", t + 1), 0);
+  /* Fill the table; the newcomer replaces a key with the fewest points and
+   * never a banned one. */
+  char k[32];
+  for (int i = 0; sw->n_rep < P2P_REP_MAX; i++) {
+    snprintf(k, sizeof k, "id:%d", i);
+    p2p_rep_add(sw, k, 50, t);
+  }
+  p2p_rep_ban(sw, "id:a", t, 1u << 30);
+  p2p_rep_add(sw, "id:0", 20, t); /* 70 now: kept */
+  assert_int_equal(p2p_rep_add(sw, "id:new", 10, t), 10);
+  assert_true(p2p_rep_banned(sw, "id:a", t) > 0);
+  assert_int_equal(p2p_rep_points(sw, "id:0", t), 70);
+  assert_int_equal(sw->n_rep, P2P_REP_MAX);
+  assert_true(p2p_ip_is_loopback("127.0.0.1") && p2p_ip_is_loopback("127.5.6.7") &&
+              p2p_ip_is_loopback("::1"));
+  assert_false(p2p_ip_is_loopback("10.0.0.1") || p2p_ip_is_loopback("::2") ||
+               p2p_ip_is_loopback("1.127.0.0"));
+  free(sw->rep);
+  free(sw);
+}
+
 static void test_backoff(void **st) {
   (void)st;
   for (unsigned a = 0; a < 40; a++) {
@@ -1161,6 +1198,7 @@ int main(void) {
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_backoff),
+      cmocka_unit_test(test_reputation),
       cmocka_unit_test(test_mesh_pex_broadcast_reconnect),
       cmocka_unit_test(test_bad_peers),
       cmocka_unit_test(test_duplicates),
