@@ -1727,6 +1727,112 @@ static void test_review_recommit_cannot_choose_the_next_draw(void **s) {
   teardown_chain();
 }
 
+/* Review 6: reveal windows ignore how many reveals a block can hold. A
+ * customer declares a large output and submits many chunks (or many
+ * tasks) whose programs write it: every member must get a reveal of that
+ * size into the chain within reveal_blocks of the last commit, but a block
+ * holds only max_block_gas / (gas of one reveal) of them (6 of 1 MiB at
+ * the defaults: 180 in a default 30-block window, for the whole chain,
+ * while one job has up to 256 chunks x k seats). The members beyond that
+ * miss the window and are slashed and jailed, though they did everything
+ * right; the customer is refunded their unused allowances. A customer who
+ * is also a validator gets the fees of the reveals that do fit back as the
+ * proposer. Here: as many 512 KiB-output chunks as three blocks of reveals
+ * hold, plus four; every member reveals at once and again at every block
+ * until its reveal is in. */
+static void test_review_reveals_fit_their_window(void **s) {
+  (void)s;
+  setup_market();
+  const Cohort__Params *p = state_params(ST);
+  size_t big_len;
+  uint8_t *big = load_file(BIGOUT_ELF, &big_len), big_hash[32];
+  core_sha256(big_hash, big, big_len);
+  batch b = {.n = 0};
+  add_upload_bytes(&b, 0, big, big_len, 1);
+  commit(&b, NULL);
+  uint32_t out = 512 * 1024;
+  uint64_t rgas = p->gas_tx + (uint64_t)p->gas_tx_byte * (out + MARKET_REVEAL_TX_OVERHEAD) +
+                  (uint64_t)p->gas_state_byte * out;
+  uint64_t per_block = p->max_block_gas / rgas;
+  size_t n = (size_t)(per_block * p->reveal_blocks + 4);
+  assert_true(n <= 64);
+  static char bufs[64][24];
+  ProtobufCBinaryData in[64];
+  uint64_t kib = 0;
+  for (size_t i = 0; i < n; i++) {
+    snprintf(bufs[i], sizeof bufs[i], "%u %c", out, (char)('a' + i % 26));
+    in[i] = (ProtobufCBinaryData){strlen(bufs[i]), (uint8_t *)bufs[i]};
+    kib += market_kib(big_len + strlen(bufs[i]));
+  }
+  Cohort__MsgSubmitJob m = COHORT__MSG_SUBMIT_JOB__INIT;
+  m.program = (ProtobufCBinaryData){32, big_hash};
+  m.n_inputs = n;
+  m.inputs = in;
+  m.max_steps = 300000;
+  m.mem_mib = 16;
+  m.committee = 1;
+  m.reward_per_chunk = 300000;
+  m.max_output_bytes = out;
+  Cohort__TxBody jb = COHORT__TX_BODY__INIT;
+  jb.msg_case = COHORT__TX_BODY__MSG_SUBMIT_JOB;
+  jb.submit_job = &m;
+  uint8_t jid[32];
+  market_job_id(jid, F.ids[0], nonce_of[0]);
+  add_fee(&b, 0, &jb, kib, 0);
+  commit(&b, NULL);
+  empty_blocks(1); /* the draw */
+  static run_t r[64];
+  uint8_t ids[64][32];
+  int who[64];
+  for (size_t i = 0; i < n; i++) {
+    market_chunk_id(ids[i], jid, (uint32_t)i);
+    run_vm_prog(big, big_len, in[i].data, in[i].len, 16, 300000, out, &r[i]);
+    assert_int_equal(r[i].out_len, out);
+    assert_int_equal(members(ids[i], &who[i]), 1);
+    add_commit(&b, who[i], ids[i], &r[i]);
+  }
+  commit(&b, NULL); /* every chunk is revealing now */
+  Cohort__Task *t = task(ids[0]);
+  uint64_t deadline = t->deadline;
+  assert_int_equal(t->status, 2);
+  cohort__task__free_unpacked(t, NULL);
+  int ex[4] = {1, 2, 4, 5};
+  size_t in_chain = 0;
+  while (state_height(ST) < deadline) {
+    for (size_t i = 0; i < n; i++) {
+      t = task(ids[i]);
+      int pending = t->status == 2 && !t->members[0]->claim;
+      cohort__task__free_unpacked(t, NULL);
+      if (pending) add_reveal(&b, who[i], ids[i], &r[i]);
+    }
+    int codes[64];
+    commit(&b, codes);
+    for (int k = 0; k < 4; k++) { /* txs that did not fit: their nonces are free again */
+      uint64_t c, st, nn;
+      assert_int_equal(state_get_account(ST, F.ids[ex[k]], &c, &st, &nn), 0);
+      nonce_of[ex[k]] = nn;
+    }
+  }
+  uint64_t slashed = 0;
+  for (int k = 0; k < 4; k++) {
+    Cohort__Executor *e = executor(ex[k]);
+    slashed += e->slashed_total;
+    cohort__executor__free_unpacked(e, NULL);
+  }
+  for (size_t i = 0; i < n; i++) {
+    t = task(ids[i]);
+    for (size_t j = 0; j < t->n_members; j++) in_chain += t->members[j]->claim != NULL;
+    cohort__task__free_unpacked(t, NULL);
+  }
+  printf("  %zu chunks of %u-byte output, %llu reveals fit a block, reveal window %u blocks: "
+         "%zu reveals made it, members slashed %llu STK base units\n", n, out,
+         (unsigned long long)per_block, p->reveal_blocks, in_chain, (unsigned long long)slashed);
+  assert_int_equal(slashed, 0); /* members that revealed at once were not at fault */
+  for (size_t i = 0; i < n; i++) free_run(&r[i]);
+  free(big);
+  teardown_chain();
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init_params(&F, 11, ""); /* the cost model's default gas price */
@@ -1760,6 +1866,7 @@ int main(void) {
       cmocka_unit_test(test_review_waiting_task_keeps_its_turn),
       cmocka_unit_test(test_review_redrawn_members_cannot_copy_a_public_claim),
       cmocka_unit_test(test_review_recommit_cannot_choose_the_next_draw),
+      cmocka_unit_test(test_review_reveals_fit_their_window),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(ELF);
