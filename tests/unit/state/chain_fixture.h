@@ -27,9 +27,12 @@ typedef struct {
   /* The validator's beacon chains: a[i] = sha256^i(seed_a); genesis
    * commits to a[N]; block h reveals a[N - h]. From height recommit_at
    * (0 = never) the header also carries b[N], and block h > recommit_at
-   * reveals b[N - (h - recommit_at)]. no_reveal withholds. */
+   * reveals b[N - (h - recommit_at)]. recommit_off shifts the new chain:
+   * the header carries b[N - off] and later blocks reveal b[N - off - k]
+   * (a proposer choosing which tip to re-commit to). no_reveal withholds. */
   uint8_t beacon_a[FX_BEACON_N + 1][32], beacon_b[FX_BEACON_N + 1][32];
   uint64_t recommit_at;
+  unsigned recommit_off;
   int no_reveal;
 } fixture;
 
@@ -45,10 +48,10 @@ static __attribute__((unused)) const uint8_t *fx_reveal(const fixture *f, uint64
   if (f->no_reveal) return NULL;
   if (!f->recommit_at || h <= f->recommit_at) {
     if (h > FX_BEACON_N) return NULL;
-    if (h == f->recommit_at) *new_tip = f->beacon_b[FX_BEACON_N];
+    if (h == f->recommit_at) *new_tip = f->beacon_b[FX_BEACON_N - f->recommit_off];
     return f->beacon_a[FX_BEACON_N - h];
   }
-  uint64_t k = h - f->recommit_at;
+  uint64_t k = h - f->recommit_at + f->recommit_off;
   return k <= FX_BEACON_N ? f->beacon_b[FX_BEACON_N - k] : NULL;
 }
 

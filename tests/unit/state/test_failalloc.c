@@ -315,6 +315,107 @@ static void test_apply_never_calls_a_good_block_bad(void **s) {
   kv_close(kv2);
 }
 
+/* Review: the same for the blocks that carry a commit, a reveal (whose
+ * output proof the chain verifies), and the end of the challenge window
+ * (pay and refunds). Before this, only submissions and draws were covered:
+ * cohort_vm_output_verify returns COHORT_ERR_NOMEM when its page buffer
+ * cannot be allocated, and the reveal then records it as a failed message
+ * ("output proof rejected"): a node short of memory computes another
+ * app_hash. */
+static void run_every_failure(state *st, batch *b, const char *what) {
+  outcome ref = run_block(st, b, 0);
+  long total = n_allocs;
+  assert_false(ref.fatal);
+  for (size_t k = 0; k < ref.n; k++) assert_int_equal(ref.codes[k], 0);
+  int fatal = 0;
+  for (long i = 1; i <= total; i++) {
+    outcome o = run_block(st, b, i);
+    fatal += o.fatal;
+    check_against(&ref, &o, i);
+  }
+  printf("  %s block: %ld allocations: %d aborted, %ld identical\n", what, total, fatal,
+         total - fatal);
+  commit(st, b);
+}
+
+static void test_commit_reveal_and_final_blocks_with_every_allocation_failing(void **s) {
+  (void)s;
+  kv_store *kv;
+  state *st = make_chain(&kv);
+  batch b = {.n = 0};
+  add_submit(&b, 0, "alloc");
+  uint8_t tid[32];
+  market_task_id(tid, F.ids[0], nonces[0] - 1);
+  commit(st, &b);
+  commit(st, &b); /* the draw */
+  Cohort__Task *t;
+  assert_int_equal(state_get_task(st, tid, &t), 0);
+  assert_int_equal(t->status, 1);
+  int member = -1;
+  for (int u = 0; u < FX_USERS; u++)
+    if (!memcmp(F.ids[u], t->members[0]->executor.data, 20)) member = u;
+  cohort__task__free_unpacked(t, NULL);
+  assert_true(member >= 0);
+  /* the member's run */
+  cohort_vm *vm;
+  cohort_vm_config cfg = {.mem_cap = 4u << 20, .max_steps = 1000000, .out_cap = 1024};
+  core_errbuf eb;
+  assert_int_equal(cohort_vm_new(&vm, ELF, ELF_LEN, (const uint8_t *)"alloc", 5, &cfg, &eb), 0);
+  uint64_t done;
+  cohort_vm_run(vm, cfg.max_steps, &done);
+  cohort_vm_info info;
+  cohort_vm_get_info(vm, &info);
+  uint8_t final[32], oh[32], salt[32], cm[32], *proof;
+  size_t out_len, plen;
+  assert_int_equal(cohort_vm_state_hash(vm, final), 0);
+  const uint8_t *o = cohort_vm_output(vm, &out_len);
+  uint8_t *out = malloc(out_len + 1);
+  memcpy(out, o, out_len);
+  assert_int_equal(cohort_vm_output_prove(vm, &proof, &plen), 0);
+  cohort_vm_del(vm);
+  core_sha256(oh, out, out_len);
+  memset(salt, 7, 32);
+  Cohort__Claim cl = COHORT__CLAIM__INIT;
+  cl.final_state = (ProtobufCBinaryData){32, final};
+  cl.output_hash = (ProtobufCBinaryData){32, oh};
+  cl.steps = info.step;
+  cl.status = info.status;
+  cl.code = info.code;
+  market_commitment(cm, tid, F.ids[member], &cl, salt);
+  Cohort__MsgCommitResult c = COHORT__MSG_COMMIT_RESULT__INIT;
+  c.task_id = (ProtobufCBinaryData){32, tid};
+  c.commitment = (ProtobufCBinaryData){32, cm};
+  Cohort__TxBody cb = COHORT__TX_BODY__INIT;
+  cb.msg_case = COHORT__TX_BODY__MSG_COMMIT_RESULT;
+  cb.commit_result = &c;
+  add(&b, member, &cb);
+  run_every_failure(st, &b, "commit");
+  Cohort__MsgRevealResult r = COHORT__MSG_REVEAL_RESULT__INIT;
+  r.task_id = (ProtobufCBinaryData){32, tid};
+  r.claim = &cl;
+  r.salt = (ProtobufCBinaryData){32, salt};
+  r.output = (ProtobufCBinaryData){out_len, out};
+  r.output_proof = (ProtobufCBinaryData){plen, proof};
+  Cohort__TxBody rb = COHORT__TX_BODY__INIT;
+  rb.msg_case = COHORT__TX_BODY__MSG_REVEAL_RESULT;
+  rb.reveal_result = &r;
+  add(&b, member, &rb);
+  run_every_failure(st, &b, "reveal");
+  assert_int_equal(state_get_task(st, tid, &t), 0);
+  assert_int_equal(t->status, 3);
+  uint64_t final_at = t->deadline;
+  cohort__task__free_unpacked(t, NULL);
+  while (state_height(st) + 1 < final_at) commit(st, &b);
+  run_every_failure(st, &b, "final (pay and refund)");
+  assert_int_equal(state_get_task(st, tid, &t), 0);
+  assert_int_equal(t->status, 4);
+  cohort__task__free_unpacked(t, NULL);
+  free(out);
+  free(proof);
+  state_close(st);
+  kv_close(kv);
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init(&F, 23);
@@ -323,6 +424,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_block_with_every_allocation_failing),
       cmocka_unit_test(test_apply_never_calls_a_good_block_bad),
+      cmocka_unit_test(test_commit_reveal_and_final_blocks_with_every_allocation_failing),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(ELF);

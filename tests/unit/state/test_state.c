@@ -354,6 +354,73 @@ static void test_execute_proposals_commit_the_decided_one(void **s) {
   kv_close(kv), kv_close(ka), kv_close(kb);
 }
 
+/* Review: docs/protocol.md Rule 2 lists Commit among the messages decoded
+ * in canonical form only, but commit_decode checks neither the encoding
+ * nor unknown fields inside its CommitSigs: a commit with its height
+ * written twice, a padded varint, or an unknown field in a signature entry
+ * decodes, verifies and is stored as received. (A node's stored C/ record
+ * and the last_commit a proposer carries can then differ in bytes, and
+ * hash, from every other node's for the same signatures.) */
+static void test_review_commit_decoding_is_canonical(void **s) {
+  (void)s;
+  uint8_t bh[32], sig[64];
+  memset(bh, 0xab, 32);
+  memset(sig, 0x11, 64);
+  Cohort__CommitSig cs = COHORT__COMMIT_SIG__INIT;
+  cs.validator = (ProtobufCBinaryData){32, F.val.pub};
+  cs.signature = (ProtobufCBinaryData){64, sig};
+  Cohort__CommitSig *csp = &cs;
+  Cohort__Commit c = COHORT__COMMIT__INIT;
+  c.height = 5;
+  c.round = 1;
+  c.block_hash = (ProtobufCBinaryData){32, bh};
+  c.n_sigs = 1;
+  c.sigs = &csp;
+  uint8_t good[256], bad[300];
+  size_t n = cohort__commit__pack(&c, good);
+  core_errbuf eb;
+  Cohort__Commit *d = commit_decode(good, n, 1 << 20, &eb);
+  assert_non_null(d);
+  cohort__commit__free_unpacked(d, NULL);
+  /* 1. the height written a second time at the end ("last wins") */
+  memcpy(bad, good, n);
+  bad[n] = 0x08, bad[n + 1] = 5;
+  d = commit_decode(bad, n + 2, 1 << 20, &eb);
+  if (d) cohort__commit__free_unpacked(d, NULL);
+  int dup = d != NULL;
+  /* 2. the height as a two-byte varint (0x08 0x85 0x00) */
+  assert_int_equal(good[0], 0x08);
+  assert_int_equal(good[1], 5);
+  bad[0] = 0x08, bad[1] = 0x85, bad[2] = 0x00;
+  memcpy(bad + 3, good + 2, n - 2);
+  d = commit_decode(bad, n + 1, 1 << 20, &eb);
+  if (d) cohort__commit__free_unpacked(d, NULL);
+  int pad = d != NULL;
+  /* 3. an unknown field (15, varint 1) inside the signature entry */
+  uint8_t sb[128];
+  size_t sl = cohort__commit_sig__pack(&cs, sb);
+  sb[sl] = 15 << 3, sb[sl + 1] = 1;
+  sl += 2;
+  size_t o = 0;
+  uint8_t hdr[64];
+  Cohort__Commit c2 = c;
+  c2.n_sigs = 0;
+  o = cohort__commit__pack(&c2, hdr);
+  memcpy(bad, hdr, o);
+  bad[o++] = 4 << 3 | 2;
+  bad[o++] = (uint8_t)sl;
+  memcpy(bad + o, sb, sl);
+  o += sl;
+  d = commit_decode(bad, o, 1 << 20, &eb);
+  if (d) cohort__commit__free_unpacked(d, NULL);
+  int unk = d != NULL;
+  printf("  non-canonical commits accepted: duplicate field %s, padded varint %s, unknown field "
+         "in a signature %s\n", dup ? "yes" : "no", pad ? "yes" : "no", unk ? "yes" : "no");
+  assert_false(dup);
+  assert_false(pad);
+  assert_false(unk);
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init(&F, 7);
@@ -365,6 +432,7 @@ int main(void) {
       cmocka_unit_test(test_replay_two_stores_same_app_hash),
       cmocka_unit_test(test_apply_rejects_tampering),
       cmocka_unit_test(test_execute_proposals_commit_the_decided_one),
+      cmocka_unit_test(test_review_commit_decoding_is_canonical),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   genesis_free(&F.g);
