@@ -42,7 +42,11 @@
 #include "vm/vm.h"
 
 #define MAX_NODES 8
-#define RESEND_S 60 /* a sent commit/reveal not yet on chain is sent again after this */
+/* A commit/reveal not yet on chain is sent again after this many seconds:
+ * a tx lost after a node took it (evicted, or the node restarted) must not
+ * cost a window. A copy sent while the first is still pending is refused by
+ * the mempool (one commit/reveal per task and sender), at no cost. */
+#define RESEND_S 3
 
 enum { J_RUNNING = 1, J_READY, J_FAILED };
 

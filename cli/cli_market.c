@@ -176,7 +176,8 @@ static int cmd_program_upload(const cli_ctx *c, int argc, char **argv) {
 }
 
 static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv) {
-  static const char *const wv[] = {"--from", "--stake", "--price", "--amount", "--capacity", NULL},
+  static const char *const wv[] = {"--from", "--stake", "--price", "--amount", "--capacity",
+                                   "--price-per-task", NULL},
                            *const fl[] = {"--not-accepting", NULL};
   opt o[16];
   const char *pos;
@@ -204,7 +205,8 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
   int ret = 2;
   if (!strcmp(sub, "register")) {
     if (get_u64(o, n, "--stake", 0, &reg.add_stake, "cohort executor register") ||
-        get_u64(o, n, "--price", 0, &reg.price_per_msteps, "cohort executor register"))
+        get_u64(o, n, "--price", 0, &reg.price_per_msteps, "cohort executor register") ||
+        get_u64(o, n, "--price-per-task", 0, &reg.price_per_task, "cohort executor register"))
       goto out;
     reg.accepting = !get(o, n, "--not-accepting");
     uint64_t cap = 0;

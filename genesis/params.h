@@ -55,8 +55,9 @@
   X(max_inline_input, U32, 0, 16u << 20, 65536, "bytes of input a task may carry inline")      \
   X(max_inline_output, U32, 1, 16u << 20, 1u << 20,                                            \
     "largest output a task may declare (max_output_bytes); a reveal carries it")               \
-  X(exec_steps_per_block, U64, 1, UINT64_MAX, 100000000ull,                                    \
-    "documented executor speed: VM steps an executor must run per block")                      \
+  X(exec_steps_per_block, U64, 1, UINT64_MAX, 2000000ull,                                      \
+    "documented executor speed: VM steps an executor must run per block, on any program "      \
+    "(memory-bound ones included)")                                                            \
   X(window_margin_blocks, U32, 1, 100000, 10,                                                  \
     "blocks added to the run time to get the shortest commit window")                         \
   X(commit_blocks, U32, 1, 100000, 100, "default commit window, blocks")                       \
@@ -68,6 +69,8 @@
   X(max_attempts, U32, 1, 100, 3, "committee draws before a task expires")                     \
   X(draw_wait_blocks, U32, 0, 1000000, 600,                                                    \
     "blocks a task waits for executors with free capacity before it expires")                  \
+  X(beacon_recommit_delay, U32, 1, 1000000, 256,                                               \
+    "blocks from a beacon re-commitment to its use (so it cannot aim at a known draw)")         \
   X(retention_blocks, U32, 1, 100000000, 10000,                                                \
     "blocks a settled task keeps its inline input and output in the state")
 

@@ -344,21 +344,27 @@ int mempool_add(mempool *mp, state *st, tx_t *tx, core_errbuf *eb) {
       return core_errf(eb, COHORT_ERR_DUPLICATE, "a %s for this task from this sender is pending "
                        "already", tx_msg_name(tx->body));
   }
+  /* Nonce, fee (for the full gas, known from blob sizes without running
+   * anything) and funds first: they are cheap, and a tx that fails them
+   * must not make this node build a single VM. */
+  uint64_t gas;
+  int rc = state_tx_gas(st, tx, &gas);
+  if (rc) return core_errf(eb, rc, "cannot read the blobs the tx names: %s", core_err_str(rc));
+  if (gas > p->max_block_gas)
+    return core_errf(eb, COHORT_ERR_TOO_LARGE, "tx needs %llu gas, more than a block holds (%llu)",
+                     (unsigned long long)gas, (unsigned long long)p->max_block_gas);
+  if ((rc = check(st, &tmp, tx, gas, eb))) return rc;
   /* The message itself must make sense against the committed state (a
-   * commit from a non-member, a task nobody can serve, ...), and its full
-   * gas must be paid: refuse it here rather than charge a fee for a
-   * certain failure. */
+   * commit from a non-member, a task nobody can serve, ...): refuse it here
+   * rather than charge a fee for a certain failure. */
   state_tx_result dry;
-  int rc = state_check_msg(st, tx, &dry);
+  rc = state_check_msg(st, tx, &dry);
   if (rc) return core_errf(eb, rc, "cannot check the message: %s", core_err_str(rc));
   if (dry.code) return core_errf(eb, dry.code, "%s", dry.log);
-  if (dry.gas > p->max_block_gas)
-    return core_errf(eb, COHORT_ERR_TOO_LARGE, "tx needs %llu gas, more than a block holds (%llu)",
-                     (unsigned long long)dry.gas, (unsigned long long)p->max_block_gas);
-  if ((rc = check(st, &tmp, tx, dry.gas, eb))) return rc; /* nonce, fee, funds */
+  if (dry.gas > gas) gas = dry.gas; /* (the same, unless a blob changed meanwhile) */
   ent *e = calloc(1, sizeof *e);
   if (!e) return COHORT_ERR_NOMEM;
-  e->gas = dry.gas;
+  e->gas = gas;
   e->tx = *tx; /* borrowed until added; ownership moves only on success */
   /* Full: evict the cheapest tail of another sender if this pays more. */
   while (mp->n >= mp->max_txs || mp->bytes + tx->raw_len > mp->max_bytes) {

@@ -74,11 +74,14 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   uint8_t reveal[32], new_tip[32];
   int have_reveal = 0, recommit = 0;
   const Cohort__ValidatorSet *vset = state_validators(n->st);
-  for (size_t i = 0; n->beacon && i < vset->n_validators; i++) {
-    const Cohort__Validator *v = vset->validators[i];
-    if (memcmp(v->pubkey.data, privval_pubkey(n->pv), 32) || v->beacon_tip.len != 32) continue;
+  uint8_t want[32];
+  int pending = 0;
+  (void)vset;
+  if (n->beacon && state_beacon_expected(n->st, privval_pubkey(n->pv), want, &pending) == 0) {
     core_errbuf beb;
-    if (beacon_keeper_reveal(n->beacon, v->beacon_tip.data, reveal, new_tip, &recommit, &beb) == 0 &&
+    /* a second re-commitment may not be announced while one is pending */
+    if (beacon_keeper_reveal(n->beacon, want, reveal, new_tip, &recommit, &beb) == 0 &&
+        (recommit &= !pending, 1) &&
         state_exec_reveal(p->x, reveal, recommit ? new_tip : NULL, NULL) == 0) {
       have_reveal = 1;
       if (recommit)

@@ -36,6 +36,7 @@ static json_t *executor_json(const uint8_t id[20], const Cohort__Executor *e) {
     json_object_set_new(j, "capacity", json_integer(e->capacity));
     json_object_set_new(j, "jailed_until", json_integer((json_int_t)e->jailed_until));
     json_object_set_new(j, "seat_lock", nr_amount(e->seat_lock));
+    json_object_set_new(j, "price_per_task", nr_amount(e->price_per_task));
   }
   return j;
 }

@@ -82,8 +82,8 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
       goto fail;
     }
     if (lc->len) {
-      if (!(b->last_commit = commit_decode(lc->data, lc->len, 1 << 20, eb))) {
-        rc = COHORT_ERR_DECODE;
+      if ((rc = commit_decode_rc(&b->last_commit, lc->data, lc->len, 1 << 20, eb))) {
+        if (rc != COHORT_ERR_NOMEM) rc = COHORT_ERR_DECODE;
         goto fail;
       }
       if (b->last_commit->height + 1 != b->hdr->height ||
@@ -227,21 +227,25 @@ int commit_verify(const Cohort__Commit *c, const char *chain_id,
   return COHORT_OK;
 }
 
-Cohort__Commit *commit_decode(const uint8_t *bytes, size_t len,
-                              size_t max_bytes, core_errbuf *eb) {
-  if (len > max_bytes) {
-    core_errf(eb, COHORT_ERR_TOO_LARGE, "commit is %zu bytes, limit %zu", len, max_bytes);
-    return NULL;
-  }
+int commit_decode_rc(Cohort__Commit **out, const uint8_t *bytes, size_t len, size_t max_bytes,
+                     core_errbuf *eb) {
+  *out = NULL;
+  if (len > max_bytes)
+    return core_errf(eb, COHORT_ERR_TOO_LARGE, "commit is %zu bytes, limit %zu", len, max_bytes);
   Cohort__Commit *c = cohort__commit__unpack(NULL, len, bytes);
-  if (!c) {
-    core_errf(eb, COHORT_ERR_DECODE, "commit is not a valid protobuf");
-    return NULL;
-  }
-  if (pb_has_unknown(&c->base)) {
-    core_errf(eb, COHORT_ERR_DECODE, "commit has unknown fields");
+  if (!c) return core_errf(eb, COHORT_ERR_DECODE, "commit is not a valid protobuf");
+  int rc = pb_check_canonical(&c->base, bytes, len); /* unknown fields at any depth too */
+  if (rc) {
     cohort__commit__free_unpacked(c, NULL);
-    return NULL;
+    if (rc == COHORT_ERR_NOMEM) return rc;
+    return core_errf(eb, COHORT_ERR_DECODE, "commit is not in canonical encoding (or has unknown fields)");
   }
-  return c;
+  *out = c;
+  return COHORT_OK;
+}
+
+Cohort__Commit *commit_decode(const uint8_t *bytes, size_t len, size_t max_bytes,
+                              core_errbuf *eb) {
+  Cohort__Commit *c;
+  return commit_decode_rc(&c, bytes, len, max_bytes, eb) ? NULL : c;
 }

@@ -68,7 +68,11 @@ int commit_verify(const Cohort__Commit *c, const char *chain_id,
                   uint64_t height, const uint8_t block_hash[32],
                   const Cohort__ValidatorSet *set, core_errbuf *eb);
 
-/* Decode a stored/wired Commit, limited to max_bytes. */
+/* Decode a stored/wired Commit, limited to max_bytes, canonical bytes only.
+ * commit_decode_rc: 0 with *out set, or COHORT_ERR_TOO_LARGE / _DECODE (bad
+ * input) / _NOMEM (this node); commit_decode: NULL on any of them. */
+int commit_decode_rc(Cohort__Commit **out, const uint8_t *bytes, size_t len, size_t max_bytes,
+                     core_errbuf *eb);
 Cohort__Commit *commit_decode(const uint8_t *bytes, size_t len,
                               size_t max_bytes, core_errbuf *eb);
 

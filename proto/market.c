@@ -52,6 +52,12 @@ void market_commitment(uint8_t out[32], const uint8_t task_id[32], const uint8_t
   core_sha256(out, buf, sizeof buf);
 }
 
+uint64_t market_seat_cost(uint64_t price_per_msteps, uint64_t price_per_task, uint64_t steps) {
+  unsigned __int128 s = ((unsigned __int128)steps * price_per_msteps + 999999) / 1000000u;
+  s += price_per_task;
+  return s > UINT64_MAX ? UINT64_MAX : (uint64_t)s;
+}
+
 uint32_t market_quorum(uint32_t k, uint32_t quorum_bps) {
   uint64_t q = ((uint64_t)k * quorum_bps + 9999) / 10000;
   if (q < 1) q = 1;
@@ -107,10 +113,13 @@ uint64_t market_commit_allowance(const Cohort__Params *p) {
   return market_fee_due(sat_add(p->gas_tx, sat_mul(p->gas_tx_byte, MARKET_COMMIT_TX_BYTES)), p);
 }
 
-uint64_t market_reveal_allowance(uint32_t max_output, const Cohort__Params *p) {
+uint64_t market_reveal_gas(uint32_t max_output, const Cohort__Params *p) {
   uint64_t g = sat_add(p->gas_tx, sat_mul(p->gas_tx_byte, (uint64_t)max_output + MARKET_REVEAL_TX_OVERHEAD));
-  g = sat_add(g, sat_mul(p->gas_state_byte, max_output));
-  return market_fee_due(g, p);
+  return sat_add(g, sat_mul(p->gas_state_byte, max_output));
+}
+
+uint64_t market_reveal_allowance(uint32_t max_output, const Cohort__Params *p) {
+  return market_fee_due(market_reveal_gas(max_output, p), p);
 }
 
 const char *market_status_name(uint32_t s) {

@@ -30,6 +30,13 @@ void market_claim_bytes(uint8_t out[MARKET_CLAIM_BYTES], const Cohort__Claim *c)
 void market_commitment(uint8_t out[32], const uint8_t task_id[32], const uint8_t executor[20],
                        const Cohort__Claim *c, const uint8_t salt[32]);
 
+/* What a seat costs for `steps`: price_per_task + ceil(steps *
+ * price_per_msteps / 10^6), saturating. A member is paid this for the steps
+ * its task used (at most reward / k), and is only drawn if it covers the
+ * task's max_steps: no seat is worked for nothing unless the executor asks
+ * for nothing. */
+uint64_t market_seat_cost(uint64_t price_per_msteps, uint64_t price_per_task, uint64_t steps);
+
 /* Agreeing reveals a committee of k needs: ceil(k * quorum_bps / 10000),
  * at least 1 and at most k. */
 uint32_t market_quorum(uint32_t k, uint32_t quorum_bps);
@@ -63,6 +70,9 @@ uint64_t market_fee_due(uint64_t gas, const Cohort__Params *p);
 #define MARKET_COMMIT_TX_BYTES 256
 #define MARKET_REVEAL_TX_OVERHEAD 1024
 uint64_t market_commit_allowance(const Cohort__Params *p);
+/* Gas of one reveal tx carrying max_output bytes (the reveal window is
+ * stretched by the reveal gas the chain still expects: docs/tasks.md). */
+uint64_t market_reveal_gas(uint32_t max_output, const Cohort__Params *p);
 uint64_t market_reveal_allowance(uint32_t max_output, const Cohort__Params *p);
 /* KiB of `bytes` for gas_vm_kib: ceil(bytes / 1024). */
 static inline uint64_t market_kib(uint64_t bytes) { return bytes / 1024 + (bytes % 1024 != 0); }

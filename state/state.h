@@ -127,6 +127,13 @@ int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
 int state_exec_reveal(state_exec *x, const uint8_t reveal[32], const uint8_t *new_tip,
                       core_errbuf *eb);
 
+/* The commitment this validator's reveal in the next block must hash to
+ * (its pending re-commitment once due, else its current tip), and whether a
+ * re-commitment is announced and not yet due (then a header must not
+ * announce another). COHORT_ERR_NOT_FOUND if it is not in the set or has no
+ * commitment. */
+int state_beacon_expected(state *st, const uint8_t pubkey[32], uint8_t out[32], int *pending);
+
 /* Execute one decoded tx. `sig_checked` = 1 skips signature verification
  * (only when the caller has verified this exact tx for this chain).
  * Returns 0 if the tx belongs in the block: its nonce and fee are consumed
@@ -164,6 +171,12 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
                  const state_tx_result *results, core_errbuf *eb);
 
 void state_exec_free(state_exec *x);
+
+/* A tx's full gas against the committed state, without running anything:
+ * the base gas plus the VM part from the sizes of the blobs it names (a
+ * blob that does not exist counts 0; the message then fails anyway). What
+ * the mempool checks the fee against before any expensive dry run. */
+int state_tx_gas(state *st, const tx_t *tx, uint64_t *gas);
 
 /* Dry-run a tx's message against the committed state (the mempool's entry
  * check; signature and nonce are the caller's business). Nothing is

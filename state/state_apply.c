@@ -145,9 +145,10 @@ int state_block_commit(state *st, state_block *b, const uint8_t *cbytes, size_t 
   if (b->height != st->meta->height + 1 || memcmp(b->parent, st->meta->last_block_hash.data, 32))
     return core_errf(eb, COHORT_ERR_INVALID, "block %llu was executed on another tip",
                      (unsigned long long)b->height);
-  Cohort__Commit *c = commit_decode(cbytes, clen, 1 << 20, eb);
-  if (!c) return COHORT_ERR_BAD_BLOCK;
-  int rc = commit_verify(c, st->meta->chain_id, b->height, b->hash, st->vals, eb);
+  Cohort__Commit *c;
+  int rc = commit_decode_rc(&c, cbytes, clen, 1 << 20, eb);
+  if (rc) return core_err_is_fatal(rc) ? rc : COHORT_ERR_BAD_BLOCK;
+  rc = commit_verify(c, st->meta->chain_id, b->height, b->hash, st->vals, eb);
   cohort__commit__free_unpacked(c, NULL);
   if (rc) return rc;
   return state_commit(st, b->x, b->bytes, b->len, b->hash, cbytes, clen,
@@ -162,8 +163,9 @@ int state_apply_block(state *st, const uint8_t *bytes, size_t blen, const uint8_
   block_t d;
   int rc = block_decode(&d, bytes, blen, (size_t)p->max_block_bytes + 65536, p->max_block_txs, eb);
   if (rc) return rc;
-  Cohort__Commit *c = commit_decode(cbytes, clen, 1 << 20, eb);
-  if (!c) rc = COHORT_ERR_BAD_BLOCK;
+  Cohort__Commit *c;
+  rc = commit_decode_rc(&c, cbytes, clen, 1 << 20, eb);
+  if (rc) rc = core_err_is_fatal(rc) ? rc : COHORT_ERR_BAD_BLOCK;
   else rc = commit_verify(c, st->meta->chain_id, d.hdr->height, d.hash, st->vals, eb);
   if (c) cohort__commit__free_unpacked(c, NULL);
   block_free(&d);

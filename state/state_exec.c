@@ -58,6 +58,41 @@ int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
   return COHORT_OK;
 }
 
+/* Replace b with a malloc'd copy of 32 bytes (records are freed with
+ * free_unpacked). */
+static int set_bytes32(ProtobufCBinaryData *b, const uint8_t *d, size_t n) {
+  uint8_t *p = malloc(n);
+  if (!p) return COHORT_ERR_NOMEM;
+  memcpy(p, d, n);
+  free(b->data);
+  b->data = p;
+  b->len = n;
+  return COHORT_OK;
+}
+
+/* The commitment a reveal at `height` must hash to: the announced next tip
+ * once its delay has passed, else the current one. */
+static const ProtobufCBinaryData *expected_tip(const Cohort__Validator *v, uint64_t height,
+                                               int *switching) {
+  *switching = v->beacon_next_tip.len == 32 && height >= v->beacon_next_at;
+  return *switching ? &v->beacon_next_tip : &v->beacon_tip;
+}
+
+int state_beacon_expected(state *st, const uint8_t pubkey[32], uint8_t out[32], int *pending) {
+  const Cohort__ValidatorSet *vs = st->vals;
+  for (size_t i = 0; i < vs->n_validators; i++) {
+    const Cohort__Validator *v = vs->validators[i];
+    if (memcmp(v->pubkey.data, pubkey, 32)) continue;
+    int sw;
+    const ProtobufCBinaryData *t = expected_tip(v, st->meta->height + 1, &sw);
+    if (t->len != 32) return COHORT_ERR_NOT_FOUND;
+    memcpy(out, t->data, 32);
+    *pending = v->beacon_next_tip.len == 32 && !sw;
+    return COHORT_OK;
+  }
+  return COHORT_ERR_NOT_FOUND;
+}
+
 int state_exec_reveal(state_exec *x, const uint8_t reveal[32], const uint8_t *new_tip,
                       core_errbuf *eb) {
   int rc;
@@ -71,15 +106,33 @@ int state_exec_reveal(state_exec *x, const uint8_t reveal[32], const uint8_t *ne
     if (!memcmp(vs->validators[i]->pubkey.data, x->proposer, 32)) v = vs->validators[i];
   uint8_t h[32];
   core_sha256(h, reveal, 32);
-  if (!v || v->beacon_tip.len != 32 || memcmp(h, v->beacon_tip.data, 32)) {
+  int sw = 0;
+  const ProtobufCBinaryData *want = v ? expected_tip(v, x->height, &sw) : NULL;
+  if (!want || want->len != 32 || memcmp(h, want->data, 32)) {
     cohort__validator_set__free_unpacked(vs, NULL);
     return core_errf(eb, COHORT_ERR_BAD_BLOCK, "beacon_reveal is not the preimage of the "
-                     "proposer's beacon commitment");
+                     "proposer's beacon commitment%s", sw ? " (its re-commitment is due)" : "");
   }
-  /* The next reveal must hash to this one, or, on a re-commitment, to the
-   * tip of the proposer's new chain. */
-  memcpy(v->beacon_tip.data, new_tip ? new_tip : reveal, 32);
+  /* The next reveal must hash to this one. A re-commitment (the tip of a new
+   * chain) is announced now and takes effect beacon_recommit_delay blocks
+   * later: a proposer cannot grind the new tip to steer a draw it knows. */
+  if ((rc = set_bytes32(&v->beacon_tip, reveal, 32))) goto out;
+  if (sw) {
+    free(v->beacon_next_tip.data);
+    v->beacon_next_tip = (ProtobufCBinaryData){0, NULL};
+    v->beacon_next_at = 0;
+  }
+  if (new_tip) {
+    if (v->beacon_next_tip.len == 32) {
+      rc = core_errf(eb, COHORT_ERR_BAD_BLOCK, "beacon_new_tip while a re-commitment is pending "
+                     "(due at height %llu)", (unsigned long long)v->beacon_next_at);
+      goto out;
+    }
+    if ((rc = set_bytes32(&v->beacon_next_tip, new_tip, 32))) goto out;
+    v->beacon_next_at = x->height + x->st->params->beacon_recommit_delay;
+  }
   rc = sx_put_msg(x, (const uint8_t *)KEY_VALSET, strlen(KEY_VALSET), &vs->base);
+out:
   cohort__validator_set__free_unpacked(vs, NULL);
   if (rc) return rc;
   /* beacon = sha256("cohort/beacon/v2" || beacon || reveal) */
@@ -301,6 +354,43 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
     else state_cache_swap(st, &cache); /* cannot fail: the commit is what it reports */
   }
   kv_batch_del(b);
+  return rc;
+}
+
+static uint64_t blob_size(state *st, const ProtobufCBinaryData *h, int *rc) {
+  Cohort__Blob *b;
+  if (h->len != 32) return 0;
+  int r = state_get_blob(st, h->data, &b);
+  if (r == COHORT_ERR_NOT_FOUND) return 0;
+  if (r) {
+    *rc = r;
+    return 0;
+  }
+  uint64_t n = b->data.len;
+  cohort__blob__free_unpacked(b, NULL);
+  return n;
+}
+
+int state_tx_gas(state *st, const tx_t *tx, uint64_t *gas) {
+  const Cohort__Params *p = st->params;
+  const Cohort__TxBody *b = tx->body;
+  uint64_t kib = 0;
+  int rc = COHORT_OK;
+  if (b->msg_case == COHORT__TX_BODY__MSG_SUBMIT_TASK) {
+    const Cohort__MsgSubmitTask *m = b->submit_task;
+    uint64_t prog = blob_size(st, &m->program, &rc);
+    uint64_t in = m->input_blob.len ? blob_size(st, &m->input_blob, &rc) : m->input.len;
+    kib = market_kib(prog + in);
+  } else if (b->msg_case == COHORT__TX_BODY__MSG_SUBMIT_JOB) {
+    const Cohort__MsgSubmitJob *j = b->submit_job;
+    uint64_t prog = blob_size(st, &j->program, &rc);
+    for (size_t i = 0; i < j->n_inputs; i++) kib += market_kib(prog + j->inputs[i].len);
+  } else if (b->msg_case == COHORT__TX_BODY__MSG_UPLOAD_BLOB && b->upload_blob->is_program) {
+    kib = market_kib(b->upload_blob->data.len);
+  }
+  uint64_t base = market_gas_base(b, tx->raw_len, p);
+  *gas = base + market_gas_vm(kib, p);
+  if (*gas < base) *gas = UINT64_MAX;
   return rc;
 }
 

@@ -3,7 +3,8 @@
  *
  * Order within a block h (docs/tasks.md "Block order"):
  *   begin  (after the header's beacon reveal, before any transaction):
- *          draws due at h (DRAWING tasks), in task-ID order;
+ *          tasks waiting for a seat, oldest first; then draws due at h
+ *          (DRAWING tasks), in task-ID order;
  *   txs    in block order;
  *   end    unbonding stake due at h is released; windows due at h close
  *          (commit/reveal windows, challenge windows), in task-ID order;
@@ -34,7 +35,10 @@ static int run_due(state_exec *x, uint8_t kind, int (*fn)(state_exec *, const ui
   return rc;
 }
 
-int sx_begin_block(state_exec *x) { return run_due(x, DL_DRAW, mk_task_draw_due); }
+int sx_begin_block(state_exec *x) {
+  int rc = mk_serve_waiting(x); /* those who waited go first */
+  return rc ? rc : run_due(x, DL_DRAW, mk_task_draw_due);
+}
 
 int sx_end_block(state_exec *x) {
   int rc = mk_release_unbondings(x);

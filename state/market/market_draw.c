@@ -2,7 +2,7 @@
  *
  * Candidates for task T: executors that accept work, have at least
  * min_executor_stake bonded, are not jailed, hold fewer seats than their
- * declared capacity, whose price fits (price * max_steps <= reward/k * 10^6)
+ * declared capacity, whose price fits (market_seat_cost(max_steps) <= reward/k)
  * and that never sat on T; in address order. For seat j of attempt a:
  *   seed = sha256("cohort/draw/v2" || beacon || T || u32be(a) || u32be(j))
  * and the seat goes to the first candidate at which the running sum of
@@ -25,7 +25,7 @@
 
 typedef struct {
   uint8_t id[20];
-  uint64_t stake, price;
+  uint64_t stake, price, per_task;
 } cand;
 
 typedef struct {
@@ -33,11 +33,11 @@ typedef struct {
   const Cohort__Task *t;
   cand *c;
   size_t n, cap;
-  uint64_t *prices; /* of the otherwise eligible, for the reward hint */
+  uint64_t *prices; /* seat costs of the otherwise eligible, for the reward hint */
   size_t np, pcap;
   size_t busy;      /* eligible but for their capacity */
   uint64_t min_stake;
-  unsigned __int128 max_price_num; /* price * max_steps <= reward/k * 10^6 */
+  uint64_t per_seat; /* reward / k */
 } draw_ctx;
 
 static int was_member(const Cohort__Task *t, const uint8_t id[20]) {
@@ -65,20 +65,22 @@ static int visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   int avail = e->accepting && e->stake >= d->min_stake && e->stake > 0 && !e->jailed_until &&
               !was_member(d->t, k + 2);
   int staked = avail && e->active_tasks < e->capacity;
-  int fits = (unsigned __int128)e->price_per_msteps * d->t->max_steps <= d->max_price_num;
+  uint64_t cost = market_seat_cost(e->price_per_msteps, e->price_per_task, d->t->max_steps);
+  int fits = cost <= d->per_seat;
   if (avail && !staked && fits) d->busy++;
-  uint64_t stake = e->stake, price = e->price_per_msteps;
+  uint64_t stake = e->stake, price = e->price_per_msteps, per_task = e->price_per_task;
   cohort__executor__free_unpacked(e, NULL);
   int rc = COHORT_OK;
   if (avail) { /* busy or not: the reward hint covers everyone who could serve */
     if ((rc = push((void **)&d->prices, &d->np, &d->pcap, sizeof *d->prices))) return rc;
-    d->prices[d->np++] = price;
+    d->prices[d->np++] = cost;
   }
   if (!staked || !fits) return COHORT_OK;
   if ((rc = push((void **)&d->c, &d->n, &d->cap, sizeof *d->c))) return rc;
   memcpy(d->c[d->n].id, k + 2, 20);
   d->c[d->n].stake = stake;
   d->c[d->n].price = price;
+  d->c[d->n].per_task = per_task;
   d->n++;
   return COHORT_OK;
 }
@@ -88,7 +90,7 @@ static int gather(state_exec *x, const Cohort__Task *t, draw_ctx *d) {
   d->x = x;
   d->t = t;
   d->min_stake = mk_params(x)->min_executor_stake;
-  d->max_price_num = (unsigned __int128)(t->reward / t->committee) * 1000000u;
+  d->per_seat = t->reward / t->committee;
   return sx_scan(x, (const uint8_t *)"e/", 2, visit, d);
 }
 
@@ -112,9 +114,7 @@ int mk_draw_survey(state_exec *x, const Cohort__Task *t, mk_draw_info *info) {
     info->busy = d.busy;
     if (d.np >= t->committee && d.n < t->committee) { /* enough executors: reward too small */
       qsort(d.prices, d.np, sizeof *d.prices, cmp_u64);
-      unsigned __int128 per =
-          ((unsigned __int128)d.prices[t->committee - 1] * t->max_steps + 999999) / 1000000u;
-      unsigned __int128 tot = per * t->committee;
+      unsigned __int128 tot = (unsigned __int128)d.prices[t->committee - 1] * t->committee;
       info->reward_needed = tot > UINT64_MAX ? UINT64_MAX : (uint64_t)tot;
     }
   }
@@ -164,6 +164,7 @@ int mk_draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_t ne
       break;
     }
     m->price_per_msteps = d.c[pick].price; /* pay is fixed at the draw */
+    m->price_per_task = d.c[pick].per_task;
     m->stake = d.c[pick].stake;            /* and this stake is locked */
     m->attempt = t->attempt;
     t->members[t->n_members++] = m;

@@ -22,6 +22,27 @@
 #include "core/bytes.h"
 #include "state/market/market_int.h"
 
+int mk_cap_epoch(state_exec *x, uint64_t *out) {
+  uint8_t *v;
+  size_t vl;
+  int rc = sx_get(x, (const uint8_t *)"r/capacity", 10, &v, &vl);
+  *out = 0;
+  if (rc == COHORT_ERR_NOT_FOUND) return COHORT_OK;
+  if (rc) return rc;
+  if (vl == 8) *out = core_get_u64be(v);
+  free(v);
+  return vl == 8 ? COHORT_OK : COHORT_ERR_CORRUPT;
+}
+
+int mk_bump_epoch(state_exec *x) {
+  uint64_t e;
+  int rc = mk_cap_epoch(x, &e);
+  if (rc) return rc;
+  uint8_t v[8];
+  core_put_u64be(v, e + 1);
+  return sx_put(x, (const uint8_t *)"r/capacity", 10, v, 8);
+}
+
 int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res) {
   const Cohort__MsgRegisterExecutor *m = tx->body->register_executor;
   const Cohort__Params *p = mk_params(x);
@@ -65,10 +86,12 @@ int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res) {
   if (rc) goto out;
   e.stake = total;
   e.price_per_msteps = m->price_per_msteps;
+  e.price_per_task = m->price_per_task;
   e.accepting = m->accepting;
   e.capacity = cap;
   if (m->accepting) e.jailed_until = 0; /* back: unjailed */
   rc = mk_put_exec(x, tx->sender, &e);
+  if (!rc) rc = mk_bump_epoch(x); /* a new or changed executor may serve waiting tasks */
 out:
   if (old) cohort__executor__free_unpacked(old, NULL);
   return rc;
@@ -142,6 +165,7 @@ int mk_seat_done(state_exec *x, const uint8_t exec_id[20]) {
   if (e->active_tasks) e->active_tasks--;
   rc = mk_put_exec(x, exec_id, e);
   cohort__executor__free_unpacked(e, NULL);
+  if (!rc) rc = mk_bump_epoch(x); /* a seat freed */
   return rc;
 }
 
@@ -207,6 +231,7 @@ int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[3
   }
   if (e->active_tasks) e->active_tasks--;
   if ((rc = mk_put_exec(x, exec_id, e))) goto out;
+  if ((rc = mk_bump_epoch(x))) goto out;
   rc = mk_seat_release(x, exec_id, task_id, 0);
 out:
   cohort__executor__free_unpacked(e, NULL);
@@ -262,7 +287,15 @@ int mk_release_unbondings(state_exec *x) {
     }
     uint64_t amt = ul.amounts[i] <= e->unbonding ? ul.amounts[i] : e->unbonding; /* after slashes */
     e->unbonding -= amt;
-    rc = mk_put_exec(x, ul.ids[i], e);
+    if (!e->stake && !e->unbonding && !e->active_tasks && !e->seat_lock) {
+      /* Nothing left: the record goes, so draws never scan the dead. (An
+       * unbonding entry of a later height would find no record; none can
+       * exist, as unbonding is 0.) */
+      uint8_t ek[22];
+      rc = sx_del(x, ek, mk_key(ek, 'e', ul.ids[i], 20));
+    } else {
+      rc = mk_put_exec(x, ul.ids[i], e);
+    }
     cohort__executor__free_unpacked(e, NULL);
     if (!rc) rc = bank_credit(x, ul.ids[i], BANK_STK, amt);
     uint8_t k[30];

@@ -29,6 +29,11 @@
  *                                                   draw: locked until settled)
  *   "j/" + job(32)               -> Job
  *   "r/beacon"                   -> 32 bytes, the draw beacon
+ *   "r/capacity"                 -> u64be: the capacity epoch, moved whenever
+ *                                   a seat frees or an executor registers
+ *   "n/" + u64be(since) + task   -> u64be(epoch): tasks waiting for a seat,
+ *                                   first come first served; epoch = the
+ *                                   capacity epoch of their last failed draw
  */
 #ifndef COHORT_STATE_MARKET_INT_H
 #define COHORT_STATE_MARKET_INT_H
@@ -101,6 +106,12 @@ typedef struct {
 int mk_due(state_exec *x, uint64_t h, uint8_t kind, mk_idlist *out);
 int mk_idlist_push(mk_idlist *l, const uint8_t id[32]);
 
+/* The capacity epoch (market_executor.c): read it; move it (a seat freed,
+ * an executor registered or came back) so that waiting tasks try again. */
+int mk_cap_epoch(state_exec *x, uint64_t *out);
+int mk_bump_epoch(state_exec *x);
+#define MK_WAIT_TRIES_PER_BLOCK 64
+
 /* ---- executors (market_executor.c) ---- */
 int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_exec_unbond(state_exec *x, const tx_t *tx, state_tx_result *res);
@@ -152,6 +163,9 @@ int mk_exec_reveal(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_task_draw_due(state_exec *x, const uint8_t id[32]);
 int mk_task_window_due(state_exec *x, const uint8_t id[32]);
 int mk_task_prune_due(state_exec *x, const uint8_t id[32]);
+/* Begin of block, before the draws due: tasks waiting for a seat, oldest
+ * first (market_task.c). */
+int mk_serve_waiting(state_exec *x);
 
 /* ---- jobs (market_job.c) ---- */
 int mk_exec_submit_job(state_exec *x, const tx_t *tx, state_tx_result *res);

@@ -25,6 +25,13 @@ int mk_exec_submit_job(state_exec *x, const tx_t *tx, state_tx_result *res) {
   if (!prog)
     return mk_fail(res, COHORT_ERR_NOT_FOUND, "program %02x%02x%02x%02x... is not an uploaded blob",
                    j->program.data[0], j->program.data[1], j->program.data[2], j->program.data[3]);
+  /* the cheap checks of every chunk before any chunk loads a VM */
+  for (size_t i = 0; i < j->n_inputs; i++)
+    if (j->inputs[i].len > mk_params(x)->max_inline_input) {
+      cohort__blob__free_unpacked(prog, NULL);
+      return mk_fail(res, COHORT_ERR_TOO_LARGE, "chunk %zu: inline input is %zu bytes, the limit "
+                     "is %u", i, j->inputs[i].len, mk_params(x)->max_inline_input);
+    }
   uint8_t job_id[32];
   market_job_id(job_id, tx->sender, tx->body->nonce);
   for (size_t i = 0; !rc && i < j->n_inputs; i++) {

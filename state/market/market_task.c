@@ -7,9 +7,10 @@
  *                  of the next block (deadline kind DRAW), from a beacon the
  *                  proposer that included the submission could not know.
  *                  When the executors that could serve it are busy (at their
- *                  capacity), it tries again after 1, 2, 4 .. 64 blocks, for
- *                  draw_wait_blocks at most; with too few such executors at
- *                  all, it expires at once.
+ *                  capacity), it waits in a first-come first-served queue
+ *                  ("n/"), tried again when a seat frees (the capacity epoch
+ *                  moves), oldest first, for draw_wait_blocks at most; with
+ *                  too few such executors at all, it expires at once.
  *   COMMITTING(1)  k active members; some have not committed. Window:
  *                  `deadline` (WINDOW), never shorter than the step cap needs
  *                  at params.exec_steps_per_block plus a margin.
@@ -17,8 +18,9 @@
  *   AGREED(3)      at least `quorum` active members revealed and all reveals
  *                  are equal: the result is recorded; nobody is paid yet.
  *                  Members' seats (and stake locks) stay until FINAL.
- *   FINAL(4)       the challenge window passed: members paid steps x their
- *                  draw-time price / 10^6 (at most reward/k) and their commit
+ *   FINAL(4)       the challenge window passed: members paid their draw-time
+ *                  seat cost for the steps used (market_seat_cost: per-task
+ *                  price + ceil(steps x price / 10^6), at most reward/k), their commit
  *                  and reveal fees back (up to the allowance); the rest
  *                  refunded. Input and output pruned after retention_blocks.
  *   DISPUTED(5)    two different claims were revealed: escrow and the
@@ -31,7 +33,9 @@
  *
  *   (none)      -> DRAWING     submit_task            MsgSubmitTask / a job chunk
  *   DRAWING     -> COMMITTING  mk_task_draw_due       begin of the next block
- *   DRAWING     -> DRAWING     mk_task_draw_due       executors busy: wait for capacity
+ *   DRAWING     -> DRAWING     mk_task_draw_due       executors busy: queued for capacity
+ *   DRAWING     -> COMMITTING  mk_serve_waiting       a seat freed (begin of block, oldest
+ *                                                     first, before new draws)
  *   DRAWING     -> EXPIRED     mk_task_draw_due       too few executors, or busy longer
  *                                                     than draw_wait_blocks
  *   COMMITTING  -> REVEALING   after_commit           the last active member commits
@@ -40,9 +44,11 @@
  *   COMMITTING  -> EXPIRED     window_closed          ... after max_attempts draws
  *   REVEALING   -> AGREED      resolve                all equal, >= quorum reveals
  *   REVEALING   -> DISPUTED    resolve                two different claims
- *   REVEALING   -> DRAWING     resolve (at deadline)  fewer than quorum: refill the
- *                                                     seats of the no-shows
- *   REVEALING   -> EXPIRED     resolve (at deadline)  ... after max_attempts draws
+ *   REVEALING   -> DRAWING     resolve (at deadline)  nobody revealed: refill the seats
+ *                                                     of the no-shows
+ *   REVEALING   -> EXPIRED     resolve (at deadline)  fewer than quorum revealed (a public
+ *                                                     claim could be copied), or no
+ *                                                     reveal after max_attempts draws
  *   AGREED      -> FINAL       finalize               challenge window over
  *   FINAL/EXPIRED  (pruned)    mk_task_prune_due      retention_blocks later
  *
@@ -84,12 +90,43 @@ static size_t dl_key(uint8_t k[DL_KEY_LEN], uint64_t h, uint8_t kind, const uint
   return DL_KEY_LEN;
 }
 
+/* The reveal gas the chain still expects ("r/reveal_load", u64be): reveal
+ * windows stretch by it, so members who reveal at once are never squeezed
+ * out of a window by other tasks' reveals (blocks hold only so many). */
+static int reveal_load(state_exec *x, uint64_t *v) {
+  uint8_t *b;
+  size_t bl;
+  int rc = sx_get(x, (const uint8_t *)"r/reveal_load", 13, &b, &bl);
+  *v = 0;
+  if (rc == COHORT_ERR_NOT_FOUND) return COHORT_OK;
+  if (rc) return rc;
+  if (bl == 8) *v = core_get_u64be(b);
+  free(b);
+  return bl == 8 ? COHORT_OK : COHORT_ERR_CORRUPT;
+}
+
+static int reveal_load_add(state_exec *x, uint64_t add, uint64_t sub_) {
+  uint64_t v;
+  int rc = reveal_load(x, &v);
+  if (rc) return rc;
+  if (core_add_u64(&v, v, add) || v < sub_) return COHORT_ERR_CORRUPT;
+  v -= sub_;
+  uint8_t b[8];
+  core_put_u64be(b, v);
+  return sx_put(x, (const uint8_t *)"r/reveal_load", 13, b, 8);
+}
+
 /* Every status change goes through here: it keeps the deadline index in
- * step with (status, deadline). h = 0: no deadline. */
+ * step with (status, deadline), and releases the reveal load of a task that
+ * stops revealing. h = 0: no deadline. */
 static int move_to(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t status,
                    uint64_t h) {
   uint8_t k[DL_KEY_LEN];
   int rc;
+  if (t->status == T_REVEALING && status != T_REVEALING && t->reveal_gas_left) {
+    if ((rc = reveal_load_add(x, 0, t->reveal_gas_left))) return rc;
+    t->reveal_gas_left = 0;
+  }
   if (t->deadline && kind_of(t->status) &&
       (rc = sx_del(x, k, dl_key(k, t->deadline, kind_of(t->status), id))))
     return rc;
@@ -190,8 +227,8 @@ static int finalize(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   for (size_t i = 0; i < t->n_members && !rc; i++) {
     const Cohort__TaskMember *m = t->members[i];
     if (!active(m)) continue;
-    unsigned __int128 due = (unsigned __int128)t->result->steps * m->price_per_msteps / 1000000u;
-    uint64_t pay = due > cap ? cap : (uint64_t)due;
+    uint64_t due = market_seat_cost(m->price_per_msteps, m->price_per_task, t->result->steps);
+    uint64_t pay = due > cap ? cap : due;
     if (!(rc = bank_escrow_out(x, m->executor.data, pay)) &&
         !(rc = core_add_u64(&t->paid, t->paid, pay)) && !(rc = repay_fees(x, t, m)))
       rc = mk_seat_release(x, m->executor.data, id, 1);
@@ -232,6 +269,12 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t, int at_
   }
   if (revealed < t->quorum) {
     if ((rc = mk_event(t, x->height, EV_NO_QUORUM, NULL, revealed, t->quorum, NULL))) return rc;
+    /* A revealed claim is public: members drawn now could copy it (output,
+     * proof and all) without running anything and make a quorum of copies.
+     * So only a window with no reveal at all is refilled; otherwise the task
+     * ends without a result (the revealers get their fees back, nobody is
+     * paid, the customer is refunded). */
+    if (revealed) return expire(x, id, t, EXP_NO_QUORUM);
     return redraw_or_expire(x, id, t, EXP_NO_QUORUM);
   }
   if (!(t->result = claim_copy(first))) return COHORT_ERR_NOMEM;
@@ -246,11 +289,27 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t, int at_
   return chal ? COHORT_OK : finalize(x, id, t);
 }
 
-/* After a commit: once every active member is committed, reveals open. */
+/* After a commit: once every active member is committed, reveals open. The
+ * window is reveal_blocks plus the blocks that the reveals the chain
+ * already expects, and these, need at half a block's gas each. */
 static int after_commit(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
-  for (size_t i = 0; i < t->n_members; i++)
+  size_t owed = 0;
+  for (size_t i = 0; i < t->n_members; i++) {
     if (active(t->members[i]) && !t->members[i]->commitment.len) return COHORT_OK;
-  int rc = move_to(x, id, t, T_REVEALING, x->height + t->reveal_blocks);
+    owed += active(t->members[i]) && !t->members[i]->claim;
+  }
+  const Cohort__Params *p = mk_params(x);
+  uint64_t load, mine, per_block = p->max_block_gas / 2 ? p->max_block_gas / 2 : 1;
+  int rc = reveal_load(x, &load);
+  if (rc) return rc;
+  if (core_mul_u64(&mine, market_reveal_gas(t->max_output_bytes, p), owed) ||
+      core_add_u64(&load, load, mine))
+    return COHORT_ERR_CORRUPT;
+  uint64_t extra = load / per_block + (load % per_block != 0), window;
+  if (core_add_u64(&window, t->reveal_blocks, extra)) window = UINT64_MAX / 2;
+  if ((rc = reveal_load_add(x, mine, 0))) return rc;
+  t->reveal_gas_left = mine;
+  rc = move_to(x, id, t, T_REVEALING, x->height + window);
   if (!rc) rc = mk_event(t, x->height, EV_REVEALING, NULL, 0, 0, NULL);
   if (!rc) rc = resolve(x, id, t, 0); /* members from earlier draws revealed already */
   return rc;
@@ -318,6 +377,28 @@ int mk_submit_task(state_exec *x, const uint8_t owner[20], const uint8_t id[32],
                    "allowance for the members' commits and reveals) exceeds the CRD balance %llu",
                    (unsigned long long)escrow, (unsigned long long)m->reward, m->committee,
                    (unsigned long long)allowance, (unsigned long long)crd);
+  { /* at the door, before any VM work: enough executors must be able to serve
+     * it (busy ones free their capacity as their tasks settle: the draw waits) */
+    Cohort__Task probe = COHORT__TASK__INIT;
+    probe.max_steps = m->max_steps;
+    probe.reward = m->reward;
+    probe.committee = m->committee;
+    mk_draw_info di;
+    if ((rc = mk_draw_survey(x, &probe, &di))) return rc;
+    if (di.eligible + di.busy < m->committee) {
+      if (di.staked + di.busy == 0)
+        return mk_fail(res, COHORT_ERR_NO_EXECUTORS, "no executor accepts work with the minimum "
+                       "stake right now (see: cohort executor list); try again later");
+      if (di.staked + di.busy < m->committee)
+        return mk_fail(res, COHORT_ERR_NO_EXECUTORS, "only %zu executors accept work with the "
+                       "minimum stake; a committee of %u needs more: lower --committee",
+                       di.staked + di.busy, m->committee);
+      return mk_fail(res, COHORT_ERR_NO_EXECUTORS, "the reward does not cover %u executors' "
+                     "prices for max_steps %llu: reward at least %llu CRD base units (or lower "
+                     "max_steps)", m->committee, (unsigned long long)m->max_steps,
+                     (unsigned long long)di.reward_needed);
+    }
+  }
   Cohort__Blob *inb = NULL;
   const uint8_t *input = m->input.data;
   size_t input_len = m->input.len;
@@ -363,27 +444,6 @@ int mk_submit_task(state_exec *x, const uint8_t owner[20], const uint8_t id[32],
   t->reveal_blocks = reveal;
   t->submitted_height = x->height;
   t->draw_height = t->draw_since = x->height + 1;
-  if (!rc) { /* at the door: enough executors must be able to serve it (busy ones
-               free their capacity as their tasks settle: the draw waits) */
-    mk_draw_info di;
-    rc = mk_draw_survey(x, t, &di);
-    if (!rc && di.eligible + di.busy < m->committee) {
-      if (di.staked + di.busy == 0)
-        mk_fail(res, COHORT_ERR_NO_EXECUTORS, "no executor accepts work with the minimum stake "
-                "right now (see: cohort executor list); try again later");
-      else if (di.staked + di.busy < m->committee)
-        mk_fail(res, COHORT_ERR_NO_EXECUTORS, "only %zu executors accept work with the minimum "
-                "stake; a committee of %u needs more: lower --committee",
-                di.staked + di.busy, m->committee);
-      else
-        mk_fail(res, COHORT_ERR_NO_EXECUTORS, "the reward does not cover %u executors' prices "
-                "for max_steps %llu: reward at least %llu CRD base units (or lower max_steps)",
-                m->committee, (unsigned long long)m->max_steps,
-                (unsigned long long)di.reward_needed);
-      cohort__task__free_unpacked(t, NULL);
-      return COHORT_OK;
-    }
-  }
   if (!rc) rc = bank_escrow_in(x, owner, escrow);
   if (!rc && !m->input_blob.len) {
     uint8_t k[34];
@@ -468,7 +528,9 @@ int mk_exec_commit(state_exec *x, const tx_t *tx, state_tx_result *res) {
   if (mem->commitment.len) {
     rc = mk_fail(res, COHORT_ERR_DUPLICATE, "already committed to this task");
   } else {
-    mem->commit_fee = tx->body->fee;
+    /* what the tx had to pay, not what the member chose to bid: a member
+     * cannot turn the customer's allowance into a tip for the proposer */
+    mem->commit_fee = market_fee_due(market_gas_base(tx->body, tx->raw_len, mk_params(x)), mk_params(x));
     rc = mk_set_bytes(&mem->commitment, m->commitment.data, 32);
     if (!rc) rc = mk_event(t, x->height, EV_COMMITTED, tx->sender, 0, 0, NULL);
     if (!rc) rc = after_commit(x, m->task_id.data, t);
@@ -478,7 +540,8 @@ int mk_exec_commit(state_exec *x, const tx_t *tx, state_tx_result *res) {
   return rc;
 }
 
-/* Checks of a reveal against the task; NULL if it passes, else the reason. */
+/* Checks of a reveal against the task; NULL if it passes, else the reason
+ * (*code the result code; a fatal-band *code is this node's failure). */
 static const char *reveal_problem(state_exec *x, const Cohort__Task *t,
                                   const Cohort__TaskMember *mem, const tx_t *tx, int *code,
                                   char *buf, size_t bl) {
@@ -499,8 +562,10 @@ static const char *reveal_problem(state_exec *x, const Cohort__Task *t,
   if (memcmp(oh, c->output_hash.data, 32)) return "output does not hash to claim.output_hash";
   cohort_vm_info info;
   core_errbuf veb;
-  if (cohort_vm_output_verify(c->final_state.data, m->output.data, m->output.len,
-                              m->output_proof.data, m->output_proof.len, &info, &veb)) {
+  int vrc = cohort_vm_output_verify(c->final_state.data, m->output.data, m->output.len,
+                                    m->output_proof.data, m->output_proof.len, &info, &veb);
+  if (vrc) {
+    if (core_err_is_fatal(vrc)) *code = vrc; /* out of memory is ours, not the reveal's */
     snprintf(buf, bl, "output proof rejected: %.100s", veb.msg);
     return buf;
   }
@@ -525,12 +590,18 @@ int mk_exec_reveal(state_exec *x, const tx_t *tx, state_tx_result *res) {
   char buf[160];
   int code;
   const char *why = reveal_problem(x, t, mem, tx, &code, buf, sizeof buf);
-  if (why) {
+  if (why && core_err_is_fatal(code)) {
+    rc = code;
+  } else if (why) {
     rc = mk_fail(res, code, "%s", why);
   } else {
     const Cohort__Claim *c = m->claim;
-    mem->reveal_fee = tx->body->fee;
-    if (!(mem->claim = claim_copy(c))) rc = COHORT_ERR_NOMEM;
+    uint64_t g = market_reveal_gas(t->max_output_bytes, mk_params(x));
+    if (g > t->reveal_gas_left) g = t->reveal_gas_left;
+    rc = reveal_load_add(x, 0, g);
+    t->reveal_gas_left -= g;
+    mem->reveal_fee = market_fee_due(market_gas_base(tx->body, tx->raw_len, mk_params(x)), mk_params(x));
+    if (!rc && !(mem->claim = claim_copy(c))) rc = COHORT_ERR_NOMEM;
     uint8_t k[66];
     mk_key(k, 'o', m->task_id.data, 32);
     memcpy(k + 34, c->output_hash.data, 32);
@@ -547,6 +618,38 @@ int mk_exec_reveal(state_exec *x, const tx_t *tx, state_tx_result *res) {
 
 /* ---- block hooks ---- */
 
+static size_t wait_key(uint8_t k[42], uint64_t since, const uint8_t id[32]) {
+  k[0] = 'n';
+  k[1] = '/';
+  core_put_u64be(k + 2, since);
+  memcpy(k + 10, id, 32);
+  return 42;
+}
+
+/* Draw the empty seats of t (DRAWING) now. *waiting is set when the draw
+ * could not be made only because the executors that could serve it are
+ * busy and the task may still wait: the caller queues it. Otherwise the
+ * task moves on (COMMITTING) or expires. */
+static int try_draw(state_exec *x, const uint8_t id[32], Cohort__Task *t, int *waiting) {
+  *waiting = 0;
+  size_t need = t->committee - count_active(t);
+  int rc = mk_draw(x, id, t, need);
+  if (rc == COHORT_ERR_NOT_FOUND) {
+    mk_draw_info di = {0};
+    if ((rc = mk_draw_survey(x, t, &di))) return rc;
+    if (di.eligible + di.busy >= need &&
+        x->height - t->draw_since < mk_params(x)->draw_wait_blocks) {
+      *waiting = 1;
+      return t->draw_tries++ ? COHORT_OK : mk_event(t, x->height, EV_WAITING, NULL, need, 0, NULL);
+    }
+    return expire(x, id, t, EXP_NO_EXECUTORS);
+  }
+  if (rc) return rc;
+  t->draw_tries = 0;
+  if ((rc = move_to(x, id, t, T_COMMITTING, x->height + t->commit_blocks))) return rc;
+  return after_commit(x, id, t); /* cannot open reveals: new seats have no commitment */
+}
+
 int mk_task_draw_due(state_exec *x, const uint8_t id[32]) {
   int rc;
   Cohort__Task *t = mk_get_task(x, id, &rc);
@@ -555,31 +658,81 @@ int mk_task_draw_due(state_exec *x, const uint8_t id[32]) {
     cohort__task__free_unpacked(t, NULL);
     return COHORT_ERR_CORRUPT; /* the index and the record disagree */
   }
-  size_t need = t->committee - count_active(t);
-  rc = mk_draw(x, id, t, need);
-  mk_draw_info di = {0};
-  if (rc == COHORT_ERR_NOT_FOUND && (rc = mk_draw_survey(x, t, &di)) == COHORT_OK)
-    rc = COHORT_ERR_NOT_FOUND;
-  if (rc == COHORT_ERR_NOT_FOUND && di.eligible + di.busy >= need &&
-      x->height - t->draw_since < mk_params(x)->draw_wait_blocks) {
-    /* Executors are busy (capacity) or away: wait, backing off, rather than
-     * expire a task someone will serve soon (a job bigger than today's
-     * capacity queues). Each retry costs a scan of the executors, so the
-     * retries are spaced exponentially. */
-    uint32_t gap = t->draw_tries < 6 ? 1u << t->draw_tries : 64;
-    if (!t->draw_tries) rc = mk_event(t, x->height, EV_WAITING, NULL, need, 0, NULL);
-    else rc = COHORT_OK;
-    t->draw_tries++;
-    if (!rc) rc = move_to(x, id, t, T_DRAWING, x->height + gap);
-  } else if (rc == COHORT_ERR_NOT_FOUND) {
-    rc = expire(x, id, t, EXP_NO_EXECUTORS);
-  } else if (!rc) {
-    t->draw_tries = 0;
-    rc = move_to(x, id, t, T_COMMITTING, x->height + t->commit_blocks);
-    if (!rc) rc = after_commit(x, id, t); /* cannot open reveals: new seats have no commitment */
+  int waiting;
+  rc = try_draw(x, id, t, &waiting);
+  if (!rc && waiting) {
+    /* Executors are busy: queue it (first come, first served) until a seat
+     * frees; it is tried again only when the capacity epoch moves. */
+    uint64_t epoch;
+    uint8_t k[42], v[8];
+    if (!(rc = move_to(x, id, t, T_DRAWING, 0)) && !(rc = mk_cap_epoch(x, &epoch))) {
+      core_put_u64be(v, epoch);
+      rc = sx_put(x, k, wait_key(k, t->draw_since, id), v, 8);
+    }
   }
   if (!rc) rc = mk_put_task(x, id, t);
   cohort__task__free_unpacked(t, NULL);
+  return rc;
+}
+
+typedef struct {
+  uint8_t (*k)[42];
+  uint64_t *epoch;
+  size_t n, cap;
+} waitlist;
+
+static int collect_wait(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  waitlist *w = ctx;
+  if (kl != 42 || vl != 8) return COHORT_ERR_CORRUPT;
+  if (w->n == w->cap) {
+    size_t cap = w->cap ? w->cap * 2 : 16;
+    void *a = realloc(w->k, cap * 42);
+    if (a) w->k = a;
+    void *b = a ? realloc(w->epoch, cap * 8) : NULL;
+    if (b) w->epoch = b;
+    if (!a || !b) return COHORT_ERR_NOMEM;
+    w->cap = cap;
+  }
+  memcpy(w->k[w->n], k, 42);
+  w->epoch[w->n++] = core_get_u64be(v);
+  return 0;
+}
+
+int mk_serve_waiting(state_exec *x) {
+  waitlist w = {0};
+  uint64_t epoch;
+  int rc = mk_cap_epoch(x, &epoch);
+  if (!rc) rc = sx_scan(x, (const uint8_t *)"n/", 2, collect_wait, &w);
+  uint32_t wait = mk_params(x)->draw_wait_blocks, tries = 0;
+  for (size_t i = 0; !rc && i < w.n; i++) {
+    uint64_t since = core_get_u64be(w.k[i] + 2);
+    int too_old = x->height - since >= wait;
+    /* Nothing about the executors changed since this task last failed:
+     * it would fail again; skip it without a scan. At most
+     * MK_WAIT_TRIES_PER_BLOCK scans per block, oldest first. */
+    if (!too_old && (w.epoch[i] == epoch || tries >= MK_WAIT_TRIES_PER_BLOCK)) continue;
+    const uint8_t *id = w.k[i] + 10;
+    Cohort__Task *t = mk_get_task(x, id, &rc);
+    if (!t) {
+      if (!rc) rc = COHORT_ERR_CORRUPT;
+      break;
+    }
+    int waiting = 0;
+    if (t->status != T_DRAWING) rc = COHORT_ERR_CORRUPT;
+    else if (too_old) rc = expire(x, id, t, EXP_NO_EXECUTORS);
+    else tries++, rc = try_draw(x, id, t, &waiting);
+    if (!rc && waiting) {
+      uint8_t v[8];
+      core_put_u64be(v, epoch);
+      rc = sx_put(x, w.k[i], 42, v, 8); /* still waiting: remember this epoch */
+    } else if (!rc) {
+      rc = sx_del(x, w.k[i], 42);
+    }
+    if (!rc) rc = mk_put_task(x, id, t);
+    cohort__task__free_unpacked(t, NULL);
+  }
+  free(w.k);
+  free(w.epoch);
   return rc;
 }
 

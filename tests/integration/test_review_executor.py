@@ -89,7 +89,7 @@ def addr(name):
 def setup():
     global node
     node = Node(BIN, {"block_interval_ms": 150},
-                genesis_params={"window_margin_blocks": 2, "reveal_blocks": 4,
+                genesis_params={"window_margin_blocks": 2, "reveal_blocks": 4, "exec_steps_per_block": "100000000",
                                 "liveness_jail_blocks": 5, "draw_wait_blocks": 200})
     node.start()
     node.cli("keys", "new", "exec1")

@@ -18,6 +18,7 @@
 #define FX_CHAIN "test-chain-1"
 #define FX_USERS 7
 #define FX_BEACON_N 512 /* links of the validator's beacon hash chain */
+#define FX_RECOMMIT_DELAY 4
 
 typedef struct {
   core_key val;
@@ -25,11 +26,12 @@ typedef struct {
   uint8_t ids[FX_USERS][20];
   genesis g;
   /* The validator's beacon chains: a[i] = sha256^i(seed_a); genesis
-   * commits to a[N]; block h reveals a[N - h]. From height recommit_at
-   * (0 = never) the header also carries b[N], and block h > recommit_at
-   * reveals b[N - (h - recommit_at)]. recommit_off shifts the new chain:
-   * the header carries b[N - off] and later blocks reveal b[N - off - k]
-   * (a proposer choosing which tip to re-commit to). no_reveal withholds. */
+   * commits to a[N]; block h reveals a[N - h]. At height recommit_at
+   * (0 = never) the header also carries b[N - off] (off = recommit_off: a
+   * proposer choosing which tip to re-commit to); the switch comes
+   * FX_RECOMMIT_DELAY blocks later (params.beacon_recommit_delay): block
+   * s = recommit_at + delay reveals b[N - off - 1], s + 1 reveals
+   * b[N - off - 2], ... no_reveal withholds. */
   uint8_t beacon_a[FX_BEACON_N + 1][32], beacon_b[FX_BEACON_N + 1][32];
   uint64_t recommit_at;
   unsigned recommit_off;
@@ -46,12 +48,12 @@ static __attribute__((unused)) const uint8_t *fx_reveal(const fixture *f, uint64
                                                         const uint8_t **new_tip) {
   *new_tip = NULL;
   if (f->no_reveal) return NULL;
-  if (!f->recommit_at || h <= f->recommit_at) {
+  if (!f->recommit_at || h < f->recommit_at + FX_RECOMMIT_DELAY) {
     if (h > FX_BEACON_N) return NULL;
     if (h == f->recommit_at) *new_tip = f->beacon_b[FX_BEACON_N - f->recommit_off];
     return f->beacon_a[FX_BEACON_N - h];
   }
-  uint64_t k = h - f->recommit_at + f->recommit_off;
+  uint64_t k = h - (f->recommit_at + FX_RECOMMIT_DELAY) + 1 + f->recommit_off;
   return k <= FX_BEACON_N ? f->beacon_b[FX_BEACON_N - k] : NULL;
 }
 
@@ -89,7 +91,7 @@ static void fx_init_params(fixture *f, uint8_t seed, const char *extra_params) {
            "\"commit_blocks\":3,\"reveal_blocks\":3,\"challenge_blocks\":2,"
            "\"unbonding_blocks\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
            "\"window_margin_blocks\":1,\"liveness_jail_blocks\":20,\"retention_blocks\":5,"
-           "\"draw_wait_blocks\":4%s},"
+           "\"draw_wait_blocks\":10,\"beacon_recommit_delay\":4%s},"
            "\"accounts\":[%s,%s,%s,%s,%s,%s,%s],"
            "\"validators\":[{\"pubkey\":\"%s\",\"operator\":\"%s\",\"power\":\"100\","
            "\"beacon_commit\":\"%s\"}]}",
