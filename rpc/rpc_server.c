@@ -247,6 +247,20 @@ static void conn_close(conn *c) {
 
 void rpc_conn_close(conn *c) { conn_close(c); }
 
+/* Drop a client that missed a deadline: reset the connection (SO_LINGER 0)
+ * so the kernel discards what it still holds for it too, instead of
+ * trickling it out after the close. */
+static void conn_abort(conn *c) {
+  uv_os_fd_t fd;
+  if (c->state != C_CLOSING && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+    struct linger l = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+  conn_close(c);
+}
+
+void rpc_conn_abort(conn *c) { conn_abort(c); }
+
 /* A JSON text (malloc'd, or NULL) of an error response with id null. */
 static char *error_body(int code, const char *msg, size_t *len) {
   json_t *o = rpc_error_object(NULL, code, msg, NULL);
@@ -1260,7 +1274,7 @@ static void on_timer(uv_timer_t *t) {
       atomic_fetch_add(&s->n_dropped, 1);
       LOGD(MOD, "dropping %s: response not read within %llu ms", c->name,
            (unsigned long long)s->idle_ms);
-      conn_close(c);
+      conn_abort(c);
       break;
     }
     case C_LINGER:
@@ -1293,7 +1307,7 @@ static void on_sweep(uv_timer_t *t) {
          "dropping %s: an answer was not taken whole within %llu ms "
          "(write_timeout_ms); its buffers are freed",
          c->name, (unsigned long long)s->write_ms);
-    conn_close(c);
+    conn_abort(c);
   }
 }
 

@@ -185,6 +185,9 @@ struct job {
 uint64_t rpc_loop_ms(rpc_server *s);
 /* Close c now (idempotent); its handles are freed by their close callbacks. */
 void rpc_conn_close(conn *c);
+/* Reset c (the kernel drops its buffers too) and close it: for clients
+ * dropped at a deadline. */
+void rpc_conn_abort(conn *c);
 /* Resume / stop reading from c's socket (reading stops by itself when the
  * input buffer is full). */
 void rpc_conn_start_reading(conn *c);

@@ -693,7 +693,7 @@ void rpc_ws_on_timer(conn *c) {
     atomic_fetch_add(&c->s->n_dropped, 1);
     LOGI(MOD, "dropping WebSocket client %s: no pong within %llu ms", c->name,
          (unsigned long long)c->s->ws_ping_ms);
-    rpc_conn_close(c);
+    rpc_conn_abort(c);
     return;
   }
   w->awaiting_pong = 1;
