@@ -248,8 +248,7 @@ static void publish_block(node *n, uint64_t h) {
   json_t *ev = json_pack("{s:I, s:s, s:I, s:I, s:s}", "height", (json_int_t)h, "hash", hash,
                          "time_ms", (json_int_t)state_last_time_ms(n->st), "num_txs",
                          (json_int_t)n->prop.ntx, "app_hash", app);
-  if (ev) rpc_server_publish(n->rpc, "new_block", ev);
-  json_decref(ev);
+  if (ev) rpc_server_publish(n->rpc, "new_block", ev); /* stolen */
 }
 
 static void publish_txs(node *n, uint64_t h) {
@@ -263,8 +262,7 @@ static void publish_txs(node *n, uint64_t h) {
                            (json_int_t)h, "index", (int)i, "sender", sender, "type",
                            n->prop.types[i], "code", r->code, "codespace", core_err_name(r->code),
                            "log", r->log);
-    if (ev) rpc_server_publish(n->rpc, "tx", ev);
-    json_decref(ev);
+    if (ev) rpc_server_publish(n->rpc, "tx", ev); /* stolen */
   }
 }
 
@@ -293,8 +291,7 @@ static void publish_task(void *ctx, const uint8_t id[32]) {
     core_hex_encode(jid, t->job.data, 32);
     json_object_set_new(ev, "job_id", json_string(jid));
   }
-  if (ev) rpc_server_publish(n->rpc, "task", ev);
-  json_decref(ev);
+  if (ev) rpc_server_publish(n->rpc, "task", ev); /* stolen */
   cohort__task__free_unpacked(t, NULL);
 }
 

@@ -222,13 +222,14 @@ void rpc_server_close(rpc_server *s);
  * filter matches when each of its keys k equals the event's top-level string
  * field k, or is contained in its array field k or k+"s" (so {"executor": A}
  * matches "executors": [..., A]). Thread-safe and cheap for the caller:
- * the event is referenced (json_incref) and queued to the RPC thread, which
- * serializes it once and finds the subscribers through an index by topic
- * and by filter value, so an event costs O(its fields + matching
- * subscribers), not O(all subscriptions). The caller must not modify event
- * afterwards (json_decref is fine). When nobody subscribes to the topic the
- * event is not even queued; when publish_queue events are already waiting
- * it is dropped (counted in /metrics, announced by subscription_gap). A
+ * event is stolen (the caller gives up its reference and must not touch it
+ * or anything inside it again: jansson's reference counts are not safe to
+ * share between threads) and queued to the RPC thread, which serializes it
+ * once and finds the subscribers through an index by topic and by filter
+ * value, so an event costs O(its fields + matching subscribers), not O(all
+ * subscriptions). When nobody subscribes to the topic the event is freed at
+ * once; when publish_queue events are already waiting it is dropped
+ * (counted in /metrics, announced by subscription_gap). A
  * subscriber that cannot keep up (over ws_max_queue_bytes or _msgs unsent)
  * is disconnected with close code 1008. Unknown topics are a bug: logged,
  * ignored. Not after rpc_server_close. */

@@ -1561,9 +1561,13 @@ void rpc_server_publish(rpc_server *s, const char *topic, json_t *event) {
   if (!s || !topic || !event || rpc_ws_topic_index(s, topic, &idx) != 0) {
     LOGE(MOD, "publish to unknown topic \"%.64s\" ignored",
          topic ? topic : "(null)");
+    json_decref(event);
     return;
   }
-  if (atomic_load(&s->topic_subs[idx]) == 0) return;
+  if (atomic_load(&s->topic_subs[idx]) == 0) {
+    json_decref(event);
+    return;
+  }
   pub_ev *e = malloc(sizeof *e);
   uv_mutex_lock(&s->mu);
   if (!e || !s->open || s->n_pubs >= s->publish_max) {
@@ -1573,11 +1577,12 @@ void rpc_server_publish(rpc_server *s, const char *topic, json_t *event) {
     }
     uv_mutex_unlock(&s->mu);
     free(e);
+    json_decref(event);
     return;
   }
   e->next = NULL;
   e->topic = idx;
-  e->ev = json_incref(event);
+  e->ev = event; /* ours now: only the RPC thread touches it */
   if (s->pubs_tail)
     s->pubs_tail->next = e;
   else

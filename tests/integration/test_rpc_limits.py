@@ -46,6 +46,20 @@ def make_node(conf):
     return n
 
 
+def finish(node):
+    """Stop node: it must exit 0 (so it shut down with the RPC thread, and,
+    in the sanitizer build, leak-free) and log no sanitizer report."""
+    try:
+        rc = node.stop()
+        log = open(node.log_path, errors="replace").read()
+        assert rc == 0, "cohortd exited %s\n%s" % (rc, node.tail(40))
+        for bad in ("Sanitizer", "runtime error:"):
+            assert bad not in log, "sanitizer report in the node's log:\n" + \
+                log[log.index(bad) - 200:log.index(bad) + 3000]
+    finally:
+        node.cleanup()
+
+
 def metric(node, name):
     """Sum of a Prometheus metric's samples whose name+labels start with name."""
     import urllib.request
@@ -136,7 +150,7 @@ def test_flood_of_big_bodies_does_not_stall_consensus():
         assert n >= (t1 - t0) // 200 // 2, "only %d blocks in %d ms of flood" % (n, t1 - t0)
         assert answered, "the honest client was never answered"
     finally:
-        node.cleanup()
+        finish(node)
 
 
 # ---- item 2: holding connections ----------------------------------------------
@@ -214,7 +228,7 @@ def test_rpc_cannot_be_monopolised():
                 (h.sock if hasattr(h, "sock") else h).close()
             except OSError:
                 pass
-        node.cleanup()
+        finish(node)
 
 
 # ---- item 7: big answers, pagination, idle subscriptions ----------------------
@@ -261,7 +275,7 @@ def test_big_answers_are_bounded():
         assert cut and all(x["error"]["code"] == -32005 for x in cut), out[:3]
         assert raw_len < 16384 + 20 * 400, raw_len
     finally:
-        node.cleanup()
+        finish(node)
 
 
 def test_idle_subscriptions_cost_nothing_per_event():
@@ -299,7 +313,7 @@ def test_idle_subscriptions_cost_nothing_per_event():
     finally:
         for w in conns:
             w.close()
-        node.cleanup()
+        finish(node)
 
 
 # ---- item 8: compute_simulate ---------------------------------------------------
@@ -386,7 +400,7 @@ def test_simulate_cancelled_on_disconnect_and_limited_per_address():
               % (time.time() - t), flush=True)
         assert metric(node, 'cohort_simulate_total{result="cancelled"}') == 2
     finally:
-        node.cleanup()
+        finish(node)
 
 
 def test_simulate_steps_per_minute_quota():
@@ -412,7 +426,7 @@ def test_simulate_steps_per_minute_quota():
         assert r["steps"] == 1000
         assert metric(node, 'cohort_simulate_total{result="quota"}') == 1
     finally:
-        node.cleanup()
+        finish(node)
 
 
 if __name__ == "__main__":

@@ -727,14 +727,15 @@ static void test_write_deadline(void **st) {
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   post(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"big\",\"params\":[10000000]}");
   uint64_t t0 = mono_ms();
-  while (rpc_server_buffered(s) < 10000000 && mono_ms() - t0 < 2000) sleep_ms(5);
+  while (rpc_server_buffered(s) < 10000000 && mono_ms() - t0 < 5000) sleep_ms(5);
   assert_true(rpc_server_buffered(s) >= 10000000);
+  t0 = mono_ms(); /* the answer is being written: the deadline runs */
   struct timeval tv = {0, 100000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   char b[512];
   size_t got = 0;
   int eof = 0;
-  while (!eof && mono_ms() - t0 < 5000) {
+  while (!eof && mono_ms() - t0 < 8000) {
     ssize_t n = recv(fd, b, sizeof b, 0);
     if (n == 0 || (n < 0 && errno == ECONNRESET)) eof = 1;
     if (n > 0) got += (size_t)n;
@@ -743,7 +744,7 @@ static void test_write_deadline(void **st) {
   uint64_t dt = mono_ms() - t0;
   assert_true(eof);
   assert_true(got < 10000000);
-  assert_true(dt >= 600 && dt < 3000);
+  assert_true(dt >= 600 && dt < 5000);
   assert_true(wait_until(buffered_is, s, 0, 1000));
   assert_true(wait_until(conns_are, s, 0, 1000));
   close(fd);
@@ -896,11 +897,9 @@ static void test_publish_is_o_matching(void **st) {
                            "committing", "executors", "coh1a", "coh1b", "height",
                            (json_int_t)e);
     rpc_server_publish(s, "task", ev);
-    json_decref(ev);
   }
   json_t *ev = json_pack("{s:s, s:[s,s]}", "task_id", "t-mine", "executors", "coh1x", "coh1me");
   rpc_server_publish(s, "task", ev);
-  json_decref(ev);
   json_t *got = ws_json(me);
   assert_non_null(got);
   assert_string_equal(
@@ -934,9 +933,7 @@ static void test_publish_queue_gap(void **st) {
   sleep_ms(100);
   uint64_t t0 = mono_ms();
   for (int i = 0; i < 100; i++) {
-    json_t *ev = json_pack("{s:i}", "height", i);
-    rpc_server_publish(s, "new_block", ev);
-    json_decref(ev);
+    rpc_server_publish(s, "new_block", json_pack("{s:i}", "height", i));
   }
   assert_true(mono_ms() - t0 < 200); /* did not wait for the busy thread */
   int events = 0, gap = 0;
