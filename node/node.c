@@ -217,13 +217,37 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
 
 /* ---- commit ---- */
 
+/* The block's tx indices sorted by hash, for answer_waiters. */
+static const uint8_t (*sort_hashes)[32];
+static int cmp_tx_index(const void *a, const void *b) {
+  return memcmp(sort_hashes[*(const size_t *)a], sort_hashes[*(const size_t *)b], 32);
+}
+
+/* Index of hash in the block, or ntx. */
+static size_t find_tx(const node *n, const size_t *order, const uint8_t hash[32]) {
+  size_t lo = 0, hi = n->prop.ntx;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = memcmp(n->prop.tx_hashes[order[mid]], hash, 32);
+    if (c == 0) return order[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return n->prop.ntx;
+}
+
 static void answer_waiters(node *n, uint64_t h) {
+  if (!n->waiters || !n->prop.ntx) return;
+  /* Waiters are RPC clients' work on this loop: O((W + N) log N), not W * N. */
+  size_t *order = malloc(n->prop.ntx * sizeof *order);
+  if (!order) return; /* they time out instead */
+  for (size_t k = 0; k < n->prop.ntx; k++) order[k] = k;
+  sort_hashes = (const uint8_t(*)[32])n->prop.tx_hashes;
+  qsort(order, n->prop.ntx, sizeof *order, cmp_tx_index);
   waiter **pp = &n->waiters;
   while (*pp) {
     waiter *w = *pp;
-    size_t i;
-    for (i = 0; i < n->prop.ntx; i++)
-      if (!memcmp(n->prop.tx_hashes[i], w->hash, 32)) break;
+    size_t i = find_tx(n, order, w->hash);
     if (i == n->prop.ntx) {
       pp = &w->next;
       continue;
@@ -237,7 +261,9 @@ static void answer_waiters(node *n, uint64_t h) {
                                       r->log));
     *pp = w->next;
     free(w);
+    n->n_waiters--;
   }
+  free(order);
 }
 
 /* WebSocket events (docs/rpc.md): a new block, and each task it changed. */
@@ -430,6 +456,14 @@ int node_broadcast(node *n, tx_t *tx, core_errbuf *eb) {
 /* ---- commit-mode waiters ---- */
 
 void node_register_waiter(node *n, const uint8_t hash[32], rpc_call *c) {
+  if (n->n_waiters >= NODE_MAX_WAITERS) {
+    char hex[65], msg[200];
+    core_hex_encode(hex, hash, 32);
+    snprintf(msg, sizeof msg, "tx %s is in the mempool, but %d clients already wait for their "
+             "commits; query it later with the tx method", hex, NODE_MAX_WAITERS);
+    rpc_call_error(c, RPC_UNAVAILABLE, msg, json_pack("{s:s}", "hash", hex));
+    return;
+  }
   waiter *w = calloc(1, sizeof *w);
   if (!w) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "out of memory", NULL);
@@ -440,6 +474,7 @@ void node_register_waiter(node *n, const uint8_t hash[32], rpc_call *c) {
   w->deadline_ms = node_now_ms() + n->cfg.rpc_commit_timeout_ms;
   w->next = n->waiters;
   n->waiters = w;
+  n->n_waiters++;
 }
 
 static void on_waiter_timer(uv_timer_t *t) {
@@ -459,6 +494,7 @@ static void on_waiter_timer(uv_timer_t *t) {
     rpc_call_error(w->call, RPC_TIMEOUT, msg, json_pack("{s:s}", "hash", hex));
     *pp = w->next;
     free(w);
+    n->n_waiters--;
   }
 }
 
@@ -658,6 +694,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
     free(w);
   }
   n->waiters = NULL;
+  n->n_waiters = 0;
   uv_walk(n->loop, close_walk, NULL);
   uv_run(n->loop, UV_RUN_DEFAULT);
   uv_loop_close(n->loop);

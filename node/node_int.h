@@ -36,7 +36,10 @@
 #include "state/kv.h"
 #include "state/state.h"
 
-/* broadcast_tx in commit mode: answered when the tx lands or times out. */
+/* broadcast_tx in commit mode: answered when the tx lands or times out.
+ * Their number is capped (they are RPC work on the node's loop); more are
+ * told to poll. */
+#define NODE_MAX_WAITERS 10000
 typedef struct waiter {
   uint8_t hash[32];
   rpc_call *call;
@@ -89,6 +92,7 @@ typedef struct node {
   char node_id[41];
   proposal prop;
   waiter *waiters;
+  size_t n_waiters; /* at most NODE_MAX_WAITERS */
   atomic_int stopping;
   /* Shared with the RPC thread (see the top of this file). */
   uv_mutex_t view_lock, mp_lock;
