@@ -336,6 +336,29 @@ def loop_elf():
     return img + bytes(0x1000 - len(img)) + code
 
 
+def page_toucher_elf():
+    """Stores to every 4 KiB page from 0x20000 up, until a store faults at
+    the end of the task's memory: the most memory a simulation can make the
+    node hold."""
+    code = struct.pack("<5I", 0x000202B7,  # lui t0, 0x20
+                       0x000013B7,  # lui t2, 0x1
+                       0x0052A023,  # sw t0, 0(t0)
+                       0x007282B3,  # add t0, t0, t2
+                       0xFF9FF06F)  # j -8
+    ehdr = b"\x7fELF" + bytes([1, 1, 1, 0]) + bytes(8)
+    ehdr += struct.pack("<HHIIIIIHHHHHH", 2, 243, 1, 0x10000, 52, 0, 0, 52, 32, 1, 40, 0, 0)
+    phdr = struct.pack("<IIIIIIII", 1, 0x1000, 0x10000, 0x10000, len(code), len(code), 5, 0x1000)
+    img = ehdr + phdr
+    return img + bytes(0x1000 - len(img)) + code
+
+
+def peak_rss_mib(node):
+    for ln in open("/proc/%d/status" % node.proc.pid):
+        if ln.startswith("VmHWM"):
+            return int(ln.split()[1]) // 1024
+    return -1
+
+
 def simulate_raw(node, source, max_steps):
     """Start compute_simulate on a raw socket from source; the caller reads
     or closes it."""
@@ -373,6 +396,20 @@ def wait_metric(node, name, want, secs):
 def test_simulate_cancelled_on_disconnect_and_limited_per_address():
     node = make_node({"simulate_max_concurrent": 2, "simulate_concurrent_per_ip": 1})
     try:
+        # memory: 1024 MiB is over the default cap (256); a program touching
+        # all of its 256 MiB leaves the node's peak RSS well under 1 GiB
+        # (before: 1024 MiB allowed, 2.1 GB peak for one call)
+        b64 = __import__("base64").b64encode(page_toucher_elf()).decode()
+        try:
+            node.rpc("compute_simulate", {"program_base64": b64, "mem_mib": 1024})
+            raise AssertionError("mem_mib 1024 accepted")
+        except cc.RpcError as e:
+            assert e.code == -32602 and "simulate_max_mem_mib" in str(e), str(e)
+        r = node.rpc("compute_simulate", {"program_base64": b64, "mem_mib": 256}, timeout=120)
+        assert r["status"] == "trapped" and r["trap"] == "store_fault", r
+        rss = peak_rss_mib(node)
+        print("  a simulation touching all of its 256 MiB: peak RSS %d MiB" % rss, flush=True)
+        assert 0 < rss < 1024, rss
         # a short run works and says it ran out of steps
         r = cc.rpc_from(node.url, "compute_simulate",
                         {"program_base64": __import__("base64").b64encode(loop_elf()).decode(),
