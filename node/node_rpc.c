@@ -161,9 +161,12 @@ static json_t *tx_json(const uint8_t *raw, size_t len, size_t max) {
 }
 
 /* A page of a block's transactions: txs_offset, at most txs_limit of them,
- * and (full) at most BLOCK_PAGE_BYTES of raw tx bytes, but never none. */
+ * and (full) at most BLOCK_PAGE_BYTES of raw tx bytes, but never none.
+ * Hashes only (full = false) are 66 bytes each: a page holds a whole block
+ * of the default max_block_txs. */
 #define BLOCK_TXS_DEFAULT 100
 #define BLOCK_TXS_MAX 1000
+#define BLOCK_HASHES_MAX 10000
 #define BLOCK_PAGE_BYTES (4u << 20)
 
 static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs, size_t off,
@@ -252,9 +255,11 @@ static void m_block(void *ctx, rpc_call *c, json_t *params) {
   json_t *hv = nr_param(params, "height", 0), *hashv = nr_param(params, "hash", 99),
          *fullv = nr_param(params, "full", 1);
   size_t off, lim;
+  int full = !fullv || json_is_true(fullv);
   if (get_range(c, nr_param(params, "txs_offset", 2), "txs_offset", 0, 1u << 30, 0, &off) ||
-      get_range(c, nr_param(params, "txs_limit", 3), "txs_limit", 1, BLOCK_TXS_MAX,
-                BLOCK_TXS_DEFAULT, &lim))
+      get_range(c, nr_param(params, "txs_limit", 3), "txs_limit", 1,
+                full ? BLOCK_TXS_MAX : BLOCK_HASHES_MAX,
+                full ? BLOCK_TXS_DEFAULT : BLOCK_HASHES_MAX, &lim))
     return;
   uint64_t h = nr_height(n);
   if (hashv && !json_is_null(hashv)) {
@@ -291,7 +296,7 @@ static void m_block(void *ctx, rpc_call *c, json_t *params) {
     rpc_call_error(c, RPC_NOT_FOUND, "block not in the store", NULL);
     return;
   }
-  json_t *j = block_json(n, bb, bl, !fullv || json_is_true(fullv), off, lim);
+  json_t *j = block_json(n, bb, bl, full, off, lim);
   free(bb);
   if (!j) rpc_call_error(c, RPC_INTERNAL_ERROR, "stored block does not decode", NULL);
   else rpc_call_reply(c, j);
