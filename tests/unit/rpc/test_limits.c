@@ -751,6 +751,37 @@ static void test_write_deadline(void **st) {
   rpc_server_close(s);
 }
 
+/* Item 2: the request deadline is absolute: a body trickling one byte
+ * every 40 ms (headers complete, progress all the time) still gets 408 at
+ * idle_timeout_ms and its place is freed. */
+static void test_slow_body_deadline(void **st) {
+  rpc_config cfg = {.idle_timeout_ms = 300};
+  rpc_server *s = start(&cfg);
+  int port = rpc_server_port(s);
+  int fd = dial_from(port, 3);
+  const char *h = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n";
+  send_all(fd, h, strlen(h));
+  uint64_t t0 = mono_ms(), answered = 0;
+  char b[512];
+  while (!answered && mono_ms() - t0 < 3000) {
+    sleep_ms(40);
+    if (send(fd, " ", 1, MSG_NOSIGNAL) < 0) break;
+    ssize_t n = recv(fd, b, sizeof b - 1, MSG_DONTWAIT);
+    if (n > 0) {
+      b[n] = 0;
+      assert_non_null(strstr(b, " 408 "));
+      answered = mono_ms();
+    }
+  }
+  assert_true(answered);
+  uint64_t dt = answered - t0;
+  assert_true(dt >= 250 && dt < 1500);
+  close(fd);
+  assert_true(wait_until(conns_are, s, 0, 2000));
+  assert_true(wait_until(buffered_is, s, 0, 1000));
+  rpc_server_close(s);
+}
+
 /* ---- threads ------------------------------------------------------------------------ */
 
 static void test_answers_from_threads(void **st) {
@@ -973,6 +1004,7 @@ int main(void) {
       cmocka_unit_test(test_batch_weight_inflight_values),
       cmocka_unit_test(test_client_buffer),
       cmocka_unit_test(test_write_deadline),
+      cmocka_unit_test(test_slow_body_deadline),
       cmocka_unit_test(test_answers_from_threads),
       cmocka_unit_test(test_run_on_owner),
       cmocka_unit_test(test_publish_is_o_matching),
