@@ -104,9 +104,26 @@ def conservation():
         total_stk += int(e["stake"]) + int(e["unbonding"])
     tasks = node.rpc("task_list", {"limit": 1000})["tasks"]
     escrow = sum(int(t["reward"]) - int(t["paid"]) - int(t["refunded"]) for t in tasks)
+    check_status_index()
     power = int(node.rpc("status")["validator"]["power"])
     assert total_crd + escrow == int(sup["crd"]), (total_crd, escrow, sup)
     assert total_stk + power == int(sup["stk"]), (total_stk, power, sup)
+
+
+def check_status_index():
+    """task_list by status alone is served from the schedule of open windows
+    for committing/revealing/agreed: it must list exactly the tasks a scan
+    finds in that status (compared at one height; blocks may come between)."""
+    for status in ("committing", "revealing", "agreed", "final", "expired", "disputed"):
+        for _ in range(20):
+            every = node.rpc("task_list", {"limit": 1000})
+            some = node.rpc("task_list", {"status": status, "limit": 1000})
+            if every["height"] != some["height"]:
+                continue
+            want = sorted(t["task_id"] for t in every["tasks"] if t["status"] == status)
+            got = sorted(t["task_id"] for t in some["tasks"])
+            assert got == want, (status, got, want)
+            break
 
 
 def test_outputs_match_qemu():
