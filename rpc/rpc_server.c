@@ -100,7 +100,7 @@ static void server_unref(rpc_server *s);
 
 uint64_t rpc_loop_ms(rpc_server *s) { return uv_now(&s->loop); }
 
-/* ---- client addresses ----------------------------------------------------- */
+/* ---- client addresses ---------------------------------------------------- */
 
 static uint64_t peer_seed;
 
@@ -111,7 +111,8 @@ static size_t peer_hash(const char *k, size_t nb) {
 }
 
 static rpc_peer *peer_find(rpc_server *s, const char *key) {
-  for (rpc_peer *p = s->peers[peer_hash(key, s->n_peer_buckets)]; p; p = p->next)
+  for (rpc_peer *p = s->peers[peer_hash(key, s->n_peer_buckets)]; p;
+       p = p->next)
     if (strcmp(p->key, key) == 0) return p;
   return NULL;
 }
@@ -170,7 +171,7 @@ static void addr_key(const struct sockaddr_storage *ss, char key[RPC_PEER_KEY],
   }
 }
 
-/* ---- buffer accounting ------------------------------------------------------ */
+/* ---- buffer accounting --------------------------------------------------- */
 
 static void acct_add(rpc_server *s, rpc_peer *p, long long n) {
   if (p) p->buffered = (size_t)((long long)p->buffered + n);
@@ -183,7 +184,8 @@ void rpc_account(conn *c, long long n) { acct_add(c->s, c->peer, n); }
 /* Bytes an address may still be given: the least of its own budget and the
  * server's. */
 static size_t budget_left(rpc_server *s, rpc_peer *p) {
-  size_t a = p && p->buffered < s->client_buffer ? s->client_buffer - p->buffered : 0;
+  size_t a =
+      p && p->buffered < s->client_buffer ? s->client_buffer - p->buffered : 0;
   size_t g = s->buffered < s->max_buffer ? s->max_buffer - s->buffered : 0;
   if (!p) a = g;
   return a < g ? a : g;
@@ -198,7 +200,7 @@ static void acct_body(conn *c) {
   }
 }
 
-/* ---- teardown ----------------------------------------------------------- */
+/* ---- teardown ------------------------------------------------------------ */
 
 static void on_conn_closed(uv_handle_t *h) {
   conn *c = h->data;
@@ -270,7 +272,7 @@ static char *error_body(int code, const char *msg, size_t *len) {
   return txt;
 }
 
-/* ---- writing ------------------------------------------------------------ */
+/* ---- writing ------------------------------------------------------------- */
 
 static void linger(conn *c) {
   c->state = C_LINGER;
@@ -315,20 +317,34 @@ static void on_write(uv_write_t *req, int status) {
 
 static const char *reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 426:
+      return "Upgrade Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Unknown";
   }
 }
 
@@ -347,7 +363,8 @@ static void respond(conn *c, int status, const char *ctype, char *body,
   char head[512];
   int n;
   if (status == 204)
-    n = snprintf(head, sizeof head, "HTTP/1.1 204 No Content\r\n%sConnection: %s\r\n\r\n",
+    n = snprintf(head, sizeof head,
+                 "HTTP/1.1 204 No Content\r\n%sConnection: %s\r\n\r\n",
                  extra ? extra : "", keep ? "keep-alive" : "close");
   else
     n = snprintf(head, sizeof head,
@@ -368,13 +385,14 @@ static void respond(conn *c, int status, const char *ctype, char *body,
   uv_buf_t bufs[2] = {uv_buf_init(c->whead, (unsigned)n),
                       uv_buf_init(body, body ? (unsigned)len : 0)};
   c->state = C_WRITING;
-  if (status >= 200 && status < 600) atomic_fetch_add(&s->n_status[status / 100], 1);
+  if (status >= 200 && status < 600)
+    atomic_fetch_add(&s->n_status[status / 100], 1);
   c->wq_last = SIZE_MAX;
   c->write_start = rpc_loop_ms(s);
   uv_timer_start(&c->timer, on_timer, s->idle_ms, 0);
   c->wreq.data = c;
-  int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs,
-                    body && len ? 2 : 1, on_write);
+  int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, body && len ? 2 : 1,
+                    on_write);
   if (rc < 0) {
     LOGD(MOD, "dropping %s: write failed: %s", c->name, uv_strerror(rc));
     free(c->whead);
@@ -394,7 +412,7 @@ static void respond_error(conn *c, int status, int code, const char *msg,
   respond(c, status, "application/json", body, len, extra);
 }
 
-/* ---- rendering answers -------------------------------------------------------- */
+/* ---- rendering answers --------------------------------------------------- */
 
 typedef struct {
   char *p;
@@ -428,7 +446,8 @@ static int capbuf_put(const char *b, size_t n, void *arg) {
  * than limit bytes. */
 static int dump_capped(const json_t *v, size_t limit, char **out, size_t *len) {
   capbuf w = {.limit = limit};
-  int rc = json_dump_callback(v, capbuf_put, &w, JSON_COMPACT | JSON_ENCODE_ANY);
+  int rc =
+      json_dump_callback(v, capbuf_put, &w, JSON_COMPACT | JSON_ENCODE_ANY);
   if (rc != 0 || !w.p) {
     free(w.p);
     return w.over ? 1 : -1;
@@ -523,7 +542,8 @@ static void render_answer(rpc_call *call, json_t *resp) {
   rpc_server *s = j->s;
   size_t i = (size_t)(call - j->calls);
   size_t sep = j->batch ? 1 : 0;
-  size_t room = j->cut || j->bytes + sep >= j->cap ? 0 : j->cap - j->bytes - sep;
+  size_t room =
+      j->cut || j->bytes + sep >= j->cap ? 0 : j->cap - j->bytes - sep;
   size_t left = budget_left(s, j->peer);
   int by_budget = left < room;
   if (by_budget) room = left;
@@ -557,12 +577,12 @@ static void render_answer(rpc_call *call, json_t *resp) {
                  "smaller txs_limit)",
                  j->cap);
       }
-      data = json_pack("{s:I}", "limit", (json_int_t)(by_budget ? s->client_buffer : j->cap));
+      data = json_pack("{s:I}", "limit",
+                       (json_int_t)(by_budget ? s->client_buffer : j->cap));
       j->cut = j->cut || !by_budget;
     }
-    json_t *err = rpc_error_object(call->id, rc < 0 ? RPC_INTERNAL_ERROR
-                                                    : RPC_LIMIT_EXCEEDED,
-                                   msg, data);
+    json_t *err = rpc_error_object(
+        call->id, rc < 0 ? RPC_INTERNAL_ERROR : RPC_LIMIT_EXCEEDED, msg, data);
     txt = err ? json_dumps(err, JSON_COMPACT) : NULL;
     len = txt ? strlen(txt) : 0;
     json_decref(err);
@@ -590,8 +610,7 @@ static void answer_now(rpc_call *c, int is_err, int code, const char *msg,
       resp = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", c->id,
                        "result", val ? val : json_null());
     if (!resp)
-      resp = rpc_error_object(c->id, RPC_INTERNAL_ERROR, "out of memory",
-                              NULL);
+      resp = rpc_error_object(c->id, RPC_INTERNAL_ERROR, "out of memory", NULL);
     render_answer(c, resp);
   } else {
     json_decref(val);
@@ -684,7 +703,7 @@ const char *rpc_call_client_addr(const rpc_call *c) {
 
 uv_loop_t *rpc_call_loop(const rpc_call *c) { return &c->j->s->loop; }
 
-/* ---- the owner's queue ---------------------------------------------------------- */
+/* ---- the owner's queue --------------------------------------------------- */
 
 typedef struct owner_task {
   struct owner_task *next;
@@ -752,7 +771,7 @@ int rpc_call_run_on_owner(rpc_call *c, void (*fn)(void *arg), void *arg) {
   return rc;
 }
 
-/* ---- dispatch -------------------------------------------------------------- */
+/* ---- dispatch ------------------------------------------------------------ */
 
 static const rpc_method *find_method(const rpc_server *s, const char *name) {
   for (size_t i = 0; i < s->n_methods; i++)
@@ -779,7 +798,8 @@ static void refuse_body(conn *c, int status, int code, const char *msg) {
 static uint64_t batch_weight(const rpc_server *s, json_t *req) {
   uint64_t w = 0;
   for (size_t i = 0; i < json_array_size(req); i++) {
-    const char *name = json_string_value(json_object_get(json_array_get(req, i), "method"));
+    const char *name =
+        json_string_value(json_object_get(json_array_get(req, i), "method"));
     const rpc_method *m = name ? find_method(s, name) : NULL;
     w += m && m->weight ? m->weight : 1;
   }
@@ -899,7 +919,7 @@ static void handle_post(conn *c) {
   rpc_dispatch(c, c->http.body ? c->http.body : "", c->http.body_len);
 }
 
-/* ---- routing -------------------------------------------------------------- */
+/* ---- routing ------------------------------------------------------------- */
 
 /* The node's page (cfg.metrics_fn) followed by the server's own counters;
  * malloc'd, NULL on no memory or if metrics_fn failed. */
@@ -954,9 +974,9 @@ static char *metrics_page(rpc_server *s) {
       "cohort_rpc_responses_total{class=\"4xx\"} %llu\n"
       "cohort_rpc_responses_total{class=\"5xx\"} %llu\n",
       s->n_live, U(n_accepted), U(n_refused), U(n_refused_ip), U(n_evicted),
-      U(n_dropped), U(n_write_timeouts), U(n_calls), U(n_limited),
-      U(n_too_big), atomic_load(&s->a_buffered), U(n_status[2]),
-      U(n_status[4]), U(n_status[5]));
+      U(n_dropped), U(n_write_timeouts), U(n_calls), U(n_limited), U(n_too_big),
+      atomic_load(&s->a_buffered), U(n_status[2]), U(n_status[4]),
+      U(n_status[5]));
   if (n < 0 || (size_t)n >= sizeof own) n = 0;
   char ws[2048];
   int wn = snprintf(
@@ -1049,8 +1069,9 @@ static int ws_admit(conn *c, char *msg, size_t cap) {
     victim->ws_counted = 0;
     s->n_ws--;
     top->n_ws--;
-    rpc_ws_evict(victim, "evicted: the server's WebSocket places are full and "
-                         "your address holds the most");
+    rpc_ws_evict(victim,
+                 "evicted: the server's WebSocket places are full and "
+                 "your address holds the most");
   }
   c->ws_counted = 1;
   s->n_ws++;
@@ -1068,7 +1089,8 @@ static void route(conn *c) {
       handle_post(c);
     else
       respond_error(c, 405, RPC_INVALID_REQUEST,
-                    "JSON-RPC requests must be sent with POST", "Allow: POST\r\n");
+                    "JSON-RPC requests must be sent with POST",
+                    "Allow: POST\r\n");
   } else if (path_is(path, plen, "/websocket")) {
     const char *msg = NULL;
     char why[200];
@@ -1081,8 +1103,9 @@ static void route(conn *c) {
       respond_error(c, 503, RPC_LIMIT_EXCEEDED, why, NULL);
     } else {
       respond_error(c, st, RPC_INVALID_REQUEST, msg,
-                    st == 426 ? "Sec-WebSocket-Version: 13\r\n"
-                               : st == 405 ? "Allow: GET\r\n" : NULL);
+                    st == 426   ? "Sec-WebSocket-Version: 13\r\n"
+                    : st == 405 ? "Allow: GET\r\n"
+                                : NULL);
     }
   } else if (path_is(path, plen, "/health")) {
     if (m != HTTP_GET) {
@@ -1115,7 +1138,7 @@ static void route(conn *c) {
   }
 }
 
-/* ---- reading --------------------------------------------------------------- */
+/* ---- reading ------------------------------------------------------------- */
 
 static void on_continue_written(uv_write_t *req, int status) {
   conn *c = req->data;
@@ -1133,8 +1156,8 @@ static void pump(conn *c) {
     if (c->in_off == c->in_len) c->in_off = c->in_len = 0;
     size_t before = c->acct_in;
     acct_body(c);
-    if (c->acct_in > before && (c->peer->buffered > s->client_buffer ||
-                                s->buffered > s->max_buffer)) {
+    if (c->acct_in > before &&
+        (c->peer->buffered > s->client_buffer || s->buffered > s->max_buffer)) {
       char msg[256];
       snprintf(msg, sizeof msg,
                "request refused: the bytes held for your address (%s) would "
@@ -1164,10 +1187,10 @@ static void pump(conn *c) {
     if (r == RPC_HTTP_ERROR) {
       LOGD(MOD, "bad request from %s: %s", c->name, c->http.err);
       c->in_off = c->in_len = 0;
-      respond_error(c, c->http.status,
-                    c->http.status == 500 ? RPC_INTERNAL_ERROR
-                                          : RPC_INVALID_REQUEST,
-                    c->http.err, NULL);
+      respond_error(
+          c, c->http.status,
+          c->http.status == 500 ? RPC_INTERNAL_ERROR : RPC_INVALID_REQUEST,
+          c->http.err, NULL);
       return;
     }
     route(c);
@@ -1311,7 +1334,7 @@ static void on_sweep(uv_timer_t *t) {
   }
 }
 
-/* ---- accepting -------------------------------------------------------------- */
+/* ---- accepting ----------------------------------------------------------- */
 
 static void on_reject_closed(uv_handle_t *h) {
   rpc_server *s = h->data;
@@ -1453,7 +1476,7 @@ static void on_connection(uv_stream_t *server, int status) {
   start_reading(c);
 }
 
-/* ---- the RPC thread ----------------------------------------------------------- */
+/* ---- the RPC thread ------------------------------------------------------ */
 
 struct pub_ev {
   pub_ev *next;
@@ -1548,7 +1571,7 @@ static void thread_main(void *arg) {
     LOGE(MOD, "RPC loop closed with handles still open");
 }
 
-/* ---- publishing (any thread) ----------------------------------------------------- */
+/* ---- publishing (any thread) --------------------------------------------- */
 
 int rpc_server_has_subscribers(const rpc_server *s, const char *topic) {
   size_t idx;
@@ -1593,7 +1616,7 @@ void rpc_server_publish(rpc_server *s, const char *topic, json_t *event) {
   uv_mutex_unlock(&s->mu);
 }
 
-/* ---- lifecycle ---------------------------------------------------------------- */
+/* ---- lifecycle ----------------------------------------------------------- */
 
 /* Split "[tcp://]HOST:PORT" (HOST may be "[v6]"). 0 or -1. */
 static int split_listen(const char *in, char *host, size_t hcap, char *port,
@@ -1763,7 +1786,8 @@ int rpc_server_new(rpc_server **out, uv_loop_t *owner, const rpc_config *cfg,
   s->max_conns_per_ip = DEF(cfg->max_conns_per_ip, RPC_DEFAULT_CONNS_PER_IP);
   s->max_ws = DEF(cfg->max_ws, s->max_conns / 2 ? s->max_conns / 2 : 1);
   s->max_ws_per_ip = DEF(cfg->max_ws_per_ip, RPC_DEFAULT_WS_PER_IP);
-  s->max_inflight_per_ip = DEF(cfg->max_inflight_per_ip, RPC_DEFAULT_INFLIGHT_PER_IP);
+  s->max_inflight_per_ip =
+      DEF(cfg->max_inflight_per_ip, RPC_DEFAULT_INFLIGHT_PER_IP);
   s->max_batch_weight = DEF(cfg->max_batch_weight, RPC_DEFAULT_BATCH_WEIGHT);
   s->max_response = DEF(cfg->max_response_bytes, RPC_DEFAULT_MAX_RESPONSE);
   s->client_buffer = DEF(cfg->client_buffer_bytes, RPC_DEFAULT_CLIENT_BUFFER);
@@ -1868,10 +1892,9 @@ int rpc_server_new(rpc_server **out, uv_loop_t *owner, const rpc_config *cfg,
        "bytes, batch <= %zu and weight <= %u, answer <= %zu bytes, <= %u "
        "connections (%u per address), <= %u WebSockets (%u per address), "
        "request deadline %llu ms, write deadline %llu ms)",
-       s->addr, s->max_body, s->max_batch, s->max_batch_weight,
-       s->max_response, s->max_conns, s->max_conns_per_ip, s->max_ws,
-       s->max_ws_per_ip, (unsigned long long)s->idle_ms,
-       (unsigned long long)s->write_ms);
+       s->addr, s->max_body, s->max_batch, s->max_batch_weight, s->max_response,
+       s->max_conns, s->max_conns_per_ip, s->max_ws, s->max_ws_per_ip,
+       (unsigned long long)s->idle_ms, (unsigned long long)s->write_ms);
   if (!loopback)
     LOGW(MOD,
          "JSON-RPC on %s is reachable beyond this host and has no "

@@ -78,31 +78,31 @@ struct rpc_server {
 
   /* ---- shared, under mu ---- */
   uv_mutex_t mu;
-  int open;            /* the RPC loop takes posted answers */
-  int stop_req;        /* rpc_server_close asked the RPC thread to stop */
-  rpc_call *posts, *posts_tail;  /* answers from other threads */
-  pub_ev *pubs, *pubs_tail;      /* events from rpc_server_publish */
+  int open;     /* the RPC loop takes posted answers */
+  int stop_req; /* rpc_server_close asked the RPC thread to stop */
+  rpc_call *posts, *posts_tail; /* answers from other threads */
+  pub_ev *pubs, *pubs_tail;     /* events from rpc_server_publish */
   size_t n_pubs;
-  uint64_t *pub_gap;             /* per topic: events dropped, not yet told */
-  owner_box *ob;                 /* NULL once closed or without owner */
-  atomic_int rpc_running;        /* the RPC thread is in its loop */
-  uv_thread_t self;              /* the RPC thread, as it sees itself */
-  atomic_uint refs;              /* 1 for the server + 1 per live job */
+  uint64_t *pub_gap;      /* per topic: events dropped, not yet told */
+  owner_box *ob;          /* NULL once closed or without owner */
+  atomic_int rpc_running; /* the RPC thread is in its loop */
+  uv_thread_t self;       /* the RPC thread, as it sees itself */
+  atomic_uint refs;       /* 1 for the server + 1 per live job */
 
   /* ---- the RPC thread's ---- */
   uv_tcp_t tcp;
-  uv_async_t wake;   /* posted answers, events, stop */
-  uv_timer_t sweep;  /* write deadlines */
-  conn *conns;       /* every connection not yet freed */
-  unsigned n_live;   /* admitted and not closing (what max_conns counts) */
-  unsigned n_ws;     /* admitted WebSockets (what max_ws counts) */
-  rpc_peer **peers;  /* hash table of client addresses */
+  uv_async_t wake;  /* posted answers, events, stop */
+  uv_timer_t sweep; /* write deadlines */
+  conn *conns;      /* every connection not yet freed */
+  unsigned n_live;  /* admitted and not closing (what max_conns counts) */
+  unsigned n_ws;    /* admitted WebSockets (what max_ws counts) */
+  rpc_peer **peers; /* hash table of client addresses */
   size_t n_peer_buckets, n_peers;
-  size_t buffered;   /* bytes held for all clients */
+  size_t buffered; /* bytes held for all clients */
   int warned_full;
   int listener_open;
   int closing;
-  ws_index *ix;      /* subscriptions by topic and filter value */
+  ws_index *ix; /* subscriptions by topic and filter value */
   uint64_t ws_next_sub;
 
   /* ---- counters (atomics: /metrics and tests read them) ---- */
@@ -130,21 +130,21 @@ struct conn {
   int reading;     /* uv_read_start is in effect */
   int close_after; /* close once the current response is written */
   int cont_pending;
-  int admitted;    /* counted in n_live and its peer's n_conns */
-  int ws_counted;  /* counted in n_ws and its peer's n_ws */
+  int admitted;   /* counted in n_live and its peer's n_conns */
+  int ws_counted; /* counted in n_ws and its peer's n_ws */
   rpc_http http;
   job *job; /* the POST being answered (BUSY), or NULL */
   char *in; /* IN_CAP bytes, owned: in[in_off..in_len) not yet fed */
   size_t in_off, in_len;
   char *whead, *wbody; /* owned while a response is being written */
   size_t lingered;
-  size_t wq_last;     /* write queue size at the last progress check */
-  uint64_t idle_since; /* ms: when it last became idle in READING */
-  uint64_t write_start; /* ms: when the current response started */
+  size_t wq_last;           /* write queue size at the last progress check */
+  uint64_t idle_since;      /* ms: when it last became idle in READING */
+  uint64_t write_start;     /* ms: when the current response started */
   size_t acct_in, acct_out; /* bytes counted in buffered (body, response) */
-  rpc_peer *peer; /* ref held; NULL for a refused connection */
-  char name[64];  /* "addr:port" for logs */
-  rpc_ws_conn *ws; /* set once upgraded (state C_WS, then CLOSING) */
+  rpc_peer *peer;           /* ref held; NULL for a refused connection */
+  char name[64];            /* "addr:port" for logs */
+  rpc_ws_conn *ws;          /* set once upgraded (state C_WS, then CLOSING) */
 };
 
 struct rpc_call {
@@ -162,7 +162,7 @@ struct rpc_call {
 
 struct job {
   rpc_server *s;
-  conn *c; /* NULL once the connection is closing */
+  conn *c;          /* NULL once the connection is closing */
   atomic_int alive; /* c != NULL, readable from any thread */
   rpc_peer *peer;   /* ref held */
   char peer_key[RPC_PEER_KEY];
@@ -173,9 +173,9 @@ struct job {
   size_t inflight; /* calls counted in peer->inflight */
   char **txt;      /* n rendered answers (owned) or NULL (none to send) */
   size_t *txt_len;
-  size_t bytes;    /* sum of txt_len, counted in buffered */
-  size_t cap;      /* max bytes of this job's answer */
-  int cut;         /* the answer reached cap: later answers are errors */
+  size_t bytes;           /* sum of txt_len, counted in buffered */
+  size_t cap;             /* max bytes of this job's answer */
+  int cut;                /* the answer reached cap: later answers are errors */
   job *ws_prev, *ws_next; /* in the WebSocket connection's list of jobs */
   rpc_call calls[];
 };

@@ -99,7 +99,7 @@ typedef struct ws_out {
   ws_blob *blob;       /* ref held, or NULL */
   char *owned;         /* payload owned by the write, or NULL */
   size_t owned_len;
-  size_t total;        /* bytes accounted in the queue */
+  size_t total; /* bytes accounted in the queue */
   int is_close;
   size_t head_len, tail_len;
   char buf[]; /* head_len bytes, then tail_len bytes */
@@ -122,15 +122,25 @@ static void blob_unref(ws_blob *b) {
   if (b && --b->refs == 0) free(b);
 }
 
-/* ---- the subscription index ------------------------------------------------ */
+/* ---- the subscription index ---------------------------------------------- */
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                      \
-  do {                                                                \
-    v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);         \
-    v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                            \
-    v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                            \
-    v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);         \
+#define SIPROUND       \
+  do {                 \
+    v0 += v1;          \
+    v1 = ROTL(v1, 13); \
+    v1 ^= v0;          \
+    v0 = ROTL(v0, 32); \
+    v2 += v3;          \
+    v3 = ROTL(v3, 16); \
+    v3 ^= v2;          \
+    v0 += v3;          \
+    v3 = ROTL(v3, 21); \
+    v3 ^= v0;          \
+    v2 += v1;          \
+    v1 = ROTL(v1, 17); \
+    v1 ^= v2;          \
+    v2 = ROTL(v2, 32); \
   } while (0)
 
 /* SipHash-2-4 (Aumasson and Bernstein): filter values come from clients,
@@ -260,7 +270,8 @@ void rpc_ws_index_free(rpc_server *s) {
 static const char *first_field(const json_t *filter) {
   const char *best = NULL, *k;
   json_t *v;
-  json_object_foreach((json_t *)filter, k, v) if (!best || strcmp(k, best) < 0) best = k;
+  json_object_foreach((json_t *)filter, k, v) if (!best || strcmp(k, best) < 0)
+      best = k;
   return best;
 }
 
@@ -325,8 +336,7 @@ static void sub_free(rpc_server *s, ws_sub *sub) {
   free(sub);
 }
 
-/* ---- output ----------------------------------------------------------------
- */
+/* ---- output -------------------------------------------------------------- */
 
 static void ws_close(conn *c, int code, const char *why);
 
@@ -624,9 +634,11 @@ void rpc_ws_pump(conn *c) {
       rpc_account(c, (long long)w->rd.msg_cap - (long long)before);
       c->acct_in = w->rd.msg_cap;
       if (c->acct_in > before && !w->close_sent &&
-          (c->peer->buffered > s->client_buffer || s->buffered > s->max_buffer)) {
+          (c->peer->buffered > s->client_buffer ||
+           s->buffered > s->max_buffer)) {
         atomic_fetch_add(&s->n_limited, 1);
-        LOGD(MOD, "closing WebSocket client %s: over its buffer budget", c->name);
+        LOGD(MOD, "closing WebSocket client %s: over its buffer budget",
+             c->name);
         ws_close(c, RPC_WS_CLOSE_POLICY,
                  "over the buffer limit of your address (client_buffer_bytes)");
         c->in_off = c->in_len;
@@ -701,8 +713,7 @@ void rpc_ws_on_timer(conn *c) {
     uv_timer_start(&c->timer, on_ws_timer, c->s->ws_ping_ms, 0);
 }
 
-/* ---- jobs -------------------------------------------------------------------
- */
+/* ---- jobs ---------------------------------------------------------------- */
 
 void rpc_ws_job_start(conn *c, job *j) {
   rpc_ws_conn *w = c->ws;
@@ -749,8 +760,7 @@ void rpc_ws_conn_free(conn *c) {
   c->ws = NULL;
 }
 
-/* ---- subscriptions ---------------------------------------------------------
- */
+/* ---- subscriptions ------------------------------------------------------- */
 
 int rpc_ws_topic_index(const rpc_server *s, const char *t, size_t *idx) {
   for (size_t i = 0; i < s->n_topics; i++)
@@ -888,7 +898,7 @@ int rpc_ws_builtin(conn *c, rpc_call *call, const char *method,
   return 0;
 }
 
-/* ---- fan-out ------------------------------------------------------------------ */
+/* ---- fan-out ------------------------------------------------------------- */
 
 typedef struct {
   rpc_server *s;
@@ -927,7 +937,8 @@ static void deliver(fan *f, ws_sub *sub) {
                     sub->id, s->topics[sub->topic]);
   if (hl < 0 || (size_t)hl >= sizeof head) return;
   atomic_fetch_add(&s->n_ws_notifications, 1);
-  ws_send(c, RPC_WS_OP_TEXT, head, (size_t)hl, f->blob, tail, sizeof tail - 1, 0);
+  ws_send(c, RPC_WS_OP_TEXT, head, (size_t)hl, f->blob, tail, sizeof tail - 1,
+          0);
 }
 
 /* Subscriptions indexed under (topic, name, val): check each once. */
@@ -984,8 +995,9 @@ void rpc_ws_fanout(rpc_server *s, size_t topic, json_t *event) {
 }
 
 void rpc_ws_gap(rpc_server *s, size_t topic, uint64_t missed) {
-  LOGW(MOD, "publish queue full: %llu events of topic %s dropped; "
-            "subscribers are told (subscription_gap)",
+  LOGW(MOD,
+       "publish queue full: %llu events of topic %s dropped; "
+       "subscribers are told (subscription_gap)",
        (unsigned long long)missed, s->topics[topic]);
   for (ws_sub *sub = s->ix->topics[topic].all, *next; sub; sub = next) {
     next = sub->t_next;

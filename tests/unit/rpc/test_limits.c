@@ -83,7 +83,8 @@ static void h_later(void *ctx, rpc_call *call, json_t *params) {
   assert_non_null(t);
   uv_timer_init(rpc_call_loop(call), t);
   t->data = call;
-  uv_timer_start(t, on_late, (uint64_t)json_integer_value(json_array_get(params, 0)), 0);
+  uv_timer_start(t, on_late,
+                 (uint64_t)json_integer_value(json_array_get(params, 0)), 0);
 }
 
 /* Blocks the RPC thread for params[0] ms (to make queues fill up). */
@@ -122,8 +123,8 @@ static void h_owner(void *ctx, rpc_call *call, json_t *params) {
 }
 
 static const rpc_method methods[] = {
-    {"echo", h_echo, 1},    {"big", h_big, 1},     {"later", h_later, 1},
-    {"heavy", h_echo, 50},  {"stall", h_stall, 1}, {"thread", h_thread, 1},
+    {"echo", h_echo, 1},   {"big", h_big, 1},     {"later", h_later, 1},
+    {"heavy", h_echo, 50}, {"stall", h_stall, 1}, {"thread", h_thread, 1},
     {"owner", h_owner, 1},
 };
 static const char *const topics[] = {"task", "new_block", NULL};
@@ -136,12 +137,13 @@ static rpc_server *start(rpc_config *cfg) {
   cfg->listen = "127.0.0.1:0";
   cfg->topics = topics;
   cfg->metrics_fn = metrics;
-  if (rpc_server_new(&s, NULL, cfg, methods, sizeof methods / sizeof methods[0], NULL, &eb))
+  if (rpc_server_new(&s, NULL, cfg, methods, sizeof methods / sizeof methods[0],
+                     NULL, &eb))
     fail_msg("rpc_server_new: %s", eb.msg);
   return s;
 }
 
-/* ---- raw clients from a chosen 127/8 source address ------------------------ */
+/* ---- raw clients from a chosen 127/8 source address ---------------------- */
 
 static int dial_from(int port, int src) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -170,7 +172,8 @@ static void send_all(int fd, const void *p, size_t n) {
 static void post(int fd, const char *body) {
   char head[256];
   snprintf(head, sizeof head,
-           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", strlen(body));
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+           strlen(body));
   send_all(fd, head, strlen(head));
   send_all(fd, body, strlen(body));
 }
@@ -262,7 +265,7 @@ static int is_closed(int fd) {
   }
 }
 
-/* ---- raw WebSocket ---------------------------------------------------------- */
+/* ---- raw WebSocket ------------------------------------------------------- */
 
 /* Handshake from src; returns the fd, or -1 with *status set if refused. */
 static int ws_dial(int port, int src, int *status) {
@@ -357,26 +360,31 @@ static json_t *ws_json(int fd) {
   }
 }
 
-static void ws_subscribe(int fd, const char *topic, const char *key, const char *val) {
+static void ws_subscribe(int fd, const char *topic, const char *key,
+                         const char *val) {
   char req[512];
   if (key)
-    snprintf(req, sizeof req,
-             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\",\"params\":"
-             "{\"topic\":\"%s\",\"filter\":{\"%s\":\"%s\"}}}",
-             topic, key, val);
+    snprintf(
+        req, sizeof req,
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\",\"params\":"
+        "{\"topic\":\"%s\",\"filter\":{\"%s\":\"%s\"}}}",
+        topic, key, val);
   else
-    snprintf(req, sizeof req,
-             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\",\"params\":"
-             "{\"topic\":\"%s\"}}",
-             topic);
+    snprintf(
+        req, sizeof req,
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\",\"params\":"
+        "{\"topic\":\"%s\"}}",
+        topic);
   ws_text(fd, req);
   json_t *a = ws_json(fd);
   assert_non_null(a);
-  assert_non_null(json_object_get(json_object_get(a, "result"), "subscription"));
+  assert_non_null(
+      json_object_get(json_object_get(a, "result"), "subscription"));
   json_decref(a);
 }
 
-static int wait_until(int (*pred)(rpc_server *, size_t), rpc_server *s, size_t arg, int ms) {
+static int wait_until(int (*pred)(rpc_server *, size_t), rpc_server *s,
+                      size_t arg, int ms) {
   uint64_t end = mono_ms() + (uint64_t)ms;
   while (mono_ms() < end) {
     if (pred(s, arg)) return 1;
@@ -385,17 +393,24 @@ static int wait_until(int (*pred)(rpc_server *, size_t), rpc_server *s, size_t a
   return pred(s, arg);
 }
 
-static int conns_are(rpc_server *s, size_t n) { return rpc_server_conn_count(s) == n; }
-static int buffered_is(rpc_server *s, size_t n) { return rpc_server_buffered(s) == n; }
-static int subs_are(rpc_server *s, size_t n) { return rpc_server_ws_sub_count(s) == n; }
+static int conns_are(rpc_server *s, size_t n) {
+  return rpc_server_conn_count(s) == n;
+}
+static int buffered_is(rpc_server *s, size_t n) {
+  return rpc_server_buffered(s) == n;
+}
+static int subs_are(rpc_server *s, size_t n) {
+  return rpc_server_ws_sub_count(s) == n;
+}
 
-/* ---- connections -------------------------------------------------------------- */
+/* ---- connections --------------------------------------------------------- */
 
 /* Item 2: one address holds every connection it may (idle keep-alives and
  * WebSockets) and more; another address is still served, over HTTP and
  * WebSocket. */
 static void test_one_address_cannot_take_all(void **st) {
-  rpc_config cfg = {.max_conns = 32, .max_conns_per_ip = 8, .max_ws = 8, .max_ws_per_ip = 2};
+  rpc_config cfg = {
+      .max_conns = 32, .max_conns_per_ip = 8, .max_ws = 8, .max_ws_per_ip = 2};
   rpc_server *s = start(&cfg);
   int port = rpc_server_port(s);
   int fds[40], nf = 0, refused = 0;
@@ -436,7 +451,12 @@ static void test_one_address_cannot_take_all(void **st) {
   assert_int_equal(status, 503);
   /* The honest address is served: a call and a subscription. */
   resp x;
-  assert_int_equal(call_from(port, 2, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"echo\",\"params\":[1]}", &x), 0);
+  assert_int_equal(
+      call_from(
+          port, 2,
+          "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"echo\",\"params\":[1]}",
+          &x),
+      0);
   assert_int_equal(x.status, 200);
   free(x.body);
   int hw = ws_dial(port, 2, NULL);
@@ -463,7 +483,12 @@ static void test_full_table_evicts_idle(void **st) {
     sleep_ms(2);
   }
   resp x;
-  assert_int_equal(call_from(port, 2, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\",\"params\":[2]}", &x), 0);
+  assert_int_equal(
+      call_from(
+          port, 2,
+          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\",\"params\":[2]}",
+          &x),
+      0);
   assert_int_equal(x.status, 200);
   free(x.body);
   /* The oldest idle one was closed; the others still work. */
@@ -536,7 +561,7 @@ static void test_ws_fair_share(void **st) {
   rpc_server_close(s);
 }
 
-/* ---- answers ----------------------------------------------------------------------- */
+/* ---- answers ------------------------------------------------------------- */
 
 /* Item 7: an answer over the cap is an error; a batch whose answers pass
  * the cap is cut, and its body stays near the cap. Before this change the
@@ -547,7 +572,11 @@ static void test_response_cap(void **st) {
   int port = rpc_server_port(s);
   resp x;
   char msg[512];
-  assert_int_equal(call_from(port, 2, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"big\",\"params\":[200000]}", &x), 0);
+  assert_int_equal(call_from(port, 2,
+                             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"big\","
+                             "\"params\":[200000]}",
+                             &x),
+                   0);
   assert_int_equal(x.status, 200);
   resp_error(&x, RPC_LIMIT_EXCEEDED, msg, sizeof msg);
   assert_non_null(strstr(msg, "max_response_bytes"));
@@ -559,7 +588,8 @@ static void test_response_cap(void **st) {
   body[o++] = '[';
   for (int i = 0; i < 20; i++)
     o += (size_t)snprintf(body + o, sizeof body - o,
-                          "%s{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"big\",\"params\":[20000]}",
+                          "%s{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"big\","
+                          "\"params\":[20000]}",
                           i ? "," : "", i);
   body[o++] = ']';
   body[o] = 0;
@@ -571,14 +601,17 @@ static void test_response_cap(void **st) {
   int ok = 0, cut = 0;
   for (size_t i = 0; i < 20; i++) {
     json_t *e = json_array_get(v, i);
-    assert_int_equal(json_integer_value(json_object_get(e, "id")), (json_int_t)i);
+    assert_int_equal(json_integer_value(json_object_get(e, "id")),
+                     (json_int_t)i);
     if (json_object_get(e, "result")) {
       ok++;
       assert_int_equal(cut, 0); /* answered in order: errors only after */
     } else {
       json_t *err = json_object_get(e, "error");
-      assert_int_equal(json_integer_value(json_object_get(err, "code")), RPC_LIMIT_EXCEEDED);
-      assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "cut"));
+      assert_int_equal(json_integer_value(json_object_get(err, "code")),
+                       RPC_LIMIT_EXCEEDED);
+      assert_non_null(
+          strstr(json_string_value(json_object_get(err, "message")), "cut"));
       cut++;
     }
   }
@@ -598,14 +631,16 @@ static void test_batch_weight_inflight_values(void **st) {
   int port = rpc_server_port(s);
   resp x;
   char msg[512];
-  const char *two = "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"heavy\"},"
-                    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"heavy\"}]";
+  const char *two =
+      "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"heavy\"},"
+      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"heavy\"}]";
   assert_int_equal(call_from(port, 2, two, &x), 0);
   assert_int_equal(x.status, 200);
   free(x.body);
-  const char *three = "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"heavy\"},"
-                      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"heavy\"},"
-                      "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"echo\"}]";
+  const char *three =
+      "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"heavy\"},"
+      "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"heavy\"},"
+      "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"echo\"}]";
   assert_int_equal(call_from(port, 2, three, &x), 0);
   assert_int_equal(x.status, 400);
   resp_error(&x, RPC_LIMIT_EXCEEDED, msg, sizeof msg);
@@ -618,15 +653,23 @@ static void test_batch_weight_inflight_values(void **st) {
   int fds[4];
   for (int i = 0; i < 4; i++) {
     fds[i] = dial_from(port, 5);
-    post(fds[i], "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"later\",\"params\":[600]}");
+    post(
+        fds[i],
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"later\",\"params\":[600]}");
   }
   sleep_ms(100);
-  assert_int_equal(call_from(port, 5, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\"}", &x), 0);
+  assert_int_equal(
+      call_from(port, 5, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\"}",
+                &x),
+      0);
   assert_int_equal(x.status, 429);
   resp_error(&x, RPC_LIMIT_EXCEEDED, msg, sizeof msg);
   assert_non_null(strstr(msg, "in flight"));
   free(x.body);
-  assert_int_equal(call_from(port, 6, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\"}", &x), 0);
+  assert_int_equal(
+      call_from(port, 6, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\"}",
+                &x),
+      0);
   assert_int_equal(x.status, 200);
   free(x.body);
   for (int i = 0; i < 4; i++) {
@@ -639,7 +682,8 @@ static void test_batch_weight_inflight_values(void **st) {
   /* 200,001 values in 400 kB: refused by the pre-scan, never decoded. */
   size_t n = 200001;
   char *b = malloc(2 * n + 64);
-  size_t o = (size_t)sprintf(b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\",\"params\":[");
+  size_t o = (size_t)sprintf(
+      b, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\",\"params\":[");
   for (size_t i = 0; i < n; i++) {
     b[o++] = '1';
     b[o++] = ',';
@@ -659,7 +703,8 @@ static void test_batch_weight_inflight_values(void **st) {
 /* Item 7: what one address may have buffered (bodies being read, answers
  * not yet taken) is bounded. */
 static void test_client_buffer(void **st) {
-  rpc_config cfg = {.client_buffer_bytes = 24 << 20, .max_body_bytes = 32 << 20};
+  rpc_config cfg = {.client_buffer_bytes = 24 << 20,
+                    .max_body_bytes = 32 << 20};
   rpc_server *s = start(&cfg);
   int port = rpc_server_port(s);
   /* An answer of 12 MB left unread (the kernel takes at most a few MB of
@@ -667,17 +712,28 @@ static void test_client_buffer(void **st) {
   int slow = dial_from(port, 3);
   int small = 4096;
   setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  post(slow, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"big\",\"params\":[12000000]}");
+  post(slow,
+       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"big\",\"params\":[12000000]"
+       "}");
   uint64_t t0 = mono_ms();
-  while (rpc_server_buffered(s) < 12000000 && mono_ms() - t0 < 2000) sleep_ms(5);
+  while (rpc_server_buffered(s) < 12000000 && mono_ms() - t0 < 2000)
+    sleep_ms(5);
   resp x;
   char msg[512];
-  assert_int_equal(call_from(port, 3, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"big\",\"params\":[14000000]}", &x), 0);
+  assert_int_equal(call_from(port, 3,
+                             "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"big\","
+                             "\"params\":[14000000]}",
+                             &x),
+                   0);
   resp_error(&x, RPC_LIMIT_EXCEEDED, msg, sizeof msg);
   assert_non_null(strstr(msg, "client_buffer_bytes"));
   free(x.body);
   /* Another address is not charged for it. */
-  assert_int_equal(call_from(port, 4, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"big\",\"params\":[14000000]}", &x), 0);
+  assert_int_equal(call_from(port, 4,
+                             "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"big\","
+                             "\"params\":[14000000]}",
+                             &x),
+                   0);
   json_t *v = resp_json(&x);
   assert_int_equal(json_string_length(json_object_get(v, "result")), 14000000);
   json_decref(v);
@@ -696,7 +752,8 @@ static void test_client_buffer(void **st) {
   memcpy(body, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\"}", 40);
   int fd = dial_from(port, 5);
   char head[128];
-  snprintf(head, sizeof head, "POST / HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", bl);
+  snprintf(head, sizeof head, "POST / HTTP/1.1\r\nContent-Length: %zu\r\n\r\n",
+           bl);
   send_all(fd, head, strlen(head));
   for (size_t off = 0; off < bl;) {
     ssize_t w = send(fd, body + off, bl - off, MSG_NOSIGNAL);
@@ -725,9 +782,12 @@ static void test_write_deadline(void **st) {
   int fd = dial_from(port, 3);
   int small = 4096;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  post(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"big\",\"params\":[10000000]}");
+  post(fd,
+       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"big\",\"params\":[10000000]"
+       "}");
   uint64_t t0 = mono_ms();
-  while (rpc_server_buffered(s) < 10000000 && mono_ms() - t0 < 5000) sleep_ms(5);
+  while (rpc_server_buffered(s) < 10000000 && mono_ms() - t0 < 5000)
+    sleep_ms(5);
   assert_true(rpc_server_buffered(s) >= 10000000);
   t0 = mono_ms(); /* the answer is being written: the deadline runs */
   struct timeval tv = {0, 100000};
@@ -782,29 +842,36 @@ static void test_slow_body_deadline(void **st) {
   rpc_server_close(s);
 }
 
-/* ---- threads ------------------------------------------------------------------------ */
+/* ---- threads ------------------------------------------------------------- */
 
 static void test_answers_from_threads(void **st) {
   rpc_config cfg = {0};
   rpc_server *s = start(&cfg);
   int port = rpc_server_port(s);
   resp x;
-  assert_int_equal(call_from(port, 2,
-                             "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"thread\"},"
-                             "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"echo\",\"params\":[2]},"
-                             "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"thread\"}]",
-                             &x),
-                   0);
+  assert_int_equal(
+      call_from(
+          port, 2,
+          "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"thread\"},"
+          "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"echo\",\"params\":[2]},"
+          "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"thread\"}]",
+          &x),
+      0);
   json_t *v = resp_json(&x);
   assert_int_equal(json_array_size(v), 3);
-  assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "result")),
-                      "from a thread");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(v, 2), "result")),
-                      "from a thread");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(v, 0), "result")),
+      "from a thread");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(v, 2), "result")),
+      "from a thread");
   json_decref(v);
   free(x.body);
   /* Without an owner loop, run_on_owner refuses (the handler says so). */
-  assert_int_equal(call_from(port, 2, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"owner\"}", &x), 0);
+  assert_int_equal(
+      call_from(port, 2, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"owner\"}",
+                &x),
+      0);
   char msg[128];
   resp_error(&x, RPC_UNAVAILABLE, msg, sizeof msg);
   free(x.body);
@@ -844,9 +911,10 @@ static void *owner_main(void *arg) {
   o->stop.data = o;
   rpc_config cfg = {.listen = "127.0.0.1:0"};
   core_errbuf eb;
-  assert_int_equal(rpc_server_new(&o->srv, &o->loop, &cfg, methods,
-                                  sizeof methods / sizeof methods[0], NULL, &eb),
-                   0);
+  assert_int_equal(
+      rpc_server_new(&o->srv, &o->loop, &cfg, methods,
+                     sizeof methods / sizeof methods[0], NULL, &eb),
+      0);
   o->port = rpc_server_port(o->srv);
   atomic_store(&o->ready, 1);
   uv_run(&o->loop, UV_RUN_DEFAULT);
@@ -862,7 +930,10 @@ static void test_run_on_owner(void **st) {
   assert_int_equal(pthread_create(&th, NULL, owner_main, &o), 0);
   while (!atomic_load(&o.ready)) sleep_ms(1);
   resp x;
-  assert_int_equal(call_from(o.port, 2, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"owner\"}", &x), 0);
+  assert_int_equal(
+      call_from(o.port, 2,
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"owner\"}", &x),
+      0);
   json_t *v = resp_json(&x);
   assert_string_equal(json_string_value(json_object_get(v, "result")), "owner");
   json_decref(v);
@@ -880,9 +951,10 @@ static void test_run_on_owner(void **st) {
   rpc_server *s;
   core_errbuf eb;
   rpc_config cfg = {.listen = "127.0.0.1:0"};
-  assert_int_equal(rpc_server_new(&s, &idle, &cfg, methods, sizeof methods / sizeof methods[0],
-                                  NULL, &eb),
-                   0);
+  assert_int_equal(
+      rpc_server_new(&s, &idle, &cfg, methods,
+                     sizeof methods / sizeof methods[0], NULL, &eb),
+      0);
   int fd = dial_from(rpc_server_port(s), 2);
   post(fd, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"owner\"}");
   sleep_ms(100);
@@ -895,7 +967,7 @@ static void test_run_on_owner(void **st) {
   assert_int_equal(uv_loop_close(&idle), 0);
 }
 
-/* ---- publishing ------------------------------------------------------------------- */
+/* ---- publishing ---------------------------------------------------------- */
 
 /* Item 7: 3,000 idle subscriptions filtered on other task IDs cost nothing
  * per event; the one that matches gets its event. (Before this change each
@@ -904,7 +976,9 @@ static void test_run_on_owner(void **st) {
 #define IDLE_CONNS 100
 #define SUBS_PER 30
 static void test_publish_is_o_matching(void **st) {
-  rpc_config cfg = {.max_conns = 256, .max_ws = 200, .max_ws_per_ip = 200,
+  rpc_config cfg = {.max_conns = 256,
+                    .max_ws = 200,
+                    .max_ws_per_ip = 200,
                     .max_conns_per_ip = 200};
   rpc_server *s = start(&cfg);
   int port = rpc_server_port(s);
@@ -924,18 +998,20 @@ static void test_publish_is_o_matching(void **st) {
   assert_int_equal(rpc_server_ws_sub_count(s), IDLE_CONNS * SUBS_PER + 1);
   uint64_t checks0 = rpc_server_filter_checks(s);
   for (int e = 0; e < 200; e++) {
-    json_t *ev = json_pack("{s:s, s:s, s:[s,s], s:I}", "task_id", "t-unrelated", "status",
-                           "committing", "executors", "coh1a", "coh1b", "height",
-                           (json_int_t)e);
+    json_t *ev = json_pack("{s:s, s:s, s:[s,s], s:I}", "task_id", "t-unrelated",
+                           "status", "committing", "executors", "coh1a",
+                           "coh1b", "height", (json_int_t)e);
     rpc_server_publish(s, "task", ev);
   }
-  json_t *ev = json_pack("{s:s, s:[s,s]}", "task_id", "t-mine", "executors", "coh1x", "coh1me");
+  json_t *ev = json_pack("{s:s, s:[s,s]}", "task_id", "t-mine", "executors",
+                         "coh1x", "coh1me");
   rpc_server_publish(s, "task", ev);
   json_t *got = ws_json(me);
   assert_non_null(got);
   assert_string_equal(
-      json_string_value(json_object_get(json_object_get(json_object_get(got, "params"), "result"),
-                                        "task_id")),
+      json_string_value(json_object_get(
+          json_object_get(json_object_get(got, "params"), "result"),
+          "task_id")),
       "t-mine");
   json_decref(got);
   /* One candidate looked at in all: the matching one. */
@@ -960,7 +1036,8 @@ static void test_publish_queue_gap(void **st) {
   assert_int_equal(rpc_server_has_subscribers(s, "task"), 0);
   /* Keep the RPC thread busy for 400 ms, then publish 100 events. */
   int busy = dial_from(port, 3);
-  post(busy, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"stall\",\"params\":[400]}");
+  post(busy,
+       "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"stall\",\"params\":[400]}");
   sleep_ms(100);
   uint64_t t0 = mono_ms();
   for (int i = 0; i < 100; i++) {
@@ -978,7 +1055,8 @@ static void test_publish_queue_gap(void **st) {
     } else {
       assert_string_equal(method, "subscription_gap");
       gap = 1;
-      missed = json_integer_value(json_object_get(json_object_get(m, "params"), "missed"));
+      missed = json_integer_value(
+          json_object_get(json_object_get(m, "params"), "missed"));
     }
     json_decref(m);
   }
