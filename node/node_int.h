@@ -81,7 +81,7 @@ typedef struct node {
   kv_store *kv;
   state *st;
   privval *pv;
-  struct beacon_chain *beacon; /* NULL: this validator withholds reveals */
+  struct beacon_keeper *beacon; /* NULL: this validator withholds reveals */
   cons_engine *cons;
   mempool *mp;
   rpc_server *rpc;
@@ -121,6 +121,7 @@ const node_view *nr_view(const node *n);
 #define nr_params(n) ((const Cohort__Params *)nr_view(n)->params)
 /* The mempool from the RPC thread (under mp_lock). */
 int nr_mempool_has(node *n, const uint8_t hash[32]);
+int nr_mempool_has_task(node *n, const uint8_t task_id[32]);
 uint64_t nr_mempool_sender_pending(node *n, const uint8_t id[20]);
 void nr_mempool_stats(node *n, size_t *count, size_t *bytes);
 /* RPC helpers shared by node_rpc*.c. */

@@ -22,6 +22,9 @@ static int check_header(const Cohort__BlockHeader *h, core_errbuf *eb) {
                      "block header hash or key field has the wrong length");
   if (h->beacon_reveal.len != 0 && h->beacon_reveal.len != 32)
     return core_errf(eb, COHORT_ERR_DECODE, "beacon_reveal must be 0 or 32 bytes");
+  if (h->beacon_new_tip.len != 0 && (h->beacon_new_tip.len != 32 || h->beacon_reveal.len != 32))
+    return core_errf(eb, COHORT_ERR_DECODE, "beacon_new_tip must be 32 bytes and come with a "
+                     "beacon_reveal");
   if (h->height == 0)
     return core_errf(eb, COHORT_ERR_DECODE, "block height must be >= 1");
   return COHORT_OK;
@@ -40,6 +43,11 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
     rc = core_errf(eb, COHORT_ERR_DECODE, "block has unknown fields");
     goto fail;
   }
+  if ((rc = pb_check_canonical(&b->blk->base, bytes, len))) {
+    if (rc != COHORT_ERR_NOMEM)
+      rc = core_errf(eb, COHORT_ERR_DECODE, "block is not in canonical encoding");
+    goto fail;
+  }
   if (b->blk->n_txs > max_txs) {
     rc = core_errf(eb, COHORT_ERR_TOO_LARGE, "block has %zu txs, limit %zu",
                    b->blk->n_txs, max_txs);
@@ -51,6 +59,11 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
     goto fail;
   }
   if ((rc = check_header(b->hdr, eb))) goto fail;
+  if ((rc = pb_check_canonical(&b->hdr->base, b->blk->header.data, b->blk->header.len))) {
+    if (rc != COHORT_ERR_NOMEM)
+      rc = core_errf(eb, COHORT_ERR_DECODE, "block header is not in canonical encoding");
+    goto fail;
+  }
   if (b->hdr->num_txs != b->blk->n_txs) {
     rc = core_errf(eb, COHORT_ERR_DECODE, "header num_txs %u but block carries %zu",
                    b->hdr->num_txs, b->blk->n_txs);

@@ -72,10 +72,20 @@ def metric(node, name):
     return total
 
 
-def transfer_tx(node, nonce, amount=1):
-    st = node.rpc("status")
-    to = cc.account_id(cc.schnorr_pubkey(bytes([7] * 32)))
-    body = cc.transfer_body(nonce, int(st["params"]["min_fee"]), to, 1, amount)
+_fees = {}
+
+
+def transfer_tx(node, nonce, amount=1, source=None):
+    """A signed CRD transfer from the dev account. The fee follows the cost
+    model (docs/protocol.md): found once per node with cc.signed_transfer,
+    then doubled so later nonces (longer varints) are covered too."""
+    st = cc.rpc_from(node.url, "status", source=source)
+    to = bytes([7] * 20)
+    if node.url not in _fees:
+        _, fee = cc.signed_transfer(node.dev_sec, st["chain_id"], st["params"], nonce, to, 1,
+                                    amount)
+        _fees[node.url] = 2 * fee
+    body = cc.transfer_body(nonce, _fees[node.url], to, 1, amount)
     return cc.make_tx(node.dev_sec, st["chain_id"], body)
 
 
@@ -205,10 +215,7 @@ def test_rpc_cannot_be_monopolised():
         ws.call("subscribe", {"topic": "new_block"})
         nonce = int(cc.rpc_from(node.url, "account", {"address": node.dev_addr},
                                 source="127.0.0.2")["nonce"])
-        st = cc.rpc_from(node.url, "status", source="127.0.0.2")
-        to = cc.account_id(cc.schnorr_pubkey(bytes([7] * 32)))
-        body = cc.transfer_body(nonce, int(st["params"]["min_fee"]), to, 1, 5)
-        tx = cc.make_tx(node.dev_sec, st["chain_id"], body)
+        tx = transfer_tx(node, nonce, 5, source="127.0.0.2")
         r = cc.rpc_from(node.url, "broadcast_tx", {"tx": tx.hex(), "mode": "commit"},
                         source="127.0.0.2", timeout=30)
         assert r["code"] == 0 and r["height"] >= 1, r
@@ -336,11 +343,17 @@ def loop_elf():
     return img + bytes(0x1000 - len(img)) + code
 
 
-def page_toucher_elf():
-    """Stores to every 4 KiB page from 0x20000 up, until a store faults at
-    the end of the task's memory: the most memory a simulation can make the
-    node hold."""
-    code = struct.pack("<5I", 0x000202B7,  # lui t0, 0x20
+def page_toucher_elf(mem_mib):
+    """Grows its heap up to the stack (brk), then stores to every 4 KiB page
+    from 0x20000 up until a store faults past the stack at the end of the
+    task's memory: the most memory a simulation can make the node hold."""
+    mem_cap = mem_mib << 20
+    stack_lo = mem_cap - min(8 << 20, mem_cap // 4)  # docs/vm.md memory map
+    code = struct.pack("<8I",
+                       (stack_lo & 0xFFFFF000) | (10 << 7) | 0x37,  # lui a0, stack_lo
+                       0x0D600893,  # addi a7, x0, 214 (brk)
+                       0x00000073,  # ecall
+                       0x000202B7,  # lui t0, 0x20
                        0x000013B7,  # lui t2, 0x1
                        0x0052A023,  # sw t0, 0(t0)
                        0x007282B3,  # add t0, t0, t2
@@ -399,14 +412,16 @@ def test_simulate_cancelled_on_disconnect_and_limited_per_address():
         # memory: 1024 MiB is over the default cap (256); a program touching
         # all of its 256 MiB leaves the node's peak RSS well under 1 GiB
         # (before: 1024 MiB allowed, 2.1 GB peak for one call)
-        b64 = __import__("base64").b64encode(page_toucher_elf()).decode()
+        b64 = __import__("base64").b64encode(page_toucher_elf(1024)).decode()
         try:
             node.rpc("compute_simulate", {"program_base64": b64, "mem_mib": 1024})
             raise AssertionError("mem_mib 1024 accepted")
         except cc.RpcError as e:
             assert e.code == -32602 and "simulate_max_mem_mib" in str(e), str(e)
+        b64 = __import__("base64").b64encode(page_toucher_elf(256)).decode()
         r = node.rpc("compute_simulate", {"program_base64": b64, "mem_mib": 256}, timeout=120)
         assert r["status"] == "trapped" and r["trap"] == "store_fault", r
+        assert r["steps"] > 3 * (250 << 20) // 4096, r  # it touched (almost) every page
         rss = peak_rss_mib(node)
         print("  a simulation touching all of its 256 MiB: peak RSS %d MiB" % rss, flush=True)
         assert 0 < rss < 1024, rss

@@ -310,6 +310,117 @@ static void test_apply_rejects_tampering(void **s) {
   for (int i = 0; i < NBLOCKS; i++) free(blocks[i]), free(commits[i]);
 }
 
+/* A validator executes every proposal it sees for a height before it
+ * prevotes, keeps them, and commits the one the network decided: two
+ * competing proposals for height 1 both execute on the same tip; the second
+ * one is committed with its commit; the first can no longer be committed;
+ * a proposal built on a diverged state is refused as a bad block. */
+static void test_execute_proposals_commit_the_decided_one(void **s) {
+  (void)s;
+  kv_store *kv, *ka, *kb;
+  state *st = open_mem(&kv), *ta = open_mem(&ka), *tb = open_mem(&kb);
+  size_t la, lb;
+  uint8_t *txa = fx_transfer(&F, 1, F.ids[2], COHORT__TOKEN__CRD, 11, 0, 10, FX_CHAIN, &la);
+  uint8_t *txb = fx_transfer(&F, 2, F.ids[1], COHORT__TOKEN__CRD, 22, 0, 10, FX_CHAIN, &lb);
+  uint8_t *ba, *ca, *bb, *cb;
+  size_t bal, cal, bbl, cbl;
+  assert_int_equal(fx_make_block(&F, ta, &txa, &la, 1, &ba, &bal, &ca, &cal), 0);
+  assert_int_equal(fx_make_block(&F, tb, &txb, &lb, 1, &bb, &bbl, &cb, &cbl), 0);
+  core_errbuf eb;
+  state_block *pa, *pb;
+  assert_int_equal(state_block_exec(st, ba, bal, &pa, &eb), 0);
+  assert_int_equal(state_block_exec(st, bb, bbl, &pb, &eb), 0);
+  assert_int_equal(state_height(st), 0); /* executing writes nothing */
+  assert_int_equal(state_block_ntx(pb), 1);
+  assert_int_equal(state_block_results(pb)[0].code, 0);
+  /* a's commit does not finalize b */
+  assert_int_not_equal(state_block_commit(st, pb, ca, cal, &eb), 0);
+  assert_int_equal(state_block_commit(st, pb, cb, cbl, &eb), 0);
+  assert_memory_equal(state_app_hash(st), state_app_hash(tb), 32);
+  assert_int_equal(state_block_commit(st, pa, ca, cal, &eb), COHORT_ERR_INVALID);
+  state_block_free(pa);
+  state_block_free(pb);
+  /* Block 2 of chain a does not extend st's tip (st followed b). */
+  size_t l2;
+  uint8_t *t2 = fx_transfer(&F, 1, F.ids[2], COHORT__TOKEN__CRD, 5, 1, 10, FX_CHAIN, &l2);
+  uint8_t *b2, *c2;
+  size_t b2l, c2l;
+  assert_int_equal(fx_make_block(&F, ta, &t2, &l2, 1, &b2, &b2l, &c2, &c2l), 0);
+  state_block *p2;
+  assert_int_equal(state_block_exec(st, b2, b2l, &p2, &eb), COHORT_ERR_BAD_BLOCK);
+  assert_null(p2);
+  free(txa), free(txb), free(t2), free(ba), free(ca), free(bb), free(cb), free(b2), free(c2);
+  state_close(st), state_close(ta), state_close(tb);
+  kv_close(kv), kv_close(ka), kv_close(kb);
+}
+
+/* Review: docs/protocol.md Rule 2 lists Commit among the messages decoded
+ * in canonical form only, but commit_decode checks neither the encoding
+ * nor unknown fields inside its CommitSigs: a commit with its height
+ * written twice, a padded varint, or an unknown field in a signature entry
+ * decodes, verifies and is stored as received. (A node's stored C/ record
+ * and the last_commit a proposer carries can then differ in bytes, and
+ * hash, from every other node's for the same signatures.) */
+static void test_review_commit_decoding_is_canonical(void **s) {
+  (void)s;
+  uint8_t bh[32], sig[64];
+  memset(bh, 0xab, 32);
+  memset(sig, 0x11, 64);
+  Cohort__CommitSig cs = COHORT__COMMIT_SIG__INIT;
+  cs.validator = (ProtobufCBinaryData){32, F.val.pub};
+  cs.signature = (ProtobufCBinaryData){64, sig};
+  Cohort__CommitSig *csp = &cs;
+  Cohort__Commit c = COHORT__COMMIT__INIT;
+  c.height = 5;
+  c.round = 1;
+  c.block_hash = (ProtobufCBinaryData){32, bh};
+  c.n_sigs = 1;
+  c.sigs = &csp;
+  uint8_t good[256], bad[300];
+  size_t n = cohort__commit__pack(&c, good);
+  core_errbuf eb;
+  Cohort__Commit *d = commit_decode(good, n, 1 << 20, &eb);
+  assert_non_null(d);
+  cohort__commit__free_unpacked(d, NULL);
+  /* 1. the height written a second time at the end ("last wins") */
+  memcpy(bad, good, n);
+  bad[n] = 0x08, bad[n + 1] = 5;
+  d = commit_decode(bad, n + 2, 1 << 20, &eb);
+  if (d) cohort__commit__free_unpacked(d, NULL);
+  int dup = d != NULL;
+  /* 2. the height as a two-byte varint (0x08 0x85 0x00) */
+  assert_int_equal(good[0], 0x08);
+  assert_int_equal(good[1], 5);
+  bad[0] = 0x08, bad[1] = 0x85, bad[2] = 0x00;
+  memcpy(bad + 3, good + 2, n - 2);
+  d = commit_decode(bad, n + 1, 1 << 20, &eb);
+  if (d) cohort__commit__free_unpacked(d, NULL);
+  int pad = d != NULL;
+  /* 3. an unknown field (15, varint 1) inside the signature entry */
+  uint8_t sb[128];
+  size_t sl = cohort__commit_sig__pack(&cs, sb);
+  sb[sl] = 15 << 3, sb[sl + 1] = 1;
+  sl += 2;
+  size_t o = 0;
+  uint8_t hdr[64];
+  Cohort__Commit c2 = c;
+  c2.n_sigs = 0;
+  o = cohort__commit__pack(&c2, hdr);
+  memcpy(bad, hdr, o);
+  bad[o++] = 4 << 3 | 2;
+  bad[o++] = (uint8_t)sl;
+  memcpy(bad + o, sb, sl);
+  o += sl;
+  d = commit_decode(bad, o, 1 << 20, &eb);
+  if (d) cohort__commit__free_unpacked(d, NULL);
+  int unk = d != NULL;
+  printf("  non-canonical commits accepted: duplicate field %s, padded varint %s, unknown field "
+         "in a signature %s\n", dup ? "yes" : "no", pad ? "yes" : "no", unk ? "yes" : "no");
+  assert_false(dup);
+  assert_false(pad);
+  assert_false(unk);
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init(&F, 7);
@@ -320,6 +431,8 @@ int main(void) {
       cmocka_unit_test(test_random_workload_conserves_supply),
       cmocka_unit_test(test_replay_two_stores_same_app_hash),
       cmocka_unit_test(test_apply_rejects_tampering),
+      cmocka_unit_test(test_execute_proposals_commit_the_decided_one),
+      cmocka_unit_test(test_review_commit_decoding_is_canonical),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   genesis_free(&F.g);
