@@ -58,7 +58,13 @@ static void print_block(json_t *r) {
   printf("app hash   %s  (state before this block's txs)\n", s(h, "app_hash"));
   printf("tx root    %s\n", s(h, "tx_root"));
   printf("proposer   %s\n", s(h, "proposer"));
-  printf("txs        %zu\n", json_array_size(txs));
+  /* The node pages a block's txs (docs/rpc.md): say when this is not all. */
+  long long total = i(h, "num_txs");
+  if ((long long)json_array_size(txs) < total)
+    printf("txs        %lld (the first %zu shown; see `block` params txs_offset/txs_limit)\n",
+           total, json_array_size(txs));
+  else
+    printf("txs        %zu\n", json_array_size(txs));
   size_t k;
   json_t *t;
   json_array_foreach(txs, k, t) print_tx_line(t);

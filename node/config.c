@@ -23,6 +23,21 @@ void node_config_defaults(node_config *c) {
   c->rpc_max_conns = 256;
   c->rpc_idle_timeout_ms = 10000;
   c->rpc_commit_timeout_ms = 30000;
+  c->rpc_max_conns_per_ip = 64;
+  c->rpc_max_ws = 128;
+  c->rpc_max_ws_per_ip = 32;
+  c->rpc_max_inflight_per_ip = 256;
+  c->rpc_max_batch_weight = 200;
+  c->rpc_max_response_bytes = 16 << 20;
+  c->rpc_client_buffer_bytes = 64 << 20;
+  c->rpc_max_buffer_bytes = 512 << 20;
+  c->rpc_write_timeout_ms = 30000;
+  c->rpc_publish_queue = 65536;
+  c->sim_max_concurrent = 2;
+  c->sim_concurrent_per_ip = 1;
+  c->sim_max_steps = 10000000000ull;
+  c->sim_max_mem_mib = 256;
+  c->sim_steps_per_minute = 10000000000ull;
   c->block_interval_ms = 1000;
   c->empty_block_interval_ms = 0;
   c->timeout_propose_ms = 3000;
@@ -51,6 +66,21 @@ static const field fields[] = {
     U("rpc", "max_conns", rpc_max_conns, 1, 100000),
     U("rpc", "idle_timeout_ms", rpc_idle_timeout_ms, 100, 3600000),
     U("rpc", "commit_timeout_ms", rpc_commit_timeout_ms, 100, 3600000),
+    U("rpc", "max_conns_per_ip", rpc_max_conns_per_ip, 1, 100000),
+    U("rpc", "max_ws", rpc_max_ws, 1, 100000),
+    U("rpc", "max_ws_per_ip", rpc_max_ws_per_ip, 1, 100000),
+    U("rpc", "max_inflight_per_ip", rpc_max_inflight_per_ip, 1, 1000000),
+    U("rpc", "max_batch_weight", rpc_max_batch_weight, 1, 1000000),
+    U("rpc", "max_response_bytes", rpc_max_response_bytes, 4096, 1ull << 30),
+    U("rpc", "client_buffer_bytes", rpc_client_buffer_bytes, 65536, 1ull << 34),
+    U("rpc", "max_buffer_bytes", rpc_max_buffer_bytes, 65536, 1ull << 36),
+    U("rpc", "write_timeout_ms", rpc_write_timeout_ms, 100, 3600000),
+    U("rpc", "publish_queue", rpc_publish_queue, 16, 10000000),
+    U("rpc", "simulate_max_concurrent", sim_max_concurrent, 0, 64),
+    U("rpc", "simulate_concurrent_per_ip", sim_concurrent_per_ip, 1, 64),
+    U("rpc", "simulate_max_steps", sim_max_steps, 1000, 10000000000000ull),
+    U("rpc", "simulate_max_mem_mib", sim_max_mem_mib, 2, 1024),
+    U("rpc", "simulate_steps_per_minute", sim_steps_per_minute, 1000, 1000000000000000ull),
     U("consensus", "block_interval_ms", block_interval_ms, 1, 3600000),
     U("consensus", "empty_block_interval_ms", empty_block_interval_ms, 0, 86400000),
     U("consensus", "timeout_propose_ms", timeout_propose_ms, 10, 3600000),
@@ -162,6 +192,16 @@ int node_config_parse(node_config *c, const char *text, core_errbuf *eb) {
     }
     s += len + (nl ? 1 : 0);
   }
+  if (!p.rc && c->rpc_max_ws > c->rpc_max_conns)
+    p.rc = core_errf(eb, COHORT_ERR_CONFIG,
+                     "[rpc] max_ws = %llu must not exceed max_conns = %llu (WebSockets "
+                     "count toward max_conns; keep room for HTTP)",
+                     (unsigned long long)c->rpc_max_ws, (unsigned long long)c->rpc_max_conns);
+  if (!p.rc && c->rpc_client_buffer_bytes > c->rpc_max_buffer_bytes)
+    p.rc = core_errf(eb, COHORT_ERR_CONFIG,
+                     "[rpc] client_buffer_bytes = %llu must not exceed max_buffer_bytes = %llu",
+                     (unsigned long long)c->rpc_client_buffer_bytes,
+                     (unsigned long long)c->rpc_max_buffer_bytes);
   return p.rc;
 }
 
@@ -208,6 +248,34 @@ const char *node_config_template(void) {
          "idle_timeout_ms = 10000\n"
          "# how long broadcast_tx with mode=commit waits for the block\n"
          "commit_timeout_ms = 30000\n"
+         "# What one client address (IPv4, or IPv6 /64) may hold, and caps for all\n"
+         "# (docs/rpc.md). When max_conns is reached the longest-idle keep-alive\n"
+         "# connection is closed to admit a newcomer. Behind a proxy every client\n"
+         "# shares the proxy's address: raise the per-address limits there.\n"
+         "max_conns_per_ip = 64\n"
+         "# WebSockets (they count toward max_conns too)\n"
+         "max_ws = 128\n"
+         "max_ws_per_ip = 32\n"
+         "# calls dispatched and not yet answered, per address\n"
+         "max_inflight_per_ip = 256\n"
+         "# sum of the method weights in one batch (weights: docs/rpc.md)\n"
+         "max_batch_weight = 200\n"
+         "# one answer (or one batch's answers); larger ones become an error\n"
+         "max_response_bytes = 16777216\n"
+         "# request bodies being read + answers not yet written: per address, in all\n"
+         "client_buffer_bytes = 67108864\n"
+         "max_buffer_bytes = 536870912\n"
+         "# an answer must be fully taken by the client within this time\n"
+         "write_timeout_ms = 30000\n"
+         "# WebSocket events waiting for the RPC thread (more are dropped, and told)\n"
+         "publish_queue = 65536\n"
+         "# compute_simulate: simulations at once (0 disables), per address,\n"
+         "# steps and memory per call, and steps per minute per address\n"
+         "simulate_max_concurrent = 2\n"
+         "simulate_concurrent_per_ip = 1\n"
+         "simulate_max_steps = 10000000000\n"
+         "simulate_max_mem_mib = 256\n"
+         "simulate_steps_per_minute = 10000000000\n"
          "\n[consensus]\n"
          "# minimum time between blocks while transactions wait\n"
          "block_interval_ms = 1000\n"

@@ -20,6 +20,23 @@ typedef struct {
   uint64_t rpc_max_conns;
   uint64_t rpc_idle_timeout_ms;
   uint64_t rpc_commit_timeout_ms; /* broadcast_tx mode=commit wait limit */
+  /* per client address and global RPC limits (docs/rpc.md) */
+  uint64_t rpc_max_conns_per_ip;
+  uint64_t rpc_max_ws;
+  uint64_t rpc_max_ws_per_ip;
+  uint64_t rpc_max_inflight_per_ip;
+  uint64_t rpc_max_batch_weight;
+  uint64_t rpc_max_response_bytes;
+  uint64_t rpc_client_buffer_bytes;
+  uint64_t rpc_max_buffer_bytes;
+  uint64_t rpc_write_timeout_ms;
+  uint64_t rpc_publish_queue;
+  /* compute_simulate */
+  uint64_t sim_max_concurrent;
+  uint64_t sim_concurrent_per_ip;
+  uint64_t sim_max_steps;
+  uint64_t sim_max_mem_mib;
+  uint64_t sim_steps_per_minute;
   /* [consensus] */
   uint64_t block_interval_ms;
   uint64_t empty_block_interval_ms;

@@ -1,11 +1,18 @@
 /* node/node.c — cohortd's event loop: wires LevelDB state, the consensus
- * engine, the signer, the mempool and the RPC server on one libuv loop.
+ * engine, the signer, the mempool and the RPC server.
  *
  * The engine is pure; this file is its shell. `pump` drains the engine's
  * actions (build a proposal, sign a vote, commit a block), then arms the one
  * consensus timer at the engine's next deadline. Committing a block is one
  * synced LevelDB batch (state_commit); only after it returns are waiting
  * RPC clients told their tx is in.
+ *
+ * The RPC server runs on its own thread and loop (rpc/rpc.h); this loop only
+ * gets its answers to give (posted, never written here), the broadcasts it
+ * must add to the mempool (rpc_call_run_on_owner), and publishes events
+ * without waiting. After each commit it publishes a view of the tip for the
+ * RPC thread (node_view_publish); see node_int.h for what each thread may
+ * touch.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +41,91 @@ uint64_t node_now_ms(void) {
 }
 
 static void pump(node *n);
+
+/* ---- the view of the tip, for the RPC thread ---- */
+
+void node_view_put(node_view *v) {
+  if (!v || atomic_fetch_sub(&v->refs, 1) != 1) return;
+  if (v->params) cohort__params__free_unpacked(v->params, NULL);
+  free(v);
+}
+
+void node_view_publish(node *n) {
+  node_view *v = calloc(1, sizeof *v);
+  const Cohort__Params *p = state_params(n->st);
+  size_t pl = cohort__params__get_packed_size(p);
+  uint8_t *pb = malloc(pl ? pl : 1);
+  if (v && pb) {
+    cohort__params__pack(p, pb);
+    v->params = cohort__params__unpack(NULL, pl, pb);
+  }
+  free(pb);
+  if (!v || !v->params) {
+    /* The RPC keeps the previous tip; it only lags. */
+    LOGW(MOD, "out of memory publishing the tip to the RPC thread");
+    free(v);
+    return;
+  }
+  atomic_init(&v->refs, 1);
+  v->height = state_height(n->st);
+  v->last_time_ms = state_last_time_ms(n->st);
+  memcpy(v->app_hash, state_app_hash(n->st), 32);
+  memcpy(v->last_block_hash, state_last_block_hash(n->st), 32);
+  memcpy(v->genesis_hash, state_genesis_hash(n->st), 32);
+  snprintf(v->chain_id, sizeof v->chain_id, "%s", state_chain_id(n->st));
+  const Cohort__ValidatorSet *vs = state_validators(n->st);
+  for (size_t i = 0; i < vs->n_validators; i++)
+    if (!memcmp(vs->validators[i]->pubkey.data, privval_pubkey(n->pv), 32))
+      v->power = vs->validators[i]->power;
+  uv_mutex_lock(&n->view_lock);
+  node_view *old = n->view;
+  n->view = v;
+  uv_mutex_unlock(&n->view_lock);
+  node_view_put(old);
+}
+
+void nr_view_refresh(void *ctx) {
+  node *n = ctx;
+  uv_mutex_lock(&n->view_lock);
+  node_view *v = n->view, *old = NULL;
+  if (v != n->rpc_view) {
+    atomic_fetch_add(&v->refs, 1);
+    old = n->rpc_view;
+    n->rpc_view = v;
+  }
+  uv_mutex_unlock(&n->view_lock);
+  node_view_put(old);
+}
+
+const node_view *nr_view(const node *n) { return n->rpc_view; }
+
+int nr_mempool_has(node *n, const uint8_t hash[32]) {
+  uv_mutex_lock(&n->mp_lock);
+  int r = mempool_has(n->mp, hash);
+  uv_mutex_unlock(&n->mp_lock);
+  return r;
+}
+
+int nr_mempool_has_task(node *n, const uint8_t task_id[32]) {
+  uv_mutex_lock(&n->mp_lock);
+  int r = mempool_has_task(n->mp, task_id);
+  uv_mutex_unlock(&n->mp_lock);
+  return r;
+}
+
+uint64_t nr_mempool_sender_pending(node *n, const uint8_t id[20]) {
+  uv_mutex_lock(&n->mp_lock);
+  uint64_t r = mempool_sender_pending(n->mp, id);
+  uv_mutex_unlock(&n->mp_lock);
+  return r;
+}
+
+void nr_mempool_stats(node *n, size_t *count, size_t *bytes) {
+  uv_mutex_lock(&n->mp_lock);
+  *count = mempool_size(n->mp);
+  *bytes = mempool_bytes(n->mp);
+  uv_mutex_unlock(&n->mp_lock);
+}
 
 static void prop_clear(proposal *p) {
   free(p->bytes);
@@ -148,13 +240,37 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
 
 /* ---- commit ---- */
 
+/* The block's tx indices sorted by hash, for answer_waiters. */
+static const uint8_t (*sort_hashes)[32];
+static int cmp_tx_index(const void *a, const void *b) {
+  return memcmp(sort_hashes[*(const size_t *)a], sort_hashes[*(const size_t *)b], 32);
+}
+
+/* Index of hash in the block, or ntx. */
+static size_t find_tx(const node *n, const size_t *order, const uint8_t hash[32]) {
+  size_t lo = 0, hi = n->prop.ntx;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = memcmp(n->prop.tx_hashes[order[mid]], hash, 32);
+    if (c == 0) return order[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return n->prop.ntx;
+}
+
 static void answer_waiters(node *n, uint64_t h) {
+  if (!n->waiters || !n->prop.ntx) return;
+  /* Waiters are RPC clients' work on this loop: O((W + N) log N), not W * N. */
+  size_t *order = malloc(n->prop.ntx * sizeof *order);
+  if (!order) return; /* they time out instead */
+  for (size_t k = 0; k < n->prop.ntx; k++) order[k] = k;
+  sort_hashes = (const uint8_t(*)[32])n->prop.tx_hashes;
+  qsort(order, n->prop.ntx, sizeof *order, cmp_tx_index);
   waiter **pp = &n->waiters;
   while (*pp) {
     waiter *w = *pp;
-    size_t i;
-    for (i = 0; i < n->prop.ntx; i++)
-      if (!memcmp(n->prop.tx_hashes[i], w->hash, 32)) break;
+    size_t i = find_tx(n, order, w->hash);
     if (i == n->prop.ntx) {
       pp = &w->next;
       continue;
@@ -168,7 +284,9 @@ static void answer_waiters(node *n, uint64_t h) {
                                       r->log));
     *pp = w->next;
     free(w);
+    n->n_waiters--;
   }
+  free(order);
 }
 
 /* WebSocket events (docs/rpc.md): a new block, and each task it changed. */
@@ -179,11 +297,11 @@ static void publish_block(node *n, uint64_t h) {
   json_t *ev = json_pack("{s:I, s:s, s:I, s:I, s:s}", "height", (json_int_t)h, "hash", hash,
                          "time_ms", (json_int_t)state_last_time_ms(n->st), "num_txs",
                          (json_int_t)n->prop.ntx, "app_hash", app);
-  if (ev) rpc_server_publish(n->rpc, "new_block", ev);
-  json_decref(ev);
+  if (ev) rpc_server_publish(n->rpc, "new_block", ev); /* stolen */
 }
 
 static void publish_txs(node *n, uint64_t h) {
+  if (!rpc_server_has_subscribers(n->rpc, "tx")) return; /* build nothing */
   for (size_t i = 0; i < n->prop.ntx; i++) {
     char hash[65], sender[CORE_ADDR_STR_MAX];
     core_hex_encode(hash, n->prop.tx_hashes[i], 32);
@@ -193,8 +311,7 @@ static void publish_txs(node *n, uint64_t h) {
                            (json_int_t)h, "index", (int)i, "sender", sender, "type",
                            n->prop.types[i], "code", r->code, "codespace", core_err_name(r->code),
                            "log", r->log);
-    if (ev) rpc_server_publish(n->rpc, "tx", ev);
-    json_decref(ev);
+    if (ev) rpc_server_publish(n->rpc, "tx", ev); /* stolen */
   }
 }
 
@@ -222,8 +339,7 @@ static void publish_task(void *ctx, const uint8_t id[32]) {
     core_hex_encode(jid, t->job.data, 32);
     json_object_set_new(ev, "job_id", json_string(jid));
   }
-  if (ev) rpc_server_publish(n->rpc, "task", ev);
-  json_decref(ev);
+  if (ev) rpc_server_publish(n->rpc, "task", ev); /* stolen */
   cohort__task__free_unpacked(t, NULL);
 }
 
@@ -258,8 +374,11 @@ static void do_commit(node *n, cons_action *a) {
   n->m_txs_failed += failed;
   n->m_last_block_txs = n->prop.ntx;
   n->m_last_commit_ms = node_now_ms();
+  node_view_publish(n);
+  uv_mutex_lock(&n->mp_lock);
   size_t dropped = mempool_update(n->mp, n->st, (const uint8_t(*)[32])n->prop.tx_hashes,
                                   n->prop.ntx);
+  uv_mutex_unlock(&n->mp_lock);
   char bh[17], ah[17];
   core_hex_encode(bh, n->prop.hash, 8);
   core_hex_encode(ah, state_app_hash(n->st), 8);
@@ -270,7 +389,8 @@ static void do_commit(node *n, cons_action *a) {
   answer_waiters(n, a->height);
   publish_block(n, a->height);
   publish_txs(n, a->height);
-  state_exec_changed_tasks(n->prop.x, publish_task, n);
+  if (rpc_server_has_subscribers(n->rpc, "task"))
+    state_exec_changed_tasks(n->prop.x, publish_task, n);
   prop_clear(&n->prop);
   uint64_t now = node_now_ms();
   cons_start_height(n->cons, a->height + 1, state_validators(n->st), now);
@@ -329,13 +449,18 @@ static void pump(node *n) {
     }
     cons_action_free(&a);
   }
+  atomic_store(&n->a_cons_height, cons_height(n->cons));
+  atomic_store(&n->a_cons_round, cons_round(n->cons));
+  atomic_store(&n->a_cons_step, (int)cons_get_step(n->cons));
   uint64_t d = cons_next_deadline(n->cons), now = node_now_ms();
   uv_timer_stop(&n->timer);
   if (d) uv_timer_start(&n->timer, on_timer, d > now ? d - now : 0, 0);
 }
 
 int node_broadcast(node *n, tx_t *tx, core_errbuf *eb) {
+  uv_mutex_lock(&n->mp_lock);
   int rc = mempool_add(n->mp, n->st, tx, eb);
+  uv_mutex_unlock(&n->mp_lock);
   if (rc) {
     n->m_rejected++;
     return rc;
@@ -353,6 +478,14 @@ int node_broadcast(node *n, tx_t *tx, core_errbuf *eb) {
 /* ---- commit-mode waiters ---- */
 
 void node_register_waiter(node *n, const uint8_t hash[32], rpc_call *c) {
+  if (n->n_waiters >= NODE_MAX_WAITERS) {
+    char hex[65], msg[200];
+    core_hex_encode(hex, hash, 32);
+    snprintf(msg, sizeof msg, "tx %s is in the mempool, but %d clients already wait for their "
+             "commits; query it later with the tx method", hex, NODE_MAX_WAITERS);
+    rpc_call_error(c, RPC_UNAVAILABLE, msg, json_pack("{s:s}", "hash", hex));
+    return;
+  }
   waiter *w = calloc(1, sizeof *w);
   if (!w) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "out of memory", NULL);
@@ -363,6 +496,7 @@ void node_register_waiter(node *n, const uint8_t hash[32], rpc_call *c) {
   w->deadline_ms = node_now_ms() + n->cfg.rpc_commit_timeout_ms;
   w->next = n->waiters;
   n->waiters = w;
+  n->n_waiters++;
 }
 
 static void on_waiter_timer(uv_timer_t *t) {
@@ -382,6 +516,7 @@ static void on_waiter_timer(uv_timer_t *t) {
     rpc_call_error(w->call, RPC_TIMEOUT, msg, json_pack("{s:s}", "hash", hex));
     *pp = w->next;
     free(w);
+    n->n_waiters--;
   }
 }
 
@@ -430,12 +565,14 @@ static void close_walk(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-static void rpc_closed(void *arg) { (void)arg; }
-
 int node_run(const char *home, const char *rpc_listen, const char *log_level,
              core_errbuf *eb) {
   node *n = calloc(1, sizeof *n);
   if (!n) return COHORT_ERR_NOMEM;
+  if (uv_mutex_init(&n->view_lock) || uv_mutex_init(&n->mp_lock)) {
+    free(n);
+    return COHORT_ERR_NOMEM;
+  }
   int rc;
   char p[PATH_MAX + 64], p2[PATH_MAX + 64];
   snprintf(n->home, sizeof n->home, "%s", home);
@@ -485,8 +622,32 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
     goto out;
   }
   n->loop = uv_default_loop();
-  rpc_config rcfg = {n->cfg.rpc_listen, n->cfg.rpc_max_body_bytes, n->cfg.rpc_max_batch,
-                     (unsigned)n->cfg.rpc_max_conns, n->cfg.rpc_idle_timeout_ms, node_metrics};
+  node_view_publish(n);
+  if (!n->view) {
+    rc = COHORT_ERR_NOMEM;
+    goto out;
+  }
+  nr_view_refresh(n); /* the RPC thread's first view */
+  node_rpc_market_config(&n->cfg);
+  static const char *const topics[] = {"new_block", "tx", "task", NULL};
+  rpc_config rcfg = {.listen = n->cfg.rpc_listen,
+                     .max_body_bytes = n->cfg.rpc_max_body_bytes,
+                     .max_batch = n->cfg.rpc_max_batch,
+                     .max_conns = (unsigned)n->cfg.rpc_max_conns,
+                     .idle_timeout_ms = n->cfg.rpc_idle_timeout_ms,
+                     .metrics_fn = node_metrics,
+                     .before_call = nr_view_refresh,
+                     .topics = topics};
+  rcfg.max_conns_per_ip = (unsigned)n->cfg.rpc_max_conns_per_ip;
+  rcfg.max_ws = (unsigned)n->cfg.rpc_max_ws;
+  rcfg.max_ws_per_ip = (unsigned)n->cfg.rpc_max_ws_per_ip;
+  rcfg.max_inflight_per_ip = (unsigned)n->cfg.rpc_max_inflight_per_ip;
+  rcfg.max_batch_weight = (unsigned)n->cfg.rpc_max_batch_weight;
+  rcfg.max_response_bytes = n->cfg.rpc_max_response_bytes;
+  rcfg.client_buffer_bytes = n->cfg.rpc_client_buffer_bytes;
+  rcfg.max_buffer_bytes = n->cfg.rpc_max_buffer_bytes;
+  rcfg.write_timeout_ms = n->cfg.rpc_write_timeout_ms;
+  rcfg.publish_queue = n->cfg.rpc_publish_queue;
   n->methods = malloc((node_rpc_n_methods + node_rpc_market_n_methods) * sizeof *n->methods);
   if (!n->methods) {
     rc = COHORT_ERR_NOMEM;
@@ -495,12 +656,10 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   memcpy(n->methods, node_rpc_methods, node_rpc_n_methods * sizeof *n->methods);
   memcpy(n->methods + node_rpc_n_methods, node_rpc_market_methods,
          node_rpc_market_n_methods * sizeof *n->methods);
+  n->m_start_ms = node_now_ms();
   if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, n->methods,
                            node_rpc_n_methods + node_rpc_market_n_methods, n, eb)))
     goto out;
-  static const char *const topics[] = {"new_block", "tx", "task", NULL};
-  if ((rc = rpc_server_set_topics(n->rpc, topics, eb))) goto out;
-  n->m_start_ms = node_now_ms();
   uv_timer_init(n->loop, &n->timer);
   n->timer.data = n;
   uv_timer_init(n->loop, &n->kick);
@@ -546,22 +705,26 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   pump(n);
   uv_run(n->loop, UV_RUN_DEFAULT);
 
-  /* Shutdown: answer waiters, close the RPC server, then every handle. */
+  /* Shutdown: stop the RPC server (its thread ends; broadcasts it had
+   * queued for us run now and see `stopping`), answer the waiters (their
+   * answers are dropped), then close every handle. */
+  n->stopping = 1;
+  rpc_server_close(n->rpc);
+  n->rpc = NULL;
   for (waiter *w = n->waiters, *nx; w; w = nx) {
     nx = w->next;
     rpc_call_error(w->call, RPC_UNAVAILABLE, "node is shutting down", NULL);
     free(w);
   }
   n->waiters = NULL;
-  n->stopping = 1;
-  rpc_server_close(n->rpc, rpc_closed, NULL);
-  n->rpc = NULL;
+  n->n_waiters = 0;
   uv_walk(n->loop, close_walk, NULL);
   uv_run(n->loop, UV_RUN_DEFAULT);
   uv_loop_close(n->loop);
   LOGI(MOD, "stopped cleanly at height %llu", (unsigned long long)state_height(n->st));
   rc = COHORT_OK;
 out:
+  rpc_server_close(n->rpc); /* on a failed start; NULL otherwise */
   prop_clear(&n->prop);
   mempool_del(n->mp);
   cons_del(n->cons);
@@ -571,6 +734,10 @@ out:
   kv_close(n->kv);
   genesis_free(&n->gen);
   free(n->methods);
+  node_view_put(n->rpc_view);
+  node_view_put(n->view);
+  uv_mutex_destroy(&n->view_lock);
+  uv_mutex_destroy(&n->mp_lock);
   free(n);
   return rc;
 }

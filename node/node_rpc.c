@@ -3,6 +3,13 @@
  * Params may be given by name (object) or by position (array, in the order
  * listed in docs/rpc.md). Amounts are decimal strings (u64 exceeds JSON's
  * safe integers); hashes and keys are lowercase hex.
+ *
+ * Every handler runs on the RPC thread, not the node's (node_int.h): the
+ * tip comes from nr_height/nr_params (the view published at the last
+ * commit), the mempool through nr_mempool_*, and broadcast_tx decodes here
+ * then hops to the node thread for the mempool. The state's cached tip
+ * (state_height(), state_params()...) is poisoned below: the node thread
+ * frees it at every commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +25,20 @@
 #include "proto/block.h"
 
 #define VERSION "0.1.0"
+
+/* Not on the RPC thread (see the top of this file). */
+#define state_height(st) use_nr_height_on_the_rpc_thread
+#define state_params(st) use_nr_params_on_the_rpc_thread
+#define state_validators(st) use_nr_view_on_the_rpc_thread
+#define state_chain_id(st) use_nr_view_on_the_rpc_thread
+#define state_app_hash(st) use_nr_view_on_the_rpc_thread
+#define state_last_block_hash(st) use_nr_view_on_the_rpc_thread
+#define state_last_time_ms(st) use_nr_view_on_the_rpc_thread
+#define state_genesis_hash(st) use_nr_view_on_the_rpc_thread
+#define mempool_has(mp, h) use_nr_mempool_has_on_the_rpc_thread
+#define mempool_sender_pending(mp, id) use_nr_mempool_sender_pending_on_the_rpc_thread
+#define mempool_size(mp) use_nr_mempool_stats_on_the_rpc_thread
+#define mempool_bytes(mp) use_nr_mempool_stats_on_the_rpc_thread
 
 json_t *nr_param(json_t *params, const char *name, size_t pos) {
   if (json_is_object(params)) return json_object_get(params, name);
@@ -93,29 +114,26 @@ static json_t *params_json(const Cohort__Params *p) {
 static void m_status(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   (void)params;
-  state *st = n->st;
-  const Cohort__ValidatorSet *vs = state_validators(st);
-  uint64_t power = 0;
-  for (size_t i = 0; i < vs->n_validators; i++)
-    if (!memcmp(vs->validators[i]->pubkey.data, privval_pubkey(n->pv), 32))
-      power = vs->validators[i]->power;
+  const node_view *v = nr_view(n);
+  uint64_t power = v->power;
   char t[32];
-  genesis_time_format(t, state_last_time_ms(st));
-  const Cohort__Params *p = state_params(st);
+  genesis_time_format(t, v->last_time_ms);
+  const Cohort__Params *p = nr_params(n);
+  size_t mp_size, mp_bytes;
+  nr_mempool_stats(n, &mp_size, &mp_bytes);
   json_t *r = json_pack(
       "{s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:s, s:I, s:b, s:o, "
       "s:{s:o, s:o}, s:{s:I, s:i, s:s}, s:{s:I, s:I}, s:o}",
-      "version", VERSION, "chain_id", state_chain_id(st), "moniker", n->cfg.moniker,
-      "node_id", json_string(n->node_id), "latest_height", (json_int_t)state_height(st),
-      "latest_block_hash", nr_hexj(state_last_block_hash(st), 32), "latest_app_hash",
-      nr_hexj(state_app_hash(st), 32), "latest_block_time", t, "earliest_height",
-      (json_int_t)(state_height(st) ? 1 : 0), "catching_up", 0, "genesis_hash",
-      nr_hexj(state_genesis_hash(st), 32), "validator", "pubkey",
+      "version", VERSION, "chain_id", v->chain_id, "moniker", n->cfg.moniker,
+      "node_id", json_string(n->node_id), "latest_height", (json_int_t)v->height,
+      "latest_block_hash", nr_hexj(v->last_block_hash, 32), "latest_app_hash",
+      nr_hexj(v->app_hash, 32), "latest_block_time", t, "earliest_height",
+      (json_int_t)(v->height ? 1 : 0), "catching_up", 0, "genesis_hash",
+      nr_hexj(v->genesis_hash, 32), "validator", "pubkey",
       nr_hexj(privval_pubkey(n->pv), 32), "power", nr_amount(power), "consensus", "height",
-      (json_int_t)cons_height(n->cons), "round", (int)cons_round(n->cons), "step",
-      cons_step_name(cons_get_step(n->cons)), "mempool", "size",
-      (json_int_t)mempool_size(n->mp), "bytes", (json_int_t)mempool_bytes(n->mp), "params",
-      params_json(p));
+      (json_int_t)atomic_load(&n->a_cons_height), "round", (int)atomic_load(&n->a_cons_round),
+      "step", cons_step_name((cons_step)atomic_load(&n->a_cons_step)), "mempool", "size",
+      (json_int_t)mp_size, "bytes", (json_int_t)mp_bytes, "params", params_json(p));
   if (!r) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot build status", NULL);
     return;
@@ -144,17 +162,31 @@ static json_t *tx_json(const uint8_t *raw, size_t len, size_t max) {
   return j;
 }
 
-static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs) {
+/* A page of a block's transactions: txs_offset, at most txs_limit of them,
+ * and (full) at most BLOCK_PAGE_BYTES of raw tx bytes, but never none.
+ * Hashes only (full = false) are 66 bytes each: a page holds a whole block
+ * of the default max_block_txs. */
+#define BLOCK_TXS_DEFAULT 100
+#define BLOCK_TXS_MAX 1000
+#define BLOCK_HASHES_MAX 10000
+#define BLOCK_PAGE_BYTES (4u << 20)
+
+static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs, size_t off,
+                          size_t lim) {
   block_t b;
   core_errbuf eb;
-  const Cohort__Params *p = state_params(n->st);
+  const Cohort__Params *p = nr_params(n);
   if (block_decode(&b, bb, bl, (size_t)p->max_block_bytes + 65536, p->max_block_txs, &eb))
     return NULL;
   const Cohort__BlockHeader *h = b.hdr;
   char t[32];
   genesis_time_format(t, h->time_ms);
   json_t *txs = json_array();
-  for (size_t i = 0; i < b.blk->n_txs; i++) {
+  size_t end = off, page_bytes = 0;
+  for (size_t i = off; i < b.blk->n_txs && i - off < lim; i++) {
+    if (full_txs && i > off && page_bytes + b.blk->txs[i].len > BLOCK_PAGE_BYTES) break;
+    page_bytes += b.blk->txs[i].len;
+    end = i + 1;
     if (full_txs) {
       json_t *tj = tx_json(b.blk->txs[i].data, b.blk->txs[i].len, p->max_tx_bytes);
       json_object_set_new(tj, "raw", nr_hexj(b.blk->txs[i].data, b.blk->txs[i].len));
@@ -191,17 +223,47 @@ static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs) {
       nr_hexj(h->proposer.data, 32), "last_commit_hash", nr_hexj(h->last_commit_hash.data, 32),
       "num_txs", (int)h->num_txs, "beacon_reveal", nr_hexj(h->beacon_reveal.data, h->beacon_reveal.len),
       "txs", txs, "last_commit", lc, "size", (json_int_t)bl);
+  if (j) {
+    json_object_set_new(j, "txs_offset", json_integer((json_int_t)off));
+    json_object_set_new(j, "txs_next_offset", end < b.blk->n_txs
+                                                  ? json_integer((json_int_t)end)
+                                                  : json_null());
+  }
   block_free(&b);
   return j;
 }
 
+/* params[name] as an integer in [lo, hi] (absent: def). 0, or -1 after
+ * answering the error. */
+static int get_range(rpc_call *c, json_t *v, const char *name, size_t lo, size_t hi,
+                     size_t def, size_t *out) {
+  *out = def;
+  if (!v || json_is_null(v)) return 0;
+  if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
+      (uint64_t)json_integer_value(v) > hi) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "params.%s must be an integer in [%zu, %zu]", name, lo, hi);
+    rpc_call_error(c, RPC_INVALID_PARAMS, msg, NULL);
+    return -1;
+  }
+  *out = (size_t)json_integer_value(v);
+  return 0;
+}
+
 static void m_block(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
-  static const char *const names[] = {"height", "hash", "full", NULL};
+  static const char *const names[] = {"height", "hash", "full", "txs_offset", "txs_limit", NULL};
   if (nr_check_names(c, params, names)) return;
   json_t *hv = nr_param(params, "height", 0), *hashv = nr_param(params, "hash", 99),
          *fullv = nr_param(params, "full", 1);
-  uint64_t h = state_height(n->st);
+  size_t off, lim;
+  int full = !fullv || json_is_true(fullv);
+  if (get_range(c, nr_param(params, "txs_offset", 2), "txs_offset", 0, 1u << 30, 0, &off) ||
+      get_range(c, nr_param(params, "txs_limit", 3), "txs_limit", 1,
+                full ? BLOCK_TXS_MAX : BLOCK_HASHES_MAX,
+                full ? BLOCK_TXS_DEFAULT : BLOCK_HASHES_MAX, &lim))
+    return;
+  uint64_t h = nr_height(n);
   if (hashv && !json_is_null(hashv)) {
     uint8_t hash[32];
     if (nr_get_hash(c, hashv, "hash", hash)) return;
@@ -223,10 +285,10 @@ static void m_block(void *ctx, rpc_call *c, json_t *params) {
     rpc_call_error(c, RPC_INVALID_PARAMS, "params.full must be true or false", NULL);
     return;
   }
-  if (h == 0 || h > state_height(n->st)) {
+  if (h == 0 || h > nr_height(n)) {
     char msg[160];
     snprintf(msg, sizeof msg, "no block at height %llu (latest is %llu)",
-             (unsigned long long)h, (unsigned long long)state_height(n->st));
+             (unsigned long long)h, (unsigned long long)nr_height(n));
     rpc_call_error(c, RPC_NOT_FOUND, msg, NULL);
     return;
   }
@@ -236,7 +298,7 @@ static void m_block(void *ctx, rpc_call *c, json_t *params) {
     rpc_call_error(c, RPC_NOT_FOUND, "block not in the store", NULL);
     return;
   }
-  json_t *j = block_json(n, bb, bl, !fullv || json_is_true(fullv));
+  json_t *j = block_json(n, bb, bl, full, off, lim);
   free(bb);
   if (!j) rpc_call_error(c, RPC_INTERNAL_ERROR, "stored block does not decode", NULL);
   else rpc_call_reply(c, j);
@@ -250,17 +312,17 @@ static void m_tx(void *ctx, rpc_call *c, json_t *params) {
   if (nr_get_hash(c, nr_param(params, "hash", 0), "hash", hash)) return;
   Cohort__TxResult *r;
   if (state_get_tx_result(n->st, hash, &r)) {
+    int pending = nr_mempool_has(n, hash);
     rpc_call_error(c, RPC_NOT_FOUND,
-                   mempool_has(n->mp, hash) ? "tx is in the mempool, not yet committed"
-                                            : "tx not found",
-                   json_pack("{s:b}", "pending", mempool_has(n->mp, hash)));
+                   pending ? "tx is in the mempool, not yet committed" : "tx not found",
+                   json_pack("{s:b}", "pending", pending));
     return;
   }
   uint8_t *bb;
   size_t bl;
   json_t *txj = json_null();
   block_t b;
-  const Cohort__Params *p = state_params(n->st);
+  const Cohort__Params *p = nr_params(n);
   if (!state_get_block(n->st, r->height, &bb, &bl)) {
     if (!block_decode(&b, bb, bl, (size_t)p->max_block_bytes + 65536, p->max_block_txs, NULL)) {
       if (r->index < b.blk->n_txs) {
@@ -298,11 +360,11 @@ static void m_account(void *ctx, rpc_call *c, json_t *params) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot read the account from the store", NULL);
     return;
   }
-  uint64_t pending = mempool_sender_pending(n->mp, id);
+  uint64_t pending = nr_mempool_sender_pending(n, id);
   rpc_call_reply(c, json_pack("{s:s, s:o, s:o, s:I, s:I, s:I}", "address", a, "crd",
                               nr_amount(crd), "stk", nr_amount(stk), "nonce", (json_int_t)nonce,
                               "next_nonce", (json_int_t)(nonce + pending), "height",
-                              (json_int_t)state_height(n->st)));
+                              (json_int_t)nr_height(n)));
 }
 
 static void m_supply(void *ctx, rpc_call *c, json_t *params) {
@@ -314,7 +376,50 @@ static void m_supply(void *ctx, rpc_call *c, json_t *params) {
     return;
   }
   rpc_call_reply(c, json_pack("{s:o, s:o, s:I}", "crd", nr_amount(crd), "stk", nr_amount(stk),
-                              "height", (json_int_t)state_height(n->st)));
+                              "height", (json_int_t)nr_height(n)));
+}
+
+static void broadcast_refused(rpc_call *c, int rc, const char *why) {
+  char msg[300];
+  snprintf(msg, sizeof msg, "tx rejected: %s", why);
+  rpc_call_error(c, RPC_TX_REJECTED, msg,
+                 json_pack("{s:i, s:s, s:s}", "code", rc, "codespace", core_err_name(rc), "log",
+                           why));
+}
+
+/* A decoded tx on its way to the node thread. */
+typedef struct {
+  node *n;
+  rpc_call *c;
+  tx_t tx;
+  int commit;
+} bcast;
+
+/* On the node thread (rpc_call_run_on_owner): add to the mempool, answer. */
+static void broadcast_on_node(void *arg) {
+  bcast *b = arg;
+  node *n = b->n;
+  rpc_call *c = b->c;
+  core_errbuf eb;
+  uint8_t hash[32];
+  memcpy(hash, b->tx.hash, 32);
+  if (atomic_load(&n->stopping)) {
+    tx_free(&b->tx);
+    rpc_call_error(c, RPC_UNAVAILABLE, "node is shutting down", NULL);
+    free(b);
+    return;
+  }
+  int rc = node_broadcast(n, &b->tx, &eb);
+  if (rc) {
+    tx_free(&b->tx);
+    broadcast_refused(c, rc, eb.msg);
+  } else if (b->commit) {
+    node_register_waiter(n, hash, c);
+  } else {
+    rpc_call_reply(c, json_pack("{s:o, s:i, s:s}", "hash", nr_hexj(hash, 32), "code", 0, "log",
+                                "accepted into the mempool"));
+  }
+  free(b);
 }
 
 static void m_broadcast_tx(void *ctx, rpc_call *c, json_t *params) {
@@ -329,7 +434,7 @@ static void m_broadcast_tx(void *ctx, rpc_call *c, json_t *params) {
                    NULL);
     return;
   }
-  size_t max = state_params(n->st)->max_tx_bytes;
+  size_t max = nr_params(n)->max_tx_bytes;
   uint8_t *raw = NULL;
   size_t len = 0;
   int rc;
@@ -354,46 +459,52 @@ static void m_broadcast_tx(void *ctx, rpc_call *c, json_t *params) {
                    json_pack("{s:i, s:s}", "code", rc, "codespace", core_err_name(rc)));
     return;
   }
-  tx_t tx;
+  bcast *b = calloc(1, sizeof *b);
+  if (!b) {
+    free(raw);
+    rpc_call_error(c, RPC_INTERNAL_ERROR, "out of memory", NULL);
+    return;
+  }
   core_errbuf eb;
-  rc = tx_decode(&tx, raw, len, max, &eb);
+  rc = tx_decode(&b->tx, raw, len, max, &eb);
   free(raw);
   if (!rc) {
-    uint8_t hash[32];
-    memcpy(hash, tx.hash, 32);
-    rc = node_broadcast(n, &tx, &eb);
-    if (!rc) {
-      if (!strcmp(mode, "commit")) {
-        node_register_waiter(n, hash, c);
-        return;
-      }
-      rpc_call_reply(c, json_pack("{s:o, s:i, s:s}", "hash", nr_hexj(hash, 32), "code", 0,
-                                  "log", "accepted into the mempool"));
-      return;
-    }
-    tx_free(&tx);
-  } else {
-    n->m_rejected++;
+    /* Decoded here; the mempool belongs to the node thread. */
+    b->n = n;
+    b->c = c;
+    b->commit = !strcmp(mode, "commit");
+    if (!rpc_call_run_on_owner(c, broadcast_on_node, b)) return;
+    tx_free(&b->tx);
+    free(b);
+    rpc_call_error(c, RPC_UNAVAILABLE, "node is shutting down", NULL);
+    return;
   }
-  char msg[300];
-  snprintf(msg, sizeof msg, "tx rejected: %s", eb.msg);
-  rpc_call_error(c, RPC_TX_REJECTED, msg,
-                 json_pack("{s:i, s:s, s:s}", "code", rc, "codespace", core_err_name(rc), "log",
-                           eb.msg));
+  free(b);
+  n->m_rejected++;
+  broadcast_refused(c, rc, eb.msg);
 }
 
+/* Weights count against [rpc] max_batch_weight (docs/rpc.md). */
 const rpc_method node_rpc_methods[] = {
-    {"health", m_health},   {"status", m_status},   {"block", m_block},
-    {"tx", m_tx},           {"account", m_account}, {"broadcast_tx", m_broadcast_tx},
-    {"supply", m_supply},
+    {"health", m_health, 1},   {"status", m_status, 1},   {"block", m_block, 10},
+    {"tx", m_tx, 2},           {"account", m_account, 1}, {"broadcast_tx", m_broadcast_tx, 5},
+    {"supply", m_supply, 1},
 };
 const size_t node_rpc_n_methods = sizeof node_rpc_methods / sizeof node_rpc_methods[0];
 
 char *node_metrics(void *ctx) {
   node *n = ctx;
-  char *buf = malloc(4096);
-  if (!buf) return NULL;
-  snprintf(buf, 4096,
+  nr_view_refresh(n);
+  size_t mp_size, mp_bytes;
+  nr_mempool_stats(n, &mp_size, &mp_bytes);
+  char *market = node_rpc_market_metrics();
+  size_t ml = market ? strlen(market) : 0;
+  char *buf = malloc(4096 + ml);
+  if (!buf) {
+    free(market);
+    return NULL;
+  }
+  int len = snprintf(buf, 4096,
            "# HELP cohort_height Latest committed block height.\n# TYPE cohort_height gauge\n"
            "cohort_height %llu\n"
            "# HELP cohort_blocks_total Blocks committed since start.\n# TYPE cohort_blocks_total counter\n"
@@ -412,9 +523,15 @@ char *node_metrics(void *ctx) {
            "cohort_mempool_bytes %zu\n"
            "# HELP cohort_consensus_round Current consensus round.\n# TYPE cohort_consensus_round gauge\n"
            "cohort_consensus_round %u\n",
-           (unsigned long long)state_height(n->st), (unsigned long long)n->m_blocks,
-           (unsigned long long)n->m_txs, (unsigned long long)n->m_txs_failed,
-           (unsigned long long)n->m_rejected, (unsigned long long)n->m_last_block_txs,
-           mempool_size(n->mp), mempool_bytes(n->mp), cons_round(n->cons));
+           (unsigned long long)nr_height(n), (unsigned long long)atomic_load(&n->m_blocks),
+           (unsigned long long)atomic_load(&n->m_txs),
+           (unsigned long long)atomic_load(&n->m_txs_failed),
+           (unsigned long long)atomic_load(&n->m_rejected),
+           (unsigned long long)atomic_load(&n->m_last_block_txs), mp_size, mp_bytes,
+           atomic_load(&n->a_cons_round));
+  if (len < 0 || len >= 4096) len = 0;
+  if (market) memcpy(buf + len, market, ml + 1);
+  else buf[len] = 0;
+  free(market);
   return buf;
 }

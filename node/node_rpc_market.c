@@ -1,6 +1,14 @@
 /* node/node_rpc_market.c — JSON-RPC methods of the compute market
  * (docs/rpc.md): executors, blobs, tasks, outputs, and compute_simulate,
- * which runs the VM on libuv's thread pool, never on the event loop. */
+ * which runs the VM on libuv's thread pool, never on an event loop.
+ *
+ * Every handler runs on the RPC thread (node_int.h): read the tip with
+ * nr_height/nr_params and the mempool with nr_mempool_*; the state's cached
+ * tip is poisoned below. compute_simulate runs in slices of SIM_SLICE
+ * steps, checking between slices that its client is still connected, that
+ * the node is not stopping, and that the client's address has steps left
+ * in its per-minute quota; at most [rpc] simulate_max_concurrent run at
+ * once, simulate_concurrent_per_ip per address. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +20,13 @@
 #include "node/node_int.h"
 #include "proto/market.h"
 #include "vm/vm.h"
+
+/* Not on the RPC thread (see the top of this file). */
+#define state_height(st) use_nr_height_on_the_rpc_thread
+#define state_params(st) use_nr_params_on_the_rpc_thread
+#define state_validators(st) use_nr_view_on_the_rpc_thread
+#define mempool_has(mp, h) use_nr_mempool_has_on_the_rpc_thread
+#define mempool_has_task(mp, id) use_nr_mempool_has_task_on_the_rpc_thread
 
 static const char *task_status(uint32_t s) { return market_status_name(s); }
 
@@ -71,7 +86,7 @@ static void m_executor_list(void *ctx, rpc_call *c, json_t *params) {
   json_t *arr = json_array();
   state_scan(n->st, "e/", list_exec, arr);
   rpc_call_reply(c, json_pack("{s:o, s:I}", "executors", arr, "height",
-                              (json_int_t)state_height(n->st)));
+                              (json_int_t)nr_height(n)));
 }
 
 static void m_blob_get(void *ctx, rpc_call *c, json_t *params) {
@@ -163,16 +178,16 @@ static void m_task_get(void *ctx, rpc_call *c, json_t *params) {
   if (nr_get_hash(c, nr_param(params, "task_id", 0), "task_id", id)) return;
   Cohort__Task *t;
   if (state_get_task(n->st, id, &t)) {
+    int pending = nr_mempool_has_task(n, id);
     rpc_call_error(c, RPC_NOT_FOUND,
-                   mempool_has_task(n->mp, id)
-                       ? "the task's submit tx is in the mempool, not yet committed"
-                       : "no such task (a task ID is sha256(\"cohort/task/v1\" || sender || nonce); "
-                         "see docs/tasks.md)",
-                   json_pack("{s:b}", "pending", mempool_has_task(n->mp, id)));
+                   pending ? "the task's submit tx is in the mempool, not yet committed"
+                           : "no such task (a task ID is sha256(\"cohort/task/v1\" || sender || "
+                             "nonce); see docs/tasks.md)",
+                   json_pack("{s:b}", "pending", pending));
     return;
   }
   json_t *j = task_json(id, t, 1);
-  json_object_set_new(j, "height", json_integer((json_int_t)state_height(n->st)));
+  json_object_set_new(j, "height", json_integer((json_int_t)nr_height(n)));
   cohort__task__free_unpacked(t, NULL);
   rpc_call_reply(c, j);
 }
@@ -258,7 +273,7 @@ static void m_task_input(void *ctx, rpc_call *c, json_t *params) {
 typedef struct {
   node *n;
   json_t *arr;
-  int has_owner, has_exec, status;
+  int has_owner, has_exec, status, by_deadline;
   uint8_t owner[20], exec[20];
   size_t limit;
 } list_ctx;
@@ -270,6 +285,10 @@ static int list_task_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t
   if (l->has_owner || l->has_exec) { /* "y/" + owner + id or "w/" + executor + id */
     if (kl != 54) return 0;
     id = k + 22;
+    if (state_get_task(l->n->st, id, &t)) return 0;
+  } else if (l->by_deadline) { /* "d/" + u8(kind) + u64be(h) + id: a window closes */
+    if (kl != 43) return 0;
+    id = k + 11;
     if (state_get_task(l->n->st, id, &t)) return 0;
   } else {
     if (kl != 34) return 0;
@@ -327,26 +346,100 @@ static void m_task_list(void *ctx, rpc_call *c, json_t *params) {
     uint8_t pre[22] = {l.has_owner ? 'y' : 'w', '/'};
     memcpy(pre + 2, l.has_owner ? l.owner : l.exec, 20);
     state_scan_n(n->st, pre, 22, list_task_visit, &l);
+  } else if (l.status >= 1 && l.status <= 3) {
+    /* committing, revealing and agreed tasks all have a window closing at
+     * some height: the "d/" schedule of kind 2 (WINDOW, state/market/
+     * market_int.h) indexes them, O(open tasks) rather than O(all tasks).
+     * (Disputed, final and expired have no complete index in state yet:
+     * "d/" kind 3 holds final and expired ones only until they are pruned;
+     * a scan of "t/" until `limit` match.) */
+    static const uint8_t pre[3] = {'d', '/', 2};
+    l.by_deadline = 1;
+    state_scan_n(n->st, pre, sizeof pre, list_task_visit, &l);
   } else {
     state_scan(n->st, "t/", list_task_visit, &l);
   }
-  rpc_call_reply(c, json_pack("{s:o, s:I}", "tasks", l.arr, "height", (json_int_t)state_height(n->st)));
+  rpc_call_reply(c, json_pack("{s:o, s:I}", "tasks", l.arr, "height", (json_int_t)nr_height(n)));
 }
 
 /* ---- compute_simulate on the thread pool ---- */
-#define SIMULATE_MAX_INFLIGHT 2 /* of libuv's 4 pool threads */
-static int sim_inflight;     /* loop thread only */
+
+#define SIM_SLICE (1u << 20) /* steps between checks: a few ms */
+#define SIM_CLIENTS 256      /* addresses whose quota is remembered */
+
+/* Limits, set once from the config before the RPC server starts. */
+static uint64_t sim_max_concurrent = 2, sim_per_ip = 1, sim_max_steps = 10000000000ull,
+                sim_max_mem_mib = 256, sim_steps_per_min = 10000000000ull;
+
+void node_rpc_market_config(const node_config *cfg) {
+  sim_max_concurrent = cfg->sim_max_concurrent;
+  sim_per_ip = cfg->sim_concurrent_per_ip;
+  sim_max_steps = cfg->sim_max_steps;
+  sim_max_mem_mib = cfg->sim_max_mem_mib;
+  sim_steps_per_min = cfg->sim_steps_per_minute;
+}
+
+/* Per-address quota: simulations running and a bucket of steps refilled at
+ * steps_per_minute / 60000 per ms, up to steps_per_minute. Under sim_mu:
+ * the RPC thread admits, the pool's threads charge steps. */
+typedef struct {
+  char addr[64];
+  unsigned running;
+  int64_t tokens;
+  uint64_t at_ms; /* last refill */
+} sim_client;
+
+static uv_once_t sim_once = UV_ONCE_INIT;
+static uv_mutex_t sim_mu;
+static sim_client sim_clients[SIM_CLIENTS];
+static unsigned sim_inflight; /* under sim_mu */
+static atomic_ullong sim_m_started, sim_m_done, sim_m_cancelled, sim_m_quota, sim_m_refused,
+    sim_m_steps;
+
+static void sim_init(void) { uv_mutex_init(&sim_mu); }
+
+static uint64_t mono_ms(void) { return uv_hrtime() / 1000000; }
+
+static void refill(sim_client *q, uint64_t now) {
+  if (now <= q->at_ms) return;
+  int64_t cap = sim_steps_per_min > INT64_MAX ? INT64_MAX : (int64_t)sim_steps_per_min;
+  __int128 t = (__int128)q->tokens +
+               (__int128)((unsigned __int128)sim_steps_per_min * (now - q->at_ms) / 60000);
+  q->tokens = t > cap ? cap : (int64_t)t;
+  q->at_ms = now;
+}
+
+/* The quota entry of addr (sim_mu held): found, or a free or idle one
+ * reused (an idle entry's bucket is full again within a minute anyway). */
+static sim_client *sim_client_get(const char *addr, uint64_t now) {
+  sim_client *free_q = NULL, *oldest = NULL;
+  for (size_t i = 0; i < SIM_CLIENTS; i++) {
+    sim_client *q = &sim_clients[i];
+    if (q->addr[0] && !strcmp(q->addr, addr)) return q;
+    if (!q->addr[0] && !free_q) free_q = q;
+    if (q->addr[0] && !q->running && (!oldest || q->at_ms < oldest->at_ms)) oldest = q;
+  }
+  sim_client *q = free_q ? free_q : oldest;
+  if (!q) return NULL;
+  snprintf(q->addr, sizeof q->addr, "%s", addr);
+  q->running = 0;
+  q->tokens = sim_steps_per_min > INT64_MAX ? INT64_MAX : (int64_t)sim_steps_per_min;
+  q->at_ms = now;
+  return q;
+}
 
 typedef struct {
   uv_work_t req;
   node *n;
   rpc_call *c;
+  sim_client *q;
   uint8_t *elf, *input;
   size_t elf_len, input_len;
   cohort_vm_config cfg;
   uint32_t committee;
   /* results */
   int rc;
+  int cancelled, quota_hit;
   core_errbuf eb;
   cohort_vm_info info;
   uint8_t final[32];
@@ -355,19 +448,50 @@ typedef struct {
   double secs;
 } sim_job;
 
+/* Charge steps to the job's address; 0 while its bucket is not empty. */
+static int charge(sim_job *j, uint64_t steps) {
+  atomic_fetch_add(&sim_m_steps, steps);
+  uv_mutex_lock(&sim_mu);
+  refill(j->q, mono_ms());
+  j->q->tokens -= steps > INT64_MAX ? INT64_MAX : (int64_t)steps;
+  int empty = j->q->tokens <= 0;
+  uv_mutex_unlock(&sim_mu);
+  return empty;
+}
+
 static void sim_work(uv_work_t *r) {
   sim_job *j = r->data;
   cohort_vm *vm;
   uint64_t t0 = uv_hrtime();
   j->rc = cohort_vm_new(&vm, j->elf, j->elf_len, j->input, j->input_len, &j->cfg, &j->eb);
   if (j->rc) return;
-  uint64_t done;
-  cohort_vm_run(vm, j->cfg.max_steps, &done);
-  cohort_vm_get_info(vm, &j->info);
-  cohort_vm_state_hash(vm, j->final);
-  const uint8_t *o = cohort_vm_output(vm, &j->out_len);
-  j->out = malloc(j->out_len ? j->out_len : 1);
-  if (j->out) memcpy(j->out, o, j->out_len);
+  /* In slices, so that a client that left, a stopping node or a spent quota
+   * ends the run within a slice. */
+  uint64_t total = 0, done;
+  for (;;) {
+    uint64_t slice = j->cfg.max_steps - total < SIM_SLICE ? j->cfg.max_steps - total : SIM_SLICE;
+    cohort_vm_run(vm, slice, &done);
+    total += done;
+    int empty = charge(j, done);
+    if (done < slice || total >= j->cfg.max_steps) break; /* halted, or out of steps */
+    if (!rpc_call_client_alive(j->c) || atomic_load(&j->n->stopping)) {
+      j->cancelled = 1;
+      break;
+    }
+    if (empty) {
+      j->quota_hit = 1;
+      break;
+    }
+  }
+  if (!j->cancelled && !j->quota_hit) {
+    cohort_vm_get_info(vm, &j->info);
+    cohort_vm_state_hash(vm, j->final);
+    const uint8_t *o = cohort_vm_output(vm, &j->out_len);
+    j->out = malloc(j->out_len ? j->out_len : 1);
+    if (j->out) memcpy(j->out, o, j->out_len);
+  } else {
+    cohort_vm_get_info(vm, &j->info);
+  }
   cohort_vm_del(vm);
   j->secs = (double)(uv_hrtime() - t0) / 1e9;
 }
@@ -398,16 +522,34 @@ static int cmp_u64(const void *a, const void *b) {
 static void sim_done(uv_work_t *r, int status) {
   sim_job *j = r->data;
   node *n = j->n;
-  if (status || j->rc) {
+  uv_mutex_lock(&sim_mu);
+  sim_inflight--;
+  j->q->running--;
+  uv_mutex_unlock(&sim_mu);
+  if (j->cancelled || status) {
+    atomic_fetch_add(&sim_m_cancelled, 1);
+    rpc_call_error(j->c, RPC_UNAVAILABLE, "simulation cancelled: the client left or the node "
+                   "is stopping", NULL);
+  } else if (j->quota_hit) {
+    atomic_fetch_add(&sim_m_quota, 1);
     char msg[300];
-    snprintf(msg, sizeof msg, "the VM cannot run this program: %s",
-             status ? "cancelled" : j->eb.msg);
+    snprintf(msg, sizeof msg, "simulation stopped after %llu steps: your address (%s) used its "
+             "quota of %llu steps per minute ([rpc] simulate_steps_per_minute); retry later",
+             (unsigned long long)j->info.step, rpc_call_client_addr(j->c),
+             (unsigned long long)sim_steps_per_min);
+    rpc_call_error(j->c, RPC_LIMIT_EXCEEDED, msg,
+                   json_pack("{s:I}", "steps", (json_int_t)j->info.step));
+  } else if (j->rc) {
+    atomic_fetch_add(&sim_m_done, 1);
+    char msg[300];
+    snprintf(msg, sizeof msg, "the VM cannot run this program: %s", j->eb.msg);
     rpc_call_error(j->c, RPC_INVALID_PARAMS, msg, NULL);
   } else {
+    atomic_fetch_add(&sim_m_done, 1);
     /* Reward needed at current prices: k members, each paid at most
      * reward/k, each needing price * max_steps / 10^6 to be eligible. */
     uint64_t suggested = j->info.step + j->info.step / 10 + 1000;
-    price_ctx pc = {.min_stake = state_params(n->st)->min_executor_stake};
+    price_ctx pc = {.min_stake = nr_params(n)->min_executor_stake};
     state_scan(n->st, "e/", price_visit, &pc);
     qsort(pc.prices, pc.n, sizeof pc.prices[0], cmp_u64);
     json_t *need = json_null();
@@ -440,10 +582,37 @@ static void sim_done(uv_work_t *r, int status) {
   free(j->input);
   free(j->out);
   free(j);
-  sim_inflight--;
 }
 
-#define SIMULATE_MAX_STEPS 10000000000ull
+char *node_rpc_market_metrics(void) {
+  uv_once(&sim_once, sim_init);
+  uv_mutex_lock(&sim_mu);
+  unsigned running = sim_inflight;
+  uv_mutex_unlock(&sim_mu);
+  char *buf = malloc(2048);
+  if (!buf) return NULL;
+  snprintf(buf, 2048,
+           "# HELP cohort_simulate_running compute_simulate runs in progress.\n"
+           "# TYPE cohort_simulate_running gauge\ncohort_simulate_running %u\n"
+           "# HELP cohort_simulate_total compute_simulate calls by outcome: done (answered), "
+           "cancelled (client gone or node stopping, the run stopped), quota (the address's "
+           "steps per minute ran out mid-run), refused (over a concurrency or quota limit).\n"
+           "# TYPE cohort_simulate_total counter\n"
+           "cohort_simulate_total{result=\"started\"} %llu\n"
+           "cohort_simulate_total{result=\"done\"} %llu\n"
+           "cohort_simulate_total{result=\"cancelled\"} %llu\n"
+           "cohort_simulate_total{result=\"quota\"} %llu\n"
+           "cohort_simulate_total{result=\"refused\"} %llu\n"
+           "# HELP cohort_simulate_steps_total VM steps run by compute_simulate.\n"
+           "# TYPE cohort_simulate_steps_total counter\ncohort_simulate_steps_total %llu\n",
+           running, (unsigned long long)atomic_load(&sim_m_started),
+           (unsigned long long)atomic_load(&sim_m_done),
+           (unsigned long long)atomic_load(&sim_m_cancelled),
+           (unsigned long long)atomic_load(&sim_m_quota),
+           (unsigned long long)atomic_load(&sim_m_refused),
+           (unsigned long long)atomic_load(&sim_m_steps));
+  return buf;
+}
 
 static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
@@ -452,11 +621,6 @@ static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   if (nr_check_names(c, params, names) || !json_is_object(params)) {
     if (!json_is_object(params))
       rpc_call_error(c, RPC_INVALID_PARAMS, "compute_simulate takes named params", NULL);
-    return;
-  }
-  if (sim_inflight >= SIMULATE_MAX_INFLIGHT) {
-    rpc_call_error(c, RPC_UNAVAILABLE, "the node is already running its maximum of simulations; "
-                   "retry shortly", NULL);
     return;
   }
   sim_job *j = calloc(1, sizeof *j);
@@ -468,7 +632,7 @@ static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   j->c = c;
   const char *err = NULL;
   json_t *pv = json_object_get(params, "program"), *pb = json_object_get(params, "program_base64");
-  size_t max_elf = state_params(n->st)->max_blob_bytes;
+  size_t max_elf = nr_params(n)->max_blob_bytes;
   if (pv) {
     uint8_t h[32];
     size_t hl;
@@ -506,10 +670,20 @@ static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
   j->cfg.max_steps = ms ? (uint64_t)json_integer_value(ms) : 100000000ull;
   j->cfg.mem_cap = (mm ? (uint32_t)json_integer_value(mm) : 64u) << 20;
   j->committee = cm ? (uint32_t)json_integer_value(cm) : 3;
-  if (!err && (j->cfg.max_steps == 0 || j->cfg.max_steps > SIMULATE_MAX_STEPS))
-    err = "params.max_steps must be in [1, 10000000000]";
-  if (!err && (!mm ? 0 : (json_integer_value(mm) < 2 || json_integer_value(mm) > 1024)))
-    err = "params.mem_mib must be in [2, 1024]";
+  char lim[200];
+  if (!err && (j->cfg.max_steps == 0 || j->cfg.max_steps > sim_max_steps)) {
+    snprintf(lim, sizeof lim, "params.max_steps must be in [1, %llu] ([rpc] simulate_max_steps)",
+             (unsigned long long)sim_max_steps);
+    err = lim;
+  }
+  if (!err && (ms && !json_is_integer(ms))) err = "params.max_steps must be an integer";
+  if (!err && mm && (!json_is_integer(mm) || json_integer_value(mm) < 2 ||
+                     (uint64_t)json_integer_value(mm) > sim_max_mem_mib)) {
+    snprintf(lim, sizeof lim, "params.mem_mib must be in [2, %llu] ([rpc] simulate_max_mem_mib)",
+             (unsigned long long)sim_max_mem_mib);
+    err = lim;
+  }
+  if (!err && !mm && (64u > sim_max_mem_mib)) j->cfg.mem_cap = (uint32_t)sim_max_mem_mib << 20;
   if (!err && (j->committee < 1 || j->committee > 64)) err = "params.committee must be in [1, 64]";
   if (err) {
     rpc_call_error(c, RPC_INVALID_PARAMS, err, NULL);
@@ -518,10 +692,51 @@ static void m_compute_simulate(void *ctx, rpc_call *c, json_t *params) {
     free(j);
     return;
   }
+  /* Admission: the node's and the address's share of simulations, and
+   * steps left in the address's quota. */
+  uv_once(&sim_once, sim_init);
+  uint64_t now = mono_ms();
+  const char *refusal = NULL;
+  uv_mutex_lock(&sim_mu);
+  sim_client *q = sim_client_get(rpc_call_client_addr(c), now);
+  if (q) refill(q, now);
+  if (sim_inflight >= sim_max_concurrent) {
+    snprintf(lim, sizeof lim, "the node is already running its maximum of %llu simulations "
+             "([rpc] simulate_max_concurrent); retry shortly",
+             (unsigned long long)sim_max_concurrent);
+    refusal = lim;
+  } else if (!q || q->running >= sim_per_ip) {
+    snprintf(lim, sizeof lim, "your address already runs %llu simulation(s) ([rpc] "
+             "simulate_concurrent_per_ip); wait for it",
+             (unsigned long long)sim_per_ip);
+    refusal = lim;
+  } else if (q->tokens <= 0) {
+    snprintf(lim, sizeof lim, "your address used its quota of %llu simulated steps per minute "
+             "([rpc] simulate_steps_per_minute); retry later",
+             (unsigned long long)sim_steps_per_min);
+    refusal = lim;
+  } else {
+    q->running++;
+    sim_inflight++;
+  }
+  uv_mutex_unlock(&sim_mu);
+  if (refusal) {
+    atomic_fetch_add(&sim_m_refused, 1);
+    rpc_call_error(c, RPC_LIMIT_EXCEEDED, refusal, NULL);
+    free(j->elf);
+    free(j->input);
+    free(j);
+    return;
+  }
+  j->q = q;
   j->req.data = j;
-  sim_inflight++;
-  if (uv_queue_work(n->loop, &j->req, sim_work, sim_done)) {
+  atomic_fetch_add(&sim_m_started, 1);
+  /* On the RPC thread's loop: sim_done runs there too. */
+  if (uv_queue_work(rpc_call_loop(c), &j->req, sim_work, sim_done)) {
+    uv_mutex_lock(&sim_mu);
     sim_inflight--;
+    q->running--;
+    uv_mutex_unlock(&sim_mu);
     rpc_call_error(c, RPC_UNAVAILABLE, "cannot schedule the simulation", NULL);
     free(j->elf);
     free(j->input);
@@ -560,18 +775,19 @@ static void m_job_get(void *ctx, rpc_call *c, json_t *params) {
                         "reward_per_chunk", nr_amount(j->reward_per_chunk), "submitted_height",
                         (json_int_t)j->submitted_height, "tasks", chunks);
   if (j->result_root.len == 32) json_object_set_new(r, "result_root", nr_hexj(j->result_root.data, 32));
-  json_object_set_new(r, "height", json_integer((json_int_t)state_height(n->st)));
+  json_object_set_new(r, "height", json_integer((json_int_t)nr_height(n)));
   cohort__job__free_unpacked(j, NULL);
   rpc_call_reply(c, r);
 }
 
+/* Weights count against [rpc] max_batch_weight (docs/rpc.md). */
 const rpc_method node_rpc_market_methods[] = {
-    {"job_get", m_job_get},
-    {"executor_get", m_executor_get}, {"executor_list", m_executor_list},
-    {"blob_get", m_blob_get},         {"task_get", m_task_get},
-    {"task_output", m_task_output},   {"task_list", m_task_list},
-    {"task_input", m_task_input},
-    {"compute_simulate", m_compute_simulate},
+    {"job_get", m_job_get, 5},
+    {"executor_get", m_executor_get, 1}, {"executor_list", m_executor_list, 10},
+    {"blob_get", m_blob_get, 5},         {"task_get", m_task_get, 2},
+    {"task_output", m_task_output, 5},   {"task_list", m_task_list, 10},
+    {"task_input", m_task_input, 5},
+    {"compute_simulate", m_compute_simulate, 50},
 };
 const size_t node_rpc_market_n_methods =
     sizeof node_rpc_market_methods / sizeof node_rpc_market_methods[0];

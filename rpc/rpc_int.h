@@ -33,6 +33,15 @@
 #define RPC_DEFAULT_MAX_BATCH 100
 #define RPC_DEFAULT_MAX_CONNS 256
 #define RPC_DEFAULT_IDLE_MS 10000
+#define RPC_DEFAULT_CONNS_PER_IP 64
+#define RPC_DEFAULT_WS_PER_IP 32
+#define RPC_DEFAULT_INFLIGHT_PER_IP 256
+#define RPC_DEFAULT_BATCH_WEIGHT 200
+#define RPC_DEFAULT_MAX_RESPONSE (16u << 20)
+#define RPC_DEFAULT_CLIENT_BUFFER (64u << 20)
+#define RPC_DEFAULT_MAX_BUFFER (512u << 20)
+#define RPC_DEFAULT_WRITE_MS 30000
+#define RPC_DEFAULT_PUBLISH_QUEUE 65536
 
 enum { RPC_HTTP_READING = 0, RPC_HTTP_DONE, RPC_HTTP_FAILED };
 
@@ -101,19 +110,26 @@ void rpc_http_next(rpc_http *h);
  * returned pointer (into h->url). */
 const char *rpc_http_path(const rpc_http *h, size_t *len);
 
-/* Connections the server has not yet freed (for tests and fuzzing). */
+/* For tests and fuzzing; thread-safe (atomic reads of the RPC thread's
+ * counters). Connections the server has not yet freed: */
 struct rpc_server;
 unsigned rpc_server_conn_count(const struct rpc_server *s);
-/* For tests: WebSocket ping interval (also the pong deadline) and outgoing
- * queue limits; 0 keeps a value. */
-void rpc_server_set_ws_limits(struct rpc_server *s, uint64_t ping_ms,
-                              size_t max_queue_bytes, size_t max_queue_msgs);
 /* Subscriptions open on all connections. */
 size_t rpc_server_ws_sub_count(const struct rpc_server *s);
+/* Bytes of request bodies and unsent answers held for clients. */
+size_t rpc_server_buffered(const struct rpc_server *s);
+/* Subscription filters evaluated by publishing so far (the work an event
+ * costs beyond its matching subscribers). */
+uint64_t rpc_server_filter_checks(const struct rpc_server *s);
 
 /* Depth of [ and { nesting in a JSON text, ignoring brackets in strings;
  * stops early once over limit. *at gets the offset where limit was passed. */
 int rpc_json_depth_over(const char *s, size_t len, int limit, size_t *at);
+/* One linear pass bounding both the nesting depth and the number of values
+ * (counted from above). 0 within both, 1 deeper than max_depth, 2 more
+ * values than max_values; *at gets the offset where a limit was passed. */
+int rpc_json_prescan(const char *s, size_t len, int max_depth,
+                     size_t max_values, size_t *at);
 
 /* Short English name of a JSON value's type ("object", "a string"...). */
 const char *rpc_json_type_name(const json_t *v);

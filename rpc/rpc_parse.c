@@ -3,8 +3,10 @@
  * Pure functions over bytes and jansson values, shared by the server and the
  * fuzz target: no sockets, no loop, no clock. A request body is decoded only
  * after a linear pre-scan has bounded its nesting depth (jansson recurses per
- * level), with duplicate keys rejected, so no body can exhaust the stack or
- * smuggle two different values under one key.
+ * level) and its number of values (each costs jansson an allocation: a 5 MiB
+ * body of "[1,1,1..." would otherwise become 2.5 million objects), with
+ * duplicate keys rejected, so no body can exhaust the stack or the memory,
+ * or smuggle two different values under one key.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +14,12 @@
 #include "rpc/rpc.h"
 #include "rpc/rpc_int.h"
 
-int rpc_json_depth_over(const char *s, size_t len, int limit, size_t *at) {
+int rpc_json_prescan(const char *s, size_t len, int max_depth,
+                     size_t max_values, size_t *at) {
   int depth = 0, in_str = 0, esc = 0;
+  /* Values are counted from above: every value but the first follows a
+   * ',' or opens a container, so commas + brackets + 1 bounds them. */
+  size_t values = 1;
   for (size_t i = 0; i < len; i++) {
     char ch = s[i];
     if (in_str) {
@@ -29,15 +35,23 @@ int rpc_json_depth_over(const char *s, size_t len, int limit, size_t *at) {
     if (ch == '"') {
       in_str = 1;
     } else if (ch == '[' || ch == '{') {
-      if (++depth > limit) {
+      if (++depth > max_depth) {
         if (at) *at = i;
         return 1;
       }
+      values++;
     } else if ((ch == ']' || ch == '}') && depth > 0) {
       depth--;
+    } else if (ch == ',' && ++values > max_values) {
+      if (at) *at = i;
+      return 2;
     }
   }
   return 0;
+}
+
+int rpc_json_depth_over(const char *s, size_t len, int limit, size_t *at) {
+  return rpc_json_prescan(s, len, limit, SIZE_MAX, at) == 1;
 }
 
 const char *rpc_json_type_name(const json_t *v) {
@@ -88,10 +102,16 @@ int rpc_request_parse(const char *body, size_t len, size_t max_batch,
                       json_t **out, core_errbuf *eb) {
   *out = NULL;
   size_t at = 0;
-  if (rpc_json_depth_over(body, len, RPC_JSON_MAX_DEPTH, &at))
+  int over = rpc_json_prescan(body, len, RPC_JSON_MAX_DEPTH,
+                              RPC_JSON_MAX_VALUES, &at);
+  if (over == 1)
     return core_errf(eb, RPC_PARSE_ERROR,
                      "JSON nests deeper than %d levels (at byte %zu)",
                      RPC_JSON_MAX_DEPTH, at);
+  if (over == 2)
+    return core_errf(eb, RPC_PARSE_ERROR,
+                     "JSON holds more than %d values (at byte %zu)",
+                     RPC_JSON_MAX_VALUES, at);
   json_error_t je;
   json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
                          &je);

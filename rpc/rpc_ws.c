@@ -18,12 +18,23 @@
  * the connection with 1008 instead (a slow consumer must not grow memory or
  * stall the loop). Control frames (pong, close) bypass the limit check but
  * are small and bounded: a pong is only sent for a ping read, and reading
- * stops while the queue is full. Published events are serialized once and
- * shared between subscribers by reference count.
+ * stops while the queue is full. The queue is kept oldest first so the
+ * server's sweep can drop a connection whose oldest unsent message is older
+ * than write_timeout_ms. Everything queued counts against the address's
+ * buffer budget, and so does the reader's message buffer.
+ *
+ * Published events arrive on the RPC thread (rpc_server_publish queues
+ * them) and are serialized once, shared between subscribers by reference
+ * count. Subscribers are found through an index: per topic, a list of the
+ * unfiltered subscriptions, and a hash table (SipHash, keyed at random)
+ * from (topic, field name, value) to the subscriptions whose first filter
+ * field is that; an event looks up each of its own string values (see
+ * rpc_ws_fanout), so its cost does not grow with idle subscriptions.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "core/log.h"
 #include "rpc/rpc.h"
@@ -33,12 +44,45 @@
 #define MOD "rpc"
 #define MAX_FILTER_KEYS 8
 #define MAX_FILTER_VALUE 256
+#define MAX_FILTER_NAME 64
 
-typedef struct {
+typedef struct ix_ent ix_ent;
+typedef struct ws_sub ws_sub;
+
+/* One subscription. It sits in its topic's list of all subscriptions, and
+ * either in the topic's list of unfiltered ones or in the index entry of
+ * its first filter field (topic, name, value). */
+struct ws_sub {
   char id[17];
   size_t topic;   /* index into s->topics */
   json_t *filter; /* owned; NULL = every event */
-} ws_sub;
+  conn *c;
+  ws_sub *t_prev, *t_next; /* all subscriptions of the topic */
+  ix_ent *ent;             /* NULL: unfiltered */
+  ws_sub *e_prev, *e_next; /* in ent->subs, or the topic's unfiltered list */
+  uint64_t stamp;          /* last event considered (dedup) */
+};
+
+/* Subscriptions whose first filter field is one (topic, name, value). */
+struct ix_ent {
+  ix_ent *next; /* hash chain */
+  uint64_t h;
+  ws_sub *subs;
+  size_t klen;
+  char key[]; /* u8 topic, name, 0, value */
+};
+
+typedef struct {
+  ws_sub *all, *unfiltered;
+} ws_topic;
+
+struct ws_index {
+  uint64_t k0, k1; /* SipHash key: clients choose filter values */
+  ix_ent **b;
+  size_t nb, n;
+  ws_topic *topics;
+  uint64_t stamp;
+};
 
 /* A serialized event shared by the writes that send it. */
 typedef struct {
@@ -47,11 +91,15 @@ typedef struct {
   char data[];
 } ws_blob;
 
-typedef struct {
+typedef struct ws_out {
   uv_write_t req;
   conn *c;
-  ws_blob *blob; /* ref held, or NULL */
-  size_t total;  /* bytes accounted in the queue */
+  struct ws_out *next; /* the connection's queue, oldest first */
+  uint64_t t;          /* loop ms when queued (write deadline) */
+  ws_blob *blob;       /* ref held, or NULL */
+  char *owned;         /* payload owned by the write, or NULL */
+  size_t owned_len;
+  size_t total; /* bytes accounted in the queue */
   int is_close;
   size_t head_len, tail_len;
   char buf[]; /* head_len bytes, then tail_len bytes */
@@ -59,9 +107,10 @@ typedef struct {
 
 struct rpc_ws_conn {
   rpc_ws_reader rd;
-  ws_sub subs[RPC_WS_MAX_SUBS];
+  ws_sub *subs[RPC_WS_MAX_SUBS];
   size_t n_subs;
   size_t q_bytes, q_msgs; /* unsent output */
+  ws_out *out_head, *out_tail;
   int awaiting_pong;
   int close_sent, close_written, close_rcvd;
   job *jobs; /* unanswered messages */
@@ -73,12 +122,236 @@ static void blob_unref(ws_blob *b) {
   if (b && --b->refs == 0) free(b);
 }
 
-/* ---- output ----------------------------------------------------------------
- */
+/* ---- the subscription index ---------------------------------------------- */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND       \
+  do {                 \
+    v0 += v1;          \
+    v1 = ROTL(v1, 13); \
+    v1 ^= v0;          \
+    v0 = ROTL(v0, 32); \
+    v2 += v3;          \
+    v3 = ROTL(v3, 16); \
+    v3 ^= v2;          \
+    v0 += v3;          \
+    v3 = ROTL(v3, 21); \
+    v3 ^= v0;          \
+    v2 += v1;          \
+    v1 = ROTL(v1, 17); \
+    v1 ^= v2;          \
+    v2 = ROTL(v2, 32); \
+  } while (0)
+
+/* SipHash-2-4 (Aumasson and Bernstein): filter values come from clients,
+ * so the table's hash is keyed. */
+static uint64_t siphash(uint64_t k0, uint64_t k1, const uint8_t *p, size_t n) {
+  uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
+  uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
+  uint64_t b = (uint64_t)n << 56;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t m = 0;
+    for (int k = 0; k < 8; k++) m |= (uint64_t)p[i + k] << (8 * k);
+    v3 ^= m;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= m;
+  }
+  for (int k = 0; i + k < n; k++) b |= (uint64_t)p[i + k] << (8 * k);
+  v3 ^= b;
+  SIPROUND;
+  SIPROUND;
+  v0 ^= b;
+  v2 ^= 0xff;
+  SIPROUND;
+  SIPROUND;
+  SIPROUND;
+  SIPROUND;
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* key = u8 topic, name, 0, value. Returns its length, 0 if too long to be
+ * a filter field. */
+static size_t ix_key(uint8_t *out, size_t topic, const char *name, size_t nl,
+                     const char *val) {
+  size_t vl = strlen(val);
+  if (nl == 0 || nl > MAX_FILTER_NAME || vl > MAX_FILTER_VALUE) return 0;
+  out[0] = (uint8_t)topic;
+  memcpy(out + 1, name, nl);
+  out[1 + nl] = 0;
+  memcpy(out + 2 + nl, val, vl);
+  return 2 + nl + vl;
+}
+
+#define IX_KEY_MAX (2 + MAX_FILTER_NAME + MAX_FILTER_VALUE)
+
+static ix_ent *ix_find(ws_index *ix, const uint8_t *k, size_t kl, uint64_t h) {
+  for (ix_ent *e = ix->b[h % ix->nb]; e; e = e->next)
+    if (e->h == h && e->klen == kl && memcmp(e->key, k, kl) == 0) return e;
+  return NULL;
+}
+
+static int ix_grow(ws_index *ix) {
+  size_t nb = ix->nb * 2;
+  ix_ent **b = calloc(nb, sizeof *b);
+  if (!b) return -1;
+  for (size_t i = 0; i < ix->nb; i++)
+    while (ix->b[i]) {
+      ix_ent *e = ix->b[i];
+      ix->b[i] = e->next;
+      e->next = b[e->h % nb];
+      b[e->h % nb] = e;
+    }
+  free(ix->b);
+  ix->b = b;
+  ix->nb = nb;
+  return 0;
+}
+
+int rpc_ws_index_new(rpc_server *s) {
+  ws_index *ix = calloc(1, sizeof *ix);
+  if (!ix) return COHORT_ERR_NOMEM;
+  ix->nb = 64;
+  ix->b = calloc(ix->nb, sizeof *ix->b);
+  ix->topics = calloc(s->n_topics ? s->n_topics : 1, sizeof *ix->topics);
+  if (!ix->b || !ix->topics) {
+    free(ix->b);
+    free(ix->topics);
+    free(ix);
+    return COHORT_ERR_NOMEM;
+  }
+  uint64_t k[2];
+  if (getrandom(k, sizeof k, GRND_NONBLOCK) != sizeof k) {
+    k[0] = uv_hrtime();
+    k[1] = (uint64_t)(uintptr_t)ix ^ (k[0] << 17);
+  }
+  ix->k0 = k[0];
+  ix->k1 = k[1];
+  s->ix = ix;
+  return 0;
+}
+
+void rpc_ws_index_free(rpc_server *s) {
+  ws_index *ix = s->ix;
+  if (!ix) return;
+  /* Every subscription left with its connection; entries die with their
+   * last subscription, so the table is empty here. */
+  for (size_t i = 0; i < ix->nb; i++)
+    while (ix->b[i]) {
+      ix_ent *e = ix->b[i];
+      ix->b[i] = e->next;
+      free(e);
+    }
+  free(ix->b);
+  free(ix->topics);
+  free(ix);
+  s->ix = NULL;
+}
+
+#define LIST_PUSH(head, x, prev, next) \
+  do {                                 \
+    (x)->prev = NULL;                  \
+    (x)->next = (head);                \
+    if (head) (head)->prev = (x);      \
+    (head) = (x);                      \
+  } while (0)
+#define LIST_UNLINK(head, x, prev, next)        \
+  do {                                          \
+    if ((x)->prev)                              \
+      (x)->prev->next = (x)->next;              \
+    else                                        \
+      (head) = (x)->next;                       \
+    if ((x)->next) (x)->next->prev = (x)->prev; \
+  } while (0)
+
+/* The filter field a subscription is indexed by: the smallest name (any
+ * would do: every field must match). */
+static const char *first_field(const json_t *filter) {
+  const char *best = NULL, *k;
+  json_t *v;
+  json_object_foreach((json_t *)filter, k, v) if (!best || strcmp(k, best) < 0)
+      best = k;
+  return best;
+}
+
+static int ix_add(rpc_server *s, ws_sub *sub) {
+  ws_index *ix = s->ix;
+  ws_topic *t = &ix->topics[sub->topic];
+  if (!sub->filter || json_object_size(sub->filter) == 0) {
+    sub->ent = NULL;
+    LIST_PUSH(t->unfiltered, sub, e_prev, e_next);
+  } else {
+    const char *name = first_field(sub->filter);
+    uint8_t k[IX_KEY_MAX];
+    size_t kl = ix_key(k, sub->topic, name, strlen(name),
+                       json_string_value(json_object_get(sub->filter, name)));
+    if (!kl) return -1;
+    uint64_t h = siphash(ix->k0, ix->k1, k, kl);
+    ix_ent *e = ix_find(ix, k, kl, h);
+    if (!e) {
+      if (ix->n + 1 > 2 * ix->nb && ix_grow(ix) != 0) return -1;
+      e = calloc(1, sizeof *e + kl);
+      if (!e) return -1;
+      e->h = h;
+      e->klen = kl;
+      memcpy(e->key, k, kl);
+      e->next = ix->b[h % ix->nb];
+      ix->b[h % ix->nb] = e;
+      ix->n++;
+    }
+    sub->ent = e;
+    LIST_PUSH(e->subs, sub, e_prev, e_next);
+  }
+  LIST_PUSH(t->all, sub, t_prev, t_next);
+  atomic_fetch_add(&s->topic_subs[sub->topic], 1);
+  atomic_fetch_add(&s->n_subs, 1);
+  return 0;
+}
+
+static void ix_remove(rpc_server *s, ws_sub *sub) {
+  ws_index *ix = s->ix;
+  ws_topic *t = &ix->topics[sub->topic];
+  LIST_UNLINK(t->all, sub, t_prev, t_next);
+  ix_ent *e = sub->ent;
+  if (!e) {
+    LIST_UNLINK(t->unfiltered, sub, e_prev, e_next);
+  } else {
+    LIST_UNLINK(e->subs, sub, e_prev, e_next);
+    if (!e->subs) {
+      ix_ent **pp = &ix->b[e->h % ix->nb];
+      while (*pp != e) pp = &(*pp)->next;
+      *pp = e->next;
+      ix->n--;
+      free(e);
+    }
+  }
+  atomic_fetch_sub(&s->topic_subs[sub->topic], 1);
+  atomic_fetch_sub(&s->n_subs, 1);
+}
+
+static void sub_free(rpc_server *s, ws_sub *sub) {
+  ix_remove(s, sub);
+  json_decref(sub->filter);
+  free(sub);
+}
+
+/* ---- output -------------------------------------------------------------- */
 
 static void ws_close(conn *c, int code, const char *why);
 
 static void on_ws_timer(uv_timer_t *t) { rpc_ws_on_timer(t->data); }
+
+static void out_unlink(rpc_ws_conn *w, ws_out *o) {
+  ws_out **pp = &w->out_head, *prev = NULL;
+  while (*pp && *pp != o) {
+    prev = *pp;
+    pp = &(*pp)->next;
+  }
+  if (!*pp) return;
+  *pp = o->next;
+  if (w->out_tail == o) w->out_tail = prev;
+}
 
 static void on_ws_write(uv_write_t *req, int status) {
   ws_out *o = req->data;
@@ -86,12 +359,15 @@ static void on_ws_write(uv_write_t *req, int status) {
   rpc_ws_conn *w = c->ws;
   w->q_bytes -= o->total;
   w->q_msgs--;
+  out_unlink(w, o);
+  rpc_account(c, -(long long)o->total);
   int was_close = o->is_close;
   blob_unref(o->blob);
+  free(o->owned);
   free(o);
   if (c->state == C_CLOSING) return;
   if (status < 0) {
-    LOGD(MOD, "dropping WebSocket client %s: write failed: %s", c->peer,
+    LOGD(MOD, "dropping WebSocket client %s: write failed: %s", c->name,
          uv_strerror(status));
     rpc_conn_close(c);
     return;
@@ -105,39 +381,78 @@ static void on_ws_write(uv_write_t *req, int status) {
   if (!w->close_sent) rpc_ws_pump(c);
 }
 
-/* Queue one frame: header, then head[0..hl), blob (may be NULL), tail.
- * control frames skip the queue limit. 0, or -1 if the connection is being
- * closed (slow consumer, write error). */
-static int ws_send(conn *c, int opcode, const char *head, size_t hl,
-                   ws_blob *blob, const char *tail, size_t tl, int control) {
+/* Queue a ready ws_out (accounted) and write it. 0, or -1 after closing c. */
+static int out_write(conn *c, ws_out *o, uv_buf_t *b, unsigned nb) {
+  rpc_ws_conn *w = c->ws;
+  o->c = c;
+  o->next = NULL;
+  o->t = rpc_loop_ms(c->s);
+  o->req.data = o;
+  if (w->out_tail)
+    w->out_tail->next = o;
+  else
+    w->out_head = o;
+  w->out_tail = o;
+  w->q_bytes += o->total;
+  w->q_msgs++;
+  rpc_account(c, (long long)o->total);
+  int rc = uv_write(&o->req, (uv_stream_t *)&c->tcp, b, nb, on_ws_write);
+  if (rc < 0) {
+    w->q_bytes -= o->total;
+    w->q_msgs--;
+    out_unlink(w, o);
+    rpc_account(c, -(long long)o->total);
+    blob_unref(o->blob);
+    free(o->owned);
+    free(o);
+    LOGD(MOD, "dropping WebSocket client %s: write failed: %s", c->name,
+         uv_strerror(rc));
+    rpc_conn_close(c);
+    return -1;
+  }
+  return 0;
+}
+
+/* Queue one frame whose payload is head[0..hl), owned (consumed, may be
+ * NULL), blob (may be NULL), tail. control frames skip the queue limit.
+ * 0, or -1 if the connection is being closed (slow consumer, write error). */
+static int ws_send2(conn *c, int opcode, const char *head, size_t hl,
+                    char *owned, size_t ol, ws_blob *blob, const char *tail,
+                    size_t tl, int control) {
   rpc_ws_conn *w = c->ws;
   rpc_server *s = c->s;
-  if (c->state != C_WS || (w->close_sent && opcode != RPC_WS_OP_CLOSE))
+  if (c->state != C_WS || (w->close_sent && opcode != RPC_WS_OP_CLOSE)) {
+    free(owned);
     return -1;
-  size_t plen = hl + (blob ? blob->len : 0) + tl;
+  }
+  size_t plen = hl + ol + (blob ? blob->len : 0) + tl;
   uint8_t fh[RPC_WS_MAX_HEAD];
   size_t fl = rpc_ws_frame_head(fh, opcode, 1, plen, NULL);
   size_t total = fl + plen;
   if (!control && (w->q_bytes + total > s->ws_max_queue_bytes ||
                    w->q_msgs + 1 > s->ws_max_queue_msgs)) {
-    s->n_ws_slow++;
+    free(owned);
+    atomic_fetch_add(&s->n_ws_slow, 1);
     LOGW(MOD,
          "dropping slow WebSocket client %s: %zu bytes in %zu messages "
          "unsent (limits %zu bytes, %zu messages); close 1008",
-         c->peer, w->q_bytes, w->q_msgs, s->ws_max_queue_bytes,
+         c->name, w->q_bytes, w->q_msgs, s->ws_max_queue_bytes,
          s->ws_max_queue_msgs);
     ws_close(c, RPC_WS_CLOSE_POLICY, "slow consumer: too much output unsent");
     return -1;
   }
   ws_out *o = malloc(sizeof *o + fl + hl + tl);
   if (!o) {
-    LOGW(MOD, "dropping WebSocket client %s: out of memory", c->peer);
+    free(owned);
+    LOGW(MOD, "dropping WebSocket client %s: out of memory", c->name);
     rpc_conn_close(c);
     return -1;
   }
-  o->c = c;
+  memset(o, 0, sizeof *o);
   o->blob = blob;
   if (blob) blob->refs++;
+  o->owned = owned;
+  o->owned_len = ol;
   o->total = total;
   o->is_close = opcode == RPC_WS_OP_CLOSE;
   o->head_len = fl + hl;
@@ -145,26 +460,18 @@ static int ws_send(conn *c, int opcode, const char *head, size_t hl,
   memcpy(o->buf, fh, fl);
   if (hl) memcpy(o->buf + fl, head, hl);
   if (tl) memcpy(o->buf + fl + hl, tail, tl);
-  uv_buf_t b[3];
+  uv_buf_t b[4];
   unsigned nb = 0;
   b[nb++] = uv_buf_init(o->buf, (unsigned)o->head_len);
+  if (owned && ol) b[nb++] = uv_buf_init(owned, (unsigned)ol);
   if (blob && blob->len) b[nb++] = uv_buf_init(blob->data, (unsigned)blob->len);
   if (tl) b[nb++] = uv_buf_init(o->buf + o->head_len, (unsigned)tl);
-  o->req.data = o;
-  w->q_bytes += total;
-  w->q_msgs++;
-  int rc = uv_write(&o->req, (uv_stream_t *)&c->tcp, b, nb, on_ws_write);
-  if (rc < 0) {
-    w->q_bytes -= total;
-    w->q_msgs--;
-    blob_unref(o->blob);
-    free(o);
-    LOGD(MOD, "dropping WebSocket client %s: write failed: %s", c->peer,
-         uv_strerror(rc));
-    rpc_conn_close(c);
-    return -1;
-  }
-  return 0;
+  return out_write(c, o, b, nb);
+}
+
+static int ws_send(conn *c, int opcode, const char *head, size_t hl,
+                   ws_blob *blob, const char *tail, size_t tl, int control) {
+  return ws_send2(c, opcode, head, hl, NULL, 0, blob, tail, tl, control);
 }
 
 /* Start the closing handshake (idempotent): send a close frame, discard
@@ -190,6 +497,16 @@ static void ws_close(conn *c, int code, const char *why) {
   uv_timer_start(&c->timer, on_ws_timer, RPC_WS_CLOSE_WAIT_MS, 0);
 }
 
+void rpc_ws_evict(conn *c, const char *why) {
+  ws_close(c, RPC_WS_CLOSE_POLICY, why);
+}
+
+uint64_t rpc_ws_oldest_unsent_ms(conn *c, uint64_t now) {
+  rpc_ws_conn *w = c->ws;
+  if (!w || !w->out_head) return 0;
+  return now > w->out_head->t ? now - w->out_head->t : 0;
+}
+
 void rpc_ws_send_json(conn *c, json_t *v) {
   if (!v) {
     ws_close(c, RPC_WS_CLOSE_GOING_AWAY, "out of memory");
@@ -201,8 +518,7 @@ void rpc_ws_send_json(conn *c, json_t *v) {
     ws_close(c, RPC_WS_CLOSE_GOING_AWAY, "out of memory");
     return;
   }
-  ws_send(c, RPC_WS_OP_TEXT, txt, strlen(txt), NULL, NULL, 0, 0);
-  free(txt);
+  ws_send2(c, RPC_WS_OP_TEXT, NULL, 0, txt, strlen(txt), NULL, NULL, 0, 0);
 }
 
 void rpc_ws_going_away(conn *c) {
@@ -256,7 +572,7 @@ void rpc_ws_upgrade(conn *c) {
   rpc_server *s = c->s;
   rpc_ws_conn *w = calloc(1, sizeof *w);
   if (!w) {
-    LOGW(MOD, "dropping %s: out of memory for a WebSocket", c->peer);
+    LOGW(MOD, "dropping %s: out of memory for a WebSocket", c->name);
     rpc_conn_close(c);
     return;
   }
@@ -271,7 +587,10 @@ void rpc_ws_upgrade(conn *c) {
   c->ws = w;
   c->state = C_WS;
   rpc_http_next(&c->http); /* drop the request's buffers */
-  s->n_ws_upgrades++;
+  /* From now on c->acct_in counts the message reader's buffer. */
+  rpc_account(c, -(long long)c->acct_in);
+  c->acct_in = 0;
+  atomic_fetch_add(&s->n_ws_upgrades, 1);
   /* The 101 goes through the frame queue as a raw write. */
   ws_out *o = malloc(sizeof *o + (size_t)n);
   if (!o) {
@@ -279,22 +598,12 @@ void rpc_ws_upgrade(conn *c) {
     return;
   }
   memset(o, 0, sizeof *o);
-  o->c = c;
   o->total = (size_t)n;
   o->head_len = (size_t)n;
   memcpy(o->buf, head, (size_t)n);
-  o->req.data = o;
-  w->q_bytes += o->total;
-  w->q_msgs++;
   uv_buf_t b = uv_buf_init(o->buf, (unsigned)n);
-  if (uv_write(&o->req, (uv_stream_t *)&c->tcp, &b, 1, on_ws_write) < 0) {
-    w->q_bytes -= o->total;
-    w->q_msgs--;
-    free(o);
-    rpc_conn_close(c);
-    return;
-  }
-  LOGD(MOD, "WebSocket client %s connected", c->peer);
+  if (out_write(c, o, &b, 1) != 0) return;
+  LOGD(MOD, "WebSocket client %s connected", c->name);
   uv_timer_start(&c->timer, on_ws_timer, s->ws_ping_ms, 0);
   rpc_ws_pump(c); /* frames sent right after the request */
 }
@@ -320,6 +629,22 @@ void rpc_ws_pump(conn *c) {
     int ev = rpc_ws_read(&w->rd, (const uint8_t *)c->in + c->in_off,
                          c->in_len - c->in_off, &used);
     c->in_off += used;
+    if (w->rd.msg_cap != c->acct_in) {
+      size_t before = c->acct_in;
+      rpc_account(c, (long long)w->rd.msg_cap - (long long)before);
+      c->acct_in = w->rd.msg_cap;
+      if (c->acct_in > before && !w->close_sent &&
+          (c->peer->buffered > s->client_buffer ||
+           s->buffered > s->max_buffer)) {
+        atomic_fetch_add(&s->n_limited, 1);
+        LOGD(MOD, "closing WebSocket client %s: over its buffer budget",
+             c->name);
+        ws_close(c, RPC_WS_CLOSE_POLICY,
+                 "over the buffer limit of your address (client_buffer_bytes)");
+        c->in_off = c->in_len;
+        break;
+      }
+    }
     switch (ev) {
       case RPC_WS_MORE:
         break;
@@ -339,7 +664,7 @@ void rpc_ws_pump(conn *c) {
         if (!w->close_sent) {
           int code = w->rd.close_code;
           if (code == RPC_WS_CLOSE_NO_STATUS) code = RPC_WS_CLOSE_NORMAL;
-          LOGD(MOD, "WebSocket client %s closed (%d)", c->peer,
+          LOGD(MOD, "WebSocket client %s closed (%d)", c->name,
                w->rd.close_code);
           ws_close(c, code, "");
         } else if (w->close_written) {
@@ -349,7 +674,7 @@ void rpc_ws_pump(conn *c) {
         break;
       default: /* RPC_WS_ERROR; after our close, any bytes end it */
         if (!w->close_sent) {
-          LOGD(MOD, "closing WebSocket client %s: %s (close %d)", c->peer,
+          LOGD(MOD, "closing WebSocket client %s: %s (close %d)", c->name,
                w->rd.reason, w->rd.close_code);
           ws_close(c, w->rd.close_code, w->rd.reason);
         } else {
@@ -377,10 +702,10 @@ void rpc_ws_on_timer(conn *c) {
    * answered yet (reading is paused at RPC_WS_MAX_JOBS): not its fault. */
   int stalled_by_us = w->n_jobs >= RPC_WS_MAX_JOBS && c->in_off < c->in_len;
   if (w->awaiting_pong && !stalled_by_us) {
-    c->s->n_dropped++;
-    LOGI(MOD, "dropping WebSocket client %s: no pong within %llu ms", c->peer,
+    atomic_fetch_add(&c->s->n_dropped, 1);
+    LOGI(MOD, "dropping WebSocket client %s: no pong within %llu ms", c->name,
          (unsigned long long)c->s->ws_ping_ms);
-    rpc_conn_close(c);
+    rpc_conn_abort(c);
     return;
   }
   w->awaiting_pong = 1;
@@ -388,8 +713,7 @@ void rpc_ws_on_timer(conn *c) {
     uv_timer_start(&c->timer, on_ws_timer, c->s->ws_ping_ms, 0);
 }
 
-/* ---- jobs -------------------------------------------------------------------
- */
+/* ---- jobs ---------------------------------------------------------------- */
 
 void rpc_ws_job_start(conn *c, job *j) {
   rpc_ws_conn *w = c->ws;
@@ -400,7 +724,7 @@ void rpc_ws_job_start(conn *c, job *j) {
   w->n_jobs++;
 }
 
-void rpc_ws_job_finish(conn *c, job *j, json_t *out) {
+void rpc_ws_job_finish(conn *c, job *j, char *txt, size_t len) {
   rpc_ws_conn *w = c->ws;
   if (j->ws_prev)
     j->ws_prev->ws_next = j->ws_next;
@@ -408,7 +732,7 @@ void rpc_ws_job_finish(conn *c, job *j, json_t *out) {
     w->jobs = j->ws_next;
   if (j->ws_next) j->ws_next->ws_prev = j->ws_prev;
   w->n_jobs--;
-  if (out) rpc_ws_send_json(c, out);
+  if (txt) ws_send2(c, RPC_WS_OP_TEXT, NULL, 0, txt, len, NULL, NULL, 0, 0);
   /* Input may have waited for a free job slot (no-op inside a pump). */
   if (c->state == C_WS && !w->close_sent && w->n_jobs == RPC_WS_MAX_JOBS - 1)
     rpc_ws_pump(c);
@@ -416,24 +740,29 @@ void rpc_ws_job_finish(conn *c, job *j, json_t *out) {
 
 void rpc_ws_detach(conn *c) {
   rpc_ws_conn *w = c->ws;
-  for (job *j = w->jobs; j; j = j->ws_next) j->c = NULL;
+  for (job *j = w->jobs; j; j = j->ws_next) {
+    j->c = NULL;
+    atomic_store(&j->alive, 0);
+  }
   w->jobs = NULL;
   w->n_jobs = 0;
+  /* The subscriptions stay in the index until the last close callback
+   * (rpc_ws_conn_free): a fan-out may be walking them right now. Events
+   * skip a connection that is not in C_WS. */
 }
 
 void rpc_ws_conn_free(conn *c) {
   rpc_ws_conn *w = c->ws;
   if (!w) return;
-  for (size_t i = 0; i < w->n_subs; i++) json_decref(w->subs[i].filter);
+  for (size_t i = 0; i < w->n_subs; i++) sub_free(c->s, w->subs[i]);
   rpc_ws_reader_free(&w->rd);
   free(w);
   c->ws = NULL;
 }
 
-/* ---- subscriptions ---------------------------------------------------------
- */
+/* ---- subscriptions ------------------------------------------------------- */
 
-static int topic_index(const rpc_server *s, const char *t, size_t *idx) {
+int rpc_ws_topic_index(const rpc_server *s, const char *t, size_t *idx) {
   for (size_t i = 0; i < s->n_topics; i++)
     if (strcmp(s->topics[i], t) == 0) {
       *idx = i;
@@ -480,7 +809,7 @@ static void subscribe(conn *c, rpc_call *call, json_t *params) {
     rpc_call_error(call, RPC_INVALID_PARAMS, msg, NULL);
     return;
   }
-  if (topic_index(s, json_string_value(topic), &idx) != 0) {
+  if (rpc_ws_topic_index(s, json_string_value(topic), &idx) != 0) {
     snprintf(msg, sizeof msg, "unknown topic \"%.40s\"; topics: %.120s",
              json_string_value(topic), list);
     rpc_call_error(call, RPC_INVALID_PARAMS, msg, NULL);
@@ -494,7 +823,7 @@ static void subscribe(conn *c, rpc_call *call, json_t *params) {
     if (!bad) {
       json_object_foreach(filter, k, v) {
         if (!json_is_string(v) || json_string_length(v) > MAX_FILTER_VALUE ||
-            strlen(k) == 0 || strlen(k) > 64) {
+            strlen(k) == 0 || strlen(k) > MAX_FILTER_NAME) {
           bad = 1;
           break;
         }
@@ -516,16 +845,23 @@ static void subscribe(conn *c, rpc_call *call, json_t *params) {
     rpc_call_error(call, RPC_UNAVAILABLE, msg, NULL);
     return;
   }
-  ws_sub *sub = &w->subs[w->n_subs];
-  if (filter && !(sub->filter = json_deep_copy(filter))) {
+  ws_sub *sub = calloc(1, sizeof *sub);
+  if (!sub || (filter && !(sub->filter = json_deep_copy(filter)))) {
+    free(sub);
     rpc_call_error(call, RPC_INTERNAL_ERROR, "out of memory", NULL);
     return;
   }
-  if (!filter) sub->filter = NULL;
   sub->topic = idx;
+  sub->c = c;
+  if (ix_add(s, sub) != 0) {
+    json_decref(sub->filter);
+    free(sub);
+    rpc_call_error(call, RPC_INTERNAL_ERROR, "out of memory", NULL);
+    return;
+  }
   snprintf(sub->id, sizeof sub->id, "%016llx",
            (unsigned long long)++s->ws_next_sub);
-  w->n_subs++;
+  w->subs[w->n_subs++] = sub;
   rpc_call_reply(call, json_pack("{s:s}", "subscription", sub->id));
 }
 
@@ -539,8 +875,8 @@ static void unsubscribe(conn *c, rpc_call *call, json_t *params) {
     return;
   }
   for (size_t i = 0; i < w->n_subs; i++) {
-    if (strcmp(w->subs[i].id, json_string_value(id)) != 0) continue;
-    json_decref(w->subs[i].filter);
+    if (strcmp(w->subs[i]->id, json_string_value(id)) != 0) continue;
+    sub_free(c->s, w->subs[i]);
     w->subs[i] = w->subs[--w->n_subs];
     rpc_call_reply(call, json_true());
     return;
@@ -562,87 +898,121 @@ int rpc_ws_builtin(conn *c, rpc_call *call, const char *method,
   return 0;
 }
 
-int rpc_server_set_topics(rpc_server *s, const char *const *topics,
-                          core_errbuf *eb) {
-  size_t n = 0;
-  for (; topics && topics[n]; n++) {
-    const char *t = topics[n];
-    size_t l = strlen(t);
-    int ok = l >= 1 && l <= 64;
-    for (size_t i = 0; ok && i < l; i++)
-      ok = (t[i] >= 'a' && t[i] <= 'z') || (t[i] >= '0' && t[i] <= '9') ||
-           t[i] == '_' || t[i] == '.' || t[i] == '-';
-    if (!ok)
-      return core_errf(eb, COHORT_ERR_CONFIG,
-                       "subscription topic \"%.80s\" must be 1-64 characters "
-                       "of a-z, 0-9, _ . -",
-                       t);
-  }
-  s->topics = topics;
-  s->n_topics = n;
-  return 0;
-}
+/* ---- fan-out ------------------------------------------------------------- */
 
-void rpc_server_publish(rpc_server *s, const char *topic, json_t *event) {
-  size_t idx;
-  if (!s || !topic || topic_index(s, topic, &idx) != 0) {
-    LOGE(MOD, "publish to unknown topic \"%.64s\" ignored",
-         topic ? topic : "(null)");
-    return;
+typedef struct {
+  rpc_server *s;
+  json_t *event;
+  ws_blob *blob;
+  int failed;
+} fan;
+
+/* Send the event to sub (the blob is made on the first subscriber). */
+static void deliver(fan *f, ws_sub *sub) {
+  rpc_server *s = f->s;
+  conn *c = sub->c;
+  if (f->failed || c->state != C_WS || c->ws->close_sent) return;
+  if (!f->blob) {
+    char *txt = json_dumps(f->event, JSON_COMPACT | JSON_ENCODE_ANY);
+    size_t len = txt ? strlen(txt) : 0;
+    f->blob = txt ? malloc(sizeof *f->blob + len) : NULL;
+    if (!f->blob) {
+      free(txt);
+      LOGE(MOD, "cannot encode an event for topic %s; dropped",
+           s->topics[sub->topic]);
+      f->failed = 1;
+      return;
+    }
+    f->blob->refs = 1;
+    f->blob->len = len;
+    memcpy(f->blob->data, txt, len);
+    free(txt);
   }
-  ws_blob *blob = NULL;
-  int failed = 0;
   char head[192];
   static const char tail[] = "}}";
-  for (conn *c = s->conns; c && !failed; c = c->next) {
-    rpc_ws_conn *w = c->ws;
-    if (c->state != C_WS || w->close_sent) continue;
-    for (size_t i = 0; i < w->n_subs; i++) {
-      ws_sub *sub = &w->subs[i];
-      if (sub->topic != idx || !rpc_ws_filter_match(sub->filter, event))
-        continue;
-      if (!blob) {
-        /* Serialized once, on the first subscriber that wants it. */
-        char *txt = json_dumps(event, JSON_COMPACT | JSON_ENCODE_ANY);
-        size_t len = txt ? strlen(txt) : 0;
-        blob = txt ? malloc(sizeof *blob + len) : NULL;
-        if (!blob) {
-          free(txt);
-          LOGE(MOD, "cannot encode an event for topic %s; dropped", topic);
-          failed = 1;
-          break;
-        }
-        blob->refs = 1;
-        blob->len = len;
-        memcpy(blob->data, txt, len);
-        free(txt);
-      }
-      int hl = snprintf(head, sizeof head,
-                        "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\","
-                        "\"params\":{\"subscription\":\"%s\",\"topic\":\"%s\","
-                        "\"result\":",
-                        sub->id, s->topics[idx]);
-      if (hl < 0 || (size_t)hl >= sizeof head) continue;
-      s->n_ws_notifications++;
-      /* On overflow the connection is closing: skip its other subs. */
-      if (ws_send(c, RPC_WS_OP_TEXT, head, (size_t)hl, blob, tail,
-                  sizeof tail - 1, 0) != 0)
-        break;
-    }
-  }
-  blob_unref(blob);
+  int hl = snprintf(head, sizeof head,
+                    "{\"jsonrpc\":\"2.0\",\"method\":\"subscription\","
+                    "\"params\":{\"subscription\":\"%s\",\"topic\":\"%s\","
+                    "\"result\":",
+                    sub->id, s->topics[sub->topic]);
+  if (hl < 0 || (size_t)hl >= sizeof head) return;
+  atomic_fetch_add(&s->n_ws_notifications, 1);
+  ws_send(c, RPC_WS_OP_TEXT, head, (size_t)hl, f->blob, tail, sizeof tail - 1,
+          0);
 }
 
-void rpc_server_set_ws_limits(rpc_server *s, uint64_t ping_ms,
-                              size_t max_queue_bytes, size_t max_queue_msgs) {
-  if (ping_ms) s->ws_ping_ms = ping_ms;
-  if (max_queue_bytes) s->ws_max_queue_bytes = max_queue_bytes;
-  if (max_queue_msgs) s->ws_max_queue_msgs = max_queue_msgs;
+/* Subscriptions indexed under (topic, name, val): check each once. */
+static void visit(fan *f, size_t topic, const char *name, size_t nl,
+                  const json_t *val) {
+  ws_index *ix = f->s->ix;
+  const char *v = json_string_value(val);
+  if (!v) return;
+  uint8_t k[IX_KEY_MAX];
+  size_t kl = ix_key(k, topic, name, nl, v);
+  if (!kl) return;
+  ix_ent *e = ix_find(ix, k, kl, siphash(ix->k0, ix->k1, k, kl));
+  if (!e) return;
+  for (ws_sub *sub = e->subs, *next; sub; sub = next) {
+    next = sub->e_next; /* delivering may close c, not free sub */
+    if (sub->stamp == ix->stamp) continue;
+    sub->stamp = ix->stamp;
+    atomic_fetch_add(&f->s->n_filter_checks, 1);
+    if (rpc_ws_filter_match(sub->filter, f->event)) deliver(f, sub);
+  }
+}
+
+/* A subscription matches only if the event has its first filter field k
+ * as a string, or in an array under k or k + "s" (rpc_ws_filter_match), so
+ * looking up each of the event's own string values, under its name and (for
+ * arrays named "...s") its singular, finds every candidate: the work is the
+ * event's size plus the candidates, whatever the number of subscriptions. */
+void rpc_ws_fanout(rpc_server *s, size_t topic, json_t *event) {
+  ws_index *ix = s->ix;
+  fan f = {s, event, NULL, 0};
+  ix->stamp++;
+  for (ws_sub *sub = ix->topics[topic].unfiltered, *next; sub; sub = next) {
+    next = sub->e_next;
+    deliver(&f, sub);
+  }
+  const char *name;
+  json_t *v;
+  if (json_is_object(event) && ix->n) {
+    json_object_foreach(event, name, v) {
+      size_t nl = strlen(name);
+      if (json_is_string(v)) {
+        visit(&f, topic, name, nl, v);
+      } else if (json_is_array(v)) {
+        int plural = nl > 1 && name[nl - 1] == 's';
+        for (size_t i = 0; i < json_array_size(v); i++) {
+          json_t *el = json_array_get(v, i);
+          visit(&f, topic, name, nl, el);
+          if (plural) visit(&f, topic, name, nl - 1, el);
+        }
+      }
+    }
+  }
+  blob_unref(f.blob);
+}
+
+void rpc_ws_gap(rpc_server *s, size_t topic, uint64_t missed) {
+  LOGW(MOD,
+       "publish queue full: %llu events of topic %s dropped; "
+       "subscribers are told (subscription_gap)",
+       (unsigned long long)missed, s->topics[topic]);
+  for (ws_sub *sub = s->ix->topics[topic].all, *next; sub; sub = next) {
+    next = sub->t_next;
+    char msg[256];
+    int n = snprintf(msg, sizeof msg,
+                     "{\"jsonrpc\":\"2.0\",\"method\":\"subscription_gap\","
+                     "\"params\":{\"subscription\":\"%s\",\"topic\":\"%s\","
+                     "\"missed\":%llu}}",
+                     sub->id, s->topics[topic], (unsigned long long)missed);
+    if (n > 0 && (size_t)n < sizeof msg && sub->c->state == C_WS &&
+        !sub->c->ws->close_sent)
+      ws_send(sub->c, RPC_WS_OP_TEXT, msg, (size_t)n, NULL, NULL, 0, 0);
+  }
 }
 
 size_t rpc_server_ws_sub_count(const rpc_server *s) {
-  size_t n = 0;
-  for (const conn *c = s->conns; c; c = c->next)
-    if (c->ws) n += c->ws->n_subs;
-  return n;
+  return atomic_load(&s->n_subs);
 }

@@ -221,9 +221,20 @@ int main(int argc, char **argv) {
       continue;
     }
     for (h = h + 1; h <= tip; h++) {
+      /* The node pages a block's txs (docs/rpc.md): follow txs_next_offset. */
       json_t *b = call("block", json_pack("{s:I, s:b}", "height", (json_int_t)h, "full", 0));
       double t = now_s();
       json_t *txs = json_object_get(b, "txs"), *x;
+      json_t *next = json_incref(json_object_get(b, "txs_next_offset"));
+      while (json_is_integer(next)) {
+        json_t *pg = call("block", json_pack("{s:I, s:b, s:I}", "height", (json_int_t)h, "full", 0,
+                                             "txs_offset", json_integer_value(next)));
+        json_array_extend(txs, json_object_get(pg, "txs"));
+        json_decref(next);
+        next = json_incref(json_object_get(pg, "txs_next_offset"));
+        json_decref(pg);
+      }
+      json_decref(next);
       size_t i;
       json_array_foreach(txs, i, x) {
         uint8_t hh[32];

@@ -1,8 +1,9 @@
 /* tests/fuzz/fuzz_rpc_server.c — libFuzzer target for the whole server: one
  * rpc_server on 127.0.0.1 (ephemeral port) lives for the fuzzing session;
  * each input is sent on a fresh loopback connection, the client half-closes,
- * and the loop is run (in this thread) until the server has closed and freed
- * that connection and every call it dispatched has been answered. This
+ * and this thread waits (the server runs on its own thread) until the server
+ * has closed and freed that connection and every call it dispatched has been
+ * answered. This
  * reaches what fuzz_http_request cannot: routing, dispatch, batches,
  * notifications, async answers (some arrive after the client has gone),
  * response building and the connection state machine. A server that never
@@ -12,6 +13,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -33,10 +35,9 @@
     }                                                                  \
   } while (0)
 
-static uv_loop_t loop;
 static rpc_server *srv;
 static int port;
-static int timers; /* "later" answers still due */
+static atomic_int timers; /* "later" answers still due */
 
 static void h_echo(void *ctx, rpc_call *call, json_t *params) {
   rpc_call_reply(call, params ? json_incref(params) : NULL);
@@ -53,7 +54,7 @@ static void on_later(uv_timer_t *t) {
     rpc_call_reply(call, json_string("late"));
   else
     rpc_call_error(call, RPC_TIMEOUT, "gone", NULL);
-  timers--;
+  atomic_fetch_sub(&timers, 1);
   uv_close((uv_handle_t *)t, (uv_close_cb)free);
 }
 
@@ -61,9 +62,9 @@ static void on_later(uv_timer_t *t) {
 static void h_later(void *ctx, rpc_call *call, json_t *params) {
   uv_timer_t *t = malloc(sizeof *t);
   CHECK(t);
-  uv_timer_init(&loop, t);
+  uv_timer_init(rpc_call_loop(call), t);
   t->data = call;
-  timers++;
+  atomic_fetch_add(&timers, 1);
   uv_timer_start(t, on_later,
                  (uint64_t)(json_integer_value(json_array_get(params, 0)) & 3),
                  0);
@@ -72,12 +73,11 @@ static void h_later(void *ctx, rpc_call *call, json_t *params) {
 static char *metrics(void *ctx) { return strdup("up 1\n"); }
 
 static const rpc_method methods[] = {
-    {"echo", h_echo}, {"fail", h_fail}, {"later", h_later}};
+    {"echo", h_echo, 1}, {"fail", h_fail, 1}, {"later", h_later, 1}};
 
 static void setup(void) {
   signal(SIGPIPE, SIG_IGN);
   core_log_set_level(LOG_OFF);
-  CHECK(uv_loop_init(&loop) == 0);
   rpc_config cfg = {.listen = "127.0.0.1:0",
                     .max_body_bytes = 2048,
                     .max_batch = 8,
@@ -85,7 +85,7 @@ static void setup(void) {
                     .idle_timeout_ms = 2000,
                     .metrics_fn = metrics};
   core_errbuf eb;
-  CHECK(rpc_server_new(&srv, &loop, &cfg, methods, 3, NULL, &eb) == 0);
+  CHECK(rpc_server_new(&srv, NULL, &cfg, methods, 3, NULL, &eb) == 0);
   port = rpc_server_port(srv);
 }
 
@@ -119,8 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != ENOTCONN))
         rd_open = 0;
     }
-    uv_run(&loop, UV_RUN_NOWAIT);
-    if (!rd_open && rpc_server_conn_count(srv) == 0 && timers == 0) break;
+    if (!rd_open && rpc_server_conn_count(srv) == 0 && atomic_load(&timers) == 0)
+      break;
     if (!rd_open && fd >= 0) {
       close(fd);
       fd = -1;

@@ -229,6 +229,39 @@ def rpc(url, method, params=None, timeout=60):
     return out["result"]
 
 
+def post_from(url, body: bytes, source=None, timeout=10):
+    """POST raw bytes from a chosen local address (e.g. "127.0.0.2", to act
+    as another client address); returns (status, parsed-json-or-text)."""
+    import http.client
+    import urllib.parse
+    u = urllib.parse.urlparse(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout,
+                                   source_address=(source, 0) if source else None)
+    try:
+        c.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        status, data = r.status, r.read()
+    finally:
+        c.close()
+    try:
+        return status, json.loads(data)
+    except ValueError:
+        return status, data.decode(errors="replace")
+
+
+def rpc_from(url, method, params=None, source=None, timeout=60):
+    """rpc() from a chosen local address."""
+    req = {"jsonrpc": "2.0", "id": 1, "method": method}
+    if params is not None:
+        req["params"] = params
+    status, out = post_from(url, json.dumps(req).encode(), source, timeout)
+    if not isinstance(out, dict):
+        raise IOError("HTTP %d: %s" % (status, out))
+    if "error" in out:
+        raise RpcError(out["error"])
+    return out["result"]
+
+
 def raw_post(url, body: bytes, timeout=10, headers=None):
     """POST raw bytes; returns (status, parsed-json-or-text)."""
     h = {"Content-Type": "application/json"}
@@ -247,13 +280,14 @@ def raw_post(url, body: bytes, timeout=10, headers=None):
 
 # ---- WebSocket (RFC 6455), minimal, for subscriptions ----
 class WebSocket:
-    def __init__(self, url, timeout=10):
+    def __init__(self, url, timeout=10, source=None):
         import base64
         import os
         import socket
         import urllib.parse
         u = urllib.parse.urlparse(url)
-        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
+        self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(("GET /websocket HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"

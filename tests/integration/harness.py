@@ -47,8 +47,9 @@ class Node:
             lines = [ln for ln in text.splitlines() if not ln.startswith(k + " =")]
             # put the key back in its section
             sec = {"block_interval_ms": "[consensus]", "empty_block_interval_ms": "[consensus]",
-                   "commit_timeout_ms": "[rpc]", "max_body_bytes": "[rpc]",
-                   "idle_timeout_ms": "[rpc]", "max_txs": "[mempool]", "log_level": "[node]"}[k]
+                   "timeout_propose_ms": "[consensus]", "timeout_vote_ms": "[consensus]",
+                   "max_txs": "[mempool]", "max_bytes": "[mempool]", "log_level": "[node]",
+                   "moniker": "[node]"}.get(k, "[rpc]")
             i = lines.index(sec)
             lines.insert(i + 1, "%s = %s" % (k, v))
             text = "\n".join(lines) + "\n"

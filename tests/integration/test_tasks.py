@@ -56,6 +56,17 @@ def set_accepting(name, on):
     raise AssertionError("%s stayed jailed" % name)
 
 
+def wait_accepting(k, timeout=30):
+    # runners re-register themselves once their jail is over (a few blocks)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        acc = [e for e in node.rpc("executor_list")["executors"] if e["accepting"]]
+        if len(acc) >= k:
+            return
+        time.sleep(0.2)
+    raise AssertionError("fewer than %d executors accept work after %d s" % (k, timeout))
+
+
 def setup():
     global node
     # short windows for a fast test: the run-time margin and reveal window in blocks
@@ -141,8 +152,25 @@ def conservation_once():
     # a task escrows its reward and a fee allowance per seat (docs/tasks.md)
     escrow = sum(int(t["reward"]) + t["committee"] * int(t["fee_allowance"]) - int(t["paid"]) -
                  int(t["fees_repaid"]) - int(t["refunded"]) for t in tasks)
+    check_status_index()
     power = int(node.rpc("status")["validator"]["power"])
     return total_crd, escrow, sup, total_stk, power
+
+
+def check_status_index():
+    """task_list by status alone is served from the schedule of open windows
+    for committing/revealing/agreed: it must list exactly the tasks a scan
+    finds in that status (compared at one height; blocks may come between)."""
+    for status in ("committing", "revealing", "agreed", "final", "expired", "disputed"):
+        for _ in range(20):
+            every = node.rpc("task_list", {"limit": 1000})
+            some = node.rpc("task_list", {"status": status, "limit": 1000})
+            if every["height"] != some["height"]:
+                continue
+            want = sorted(t["task_id"] for t in every["tasks"] if t["status"] == status)
+            got = sorted(t["task_id"] for t in some["tasks"])
+            assert got == want, (status, got, want)
+            break
 
 
 def test_outputs_match_qemu():
@@ -250,6 +278,7 @@ def test_sixteen_chunk_job_on_several_executors():
         if n not in procs:
             start_exec(n)
     set_accepting("exec4", True)
+    wait_accepting(4)
     d = os.path.join(node.home, "chunks")
     os.makedirs(d, exist_ok=True)
     texts = []

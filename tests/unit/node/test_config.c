@@ -58,6 +58,33 @@ static void test_errors(void **s) {
   expect("[rpc\n", "line 1: malformed section");
   expect("[node]\njust words\n", "line 2");
   expect("[node]\nlog_level = loud\n", "log_level");
+  /* the RPC limits */
+  expect("[rpc]\nmax_conns = 10\nmax_ws = 11\n", "max_ws = 11 must not exceed max_conns = 10");
+  expect("[rpc]\nclient_buffer_bytes = 1048576\nmax_buffer_bytes = 65536\n",
+         "client_buffer_bytes");
+  expect("[rpc]\nmax_response_bytes = 100\n", "line 2: [rpc] max_response_bytes");
+  expect("[rpc]\nsimulate_max_mem_mib = 2048\n", "[2, 1024]");
+  expect("[rpc]\n\nmax_ws_per_ip = 0\n", "line 3");
+}
+
+static void test_rpc_limits(void **s) {
+  (void)s;
+  node_config c;
+  core_errbuf eb;
+  node_config_defaults(&c);
+  assert_int_equal(c.rpc_max_ws, 128);
+  assert_true(c.rpc_max_ws <= c.rpc_max_conns);
+  const char *t = "[rpc]\nmax_conns_per_ip = 4\nmax_ws = 16\nmax_ws_per_ip = 2\n"
+                  "write_timeout_ms = 5000\nsimulate_concurrent_per_ip = 2\n"
+                  "simulate_steps_per_minute = 1000000\n";
+  assert_int_equal(node_config_parse(&c, t, &eb), 0);
+  assert_int_equal(c.rpc_max_conns_per_ip, 4);
+  assert_int_equal(c.rpc_max_ws, 16);
+  assert_int_equal(c.rpc_max_ws_per_ip, 2);
+  assert_int_equal(c.rpc_write_timeout_ms, 5000);
+  assert_int_equal(c.sim_concurrent_per_ip, 2);
+  assert_int_equal(c.sim_steps_per_minute, 1000000);
+  assert_int_equal(c.rpc_max_inflight_per_ip, 256); /* untouched default */
 }
 
 /* The sample in docs/operator.md must be accepted as written. */
@@ -86,6 +113,7 @@ static void test_operator_doc_sample(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_template_parses_to_defaults),
                                      cmocka_unit_test(test_values), cmocka_unit_test(test_errors),
+                                     cmocka_unit_test(test_rpc_limits),
                                      cmocka_unit_test(test_operator_doc_sample)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

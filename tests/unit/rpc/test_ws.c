@@ -47,83 +47,37 @@ static void on_late_timer(uv_timer_t *t) {
 static void h_later(void *ctx, rpc_call *call, json_t *params) {
   uv_timer_t *t = malloc(sizeof *t);
   assert_non_null(t);
-  uv_timer_init(ctx, t);
+  uv_timer_init(rpc_call_loop(call), t);
   t->data = call;
   uv_timer_start(t, on_late_timer,
                  (uint64_t)json_integer_value(json_array_get(params, 0)), 0);
 }
 
-static const rpc_method methods[] = {{"echo", h_echo}, {"later", h_later}};
+static const rpc_method methods[] = {{"echo", h_echo, 1}, {"later", h_later, 1}};
 static const char *const topics[] = {"new_block", "task", NULL};
 
-/* ---- a server in a thread, with publishing from the test thread -------- */
-
-#define MAX_PUB 2048
+/* ---- a server (on its own thread); the test thread publishes ---------- */
 
 typedef struct {
-  uv_loop_t loop;
-  uv_async_t stop, pub;
-  pthread_t th;
   rpc_server *srv;
   int port;
   char url[64];
-  atomic_int closed;
-  pthread_mutex_t mu;
-  char *pub_topic[MAX_PUB];
-  json_t *pub_ev[MAX_PUB];
-  size_t n_pub;
-  atomic_size_t published;
 } harness;
 
-static void on_server_closed(void *arg) {
-  harness *h = arg;
-  atomic_store(&h->closed, 1);
-}
-
-static void on_stop(uv_async_t *a) {
-  harness *h = a->data;
-  rpc_server_close(h->srv, on_server_closed, h);
-  uv_close((uv_handle_t *)&h->stop, NULL);
-  uv_close((uv_handle_t *)&h->pub, NULL);
-}
-
-static void on_pub(uv_async_t *a) {
-  harness *h = a->data;
-  pthread_mutex_lock(&h->mu);
-  size_t n = h->n_pub;
-  for (size_t i = 0; i < n; i++) {
-    rpc_server_publish(h->srv, h->pub_topic[i], h->pub_ev[i]);
-    json_decref(h->pub_ev[i]);
-    free(h->pub_topic[i]);
-  }
-  h->n_pub = 0;
-  pthread_mutex_unlock(&h->mu);
-  atomic_fetch_add(&h->published, n);
-}
-
-static void *loop_main(void *arg) {
-  harness *h = arg;
-  uv_run(&h->loop, UV_RUN_DEFAULT);
-  return NULL;
-}
-
-static void start_cfg(harness *h, const rpc_config *cfg, uint64_t ping_ms,
+static void start_cfg(harness *h, const rpc_config *cfg_in, uint64_t ping_ms,
                       size_t qbytes, size_t qmsgs) {
   memset(h, 0, sizeof *h);
-  assert_int_equal(uv_loop_init(&h->loop), 0);
+  rpc_config cfg = *cfg_in;
+  if (!cfg.topics) cfg.topics = topics;
+  cfg.ws_ping_ms = ping_ms;
+  cfg.ws_max_queue_bytes = qbytes;
+  cfg.ws_max_queue_msgs = qmsgs;
   core_errbuf eb;
-  int rc = rpc_server_new(&h->srv, &h->loop, cfg, methods,
-                          sizeof methods / sizeof methods[0], &h->loop, &eb);
+  int rc = rpc_server_new(&h->srv, NULL, &cfg, methods,
+                          sizeof methods / sizeof methods[0], NULL, &eb);
   if (rc) fail_msg("rpc_server_new: %s", eb.msg);
-  assert_int_equal(rpc_server_set_topics(h->srv, topics, &eb), 0);
-  rpc_server_set_ws_limits(h->srv, ping_ms, qbytes, qmsgs);
   h->port = rpc_server_port(h->srv);
   snprintf(h->url, sizeof h->url, "http://127.0.0.1:%d", h->port);
-  pthread_mutex_init(&h->mu, NULL);
-  uv_async_init(&h->loop, &h->stop, on_stop);
-  uv_async_init(&h->loop, &h->pub, on_pub);
-  h->stop.data = h->pub.data = h;
-  assert_int_equal(pthread_create(&h->th, NULL, loop_main, h), 0);
 }
 
 static void start(harness *h) {
@@ -131,32 +85,12 @@ static void start(harness *h) {
   start_cfg(h, &cfg, 0, 0, 0);
 }
 
-static void stop(harness *h) {
-  uv_async_send(&h->stop);
-  pthread_join(h->th, NULL);
-  assert_int_equal(atomic_load(&h->closed), 1);
-  assert_int_equal(uv_loop_close(&h->loop), 0);
-  for (size_t i = 0; i < h->n_pub; i++) {
-    json_decref(h->pub_ev[i]);
-    free(h->pub_topic[i]);
-  }
-  pthread_mutex_destroy(&h->mu);
-}
+static void stop(harness *h) { rpc_server_close(h->srv); }
 
-/* Queue a publish (ev consumed) and wait until the loop has done it. */
+/* Publish from this (not the RPC) thread; ev consumed. Delivery is
+ * asynchronous: tests wait for the events at their clients. */
 static void publish(harness *h, const char *topic, json_t *ev) {
-  pthread_mutex_lock(&h->mu);
-  assert_true(h->n_pub < MAX_PUB);
-  h->pub_topic[h->n_pub] = strdup(topic);
-  h->pub_ev[h->n_pub] = ev;
-  h->n_pub++;
-  size_t want = atomic_load(&h->published) + h->n_pub;
-  pthread_mutex_unlock(&h->mu);
-  uv_async_send(&h->pub);
-  while (atomic_load(&h->published) < want) {
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-  }
+  rpc_server_publish(h->srv, topic, ev);
 }
 
 static void sleep_ms(int ms) {
@@ -1108,7 +1042,8 @@ static void test_many_pending(void **st) {
 
 static void test_many_subscribers(void **st) {
   harness h;
-  start(&h);
+  rpc_config cfg = {.listen = "127.0.0.1:0", .max_ws_per_ip = N_SUBS};
+  start_cfg(&h, &cfg, 0, 0, 0);
   core_errbuf eb;
   rpc_ws_client *c[N_SUBS];
   json_t *filt = json_pack("{s:s}", "hash", "ab");
@@ -1137,19 +1072,16 @@ static void test_many_subscribers(void **st) {
 }
 
 static void test_no_topics(void **st) {
-  /* Topic names are checked; publishing to an unknown topic is ignored. */
-  uv_loop_t loop;
-  uv_loop_init(&loop);
+  /* Publishing to an unknown topic, or to a server without topics, is
+   * ignored (logged). */
   rpc_server *s;
   core_errbuf eb;
   rpc_config cfg = {.listen = "127.0.0.1:0"};
-  assert_int_equal(rpc_server_new(&s, &loop, &cfg, methods, 2, &loop, &eb), 0);
-  static const char *const bad[] = {"Bad Topic", NULL};
-  assert_int_equal(rpc_server_set_topics(s, bad, &eb), COHORT_ERR_CONFIG);
+  assert_int_equal(rpc_server_new(&s, NULL, &cfg, methods, 2, NULL, &eb), 0);
   rpc_server_publish(s, "new_block", NULL); /* logged, ignored */
-  rpc_server_close(s, NULL, NULL);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  rpc_server_publish(s, "new_block", json_object()); /* freed */
+  assert_int_equal(rpc_server_has_subscribers(s, "new_block"), 0);
+  rpc_server_close(s);
 }
 
 int main(void) {
