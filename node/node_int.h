@@ -38,6 +38,15 @@ typedef struct {
   size_t ntx;
 } proposal;
 
+/* A block this node holds for the current height without its executed
+ * overlay: an earlier own proposal, or one read back from the consensus WAL
+ * after a restart. Committed with state_apply_block if decided. */
+typedef struct {
+  uint8_t hash[32];
+  uint8_t *bytes;
+  size_t len;
+} held_block;
+
 typedef struct node {
   uv_loop_t *loop;
   node_config cfg;
@@ -48,6 +57,10 @@ typedef struct node {
   privval *pv;
   struct beacon_chain *beacon; /* NULL: this validator withholds reveals */
   cons_engine *cons;
+  cons_prio prio;      /* proposer priorities S_h of the height being decided */
+  cons_wal *wal;       /* data/consensus.wal */
+  held_block *held;    /* current height only */
+  size_t nheld;
   mempool *mp;
   rpc_server *rpc;
   rpc_method *methods; /* the RPC method table (owned) */
