@@ -34,14 +34,24 @@ typedef struct {
   u128 power;
 } hash_tally;
 
+/* Tallies of one (round, type). `any` counts each validator once (its first
+ * vote); `nil` and the per-hash sums count every value a validator is stored
+ * with, so an equivocator's second vote counts for its value too (see
+ * vote_in: with < 1/3 byzantine power this cannot give two values a quorum
+ * in one round, and it lets a node that heard the equivocator's other vote
+ * first still see the quorum everyone else saw). */
 typedef struct {
   u128 any, nil;
   hash_tally *h;
   size_t nh, cap;
 } tally;
 
+/* One stored vote. A validator's votes of one (round, type) form a chain
+ * (first = the primary, then at most CONS_VALUES_PER_VOTER - 1 conflicting
+ * values), linked by `next` (1 + slot index, 0 = end). */
 typedef struct {
   uint8_t has_hash, evidence_sent;
+  uint16_t next;
   uint8_t hash[32];
   uint8_t sig[64];
 } vslot;
@@ -136,7 +146,12 @@ static int muted(const cons_engine *e, cons_action_kind k) {
   return e->replaying && k != CONS_ACT_COMMIT && k != CONS_ACT_EVIDENCE;
 }
 
-static void push(cons_engine *e, cons_action *a) {
+/* Queue an action at the back, or at the front (`urgent`): the WAL record
+ * and broadcast of an own message just signed must come before any other
+ * signature still queued (say the precommit decided together with the
+ * prevote), or a crash between the two could lose the first one's record
+ * while the signer already moved past it. */
+static void push_where(cons_engine *e, cons_action *a, int urgent) {
   if (e->err || muted(e, a->kind)) {
     cons_action_free(a);
     return;
@@ -155,9 +170,16 @@ static void push(cons_engine *e, cons_action *a) {
     e->qh = 0;
     e->qcap = cap;
   }
-  e->q[(e->qh + e->qn) % e->qcap] = *a;
+  if (urgent) {
+    e->qh = (e->qh + e->qcap - 1) % e->qcap;
+    e->q[e->qh] = *a;
+  } else {
+    e->q[(e->qh + e->qn) % e->qcap] = *a;
+  }
   e->qn++;
 }
+
+static void push(cons_engine *e, cons_action *a) { push_where(e, a, 0); }
 
 int cons_failed(const cons_engine *e) { return e->err; }
 
@@ -174,10 +196,12 @@ void cons_action_free(cons_action *a) {
   a->commit = NULL;
 }
 
+/* The WAL record of an input; an own message's record (sync) goes first
+ * and is then followed by its broadcast (pushed front, in reverse). */
 static void push_wal(cons_engine *e, const cons_wal_rec *r, int sync) {
   cons_action a = {.kind = CONS_ACT_WAL_WRITE, .height = e->height, .wal_sync = sync};
   a.wal = *r;
-  push(e, &a);
+  push_where(e, &a, sync);
 }
 
 /* ---- storage ---- */
@@ -253,7 +277,18 @@ static u128 tally_for(const tally *t, const uint8_t hash[32]) {
   return 0;
 }
 
-static int tally_add(tally *t, int has_hash, const uint8_t *hash, uint64_t power) {
+static void tally_sub(tally *t, int has_hash, const uint8_t *hash, uint64_t power) {
+  if (!has_hash) {
+    t->nil -= power;
+    return;
+  }
+  for (size_t i = 0; i < t->nh; i++)
+    if (!memcmp(t->h[i].hash, hash, 32)) t->h[i].power -= power;
+}
+
+/* Count `power` for a value; `first`: the validator's first vote here (also
+ * counted in `any`). */
+static int tally_add(tally *t, int has_hash, const uint8_t *hash, uint64_t power, int first) {
   if (has_hash) {
     size_t i;
     for (i = 0; i < t->nh; i++)
@@ -274,13 +309,30 @@ static int tally_add(tally *t, int has_hash, const uint8_t *hash, uint64_t power
   } else {
     t->nil += power;
   }
-  t->any += power;
+  if (first) t->any += power;
   return COHORT_OK;
 }
 
+static u128 tally_value(const tally *t, int has_hash, const uint8_t *hash) {
+  return has_hash ? tally_for(t, hash) : t->nil;
+}
+
+/* The validator's first vote of (round, type). */
 static const vslot *slot_get(const cons_engine *e, const rnd *x, uint32_t type, size_t idx) {
   uint16_t s = x->slot_of[(type - 1) * e->n + idx];
   return s ? &x->slots[s - 1] : NULL;
+}
+
+static int slot_is(const vslot *s, int has_hash, const uint8_t *hash) {
+  return s->has_hash == (has_hash != 0) && (!has_hash || !memcmp(s->hash, hash, 32));
+}
+
+/* The validator's stored vote for a given value (first or conflicting). */
+static const vslot *slot_for(const cons_engine *e, const rnd *x, uint32_t type, size_t idx,
+                             int has_hash, const uint8_t *hash) {
+  for (uint16_t s = x->slot_of[(type - 1) * e->n + idx]; s; s = x->slots[s - 1].next)
+    if (slot_is(&x->slots[s - 1], has_hash, hash)) return &x->slots[s - 1];
+  return NULL;
 }
 
 static void vote_from_slot(const cons_engine *e, const rnd *x, uint32_t type, size_t idx,
@@ -420,8 +472,8 @@ static void decide(cons_engine *e, const rnd *x, const uint8_t hash[32], int ver
   c->block_hash.len = 32;
   memcpy(c->block_hash.data, hash, 32);
   for (size_t i = 0; i < e->n; i++) {
-    const vslot *s = slot_get(e, x, VOTE_PRECOMMIT, i);
-    if (!s || !s->has_hash || memcmp(s->hash, hash, 32)) continue;
+    const vslot *s = slot_for(e, x, VOTE_PRECOMMIT, i, 1, hash);
+    if (!s) continue;
     Cohort__CommitSig *cs = malloc(sizeof *cs);
     if (!cs) goto nomem;
     cohort__commit_sig__init(cs);
@@ -655,46 +707,76 @@ static int vote_in(cons_engine *e, const cons_vote *vin, uint64_t now) {
   rnd *x = get_round(e, v.round);
   if (!x) return e->err;
   size_t t = v.type - 1, at = t * e->n + (size_t)idx;
+  uint64_t pw = e->s_h.power[idx];
+  int result = CONS_MSG_ADDED;
+  vslot *reuse = NULL;
   if (x->slot_of[at]) {
-    vslot *s = &x->slots[x->slot_of[at] - 1];
-    if (s->has_hash == (v.has_hash != 0) && (!v.has_hash || !memcmp(s->hash, v.block_hash, 32)))
-      return CONS_MSG_DUPLICATE;
-    if (!s->evidence_sent) {
-      s->evidence_sent = 1;
+    /* Already voted here. The same value again is a duplicate; another is
+     * equivocation: report it once, and keep the value (counted for it) if
+     * the validator has fewer than CONS_VALUES_PER_VOTER values here, or in
+     * place of its least supported conflicting value when this one has
+     * more support from the others' votes (so an equivocator cannot push a
+     * value everybody else voted for out with garbage). The first vote is
+     * never replaced, nor a value that has a quorum. */
+    vslot *first = &x->slots[x->slot_of[at] - 1];
+    size_t k = 0;
+    vslot *least = NULL;
+    u128 least_support = 0;
+    for (uint16_t q = x->slot_of[at]; q; q = x->slots[q - 1].next, k++) {
+      vslot *s = &x->slots[q - 1];
+      if (slot_is(s, v.has_hash, v.block_hash)) return CONS_MSG_DUPLICATE;
+      if (s == first) continue;
+      u128 sup = tally_value(&x->t[t], s->has_hash, s->hash) - pw;
+      if (quorum(e, sup + pw)) continue;
+      if (!least || sup < least_support) least = s, least_support = sup;
+    }
+    if (!first->evidence_sent) {
+      first->evidence_sent = 1;
       cons_action a = {.kind = CONS_ACT_EVIDENCE, .height = v.height, .round = v.round,
                        .vote_type = v.type, .vote_b = v};
-      vote_from_slot(e, x, v.type, (size_t)idx, s, &a.vote);
+      vote_from_slot(e, x, v.type, (size_t)idx, first, &a.vote);
       push(e, &a);
     }
-    return CONS_MSG_CONFLICT;
+    if (k >= CONS_VALUES_PER_VOTER) {
+      if (!least || tally_value(&x->t[t], v.has_hash, v.block_hash) <= least_support)
+        return CONS_MSG_CONFLICT; /* not kept */
+      reuse = least;
+      tally_sub(&x->t[t], reuse->has_hash, reuse->hash, pw);
+    }
+    result = CONS_MSG_CONFLICT;
   }
-  if (x->nslots == x->cap) {
+  if (!reuse && x->nslots == x->cap) {
     size_t cap = x->cap ? x->cap * 2 : 4;
     vslot *ns = realloc(x->slots, cap * sizeof *ns);
     if (!ns) return e->err = COHORT_ERR_NOMEM;
     x->slots = ns;
     x->cap = cap;
   }
-  if (tally_add(&x->t[t], v.has_hash, v.block_hash, e->s_h.power[idx]))
+  if (tally_add(&x->t[t], v.has_hash, v.block_hash, pw, !x->slot_of[at]))
     return e->err = COHORT_ERR_NOMEM;
-  vslot *s = &x->slots[x->nslots++];
-  memset(s, 0, sizeof *s);
+  vslot *s = reuse;
+  if (!s) {
+    s = &x->slots[x->nslots++];
+    memset(s, 0, sizeof *s);
+    uint16_t *link = &x->slot_of[at]; /* append to the chain */
+    while (*link) link = &x->slots[*link - 1].next;
+    *link = (uint16_t)x->nslots;
+  }
   s->has_hash = v.has_hash != 0;
   memcpy(s->hash, v.block_hash, 32);
   memcpy(s->sig, v.signature, 64);
-  x->slot_of[at] = (uint16_t)x->nslots;
   mark_seen(e, x, (size_t)idx);
-  int own = idx == e->my_index;
-  cons_wal_rec w = {.kind = CONS_WAL_VOTE};
-  w.u.vote = v;
-  push_wal(e, &w, own);
+  int own = idx == e->my_index && result == CONS_MSG_ADDED;
   if (own) {
     cons_action a = {.kind = CONS_ACT_BROADCAST_VOTE, .height = v.height, .round = v.round,
                      .vote = v};
-    push(e, &a);
+    push_where(e, &a, 1);
   }
+  cons_wal_rec w = {.kind = CONS_WAL_VOTE};
+  w.u.vote = v;
+  push_wal(e, &w, own); /* own: in front of the broadcast */
   progress(e, now);
-  return CONS_MSG_ADDED;
+  return result;
 }
 
 static int proposal_in(cons_engine *e, const cons_proposal *p, uint64_t now) {
@@ -718,14 +800,14 @@ static int proposal_in(cons_engine *e, const cons_proposal *p, uint64_t now) {
   x->verdict = v == V_VALID ? 1 : v == V_INVALID ? -1 : 0;
   mark_seen(e, x, (size_t)idx);
   int own = idx == e->my_index;
-  cons_wal_rec w = {.kind = CONS_WAL_PROPOSAL};
-  w.u.proposal = *p;
-  push_wal(e, &w, own);
   if (own) {
     cons_action a = {.kind = CONS_ACT_BROADCAST_PROPOSAL, .height = p->height,
                      .round = p->round, .proposal = *p};
-    push(e, &a);
+    push_where(e, &a, 1);
   }
+  cons_wal_rec w = {.kind = CONS_WAL_PROPOSAL};
+  w.u.proposal = *p;
+  push_wal(e, &w, own); /* own: in front of the broadcast */
   if (v == V_UNKNOWN) {
     cons_action a = {.kind = CONS_ACT_VALIDATE, .height = p->height, .round = p->round};
     memcpy(a.block_hash, p->block_hash, 32);
@@ -837,6 +919,7 @@ static int ready_to_start(const cons_engine *e, uint64_t now) {
 
 int cons_on_tick(cons_engine *e, uint64_t now) {
   if (e->err) return e->err;
+  if (!e->height) return COHORT_OK; /* no height started yet */
   if (e->step == CONS_NEW_HEIGHT) {
     if (ready_to_start(e, now)) fire_timeout(e, CONS_TIMEOUT_NEW_HEIGHT, 0, now);
   } else if (e->step != CONS_COMMIT) {
@@ -952,7 +1035,7 @@ int cons_replay_end(cons_engine *e, uint64_t now) {
 /* ---- deadlines and queries ---- */
 
 uint64_t cons_next_deadline(const cons_engine *e) {
-  if (e->step == CONS_COMMIT) return 0;
+  if (e->step == CONS_COMMIT || !e->height) return 0;
   if (e->step == CONS_NEW_HEIGHT) {
     uint64_t t = sat_add(e->commit_time, e->cfg.block_interval_ms);
     if (!e->txs_available) {
@@ -1005,6 +1088,52 @@ size_t cons_vote_bitmap(const cons_engine *e, uint64_t h, uint32_t r, uint32_t t
     c++;
   }
   return c;
+}
+
+int cons_get_vote_for(const cons_engine *e, uint64_t h, uint32_t r, uint32_t type, size_t index,
+                      int has_hash, const uint8_t *hash, cons_vote *out) {
+  if (h != e->height || index >= e->n || (type != VOTE_PREVOTE && type != VOTE_PRECOMMIT))
+    return COHORT_ERR_NOT_FOUND;
+  const rnd *x = find_round(e, r);
+  const vslot *s = x ? slot_for(e, x, type, index, has_hash, hash) : NULL;
+  if (!s) return COHORT_ERR_NOT_FOUND;
+  vote_from_slot(e, x, type, index, s, out);
+  return COHORT_OK;
+}
+
+size_t cons_vote_bitmap_for(const cons_engine *e, uint64_t h, uint32_t r, uint32_t type,
+                            int has_hash, const uint8_t *hash, uint8_t *bits, size_t bits_len) {
+  memset(bits, 0, bits_len);
+  if (h != e->height || (type != VOTE_PREVOTE && type != VOTE_PRECOMMIT)) return 0;
+  const rnd *x = find_round(e, r);
+  if (!x) return 0;
+  size_t c = 0;
+  for (size_t i = 0; i < e->n && i / 8 < bits_len; i++) {
+    if (!slot_for(e, x, type, i, has_hash, hash)) continue;
+    bits[i / 8] |= (uint8_t)(1u << (i % 8));
+    c++;
+  }
+  return c;
+}
+
+int cons_quorum_value(const cons_engine *e, uint64_t h, uint32_t r, uint32_t type, int *has_hash,
+                      uint8_t hash[32]) {
+  if (h != e->height || (type != VOTE_PREVOTE && type != VOTE_PRECOMMIT)) return 0;
+  const rnd *x = find_round(e, r);
+  if (!x) return 0;
+  const tally *t = &x->t[type - 1];
+  if (quorum(e, t->nil)) {
+    *has_hash = 0;
+    memset(hash, 0, 32);
+    return 1;
+  }
+  for (size_t k = 0; k < t->nh; k++)
+    if (quorum(e, t->h[k].power)) {
+      *has_hash = 1;
+      memcpy(hash, t->h[k].hash, 32);
+      return 1;
+    }
+  return 0;
 }
 
 int cons_get_proposal(const cons_engine *e, uint64_t h, uint32_t r, cons_proposal *out) {
@@ -1075,27 +1204,34 @@ int cons_check_invariants(const cons_engine *e, core_errbuf *eb) {
     for (int t = 0; t < 2; t++) {
       u128 any = 0, nil = 0;
       for (size_t v = 0; v < e->n; v++) {
-        const vslot *s = slot_get(e, x, (uint32_t)t + 1, v);
-        if (!s) continue;
+        uint16_t q = x->slot_of[(size_t)t * e->n + v];
+        if (!q) continue;
         if (!is_seen(x, v))
           return core_errf(eb, COHORT_ERR_CORRUPT, "I4: round %u vote of an unseen validator",
                            x->round);
         any += e->s_h.power[v];
-        if (!s->has_hash) nil += e->s_h.power[v];
+        size_t k = 0;
+        for (; q; q = x->slots[q - 1].next, k++) {
+          const vslot *s = &x->slots[q - 1];
+          if (!s->has_hash) nil += e->s_h.power[v];
+          for (uint16_t q2 = s->next; q2; q2 = x->slots[q2 - 1].next)
+            if (slot_is(&x->slots[q2 - 1], s->has_hash, s->hash))
+              return core_errf(eb, COHORT_ERR_CORRUPT, "I4: round %u validator %zu has one "
+                               "value twice", x->round, v);
+        }
+        if (k > CONS_VALUES_PER_VOTER)
+          return core_errf(eb, COHORT_ERR_CORRUPT, "I5: round %u validator %zu holds %zu values",
+                           x->round, v, k);
       }
-      u128 hsum = 0;
       for (size_t k = 0; k < x->t[t].nh; k++) {
         u128 p = 0;
-        for (size_t v = 0; v < e->n; v++) {
-          const vslot *s = slot_get(e, x, (uint32_t)t + 1, v);
-          if (s && s->has_hash && !memcmp(s->hash, x->t[t].h[k].hash, 32)) p += e->s_h.power[v];
-        }
+        for (size_t v = 0; v < e->n; v++)
+          if (slot_for(e, x, (uint32_t)t + 1, v, 1, x->t[t].h[k].hash)) p += e->s_h.power[v];
         if (p != x->t[t].h[k].power)
           return core_errf(eb, COHORT_ERR_CORRUPT, "I4: round %u tally for a hash is off",
                            x->round);
-        hsum += p;
       }
-      if (any != x->t[t].any || nil != x->t[t].nil || hsum + nil != any)
+      if (any != x->t[t].any || nil != x->t[t].nil)
         return core_errf(eb, COHORT_ERR_CORRUPT, "I4: round %u type %d tallies are off",
                          x->round, t + 1);
     }

@@ -70,8 +70,15 @@
  *               commit waits only while a proposal of v is
  *               being validated
  *
- *   "2f+1" means more than 2/3 of the total power, "f+1" more than 1/3;
- *   each validator counts once per (round, type): its first vote there.
+ *   "2f+1" means more than 2/3 of the total power, "f+1" more than 1/3.
+ *   "2f+1 of any kind" and "f+1 senders" count each validator once; "2f+1
+ *   for v" counts every validator with a stored vote for v, an
+ *   equivocator's conflicting vote included: with less than 1/3 of the
+ *   power byzantine, two values still cannot both reach 2f+1 in one round
+ *   (each needs more than 1/3 from correct validators, who vote once), and
+ *   a node that heard an equivocator's other vote first would otherwise
+ *   never see the quorum the others decided on (CometBFT gets the same from
+ *   its per-block vote sets).
  *   StartRound(R) (start_round, lines 11-21) prunes old rounds, arms
  *   timeout_propose(R) for every node (the paper arms it only for
  *   non-proposers; arming it for the proposer too saves the round when the
@@ -102,12 +109,14 @@
  *      (validRound), validated valid, with 2f+1 prevotes for it there; those
  *      rounds are never pruned.
  *   I4 rounds are stored in strictly increasing order; every tally equals the
- *      sum of the powers of the votes stored for it; "seen" power equals the
- *      power of the validators with a message in that round.
+ *      sum of the powers of the validators with a vote stored for it (`any`:
+ *      with any vote); no validator holds one value twice; "seen" power
+ *      equals the power of the validators with a message in that round.
  *   I5 a validator has messages in at most CONS_FUTURE_ROUNDS_PER_VALIDATOR
  *      rounds above round_p + 1; no round below round_p - CONS_PAST_ROUNDS
  *      is kept except lockedRound, validRound and the current proposal's
- *      pol_round.
+ *      pol_round; a validator has at most CONS_VALUES_PER_VOTER values per
+ *      (round, type).
  *   I6 step COMMIT iff a COMMIT action was emitted at this height.
  *   Checked after every event when the engine was built without NDEBUG, or
  *   when cons_set_check_invariants(e, 1) was called (tests and the
@@ -122,7 +131,8 @@
  *     later); proposals at most CONS_FUTURE_PROPOSAL_ROUNDS (8) rounds
  *     ahead; past rounds: the last CONS_PAST_ROUNDS (8) plus lockedRound,
  *     validRound and the current proposal's pol_round (others: STALE);
- *     one vote per (round, type, validator) and one proposal per round;
+ *     per (round, type, validator) its first vote plus at most 2 conflicting
+ *     values (CONS_VALUES_PER_VOTER), one proposal per round;
  *   - height h + 1: up to CONS_NEXT_HEIGHT_MSGS (1024) messages of rounds
  *     <= CONS_NEXT_HEIGHT_ROUNDS - 1 (1), applied when h + 1 starts;
  *   - heights above h + 1 and below h: not kept (block sync's business).
@@ -156,6 +166,7 @@
 #define CONS_PAST_ROUNDS 8
 #define CONS_NEXT_HEIGHT_MSGS 1024
 #define CONS_NEXT_HEIGHT_ROUNDS 2
+#define CONS_VALUES_PER_VOTER 3
 
 typedef enum {
   CONS_NEW_HEIGHT = 0,
@@ -179,8 +190,11 @@ typedef struct {
 enum {
   CONS_MSG_ADDED = 0,    /* stored and acted upon (logged to the WAL) */
   CONS_MSG_DUPLICATE,    /* already had exactly this */
-  CONS_MSG_CONFLICT,     /* the sender already signed something else here: the
-                            first stays; for votes a CONS_ACT_EVIDENCE was emitted */
+  CONS_MSG_CONFLICT,     /* the sender already signed something else here. Votes:
+                            a CONS_ACT_EVIDENCE went out (once per round, type and
+                            validator) and the vote is kept as a conflicting value,
+                            counted for its value, within the bound of Bounds.
+                            Proposals: the first stays */
   CONS_MSG_STALE,        /* for a past height, a decided height, or a pruned round */
   CONS_MSG_BUFFERED,     /* for height h + 1: kept until it starts */
   CONS_MSG_DEFERRED,     /* over a bound (see Bounds): not kept; send it again later */
@@ -212,7 +226,9 @@ typedef enum {
   CONS_ACT_VALIDATE,
   /* Append wal to the WAL; wal_sync: fsync before the next action (own
    * votes and proposals: the record must be durable before the message
-   * leaves the process). Emitted before the broadcast it protects. */
+   * leaves the process). Emitted before the broadcast it protects; for an
+   * own message both go to the front of the queue, ahead of any other
+   * signature already queued. */
   CONS_ACT_WAL_WRITE,
   CONS_ACT_BROADCAST_PROPOSAL, /* send proposal (ours) to every peer */
   CONS_ACT_BROADCAST_VOTE,     /* send vote (ours) to every peer */
@@ -326,6 +342,19 @@ int cons_get_vote(const cons_engine *e, uint64_t h, uint32_t r, uint32_t type, s
  * number of votes (0 if the round is not stored). */
 size_t cons_vote_bitmap(const cons_engine *e, uint64_t h, uint32_t r, uint32_t type,
                         uint8_t *bits, size_t bits_len);
+/* The same for votes for one value (has_hash = 0: nil), counting conflicting
+ * values of equivocators too, and the vote itself. A gossip layer uses these
+ * for the values that have a quorum (cons_quorum_value), as CometBFT's
+ * per-block VoteSetBits: a peer that stored an equivocator's other vote
+ * first still gets the one everybody else counted. */
+size_t cons_vote_bitmap_for(const cons_engine *e, uint64_t h, uint32_t r, uint32_t type,
+                            int has_hash, const uint8_t *hash, uint8_t *bits, size_t bits_len);
+int cons_get_vote_for(const cons_engine *e, uint64_t h, uint32_t r, uint32_t type, size_t index,
+                      int has_hash, const uint8_t *hash, cons_vote *out);
+/* 1 and the value if some value (hash, or nil with *has_hash = 0) has more
+ * than 2/3 of the power in (h, r, type); else 0. */
+int cons_quorum_value(const cons_engine *e, uint64_t h, uint32_t r, uint32_t type, int *has_hash,
+                      uint8_t hash[32]);
 /* The stored proposal of (h, r). Returns 0 or COHORT_ERR_NOT_FOUND. */
 int cons_get_proposal(const cons_engine *e, uint64_t h, uint32_t r, cons_proposal *out);
 /* The rounds with stored messages at the current height, ascending; writes

@@ -317,6 +317,49 @@ static void test_pol_round_needs_its_prevotes(void **s) {
   cons_del(e);
 }
 
+/* Line 29: a POL round below our lock round does not unlock us, even with
+ * its polka in hand. Lock b1 in round 2 (a polka for b2 exists in round 1);
+ * round 3 proposes b2 with pol_round 1: prevote nil. */
+static void test_pol_below_lock_round(void **s) {
+  (void)s;
+  cons_engine *e = four(0);
+  uint8_t b1[32], b2[32];
+  memset(b1, 1, 32);
+  memset(b2, 2, 32);
+  uint64_t t = enter_round0(e);
+  t = next_round(e, 0, t + 1);
+  for (size_t v = 1; v <= 3; v++) { /* the polka for b2 in round 1 */
+    cons_vote x = mkvote(VOTE_PREVOTE, 1, 1, v, b2);
+    cons_on_vote(e, &x, t);
+  }
+  t = next_round(e, 1, t + 1);
+  uint32_t r = 2;
+  while (cons_proposer_index(e, r) == 0 || cons_proposer_index(e, r + 1) == 0)
+    t = next_round(e, r++, t + 1);
+  cons_proposal p = mkprop(e, 1, r, -1, b1);
+  cons_on_proposal(e, &p, t);
+  cons_on_proposal_valid(e, 1, b1, 1, t);
+  drain(e);
+  sign_back(e, find_vote(VOTE_PREVOTE), t);
+  for (size_t v = 1; v <= 2; v++) {
+    cons_vote x = mkvote(VOTE_PREVOTE, 1, r, v, b1);
+    cons_on_vote(e, &x, t);
+  }
+  drain(e);
+  assert_int_equal(cons_locked(e, NULL), r);
+  sign_back(e, find_vote(VOTE_PRECOMMIT), t);
+  t = next_round(e, r, t + 1);
+  cons_proposal p2 = mkprop(e, 1, r + 1, 1, b2);
+  assert_int_equal(cons_on_proposal(e, &p2, t), CONS_MSG_ADDED);
+  cons_on_proposal_valid(e, 1, b2, 1, t);
+  drain(e);
+  const cons_action *pv = find_vote(VOTE_PREVOTE);
+  assert_non_null(pv);
+  assert_int_equal(pv->has_hash, 0);
+  clear_acts();
+  cons_del(e);
+}
+
 /* When we are the proposer with a valid value, we re-propose it with its
  * valid round as the POL round (lines 14-16). */
 static void test_proposer_reproposes_valid_value(void **s) {
@@ -510,10 +553,36 @@ static void test_evidence_and_next_height(void **s) {
   assert_non_null(ev);
   assert_true(cons_vote_equal(&ev->vote, &v1));
   assert_true(cons_vote_equal(&ev->vote_b, &v2));
-  assert_null(find(CONS_ACT_WAL_WRITE)); /* the conflicting vote is not an input */
-  assert_int_equal(cons_on_vote(e, &v2, t), CONS_MSG_CONFLICT);
+  assert_non_null(find(CONS_ACT_WAL_WRITE)); /* kept as a conflicting value: an input */
+  assert_int_equal(cons_on_vote(e, &v2, t), CONS_MSG_DUPLICATE);
+  cons_vote got;
+  assert_int_equal(cons_get_vote(e, 1, 0, VOTE_PREVOTE, 2, &got), 0);
+  assert_true(cons_vote_equal(&got, &v1)); /* the first vote is "the" vote */
+  assert_int_equal(cons_get_vote_for(e, 1, 0, VOTE_PREVOTE, 2, 1, b, &got), 0);
+  assert_true(cons_vote_equal(&got, &v2));
+  /* A third value is kept, a fourth without support is not. */
+  uint8_t c3[32], d4[32];
+  memset(c3, 0xc, 32);
+  memset(d4, 0xd, 32);
+  cons_vote v3 = mkvote(VOTE_PREVOTE, 1, 0, 2, c3), v4 = mkvote(VOTE_PREVOTE, 1, 0, 2, d4);
+  assert_int_equal(cons_on_vote(e, &v3, t), CONS_MSG_CONFLICT);
   drain(e);
   assert_null(find(CONS_ACT_EVIDENCE)); /* reported once */
+  assert_int_equal(cons_on_vote(e, &v4, t), CONS_MSG_CONFLICT);
+  drain(e);
+  assert_null(find(CONS_ACT_WAL_WRITE)); /* not kept: not an input */
+  assert_int_equal(cons_get_vote_for(e, 1, 0, VOTE_PREVOTE, 2, 1, d4, &got),
+                   COHORT_ERR_NOT_FOUND);
+  /* Once others vote d4, it displaces the least supported conflicting value. */
+  cons_vote o = mkvote(VOTE_PREVOTE, 1, 0, 1, d4);
+  cons_on_vote(e, &o, t);
+  assert_int_equal(cons_on_vote(e, &v4, t), CONS_MSG_CONFLICT);
+  drain(e);
+  assert_non_null(find(CONS_ACT_WAL_WRITE));
+  assert_int_equal(cons_get_vote_for(e, 1, 0, VOTE_PREVOTE, 2, 1, d4, &got), 0);
+  uint8_t bits[1];
+  assert_int_equal(cons_vote_bitmap_for(e, 1, 0, VOTE_PREVOTE, 1, d4, bits, 1), 2);
+  assert_int_equal(bits[0], 0x06);
   /* Messages for height 2 wait in the buffer and apply when it starts. */
   cons_vote n1 = mkvote(VOTE_PRECOMMIT, 2, 0, 1, a), n2 = mkvote(VOTE_PRECOMMIT, 2, 0, 2, a),
             n3 = mkvote(VOTE_PRECOMMIT, 2, 0, 3, a);
@@ -526,6 +595,34 @@ static void test_evidence_and_next_height(void **s) {
   drain(e);
   assert_non_null(find(CONS_ACT_COMMIT)); /* decided straight from the buffer */
   assert_int_equal(find(CONS_ACT_COMMIT)->height, 2);
+  clear_acts();
+  cons_del(e);
+}
+
+/* An equivocator's second precommit counts for its value: a node that got
+ * its nil first still sees the quorum the others decided on. */
+static void test_equivocator_counted_for_each_value(void **s) {
+  (void)s;
+  cons_engine *e = four(0);
+  uint64_t t = enter_round0(e);
+  uint8_t x[32];
+  memset(x, 0x42, 32);
+  cons_vote a = mkvote(VOTE_PRECOMMIT, 1, 0, 1, x), b = mkvote(VOTE_PRECOMMIT, 1, 0, 3, x),
+            nil = mkvote(VOTE_PRECOMMIT, 1, 0, 2, NULL), bx = mkvote(VOTE_PRECOMMIT, 1, 0, 2, x);
+  cons_on_vote(e, &nil, t);
+  cons_on_vote(e, &a, t);
+  cons_on_vote(e, &b, t);
+  drain(e);
+  assert_null(find(CONS_ACT_COMMIT));
+  int has;
+  uint8_t qh[32];
+  assert_int_equal(cons_quorum_value(e, 1, 0, VOTE_PRECOMMIT, &has, qh), 0);
+  assert_int_equal(cons_on_vote(e, &bx, t), CONS_MSG_CONFLICT);
+  drain(e);
+  assert_non_null(find(CONS_ACT_EVIDENCE));
+  const cons_action *c = find(CONS_ACT_COMMIT);
+  assert_non_null(c);
+  assert_int_equal(c->commit->n_sigs, 3);
   clear_acts();
   cons_del(e);
 }
@@ -681,11 +778,13 @@ int main(void) {
       cmocka_unit_test(test_single_validator_rhythm),
       cmocka_unit_test(test_lock_and_unlock_rules),
       cmocka_unit_test(test_pol_round_needs_its_prevotes),
+      cmocka_unit_test(test_pol_below_lock_round),
       cmocka_unit_test(test_proposer_reproposes_valid_value),
       cmocka_unit_test(test_proposal_in_any_step),
       cmocka_unit_test(test_round_skip_and_bounds),
       cmocka_unit_test(test_commit_from_a_round_never_reached),
       cmocka_unit_test(test_evidence_and_next_height),
+      cmocka_unit_test(test_equivocator_counted_for_each_value),
       cmocka_unit_test(test_no_round_cap),
       cmocka_unit_test(test_replay_restores_round_and_lock),
   };
