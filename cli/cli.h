@@ -29,12 +29,21 @@ int cli_resolve_address(const cli_ctx *c, const char *cmd, const char *who, uint
 /* "123" (base units) -> "0.000123" style with 6 decimals. */
 void cli_fmt_amount(char out[32], const char *base_units);
 
-/* Fill nonce (and fee, if 0: the minimum) and sign body with k, then
- * broadcast (mode commit if wait). *result: the broadcast_tx result. Returns
- * 0; 1 after printing why it failed; 3 if it committed with a failing code
- * (printed). */
+/* Fill nonce (and fee, if 0: what the cost model asks for this tx, with
+ * vm_kib KiB of program and input it will load into VMs) and sign body with
+ * k, then broadcast (mode commit if wait). b->nonce and b->fee hold what was
+ * sent. *result: the broadcast_tx result. Returns 0; 1 after printing why it
+ * failed; 3 if it committed with a failing code (printed). */
 #include "proto/cohort.pb-c.h"
-int cli_send(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, int wait, json_t **result);
+int cli_send(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, uint64_t vm_kib, int wait,
+             json_t **result);
+/* The chain parameters in a `status` result (all of genesis/params.h).
+ * Returns 0, or 1 after printing why. */
+int cli_status_params(const cli_ctx *c, json_t *status, Cohort__Params *p);
+/* Sign b for chain; if b->fee is 0, set it to the fee due (proto/market.h)
+ * for the signed size plus vm_kib. *raw is malloc'd. Returns 0 or 1. */
+int cli_sign_with_fee(const char *chain, const Cohort__Params *p, const core_key *k,
+                      Cohort__TxBody *b, uint64_t vm_kib, uint8_t **raw, size_t *len);
 
 int cli_cmd_market(const cli_ctx *c, const char *cmd, int argc, char **argv);
 int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv);

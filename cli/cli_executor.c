@@ -1,14 +1,22 @@
 /* cli/cli_executor.c — `cohort executor run`: a worker that serves its
- * committee seats through any node's RPC.
+ * committee seats through one or more nodes' RPC.
  *
- * Loop (every --poll-ms): list the tasks where this executor holds an
- * active seat. For a task in its commit window without our commitment:
- * fetch program and input, run the VM on a worker thread (never the polling
- * thread), write the claim, salt, output and output proof to
- * STATE_DIR/<task_id>.json (temp file, fsync, rename) and only then send
- * CommitResult. In the reveal window: send RevealResult from that file.
- * A restart therefore neither loses a commitment's salt nor commits twice.
- * Up to --capacity tasks run at once.
+ * Loop (every --poll-ms, or at once on a WebSocket event): list the tasks
+ * where this executor holds an active seat. For a task in its commit
+ * window without our commitment: fetch program and input, check that they
+ * hash to what the task names (a node is not trusted to serve the right
+ * bytes), run the VM on a worker thread (never the polling thread), check
+ * the initial state against the task's, write the claim, salt, output and
+ * output proof to STATE_DIR/<task_id>.json (temp file, fsync, rename, fsync
+ * of the directory) and only then send CommitResult. In the reveal window:
+ * send RevealResult from that file. A restart therefore neither loses a
+ * commitment's salt nor commits twice.
+ *
+ * Several nodes (--node repeated): calls go to the current node and fail
+ * over to the next when it cannot be reached or serves wrong data; commits
+ * and reveals are sent to every node, so one node whose RPC is saturated
+ * cannot keep our reveal out. Up to --capacity tasks run at once (default:
+ * the capacity registered on chain); there is no other limit on seats.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,30 +33,43 @@
 
 #include "cli/cli.h"
 #include "core/bech32.h"
+#include "core/file.h"
 #include "core/hex.h"
 #include "core/parse.h"
+#include "proto/market.h"
+#include "proto/tx.h"
 #include "rpc/rpc.h"
-#include "state/state.h"
 #include "vm/vm.h"
 
-#define MAX_JOBS 64
+#define MAX_NODES 8
+#define RESEND_S 60 /* a sent commit/reveal not yet on chain is sent again after this */
+
+enum { J_RUNNING = 1, J_READY, J_FAILED };
 
 typedef struct {
   char task_id[65];
-  int state; /* 0 free, 1 running, 2 done (record written), 3 failed */
+  int state;
   char err[200];
   uint8_t *elf, *input;
   size_t elf_len, input_len;
   cohort_vm_config cfg;
+  uint8_t want_initial[32];
   char path[4200];
   time_t commit_sent, reveal_sent;
+  time_t retry_at; /* after a failure, not before this */
+  int listed;      /* seen in the latest listing */
 } job;
 
-static job jobs[MAX_JOBS];
+static job **jobs; /* pointers stay valid while worker threads use them */
+static size_t njobs, capjobs;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stop;
 static int byzantine; /* fault injection for tests: run on a corrupted input */
 static int wake;      /* a worker finished: poll now (under mu) */
+
+static const char *nodes[MAX_NODES];
+static int n_nodes, cur;
+static uint64_t timeout_ms;
 
 static void on_sig(int s) {
   (void)s;
@@ -70,16 +91,114 @@ static void logf_(const char *fmt, ...) {
   va_end(ap);
 }
 
-static int write_atomic(const char *path, const char *text) {
-  char tmp[4300];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) return -1;
-  size_t n = strlen(text);
-  int bad = write(fd, text, n) != (ssize_t)n || fsync(fd) != 0;
-  close(fd);
-  if (bad || rename(tmp, path) != 0) return -1;
-  return 0;
+/* ---- nodes ---- */
+
+static void failover(const char *why) {
+  if (n_nodes < 2) return;
+  int from = cur;
+  cur = (cur + 1) % n_nodes;
+  logf_("node %s: %s; switching to %s", nodes[from], why, nodes[cur]);
+}
+
+/* A call to the current node, failing over when it cannot be reached. An
+ * answer with an RPC error is final (the node is up and says no). */
+static int call(const char *m, json_t *p, json_t **r, int quiet) {
+  core_errbuf eb = {{0}};
+  int rc = -1;
+  for (int tries = 0; tries < n_nodes; tries++) {
+    rc = rpc_client_call(nodes[cur], m, p, timeout_ms, r, NULL, &eb);
+    if (rc == 0 || (rc <= -32000 && rc >= -32768)) break;
+    failover(eb.msg);
+  }
+  json_decref(p);
+  if (rc && !quiet) logf_("%s failed: %s", m, eb.msg);
+  return rc;
+}
+
+/* Send raw tx bytes to every node; 0 if at least one took it. */
+static int broadcast_all(const char *hex, const char *what, const char *task) {
+  int ok = 0;
+  char why[256] = "";
+  for (int i = 0; i < n_nodes; i++) {
+    json_t *r = NULL, *p = json_pack("{s:s, s:s}", "tx", hex, "mode", "sync");
+    core_errbuf eb = {{0}};
+    int rc = rpc_client_call(nodes[i], "broadcast_tx", p, timeout_ms, &r, NULL, &eb);
+    json_decref(p);
+    json_decref(r);
+    if (!rc || strstr(eb.msg, "already")) ok = 1;
+    else snprintf(why, sizeof why, "%s: %s", nodes[i], eb.msg);
+  }
+  if (!ok) logf_("task %.16s..: %s not accepted by any node (%s)", task, what, why);
+  return ok ? 0 : -1;
+}
+
+/* Sign body (nonce, fee from the cost model) and send it to every node. */
+static int sign_and_send(const core_key *k, const char *addr, Cohort__TxBody *b, const char *what,
+                         const char *task) {
+  json_t *st = NULL, *acct = NULL;
+  int ret = -1;
+  if (call("status", NULL, &st, 0) ||
+      call("account", json_pack("{s:s}", "address", addr), &acct, 0))
+    goto out;
+  const char *chain = json_string_value(json_object_get(st, "chain_id"));
+  Cohort__Params par;
+  cli_ctx c0 = {0};
+  if (!chain || cli_status_params(&c0, st, &par)) goto out;
+  b->nonce = (uint64_t)json_integer_value(json_object_get(acct, "next_nonce"));
+  b->fee = 0;
+  uint8_t *raw;
+  size_t len;
+  if (cli_sign_with_fee(chain, &par, k, b, 0, &raw, &len)) goto out;
+  char *hex = malloc(2 * len + 1);
+  if (hex) {
+    core_hex_encode(hex, raw, len);
+    ret = broadcast_all(hex, what, task);
+    free(hex);
+  }
+  free(raw);
+out:
+  json_decref(st);
+  json_decref(acct);
+  return ret;
+}
+
+/* ---- jobs ---- */
+
+static job *find_job(const char *id) {
+  for (size_t i = 0; i < njobs; i++)
+    if (!strcmp(jobs[i]->task_id, id)) return jobs[i];
+  return NULL;
+}
+
+static job *new_job(const char *id, const char *dir) {
+  if (njobs == capjobs) {
+    size_t cap = capjobs ? capjobs * 2 : 16;
+    job **p = realloc(jobs, cap * sizeof *p);
+    if (!p) return NULL;
+    jobs = p;
+    capjobs = cap;
+  }
+  job *j = calloc(1, sizeof *j);
+  if (!j) return NULL;
+  snprintf(j->task_id, sizeof j->task_id, "%s", id);
+  snprintf(j->path, sizeof j->path, "%.4000s/%.64s.json", dir, id);
+  jobs[njobs++] = j;
+  return j;
+}
+
+/* Drop finished jobs whose task no longer lists us (settled, expired,
+ * replaced); their files stay as the record. */
+static void forget_unlisted(void) {
+  size_t w = 0;
+  for (size_t i = 0; i < njobs; i++) {
+    job *j = jobs[i];
+    if (j->state != J_RUNNING && !j->listed) {
+      free(j);
+      continue;
+    }
+    jobs[w++] = j;
+  }
+  njobs = w;
 }
 
 static void *run_job(void *arg) {
@@ -88,8 +207,13 @@ static void *run_job(void *arg) {
   core_errbuf eb = {{0}};
   char err[200] = "";
   char *text = NULL;
+  uint8_t init[32];
   if (cohort_vm_new(&vm, j->elf, j->elf_len, j->input, j->input_len, &j->cfg, &eb)) {
     snprintf(err, sizeof err, "VM cannot start: %.150s", eb.msg);
+  } else if (cohort_vm_state_hash(vm, init) || (!byzantine && memcmp(init, j->want_initial, 32))) {
+    snprintf(err, sizeof err, "the initial state of the program and input the node served is "
+             "not the task's initial_state: not computing (will retry, possibly on another node)");
+    cohort_vm_del(vm);
   } else {
     uint64_t done;
     struct timespec t0, t1;
@@ -119,6 +243,7 @@ static void *run_job(void *arg) {
       json_decref(rec);
       free(ob);
       free(pb);
+      sodium_memzero(sx, sizeof sx);
       clock_gettime(CLOCK_MONOTONIC, &t1);
       logf_("task %.16s..: %s after %llu steps in %.3f s (run, state hash, output proof), "
             "%zu output bytes", j->task_id, cohort_vm_status_str(info.status),
@@ -128,14 +253,15 @@ static void *run_job(void *arg) {
     free(proof);
     cohort_vm_del(vm);
   }
-  int rc = !err[0] && text ? write_atomic(j->path, text) : -1;
-  if (!err[0] && rc) snprintf(err, sizeof err, "cannot write %.120s: %.60s", j->path, strerror(errno));
+  core_errbuf feb = {{0}};
+  if (!err[0] && (!text || core_file_write_durable(j->path, text, strlen(text), 0600, 0, &feb)))
+    snprintf(err, sizeof err, "cannot write the claim record: %.150s", feb.msg);
   free(text);
   pthread_mutex_lock(&mu);
   free(j->elf);
   free(j->input);
   j->elf = j->input = NULL;
-  j->state = err[0] ? 3 : 2;
+  j->state = err[0] ? J_FAILED : J_READY;
   snprintf(j->err, sizeof j->err, "%s", err);
   wake = 1;
   pthread_mutex_unlock(&mu);
@@ -148,26 +274,6 @@ static uint64_t mono_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static job *find_job(const char *id, int create) {
-  job *free_slot = NULL;
-  for (int i = 0; i < MAX_JOBS; i++) {
-    if (jobs[i].state != 0 && !strcmp(jobs[i].task_id, id)) return &jobs[i];
-    if (jobs[i].state == 0 && !free_slot) free_slot = &jobs[i];
-  }
-  if (!create || !free_slot) return NULL;
-  memset(free_slot, 0, sizeof *free_slot);
-  snprintf(free_slot->task_id, sizeof free_slot->task_id, "%s", id);
-  return free_slot;
-}
-
-static int quiet_call(const cli_ctx *c, const char *m, json_t *p, json_t **r) {
-  core_errbuf eb;
-  int rc = rpc_client_call(c->node, m, p, c->timeout_ms, r, NULL, &eb);
-  json_decref(p);
-  if (rc) logf_("%s failed: %s", m, eb.msg);
-  return rc;
-}
-
 static uint8_t *b64(json_t *o, const char *f, size_t *len) {
   uint8_t *out = NULL;
   const char *s = json_string_value(json_object_get(o, f));
@@ -175,51 +281,70 @@ static uint8_t *b64(json_t *o, const char *f, size_t *len) {
   return out;
 }
 
-static int start_job(const cli_ctx *c, json_t *task, const char *dir, int *running) {
-  const char *id = json_string_value(json_object_get(task, "task_id"));
+static int hex_field(json_t *o, const char *f, uint8_t out[32]) {
+  const char *s = json_string_value(json_object_get(o, f));
+  size_t n;
+  return !s || core_hex_decode(out, 32, &n, s, strlen(s)) || n != 32;
+}
+
+/* Fetch the task's program and input, check them against the task, and
+ * start the VM on a worker thread. */
+static int start_job(json_t *task, job *j, int *running) {
   json_t *blob = NULL, *in = NULL;
-  job *j = find_job(id, 1);
-  if (!j) return -1;
-  if (quiet_call(c, "blob_get", json_pack("{s:s, s:b}", "hash",
-                                          json_string_value(json_object_get(task, "program")),
-                                          "data", 1), &blob) ||
-      quiet_call(c, "task_input", json_pack("{s:s}", "task_id", id), &in)) {
+  uint8_t want_prog[32], want_in[32], got[32];
+  if (hex_field(task, "program", want_prog) || hex_field(task, "input_hash", want_in) ||
+      hex_field(task, "initial_state", j->want_initial)) {
+    logf_("task %.16s..: the listing lacks program/input_hash/initial_state", j->task_id);
+    return -1;
+  }
+  if (call("blob_get", json_pack("{s:s, s:b}", "hash",
+                                 json_string_value(json_object_get(task, "program")), "data", 1),
+           &blob, 0) ||
+      call("task_input", json_pack("{s:s}", "task_id", j->task_id), &in, 0)) {
     json_decref(blob);
-    j->state = 0;
     return -1;
   }
   j->elf = b64(blob, "data_base64", &j->elf_len);
   j->input = b64(in, "input_base64", &j->input_len);
-  if (byzantine && j->input) { /* lie: compute on different input */
+  json_decref(blob);
+  json_decref(in);
+  const char *bad = !j->elf || !j->input ? "program or input missing in the node's answer"
+                    : (crypto_hash_sha256(got, j->elf, j->elf_len), memcmp(got, want_prog, 32))
+                        ? "program bytes do not hash to the task's program"
+                    : (crypto_hash_sha256(got, j->input, j->input_len), memcmp(got, want_in, 32))
+                        ? "input bytes do not hash to the task's input_hash"
+                        : NULL;
+  if (bad) {
+    logf_("task %.16s..: %s: not computing", j->task_id, bad);
+    failover("served data that does not match the task");
+    free(j->elf);
+    free(j->input);
+    j->elf = j->input = NULL;
+    return -1;
+  }
+  if (byzantine) { /* lie: compute on different input */
     uint8_t *x = realloc(j->input, j->input_len + 1);
     if (x) {
       j->input = x;
       j->input[j->input_len++] = '!';
     }
   }
-  json_decref(blob);
-  json_decref(in);
-  if (!j->elf || !j->input) {
-    free(j->elf);
-    free(j->input);
-    j->state = 0;
-    return -1;
-  }
   j->cfg.max_steps = (uint64_t)json_integer_value(json_object_get(task, "max_steps"));
   j->cfg.mem_cap = (uint32_t)json_integer_value(json_object_get(task, "mem_mib")) << 20;
-  snprintf(j->path, sizeof j->path, "%.4000s/%.64s.json", dir, id);
-  j->state = 1;
+  j->cfg.out_cap = (uint32_t)json_integer_value(json_object_get(task, "max_output_bytes"));
+  j->state = J_RUNNING;
   pthread_t th;
   if (pthread_create(&th, NULL, run_job, j)) {
     free(j->elf);
     free(j->input);
+    j->elf = j->input = NULL;
     j->state = 0;
     return -1;
   }
   pthread_detach(th);
   (*running)++;
-  logf_("task %.16s..: running (max %llu steps, %u MiB)", id,
-        (unsigned long long)j->cfg.max_steps, j->cfg.mem_cap >> 20);
+  logf_("task %.16s..: running (max %llu steps, %u MiB, output cap %u bytes)", j->task_id,
+        (unsigned long long)j->cfg.max_steps, j->cfg.mem_cap >> 20, j->cfg.out_cap);
   return 0;
 }
 
@@ -228,13 +353,8 @@ static int load_claim(const char *path, json_t **rec, Cohort__Claim *cl, uint8_t
   json_error_t je;
   *rec = json_load_file(path, 0, &je);
   if (!*rec) return -1;
-  size_t n1, n2, n3;
-  const char *f = json_string_value(json_object_get(*rec, "final_state"));
-  const char *o = json_string_value(json_object_get(*rec, "output_hash"));
-  const char *s = json_string_value(json_object_get(*rec, "salt"));
-  if (!f || !o || !s || core_hex_decode(final, 32, &n1, f, strlen(f)) ||
-      core_hex_decode(oh, 32, &n2, o, strlen(o)) || core_hex_decode(salt, 32, &n3, s, strlen(s)) ||
-      n1 != 32 || n2 != 32 || n3 != 32) {
+  if (hex_field(*rec, "final_state", final) || hex_field(*rec, "output_hash", oh) ||
+      hex_field(*rec, "salt", salt)) {
     json_decref(*rec);
     return -1;
   }
@@ -247,34 +367,35 @@ static int load_claim(const char *path, json_t **rec, Cohort__Claim *cl, uint8_t
   return 0;
 }
 
-static void send_commit(const cli_ctx *c, const core_key *k, const uint8_t me[20], job *j) {
+static void send_commit(const core_key *k, const char *addr, const uint8_t me[20], job *j) {
   json_t *rec;
   Cohort__Claim cl;
   uint8_t final[32], oh[32], salt[32], tid[32], cm[32];
   size_t n;
-  if (load_claim(j->path, &rec, &cl, final, oh, salt)) return;
+  if (load_claim(j->path, &rec, &cl, final, oh, salt)) {
+    logf_("task %.16s..: cannot read %s to commit", j->task_id, j->path);
+    return;
+  }
   core_hex_decode(tid, 32, &n, j->task_id, 64);
-  state_commitment(cm, tid, me, &cl, salt);
+  market_commitment(cm, tid, me, &cl, salt);
   json_decref(rec);
+  sodium_memzero(salt, sizeof salt);
   Cohort__MsgCommitResult m = COHORT__MSG_COMMIT_RESULT__INIT;
   m.task_id = (ProtobufCBinaryData){32, tid};
   m.commitment = (ProtobufCBinaryData){32, cm};
   Cohort__TxBody b = COHORT__TX_BODY__INIT;
   b.msg_case = COHORT__TX_BODY__MSG_COMMIT_RESULT;
   b.commit_result = &m;
-  json_t *r = NULL;
-  if (cli_send(c, k, &b, 0, &r) == 0) {
-    j->commit_sent = time(NULL);
-    logf_("task %.16s..: commitment sent", j->task_id);
-  }
-  json_decref(r);
+  j->commit_sent = time(NULL);
+  if (!sign_and_send(k, addr, &b, "commitment", j->task_id))
+    logf_("task %.16s..: commitment sent to %d node%s", j->task_id, n_nodes, n_nodes > 1 ? "s" : "");
 }
 
-static void send_reveal(const cli_ctx *c, const core_key *k, job *j) {
+static void send_reveal(const core_key *k, const char *addr, job *j) {
   json_t *rec;
   Cohort__Claim cl;
   uint8_t final[32], oh[32], salt[32], tid[32];
-  size_t n, ol, pl;
+  size_t n, ol = 0, pl = 0;
   if (load_claim(j->path, &rec, &cl, final, oh, salt)) {
     logf_("task %.16s..: cannot read %s to reveal", j->task_id, j->path);
     return;
@@ -290,15 +411,13 @@ static void send_reveal(const cli_ctx *c, const core_key *k, job *j) {
   Cohort__TxBody b = COHORT__TX_BODY__INIT;
   b.msg_case = COHORT__TX_BODY__MSG_REVEAL_RESULT;
   b.reveal_result = &m;
-  json_t *r = NULL;
-  if (cli_send(c, k, &b, 0, &r) == 0) {
-    j->reveal_sent = time(NULL);
-    logf_("task %.16s..: reveal sent", j->task_id);
-  }
-  json_decref(r);
+  j->reveal_sent = time(NULL);
+  if (!sign_and_send(k, addr, &b, "reveal", j->task_id))
+    logf_("task %.16s..: reveal sent to %d node%s", j->task_id, n_nodes, n_nodes > 1 ? "s" : "");
   free(out);
   free(proof);
   json_decref(rec);
+  sodium_memzero(salt, sizeof salt);
 }
 
 /* My seat in a task listing: 1 found (flags set). */
@@ -316,31 +435,105 @@ static int my_seat(json_t *task, const char *addr, int *committed, int *revealed
   return 0;
 }
 
+static void usage(void) {
+  fprintf(stderr,
+          "usage: cohort executor run [--key NAME] [--node URL]... [--state DIR] [--capacity N]\n"
+          "                           [--poll-ms N] [--byzantine]\n"
+          "  --key NAME      the executor's account key (default dev)\n"
+          "  --node URL      a node's RPC; repeat for failover (commits and reveals go to all);\n"
+          "                  default: the global --node or $COHORT_NODE\n"
+          "  --state DIR     where claims and salts are kept (default HOME/executor/ADDRESS)\n"
+          "  --capacity N    tasks run at once (default: the capacity registered on chain)\n"
+          "  --poll-ms N     how often to list seats when no WebSocket event comes (default 500)\n"
+          "  --byzantine     fault injection for tests: computes on a corrupted input\n"
+          "example: cohort executor run --key worker --node http://127.0.0.1:27657\n");
+}
+
+/* One poll: handle the seats listed in `st` ("committing"/"revealing"). */
+static void serve_list(json_t *list, int revealing, const char *addr, const uint8_t me[20],
+                       const core_key *k, const char *dir, uint64_t capacity, int *running) {
+  time_t now = time(NULL);
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(list, "tasks"), i, t) {
+    const char *id = json_string_value(json_object_get(t, "task_id"));
+    int committed = 0, revealed = 0;
+    /* the ID becomes a file name: exactly 64 hex digits, nothing else */
+    if (!id || strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64 ||
+        !my_seat(t, addr, &committed, &revealed))
+      continue;
+    pthread_mutex_lock(&mu);
+    job *j = find_job(id);
+    if (!j) {
+      char path[4200];
+      snprintf(path, sizeof path, "%.4000s/%.64s.json", dir, id);
+      if (access(path, F_OK) == 0 && (j = new_job(id, dir))) j->state = J_READY; /* from before a restart */
+    }
+    if (j) j->listed = 1;
+    int st = j ? j->state : 0;
+    pthread_mutex_unlock(&mu);
+    if (!revealing && !committed) {
+      if (st == J_READY && now - j->commit_sent > RESEND_S) send_commit(k, addr, me, j);
+      else if (!st && (uint64_t)*running < capacity && (!j || now >= j->retry_at)) {
+        pthread_mutex_lock(&mu);
+        if (!j) j = new_job(id, dir);
+        if (j) j->listed = 1;
+        pthread_mutex_unlock(&mu);
+        if (j && start_job(t, j, running)) {
+          pthread_mutex_lock(&mu);
+          j->state = 0;
+          j->retry_at = now + 5;
+          pthread_mutex_unlock(&mu);
+        }
+      }
+    } else if (revealing && committed && !revealed && st == J_READY &&
+               now - j->reveal_sent > RESEND_S) {
+      send_reveal(k, addr, j);
+    }
+  }
+}
+
 int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   const char *key = "dev", *dir = NULL;
-  uint64_t capacity = 2, poll_ms = 500;
+  uint64_t capacity = 0, poll_ms = 500;
+  n_nodes = 0;
+  timeout_ms = c->timeout_ms;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--byzantine")) {
       byzantine = 1;
       continue;
     }
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage();
+      return 0;
+    }
     if (!v) {
       fprintf(stderr, "cohort executor run: %s needs a value\n", a);
+      usage();
       return 2;
     }
     if (!strcmp(a, "--key")) key = v;
     else if (!strcmp(a, "--state")) dir = v;
-    else if (!strcmp(a, "--capacity") && !core_parse_u64(v, &capacity) && capacity >= 1 && capacity <= 32) {
+    else if (!strcmp(a, "--node") && n_nodes < MAX_NODES) {
+      /* a bare HOST:PORT, as cohortd.conf writes it, means http:// */
+      static char urls[MAX_NODES][512];
+      if (strstr(v, "://")) snprintf(urls[n_nodes], sizeof urls[0], "%s", v);
+      else snprintf(urls[n_nodes], sizeof urls[0], "http://%s", v);
+      nodes[n_nodes] = urls[n_nodes];
+      n_nodes++;
+    }
+    else if (!strcmp(a, "--capacity") && !core_parse_u64(v, &capacity) && capacity >= 1 && capacity <= 4096) {
     } else if (!strcmp(a, "--poll-ms") && !core_parse_u64(v, &poll_ms) && poll_ms >= 50) {
     } else {
-      fprintf(stderr, "usage: cohort executor run [--key NAME] [--state DIR] [--capacity 1-32] "
-                      "[--poll-ms N>=50] [--byzantine]\n"
-                      "  --byzantine: fault injection for tests; computes on a corrupted input\n");
+      fprintf(stderr, "cohort executor run: bad option %s %s\n", a, v);
+      usage();
       return 2;
     }
     i++;
   }
+  if (!n_nodes) nodes[n_nodes++] = c->node;
+  cur = 0;
   core_key k;
   if (cli_load_key(c, key, &k)) return 1;
   uint8_t me[20];
@@ -357,39 +550,47 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     fprintf(stderr, "cohort executor run: cannot create %s: %s\n", dir, strerror(errno));
     return 1;
   }
-  json_t *e;
-  core_errbuf eb;
+  json_t *e = NULL;
   int rc;
-  for (int tries = 0;; tries++) { /* the node may still be starting */
+  signal(SIGINT, on_sig);
+  signal(SIGTERM, on_sig);
+  for (int tries = 0;; tries++) { /* the nodes may still be starting */
+    core_errbuf eb = {{0}};
     json_t *p = json_pack("{s:s}", "address", addr);
-    rc = rpc_client_call(c->node, "executor_get", p, c->timeout_ms, &e, NULL, &eb);
+    rc = rpc_client_call(nodes[cur], "executor_get", p, timeout_ms, &e, NULL, &eb);
     json_decref(p);
-    if (rc == 0 || rc <= -32000 || stop) break; /* an answer from the node, or a signal */
-    if (tries == 0) logf_("cannot reach the node at %s (%s); retrying every 2 s", c->node, eb.msg);
+    if (rc == 0 || (rc <= -32000 && rc >= -32768) || stop) {
+      if (rc == RPC_NOT_FOUND)
+        fprintf(stderr, "cohort executor run: %s is not a registered executor; register first:\n"
+                        "  cohort executor register --stake N --price P --capacity C --from %s\n",
+                addr, key);
+      else if (rc && !stop)
+        fprintf(stderr, "cohort executor run: %s: %s\n", nodes[cur], eb.msg);
+      break;
+    }
+    if (tries == 0) logf_("cannot reach %s (%s); retrying every 2 s", nodes[cur], eb.msg);
+    cur = (cur + 1) % n_nodes;
     sleep(2);
   }
   if (rc) {
-    if (rc == RPC_NOT_FOUND)
-      fprintf(stderr, "cohort executor run: %s is not a registered executor; register first:\n"
-                      "  cohort executor register --stake N --price P --from %s\n", addr, key);
-    else
-      fprintf(stderr, "cohort executor run: %s\n", eb.msg);
     core_key_wipe(&k);
     return 1;
   }
+  uint64_t chain_cap = (uint64_t)json_integer_value(json_object_get(e, "capacity"));
+  if (!capacity) capacity = chain_cap ? chain_cap : 2;
   if (byzantine) logf_("BYZANTINE MODE: results will be wrong on purpose (fault injection)");
-  logf_("%s serving %s with capacity %llu; state in %s (stake %s STK base units, price %s CRD/Msteps)",
-        addr, c->node, (unsigned long long)capacity, dir, json_string_value(json_object_get(e, "stake")),
+  logf_("%s serving via %s%s with capacity %llu (registered %llu); state in %s (stake %s STK base "
+        "units, price %s CRD/Msteps)", addr, nodes[cur], n_nodes > 1 ? " and failover nodes" : "",
+        (unsigned long long)capacity, (unsigned long long)chain_cap, dir,
+        json_string_value(json_object_get(e, "stake")),
         json_string_value(json_object_get(e, "price_per_msteps")));
   json_decref(e);
-  signal(SIGINT, on_sig);
-  signal(SIGTERM, on_sig);
   /* Assignments arrive as WebSocket events (topic "task", filtered on our
    * address); polling every --poll-ms is the fallback and the truth. */
   rpc_ws_client *ws = NULL;
-  time_t ws_retry = 0;
+  time_t ws_retry = 0, last_check = 0;
   uint64_t last_poll = 0;
-  int force = 1;
+  int force = 1, ws_node = -1;
   while (!stop) {
     if (!force && mono_ms() - last_poll < poll_ms) goto wait;
     force = 0;
@@ -398,64 +599,52 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     const char *sts[2] = {"committing", "revealing"};
     int running = 0;
     pthread_mutex_lock(&mu);
-    for (int i = 0; i < MAX_JOBS; i++) {
-      running += jobs[i].state == 1;
-      if (jobs[i].state == 3) {
-        logf_("task %.16s..: %s", jobs[i].task_id, jobs[i].err);
-        jobs[i].state = 0;
+    for (size_t i = 0; i < njobs; i++) {
+      jobs[i]->listed = 0;
+      running += jobs[i]->state == J_RUNNING;
+      if (jobs[i]->state == J_FAILED) {
+        logf_("task %.16s..: %s; retrying in 5 s", jobs[i]->task_id, jobs[i]->err);
+        jobs[i]->state = 0;
+        jobs[i]->retry_at = time(NULL) + 5;
       }
     }
     pthread_mutex_unlock(&mu);
     for (int s = 0; s < 2; s++)
-      quiet_call(c, "task_list", json_pack("{s:s, s:s}", "executor", addr, "status", sts[s]), &lists[s]);
-    time_t now = time(NULL);
-    char seen[MAX_JOBS][65];
-    int nseen = 0;
-    for (int s = 0; s < 2; s++) {
-      size_t i;
-      json_t *t;
-      json_array_foreach(json_object_get(lists[s], "tasks"), i, t) {
-        const char *id = json_string_value(json_object_get(t, "task_id"));
-        int committed = 0, revealed = 0;
-        /* the ID becomes a file name: exactly 64 hex digits, nothing else */
-        if (!id || strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64 ||
-            !my_seat(t, addr, &committed, &revealed))
-          continue;
-        if (nseen < MAX_JOBS) memcpy(seen[nseen++], id, 65);
-        pthread_mutex_lock(&mu);
-        job *j = find_job(id, 0);
-        char path[4200];
-        snprintf(path, sizeof path, "%.4000s/%.64s.json", dir, id);
-        int have_record = access(path, F_OK) == 0;
-        if (!j && have_record) { /* from before a restart */
-          j = find_job(id, 1);
-          if (j) {
-            snprintf(j->path, sizeof j->path, "%s", path);
-            j->state = 2;
-          }
-        }
-        int st = j ? j->state : 0;
-        pthread_mutex_unlock(&mu);
-        if (s == 0 && !committed) {
-          if (st == 2 && now - j->commit_sent > 20) send_commit(c, &k, me, j);
-          else if (!j && running < (int)capacity) start_job(c, t, dir, &running);
-        } else if (s == 1 && committed && !revealed && st == 2 && now - j->reveal_sent > 20) {
-          send_reveal(c, &k, j);
-        }
-      }
-    }
+      call("task_list", json_pack("{s:s, s:s, s:i}", "executor", addr, "status", sts[s], "limit", 1000),
+           &lists[s], 0);
+    for (int s = 0; s < 2; s++)
+      if (lists[s]) serve_list(lists[s], s, addr, me, &k, dir, capacity, &running);
     /* Tell the operator when this executor cannot be drawn any more. */
-    static time_t last_check;
-    if (now - last_check >= 30) {
+    time_t now = time(NULL);
+    if (now - last_check >= 5) {
       last_check = now;
       json_t *ex = NULL, *st = NULL;
-      if (!quiet_call(c, "executor_get", json_pack("{s:s}", "address", addr), &ex) &&
-          !quiet_call(c, "status", NULL, &st)) {
-        uint64_t stake = 0, min = 0;
+      if (!call("executor_get", json_pack("{s:s}", "address", addr), &ex, 0) &&
+          !call("status", NULL, &st, 0)) {
+        uint64_t stake = 0, min = 0, jailed = 0, height = 0;
         core_parse_u64(json_string_value(json_object_get(ex, "stake")), &stake);
         core_parse_u64(json_string_value(json_object_get(json_object_get(st, "params"),
                                                          "min_executor_stake")), &min);
-        if (!json_is_true(json_object_get(ex, "accepting")))
+        jailed = (uint64_t)json_integer_value(json_object_get(ex, "jailed_until"));
+        height = (uint64_t)json_integer_value(json_object_get(st, "latest_height"));
+        if (jailed && jailed <= height) {
+          /* We are running, so we are back: re-register to leave the jail. */
+          uint64_t price = 0;
+          core_parse_u64(json_string_value(json_object_get(ex, "price_per_msteps")), &price);
+          Cohort__MsgRegisterExecutor m = COHORT__MSG_REGISTER_EXECUTOR__INIT;
+          m.price_per_msteps = price;
+          m.accepting = 1;
+          Cohort__TxBody b = COHORT__TX_BODY__INIT;
+          b.msg_case = COHORT__TX_BODY__MSG_REGISTER_EXECUTOR;
+          b.register_executor = &m;
+          logf_("jailed after a missed window until height %llu; that has passed: registering as "
+                "accepting again", (unsigned long long)jailed);
+          sign_and_send(&k, addr, &b, "re-registration", "(none)");
+        } else if (jailed) {
+          logf_("WARNING: jailed after a missed window until height %llu (now %llu): no new "
+                "tasks until then; this runner re-registers itself afterwards",
+                (unsigned long long)jailed, (unsigned long long)height);
+        } else if (!json_is_true(json_object_get(ex, "accepting")))
           logf_("WARNING: registered as not accepting work: no new tasks will be drawn to us");
         else if (stake < min)
           logf_("WARNING: bonded stake %llu is below the minimum %llu: no new tasks will be "
@@ -465,16 +654,11 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
       json_decref(ex);
       json_decref(st);
     }
-    /* Forget finished jobs whose task is no longer in our windows (settled,
-     * expired, or we were replaced); the files stay for the record. */
-    pthread_mutex_lock(&mu);
-    for (int i = 0; i < MAX_JOBS && (lists[0] && lists[1]); i++) {
-      if (jobs[i].state != 2) continue;
-      int listed = 0;
-      for (int k2 = 0; k2 < nseen; k2++) listed |= !strcmp(seen[k2], jobs[i].task_id);
-      if (!listed) jobs[i].state = 0;
+    if (lists[0] && lists[1]) {
+      pthread_mutex_lock(&mu);
+      forget_unlisted();
+      pthread_mutex_unlock(&mu);
     }
-    pthread_mutex_unlock(&mu);
     json_decref(lists[0]);
     json_decref(lists[1]);
   wait:
@@ -483,12 +667,17 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     wake = 0;
     pthread_mutex_unlock(&mu);
     if (force) continue;
+    if (ws && ws_node != cur) { /* follow the node we fail over to */
+      rpc_ws_close(ws);
+      ws = NULL;
+    }
     if (!ws && time(NULL) >= ws_retry) {
       core_errbuf web = {{0}};
       json_t *f = json_pack("{s:s}", "executor", addr);
-      if (rpc_ws_connect(&ws, c->node, 3000, &web) == 0 && rpc_ws_subscribe(ws, "task", f, &web) == 0) {
-        logf_("following assignments over WebSocket (polling every %llu ms as fallback)",
-              (unsigned long long)poll_ms);
+      if (rpc_ws_connect(&ws, nodes[cur], 3000, &web) == 0 && rpc_ws_subscribe(ws, "task", f, &web) == 0) {
+        ws_node = cur;
+        logf_("following assignments over WebSocket on %s (polling every %llu ms as fallback)",
+              nodes[cur], (unsigned long long)poll_ms);
       } else {
         rpc_ws_close(ws);
         ws = NULL;

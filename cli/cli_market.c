@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/bech32.h"
 #include "core/hash.h"
+#include "proto/market.h"
 #include "core/hex.h"
 #include "core/parse.h"
 #include "proto/tx.h"
@@ -141,7 +142,7 @@ static int upload(const cli_ctx *c, const core_key *k, const uint8_t *data, size
   b.msg_case = COHORT__TX_BODY__MSG_UPLOAD_BLOB;
   b.upload_blob = &m;
   if (!quiet) fprintf(stderr, "uploading %zu bytes as blob %s...\n", len, hex);
-  int rc = cli_send(c, k, &b, 1, &r);
+  int rc = cli_send(c, k, &b, is_program ? market_kib(len) : 0, 1, &r);
   json_decref(r);
   return rc;
 }
@@ -175,7 +176,7 @@ static int cmd_program_upload(const cli_ctx *c, int argc, char **argv) {
 }
 
 static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv) {
-  static const char *const wv[] = {"--from", "--stake", "--price", "--amount", NULL},
+  static const char *const wv[] = {"--from", "--stake", "--price", "--amount", "--capacity", NULL},
                            *const fl[] = {"--not-accepting", NULL};
   opt o[16];
   const char *pos;
@@ -206,6 +207,25 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
         get_u64(o, n, "--price", 0, &reg.price_per_msteps, "cohort executor register"))
       goto out;
     reg.accepting = !get(o, n, "--not-accepting");
+    uint64_t cap = 0;
+    if (get(o, n, "--capacity")) {
+      if (get_u64(o, n, "--capacity", 0, &cap, "cohort executor register") || cap == 0 || cap > 4096) {
+        fprintf(stderr, "cohort executor register: --capacity is the number of seats you run at "
+                "once, 1 or more\n");
+        goto out;
+      }
+    } else { /* keep the registered capacity; 2 on the first registration */
+      uint8_t me[20];
+      char addr[CORE_ADDR_STR_MAX];
+      core_account_id(me, k.pub);
+      core_addr_encode(addr, me);
+      json_t *ex = NULL, *p = json_pack("{s:s}", "address", addr);
+      core_errbuf eb;
+      if (rpc_client_call(c->node, "executor_get", p, c->timeout_ms, &ex, NULL, &eb)) cap = 2;
+      json_decref(p);
+      json_decref(ex);
+    }
+    reg.capacity = (uint32_t)cap;
     b.msg_case = COHORT__TX_BODY__MSG_REGISTER_EXECUTOR;
     b.register_executor = &reg;
   } else if (!strcmp(sub, "unbond")) {
@@ -221,7 +241,7 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
     goto out;
   }
   json_t *r;
-  ret = cli_send(c, &k, &b, 1, &r);
+  ret = cli_send(c, &k, &b, 0, 1, &r);
   if (ret == 0) {
     if (c->json) cli_print_json(r);
     else printf("%s committed at height %lld\n", sub, (long long)json_integer_value(json_object_get(r, "height")));
@@ -232,15 +252,20 @@ out:
   return ret;
 }
 
-/* --program FILE|HASH: returns the program hash, uploading a file if needed. */
+/* --program FILE|HASH: the program hash and size, uploading a file if needed. */
 static int resolve_program(const cli_ctx *c, const core_key *k, const char *prog, uint8_t h[32],
-                           int upload_ok) {
+                           size_t *size, int upload_ok) {
   size_t hl;
-  if (strlen(prog) == 64 && !core_hex_decode(h, 32, &hl, prog, 64) && access(prog, F_OK) != 0) return 0;
-  size_t len;
-  uint8_t *data = read_file(prog, &len, "cohort");
+  if (strlen(prog) == 64 && !core_hex_decode(h, 32, &hl, prog, 64) && access(prog, F_OK) != 0) {
+    json_t *r;
+    if (cli_call(c, "blob_get", json_pack("{s:s}", "hash", prog), &r)) return 1;
+    *size = (size_t)json_integer_value(json_object_get(r, "size"));
+    json_decref(r);
+    return 0;
+  }
+  uint8_t *data = read_file(prog, size, "cohort");
   if (!data) return 1;
-  int rc = upload_ok ? upload(c, k, data, len, 1, h, c->json) : (core_sha256(h, data, len), 0);
+  int rc = upload_ok ? upload(c, k, data, *size, 1, h, c->json) : (core_sha256(h, data, *size), 0);
   free(data);
   return rc;
 }
@@ -322,11 +347,19 @@ static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
   }
 }
 
-/* Send with --wait semantics and return the committed tx's hash in id. */
-static int send_for_id(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, char id[65]) {
+/* Send with --wait semantics; id is the task or job ID, which comes from
+ * the sender and the nonce (proto/market.h), not from the tx bytes. */
+static int send_for_id(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, uint64_t vm_kib,
+                       char id[65]) {
   json_t *r = NULL;
-  int ret = cli_send(c, k, b, 1, &r);
-  if (!ret) snprintf(id, 65, "%s", json_string_value(json_object_get(r, "hash")));
+  int ret = cli_send(c, k, b, vm_kib, 1, &r);
+  if (!ret) {
+    uint8_t me[20], tid[32];
+    core_account_id(me, k->pub);
+    if (b->msg_case == COHORT__TX_BODY__MSG_SUBMIT_JOB) market_job_id(tid, me, b->nonce);
+    else market_task_id(tid, me, b->nonce);
+    core_hex_encode(id, tid, 32);
+  }
   json_decref(r);
   return ret;
 }
@@ -334,7 +367,8 @@ static int send_for_id(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, c
 static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
   static const char *const wv[] = {"--from", "--program", "--input", "--input-text", "--reward",
                                    "--committee", "--max-steps", "--mem", "--output", "--owner",
-                                   "--executor", "--status", "--commit-blocks", "--reveal-blocks", NULL},
+                                   "--executor", "--status", "--commit-blocks", "--reveal-blocks",
+                                   "--max-output", NULL},
                            *const fl[] = {"--wait", NULL};
   opt o[32];
   const char *pos;
@@ -391,10 +425,11 @@ static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
     return 2;
   }
   const char *prog = get(o, n, "--program");
-  uint64_t reward, k, steps, mem, cb, rb;
+  uint64_t reward, k, steps, mem, cb, rb, mo;
   if (!prog || !get(o, n, "--reward")) {
     fprintf(stderr, "usage: cohort task submit --program FILE|HASH (--input FILE | --input-text T)\n"
                     "         --reward N [--committee K] [--max-steps N] [--mem MiB] [--from KEY]\n"
+                    "         [--max-output BYTES] [--commit-blocks N] [--reveal-blocks N]\n"
                     "         [--wait] [--output FILE]\n");
     return 2;
   }
@@ -403,14 +438,20 @@ static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
       get_u64(o, n, "--max-steps", 100000000, &steps, "cohort task submit") ||
       get_u64(o, n, "--mem", 64, &mem, "cohort task submit") ||
       get_u64(o, n, "--commit-blocks", 0, &cb, "cohort task submit") ||
-      get_u64(o, n, "--reveal-blocks", 0, &rb, "cohort task submit"))
+      get_u64(o, n, "--reveal-blocks", 0, &rb, "cohort task submit") ||
+      get_u64(o, n, "--max-output", 65536, &mo, "cohort task submit"))
     return 2;
+  if (mo == 0 || mo > UINT32_MAX) {
+    fprintf(stderr, "cohort task submit: --max-output is the output size cap in bytes (>= 1)\n");
+    return 2;
+  }
   core_key key;
   if (load_from(c, o, n, &key)) return 1;
   uint8_t ph[32], *in = NULL;
-  size_t in_len;
+  size_t in_len, prog_len = 0;
   int ret = 1;
-  if (resolve_program(c, &key, prog, ph, 1) || read_input(o, n, &in, &in_len, "cohort task submit"))
+  if (resolve_program(c, &key, prog, ph, &prog_len, 1) ||
+      read_input(o, n, &in, &in_len, "cohort task submit"))
     goto out;
   Cohort__MsgSubmitTask m = COHORT__MSG_SUBMIT_TASK__INIT;
   m.program = (ProtobufCBinaryData){32, ph};
@@ -427,11 +468,12 @@ static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
   m.reward = reward;
   m.commit_blocks = (uint32_t)cb;
   m.reveal_blocks = (uint32_t)rb;
+  m.max_output_bytes = (uint32_t)mo;
   Cohort__TxBody b = COHORT__TX_BODY__INIT;
   b.msg_case = COHORT__TX_BODY__MSG_SUBMIT_TASK;
   b.submit_task = &m;
   char id[65];
-  if ((ret = send_for_id(c, &key, &b, id))) goto out;
+  if ((ret = send_for_id(c, &key, &b, market_kib((uint64_t)prog_len + in_len), id))) goto out;
   fprintf(stderr, "task %s submitted (committee %llu, reward %llu CRD base units escrowed)\n", id,
           (unsigned long long)k, (unsigned long long)reward);
   if (get(o, n, "--wait")) ret = wait_task(c, id, get(o, n, "--output"));
@@ -520,7 +562,8 @@ static int cmp_str(const void *a, const void *b) {
 
 static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
   static const char *const wv[] = {"--from", "--program", "--chunks", "--reward-per-chunk",
-                                   "--committee", "--max-steps", "--mem", "--out", NULL},
+                                   "--committee", "--max-steps", "--mem", "--out", "--max-output",
+                                   NULL},
                            *const fl[] = {"--wait", NULL};
   opt o[16];
   const char *pos;
@@ -538,18 +581,24 @@ static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
     return 0;
   }
   const char *prog = get(o, n, "--program"), *dir = get(o, n, "--chunks");
-  uint64_t reward, k, steps, mem;
+  uint64_t reward, k, steps, mem, mo;
   if (strcmp(sub, "submit") || !prog || !dir || !get(o, n, "--reward-per-chunk")) {
     fprintf(stderr, "usage: cohort job submit --program FILE|HASH --chunks DIR --reward-per-chunk N\n"
-                    "         [--committee K] [--max-steps N] [--mem MiB] [--from KEY] [--wait] [--out DIR]\n"
+                    "         [--committee K] [--max-steps N] [--mem MiB] [--max-output BYTES]\n"
+                    "         [--from KEY] [--wait] [--out DIR]\n"
                     "  each regular file in DIR (sorted by name) is one chunk's input\n");
     return 2;
   }
   if (get_u64(o, n, "--reward-per-chunk", 0, &reward, "cohort job submit") ||
       get_u64(o, n, "--committee", 3, &k, "cohort job submit") ||
       get_u64(o, n, "--max-steps", 100000000, &steps, "cohort job submit") ||
-      get_u64(o, n, "--mem", 64, &mem, "cohort job submit"))
+      get_u64(o, n, "--mem", 64, &mem, "cohort job submit") ||
+      get_u64(o, n, "--max-output", 65536, &mo, "cohort job submit"))
     return 2;
+  if (mo == 0 || mo > UINT32_MAX) {
+    fprintf(stderr, "cohort job submit: --max-output is each chunk's output cap in bytes (>= 1)\n");
+    return 2;
+  }
   DIR *d = opendir(dir);
   if (!d) {
     fprintf(stderr, "cohort job submit: cannot open directory %s\n", dir);
@@ -585,13 +634,16 @@ static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
   size_t loaded = 0;
   if (load_from(c, o, n, &key)) goto out_names;
   uint8_t ph[32];
-  if (resolve_program(c, &key, prog, ph, 1)) goto out;
+  size_t prog_len = 0;
+  uint64_t kib = 0;
+  if (resolve_program(c, &key, prog, ph, &prog_len, 1)) goto out;
   for (; loaded < nn; loaded++) {
     char p[4200];
     snprintf(p, sizeof p, "%.4000s/%.190s", dir, names[loaded]);
     size_t len;
     if (!(data[loaded] = read_file(p, &len, "cohort job submit"))) goto out;
     in[loaded] = (ProtobufCBinaryData){len, data[loaded]};
+    kib += market_kib((uint64_t)prog_len + len);
   }
   Cohort__MsgSubmitJob m = COHORT__MSG_SUBMIT_JOB__INIT;
   m.program = (ProtobufCBinaryData){32, ph};
@@ -601,11 +653,12 @@ static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
   m.mem_mib = (uint32_t)mem;
   m.committee = (uint32_t)k;
   m.reward_per_chunk = reward;
+  m.max_output_bytes = (uint32_t)mo;
   Cohort__TxBody b = COHORT__TX_BODY__INIT;
   b.msg_case = COHORT__TX_BODY__MSG_SUBMIT_JOB;
   b.submit_job = &m;
   char id[65];
-  if ((ret = send_for_id(c, &key, &b, id))) goto out;
+  if ((ret = send_for_id(c, &key, &b, kib, id))) goto out;
   fprintf(stderr, "job %s submitted: %zu chunks, committee %llu each, %llu CRD base units "
           "escrowed per chunk\n",
           id, nn, (unsigned long long)k, (unsigned long long)reward);

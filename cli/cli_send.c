@@ -1,6 +1,7 @@
 /* cli/cli_send.c — sign a transaction body with a key and broadcast it:
- * chain ID and minimum fee from `status`, the next nonce (pending txs
- * counted) from `account`. */
+ * chain ID and parameters from `status`, the next nonce (pending txs
+ * counted) from `account`, and the fee the cost model asks for
+ * (proto/market.h) unless the caller set one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,9 +10,44 @@
 #include "core/bech32.h"
 #include "core/hex.h"
 #include "core/parse.h"
+#include "genesis/params.h"
+#include "proto/market.h"
 #include "proto/tx.h"
 
-int cli_send(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, int wait,
+int cli_status_params(const cli_ctx *c, json_t *st, Cohort__Params *p) {
+  (void)c;
+  genesis_params g;
+  genesis_params_default(&g);
+  core_errbuf eb = {{0}};
+  if (genesis_params_from_json(&g, json_object_get(st, "params"), &eb)) {
+    fprintf(stderr, "cohort: the node's status has unusable params (%s); is the node the same "
+            "version as this cohort?\n", eb.msg);
+    return 1;
+  }
+  cohort__params__init(p);
+  genesis_params_to_proto(&g, p);
+  return 0;
+}
+
+int cli_sign_with_fee(const char *chain, const Cohort__Params *p, const core_key *k,
+                      Cohort__TxBody *b, uint64_t vm_kib, uint8_t **raw, size_t *len) {
+  int auto_fee = b->fee == 0;
+  /* The fee is inside the signed bytes and the gas counts those bytes: grow
+   * the fee until it covers the tx it is part of (two rounds at most). */
+  for (int round = 0; round < 4; round++) {
+    if (tx_build(raw, len, b, chain, k->secret, NULL)) return 1;
+    if (!auto_fee) return 0;
+    uint64_t gas = market_gas_base(b, *len, p) + market_gas_vm(vm_kib, p);
+    uint64_t due = market_fee_due(gas, p);
+    if (b->fee >= due) return 0;
+    b->fee = due;
+    free(*raw);
+    *raw = NULL;
+  }
+  return 1;
+}
+
+int cli_send(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, uint64_t vm_kib, int wait,
              json_t **result) {
   *result = NULL;
   uint8_t id[20];
@@ -22,18 +58,17 @@ int cli_send(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, int wait,
   int ret = 1;
   if (cli_call(c, "status", NULL, &st)) goto out;
   const char *chain = json_string_value(json_object_get(st, "chain_id"));
-  uint64_t min_fee;
-  if (!chain || core_parse_u64(json_string_value(json_object_get(json_object_get(st, "params"),
-                                                                 "min_fee")), &min_fee)) {
-    fprintf(stderr, "cohort: the node's status lacks chain_id or params.min_fee\n");
+  Cohort__Params par;
+  if (!chain) {
+    fprintf(stderr, "cohort: the node's status lacks chain_id\n");
     goto out;
   }
-  if (!b->fee) b->fee = min_fee;
+  if (cli_status_params(c, st, &par)) goto out;
   if (cli_call(c, "account", json_pack("{s:s}", "address", addr), &acct)) goto out;
   b->nonce = (uint64_t)json_integer_value(json_object_get(acct, "next_nonce"));
   uint8_t *raw;
   size_t len;
-  if (tx_build(&raw, &len, b, chain, k->secret, NULL)) {
+  if (cli_sign_with_fee(chain, &par, k, b, vm_kib, &raw, &len)) {
     fprintf(stderr, "cohort: cannot sign the transaction\n");
     goto out;
   }

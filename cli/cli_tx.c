@@ -87,12 +87,9 @@ int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
   int ret = 1;
   if (cli_call(c, "status", NULL, &st)) goto out;
   const char *chain_id = json_string_value(json_object_get(st, "chain_id"));
-  if (!fee_s &&
-      core_parse_u64(json_string_value(json_object_get(json_object_get(st, "params"), "min_fee")),
-                        &fee)) {
-    fprintf(stderr, "cohort: the node's status has no params.min_fee\n");
-    goto out;
-  }
+  Cohort__Params par;
+  if (cli_status_params(c, st, &par)) goto out;
+  if (!fee_s) fee = 0; /* the cost model's fee, computed when signing */
   if (!nonce_s) {
     if (cli_call(c, "account", json_pack("{s:s}", "address", addr), &acct)) goto out;
     nonce = (uint64_t)json_integer_value(json_object_get(acct, "next_nonce"));
@@ -109,7 +106,7 @@ int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
   b.transfer = &t;
   uint8_t *raw;
   size_t len;
-  if (!chain_id || tx_build(&raw, &len, &b, chain_id, k.secret, NULL)) {
+  if (!chain_id || cli_sign_with_fee(chain_id, &par, &k, &b, 0, &raw, &len)) {
     fprintf(stderr, "cohort: cannot sign the transaction\n");
     goto out;
   }

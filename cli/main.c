@@ -57,9 +57,14 @@ int main(int argc, char **argv) {
   /* Allow global options after the command too (e.g. `cohort status --json`). */
   char **rest = argv + i + 1;
   int nrest = 0;
+  /* `executor run` takes --node more than once (failover): it sees them all. */
+  int exec_run = !strcmp(argv[i], "executor") && i + 1 < argc && !strcmp(argv[i + 1], "run");
   for (int j = i + 1; j < argc; j++) {
     if (!strcmp(argv[j], "--json")) c.json = 1;
-    else if ((!strcmp(argv[j], "--node") || !strcmp(argv[j], "--home")) && j + 1 < argc) {
+    else if (exec_run && !strcmp(argv[j], "--node") && j + 1 < argc) {
+      rest[nrest++] = argv[j];
+      rest[nrest++] = argv[++j];
+    } else if ((!strcmp(argv[j], "--node") || !strcmp(argv[j], "--home")) && j + 1 < argc) {
       if (!strcmp(argv[j], "--node")) c.node = argv[++j];
       else c.home = argv[++j];
     } else rest[nrest++] = argv[j];

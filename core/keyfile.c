@@ -10,6 +10,7 @@
 
 #include "core/bech32.h"
 #include "core/hex.h"
+#include "core/file.h"
 #include "core/keys.h"
 
 #define KEYFILE_MAX 4096
@@ -33,21 +34,12 @@ int core_keyfile_write(const char *path, const core_key *k, core_errbuf *eb) {
   json_decref(o);
   sodium_memzero(sec, sizeof sec);
   if (!text) return COHORT_ERR_NOMEM;
-  int rc = COHORT_OK;
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) {
-    rc = core_errf(eb, errno == EEXIST ? COHORT_ERR_DUPLICATE : COHORT_ERR_IO,
-                   "cannot create key file %s: %s", path, strerror(errno));
-    goto out;
-  }
+  /* Durable (file and directory fsynced) and never over an existing key. */
   size_t len = strlen(text);
-  if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-      fsync(fd) != 0) {
-    rc = core_errf(eb, COHORT_ERR_IO, "cannot write key file %s: %s", path,
-                   strerror(errno));
-  }
-  close(fd);
-out:
+  int rc = core_file_write_durable(path, text, len, 0600, 1, eb);
+  if (rc == COHORT_ERR_DUPLICATE)
+    core_errf(eb, rc, "cannot create key file %s: it exists already", path);
+
   sodium_memzero(text, strlen(text));
   free(text);
   return rc;

@@ -17,3 +17,30 @@ int core_parse_u64(const char *s, uint64_t *out) {
   *out = v;
   return COHORT_OK;
 }
+
+int core_text_valid(const char *s_, size_t n) {
+  const unsigned char *s = (const unsigned char *)s_;
+  size_t i = 0;
+  while (i < n) {
+    unsigned c = s[i];
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return 0;
+      i++;
+      continue;
+    }
+    unsigned need, cp, min;
+    if (c >= 0xc2 && c <= 0xdf) need = 1, cp = c & 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef) need = 2, cp = c & 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4) need = 3, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    if (n - i <= need) return 0;
+    for (unsigned k = 1; k <= need; k++) {
+      if ((s[i + k] & 0xc0) != 0x80) return 0;
+      cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    if (cp >= 0x80 && cp <= 0x9f) return 0; /* C1 controls */
+    i += need + 1;
+  }
+  return 1;
+}

@@ -82,76 +82,11 @@ static int get_amount(json_t *o, const char *f, uint64_t *out, const char *where
   return COHORT_OK;
 }
 
-static int get_u32(json_t *o, const char *f, uint32_t *out, uint32_t lo,
-                   uint32_t hi, core_errbuf *eb) {
-  json_t *v = json_object_get(o, f);
-  if (!v) return core_errf(eb, COHORT_ERR_GENESIS, "params.%s: missing", f);
-  if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-    return core_errf(eb, COHORT_ERR_GENESIS, "params.%s: must be an integer in [%u, %u]",
-                     f, lo, hi);
-  *out = (uint32_t)json_integer_value(v);
-  return COHORT_OK;
-}
-
-void genesis_params_default(genesis_params *p) {
-  p->max_blob_bytes = 1u << 20;
-  p->blob_byte_fee = 10;
-  p->min_executor_stake = 1000000000ull; /* 1000 STK */
-  p->unbonding_blocks = 100;
-  p->max_committee = 16;
-  p->max_task_steps = 100000000000ull;
-  p->max_task_mem_mib = 256;
-  p->max_inline_input = 65536;
-  p->max_inline_output = 1u << 20; /* a reveal carries the output */
-  p->commit_blocks = 100; /* ~100 s of computing at one block per second */
-  p->reveal_blocks = 30;
-  p->challenge_blocks = 10;
-  p->liveness_slash_bps = 100;
-  p->max_attempts = 3;
-}
-
-static int get_u32_opt(json_t *o, const char *f, uint32_t *out, uint32_t lo, uint32_t hi,
-                       core_errbuf *eb) {
-  if (!json_object_get(o, f)) return COHORT_OK;
-  return get_u32(o, f, out, lo, hi, eb);
-}
-
 static int parse_params(genesis *g, json_t *p, core_errbuf *eb) {
-  static const char *const keys[] = {
-      "max_block_bytes",  "max_tx_bytes",       "max_block_txs",    "min_fee",
-      "max_blob_bytes",   "blob_byte_fee",      "min_executor_stake", "unbonding_blocks",
-      "max_committee",    "max_task_steps",     "max_task_mem_mib", "max_inline_input",
-      "max_inline_output", "commit_blocks",     "reveal_blocks",    "challenge_blocks",
-      "liveness_slash_bps", "max_attempts",     NULL};
   genesis_params_default(&g->params);
-  if (!json_is_object(p)) return core_errf(eb, COHORT_ERR_GENESIS, "params: must be an object");
-  int rc;
-  if ((rc = only_keys(p, keys, "params", eb))) return rc;
-  if ((rc = get_u32(p, "max_block_bytes", &g->params.max_block_bytes, 1024, 64u << 20, eb))) return rc;
-  if ((rc = get_u32(p, "max_tx_bytes", &g->params.max_tx_bytes, 256, 16u << 20, eb))) return rc;
-  if ((rc = get_u32(p, "max_block_txs", &g->params.max_block_txs, 1, 100000, eb))) return rc;
-  if (g->params.max_tx_bytes > g->params.max_block_bytes)
-    return core_errf(eb, COHORT_ERR_GENESIS, "params.max_tx_bytes exceeds params.max_block_bytes");
-  genesis_params *q = &g->params;
-  if ((rc = get_amount(p, "min_fee", &q->min_fee, "params", 1, eb)) ||
-      (rc = get_u32_opt(p, "max_blob_bytes", &q->max_blob_bytes, 1, 64u << 20, eb)) ||
-      (rc = get_amount(p, "blob_byte_fee", &q->blob_byte_fee, "params", 0, eb)) ||
-      (rc = get_amount(p, "min_executor_stake", &q->min_executor_stake, "params", 0, eb)) ||
-      (rc = get_u32_opt(p, "unbonding_blocks", &q->unbonding_blocks, 1, 10000000, eb)) ||
-      (rc = get_u32_opt(p, "max_committee", &q->max_committee, 1, 64, eb)) ||
-      (rc = get_amount(p, "max_task_steps", &q->max_task_steps, "params", 0, eb)) ||
-      (rc = get_u32_opt(p, "max_task_mem_mib", &q->max_task_mem_mib, 2, 1024, eb)) ||
-      (rc = get_u32_opt(p, "max_inline_input", &q->max_inline_input, 0, 16u << 20, eb)) ||
-      (rc = get_u32_opt(p, "max_inline_output", &q->max_inline_output, 0, 16u << 20, eb)) ||
-      (rc = get_u32_opt(p, "commit_blocks", &q->commit_blocks, 1, 100000, eb)) ||
-      (rc = get_u32_opt(p, "reveal_blocks", &q->reveal_blocks, 1, 100000, eb)) ||
-      (rc = get_u32_opt(p, "challenge_blocks", &q->challenge_blocks, 0, 1000000, eb)) ||
-      (rc = get_u32_opt(p, "liveness_slash_bps", &q->liveness_slash_bps, 0, 10000, eb)) ||
-      (rc = get_u32_opt(p, "max_attempts", &q->max_attempts, 1, 100, eb)))
-    return rc;
-  if (q->max_task_steps == 0)
-    return core_errf(eb, COHORT_ERR_GENESIS, "params.max_task_steps must be > 0");
-  return COHORT_OK;
+  if (!p) return COHORT_OK;
+  int rc = genesis_params_from_json(&g->params, p, eb);
+  return rc ? rc : genesis_params_check(&g->params, eb);
 }
 
 static int parse_accounts(genesis *g, json_t *a, uint64_t sup[2], core_errbuf *eb) {
@@ -318,13 +253,20 @@ char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
   core_hex_encode(pk, val_pub, 32);
   core_addr_encode(addr, dev_id);
   json_t *root = json_pack(
-      "{s:s, s:s, s:{s:i, s:i, s:i, s:s}, s:[{s:s, s:s, s:s}], s:[{s:s, s:s, s:s, s:s}]}",
-      "chain_id", chain_id, "genesis_time", t, "params", "max_block_bytes",
-      8 << 20, "max_tx_bytes", 2 << 20, "max_block_txs", 10000, "min_fee", "1000",
+      "{s:s, s:s, s:{}, s:[{s:s, s:s, s:s}], s:[{s:s, s:s, s:s, s:s}]}",
+      "chain_id", chain_id, "genesis_time", t, "params",
       "accounts", "address", addr, "crd", "1000000000000000", "stk", "1000000000000",
       "validators", "pubkey", pk, "operator", addr, "power", "100000000000",
       "moniker", "devnet-validator");
   if (!root) return NULL;
+  /* Every parameter, at its default: the file shows the operator each knob. */
+  genesis_params def;
+  genesis_params_default(&def);
+  json_t *pj = genesis_params_json(&def);
+  if (!pj || json_object_set_new(root, "params", pj)) {
+    json_decref(root);
+    return NULL;
+  }
   if (beacon_commit) {
     char bc[65];
     core_hex_encode(bc, beacon_commit, 32);

@@ -4,8 +4,8 @@
  * {
  *   "chain_id": "cohort-devnet-1",
  *   "genesis_time": "2026-11-24T00:00:00Z",
- *   "params": {"max_block_bytes": 4194304, "max_tx_bytes": 65536,
- *              "max_block_txs": 10000, "min_fee": "1000"},
+ *   "params": {"max_block_bytes": 8388608, "min_fee": "1000", ...},
+ *             (every parameter optional; genesis/params.h is the table)
  *   "accounts": [{"address": "coh1...", "crd": "1000000", "stk": "0"}],
  *   "validators": [{"pubkey": "<64 hex ed25519>", "operator": "coh1...",
  *                   "power": "1000000", "moniker": "val0"}]
@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "genesis/params.h"
 
 #define GENESIS_MAX_BYTES (16u << 20)
 #define GENESIS_MAX_ACCOUNTS 100000
@@ -41,22 +42,7 @@ typedef struct {
   uint8_t beacon_commit[32]; /* tip of the validator's beacon hash chain */
 } genesis_validator;
 
-typedef struct {
-  uint32_t max_block_bytes, max_tx_bytes, max_block_txs;
-  uint64_t min_fee;
-  /* compute market; optional in the file (defaults: genesis_params_default) */
-  uint32_t max_blob_bytes;
-  uint64_t blob_byte_fee;
-  uint64_t min_executor_stake;
-  uint32_t unbonding_blocks, max_committee;
-  uint64_t max_task_steps;
-  uint32_t max_task_mem_mib, max_inline_input, max_inline_output;
-  uint32_t commit_blocks, reveal_blocks, challenge_blocks;
-  uint32_t liveness_slash_bps, max_attempts;
-} genesis_params;
 
-/* Defaults of the optional (market) parameters. */
-void genesis_params_default(genesis_params *p);
 
 typedef struct {
   char chain_id[49];

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/hash.h"
 #include "core/hex.h"
 
@@ -27,22 +28,24 @@ static void advance(uint8_t c[32], uint32_t n) {
 }
 
 int beacon_chain_create(const char *path, uint8_t commit[32], core_errbuf *eb) {
+  return beacon_chain_create_len(path, BEACON_CHAIN_LENGTH, commit, eb);
+}
+
+int beacon_chain_create_len(const char *path, uint32_t length, uint8_t commit[32],
+                            core_errbuf *eb) {
+  if (length < STRIDE || length % STRIDE)
+    return core_errf(eb, COHORT_ERR_INVALID, "beacon chain length must be a multiple of %u", STRIDE);
   uint8_t seed[32];
   char hex[65], text[160];
   randombytes_buf(seed, sizeof seed);
   core_hex_encode(hex, seed, 32);
-  snprintf(text, sizeof text, "{\"seed\": \"%s\", \"length\": %u}\n", hex, BEACON_CHAIN_LENGTH);
+  snprintf(text, sizeof text, "{\"seed\": \"%s\", \"length\": %u}\n", hex, length);
   sodium_memzero(hex, sizeof hex);
-  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0)
-    return core_errf(eb, COHORT_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-  size_t n = strlen(text);
-  int bad = write(fd, text, n) != (ssize_t)n || fsync(fd) != 0;
-  close(fd);
+  int rc = core_file_write_durable(path, text, strlen(text), 0600, 1, eb);
   sodium_memzero(text, sizeof text);
-  if (bad) return core_errf(eb, COHORT_ERR_IO, "cannot write %s", path);
+  if (rc) return rc;
   memcpy(commit, seed, 32);
-  advance(commit, BEACON_CHAIN_LENGTH);
+  advance(commit, length);
   sodium_memzero(seed, sizeof seed);
   return COHORT_OK;
 }
@@ -123,5 +126,66 @@ found:
   if (bc->pos == 0) return COHORT_ERR_NOT_FOUND; /* used up */
   bc->pos--;
   link_at(bc, bc->pos, out);
+  return COHORT_OK;
+}
+
+uint32_t beacon_chain_left(const beacon_chain *bc) { return bc->pos; }
+
+void beacon_chain_commitment(const beacon_chain *bc, uint8_t out[32]) {
+  link_at(bc, bc->length, out);
+}
+
+struct beacon_keeper {
+  char path[4096], next_path[4200];
+  beacon_chain *cur, *next;
+  uint32_t margin;
+};
+
+int beacon_keeper_open(beacon_keeper **out, const char *path, uint32_t margin, core_errbuf *eb) {
+  beacon_keeper *k = calloc(1, sizeof *k);
+  if (!k) return COHORT_ERR_NOMEM;
+  snprintf(k->path, sizeof k->path, "%s", path);
+  snprintf(k->next_path, sizeof k->next_path, "%s.next", path);
+  k->margin = margin;
+  int rc = beacon_chain_open(&k->cur, path, eb);
+  if (!rc && access(k->next_path, F_OK) == 0) rc = beacon_chain_open(&k->next, k->next_path, eb);
+  if (rc) {
+    beacon_keeper_close(k);
+    return rc;
+  }
+  *out = k;
+  return COHORT_OK;
+}
+
+void beacon_keeper_close(beacon_keeper *k) {
+  if (!k) return;
+  beacon_chain_close(k->cur);
+  beacon_chain_close(k->next);
+  free(k);
+}
+
+int beacon_keeper_reveal(beacon_keeper *k, const uint8_t tip[32], uint8_t reveal[32],
+                         uint8_t new_tip[32], int *recommit, core_errbuf *eb) {
+  *recommit = 0;
+  if (beacon_chain_reveal(k->cur, tip, reveal) == COHORT_OK) {
+    if (beacon_chain_left(k->cur) >= k->margin) return COHORT_OK;
+    if (!k->next) { /* running out: make the next chain, durably, before announcing it */
+      uint8_t c[32];
+      int rc = beacon_chain_create(k->next_path, c, eb);
+      if (rc == COHORT_ERR_DUPLICATE) rc = COHORT_OK; /* made before a crash: reuse */
+      if (!rc) rc = beacon_chain_open(&k->next, k->next_path, eb);
+      if (rc) return COHORT_ERR_IO;
+    }
+    beacon_chain_commitment(k->next, new_tip);
+    *recommit = 1;
+    return COHORT_OK;
+  }
+  if (!k->next || beacon_chain_reveal(k->next, tip, reveal) != COHORT_OK) return COHORT_ERR_NOT_FOUND;
+  /* The re-commitment is on chain: the next chain is the current one now. */
+  if (rename(k->next_path, k->path) != 0 || core_fsync_parent(k->path, eb))
+    return core_errf(eb, COHORT_ERR_IO, "cannot rotate %s to %s", k->next_path, k->path);
+  beacon_chain_close(k->cur);
+  k->cur = k->next;
+  k->next = NULL;
   return COHORT_OK;
 }

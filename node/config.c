@@ -29,6 +29,7 @@ void node_config_defaults(node_config *c) {
   c->timeout_vote_ms = 1000;
   c->mempool_max_txs = 50000;
   c->mempool_max_bytes = 64 << 20;
+  c->mempool_max_per_sender = 10000;
 }
 
 typedef struct {
@@ -56,6 +57,7 @@ static const field fields[] = {
     U("consensus", "timeout_vote_ms", timeout_vote_ms, 10, 3600000),
     U("mempool", "max_txs", mempool_max_txs, 1, 10000000),
     U("mempool", "max_bytes", mempool_max_bytes, 1024, 1ull << 34),
+    U("mempool", "max_per_sender", mempool_max_per_sender, 1, 10000000),
 };
 
 typedef struct {
@@ -215,5 +217,8 @@ const char *node_config_template(void) {
          "timeout_vote_ms = 1000\n"
          "\n[mempool]\n"
          "max_txs = 50000\n"
-         "max_bytes = 67108864\n";
+         "max_bytes = 67108864\n"
+         "# no sender may hold more pending txs than this; when the mempool is full a\n"
+         "# tx paying more per gas evicts the cheapest waiting one\n"
+         "max_per_sender = 10000\n";
 }

@@ -28,6 +28,7 @@ typedef struct {
   /* [mempool] */
   uint64_t mempool_max_txs;
   uint64_t mempool_max_bytes;
+  uint64_t mempool_max_per_sender;
 } node_config;
 
 void node_config_defaults(node_config *c);

@@ -1,10 +1,11 @@
-/* node/main.c — the cohortd command line: init | start | version. */
+/* node/main.c — the cohortd command line: init | start | params | version. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "genesis/params.h"
 #include "node/node.h"
 
 static void usage(FILE *f) {
@@ -13,6 +14,7 @@ static void usage(FILE *f) {
           "commands:\n"
           "  init    create a home directory: config, devnet genesis, keys\n"
           "  start   run the node\n"
+          "  params  print every chain parameter with its default and range (--markdown)\n"
           "  version print the version\n\n"
           "options:\n"
           "  --home DIR         home directory (default $COHORT_HOME or ~/.cohort)\n"
@@ -26,6 +28,21 @@ int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
     usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
+  }
+  if (!strcmp(argv[1], "params")) { /* genesis/params.h is the one table */
+    if (argc > 2 && !strcmp(argv[2], "--markdown")) {
+      char *md = genesis_params_markdown();
+      if (!md) return 1;
+      fputs(md, stdout);
+      free(md);
+      return 0;
+    }
+    for (size_t i = 0; i < genesis_param_count; i++) {
+      const genesis_param_info *r = &genesis_param_table[i];
+      printf("%-24s %-4s default %-14llu %s\n", r->name,
+             r->kind == GENESIS_PARAM_U32 ? "u32" : "u64", (unsigned long long)r->def, r->doc);
+    }
+    return 0;
   }
   const char *cmd = argv[1], *home = getenv("COHORT_HOME"), *chain_id = NULL,
              *moniker = NULL, *listen = NULL, *level = NULL;

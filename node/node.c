@@ -31,6 +31,7 @@
 #include "node/node.h"
 #include "node/node_int.h"
 #include "proto/block.h"
+#include "proto/market.h"
 
 #define MOD "node"
 
@@ -143,15 +144,20 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
     return rc;
   }
   /* Reveal the next link of our beacon hash chain. */
-  uint8_t reveal[32];
-  int have_reveal = 0;
+  uint8_t reveal[32], new_tip[32];
+  int have_reveal = 0, recommit = 0;
   const Cohort__ValidatorSet *vset = state_validators(n->st);
   for (size_t i = 0; n->beacon && i < vset->n_validators; i++) {
     const Cohort__Validator *v = vset->validators[i];
     if (memcmp(v->pubkey.data, privval_pubkey(n->pv), 32) || v->beacon_tip.len != 32) continue;
-    if (beacon_chain_reveal(n->beacon, v->beacon_tip.data, reveal) == 0 &&
-        state_exec_reveal(p->x, reveal, NULL) == 0)
+    core_errbuf beb;
+    if (beacon_keeper_reveal(n->beacon, v->beacon_tip.data, reveal, new_tip, &recommit, &beb) == 0 &&
+        state_exec_reveal(p->x, reveal, recommit ? new_tip : NULL, NULL) == 0) {
       have_reveal = 1;
+      if (recommit)
+        LOGI("consensus", "beacon hash chain running out: this proposal re-commits to a new "
+                          "one (config/beacon_seed.json.next)");
+    }
     else
       LOGW("consensus", "cannot reveal the next beacon link (chain used up or not ours): "
                         "withholding");
@@ -164,7 +170,13 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   size_t k = 0;
   for (size_t i = 0; i < cand; i++) {
     core_errbuf teb;
-    if (state_exec_tx(p->x, txs[i], 1, &p->res[k], &teb)) {
+    int trc = state_exec_tx(p->x, txs[i], 1, &p->res[k], &teb);
+    if (trc && core_err_is_fatal(trc)) { /* this node's failure: no block from us now */
+      free(tb);
+      free(txs);
+      return core_errf(eb, trc, "cannot execute a tx for the proposal: %s", teb.msg);
+    }
+    if (trc) {
       LOGD(MOD, "proposal skips tx: %s", teb.msg);
       continue;
     }
@@ -193,6 +205,7 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)privval_pubkey(n->pv)};
   hd.last_commit_hash = (ProtobufCBinaryData){32, lch};
   if (have_reveal) hd.beacon_reveal = (ProtobufCBinaryData){32, reveal};
+  if (have_reveal && recommit) hd.beacon_new_tip = (ProtobufCBinaryData){32, new_tip};
   rc = block_encode(&p->bytes, &p->len, p->hash, &hd, tb, k, lc, lcl);
   free(lc);
   free(tb);
@@ -257,7 +270,6 @@ static void publish_txs(node *n, uint64_t h) {
 
 static void publish_task(void *ctx, const uint8_t id[32]) {
   node *n = ctx;
-  static const char *sn[] = {"unknown", "committing", "revealing", "agreed", "final", "disputed", "expired"};
   Cohort__Task *t;
   if (state_get_task(n->st, id, &t)) return;
   char tid[65], owner[CORE_ADDR_STR_MAX];
@@ -272,9 +284,9 @@ static void publish_task(void *ctx, const uint8_t id[32]) {
   }
   const Cohort__TaskEvent *last = t->n_timeline ? t->timeline[t->n_timeline - 1] : NULL;
   json_t *ev = json_pack("{s:s, s:s, s:s, s:o, s:I, s:s}", "task_id", tid, "status",
-                         sn[t->status <= 6 ? t->status : 0], "owner", owner, "executors", ex,
+                         market_status_name(t->status), "owner", owner, "executors", ex,
                          "height", (json_int_t)state_height(n->st), "event",
-                         last && last->event ? last->event : "");
+                         last ? market_event_name(last->code) : "");
   if (t->job.len == 32) {
     char jid[65];
     core_hex_encode(jid, t->job.data, 32);
@@ -707,7 +719,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   if ((rc = core_keyfile_read(p, &nk, eb))) goto out;
   snprintf(p, sizeof p, "%s/config/beacon_seed.json", home);
   if (access(p, F_OK) == 0) {
-    if ((rc = beacon_chain_open(&n->beacon, p, eb))) goto out;
+    if ((rc = beacon_keeper_open(&n->beacon, p, 1024, eb))) goto out;
   } else {
     LOGW(MOD, "no %s: this validator's proposals will not feed the draw beacon", p);
   }
@@ -716,7 +728,8 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   uint8_t idh[32];
   core_sha256(idh, n->node_pub, 32);
   core_hex_encode(n->node_id, idh, 20);
-  n->mp = mempool_new(n->cfg.mempool_max_txs, n->cfg.mempool_max_bytes);
+  n->mp = mempool_new(n->cfg.mempool_max_txs, n->cfg.mempool_max_bytes,
+                      n->cfg.mempool_max_per_sender);
   cons_config cc = {.block_interval_ms = n->cfg.block_interval_ms,
                     .empty_block_interval_ms = n->cfg.empty_block_interval_ms,
                     .timeout_propose_ms = n->cfg.timeout_propose_ms,
@@ -797,7 +810,7 @@ out:
   mempool_del(n->mp);
   cons_del(n->cons);
   privval_close(n->pv);
-  beacon_chain_close(n->beacon);
+  beacon_keeper_close(n->beacon);
   state_close(n->st);
   kv_close(n->kv);
   genesis_free(&n->gen);

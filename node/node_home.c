@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "core/bech32.h"
 #include "core/keys.h"
 #include "genesis/genesis.h"
@@ -32,13 +33,7 @@ static int mkdirp(const char *path, core_errbuf *eb) {
 }
 
 static int write_file(const char *path, const char *text, int mode, core_errbuf *eb) {
-  FILE *f = fopen(path, "w");
-  if (!f) return core_errf(eb, COHORT_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-  fputs(text, f);
-  int bad = fflush(f) != 0 || fsync(fileno(f)) != 0;
-  fclose(f);
-  chmod(path, (mode_t)mode);
-  return bad ? core_errf(eb, COHORT_ERR_IO, "cannot write %s", path) : COHORT_OK;
+  return core_file_write_durable(path, text, strlen(text), mode, 0, eb);
 }
 
 static int new_key(const char *path, int ed, core_key *k, core_errbuf *eb) {

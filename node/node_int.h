@@ -55,7 +55,7 @@ typedef struct node {
   kv_store *kv;
   state *st;
   privval *pv;
-  struct beacon_chain *beacon; /* NULL: this validator withholds reveals */
+  struct beacon_keeper *beacon; /* NULL: this validator withholds reveals */
   cons_engine *cons;
   cons_prio prio;      /* proposer priorities S_h of the height being decided */
   cons_wal *wal;       /* data/consensus.wal */

@@ -82,6 +82,14 @@ static void m_health(void *ctx, rpc_call *c, json_t *params) {
   rpc_call_reply(c, json_object());
 }
 
+/* Every chain parameter (genesis/params.h), as genesis.json writes them. */
+static json_t *params_json(const Cohort__Params *p) {
+  genesis_params g;
+  genesis_params_from_proto(&g, p);
+  json_t *j = genesis_params_json(&g);
+  return j ? j : json_object();
+}
+
 static void m_status(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   (void)params;
@@ -96,8 +104,7 @@ static void m_status(void *ctx, rpc_call *c, json_t *params) {
   const Cohort__Params *p = state_params(st);
   json_t *r = json_pack(
       "{s:s, s:s, s:s, s:o, s:I, s:o, s:o, s:s, s:I, s:b, s:o, "
-      "s:{s:o, s:o}, s:{s:I, s:i, s:s}, s:{s:I, s:I}, "
-      "s:{s:o, s:I, s:I, s:I}}",
+      "s:{s:o, s:o}, s:{s:I, s:i, s:s}, s:{s:I, s:I}, s:o}",
       "version", VERSION, "chain_id", state_chain_id(st), "moniker", n->cfg.moniker,
       "node_id", json_string(n->node_id), "latest_height", (json_int_t)state_height(st),
       "latest_block_hash", nr_hexj(state_last_block_hash(st), 32), "latest_app_hash",
@@ -108,17 +115,13 @@ static void m_status(void *ctx, rpc_call *c, json_t *params) {
       (json_int_t)cons_height(n->cons), "round", (int)cons_round(n->cons), "step",
       cons_step_name(cons_get_step(n->cons)), "mempool", "size",
       (json_int_t)mempool_size(n->mp), "bytes", (json_int_t)mempool_bytes(n->mp), "params",
-      "min_fee", nr_amount(p->min_fee), "max_tx_bytes", (json_int_t)p->max_tx_bytes,
-      "max_block_bytes", (json_int_t)p->max_block_bytes, "max_block_txs",
-      (json_int_t)p->max_block_txs);
+      params_json(p));
   if (!r) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot build status", NULL);
     return;
   }
   uint8_t beacon[32];
   if (!state_get_beacon(n->st, beacon)) json_object_set_new(r, "beacon", nr_hexj(beacon, 32));
-  json_object_set_new(json_object_get(r, "params"), "min_executor_stake",
-                      nr_amount(p->min_executor_stake));
   rpc_call_reply(c, r);
 }
 
@@ -274,6 +277,7 @@ static void m_tx(void *ctx, rpc_call *c, json_t *params) {
                         "height", (json_int_t)r->height, "index", (int)r->index, "code",
                         (int)r->code, "codespace", core_err_name(r->code), "log",
                         r->log ? r->log : "", "fee_paid", nr_amount(r->fee_paid), "tx", txj);
+  if (j) json_object_set_new(j, "gas_used", json_integer((json_int_t)r->gas_used));
   cohort__tx_result__free_unpacked(r, NULL);
   rpc_call_reply(c, j);
 }

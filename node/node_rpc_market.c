@@ -10,12 +10,10 @@
 #include "core/hex.h"
 #include "core/parse.h"
 #include "node/node_int.h"
+#include "proto/market.h"
 #include "vm/vm.h"
 
-static const char *task_status(uint32_t s) {
-  static const char *n[] = {"unknown", "committing", "revealing", "agreed", "final", "disputed", "expired"};
-  return s <= 6 ? n[s] : "unknown";
-}
+static const char *task_status(uint32_t s) { return market_status_name(s); }
 
 static int get_addr(rpc_call *c, json_t *v, const char *name, uint8_t id[20]) {
   const char *a = json_string_value(v);
@@ -29,11 +27,17 @@ static int get_addr(rpc_call *c, json_t *v, const char *name, uint8_t id[20]) {
 }
 
 static json_t *executor_json(const uint8_t id[20], const Cohort__Executor *e) {
-  return json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:i, s:I}", "address", nr_addrj(id), "stake",
-                   nr_amount(e->stake), "price_per_msteps", nr_amount(e->price_per_msteps),
-                   "accepting", e->accepting, "unbonding", nr_amount(e->unbonding), "slashed_total",
-                   nr_amount(e->slashed_total), "active_tasks", (int)e->active_tasks, "tasks_done",
-                   (json_int_t)e->tasks_done);
+  json_t *j = json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:i, s:I}", "address", nr_addrj(id), "stake",
+                        nr_amount(e->stake), "price_per_msteps", nr_amount(e->price_per_msteps),
+                        "accepting", e->accepting, "unbonding", nr_amount(e->unbonding),
+                        "slashed_total", nr_amount(e->slashed_total), "active_tasks",
+                        (int)e->active_tasks, "tasks_done", (json_int_t)e->tasks_done);
+  if (j) {
+    json_object_set_new(j, "capacity", json_integer(e->capacity));
+    json_object_set_new(j, "jailed_until", json_integer((json_int_t)e->jailed_until));
+    json_object_set_new(j, "seat_lock", nr_amount(e->seat_lock));
+  }
+  return j;
 }
 
 static void m_executor_get(void *ctx, rpc_call *c, json_t *params) {
@@ -104,10 +108,13 @@ static json_t *task_json(const uint8_t id[32], const Cohort__Task *t, int full) 
   json_t *members = json_array();
   for (size_t i = 0; i < t->n_members; i++) {
     const Cohort__TaskMember *m = t->members[i];
-    json_array_append_new(members, json_pack("{s:o, s:b, s:b, s:b, s:o}", "executor",
+    json_array_append_new(members, json_pack("{s:o, s:b, s:b, s:b, s:o, s:o, s:o, s:i}", "executor",
                                              nr_addrj(m->executor.data), "committed",
                                              m->commitment.len > 0, "revealed", m->claim != NULL,
-                                             "replaced", m->replaced, "claim", claim_json(m->claim)));
+                                             "replaced", m->replaced, "claim", claim_json(m->claim),
+                                             "price_per_msteps", nr_amount(m->price_per_msteps),
+                                             "stake", nr_amount(m->stake), "attempt",
+                                             (int)m->attempt));
   }
   json_t *j = json_pack(
       "{s:o, s:s, s:i, s:o, s:o, s:o, s:I, s:i, s:i, s:o, s:o, s:o, s:I, s:I, s:i, s:o, s:o}",
@@ -119,13 +126,26 @@ static json_t *task_json(const uint8_t id[32], const Cohort__Task *t, int full) 
       (json_int_t)t->submitted_height, "deadline", (json_int_t)t->deadline, "attempt",
       (int)t->attempt, "members", members, "result", claim_json(t->result));
   json_object_set_new(j, "initial_state", nr_hexj(t->initial_state.data, t->initial_state.len));
+  json_object_set_new(j, "max_output_bytes", json_integer(t->max_output_bytes));
+  json_object_set_new(j, "quorum", json_integer(t->quorum));
+  json_object_set_new(j, "fee_allowance", nr_amount(t->fee_allowance));
+  json_object_set_new(j, "fees_repaid", nr_amount(t->fees_repaid));
+  json_object_set_new(j, "draw_height", json_integer((json_int_t)t->draw_height));
+  json_object_set_new(j, "commit_blocks", json_integer(t->commit_blocks));
+  json_object_set_new(j, "reveal_blocks", json_integer(t->reveal_blocks));
+  json_object_set_new(j, "pruned", json_boolean(t->pruned));
+  if (t->input_blob.len == 32) json_object_set_new(j, "input_blob", nr_hexj(t->input_blob.data, 32));
   if (t->final_height) json_object_set_new(j, "final_height", json_integer((json_int_t)t->final_height));
   if (full) {
     json_t *tl = json_array();
     for (size_t i = 0; i < t->n_timeline; i++) {
       const Cohort__TaskEvent *e = t->timeline[i];
-      json_t *ej = json_pack("{s:I, s:s, s:s}", "height", (json_int_t)e->height, "event",
-                             e->event ? e->event : "", "detail", e->detail ? e->detail : "");
+      char detail[200];
+      market_event_text(e, detail, sizeof detail);
+      json_t *ej = json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "height", (json_int_t)e->height,
+                             "event", market_event_name(e->code), "code", (int)e->code, "detail",
+                             detail, "a", (json_int_t)e->a, "b", (json_int_t)e->b);
+      if (e->hash.len == 32) json_object_set_new(ej, "hash", nr_hexj(e->hash.data, 32));
       if (e->executor.len == 20) json_object_set_new(ej, "executor", nr_addrj(e->executor.data));
       json_array_append_new(tl, ej);
     }
@@ -143,9 +163,11 @@ static void m_task_get(void *ctx, rpc_call *c, json_t *params) {
   Cohort__Task *t;
   if (state_get_task(n->st, id, &t)) {
     rpc_call_error(c, RPC_NOT_FOUND,
-                   mempool_has(n->mp, id) ? "task's submit tx is in the mempool, not yet committed"
-                                          : "no such task (task_id is the submit tx's hash)",
-                   json_pack("{s:b}", "pending", mempool_has(n->mp, id)));
+                   mempool_has_task(n->mp, id)
+                       ? "the task's submit tx is in the mempool, not yet committed"
+                       : "no such task (a task ID is sha256(\"cohort/task/v1\" || sender || nonce); "
+                         "see docs/tasks.md)",
+                   json_pack("{s:b}", "pending", mempool_has_task(n->mp, id)));
     return;
   }
   json_t *j = task_json(id, t, 1);
@@ -521,7 +543,7 @@ static void m_job_get(void *ctx, rpc_call *c, json_t *params) {
   json_t *chunks = json_array();
   for (uint32_t i = 0; i < j->chunks; i++) {
     uint8_t tid[32];
-    state_chunk_task_id(tid, id, i);
+    market_chunk_id(tid, id, i);
     Cohort__Task *t;
     if (state_get_task(n->st, tid, &t)) continue;
     json_t *cj = json_pack("{s:i, s:o, s:s}", "chunk", (int)i, "task_id", nr_hexj(tid, 32),

@@ -22,6 +22,9 @@ static int check_header(const Cohort__BlockHeader *h, core_errbuf *eb) {
                      "block header hash or key field has the wrong length");
   if (h->beacon_reveal.len != 0 && h->beacon_reveal.len != 32)
     return core_errf(eb, COHORT_ERR_DECODE, "beacon_reveal must be 0 or 32 bytes");
+  if (h->beacon_new_tip.len != 0 && (h->beacon_new_tip.len != 32 || h->beacon_reveal.len != 32))
+    return core_errf(eb, COHORT_ERR_DECODE, "beacon_new_tip must be 32 bytes and come with a "
+                     "beacon_reveal");
   if (h->height == 0)
     return core_errf(eb, COHORT_ERR_DECODE, "block height must be >= 1");
   return COHORT_OK;
@@ -40,6 +43,11 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
     rc = core_errf(eb, COHORT_ERR_DECODE, "block has unknown fields");
     goto fail;
   }
+  if ((rc = pb_check_canonical(&b->blk->base, bytes, len))) {
+    if (rc != COHORT_ERR_NOMEM)
+      rc = core_errf(eb, COHORT_ERR_DECODE, "block is not in canonical encoding");
+    goto fail;
+  }
   if (b->blk->n_txs > max_txs) {
     rc = core_errf(eb, COHORT_ERR_TOO_LARGE, "block has %zu txs, limit %zu",
                    b->blk->n_txs, max_txs);
@@ -51,6 +59,11 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
     goto fail;
   }
   if ((rc = check_header(b->hdr, eb))) goto fail;
+  if ((rc = pb_check_canonical(&b->hdr->base, b->blk->header.data, b->blk->header.len))) {
+    if (rc != COHORT_ERR_NOMEM)
+      rc = core_errf(eb, COHORT_ERR_DECODE, "block header is not in canonical encoding");
+    goto fail;
+  }
   if (b->hdr->num_txs != b->blk->n_txs) {
     rc = core_errf(eb, COHORT_ERR_DECODE, "header num_txs %u but block carries %zu",
                    b->hdr->num_txs, b->blk->n_txs);
@@ -69,8 +82,8 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
       goto fail;
     }
     if (lc->len) {
-      if (!(b->last_commit = commit_decode(lc->data, lc->len, 1 << 20, eb))) {
-        rc = COHORT_ERR_DECODE;
+      if ((rc = commit_parse(&b->last_commit, lc->data, lc->len, 1 << 20, eb))) {
+        if (rc != COHORT_ERR_NOMEM) rc = COHORT_ERR_DECODE;
         goto fail;
       }
       if (b->last_commit->height + 1 != b->hdr->height ||
@@ -214,37 +227,33 @@ int commit_verify(const Cohort__Commit *c, const char *chain_id,
   return COHORT_OK;
 }
 
+int commit_parse(Cohort__Commit **out, const uint8_t *bytes, size_t len, size_t max_bytes,
+                 core_errbuf *eb) {
+  *out = NULL;
+  if (len > max_bytes)
+    return core_errf(eb, COHORT_ERR_TOO_LARGE, "commit is %zu bytes, limit %zu", len, max_bytes);
+  Cohort__Commit *c = cohort__commit__unpack(NULL, len, bytes);
+  if (!c) return core_errf(eb, COHORT_ERR_DECODE, "commit is not a valid protobuf");
+  int rc = COHORT_OK;
+  if (pb_has_unknown(&c->base)) rc = core_errf(eb, COHORT_ERR_DECODE, "commit has unknown fields");
+  for (size_t i = 0; !rc && i < c->n_sigs; i++)
+    if (pb_has_unknown(&c->sigs[i]->base))
+      rc = core_errf(eb, COHORT_ERR_DECODE, "commit signature %zu has unknown fields", i);
+  if (!rc && (rc = pb_check_canonical(&c->base, bytes, len)))
+    rc = core_errf(eb, rc, rc == COHORT_ERR_NOMEM ? "out of memory checking a commit"
+                                                  : "commit is not canonically encoded");
+  if (rc) {
+    cohort__commit__free_unpacked(c, NULL);
+    return rc;
+  }
+  *out = c;
+  return COHORT_OK;
+}
+
 Cohort__Commit *commit_decode(const uint8_t *bytes, size_t len,
                               size_t max_bytes, core_errbuf *eb) {
-  if (len > max_bytes) {
-    core_errf(eb, COHORT_ERR_TOO_LARGE, "commit is %zu bytes, limit %zu", len, max_bytes);
-    return NULL;
-  }
-  Cohort__Commit *c = cohort__commit__unpack(NULL, len, bytes);
-  if (!c) {
-    core_errf(eb, COHORT_ERR_DECODE, "commit is not a valid protobuf");
-    return NULL;
-  }
-  if (pb_has_unknown(&c->base)) {
-    core_errf(eb, COHORT_ERR_DECODE, "commit has unknown fields");
-    cohort__commit__free_unpacked(c, NULL);
-    return NULL;
-  }
-  for (size_t i = 0; i < c->n_sigs; i++) {
-    if (pb_has_unknown(&c->sigs[i]->base)) {
-      core_errf(eb, COHORT_ERR_DECODE, "commit signature %zu has unknown fields", i);
-      cohort__commit__free_unpacked(c, NULL);
-      return NULL;
-    }
-  }
-  int rc = pb_check_canonical(&c->base, bytes, len);
-  if (rc) {
-    core_errf(eb, rc, rc == COHORT_ERR_NOMEM ? "out of memory checking a commit"
-                                             : "commit is not canonically encoded");
-    cohort__commit__free_unpacked(c, NULL);
-    return NULL;
-  }
-  return c;
+  Cohort__Commit *c;
+  return commit_parse(&c, bytes, len, max_bytes, eb) ? NULL : c;
 }
 
 size_t proposal_sign_bytes(uint8_t *out, const char *chain_id, uint64_t height,

@@ -110,7 +110,15 @@ int commit_verify(const Cohort__Commit *c, const char *chain_id,
                   const Cohort__ValidatorSet *set, core_errbuf *eb);
 
 /* Decode a stored/wired Commit, limited to max_bytes; canonical encoding
- * only. Returns NULL (eb says why) on failure. */
+ * only. Returns 0 with *out owned by the caller (cohort__commit__free_unpacked),
+ * or COHORT_ERR_TOO_LARGE / COHORT_ERR_DECODE (the input is bad; eb says why)
+ * or COHORT_ERR_NOMEM (this node's problem, never a verdict on the input),
+ * with *out = NULL. */
+int commit_parse(Cohort__Commit **out, const uint8_t *bytes, size_t len, size_t max_bytes,
+                 core_errbuf *eb);
+
+/* The same, returning the commit or NULL (for callers that need not tell
+ * out-of-memory from bad input). */
 Cohort__Commit *commit_decode(const uint8_t *bytes, size_t len,
                               size_t max_bytes, core_errbuf *eb);
 

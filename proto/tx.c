@@ -7,6 +7,7 @@
 
 #include "core/hash.h"
 #include "core/keys.h"
+#include "core/parse.h"
 #include "proto/pbutil.h"
 
 void tx_sign_digest(uint8_t out[32], const char *chain_id,
@@ -27,6 +28,9 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
   if (b->memo && strlen(b->memo) > TX_MEMO_MAX)
     return core_errf(eb, COHORT_ERR_INVALID, "memo is longer than %d bytes",
                      TX_MEMO_MAX);
+  if (b->memo && !core_text_valid(b->memo, strlen(b->memo)))
+    return core_errf(eb, COHORT_ERR_INVALID,
+                     "memo is not printable UTF-8 text (invalid UTF-8 or a control character)");
   switch (b->msg_case) {
     case COHORT__TX_BODY__MSG_TRANSFER: {
       const Cohort__MsgTransfer *t = b->transfer;
@@ -128,6 +132,12 @@ int tx_decode(tx_t *tx, const uint8_t *bytes, size_t len, size_t max,
     rc = core_errf(eb, COHORT_ERR_DECODE, "tx has unknown fields");
     goto fail_w;
   }
+  if ((rc = pb_check_canonical(&w->base, bytes, len))) {
+    if (rc != COHORT_ERR_NOMEM)
+      rc = core_errf(eb, COHORT_ERR_DECODE, "tx is not in canonical encoding (fields out of "
+                     "order, repeated, non-minimal varints or default values written)");
+    goto fail_w;
+  }
   if (w->pubkey.len != 32 || w->signature.len != 64) {
     rc = core_errf(eb, COHORT_ERR_DECODE,
                    "tx pubkey must be 32 bytes and signature 64 bytes "
@@ -161,6 +171,14 @@ int tx_decode(tx_t *tx, const uint8_t *bytes, size_t len, size_t max,
     goto fail_body;
   }
   if ((rc = check_body(tx->body, eb))) goto fail_body;
+  /* Canonical bytes only (docs/protocol.md "Canonical encoding"): a relayer
+   * must not be able to re-encode a signed tx into another hash. */
+  if ((rc = pb_check_canonical(&tx->body->base, tx->body_bytes, tx->body_len))) {
+    if (rc != COHORT_ERR_NOMEM)
+      rc = core_errf(eb, COHORT_ERR_DECODE, "tx body is not in canonical encoding (fields out "
+                     "of order, repeated, non-minimal varints or default values written)");
+    goto fail_body;
+  }
   core_sha256(tx->hash, bytes, len);
   core_account_id(tx->sender, tx->pubkey);
   return COHORT_OK;

@@ -58,7 +58,10 @@ static int mem_scan(kv_store *kv, const uint8_t *p, size_t pl, kv_visit_fn cb,
   return 0;
 }
 
-static int apply(mem *s, const kv_op *o) {
+/* Apply one op with the key and value copies made beforehand (k/v are
+ * consumed; k is freed if the key exists); cannot fail: capacity is
+ * reserved by the caller. */
+static void apply(mem *s, const kv_op *o, uint8_t *k, uint8_t *v) {
   size_t i = lower(s, o->k, o->kl);
   int found = i < s->n && !cmp(s->e[i].k, s->e[i].kl, o->k, o->kl);
   if (!o->v) {
@@ -68,46 +71,56 @@ static int apply(mem *s, const kv_op *o) {
       memmove(&s->e[i], &s->e[i + 1], (s->n - i - 1) * sizeof(ent));
       s->n--;
     }
-    return COHORT_OK;
+    return;
   }
-  uint8_t *v = malloc(o->vl ? o->vl : 1);
-  if (!v) return COHORT_ERR_NOMEM;
-  memcpy(v, o->v, o->vl);
   if (found) {
+    free(k);
     free(s->e[i].v);
     s->e[i].v = v;
     s->e[i].vl = o->vl;
-    return COHORT_OK;
-  }
-  uint8_t *k = malloc(o->kl ? o->kl : 1);
-  if (!k) {
-    free(v);
-    return COHORT_ERR_NOMEM;
-  }
-  memcpy(k, o->k, o->kl);
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 64;
-    ent *e = realloc(s->e, cap * sizeof *e);
-    if (!e) {
-      free(k);
-      free(v);
-      return COHORT_ERR_NOMEM;
-    }
-    s->e = e;
-    s->cap = cap;
+    return;
   }
   memmove(&s->e[i + 1], &s->e[i], (s->n - i) * sizeof(ent));
   s->e[i] = (ent){k, v, o->kl, o->vl};
   s->n++;
-  return COHORT_OK;
 }
 
-/* Not atomic under allocation failure: acceptable for a test back-end. */
+/* Atomic, like LevelDB's write batch: every allocation happens before the
+ * first change, so out of memory leaves the store as it was. */
 static int mem_write(kv_store *kv, kv_batch *b, int sync, core_errbuf *eb) {
   mem *s = (mem *)kv;
-  for (size_t i = 0; i < b->n; i++)
-    if (apply(s, &b->ops[i]))
-      return core_errf(eb, COHORT_ERR_STORE, "in-memory store: out of memory");
+  (void)sync;
+  uint8_t **ks = calloc(b->n ? b->n : 1, sizeof *ks), **vs = calloc(b->n ? b->n : 1, sizeof *vs);
+  int ok = ks && vs;
+  size_t puts = 0;
+  for (size_t i = 0; ok && i < b->n; i++) {
+    const kv_op *o = &b->ops[i];
+    if (!o->v) continue;
+    puts++;
+    ks[i] = malloc(o->kl ? o->kl : 1);
+    vs[i] = malloc(o->vl ? o->vl : 1);
+    if (!ks[i] || !vs[i]) ok = 0;
+    else {
+      memcpy(ks[i], o->k, o->kl);
+      memcpy(vs[i], o->v, o->vl);
+    }
+  }
+  if (ok && s->n + puts > s->cap) {
+    size_t cap = s->cap ? s->cap : 64;
+    while (cap < s->n + puts) cap *= 2;
+    ent *e = realloc(s->e, cap * sizeof *e);
+    if (!e) ok = 0;
+    else s->e = e, s->cap = cap;
+  }
+  if (!ok) {
+    for (size_t i = 0; ks && vs && i < b->n; i++) free(ks[i]), free(vs[i]);
+    free(ks);
+    free(vs);
+    return core_errf(eb, COHORT_ERR_STORE, "in-memory store: out of memory (nothing written)");
+  }
+  for (size_t i = 0; i < b->n; i++) apply(s, &b->ops[i], ks[i], vs[i]);
+  free(ks);
+  free(vs);
   return COHORT_OK;
 }
 

@@ -89,6 +89,66 @@ int state_reload(state *st, core_errbuf *eb) {
   return COHORT_OK;
 }
 
+/* A record as the commit will leave it: from the overlay if it writes it,
+ * else as stored. */
+static int latest(state *st, const overlay *ov, const char *key, uint8_t **v, size_t *vl) {
+  const uint8_t *ovv;
+  size_t ol;
+  if (ov && ov_find(ov, (const uint8_t *)key, strlen(key), &ovv, &ol)) {
+    if (!ovv) return COHORT_ERR_CORRUPT; /* these records are never deleted */
+    *v = malloc(ol ? ol : 1);
+    if (!*v) return COHORT_ERR_NOMEM;
+    if (ol) memcpy(*v, ovv, ol);
+    *vl = ol;
+    return COHORT_OK;
+  }
+  return get_str(st, key, v, vl);
+}
+
+int state_cache_prepare(state *st, const overlay *ov, const uint8_t *mb, size_t ml,
+                        state_cache *c, core_errbuf *eb) {
+  memset(c, 0, sizeof *c);
+  uint8_t *v;
+  size_t vl;
+  int rc;
+  c->meta = cohort__chain_meta__unpack(NULL, ml, mb);
+  if (!c->meta) return COHORT_ERR_NOMEM;
+  if ((rc = latest(st, ov, KEY_VALSET, &v, &vl))) goto fail;
+  c->vals = cohort__validator_set__unpack(NULL, vl, v);
+  free(v);
+  if (!c->vals) {
+    rc = COHORT_ERR_NOMEM;
+    goto fail;
+  }
+  if ((rc = latest(st, ov, KEY_PARAMS, &v, &vl))) goto fail;
+  c->params = cohort__params__unpack(NULL, vl, v);
+  free(v);
+  if (!c->params) {
+    rc = COHORT_ERR_NOMEM;
+    goto fail;
+  }
+  return COHORT_OK;
+fail:
+  state_cache_free(c);
+  return core_errf(eb, rc, "cannot prepare the state cache: %s", core_err_str(rc));
+}
+
+void state_cache_free(state_cache *c) {
+  if (c->meta) cohort__chain_meta__free_unpacked(c->meta, NULL);
+  if (c->vals) cohort__validator_set__free_unpacked(c->vals, NULL);
+  if (c->params) cohort__params__free_unpacked(c->params, NULL);
+  memset(c, 0, sizeof *c);
+}
+
+void state_cache_swap(state *st, state_cache *c) {
+  state_cache old = {st->meta, st->vals, st->params};
+  st->meta = c->meta;
+  st->vals = c->vals;
+  st->params = c->params;
+  memset(c, 0, sizeof *c);
+  state_cache_free(&old);
+}
+
 int state_open(state **out, kv_store *kv, core_errbuf *eb) {
   state *st = calloc(1, sizeof *st);
   if (!st) return COHORT_ERR_NOMEM;
@@ -193,25 +253,7 @@ int state_init_genesis(state *st, const genesis *g, core_errbuf *eb) {
   free(vp);
   free(vv);
   Cohort__Params p = COHORT__PARAMS__INIT;
-  p.max_block_bytes = g->params.max_block_bytes;
-  p.max_tx_bytes = g->params.max_tx_bytes;
-  p.max_block_txs = g->params.max_block_txs;
-  p.min_fee = g->params.min_fee;
-  const genesis_params *gp = &g->params;
-  p.max_blob_bytes = gp->max_blob_bytes;
-  p.blob_byte_fee = gp->blob_byte_fee;
-  p.min_executor_stake = gp->min_executor_stake;
-  p.unbonding_blocks = gp->unbonding_blocks;
-  p.max_committee = gp->max_committee;
-  p.max_task_steps = gp->max_task_steps;
-  p.max_task_mem_mib = gp->max_task_mem_mib;
-  p.max_inline_input = gp->max_inline_input;
-  p.max_inline_output = gp->max_inline_output;
-  p.commit_blocks = gp->commit_blocks;
-  p.reveal_blocks = gp->reveal_blocks;
-  p.challenge_blocks = gp->challenge_blocks;
-  p.liveness_slash_bps = gp->liveness_slash_bps;
-  p.max_attempts = gp->max_attempts;
+  genesis_params_to_proto(&g->params, &p); /* every row is a Params field of the same name */
   if (!rc) rc = put_msg(&o, KEY_PARAMS, &p.base);
   Cohort__Account sup = COHORT__ACCOUNT__INIT;
   sup.crd = sup_crd;
@@ -235,8 +277,12 @@ int state_init_genesis(state *st, const genesis *g, core_errbuf *eb) {
   m.genesis_hash.len = 32;
   kv_batch *b = kv_batch_new();
   if (!b) rc = COHORT_ERR_NOMEM;
-  for (size_t i = 0; !rc && i < o.n; i++)
-    rc = kv_batch_put(b, o.e[i].k, o.e[i].kl, o.e[i].v, o.e[i].vl);
+  for (const ov_node *e = ov_first(&o); !rc && e; e = ov_next(e)) {
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    ov_node_get(e, &k, &kl, &v, &vl);
+    rc = kv_batch_put(b, k, kl, v, vl);
+  }
   size_t ml = cohort__chain_meta__get_packed_size(&m);
   uint8_t mb[META_MAX];
   cohort__chain_meta__pack(&m, mb);
@@ -383,7 +429,10 @@ static int stop_first(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, 
 }
 
 int state_has_scheduled_work(state *st) {
-  return kv_scan(st->kv, (const uint8_t *)"d/", 2, stop_first, NULL) == 1 ||
+  /* Draws and windows need blocks to come; prunes can wait for them. */
+  return kv_scan(st->kv, (const uint8_t *)"d/\x01", 3, stop_first, NULL) == 1 ||
+         kv_scan(st->kv, (const uint8_t *)"d/\x02", 3, stop_first, NULL) == 1 ||
+         kv_scan(st->kv, (const uint8_t *)"d/\x04", 3, stop_first, NULL) == 1 ||
          kv_scan(st->kv, (const uint8_t *)"u/", 2, stop_first, NULL) == 1;
 }
 

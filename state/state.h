@@ -103,8 +103,9 @@ int state_get_beacon(state *st, uint8_t out[32]);
 /* Result of one transaction in a block. */
 typedef struct {
   int code;        /* 0 ok, else the COHORT_ERR_* why the message failed */
-  char log[160];   /* human reason when code != 0 */
+  char log[256];   /* human reason when code != 0 */
   uint64_t fee;
+  uint64_t gas;    /* cost units (proto/market.h) */
 } state_tx_result;
 
 /* Begin executing block `height` (= state_height+1) at header time time_ms,
@@ -117,19 +118,25 @@ int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
 
 /* Apply the proposer's beacon reveal (header.beacon_reveal, 32 bytes): it
  * must hash to the proposer's current beacon commitment, which it then
- * replaces; the draw beacon becomes sha256("cohort/beacon/v2" || beacon ||
- * reveal). A block without a reveal leaves the beacon as it is (the
- * proposer withheld). Call right after state_exec_begin. Errors:
- * COHORT_ERR_BAD_BLOCK (wrong preimage). */
-int state_exec_reveal(state_exec *x, const uint8_t reveal[32], core_errbuf *eb);
+ * replaces — by new_tip (header.beacon_new_tip, or NULL) when the proposer
+ * re-commits to a new hash chain; the draw beacon becomes
+ * sha256("cohort/beacon/v2" || beacon || reveal). A block without a reveal
+ * leaves the beacon as it is (the proposer withheld). Call right after
+ * state_exec_begin, before any tx. Errors: COHORT_ERR_BAD_BLOCK (wrong
+ * preimage), COHORT_ERR_INVALID (called twice or late). */
+int state_exec_reveal(state_exec *x, const uint8_t reveal[32], const uint8_t *new_tip,
+                      core_errbuf *eb);
 
 /* Execute one decoded tx. `sig_checked` = 1 skips signature verification
  * (only when the caller has verified this exact tx for this chain).
  * Returns 0 if the tx belongs in the block: its nonce and fee are consumed
  * and res says whether its message succeeded (a failed message changes
- * nothing else). Returns < 0 if the tx is not includable (bad signature,
- * wrong nonce, fee below minimum or not payable, tx over max size): the
- * overlay is unchanged and eb says why. */
+ * nothing else) and its gas. Returns < 0 if the tx is not includable (bad
+ * signature, wrong nonce, fee below the base gas due or not payable, tx
+ * over max size; COHORT_ERR_TOO_LARGE "block is full" when it would pass a
+ * block cap: try it in a later block): the overlay is unchanged and eb says
+ * why. A code in the fatal band (core_err_is_fatal) is this node's own
+ * failure: abandon the block, never skip the tx and go on. */
 int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
                   state_tx_result *res, core_errbuf *eb);
 
@@ -159,23 +166,47 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
 void state_exec_free(state_exec *x);
 
 /* Dry-run a tx's message against the committed state (the mempool's entry
- * check; signature, nonce and fee are the caller's business). Nothing is
- * written. res->code != 0 says why the message would fail now. Returns 0 or
- * an internal error. */
+ * check; signature and nonce are the caller's business). Nothing is
+ * written. res->code != 0 says why the message would fail now (including a
+ * fee short of the full gas); res->gas is its gas. Returns 0 or an internal
+ * (fatal) error. */
 int state_check_msg(state *st, const tx_t *tx, state_tx_result *res);
 
-/* Compute market helpers shared with executors and clients.
- * claim bytes = final_state(32) || u64be(steps) || u32be(status) ||
- *               u32be(code) || output_hash(32)
- * commitment  = sha256("cohort/commit/v1" || task_id(32) || executor(20) ||
- *               claim bytes || salt(32)) */
-#define STATE_CLAIM_BYTES 80
-/* Task ID of chunk i of a job: sha256("cohort/chunk/v1" || job_id || u32be(i)). */
-void state_chunk_task_id(uint8_t out[32], const uint8_t job_id[32], uint32_t i);
+/* The market's wire rules (IDs, claims, commitments, gas) are in
+ * proto/market.h, so clients need no state/. */
 int state_get_job(state *st, const uint8_t job_id[32], Cohort__Job **out);
-void state_claim_bytes(uint8_t out[STATE_CLAIM_BYTES], const Cohort__Claim *c);
-void state_commitment(uint8_t out[32], const uint8_t task_id[32], const uint8_t executor[20],
-                      const Cohort__Claim *c, const uint8_t salt[32]);
+
+/* A block someone else built, checked and executed but not committed: what
+ * a validator does with a proposal before it prevotes, and keeps (keyed by
+ * block hash) to commit whichever block the network decides.
+ * state_block_exec decodes the block (limits from params), checks the header
+ * against the state (chain ID, height, parent hash, app_hash = ours,
+ * validators hash, the parent's commit it carries, time after the parent,
+ * proposer in the set, beacon reveal), executes every tx (each must be
+ * includable) and the end of block, and checks the tx root. Nothing is
+ * written. Errors: COHORT_ERR_BAD_BLOCK / _DECODE / _TOO_LARGE (the block is
+ * invalid), or a fatal-band code (this node failed; nothing said about the
+ * block). *out is NULL on error. The result borrows st: free it before
+ * st changes height unless it is committed. */
+typedef struct state_block state_block;
+int state_block_exec(state *st, const uint8_t *bytes, size_t blen, state_block **out,
+                     core_errbuf *eb);
+/* Commit an executed block with the Commit (raw bytes) that finalizes it:
+ * the commit is verified against the current set; then one synced batch.
+ * COHORT_ERR_INVALID if the block was executed on another tip. The block
+ * stays owned by the caller (free it after). */
+int state_block_commit(state *st, state_block *b, const uint8_t *commit, size_t clen,
+                       core_errbuf *eb);
+void state_block_free(state_block *b);
+const uint8_t *state_block_hash(const state_block *b);
+uint64_t state_block_height(const state_block *b);
+const uint8_t *state_block_bytes(const state_block *b, size_t *len);
+size_t state_block_ntx(const state_block *b);
+const uint8_t (*state_block_tx_hashes(const state_block *b))[32];
+const uint8_t (*state_block_senders(const state_block *b))[20];
+const int *state_block_msg_cases(const state_block *b); /* TxBody msg_case of each tx */
+const state_tx_result *state_block_results(const state_block *b);
+const state_exec *state_block_exec_state(const state_block *b); /* for changed tasks */
 
 /* The whole transition for a block received from elsewhere (replay, block
  * sync): decode block (limits from params), check the header against the
@@ -183,7 +214,9 @@ void state_commitment(uint8_t out[32], const uint8_t task_id[32], const uint8_t 
  * validators hash, tx root, time after parent, proposer in the set), verify
  * `commit` finalizes it under the current validator set, execute every tx
  * (each must be includable, else the block is invalid) and commit it all in
- * one synced batch. On any error nothing is written. */
+ * one synced batch. On any error nothing is written. COHORT_ERR_BAD_BLOCK
+ * means the block is invalid; a fatal-band code (core_err_is_fatal) means
+ * this node failed and says nothing about the block. */
 int state_apply_block(state *st, const uint8_t *block, size_t blen,
                       const uint8_t *commit, size_t clen, core_errbuf *eb);
 #endif

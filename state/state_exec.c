@@ -1,12 +1,22 @@
 /* state/state_exec.c — executing a block's transactions over an overlay,
  * and committing the result in one synced batch.
  *
+ * Order: state_exec_begin -> state_exec_reveal (if the header has one) ->
+ * begin-of-block work (draws; run lazily before the first tx or at finish)
+ * -> state_exec_tx for each tx -> state_exec_finish (end-of-block work,
+ * app_hash) -> state_commit.
+ *
  * Inclusion rules (a tx that breaks one makes the block invalid):
  *   size <= params.max_tx_bytes, valid signature for this chain,
- *   nonce == account nonce, fee >= params.min_fee, fee <= CRD balance.
+ *   nonce == account nonce, fee >= the fee due for its base gas
+ *   (proto/market.h, docs/protocol.md "Cost model"), fee <= CRD balance,
+ *   and the block's gas, tasks and VM KiB stay within their caps.
  * Then the fee moves to the proposer's operator and the nonce advances,
  * whatever the message does. A message that fails (e.g. transfer of more
- * than the balance) is recorded with its error code and changes nothing.
+ * than the balance, or a fee short of its full gas) is recorded with its
+ * error code and changes nothing else. An error of this node (fatal band:
+ * no memory, storage) is returned as is and must abort the block here; it
+ * never becomes a result.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +24,8 @@
 
 #include "core/bytes.h"
 #include "core/hash.h"
+#include "proto/market.h"
+#include "state/bank/bank.h"
 #include "state/state_int.h"
 
 int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
@@ -46,8 +58,11 @@ int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
   return COHORT_OK;
 }
 
-int state_exec_reveal(state_exec *x, const uint8_t reveal[32], core_errbuf *eb) {
+int state_exec_reveal(state_exec *x, const uint8_t reveal[32], const uint8_t *new_tip,
+                      core_errbuf *eb) {
   int rc;
+  if (x->begun || x->revealed)
+    return core_errf(eb, COHORT_ERR_INVALID, "the beacon reveal must be applied once, first");
   Cohort__ValidatorSet *vs = (Cohort__ValidatorSet *)sx_get_msg(
       x, (const uint8_t *)KEY_VALSET, strlen(KEY_VALSET), &cohort__validator_set__descriptor, &rc);
   if (!vs) return rc ? rc : COHORT_ERR_CORRUPT;
@@ -61,7 +76,9 @@ int state_exec_reveal(state_exec *x, const uint8_t reveal[32], core_errbuf *eb) 
     return core_errf(eb, COHORT_ERR_BAD_BLOCK, "beacon_reveal is not the preimage of the "
                      "proposer's beacon commitment");
   }
-  memcpy(v->beacon_tip.data, reveal, 32); /* the next reveal must hash to this one */
+  /* The next reveal must hash to this one, or, on a re-commitment, to the
+   * tip of the proposer's new chain. */
+  memcpy(v->beacon_tip.data, new_tip ? new_tip : reveal, 32);
   rc = sx_put_msg(x, (const uint8_t *)KEY_VALSET, strlen(KEY_VALSET), &vs->base);
   cohort__validator_set__free_unpacked(vs, NULL);
   if (rc) return rc;
@@ -77,7 +94,9 @@ int state_exec_reveal(state_exec *x, const uint8_t reveal[32], core_errbuf *eb) 
   }
   memcpy(in + 48, reveal, 32);
   core_sha256(h, in, sizeof in);
-  return sx_put(x, (const uint8_t *)"r/beacon", 8, h, 32);
+  rc = sx_put(x, (const uint8_t *)"r/beacon", 8, h, 32);
+  if (!rc) x->revealed = 1;
+  return rc;
 }
 
 void state_exec_free(state_exec *x) {
@@ -90,65 +109,26 @@ size_t state_exec_count(const state_exec *x) { return x->n_txs; }
 
 int state_exec_get_account(state_exec *x, const uint8_t id[20], uint64_t *crd,
                            uint64_t *stk, uint64_t *nonce) {
-  uint8_t key[22];
-  state_account_key(key, id);
-  const uint8_t *v;
-  size_t vl;
-  if (ov_find(&x->ov, key, 22, &v, &vl)) {
-    *crd = *stk = *nonce = 0;
-    return v ? state_decode_account(v, vl, crd, stk, nonce) : COHORT_OK;
-  }
-  return state_get_account(x->st, id, crd, stk, nonce);
+  return bank_get(x, id, crd, stk, nonce);
 }
 
-int sx_put_account(state_exec *x, const uint8_t id[20], uint64_t crd,
-                       uint64_t stk, uint64_t nonce) {
-  uint8_t key[22], *v;
-  size_t vl;
-  state_account_key(key, id);
-  int rc = state_encode_account(&v, &vl, crd, stk, nonce);
-  if (rc) return rc;
-  rc = ov_put(&x->ov, key, 22, v, vl);
-  free(v);
-  return rc;
+/* Begin-of-block work, once, after the reveal and before anything else. */
+static int ensure_begun(state_exec *x) {
+  if (x->begun) return COHORT_OK;
+  x->begun = 1;
+  return sx_begin_block(x);
 }
 
-/* Credit amount of a token to id, checked. */
-int sx_credit(state_exec *x, const uint8_t id[20], int is_stk, uint64_t amt) {
-  uint64_t c, s, n;
-  int rc = state_exec_get_account(x, id, &c, &s, &n);
-  if (rc) return rc;
-  if ((rc = core_add_u64(is_stk ? &s : &c, is_stk ? s : c, amt))) return rc;
-  return sx_put_account(x, id, c, s, n);
-}
-
-static int exec_transfer(state_exec *x, const tx_t *tx, state_tx_result *res) {
-  const Cohort__MsgTransfer *t = tx->body->transfer;
-  int is_stk = t->token == COHORT__TOKEN__STK;
-  uint64_t c, s, n, rc_c, rc_s, rc_n;
-  int rc = state_exec_get_account(x, tx->sender, &c, &s, &n);
-  if (rc) return rc;
-  uint64_t have = is_stk ? s : c;
-  if (have < t->amount) {
-    res->code = COHORT_ERR_FUNDS;
-    snprintf(res->log, sizeof res->log, "insufficient %s: balance %llu, transfer %llu",
-             is_stk ? "STK" : "CRD", (unsigned long long)have,
-             (unsigned long long)t->amount);
-    return COHORT_OK;
-  }
-  if (!memcmp(t->to.data, tx->sender, 20)) return COHORT_OK; /* self-transfer: no-op */
-  rc = state_exec_get_account(x, t->to.data, &rc_c, &rc_s, &rc_n);
-  if (rc) return rc;
-  uint64_t dest = is_stk ? rc_s : rc_c, sum;
-  if (core_add_u64(&sum, dest, t->amount)) {
-    res->code = COHORT_ERR_OVERFLOW;
-    snprintf(res->log, sizeof res->log, "recipient %s balance would overflow",
-             is_stk ? "STK" : "CRD");
-    return COHORT_OK;
-  }
-  if (is_stk) s -= t->amount; else c -= t->amount;
-  if ((rc = sx_put_account(x, tx->sender, c, s, n))) return rc;
-  return sx_credit(x, t->to.data, is_stk, t->amount);
+/* Would this tx's cost fit the block's caps? */
+static const char *over_cap(const state_exec *x, const Cohort__Params *p, uint64_t gas,
+                            uint64_t tasks, uint64_t kib) {
+  if (gas > p->max_block_gas - (x->blk_gas < p->max_block_gas ? x->blk_gas : p->max_block_gas))
+    return "gas (params.max_block_gas)";
+  if (tasks > p->max_block_tasks - (x->blk_tasks < p->max_block_tasks ? x->blk_tasks : p->max_block_tasks))
+    return "tasks and chunks (params.max_block_tasks)";
+  if (kib > p->max_block_vm_kib - (x->blk_vm_kib < p->max_block_vm_kib ? x->blk_vm_kib : p->max_block_vm_kib))
+    return "VM memory loaded (params.max_block_vm_kib)";
+  return NULL;
 }
 
 int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
@@ -156,6 +136,8 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
   const Cohort__Params *p = x->st->params;
   memset(res, 0, sizeof *res);
   if (x->finished) return core_errf(eb, COHORT_ERR_INVALID, "block already finished");
+  int rc = ensure_begun(x);
+  if (rc) return core_errf(eb, rc, "begin-of-block work failed: %s", core_err_str(rc));
   if (tx->raw_len > p->max_tx_bytes)
     return core_errf(eb, COHORT_ERR_TOO_LARGE, "tx is %zu bytes, limit %u",
                      tx->raw_len, p->max_tx_bytes);
@@ -164,8 +146,8 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
                      "signature does not verify for chain \"%s\" (wrong key, "
                      "tampered body, or signed for another chain)", x->st->meta->chain_id);
   uint64_t c, s, n;
-  int rc = state_exec_get_account(x, tx->sender, &c, &s, &n);
-  if (rc) return core_errf(eb, rc, "cannot read sender account: %s", core_err_str(rc));
+  if ((rc = bank_get(x, tx->sender, &c, &s, &n)))
+    return core_errf(eb, rc, "cannot read sender account: %s", core_err_str(rc));
   const Cohort__TxBody *b = tx->body;
   if (b->nonce < n)
     return core_errf(eb, COHORT_ERR_NONCE_OLD, "nonce %llu already used; account nonce is %llu",
@@ -173,27 +155,32 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
   if (b->nonce > n)
     return core_errf(eb, COHORT_ERR_NONCE_FUTURE, "nonce %llu is ahead; account nonce is %llu",
                      (unsigned long long)b->nonce, (unsigned long long)n);
-  if (b->fee < p->min_fee)
-    return core_errf(eb, COHORT_ERR_FEE, "fee %llu is below the minimum %llu",
-                     (unsigned long long)b->fee, (unsigned long long)p->min_fee);
+  uint64_t base = market_gas_base(b, tx->raw_len, p), due = market_fee_due(base, p);
+  if (b->fee < due)
+    return core_errf(eb, COHORT_ERR_FEE, "fee %llu is below the %llu CRD base units due for this "
+                     "tx's %llu gas (docs/protocol.md \"Cost model\")",
+                     (unsigned long long)b->fee, (unsigned long long)due, (unsigned long long)base);
   if (b->fee > c)
     return core_errf(eb, COHORT_ERR_FUNDS, "fee %llu exceeds the CRD balance %llu",
                      (unsigned long long)b->fee, (unsigned long long)c);
+  const char *full = over_cap(x, p, base, 0, 0);
+  if (full) return core_errf(eb, COHORT_ERR_TOO_LARGE, "block is full: %s", full);
   /* Journal everything this tx writes: an internal error undoes it all (the
    * proposer skips the tx, so no write of it may stay); a failed message
    * undoes only the message, while fee and nonce stick. */
   ov_journal_begin(&x->ov);
-  if ((rc = sx_put_account(x, tx->sender, c - b->fee, s, n + 1)) ||
-      (rc = sx_credit(x, x->fee_sink, 0, b->fee))) {
+  if ((rc = bank_put(x, tx->sender, c - b->fee, s, n + 1)) ||
+      (rc = bank_credit(x, x->fee_sink, BANK_CRD, b->fee))) {
     ov_journal_rollback_to(&x->ov, 0);
     ov_journal_end(&x->ov);
     return core_errf(eb, rc, "cannot charge the fee: %s", core_err_str(rc));
   }
   size_t after_fee = x->ov.jn;
   res->fee = b->fee;
+  x->tx_tasks = x->tx_vm_kib = 0;
   switch (b->msg_case) {
     case COHORT__TX_BODY__MSG_TRANSFER:
-      rc = exec_transfer(x, tx, res);
+      rc = bank_exec_transfer(x, tx, res);
       break;
     case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
     case COHORT__TX_BODY__MSG_UNBOND:
@@ -215,16 +202,39 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
     return core_errf(eb, rc, "execution failed: %s%s", core_err_str(rc),
                      rb ? " (and the rollback failed: discard this block)" : "");
   }
+  /* The work done loading VMs is paid whether or not the message then
+   * failed; what it created counts against the caps only if it stays. */
+  uint64_t gas = base + market_gas_vm(x->tx_vm_kib, p);
+  if (gas < base) gas = UINT64_MAX;
+  uint64_t due_all = market_fee_due(gas, p);
+  if (!res->code && b->fee < due_all) {
+    res->code = COHORT_ERR_FEE;
+    snprintf(res->log, sizeof res->log, "fee %llu is below the %llu due for %llu gas: the "
+             "program and input loaded into VMs add %llu KiB (params.gas_vm_kib each)",
+             (unsigned long long)b->fee, (unsigned long long)due_all, (unsigned long long)gas,
+             (unsigned long long)x->tx_vm_kib);
+  }
+  uint64_t tasks = res->code ? 0 : x->tx_tasks, kib = x->tx_vm_kib;
+  if ((full = over_cap(x, p, gas, tasks, kib))) {
+    int rb = ov_journal_rollback_to(&x->ov, 0);
+    ov_journal_end(&x->ov);
+    return core_errf(eb, rb ? rb : COHORT_ERR_TOO_LARGE, "block is full: %s", full);
+  }
   if (res->code) rc = ov_journal_rollback_to(&x->ov, after_fee);
   ov_journal_end(&x->ov);
   if (rc) return core_errf(eb, rc, "rollback failed: %s", core_err_str(rc));
+  x->blk_gas += gas;
+  x->blk_tasks += tasks;
+  x->blk_vm_kib += kib;
+  res->gas = gas;
   x->n_txs++;
   return COHORT_OK;
 }
 
 int state_exec_finish(state_exec *x, uint8_t app_hash[32]) {
   if (x->finished) return COHORT_ERR_INVALID;
-  int rc = sx_end_block(x);
+  int rc = ensure_begun(x);
+  if (!rc) rc = sx_end_block(x);
   if (rc) return rc;
   ov_hash(&x->ov, x->st->meta->app_hash.data, x->height, app_hash);
   x->finished = 1;
@@ -248,9 +258,11 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
   kv_batch *b = kv_batch_new();
   if (!b) return COHORT_ERR_NOMEM;
   int rc = COHORT_OK;
-  for (size_t i = 0; !rc && i < x->ov.n; i++) {
-    ov_ent *e = &x->ov.e[i];
-    rc = e->v ? kv_batch_put(b, e->k, e->kl, e->v, e->vl) : kv_batch_delete(b, e->k, e->kl);
+  for (const ov_node *e = ov_first(&x->ov); !rc && e; e = ov_next(e)) {
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    ov_node_get(e, &k, &kl, &v, &vl);
+    rc = v ? kv_batch_put(b, k, kl, v, vl) : kv_batch_delete(b, k, kl);
   }
   if (!rc) rc = put_h(b, 'B', x->height, block, blen);
   if (!rc) rc = put_h(b, 'C', x->height, commit, clen);
@@ -265,7 +277,9 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
     r.code = results[i].code;
     r.log = (char *)results[i].log;
     r.fee_paid = results[i].fee;
-    uint8_t rb[256], tk[34] = {'T', '/'};
+    r.gas_used = results[i].gas;
+    uint8_t rb[512], tk[34] = {'T', '/'}; /* log <= 255 bytes + six numbers */
+    _Static_assert(sizeof rb > sizeof results[0].log + 6 * 11 + 16, "TxResult buffer");
     size_t rl = cohort__tx_result__pack(&r, rb);
     memcpy(tk + 2, tx_hashes[i], 32);
     rc = kv_batch_put(b, tk, sizeof tk, rb, rl);
@@ -279,29 +293,52 @@ int state_commit(state *st, state_exec *x, const uint8_t *block, size_t blen,
   uint8_t mb[4096];
   size_t ml = cohort__chain_meta__pack(&m, mb);
   if (!rc) rc = kv_batch_put(b, (const uint8_t *)KEY_META, strlen(KEY_META), mb, ml);
-  if (!rc) rc = kv_write(st->kv, b, 1, eb);
+  state_cache cache;
+  if (!rc) rc = state_cache_prepare(st, &x->ov, mb, ml, &cache, eb);
+  if (!rc) {
+    rc = kv_write(st->kv, b, 1, eb);
+    if (rc) state_cache_free(&cache);
+    else state_cache_swap(st, &cache); /* cannot fail: the commit is what it reports */
+  }
   kv_batch_del(b);
-  if (rc) return rc;
-  return state_reload(st, eb);
+  return rc;
 }
 
 int state_check_msg(state *st, const tx_t *tx, state_tx_result *res) {
   memset(res, 0, sizeof *res);
+  const Cohort__Params *p = st->params;
+  uint64_t base = market_gas_base(tx->body, tx->raw_len, p);
+  res->gas = base;
   if (tx->body->msg_case == COHORT__TX_BODY__MSG_TRANSFER) return COHORT_OK; /* mempool checks */
   state_exec *x = calloc(1, sizeof *x);
   if (!x) return COHORT_ERR_NOMEM;
   x->st = st;
   x->height = st->meta->height + 1;
   x->time_ms = st->meta->last_time_ms + 1;
+  x->begun = 1; /* a dry run of the message alone, without the block's draws */
   int rc = sx_exec_market(x, tx, res);
+  uint64_t gas = base + market_gas_vm(x->tx_vm_kib, p);
+  if (gas < base) gas = UINT64_MAX;
+  res->gas = gas;
+  uint64_t due = market_fee_due(gas, p);
+  if (!rc && !res->code && tx->body->fee < due) {
+    res->code = COHORT_ERR_FEE;
+    snprintf(res->log, sizeof res->log, "fee %llu is below the %llu CRD base units due for this "
+             "tx's %llu gas (including %llu KiB loaded into VMs)",
+             (unsigned long long)tx->body->fee, (unsigned long long)due, (unsigned long long)gas,
+             (unsigned long long)x->tx_vm_kib);
+  }
   state_exec_free(x);
   return rc;
 }
 
 void state_exec_changed_tasks(const state_exec *x, void (*cb)(void *ctx, const uint8_t id[32]),
                               void *ctx) {
-  for (size_t i = 0; i < x->ov.n; i++) {
-    const ov_ent *e = &x->ov.e[i];
-    if (e->kl == 34 && e->k[0] == 't' && e->k[1] == '/' && e->v) cb(ctx, e->k + 2);
+  for (const ov_node *e = ov_seek(&x->ov, (const uint8_t *)"t/", 2); e; e = ov_next(e)) {
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    ov_node_get(e, &k, &kl, &v, &vl);
+    if (kl < 2 || k[0] != 't' || k[1] != '/') break;
+    if (kl == 34 && v) cb(ctx, k + 2);
   }
 }

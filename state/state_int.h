@@ -18,12 +18,6 @@ struct state {
   Cohort__Params *params;      /* cached "p/params" */
 };
 
-/* One write in an overlay. v == NULL marks a delete. */
-typedef struct {
-  uint8_t *k, *v;
-  size_t kl, vl;
-} ov_ent;
-
 /* Undo record: what a key looked like in the overlay before a write. */
 typedef struct {
   uint8_t *k, *v;
@@ -31,11 +25,14 @@ typedef struct {
   int existed, was_delete;
 } ov_undo;
 
-/* A sorted write set over the committed store. While `journaling`, every
- * write is recorded so a failed message can be rolled back. */
+/* An ordered write set over the committed store (a skip list, see
+ * state_overlay.c). While `journaling`, every write is recorded so a failed
+ * message can be rolled back. */
+typedef struct ov_node ov_node;
+#define OV_MAX_LEVEL 20
 typedef struct {
-  ov_ent *e;
-  size_t n, cap;
+  ov_node *head; /* sentinel, NULL until the first write */
+  size_t n;      /* keys in the set (puts and deletes) */
   ov_undo *j;
   size_t jn, jcap;
   int journaling;
@@ -48,13 +45,25 @@ struct state_exec {
   uint8_t fee_sink[20]; /* proposer's operator */
   uint8_t proposer[32];
   size_t n_txs;
+  int revealed; /* the header's beacon reveal was applied */
+  int begun;    /* begin-of-block work (draws) done: no reveal after this */
   int finished;
+  /* cost accounting: this block's totals, and the tx being executed */
+  uint64_t blk_gas, blk_tasks, blk_vm_kib;
+  uint64_t tx_tasks, tx_vm_kib; /* set by the market while a message runs */
 };
 
 int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
 /* 1 found (v/vl set; v NULL = deleted), 0 not in overlay. Borrowed pointers. */
 int ov_find(const overlay *o, const uint8_t *k, size_t kl, const uint8_t **v,
             size_t *vl);
+/* In-order walk: the first entry, the first entry with key >= k, the next
+ * one (NULL at the end); an entry's key and value (v NULL = delete). Valid
+ * until the next write. */
+const ov_node *ov_first(const overlay *o);
+const ov_node *ov_seek(const overlay *o, const uint8_t *k, size_t kl);
+const ov_node *ov_next(const ov_node *n);
+void ov_node_get(const ov_node *n, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl);
 void ov_free(overlay *o);
 /* Start journaling; undo the writes after `mark` (a value of o->jn taken
  * earlier; 0 = since begin) and keep journaling; stop and forget. */
@@ -67,10 +76,7 @@ void ov_hash(const overlay *o, const uint8_t prev[32], uint64_t height,
 
 void state_account_key(uint8_t key[22], const uint8_t id[20]);
 
-/* ---- helpers over an executing block's overlay (state_exec.c, state_sx.c) ---- */
-int sx_put_account(state_exec *x, const uint8_t id[20], uint64_t crd, uint64_t stk,
-                   uint64_t nonce);
-int sx_credit(state_exec *x, const uint8_t id[20], int is_stk, uint64_t amt);
+/* ---- helpers over an executing block's overlay (state_sx.c) ---- */
 /* Read a key through the overlay: 0 (*v malloc'd), COHORT_ERR_NOT_FOUND, or error. */
 int sx_get(state_exec *x, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl);
 int sx_put(state_exec *x, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
@@ -82,13 +88,10 @@ int sx_scan(state_exec *x, const uint8_t *prefix, size_t plen, kv_visit_fn cb, v
 ProtobufCMessage *sx_get_msg(state_exec *x, const uint8_t *k, size_t kl,
                              const ProtobufCMessageDescriptor *d, int *rc);
 int sx_put_msg(state_exec *x, const uint8_t *k, size_t kl, const ProtobufCMessage *m);
-/* Adjust the recorded supply / escrow totals (checked). */
-int sx_supply_sub(state_exec *x, uint64_t crd, uint64_t stk);
-int sx_escrow_add(state_exec *x, uint64_t crd);
-int sx_escrow_sub(state_exec *x, uint64_t crd);
-
-/* The compute market (state_market.c). */
+/* The compute market (state/market/): a market message, and the block hooks
+ * (begin: after the beacon reveal, before the first tx; end: in finish). */
 int sx_exec_market(state_exec *x, const tx_t *tx, state_tx_result *res);
+int sx_begin_block(state_exec *x);
 int sx_end_block(state_exec *x);
 int state_decode_account(const uint8_t *v, size_t vl, uint64_t *crd,
                          uint64_t *stk, uint64_t *nonce);
@@ -96,5 +99,17 @@ int state_encode_account(uint8_t **v, size_t *vl, uint64_t crd, uint64_t stk,
                          uint64_t nonce);
 /* Reload cached meta/valset/params from the store. */
 int state_reload(state *st, core_errbuf *eb);
+/* The cache a commit will leave, built BEFORE the write (the only step
+ * that allocates), then swapped in after it without any failure point: a
+ * commit that reached the disk is never reported as failed. */
+typedef struct {
+  Cohort__ChainMeta *meta;
+  Cohort__ValidatorSet *vals;
+  Cohort__Params *params;
+} state_cache;
+int state_cache_prepare(state *st, const overlay *ov, const uint8_t *meta, size_t ml,
+                        state_cache *c, core_errbuf *eb);
+void state_cache_swap(state *st, state_cache *c);
+void state_cache_free(state_cache *c);
 
 #endif

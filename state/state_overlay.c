@@ -1,11 +1,27 @@
-/* state/state_overlay.c — the sorted write set of one block, and the v1
- * running app_hash over it. */
+/* state/state_overlay.c — the write set of one block: an ordered map from
+ * key to value-or-delete, with an undo journal, and the v1 running app_hash
+ * over it.
+ *
+ * The map is a skip list: O(log n) insert, lookup and seek, in-order walks
+ * from any key. A node's height is a function of its key's hash (not of a
+ * random generator), so the structure — though never the results, which
+ * depend only on the key order — is the same on every run. A block that
+ * writes 400k keys costs 400k * log(400k) comparisons, not 400k^2 / 2 moves
+ * as the sorted array this replaced did.
+ */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/bytes.h"
 #include "core/hash.h"
 #include "state/state_int.h"
+
+struct ov_node {
+  uint8_t *k, *v; /* v NULL = delete */
+  size_t kl, vl;
+  int height;
+  struct ov_node *next[]; /* height entries */
+};
 
 static int cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
   size_t m = al < bl ? al : bl;
@@ -14,22 +30,60 @@ static int cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
   return al < bl ? -1 : al > bl;
 }
 
-static size_t lower(const overlay *o, const uint8_t *k, size_t kl) {
-  size_t lo = 0, hi = o->n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (cmp(o->e[mid].k, o->e[mid].kl, k, kl) < 0) lo = mid + 1;
-    else hi = mid;
+/* Height from the key: 1 + the number of trailing one bits of a 32-bit
+ * FNV-1a hash, taken two at a time (p = 1/4 per level). */
+static int key_height(const uint8_t *k, size_t kl) {
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < kl; i++) h = (h ^ k[i]) * 16777619u;
+  h ^= h >> 15;
+  h *= 0x2c1b3c6dU;
+  h ^= h >> 12;
+  int lv = 1;
+  while (lv < OV_MAX_LEVEL && (h & 3) == 3) {
+    lv++;
+    h >>= 2;
   }
-  return lo;
+  return lv;
 }
 
-int ov_find(const overlay *o, const uint8_t *k, size_t kl, const uint8_t **v,
-            size_t *vl) {
-  size_t i = lower(o, k, kl);
-  if (i == o->n || cmp(o->e[i].k, o->e[i].kl, k, kl)) return 0;
-  *v = o->e[i].v;
-  *vl = o->e[i].vl;
+static int ensure_head(overlay *o) {
+  if (o->head) return COHORT_OK;
+  o->head = calloc(1, sizeof(ov_node) + OV_MAX_LEVEL * sizeof(ov_node *));
+  if (!o->head) return COHORT_ERR_NOMEM;
+  o->head->height = OV_MAX_LEVEL;
+  return COHORT_OK;
+}
+
+/* Fill upd[l] with the last node at level l whose key is < k. */
+static ov_node *find_ge(const overlay *o, const uint8_t *k, size_t kl, ov_node **upd) {
+  ov_node *x = o->head;
+  for (int l = OV_MAX_LEVEL - 1; l >= 0; l--) {
+    while (x->next[l] && cmp(x->next[l]->k, x->next[l]->kl, k, kl) < 0) x = x->next[l];
+    if (upd) upd[l] = x;
+  }
+  return x->next[0];
+}
+
+const ov_node *ov_seek(const overlay *o, const uint8_t *k, size_t kl) {
+  if (!o->head) return NULL;
+  return find_ge(o, k, kl, NULL);
+}
+
+const ov_node *ov_first(const overlay *o) { return o->head ? o->head->next[0] : NULL; }
+const ov_node *ov_next(const ov_node *n) { return n->next[0]; }
+void ov_node_get(const ov_node *n, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
+  *k = n->k;
+  *kl = n->kl;
+  *v = n->v;
+  *vl = n->vl;
+}
+
+int ov_find(const overlay *o, const uint8_t *k, size_t kl, const uint8_t **v, size_t *vl) {
+  if (!o->head) return 0;
+  ov_node *n = find_ge(o, k, kl, NULL);
+  if (!n || cmp(n->k, n->kl, k, kl)) return 0;
+  *v = n->v;
+  *vl = n->vl;
   return 1;
 }
 
@@ -66,10 +120,15 @@ static int journal(overlay *o, const uint8_t *k, size_t kl) {
   return COHORT_OK;
 }
 
-static void remove_at(overlay *o, size_t i) {
-  free(o->e[i].k);
-  free(o->e[i].v);
-  memmove(&o->e[i], &o->e[i + 1], (o->n - i - 1) * sizeof(ov_ent));
+static void remove_key(overlay *o, const uint8_t *k, size_t kl) {
+  ov_node *upd[OV_MAX_LEVEL];
+  ov_node *n = find_ge(o, k, kl, upd);
+  if (!n || cmp(n->k, n->kl, k, kl)) return;
+  for (int l = 0; l < n->height; l++)
+    if (upd[l]->next[l] == n) upd[l]->next[l] = n->next[l];
+  free(n->k);
+  free(n->v);
+  free(n);
   o->n--;
 }
 
@@ -90,12 +149,8 @@ int ov_journal_rollback_to(overlay *o, size_t mark) {
   int rc = COHORT_OK;
   for (size_t i = o->jn; i-- > mark;) {
     ov_undo *u = &o->j[i];
-    if (!u->existed) {
-      size_t at = lower(o, u->k, u->kl);
-      if (at < o->n && !cmp(o->e[at].k, o->e[at].kl, u->k, u->kl)) remove_at(o, at);
-    } else if (!rc) {
-      rc = ov_put(o, u->k, u->kl, u->was_delete ? NULL : u->v, u->vl);
-    }
+    if (!u->existed) remove_key(o, u->k, u->kl);
+    else if (!rc) rc = ov_put(o, u->k, u->kl, u->was_delete ? NULL : u->v, u->vl);
     free(u->k);
     free(u->v);
   }
@@ -105,6 +160,7 @@ int ov_journal_rollback_to(overlay *o, size_t mark) {
 }
 
 int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  if (ensure_head(o)) return COHORT_ERR_NOMEM;
   if (o->journaling && journal(o, k, kl)) return COHORT_ERR_NOMEM;
   uint8_t *nv = NULL;
   if (v) {
@@ -112,32 +168,33 @@ int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
     if (!nv) return COHORT_ERR_NOMEM;
     if (vl) memcpy(nv, v, vl);
   }
-  size_t i = lower(o, k, kl);
-  if (i < o->n && !cmp(o->e[i].k, o->e[i].kl, k, kl)) {
-    free(o->e[i].v);
-    o->e[i].v = nv;
-    o->e[i].vl = v ? vl : 0;
+  ov_node *upd[OV_MAX_LEVEL];
+  ov_node *n = find_ge(o, k, kl, upd);
+  if (n && !cmp(n->k, n->kl, k, kl)) {
+    free(n->v);
+    n->v = nv;
+    n->vl = v ? vl : 0;
     return COHORT_OK;
   }
-  uint8_t *nk = malloc(kl);
-  if (!nk) {
+  int h = key_height(k, kl);
+  n = malloc(sizeof *n + (size_t)h * sizeof(ov_node *));
+  uint8_t *nk = malloc(kl ? kl : 1);
+  if (!n || !nk) {
+    free(n);
+    free(nk);
     free(nv);
     return COHORT_ERR_NOMEM;
   }
-  memcpy(nk, k, kl);
-  if (o->n == o->cap) {
-    size_t cap = o->cap ? o->cap * 2 : 32;
-    ov_ent *e = realloc(o->e, cap * sizeof *e);
-    if (!e) {
-      free(nk);
-      free(nv);
-      return COHORT_ERR_NOMEM;
-    }
-    o->e = e;
-    o->cap = cap;
+  if (kl) memcpy(nk, k, kl);
+  n->k = nk;
+  n->kl = kl;
+  n->v = nv;
+  n->vl = v ? vl : 0;
+  n->height = h;
+  for (int l = 0; l < h; l++) {
+    n->next[l] = upd[l]->next[l];
+    upd[l]->next[l] = n;
   }
-  memmove(&o->e[i + 1], &o->e[i], (o->n - i) * sizeof(ov_ent));
-  o->e[i] = (ov_ent){nk, nv, kl, v ? vl : 0};
   o->n++;
   return COHORT_OK;
 }
@@ -145,16 +202,19 @@ int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 void ov_free(overlay *o) {
   ov_journal_end(o);
   free(o->j);
-  for (size_t i = 0; i < o->n; i++) {
-    free(o->e[i].k);
-    free(o->e[i].v);
+  ov_node *x = o->head ? o->head->next[0] : NULL;
+  while (x) {
+    ov_node *nx = x->next[0];
+    free(x->k);
+    free(x->v);
+    free(x);
+    x = nx;
   }
-  free(o->e);
+  free(o->head);
   memset(o, 0, sizeof *o);
 }
 
-void ov_hash(const overlay *o, const uint8_t prev[32], uint64_t height,
-             uint8_t out[32]) {
+void ov_hash(const overlay *o, const uint8_t prev[32], uint64_t height, uint8_t out[32]) {
   core_sha256_ctx c;
   uint8_t b[8];
   core_sha256_init(&c);
@@ -162,8 +222,7 @@ void ov_hash(const overlay *o, const uint8_t prev[32], uint64_t height,
   core_sha256_update(&c, prev, 32);
   core_put_u64be(b, height);
   core_sha256_update(&c, b, 8);
-  for (size_t i = 0; i < o->n; i++) {
-    const ov_ent *e = &o->e[i];
+  for (const ov_node *e = ov_first(o); e; e = e->next[0]) {
     uint8_t flag = e->v ? 1 : 0;
     core_put_u32be(b, (uint32_t)e->kl);
     core_sha256_update(&c, b, 4);

@@ -96,20 +96,21 @@ static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
 int sx_scan(state_exec *x, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx) {
   items a = {0};
   int rc = kv_scan(x->st->kv, prefix, plen, collect, &a);
-  /* Overlay entries with the prefix, in order (the overlay is sorted). */
-  size_t oi = 0;
-  const overlay *o = &x->ov;
-  while (oi < o->n && keycmp(o->e[oi].k, o->e[oi].kl, prefix, plen) < 0) oi++;
+  /* Overlay entries with the prefix, in order. */
+  const ov_node *on = ov_seek(&x->ov, prefix, plen);
   size_t si = 0;
   while (!rc) {
-    int o_ok = oi < o->n && o->e[oi].kl >= plen && !memcmp(o->e[oi].k, prefix, plen);
+    const uint8_t *ok = NULL, *ovv = NULL;
+    size_t okl = 0, ovl = 0;
+    if (on) ov_node_get(on, &ok, &okl, &ovv, &ovl);
+    int o_ok = on && okl >= plen && !memcmp(ok, prefix, plen);
     int s_ok = si < a.n;
     if (!o_ok && !s_ok) break;
-    int c = !o_ok ? 1 : !s_ok ? -1 : keycmp(o->e[oi].k, o->e[oi].kl, a.it[si].k, a.it[si].kl);
+    int c = !o_ok ? 1 : !s_ok ? -1 : keycmp(ok, okl, a.it[si].k, a.it[si].kl);
     if (c <= 0) {
-      const ov_ent *e = &o->e[oi++];
+      on = ov_next(on);
       if (c == 0) si++;
-      if (e->v) rc = cb(ctx, e->k, e->kl, e->v, e->vl);
+      if (ovv) rc = cb(ctx, ok, okl, ovv, ovl);
     } else {
       rc = cb(ctx, a.it[si].k, a.it[si].kl, a.it[si].v, a.it[si].vl);
       si++;
@@ -123,28 +124,3 @@ int sx_scan(state_exec *x, const uint8_t *prefix, size_t plen, kv_visit_fn cb, v
   return rc;
 }
 
-/* ---- totals ---- */
-static int totals(state_exec *x, const char *key, int64_t dcrd_sign, uint64_t crd,
-                  int64_t dstk_sign, uint64_t stk) {
-  int rc;
-  Cohort__Account *a = (Cohort__Account *)sx_get_msg(x, (const uint8_t *)key, strlen(key),
-                                                      &cohort__account__descriptor, &rc);
-  if (rc) return rc;
-  Cohort__Account t = COHORT__ACCOUNT__INIT;
-  if (a) {
-    t.crd = a->crd;
-    t.stk = a->stk;
-    cohort__account__free_unpacked(a, NULL);
-  }
-  if (dcrd_sign > 0 ? core_add_u64(&t.crd, t.crd, crd) : core_sub_u64(&t.crd, t.crd, crd))
-    return COHORT_ERR_CORRUPT;
-  if (dstk_sign > 0 ? core_add_u64(&t.stk, t.stk, stk) : core_sub_u64(&t.stk, t.stk, stk))
-    return COHORT_ERR_CORRUPT;
-  return sx_put_msg(x, (const uint8_t *)key, strlen(key), &t.base);
-}
-
-int sx_supply_sub(state_exec *x, uint64_t crd, uint64_t stk) {
-  return totals(x, KEY_SUPPLY, -1, crd, -1, stk);
-}
-int sx_escrow_add(state_exec *x, uint64_t crd) { return totals(x, "s/escrow", 1, crd, 1, 0); }
-int sx_escrow_sub(state_exec *x, uint64_t crd) { return totals(x, "s/escrow", -1, crd, -1, 0); }

@@ -66,7 +66,7 @@ enum cohort_vm_trap {
   COHORT_VM_TRAP_LOAD_MISALIGNED = 8,
   COHORT_VM_TRAP_STORE_MISALIGNED = 9,
   COHORT_VM_TRAP_SYSCALL = 10,         /* unknown system call number */
-  COHORT_VM_TRAP_OUTPUT_LIMIT = 11     /* write(1) past COHORT_VM_OUTPUT_MAX */
+  COHORT_VM_TRAP_OUTPUT_LIMIT = 11     /* write(1) past the run's out_cap */
 };
 
 typedef struct cohort_vm cohort_vm;
@@ -75,9 +75,12 @@ typedef struct {
   uint32_t mem_cap;   /* RAM size in bytes: RAM is [RAM_BASE, mem_cap);
                          multiple of 4096 in [MEM_MIN, MEM_MAX] */
   uint64_t max_steps; /* step cap, >= 1; reaching it => OUT_OF_STEPS */
+  uint32_t out_cap;   /* bytes of output allowed, <= COHORT_VM_OUTPUT_MAX: a
+                         write(1) past it traps with OUTPUT_LIMIT (like a
+                         file-size limit); 0 = COHORT_VM_OUTPUT_MAX */
 } cohort_vm_config;
 
-/* Defaults: 64 MiB, 2^40 steps. */
+/* Defaults: 64 MiB, 2^40 steps, output up to COHORT_VM_OUTPUT_MAX. */
 void cohort_vm_config_default(cohort_vm_config *cfg);
 
 /* The architectural state, as committed to by the state hash. */
@@ -94,6 +97,7 @@ typedef struct {
   uint32_t in_len, in_pos;   /* task input length, read cursor */
   uint32_t out_len;          /* bytes of output written */
   uint32_t sys_done;         /* bytes moved so far by an unfinished read/write */
+  uint32_t out_cap;          /* output limit of this run (config.out_cap) */
 } cohort_vm_info;
 
 /* Load a program. Copies elf and input (caller keeps ownership of both).

@@ -19,6 +19,7 @@
 void cohort_vm_config_default(cohort_vm_config *cfg) {
   cfg->mem_cap = COHORT_VM_MEM_DEFAULT;
   cfg->max_steps = (uint64_t)1 << 40;
+  cfg->out_cap = COHORT_VM_OUTPUT_MAX;
 }
 
 static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
@@ -52,6 +53,10 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
     return core_errf(eb, COHORT_ERR_INVALID, "memory cap %u is not a multiple of 4096 in [2 MiB, 1 GiB]",
                      (unsigned)cfg.mem_cap);
   if (cfg.max_steps == 0) return core_errf(eb, COHORT_ERR_INVALID, "step cap must be at least 1");
+  if (cfg.out_cap == 0) cfg.out_cap = COHORT_VM_OUTPUT_MAX;
+  if (cfg.out_cap > COHORT_VM_OUTPUT_MAX)
+    return core_errf(eb, COHORT_ERR_INVALID, "output cap %u exceeds %u", (unsigned)cfg.out_cap,
+                     (unsigned)COHORT_VM_OUTPUT_MAX);
   if (input_len > COHORT_VM_INPUT_MAX)
     return core_errf(eb, COHORT_ERR_TOO_LARGE, "input of %zu bytes exceeds %u", input_len,
                      (unsigned)COHORT_VM_INPUT_MAX);
@@ -158,6 +163,7 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
   s->max_steps = cfg.max_steps;
   s->status = COHORT_VM_RUNNING;
   s->mem_cap = cfg.mem_cap;
+  s->out_cap = cfg.out_cap;
   s->exec_lo = exec_lo;
   s->exec_hi = exec_hi;
   s->brk = s->brk_min = top;

@@ -13,7 +13,7 @@
 #define VM_PAGE_LEVELS 7           /* levels from a leaf up to a page root */
 #define VM_TREE_LEVELS 27          /* levels from a leaf up to the memory root */
 #define VM_MAX_WITNESS 4
-#define VM_STATE_SER_LEN 188       /* serialized state, without memory root */
+#define VM_STATE_SER_LEN 192       /* serialized state, without memory root */
 
 #define VM_EBADF 9u
 #define VM_EFAULT 14u

@@ -1,11 +1,11 @@
 /* vm/vm_proof.c — state serialization, state hash, one-step proofs and
  * output proofs.
  *
- * State hash = BLAKE2b-256("cohort/vm/state/v1" || state || mem_root), with
- * the 188-byte little-endian state layout of docs/vm.md.
+ * State hash = BLAKE2b-256("cohort/vm/state/v2" || state || mem_root), with
+ * the 192-byte little-endian state layout of docs/vm.md.
  *
  * One-step proof (v1), all integers little-endian:
- *   "CVP1" | state (188) | mem_root (32) | n (u8, <= 4) | n witnesses
+ *   "CVP2" | state (192) | mem_root (32) | n (u8, <= 4) | n witnesses
  *   witness = addr (u32, 32-byte aligned) | mask (u32, bit l set = sibling
  *             at level l is the empty subtree and omitted; bits >= 27 zero)
  *             | leaf (32) | the non-empty siblings, level 0 first (32 each)
@@ -13,7 +13,7 @@
  * access; at most one of them is written. The verifier re-runs vm_step over
  * the witnesses, so the proof path and the fast path share one definition.
  *
- * Output proof (v1): "CVO1" | state (188) | mem_root (32) | the 6 siblings
+ * Output proof (v1): "CVO2" | state (192) | mem_root (32) | the 6 siblings
  * of the output region's subtree (levels 21..26).
  */
 #include <stdlib.h>
@@ -21,7 +21,7 @@
 #include "core/hash.h"
 #include "vm/vm_int.h"
 
-static const char STATE_TAG[] = "cohort/vm/state/v1";
+static const char STATE_TAG[] = "cohort/vm/state/v2";
 #define PROOF_HDR (4 + VM_STATE_SER_LEN + 32 + 1)
 #define OUT_LEVEL (VM_PAGE_LEVELS + 14) /* level of the output region root */
 #define OUT_PROOF_LEN (4 + VM_STATE_SER_LEN + 32 + 32 * (VM_TREE_LEVELS - OUT_LEVEL))
@@ -34,9 +34,9 @@ void vm_state_ser(const cohort_vm_info *s, uint8_t o_[VM_STATE_SER_LEN]) {
   vm_put64(o, s->step);
   vm_put64(o + 8, s->max_steps);
   o += 16;
-  const uint32_t f[11] = {s->status, s->code, s->mem_cap, s->exec_lo, s->exec_hi, s->brk,
-                          s->brk_min, s->in_len, s->in_pos, s->out_len, s->sys_done};
-  for (int i = 0; i < 11; i++) vm_put32(o + 4 * i, f[i]);
+  const uint32_t f[12] = {s->status, s->code,    s->mem_cap, s->exec_lo, s->exec_hi, s->brk,
+                          s->brk_min, s->in_len, s->in_pos,  s->out_len, s->sys_done, s->out_cap};
+  for (int i = 0; i < 12; i++) vm_put32(o + 4 * i, f[i]);
 }
 
 /* Decode and check the invariants every reachable state satisfies. */
@@ -49,9 +49,10 @@ int vm_state_deser(const uint8_t in_[VM_STATE_SER_LEN], cohort_vm_info *s) {
   s->step = vm_le64(in);
   s->max_steps = vm_le64(in + 8);
   in += 16;
-  uint32_t *f[11] = {&s->status, &s->code, &s->mem_cap, &s->exec_lo, &s->exec_hi, &s->brk,
-                     &s->brk_min, &s->in_len, &s->in_pos, &s->out_len, &s->sys_done};
-  for (int i = 0; i < 11; i++) *f[i] = vm_le32(in + 4 * i);
+  uint32_t *f[12] = {&s->status, &s->code,   &s->mem_cap, &s->exec_lo,   &s->exec_hi,
+                     &s->brk,    &s->brk_min, &s->in_len,  &s->in_pos,    &s->out_len,
+                     &s->sys_done, &s->out_cap};
+  for (int i = 0; i < 12; i++) *f[i] = vm_le32(in + 4 * i);
   if (s->status > COHORT_VM_OUT_OF_STEPS) return COHORT_ERR_DECODE;
   if ((s->status == COHORT_VM_RUNNING || s->status == COHORT_VM_OUT_OF_STEPS) && s->code) return COHORT_ERR_DECODE;
   if (s->max_steps == 0 || s->step > s->max_steps) return COHORT_ERR_DECODE;
@@ -62,7 +63,8 @@ int vm_state_deser(const uint8_t in_[VM_STATE_SER_LEN], cohort_vm_info *s) {
       s->exec_hi <= s->exec_lo || s->exec_hi > s->mem_cap)
     return COHORT_ERR_DECODE;
   if (s->brk_min > s->brk || s->brk > s->mem_cap - COHORT_VM_STACK_RESERVE) return COHORT_ERR_DECODE;
-  if (s->in_len > COHORT_VM_INPUT_MAX || s->in_pos > s->in_len || s->out_len > COHORT_VM_OUTPUT_MAX)
+  if (s->in_len > COHORT_VM_INPUT_MAX || s->in_pos > s->in_len || s->out_cap > COHORT_VM_OUTPUT_MAX ||
+      s->out_len > s->out_cap)
     return COHORT_ERR_DECODE;
   if (s->sys_done >= COHORT_VM_INPUT_MAX + COHORT_VM_OUTPUT_MAX) return COHORT_ERR_DECODE;
   return 0;
@@ -147,7 +149,7 @@ int cohort_vm_prove(cohort_vm *vm, uint8_t **proof, size_t *proof_len) {
   if (rc) return rc;
   uint8_t *p = malloc(COHORT_VM_PROOF_MAX);
   if (!p) return COHORT_ERR_NOMEM;
-  memcpy(p, "CVP1", 4);
+  memcpy(p, "CVP2", 4);
   vm_state_ser(&vm->s, p + 4);
   memcpy(p + 4 + VM_STATE_SER_LEN, root, 32);
   p[PROOF_HDR - 1] = (uint8_t)w.used;
@@ -174,7 +176,7 @@ int cohort_vm_prove(cohort_vm *vm, uint8_t **proof, size_t *proof_len) {
 }
 
 int cohort_vm_proof_info(const uint8_t *proof, size_t len, cohort_vm_info *info, uint8_t mem_root[32]) {
-  if (len < 4 + VM_STATE_SER_LEN + 32 || (memcmp(proof, "CVP1", 4) && memcmp(proof, "CVO1", 4)))
+  if (len < 4 + VM_STATE_SER_LEN + 32 || (memcmp(proof, "CVP2", 4) && memcmp(proof, "CVO2", 4)))
     return COHORT_ERR_DECODE;
   int rc = vm_state_deser(proof + 4, info);
   if (rc) return rc;
@@ -186,7 +188,7 @@ int cohort_vm_verify(const uint8_t pre[32], const uint8_t *proof, size_t len, ui
                      core_errbuf *eb) {
   if (len < PROOF_HDR || len > COHORT_VM_PROOF_MAX)
     return core_errf(eb, COHORT_ERR_DECODE, "proof length %zu out of range", len);
-  if (memcmp(proof, "CVP1", 4) != 0) return core_errf(eb, COHORT_ERR_DECODE, "not a v1 step proof");
+  if (memcmp(proof, "CVP2", 4) != 0) return core_errf(eb, COHORT_ERR_DECODE, "not a v2 step proof");
   cohort_vm_info s;
   if (vm_state_deser(proof + 4, &s)) return core_errf(eb, COHORT_ERR_DECODE, "proof state is malformed");
   const uint8_t *root = proof + 4 + VM_STATE_SER_LEN;
@@ -252,7 +254,7 @@ int cohort_vm_output_prove(cohort_vm *vm, uint8_t **proof, size_t *proof_len) {
   vm_mem_root(vm, root);
   uint8_t *p = malloc(OUT_PROOF_LEN);
   if (!p) return COHORT_ERR_NOMEM;
-  memcpy(p, "CVO1", 4);
+  memcpy(p, "CVO2", 4);
   vm_state_ser(&vm->s, p + 4);
   memcpy(p + 4 + VM_STATE_SER_LEN, root, 32);
   size_t o = 4 + VM_STATE_SER_LEN + 32;
@@ -266,7 +268,7 @@ int cohort_vm_output_prove(cohort_vm *vm, uint8_t **proof, size_t *proof_len) {
 int cohort_vm_output_verify(const uint8_t state_hash[32], const uint8_t *output, size_t len,
                             const uint8_t *proof, size_t proof_len, cohort_vm_info *info,
                             core_errbuf *eb) {
-  if (proof_len != OUT_PROOF_LEN || memcmp(proof, "CVO1", 4) != 0)
+  if (proof_len != OUT_PROOF_LEN || memcmp(proof, "CVO2", 4) != 0)
     return core_errf(eb, COHORT_ERR_DECODE, "not a v1 output proof of %d bytes", OUT_PROOF_LEN);
   cohort_vm_info s;
   if (vm_state_deser(proof + 4, &s)) return core_errf(eb, COHORT_ERR_DECODE, "proof state is malformed");

@@ -83,7 +83,7 @@ static int syscall(cohort_vm_info *s, vm_mem *m) {
         if (m->log) m->log(m, a1, a2);
         return sys_ret(s, a2);
       }
-      if (a2 > COHORT_VM_OUTPUT_MAX - s->out_len) return trap(s, COHORT_VM_TRAP_OUTPUT_LIMIT);
+      if (a2 > s->out_cap - s->out_len) return trap(s, COHORT_VM_TRAP_OUTPUT_LIMIT);
       rc = move_chunk(s, m, a1, COHORT_VM_OUTPUT_BASE + s->out_len, a2);
       if (rc != 1) return rc;
       s->out_len += a2;

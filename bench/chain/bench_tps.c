@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
     t.amount = 1000000000000ull;
     Cohort__TxBody b = COHORT__TX_BODY__INIT;
     b.nonce = k;
-    b.fee = 1000;
+    b.fee = 10000; /* covers a transfer's gas at the default price */
     b.msg_case = COHORT__TX_BODY__MSG_TRANSFER;
     b.transfer = &t;
     uint8_t *raw;
@@ -190,7 +190,7 @@ int main(int argc, char **argv) {
     t.amount = 1 + i;
     Cohort__TxBody b = COHORT__TX_BODY__INIT;
     b.nonce = i / n_senders;
-    b.fee = 1000;
+    b.fee = 10000; /* covers a transfer's gas at the default price */
     b.msg_case = COHORT__TX_BODY__MSG_TRANSFER;
     b.transfer = &t;
     uint8_t *raw;

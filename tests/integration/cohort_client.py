@@ -179,6 +179,29 @@ def tx_hash(tx: bytes) -> str:
     return hashlib.sha256(tx).hexdigest()
 
 
+def fee_due(gas, params):
+    """docs/protocol.md "Cost model": max(min_fee, ceil(gas * gas_price_milli / 1000))."""
+    price = int(params["gas_price_milli"])
+    return max(int(params["min_fee"]), (gas * price + 999) // 1000)
+
+
+def transfer_gas(tx_len, params):
+    """A transfer's gas: gas_tx + gas_tx_byte * len(tx bytes)."""
+    return params["gas_tx"] + params["gas_tx_byte"] * tx_len
+
+
+def signed_transfer(sec, chain_id, params, nonce, to_id, token, amount, memo=b""):
+    """A transfer paying exactly the fee due; the fee is inside the signed
+    bytes and changes their length, so grow it until it covers itself."""
+    fee = 0
+    while True:
+        tx = make_tx(sec, chain_id, transfer_body(nonce, fee, to_id, token, amount, memo))
+        due = fee_due(transfer_gas(len(tx), params), params)
+        if fee >= due:
+            return tx, fee
+        fee = due
+
+
 def load_key(path):
     with open(path) as f:
         k = json.load(f)

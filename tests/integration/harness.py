@@ -24,7 +24,7 @@ def free_port():
 class Node:
     """A cohortd on a temp home and a free port, driven like a user would."""
 
-    def __init__(self, bindir, conf_overrides=None, keep=False):
+    def __init__(self, bindir, conf_overrides=None, keep=False, genesis_params=None):
         self.bin = bindir
         self.home = tempfile.mkdtemp(prefix="cohort_it_")
         self.port = free_port()
@@ -36,6 +36,11 @@ class Node:
                               "127.0.0.1:%d" % self.port], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         self.init_output = out.stdout
+        if genesis_params:  # chain parameters for this test (genesis/params.h names)
+            gp = os.path.join(self.home, "config", "genesis.json")
+            g = json.load(open(gp))
+            g["params"].update(genesis_params)
+            json.dump(g, open(gp, "w"), indent=2)
         conf = os.path.join(self.home, "cohortd.conf")
         text = open(conf).read()
         for (k, v) in (conf_overrides or {}).items():

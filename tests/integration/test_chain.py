@@ -20,6 +20,7 @@ from harness import Node, run_tests  # noqa: E402
 
 BIN = sys.argv[sys.argv.index("--bin") + 1]
 FAST = {"block_interval_ms": 200}
+FEE = 10000  # covers any transfer's gas at the default price (docs/protocol.md "Cost model")
 node = None
 
 
@@ -54,7 +55,6 @@ def test_cli_transfers_both_tokens():
     assert r["code"] == 0 and r["height"] >= 1, r
     r2 = node.cli_json("transfer", "--to", alice, "--amount", "42", "--token", "STK", "--wait")
     assert r2["code"] == 0, r2
-    fee = int(node.rpc("status")["params"]["min_fee"])
     crd1, stk1, n1 = balances(node.dev_addr)
     # dev is also the validator's operator: it gets the fees back
     assert crd1 == crd0 - 2500000, (crd0, crd1)
@@ -64,7 +64,10 @@ def test_cli_transfers_both_tokens():
     assert (a["crd"], a["stk"], a["nonce"]) == ("2500000", "42", 0), a
     t = node.cli_json("tx", r["hash"])
     assert t["height"] == r["height"] and t["code"] == 0 and t["tx"]["msg"]["amount"] == "2500000"
-    assert t["fee_paid"] == str(fee)
+    # the CLI pays exactly what the cost model asks (computed here independently)
+    params = node.rpc("status")["params"]
+    tx_len = len(bytes.fromhex(t["tx"]["raw"]))
+    assert t["fee_paid"] == str(cc.fee_due(cc.transfer_gas(tx_len, params), params)), t
     b = node.cli_json("block", str(r2["height"]))
     assert r2["hash"] in [x["hash"] for x in b["txs"]]
     # each proposal reveals the next link of the validator's beacon hash chain
@@ -79,8 +82,8 @@ def test_raw_rpc_transfers():
     st = node.rpc("status")
     to = cc.account_id(cc.schnorr_pubkey(bytes([9] * 32)))
     nonce = node.rpc("account", {"address": node.dev_addr})["next_nonce"]
-    tx1 = cc.make_tx(node.dev_sec, st["chain_id"], cc.transfer_body(nonce, 1000, to, 1, 777))
-    tx2 = cc.make_tx(node.dev_sec, st["chain_id"], cc.transfer_body(nonce + 1, 1000, to, 2, 5))
+    tx1 = cc.make_tx(node.dev_sec, st["chain_id"], cc.transfer_body(nonce, FEE, to, 1, 777))
+    tx2 = cc.make_tx(node.dev_sec, st["chain_id"], cc.transfer_body(nonce + 1, FEE, to, 2, 5))
     r1 = node.rpc("broadcast_tx", {"tx": tx1.hex(), "mode": "sync"})
     assert r1["hash"] == cc.tx_hash(tx1), r1
     r2 = node.rpc("broadcast_tx", {"tx_base64": base64.b64encode(tx2).decode(), "mode": "commit"})
@@ -176,37 +179,51 @@ def test_bad_input_gets_clear_errors_and_node_stays_up():
     def tx(body, chain=cid, sec=node.dev_sec):
         return cc.make_tx(sec, chain, body).hex()
 
-    good = cc.make_tx(node.dev_sec, cid, cc.transfer_body(nonce, 1000, to, 1, 1))
+    good = cc.make_tx(node.dev_sec, cid, cc.transfer_body(nonce, FEE, to, 1, 1))
     expect_rpc_error("broadcast_tx", {"tx": good[:-10].hex()}, -32001, "decode")
     expect_rpc_error("broadcast_tx", {"tx": os.urandom(200).hex()}, -32001)
     bad_sig = bytearray(good)
     bad_sig[-1] ^= 1
     expect_rpc_error("broadcast_tx", {"tx": bytes(bad_sig).hex()}, -32001, "signature")
-    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, 1000, to, 1, 1), "other-chain")},
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 1, 1), "other-chain")},
                      -32001, "signature")
-    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce + 5, 1000, to, 1, 1))},
+    # text fields must be printable UTF-8 (a memo once vanished from block and tx views)
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 1, 1, memo=b"\xff\xfe"))},
+                     -32001, "invalid", text="UTF-8")
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 1, 1, memo=b"\x1b[2J"))},
+                     -32001, "invalid", text="UTF-8")
+    # non-canonical encodings of a signed tx: the same signature under another hash
+    body = cc.transfer_body(nonce, FEE, to, 1, 1)
+    sig_tx = cc.make_tx(node.dev_sec, cid, body)
+    twice = sig_tx + cc.pb_bytes(1, body)  # Tx.body written twice ("last wins")
+    expect_rpc_error("broadcast_tx", {"tx": twice.hex()}, -32001, "decode", text="canonical")
+    # the nonce written a second time (or, at 0, a default written out), signed as is
+    dup_nonce = cc.make_tx(node.dev_sec, cid, body + b"\x08" + cc._varint(nonce) if nonce else
+                           b"\x08\x00" + body)
+    expect_rpc_error("broadcast_tx", {"tx": dup_nonce.hex()}, -32001, "decode", text="canonical")
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce + 5, FEE, to, 1, 1))},
                      -32001, "nonce_future")
-    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, 1000, to, 3, 1))},
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 3, 1))},
                      -32001, "token")
-    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, 1000, to, 1, 0))},
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 1, 0))},
                      -32001, "amount")
     expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, 1, to, 1, 1))}, -32001, "fee")
-    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, 1000, to, 1, 2 ** 64 - 1))},
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to, 1, 2 ** 64 - 1))},
                      -32001, "overflow")
-    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, 1000, to[:5], 1, 1))},
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, to[:5], 1, 1))},
                      -32001, "address")
     # insufficient balance of either token, from a fresh, lightly funded account
     poor = bytes([7] * 32)
     poor_addr = cc.address(cc.schnorr_pubkey(poor))
-    r = node.rpc("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, 1000, cc.bech32_decode("coh", poor_addr), 1, 5000)),
+    r = node.rpc("broadcast_tx", {"tx": tx(cc.transfer_body(nonce, FEE, cc.bech32_decode("coh", poor_addr), 1, 20000)),
                                   "mode": "commit"})
     assert r["code"] == 0, r
-    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(0, 1000, to, 1, 4001), sec=poor)},
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(0, FEE, to, 1, 10001), sec=poor)},
                      -32001, "funds", text="CRD")
-    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(0, 1000, to, 2, 1), sec=poor)},
+    expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(0, FEE, to, 2, 1), sec=poor)},
                      -32001, "funds", text="STK")
     # replay of a committed tx, and reuse of its nonce
-    first = cc.make_tx(node.dev_sec, cid, cc.transfer_body(nonce + 1, 1000, to, 1, 3))
+    first = cc.make_tx(node.dev_sec, cid, cc.transfer_body(nonce + 1, FEE, to, 1, 3))
     assert node.rpc("broadcast_tx", {"tx": first.hex(), "mode": "commit"})["code"] == 0
     expect_rpc_error("broadcast_tx", {"tx": first.hex()}, -32001, "duplicate")
     expect_rpc_error("broadcast_tx", {"tx": tx(cc.transfer_body(nonce + 1, 2000, to, 1, 3))},
@@ -230,6 +247,33 @@ def test_bad_input_gets_clear_errors_and_node_stays_up():
     assert m[0] in (404, 405), m
 
 
+def test_key_files_are_durable():
+    """A key file is fsynced, linked into place and its directory fsynced
+    (an executor that loses its salt is slashed; a lost key is lost money).
+    Checked with strace on the real CLI; skipped where strace is missing."""
+    import shutil
+    import subprocess
+    if not shutil.which("strace"):
+        print("  (skipped: strace is not installed)")
+        return
+    out = subprocess.run(["strace", "-f", "-e", "trace=openat,fsync,fdatasync,link,rename,renameat,renameat2",
+                          node.exe("cohort"), "--home", node.home, "keys", "new", "durable"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    trace = out.stderr
+    keys_dir = os.path.join(node.home, "keys")
+    # the directory itself is opened (O_DIRECTORY) and fsynced after the file lands
+    lines = trace.splitlines()
+    land = [i for i, ln in enumerate(lines) if ("link(" in ln or "rename" in ln) and "durable.json" in ln]
+    assert land, trace
+    dir_opens = [i for i, ln in enumerate(lines) if "O_DIRECTORY" in ln and keys_dir in ln and i > land[-1]]
+    assert dir_opens, "the keys directory is never opened after the key lands:\n" + trace
+    fd = lines[dir_opens[0]].rsplit("=", 1)[1].strip()
+    assert any(("fsync(%s)" % fd) in ln for ln in lines[dir_opens[0]:]), trace
+    file_syncs = [ln for ln in lines[:land[-1]] if "fsync(" in ln]
+    assert file_syncs, "the key file is not fsynced before it is linked:\n" + trace
+
+
 def test_kill9_mid_stream_then_restart():
     n2 = Node(BIN, FAST)
     try:
@@ -240,7 +284,7 @@ def test_kill9_mid_stream_then_restart():
         secs = [bytes([40 + i] * 32) for i in range(3)]
         nonce = n2.rpc("account", {"address": n2.dev_addr})["next_nonce"]
         for i, s in enumerate(secs):
-            body = cc.transfer_body(nonce + i, 1000, cc.account_id(cc.schnorr_pubkey(s)), 1, 10 ** 9)
+            body = cc.transfer_body(nonce + i, FEE, cc.account_id(cc.schnorr_pubkey(s)), 1, 10 ** 9)
             n2.rpc("broadcast_tx", {"tx": cc.make_tx(n2.dev_sec, cid, body).hex(),
                                     "mode": "commit" if i == 2 else "sync"})
         acked = []  # (hash, height) acknowledged as committed
@@ -250,7 +294,7 @@ def test_kill9_mid_stream_then_restart():
             n = 0
             to = cc.account_id(cc.schnorr_pubkey(bytes([99] * 32)))
             while not stop.is_set():
-                t = cc.make_tx(sec, cid, cc.transfer_body(n, 1000, to, 1, 1 + n))
+                t = cc.make_tx(sec, cid, cc.transfer_body(n, FEE, to, 1, 1 + n))
                 try:
                     r = cc.rpc(n2.url, "broadcast_tx", {"tx": t.hex(), "mode": "commit"}, timeout=10)
                 except Exception:
@@ -283,7 +327,7 @@ def test_kill9_mid_stream_then_restart():
             assert after["latest_app_hash"] == before["latest_app_hash"]
         # heights continue: a new tx lands in a later block
         nonce = n2.rpc("account", {"address": n2.dev_addr})["next_nonce"]
-        t = cc.make_tx(n2.dev_sec, cid, cc.transfer_body(nonce, 1000, cc.account_id(bytes(32)), 1, 1))
+        t = cc.make_tx(n2.dev_sec, cid, cc.transfer_body(nonce, FEE, cc.account_id(bytes(32)), 1, 1))
         r = n2.rpc("broadcast_tx", {"tx": t.hex(), "mode": "commit"})
         assert r["height"] > after["latest_height"], (r, after)
         # the stored chain verifies: every block links to its parent
@@ -309,6 +353,7 @@ def test_sigterm_is_graceful():
 if __name__ == "__main__":
     setup_node()
     run_tests([test_init_writes_keys_0600, test_cli_transfers_both_tokens, test_raw_rpc_transfers,
+               test_key_files_are_durable,
                test_websocket_tx_and_block_events,
                test_bad_input_gets_clear_errors_and_node_stays_up,
                test_kill9_mid_stream_then_restart, test_sigterm_is_graceful])

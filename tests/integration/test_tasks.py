@@ -47,12 +47,21 @@ def set_accepting(name, on):
     args = ["executor", "register", "--stake", "0", "--price", "1000", "--from", name]
     if not on:
         args.append("--not-accepting")
-    node.cli(*args)
+    for _ in range(100):  # a no-show is jailed for a few blocks before it may come back
+        out = node.cli(*args, check=False)
+        if out.returncode == 0:
+            return
+        assert "jailed" in out.stderr, out.stderr
+        time.sleep(0.2)
+    raise AssertionError("%s stayed jailed" % name)
 
 
 def setup():
     global node
-    node = Node(BIN, {"block_interval_ms": 150})
+    # short windows for a fast test: the run-time margin and reveal window in blocks
+    node = Node(BIN, {"block_interval_ms": 150},
+                genesis_params={"window_margin_blocks": 2, "reveal_blocks": 4,
+                                "liveness_jail_blocks": 5, "draw_wait_blocks": 200})
     node.start()
     for i in range(1, 5):
         name = "exec%d" % i
@@ -67,7 +76,7 @@ def submit(prog, input_text, k=3, wait=True, windows=None, extra=()):
     args = ["task", "submit", "--program", os.path.join(GUESTS, prog), "--input-text", input_text,
             "--reward", "2000000", "--committee", str(k), "--max-steps", "200000000", "--mem", "32"]
     if windows:
-        args += ["--commit-blocks", str(windows), "--reveal-blocks", str(windows)]
+        args += ["--commit-blocks", str(windows), "--reveal-blocks", str(max(windows, 4))]
     if wait:
         args.append("--wait")
     out = node.cli(*(args + list(extra)), check=False)
@@ -78,7 +87,18 @@ def task_id_of(out):
     for line in out.stderr.splitlines():
         if line.startswith("task ") and "submitted" in line:
             return line.split()[1]
-    raise AssertionError("no task id in: " + out.stderr)
+    raise AssertionError("no task id in: %r (exit %d)" % (out.stderr, out.returncode))
+
+
+def drawn(tid, timeout=30):
+    """The committee is drawn at the block after the submission."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        t = node.rpc("task_get", {"task_id": tid})
+        if t["status"] != "drawing":
+            return t
+        time.sleep(0.05)
+    raise AssertionError("task %s was never drawn" % tid)
 
 
 def wait_status(tid, want, timeout=60):
@@ -103,7 +123,9 @@ def conservation():
     for e in node.rpc("executor_list")["executors"]:
         total_stk += int(e["stake"]) + int(e["unbonding"])
     tasks = node.rpc("task_list", {"limit": 1000})["tasks"]
-    escrow = sum(int(t["reward"]) - int(t["paid"]) - int(t["refunded"]) for t in tasks)
+    # a task escrows its reward and a fee allowance per seat (docs/tasks.md)
+    escrow = sum(int(t["reward"]) + t["committee"] * int(t["fee_allowance"]) - int(t["paid"]) -
+                 int(t["fees_repaid"]) - int(t["refunded"]) for t in tasks)
     power = int(node.rpc("status")["validator"]["power"])
     assert total_crd + escrow == int(sup["crd"]), (total_crd, escrow, sup)
     assert total_stk + power == int(sup["stk"]), (total_stk, power, sup)
@@ -121,10 +143,11 @@ def test_outputs_match_qemu():
                            capture_output=True, timeout=120)
         assert out.stdout.encode() == q.stdout, (prog, out.stdout, q.stdout)
         tid = task_id_of(out)
-        t = node.rpc("task_get", {"task_id": tid})
+        t = wait_status(tid, ("final",))  # members are paid when the challenge window ends
         assert t["result"]["code"] == q.returncode
         assert int(t["paid"]) == 3 * (t["result"]["steps"] * 1000 // 10 ** 6)
-        assert int(t["paid"]) + int(t["refunded"]) == 2000000
+        assert int(t["paid"]) + int(t["refunded"]) + int(t["fees_repaid"]) == \
+            2000000 + 3 * int(t["fee_allowance"])
     conservation()
 
 
@@ -134,7 +157,7 @@ def test_dead_executor_is_slashed_and_replaced():
     for attempt in range(12):
         out = submit("sha256.elf", "replace me %d" % attempt, windows=4, wait=False)
         tid = task_id_of(out)
-        t = node.rpc("task_get", {"task_id": tid})
+        t = drawn(tid)
         if addr("exec4") in [m["executor"] for m in t["members"]]:
             break
         wait_status(tid, ("agreed", "final"))
@@ -184,7 +207,7 @@ def test_liar_puts_task_in_dispute():
     tid = task_id_of(out)
     t = node.rpc("task_get", {"task_id": tid})
     assert t["status"] == "disputed"
-    claims = [m["claim"]["final_state"] for m in t["members"]]
+    claims = [m["claim"]["final_state"] for m in t["members"] if not m["replaced"]]
     assert len(set(claims)) == 2, claims
     assert t["paid"] == "0"
     stop_exec("exec3")
@@ -197,10 +220,11 @@ def test_unserved_task_expires_with_refund():
         stop_exec(n)
     set_accepting("exec4", True)
     before = int(node.rpc("account", {"address": node.dev_addr})["crd"])
-    out = submit("sha256.elf", "nobody home", windows=3, wait=False)
+    out = submit("sha256.elf", "nobody home", windows=5, wait=False)
     tid = task_id_of(out)
     t = wait_status(tid, ("expired",))
-    assert t["refunded"] == "2000000" and t["paid"] == "0"
+    assert int(t["refunded"]) == 2000000 + t["committee"] * int(t["fee_allowance"]), t
+    assert t["paid"] == "0"
     after = int(node.rpc("account", {"address": node.dev_addr})["crd"])
     # the dev account paid only tx fees (and got them back as the validator operator)
     assert after == before, (before, after)
@@ -222,7 +246,7 @@ def test_sixteen_chunk_job_on_several_executors():
     out = node.cli("job", "submit", "--program", os.path.join(GUESTS, "wc.elf"), "--chunks", d,
                    "--reward-per-chunk", "500000", "--committee", "2", "--max-steps", "50000000",
                    "--mem", "16", "--wait", "--out", os.path.join(node.home, "job-out"), check=False)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == 0, (out.returncode, out.stdout, out.stderr)
     assert "16/16 chunks done" in out.stderr, out.stderr
     job_id = [ln.split()[1] for ln in out.stderr.splitlines() if ln.startswith("job ") and "submitted" in ln][0]
     j = node.rpc("job_get", {"job_id": job_id})
@@ -249,7 +273,12 @@ def test_executors_follow_websocket_events():
         procs[n] = subprocess.Popen([node.exe("cohort"), "--node", node.url, "--home", node.home,
                                      "executor", "run", "--key", n, "--poll-ms", "60000"],
                                     stdout=log, stderr=subprocess.STDOUT)
-    time.sleep(1)
+    deadline = time.time() + 30  # the runners re-register themselves once their jail is over
+    while time.time() < deadline:
+        acc = [e for e in node.rpc("executor_list")["executors"] if e["accepting"]]
+        if len(acc) >= 3:
+            break
+        time.sleep(0.2)
     out = submit("sha256.elf", "pushed, not polled", wait=False)
     tid = task_id_of(out)
     wait_status(tid, ("agreed", "final"), timeout=30)
@@ -263,7 +292,7 @@ def test_bad_market_input_refused_at_the_door():
 
     def body(field, msg):
         nonce = node.rpc("account", {"address": node.dev_addr})["next_nonce"]
-        return (cc.pb_uint(1, nonce) + cc.pb_uint(2, 1000) +
+        return (cc.pb_uint(1, nonce) + cc.pb_uint(2, 1000000) +
                 cc._varint(field << 3 | 2) + cc._varint(len(msg)) + msg)
 
     def send(field, msg):
@@ -303,6 +332,119 @@ def test_bad_market_input_refused_at_the_door():
     assert node.rpc("status")["latest_height"] >= h0
 
 
+class LyingNode:
+    """An HTTP JSON-RPC proxy to the real node that serves a different input
+    for every task (task_input), as a compromised or buggy node might."""
+
+    def __init__(self, upstream):
+        import http.server
+        import json
+        import socketserver
+        import threading
+        import urllib.request
+        outer = self
+        self.upstream = upstream
+        self.lies = 0
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                req = urllib.request.Request(outer.upstream, data=body,
+                                             headers={"Content-Type": "application/json"})
+                out = urllib.request.urlopen(req, timeout=30).read()
+                try:
+                    j = json.loads(out)
+                    if json.loads(body).get("method") == "task_input" and "result" in j:
+                        import base64
+                        j["result"]["input_base64"] = base64.b64encode(b"not your input").decode()
+                        outer.lies += 1
+                        out = json.dumps(j).encode()
+                except Exception:
+                    pass
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.srv = S(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/" % self.srv.server_address[1]
+        self.th = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.th.start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_executor_checks_what_its_node_serves_and_fails_over():
+    """Item 12: an executor must not trust its node. exec1 is pointed first at
+    a node that serves wrong task inputs, then at the real one: it refuses to
+    compute on the lie, fails over, and the task still agrees."""
+    for n in list(procs):
+        stop_exec(n)
+    set_accepting("exec4", False)
+    liar = LyingNode(node.url)
+    try:
+        log = open(os.path.join(node.home, "exec1.log"), "ab")
+        procs["exec1"] = subprocess.Popen(
+            [node.exe("cohort"), "--home", node.home, "executor", "run", "--key", "exec1",
+             "--node", liar.url, "--node", node.url, "--poll-ms", "100"],
+            stdout=log, stderr=subprocess.STDOUT)
+        start_exec("exec2")
+        start_exec("exec3")
+        out = submit("sha256.elf", "check your sources", wait=False)
+        tid = task_id_of(out)
+        t = wait_status(tid, ("agreed", "final"))
+        assert addr("exec1") in [m["executor"] for m in t["members"] if not m["replaced"]], t
+        text = open(os.path.join(node.home, "exec1.log")).read()
+        assert liar.lies >= 1, "the proxy never lied:\n" + text[-3000:]
+        assert "input bytes do not hash to the task's input_hash" in text, text
+        assert "switching to " + node.url in text, text
+    finally:
+        liar.close()
+    conservation()
+
+
+def test_duplicate_commit_refused_at_the_door():
+    """Item 14: a second commit (or reveal) for one task from one sender,
+    while the first is pending, is refused at the mempool instead of failing
+    (and being charged) in the block."""
+    for n in list(procs):
+        stop_exec(n)
+    out = submit("sha256.elf", "once only", windows=30, wait=False)
+    tid = task_id_of(out)
+    t = drawn(tid)
+    member = [m["executor"] for m in t["members"]][0]
+    name = [n for n in ("exec1", "exec2", "exec3", "exec4") if addr(n) == member][0]
+    sec = cc.load_key(os.path.join(node.home, "keys", name + ".json"))
+    st = node.rpc("status")
+    nonce = node.rpc("account", {"address": member})["next_nonce"]
+    msg = cc.pb_bytes(1, bytes.fromhex(tid)) + cc.pb_bytes(2, bytes(range(32)))
+
+    def commit_tx(n):
+        body = cc.pb_uint(1, n) + cc.pb_uint(2, 1000000) + cc._varint(18 << 3 | 2) + \
+            cc._varint(len(msg)) + msg
+        return cc.make_tx(sec, st["chain_id"], body).hex()
+    # both in one JSON-RPC batch: the second arrives while the first is pending
+    import json
+    import urllib.request
+    batch = [{"jsonrpc": "2.0", "id": i, "method": "broadcast_tx", "params": {"tx": commit_tx(nonce + i)}}
+             for i in range(2)]
+    req = urllib.request.Request(node.url, data=json.dumps(batch).encode(),
+                                 headers={"Content-Type": "application/json"})
+    answers = sorted(json.loads(urllib.request.urlopen(req, timeout=30).read()), key=lambda a: a["id"])
+    assert "result" in answers[0], answers
+    err = answers[1].get("error")
+    assert err and err["data"]["codespace"] == "duplicate" and "pending already" in err["message"], answers
+
+
 def teardown():
     for n in list(procs):
         stop_exec(n)
@@ -316,6 +458,8 @@ if __name__ == "__main__":
                    test_restarted_executor_reveals, test_liar_puts_task_in_dispute,
                    test_unserved_task_expires_with_refund, test_sixteen_chunk_job_on_several_executors,
                    test_executors_follow_websocket_events,
-                   test_bad_market_input_refused_at_the_door])
+                   test_bad_market_input_refused_at_the_door,
+                   test_executor_checks_what_its_node_serves_and_fails_over,
+                   test_duplicate_commit_refused_at_the_door])
     finally:
         teardown()

@@ -1,5 +1,6 @@
 /* Unit tests for the mempool: entry checks against state plus pending txs,
- * order, bounds, and the recheck after a block. */
+ * order by fee per gas within each sender's nonce order, bounds, eviction of
+ * the cheapest when full, a cap per sender, and the recheck after a block. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,23 +35,24 @@ static void test_entry_checks_and_order(void **s) {
   assert_int_equal(kv_open_mem(&kv), 0);
   assert_int_equal(state_open(&st, kv, &eb), 0);
   assert_int_equal(state_init_genesis(st, &F.g, &eb), 0);
-  mempool *mp = mempool_new(5, 1 << 20);
+  mempool *mp = mempool_new(5, 1 << 20, 0);
   uint8_t h1[32], h2[32];
-  assert_int_equal(add(mp, st, 1, 2, 1, 100, 0, 10, h1), 0);
-  assert_int_equal(add(mp, st, 1, 2, 1, 100, 0, 10, NULL), COHORT_ERR_DUPLICATE);
+  assert_int_equal(add(mp, st, 1, 2, 1, 100, 0, 20, h1), 0);
+  assert_int_equal(add(mp, st, 1, 2, 1, 100, 0, 20, NULL), COHORT_ERR_DUPLICATE);
   assert_int_equal(add(mp, st, 1, 2, 1, 101, 0, 10, NULL), COHORT_ERR_NONCE_OLD);
   assert_int_equal(add(mp, st, 1, 2, 1, 100, 2, 10, NULL), COHORT_ERR_NONCE_FUTURE);
-  assert_int_equal(add(mp, st, 2, 1, 1, 100, 0, 10, h2), 0);
+  assert_int_equal(add(mp, st, 2, 1, 1, 100, 0, 15, h2), 0);
   assert_int_equal(add(mp, st, 1, 2, 1, 100, 1, 9, NULL), COHORT_ERR_FEE);
   assert_int_equal(mempool_sender_pending(mp, F.ids[1]), 1);
   /* user 3 has 500 CRD and no STK: pending spend counts */
-  assert_int_equal(add(mp, st, 3, 1, 1, 400, 0, 10, NULL), 0);
+  assert_int_equal(add(mp, st, 3, 1, 1, 400, 0, 11, NULL), 0);
   assert_int_equal(add(mp, st, 3, 1, 1, 100, 1, 10, NULL), COHORT_ERR_FUNDS);
   assert_int_equal(add(mp, st, 3, 1, 2, 1, 1, 10, NULL), COHORT_ERR_FUNDS);
   assert_int_equal(add(mp, st, 3, 1, 1, UINT64_MAX, 1, 10, NULL), COHORT_ERR_OVERFLOW);
-  assert_int_equal(add(mp, st, 1, 2, 2, 5, 1, 10, NULL), 0);
-  assert_int_equal(add(mp, st, 2, 1, 1, 5, 1, 10, NULL), 0);
+  assert_int_equal(add(mp, st, 1, 2, 2, 5, 1, 30, NULL), 0);
+  assert_int_equal(add(mp, st, 2, 1, 1, 5, 1, 12, NULL), 0);
   assert_int_equal(mempool_size(mp), 5);
+  /* full: a tx paying no more per gas than the cheapest waiting is refused */
   assert_int_equal(add(mp, st, 0, 1, 1, 5, 0, 10, NULL), COHORT_ERR_MEMPOOL_FULL);
   /* bad signature is caught at the door */
   size_t l;
@@ -62,9 +64,13 @@ static void test_entry_checks_and_order(void **s) {
   tx_free(&tx);
   const tx_t *out[8];
   assert_int_equal(mempool_reap(mp, 8, 1 << 20, out), 5);
+  /* best fee per gas first, each sender's in nonce order: user 1 (20, then
+   * its nonce-1 tx at 30), user 2 (15, then 12), user 3 (11) */
   assert_memory_equal(out[0]->hash, h1, 32);
-  assert_memory_equal(out[1]->hash, h2, 32);
-  assert_int_equal(out[3]->body->nonce, 1); /* user 1's second tx after its first */
+  assert_int_equal(out[1]->body->fee, 30);
+  assert_memory_equal(out[2]->hash, h2, 32);
+  assert_int_equal(out[3]->body->fee, 12);
+  assert_int_equal(out[4]->body->fee, 11);
   assert_int_equal(mempool_reap(mp, 2, 1 << 20, out), 2);
   assert_int_equal(mempool_reap(mp, 8, out[0]->raw_len + 1, out), 1);
   /* Commit h1 in a block; the rest stays and is rechecked. */
@@ -79,6 +85,14 @@ static void test_entry_checks_and_order(void **s) {
   assert_int_equal(fx_make_block(&F, st, txs, lens, 2, &b, &bl, &c, &cl), 0);
   assert_int_equal(mempool_update(mp, st, (const uint8_t(*)[32])h1, 1), 1);
   assert_int_equal(mempool_size(mp), 3); /* users 3, 1 (nonce 1) and 2 (nonce 1) */
+  /* A richer tx evicts the cheapest tail of another sender when full. */
+  assert_int_equal(add(mp, st, 0, 1, 1, 5, 0, 10, NULL), 0);
+  assert_int_equal(add(mp, st, 0, 1, 1, 5, 1, 10, NULL), 0);
+  assert_int_equal(mempool_size(mp), 5);
+  assert_int_equal(add(mp, st, 4, 1, 1, 5, 0, 100, NULL), 0);
+  assert_int_equal(mempool_size(mp), 5);
+  assert_int_equal(mempool_evicted(mp), 1);
+  assert_int_equal(mempool_sender_pending(mp, F.ids[0]), 1); /* user 0's cheap tail went */
   assert_false(mempool_has(mp, h1));
   assert_false(mempool_has(mp, h2));
   assert_int_equal(mempool_sender_pending(mp, F.ids[1]), 1);
@@ -88,10 +102,29 @@ static void test_entry_checks_and_order(void **s) {
   kv_close(kv);
 }
 
+/* One sender cannot fill the mempool. */
+static void test_cap_per_sender(void **s) {
+  (void)s;
+  kv_store *kv;
+  state *st;
+  core_errbuf eb;
+  assert_int_equal(kv_open_mem(&kv), 0);
+  assert_int_equal(state_open(&st, kv, &eb), 0);
+  assert_int_equal(state_init_genesis(st, &F.g, &eb), 0);
+  mempool *mp = mempool_new(100, 1 << 20, 3);
+  for (uint64_t i = 0; i < 3; i++) assert_int_equal(add(mp, st, 1, 2, 1, 1, i, 10, NULL), 0);
+  assert_int_equal(add(mp, st, 1, 2, 1, 1, 3, 10, NULL), COHORT_ERR_MEMPOOL_FULL);
+  assert_int_equal(add(mp, st, 2, 1, 1, 1, 0, 10, NULL), 0);
+  mempool_del(mp);
+  state_close(st);
+  kv_close(kv);
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init(&F, 3);
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_entry_checks_and_order)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_entry_checks_and_order),
+                                     cmocka_unit_test(test_cap_per_sender)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   genesis_free(&F.g);
   return rc;

@@ -17,16 +17,44 @@
 
 #define FX_CHAIN "test-chain-1"
 #define FX_USERS 7
+#define FX_BEACON_N 512 /* links of the validator's beacon hash chain */
 
 typedef struct {
   core_key val;
   core_key users[FX_USERS];
   uint8_t ids[FX_USERS][20];
   genesis g;
+  /* The validator's beacon chains: a[i] = sha256^i(seed_a); genesis
+   * commits to a[N]; block h reveals a[N - h]. From height recommit_at
+   * (0 = never) the header also carries b[N], and block h > recommit_at
+   * reveals b[N - (h - recommit_at)]. no_reveal withholds. */
+  uint8_t beacon_a[FX_BEACON_N + 1][32], beacon_b[FX_BEACON_N + 1][32];
+  uint64_t recommit_at;
+  int no_reveal;
 } fixture;
 
-/* Deterministic keys from a seed so runs are reproducible. */
-static void fx_init(fixture *f, uint8_t seed) {
+static void fx_beacon_chain(uint8_t (*c)[32], uint8_t seed) {
+  memset(c[0], seed, 32);
+  for (int i = 1; i <= FX_BEACON_N; i++) core_sha256(c[i], c[i - 1], 32);
+}
+
+/* The reveal (and new tip, or NULL) the fixture's proposer puts in block h. */
+static __attribute__((unused)) const uint8_t *fx_reveal(const fixture *f, uint64_t h,
+                                                        const uint8_t **new_tip) {
+  *new_tip = NULL;
+  if (f->no_reveal) return NULL;
+  if (!f->recommit_at || h <= f->recommit_at) {
+    if (h > FX_BEACON_N) return NULL;
+    if (h == f->recommit_at) *new_tip = f->beacon_b[FX_BEACON_N];
+    return f->beacon_a[FX_BEACON_N - h];
+  }
+  uint64_t k = h - f->recommit_at;
+  return k <= FX_BEACON_N ? f->beacon_b[FX_BEACON_N - k] : NULL;
+}
+
+/* Deterministic keys from a seed so runs are reproducible. extra_params is
+ * appended to the genesis params object (",\"name\":value..." or ""). */
+static void fx_init_params(fixture *f, uint8_t seed, const char *extra_params) {
   memset(f, 0, sizeof *f);
   uint8_t s[32];
   memset(s, seed, 32);
@@ -45,23 +73,35 @@ static void fx_init(fixture *f, uint8_t seed) {
     snprintf(accts[i], sizeof accts[i], "{\"address\":\"%s\",\"crd\":\"%s\",\"stk\":\"%s\"}", a,
              i == 3 ? "500" : "1000000000", i == 3 ? "0" : "5000000");
   }
-  char vpk[65], op[CORE_ADDR_STR_MAX], text[8192];
+  fx_beacon_chain(f->beacon_a, (uint8_t)(seed ^ 0xa5));
+  fx_beacon_chain(f->beacon_b, (uint8_t)(seed ^ 0x5a));
+  char vpk[65], op[CORE_ADDR_STR_MAX], bc[65], text[8192];
   core_hex_encode(vpk, f->val.pub, 32);
+  core_hex_encode(bc, f->beacon_a[FX_BEACON_N], 32);
   core_addr_encode(op, f->ids[0]);
   snprintf(text, sizeof text,
            "{\"chain_id\":\"" FX_CHAIN "\",\"genesis_time\":\"2026-01-01T00:00:00Z\","
            "\"params\":{\"max_block_bytes\":4194304,\"max_tx_bytes\":2097152,"
            "\"max_block_txs\":1000,\"min_fee\":\"10\",\"min_executor_stake\":\"1000\","
            "\"commit_blocks\":3,\"reveal_blocks\":3,\"challenge_blocks\":2,"
-           "\"unbonding_blocks\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000},"
+           "\"unbonding_blocks\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
+           "\"window_margin_blocks\":1,\"liveness_jail_blocks\":20,\"retention_blocks\":5,"
+           "\"draw_wait_blocks\":4%s},"
            "\"accounts\":[%s,%s,%s,%s,%s,%s,%s],"
-           "\"validators\":[{\"pubkey\":\"%s\",\"operator\":\"%s\",\"power\":\"100\"}]}",
-           accts[0], accts[1], accts[2], accts[3], accts[4], accts[5], accts[6], vpk, op);
+           "\"validators\":[{\"pubkey\":\"%s\",\"operator\":\"%s\",\"power\":\"100\","
+           "\"beacon_commit\":\"%s\"}]}",
+           extra_params, accts[0], accts[1], accts[2], accts[3], accts[4], accts[5], accts[6],
+           vpk, op, bc);
   core_errbuf eb;
   if (genesis_parse(&f->g, text, strlen(text), &eb)) {
     fprintf(stderr, "fixture genesis: %s\n", eb.msg);
     abort();
   }
+}
+
+/* Fees of a flat min_fee (no gas price): for tests of other things. */
+static __attribute__((unused)) void fx_init(fixture *f, uint8_t seed) {
+  fx_init_params(f, seed, ",\"gas_price_milli\":\"0\"");
 }
 
 static __attribute__((unused)) uint8_t *fx_transfer(const fixture *f, int from, const uint8_t to[20], int token,
@@ -91,13 +131,19 @@ static int fx_make_block(const fixture *f, state *st, uint8_t **txs, size_t *len
   state_exec *x;
   core_errbuf eb;
   if (state_exec_begin(st, h, t, f->val.pub, &x, &eb)) return -1;
+  const uint8_t *new_tip, *reveal = fx_reveal(f, h, &new_tip);
+  if (reveal && state_exec_reveal(x, reveal, new_tip, &eb)) {
+    fprintf(stderr, "fixture: reveal at %llu refused: %s\n", (unsigned long long)h, eb.msg);
+    state_exec_free(x);
+    return -1;
+  }
   ProtobufCBinaryData *raw = calloc(n + 1, sizeof *raw);
   uint8_t(*hashes)[32] = calloc(n + 1, 32);
   state_tx_result *res = calloc(n + 1, sizeof *res);
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
     tx_t tx;
-    if (tx_decode(&tx, txs[i], lens[i], 1 << 20, &eb)) continue;
+    if (tx_decode(&tx, txs[i], lens[i], 4u << 20, &eb)) continue;
     if (state_exec_tx(x, &tx, 0, &res[k], &eb) == 0) {
       raw[k] = (ProtobufCBinaryData){lens[i], txs[i]};
       memcpy(hashes[k], tx.hash, 32);
@@ -117,6 +163,8 @@ static int fx_make_block(const fixture *f, state *st, uint8_t **txs, size_t *len
   hd.app_hash = (ProtobufCBinaryData){32, (uint8_t *)state_app_hash(st)};
   hd.validators_hash = (ProtobufCBinaryData){32, vh};
   hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)f->val.pub};
+  if (reveal) hd.beacon_reveal = (ProtobufCBinaryData){32, (uint8_t *)reveal};
+  if (new_tip) hd.beacon_new_tip = (ProtobufCBinaryData){32, (uint8_t *)new_tip};
   uint8_t *lc = NULL;
   size_t lcl = 0;
   if (h > 1 && state_get_commit(st, h - 1, &lc, &lcl) == 0) core_sha256(zero, lc, lcl);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/hash.h"
@@ -23,7 +24,7 @@ static void build(const char *chain, const char *time, const char *params,
            chain, time, params, accounts, vals, extra);
 }
 
-#define P "{\"max_block_bytes\":1048576,\"max_tx_bytes\":4096,\"max_block_txs\":100,\"min_fee\":\"1\"}"
+#define P "{\"max_block_bytes\":4194304,\"max_tx_bytes\":2097152,\"max_block_txs\":100,\"min_fee\":\"1\"}"
 #define A "[{\"address\":\"" ADDR "\",\"crd\":\"100\",\"stk\":\"5\"}]"
 #define V "[{\"pubkey\":\"" PK "\",\"operator\":\"" ADDR "\",\"power\":\"10\"}]"
 
@@ -52,6 +53,14 @@ static void test_valid(void **s) {
   assert_int_equal(g.accounts[0].crd, 100);
   assert_int_equal(g.validators[0].power, 10);
   assert_int_equal(g.params.min_fee, 1);
+  assert_int_equal(g.params.quorum_bps, 6666); /* absent: the table's default */
+  genesis_free(&g);
+  /* no params at all: every default */
+  build("\"c-1\"", "\"2026-11-24T10:20:30Z\"", "{}", A, V, "");
+  assert_int_equal(genesis_parse(&g, good, strlen(good), &eb), 0);
+  genesis_params d;
+  genesis_params_default(&d);
+  assert_memory_equal(&g.params, &d, sizeof d);
   genesis_free(&g);
 }
 
@@ -78,9 +87,15 @@ static void test_errors_name_the_field(void **s) {
   expect_error("validators");
   build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, V, ",\"surprise\":1");
   expect_error("surprise");
-  build("\"c\"", "\"2026-11-24T00:00:00Z\"",
-        "{\"max_block_bytes\":1048576,\"max_tx_bytes\":4096,\"max_block_txs\":100}", A, V, "");
-  expect_error("params.min_fee");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"min_fee\":1}", A, V, "");
+  expect_error("params.min_fee"); /* a u64 parameter is a decimal string */
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"max_comittee\":3}", A, V, "");
+  expect_error("max_comittee"); /* a typo is not silently ignored */
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"quorum_bps\":0}", A, V, "");
+  expect_error("params.quorum_bps");
+  /* an output no reveal could carry is a genesis error, not a trap for executors */
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"max_tx_bytes\":65536}", A, V, "");
+  expect_error("max_inline_output");
   build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, V, ",\"chain_id\":\"d\"");
   expect_error("JSON");
   const char *trunc = "{\"chain_id\":\"c\",";
@@ -96,9 +111,32 @@ static void test_supply_overflow(void **s) {
   expect_error("overflow");
 }
 
+/* docs/protocol.md shows exactly the table generated from genesis/params.h
+ * (between its params:begin/end markers): one source of truth. */
+static void test_docs_show_the_parameter_table(void **s) {
+  (void)s;
+  FILE *f = fopen(DOCS_DIR "/protocol.md", "rb");
+  assert_non_null(f);
+  static char doc[1 << 18];
+  size_t n = fread(doc, 1, sizeof doc - 1, f);
+  fclose(f);
+  doc[n] = 0;
+  const char *b = strstr(doc, "<!-- params:begin -->\n"), *e = strstr(doc, "<!-- params:end -->");
+  assert_non_null(b);
+  assert_non_null(e);
+  b += strlen("<!-- params:begin -->\n");
+  char *md = genesis_params_markdown();
+  assert_non_null(md);
+  if (strlen(md) != (size_t)(e - b) || memcmp(md, b, strlen(md)))
+    fail_msg("docs/protocol.md's parameter table differs from genesis/params.h; paste the output "
+             "of `cohortd params --markdown` between the markers");
+  free(md);
+}
+
 int main(void) {
   if (core_init()) return 1;
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_valid),
+                                     cmocka_unit_test(test_docs_show_the_parameter_table),
                                      cmocka_unit_test(test_errors_name_the_field),
                                      cmocka_unit_test(test_supply_overflow)};
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -310,6 +310,50 @@ static void test_apply_rejects_tampering(void **s) {
   for (int i = 0; i < NBLOCKS; i++) free(blocks[i]), free(commits[i]);
 }
 
+/* A validator executes every proposal it sees for a height before it
+ * prevotes, keeps them, and commits the one the network decided: two
+ * competing proposals for height 1 both execute on the same tip; the second
+ * one is committed with its commit; the first can no longer be committed;
+ * a proposal built on a diverged state is refused as a bad block. */
+static void test_execute_proposals_commit_the_decided_one(void **s) {
+  (void)s;
+  kv_store *kv, *ka, *kb;
+  state *st = open_mem(&kv), *ta = open_mem(&ka), *tb = open_mem(&kb);
+  size_t la, lb;
+  uint8_t *txa = fx_transfer(&F, 1, F.ids[2], COHORT__TOKEN__CRD, 11, 0, 10, FX_CHAIN, &la);
+  uint8_t *txb = fx_transfer(&F, 2, F.ids[1], COHORT__TOKEN__CRD, 22, 0, 10, FX_CHAIN, &lb);
+  uint8_t *ba, *ca, *bb, *cb;
+  size_t bal, cal, bbl, cbl;
+  assert_int_equal(fx_make_block(&F, ta, &txa, &la, 1, &ba, &bal, &ca, &cal), 0);
+  assert_int_equal(fx_make_block(&F, tb, &txb, &lb, 1, &bb, &bbl, &cb, &cbl), 0);
+  core_errbuf eb;
+  state_block *pa, *pb;
+  assert_int_equal(state_block_exec(st, ba, bal, &pa, &eb), 0);
+  assert_int_equal(state_block_exec(st, bb, bbl, &pb, &eb), 0);
+  assert_int_equal(state_height(st), 0); /* executing writes nothing */
+  assert_int_equal(state_block_ntx(pb), 1);
+  assert_int_equal(state_block_results(pb)[0].code, 0);
+  /* a's commit does not finalize b */
+  assert_int_not_equal(state_block_commit(st, pb, ca, cal, &eb), 0);
+  assert_int_equal(state_block_commit(st, pb, cb, cbl, &eb), 0);
+  assert_memory_equal(state_app_hash(st), state_app_hash(tb), 32);
+  assert_int_equal(state_block_commit(st, pa, ca, cal, &eb), COHORT_ERR_INVALID);
+  state_block_free(pa);
+  state_block_free(pb);
+  /* Block 2 of chain a does not extend st's tip (st followed b). */
+  size_t l2;
+  uint8_t *t2 = fx_transfer(&F, 1, F.ids[2], COHORT__TOKEN__CRD, 5, 1, 10, FX_CHAIN, &l2);
+  uint8_t *b2, *c2;
+  size_t b2l, c2l;
+  assert_int_equal(fx_make_block(&F, ta, &t2, &l2, 1, &b2, &b2l, &c2, &c2l), 0);
+  state_block *p2;
+  assert_int_equal(state_block_exec(st, b2, b2l, &p2, &eb), COHORT_ERR_BAD_BLOCK);
+  assert_null(p2);
+  free(txa), free(txb), free(t2), free(ba), free(ca), free(bb), free(cb), free(b2), free(c2);
+  state_close(st), state_close(ta), state_close(tb);
+  kv_close(kv), kv_close(ka), kv_close(kb);
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init(&F, 7);
@@ -320,6 +364,7 @@ int main(void) {
       cmocka_unit_test(test_random_workload_conserves_supply),
       cmocka_unit_test(test_replay_two_stores_same_app_hash),
       cmocka_unit_test(test_apply_rejects_tampering),
+      cmocka_unit_test(test_execute_proposals_commit_the_decided_one),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   genesis_free(&F.g);

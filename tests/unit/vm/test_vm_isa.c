@@ -478,6 +478,25 @@ static void test_output_limit(void **st) {
   assert_int_equal(s.status, COHORT_VM_TRAPPED);
   assert_int_equal(s.code, COHORT_VM_TRAP_OUTPUT_LIMIT);
   assert_int_equal(s.out_len, 0);
+  /* A run's own cap (a task's declared max_output_bytes): 100 bytes fit,
+   * the next write of 50 would pass 120 and traps, keeping the 100. */
+  cfg.out_cap = 120;
+  prog q = {{0}, 0};
+  sys(&q, 64, 1, T_DATA, 100, 5);
+  sys(&q, 64, 1, T_DATA, 50, 6);
+  s = run_cfg(&q, NULL, 0, NULL, 0, &cfg, NULL);
+  assert_int_equal(s.status, COHORT_VM_TRAPPED);
+  assert_int_equal(s.code, COHORT_VM_TRAP_OUTPUT_LIMIT);
+  assert_int_equal(s.out_len, 100);
+  assert_int_equal(s.out_cap, 120);
+  cfg.out_cap = COHORT_VM_OUTPUT_MAX + 1;
+  cohort_vm *vm = (cohort_vm *)1;
+  prog r = {{0}, 0};
+  exit_(&r);
+  uint8_t zero[4096] = {0};
+  t_elf e = t_make_elf(r.c, r.n, zero, sizeof zero, 8192);
+  assert_int_equal(cohort_vm_new(&vm, e.buf, e.len, NULL, 0, &cfg, NULL), COHORT_ERR_INVALID);
+  free(e.buf);
 }
 
 /* ---- the loader ---- */

@@ -310,8 +310,8 @@ static void test_state_hash_layout(void **st) {
   uint8_t root[32], h[32], mine[32];
   cohort_vm_mem_root(vm, root);
   cohort_vm_state_hash(vm, h);
-  uint8_t buf[18 + 188 + 32], *o = buf;
-  memcpy(o, "cohort/vm/state/v1", 18);
+  uint8_t buf[18 + 192 + 32], *o = buf;
+  memcpy(o, "cohort/vm/state/v2", 18);
   o += 18;
   t_put32(o, s.pc);
   for (int i = 1; i < 32; i++) t_put32(o + 4 * i, s.x[i]);
@@ -319,9 +319,9 @@ static void test_state_hash_layout(void **st) {
   t_put32(o, (uint32_t)s.step); t_put32(o + 4, (uint32_t)(s.step >> 32));
   t_put32(o + 8, (uint32_t)s.max_steps); t_put32(o + 12, (uint32_t)(s.max_steps >> 32));
   o += 16;
-  uint32_t f[11] = {s.status, s.code, s.mem_cap, s.exec_lo, s.exec_hi, s.brk, s.brk_min, s.in_len, s.in_pos, s.out_len, s.sys_done};
-  for (int i = 0; i < 11; i++) t_put32(o + 4 * i, f[i]);
-  o += 44;
+  uint32_t f[12] = {s.status, s.code, s.mem_cap, s.exec_lo, s.exec_hi, s.brk, s.brk_min, s.in_len, s.in_pos, s.out_len, s.sys_done, s.out_cap};
+  for (int i = 0; i < 12; i++) t_put32(o + 4 * i, f[i]);
+  o += 48;
   memcpy(o, root, 32);
   core_blake2b256(mine, buf, sizeof buf);
   assert_memory_equal(mine, h, 32);

@@ -1,0 +1,153 @@
+/* genesis/params.c — the parameter table of params.h, walked. */
+#include "genesis/params.h"
+
+#include <jansson.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/parse.h"
+#include "proto/cohort.pb-c.h"
+
+const genesis_param_info genesis_param_table[] = {
+#define X(name, kind, lo, hi, def, doc) \
+  {#name, GENESIS_PARAM_##kind, (uint64_t)(lo), (uint64_t)(hi), (uint64_t)(def), doc, offsetof(genesis_params, name)},
+    COHORT_PARAM_TABLE(X)
+#undef X
+};
+const size_t genesis_param_count = sizeof genesis_param_table / sizeof genesis_param_table[0];
+
+void genesis_params_default(genesis_params *p) {
+  memset(p, 0, sizeof *p);
+#define X(name, kind, lo, hi, def, doc) p->name = def;
+  COHORT_PARAM_TABLE(X)
+#undef X
+}
+
+uint64_t genesis_param_get(const genesis_params *p, const genesis_param_info *row) {
+  const char *b = (const char *)p + row->offset;
+  if (row->kind == GENESIS_PARAM_U32) {
+    uint32_t v;
+    memcpy(&v, b, 4);
+    return v;
+  }
+  uint64_t v;
+  memcpy(&v, b, 8);
+  return v;
+}
+
+void genesis_param_set(genesis_params *p, const genesis_param_info *row, uint64_t v) {
+  char *b = (char *)p + row->offset;
+  if (row->kind == GENESIS_PARAM_U32) {
+    uint32_t w = (uint32_t)v;
+    memcpy(b, &w, 4);
+  } else {
+    memcpy(b, &v, 8);
+  }
+}
+
+/* Room a RevealResult needs besides its output: task ID, claim, salt, proof
+ * (416 bytes), signature, key, nonce, fee, framing. Generous on purpose. */
+#define REVEAL_OVERHEAD 4096
+
+int genesis_params_check(const genesis_params *p, core_errbuf *eb) {
+  if (p->max_tx_bytes > p->max_block_bytes)
+    return core_errf(eb, COHORT_ERR_GENESIS,
+                     "params.max_tx_bytes (%u) exceeds params.max_block_bytes (%u)",
+                     p->max_tx_bytes, p->max_block_bytes);
+  if ((uint64_t)p->max_inline_output + REVEAL_OVERHEAD > p->max_tx_bytes)
+    return core_errf(eb, COHORT_ERR_GENESIS,
+                     "params.max_inline_output (%u) + %u bytes of reveal overhead exceeds "
+                     "params.max_tx_bytes (%u): a task's output could never be revealed",
+                     p->max_inline_output, REVEAL_OVERHEAD, p->max_tx_bytes);
+  if (p->max_inline_output > (64u << 20))
+    return core_errf(eb, COHORT_ERR_GENESIS, "params.max_inline_output exceeds the VM's 64 MiB");
+  if (p->reveal_blocks < 2)
+    return core_errf(eb, COHORT_ERR_GENESIS, "params.reveal_blocks must be at least 2");
+  return COHORT_OK;
+}
+
+char *genesis_params_markdown(void) {
+  size_t cap = 16384, n = 0;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  n += (size_t)snprintf(s + n, cap - n,
+                        "| name | kind | default | range | meaning |\n|---|---|---|---|---|\n");
+  for (size_t i = 0; i < genesis_param_count; i++) {
+    const genesis_param_info *r = &genesis_param_table[i];
+    char hi[24];
+    if ((r->kind == GENESIS_PARAM_U64 && r->max == UINT64_MAX))
+      snprintf(hi, sizeof hi, "2^64-1");
+    else
+      snprintf(hi, sizeof hi, "%llu", (unsigned long long)r->max);
+    int w = snprintf(s + n, cap - n, "| `%s` | %s | %llu | %llu..%s | %s |\n", r->name,
+                     r->kind == GENESIS_PARAM_U32 ? "u32" : "u64 (string)",
+                     (unsigned long long)r->def, (unsigned long long)r->min, hi, r->doc);
+    if (w < 0 || (size_t)w >= cap - n) {
+      free(s);
+      return NULL;
+    }
+    n += (size_t)w;
+  }
+  return s;
+}
+
+void genesis_params_to_proto(const genesis_params *g, Cohort__Params *p) {
+#define X(name, kind, lo, hi, def, doc) p->name = g->name;
+  COHORT_PARAM_TABLE(X)
+#undef X
+}
+
+void genesis_params_from_proto(genesis_params *g, const Cohort__Params *p) {
+#define X(name, kind, lo, hi, def, doc) g->name = p->name;
+  COHORT_PARAM_TABLE(X)
+#undef X
+}
+
+json_t *genesis_params_json(const genesis_params *g) {
+  json_t *o = json_object();
+  for (size_t i = 0; o && i < genesis_param_count; i++) {
+    const genesis_param_info *r = &genesis_param_table[i];
+    uint64_t v = genesis_param_get(g, r);
+    char num[24];
+    snprintf(num, sizeof num, "%llu", (unsigned long long)v);
+    if (json_object_set_new(o, r->name, r->kind == GENESIS_PARAM_U32 ? json_integer((json_int_t)v)
+                                                                      : json_string(num))) {
+      json_decref(o);
+      return NULL;
+    }
+  }
+  return o;
+}
+
+int genesis_params_from_json(genesis_params *g, json_t *p, core_errbuf *eb) {
+  if (!json_is_object(p)) return core_errf(eb, COHORT_ERR_GENESIS, "params: must be an object");
+  const char *k;
+  json_t *v;
+  json_object_foreach(p, k, v) {
+    const genesis_param_info *row = NULL;
+    for (size_t i = 0; i < genesis_param_count; i++)
+      if (!strcmp(genesis_param_table[i].name, k)) row = &genesis_param_table[i];
+    if (!row)
+      return core_errf(eb, COHORT_ERR_GENESIS, "params: unknown parameter \"%.60s\" (the list is "
+                       "in docs/protocol.md, or run: cohortd params)", k);
+    uint64_t x;
+    if (row->kind == GENESIS_PARAM_U32) {
+      if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return core_errf(eb, COHORT_ERR_GENESIS, "params.%s: must be an integer in [%llu, %llu]",
+                         row->name, (unsigned long long)row->min, (unsigned long long)row->max);
+      x = (uint64_t)json_integer_value(v);
+    } else if (!json_is_string(v) || core_parse_u64(json_string_value(v), &x)) {
+      return core_errf(eb, COHORT_ERR_GENESIS,
+                       "params.%s: must be a decimal string of a u64, e.g. \"%llu\"", row->name,
+                       (unsigned long long)row->def);
+    }
+    if (x < row->min || x > row->max)
+      return core_errf(eb, COHORT_ERR_GENESIS, "params.%s: %llu is outside [%llu, %llu]",
+                       row->name, (unsigned long long)x, (unsigned long long)row->min,
+                       (unsigned long long)row->max);
+    genesis_param_set(g, row, x);
+  }
+  return COHORT_OK;
+}

@@ -1,0 +1,42 @@
+/* state/bank/bank.h — accounts, supply and escrow in both tokens, over an
+ * executing block's overlay. Private to state/: every module that moves
+ * tokens goes through here, so the conservation rule of docs/tasks.md
+ * ("Token accounting") is kept in one place.
+ *
+ * Records: "a/" + id20 -> Account{crd, stk, nonce}
+ *          "s/supply" -> Account{crd, stk}: totals of each token ever minted
+ *                        minus burned (bonded and escrowed included)
+ *          "s/escrow" -> Account{crd}: CRD held for unfinished tasks
+ * Amount arithmetic is checked: an overflow or an underflow of a total is
+ * COHORT_ERR_CORRUPT (it cannot happen unless the state is corrupt), a
+ * short balance is COHORT_ERR_FUNDS for the caller to turn into a failed
+ * message. Errors of the store are returned as they are (fatal band).
+ */
+#ifndef COHORT_STATE_BANK_H
+#define COHORT_STATE_BANK_H
+
+#include <stdint.h>
+
+#include "state/state.h"
+
+enum { BANK_CRD = 0, BANK_STK = 1 };
+
+/* Read an account through the overlay (missing = zeros). */
+int bank_get(state_exec *x, const uint8_t id[20], uint64_t *crd, uint64_t *stk, uint64_t *nonce);
+int bank_put(state_exec *x, const uint8_t id[20], uint64_t crd, uint64_t stk, uint64_t nonce);
+/* Add / remove amt of one token (BANK_CRD or BANK_STK). bank_debit returns
+ * COHORT_ERR_FUNDS, changing nothing, when the balance is short. */
+int bank_credit(state_exec *x, const uint8_t id[20], int token, uint64_t amt);
+int bank_debit(state_exec *x, const uint8_t id[20], int token, uint64_t amt);
+/* Destroy tokens that left every balance (slashes, storage fees). */
+int bank_burn(state_exec *x, uint64_t crd, uint64_t stk);
+/* Move CRD from an account into the task escrow and out of it to an
+ * account. bank_escrow_in returns COHORT_ERR_FUNDS when the balance is short. */
+int bank_escrow_in(state_exec *x, const uint8_t from[20], uint64_t crd);
+int bank_escrow_out(state_exec *x, const uint8_t to[20], uint64_t crd);
+int bank_get_escrow(state_exec *x, uint64_t *crd);
+
+/* The Transfer message. */
+int bank_exec_transfer(state_exec *x, const tx_t *tx, state_tx_result *res);
+
+#endif

@@ -1,0 +1,45 @@
+/* state/market/market.c — the market's entry points: message dispatch and
+ * the block hooks.
+ *
+ * Order within a block h (docs/tasks.md "Block order"):
+ *   begin  (after the header's beacon reveal, before any transaction):
+ *          draws due at h (DRAWING tasks), in task-ID order;
+ *   txs    in block order;
+ *   end    unbonding stake due at h is released; windows due at h close
+ *          (commit/reveal windows, challenge windows), in task-ID order;
+ *          then prunes due at h.
+ */
+#include <stdlib.h>
+
+#include "state/market/market_int.h"
+
+int sx_exec_market(state_exec *x, const tx_t *tx, state_tx_result *res) {
+  switch (tx->body->msg_case) {
+    case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR: return mk_exec_register(x, tx, res);
+    case COHORT__TX_BODY__MSG_UNBOND: return mk_exec_unbond(x, tx, res);
+    case COHORT__TX_BODY__MSG_UPLOAD_BLOB: return mk_exec_upload(x, tx, res);
+    case COHORT__TX_BODY__MSG_SUBMIT_TASK: return mk_exec_submit(x, tx, res);
+    case COHORT__TX_BODY__MSG_SUBMIT_JOB: return mk_exec_submit_job(x, tx, res);
+    case COHORT__TX_BODY__MSG_COMMIT_RESULT: return mk_exec_commit(x, tx, res);
+    case COHORT__TX_BODY__MSG_REVEAL_RESULT: return mk_exec_reveal(x, tx, res);
+    default: return mk_fail(res, COHORT_ERR_NO_MSG, "unknown message");
+  }
+}
+
+static int run_due(state_exec *x, uint8_t kind, int (*fn)(state_exec *, const uint8_t *)) {
+  mk_idlist l;
+  int rc = mk_due(x, x->height, kind, &l);
+  for (size_t i = 0; !rc && i < l.n; i++) rc = fn(x, l.ids[i]);
+  free(l.ids);
+  return rc;
+}
+
+int sx_begin_block(state_exec *x) { return run_due(x, DL_DRAW, mk_task_draw_due); }
+
+int sx_end_block(state_exec *x) {
+  int rc = mk_release_unbondings(x);
+  if (!rc) rc = run_due(x, DL_WINDOW, mk_task_window_due);
+  if (!rc) rc = run_due(x, DL_PRUNE, mk_task_prune_due);
+  if (!rc) rc = run_due(x, DL_JAIL, mk_jail_due);
+  return rc;
+}

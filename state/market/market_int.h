@@ -1,0 +1,162 @@
+/* state/market/market_int.h — private to the compute market (state/market/).
+ *
+ * The market is one module in four concerns, a file each, as Redis keeps a
+ * file per data type: executors (bonds, capacity, no-shows, seats), blobs,
+ * the committee draw, tasks (the lifecycle, its table at the top of
+ * market_task.c), jobs, and the block hooks (market_sched.c). Everything is
+ * a pure function of the overlay and the transaction: no clock, ordered
+ * iteration only, checked arithmetic; errors of the node itself (no memory,
+ * storage) are returned as they are and abort the block (core_err_is_fatal),
+ * never recorded as a failed message.
+ *
+ * Records (state keys, all in app_hash):
+ *   "e/" + executor(20)          -> Executor
+ *   "u/" + u64be(h) + executor   -> Unbonding (released at the end of block h)
+ *   "b/" + sha256(data)          -> Blob
+ *   "t/" + task(32)              -> Task
+ *   "i/" + task                  -> inline input bytes (pruned after retention)
+ *   "o/" + task + output_hash    -> output bytes (pruned after retention)
+ *   "d/" + u8(kind) + u64be(h) + task -> ""   deadline index, typed:
+ *        kind 1 DRAW   (begin of block h: draw the committee)
+ *        kind 2 WINDOW (end of block h: a commit/reveal window or the
+ *                       challenge window closes)
+ *        kind 3 PRUNE  (end of block h: drop input and output bytes)
+ *        kind 4 JAIL   (end of block h: an executor's jail ends; the ID is
+ *                       the executor's 20 bytes and 12 zeros. It only keeps
+ *                       blocks coming on an idle chain so the jail can end)
+ *   "y/" + owner(20) + task      -> ""              tasks by owner
+ *   "w/" + executor + task       -> u64be(stake)    seats held (stake at the
+ *                                                   draw: locked until settled)
+ *   "j/" + job(32)               -> Job
+ *   "r/beacon"                   -> 32 bytes, the draw beacon
+ */
+#ifndef COHORT_STATE_MARKET_INT_H
+#define COHORT_STATE_MARKET_INT_H
+
+#include <stdarg.h>
+
+#include "proto/market.h"
+#include "state/bank/bank.h"
+#include "state/state_int.h"
+
+/* Task status numbers (stable; docs/tasks.md). */
+enum {
+  T_COMMITTING = 1,
+  T_REVEALING = 2,
+  T_AGREED = 3,
+  T_FINAL = 4,
+  T_DISPUTED = 5,
+  T_EXPIRED = 6,
+  T_DRAWING = 7
+};
+
+/* Deadline kinds in the "d/" index. */
+enum { DL_DRAW = 1, DL_WINDOW = 2, DL_PRUNE = 3, DL_JAIL = 4 };
+#define DL_KEY_LEN 43 /* "d/" + kind + u64be(h) + task id */
+
+/* Timeline event codes (stable; docs/tasks.md "Timeline": a, b, hash). */
+enum {
+  EV_SUBMITTED = 1, /* a reward, b max_steps */
+  EV_DRAWN = 2,     /* executor; a seat, b stake; hash beacon */
+  EV_COMMITTED = 3, /* executor */
+  EV_REVEALING = 4, /* all members committed */
+  EV_REVEALED = 5,  /* executor; a steps, b status << 32 | code; hash output hash */
+  EV_NO_SHOW = 6,   /* executor; a slashed, b window (1 commit, 2 reveal) + 4 if already jailed */
+  EV_AGREED = 7,    /* a agreeing reveals, b steps; hash final state */
+  EV_DISPUTED = 8,  /* a distinct claims */
+  EV_FINAL = 9,     /* a paid, b refunded */
+  EV_EXPIRED = 10,  /* a refunded, b reason (EXP_*) */
+  EV_REDRAW = 11,   /* a seats, b attempt */
+  EV_PRUNED = 12,
+  EV_NO_QUORUM = 13, /* a agreeing reveals, b quorum */
+  EV_WAITING = 14    /* a seats that found no executor with free capacity */
+};
+enum { EXP_NO_EXECUTORS = 1, EXP_NO_SHOWS = 2, EXP_NO_QUORUM = 3 };
+#define TIMELINE_MAX 64
+
+const Cohort__Params *mk_params(state_exec *x);
+
+/* Record a failed message (res->code, res->log); returns COHORT_OK. */
+int mk_fail(state_tx_result *res, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- keys and records ---- */
+size_t mk_key(uint8_t *k, char prefix, const uint8_t *id, size_t n);
+Cohort__Executor *mk_get_exec(state_exec *x, const uint8_t id[20], int *rc);
+int mk_put_exec(state_exec *x, const uint8_t id[20], const Cohort__Executor *e);
+Cohort__Task *mk_get_task(state_exec *x, const uint8_t id[32], int *rc);
+int mk_put_task(state_exec *x, const uint8_t id[32], const Cohort__Task *t);
+Cohort__Blob *mk_get_blob(state_exec *x, const uint8_t h[32], int *rc);
+/* Replace b's bytes with a malloc'd copy (records are freed with
+ * free_unpacked, so everything hung on them is malloc'd). */
+int mk_set_bytes(ProtobufCBinaryData *b, const void *d, size_t n);
+int mk_event(Cohort__Task *t, uint64_t h, uint32_t code, const uint8_t *executor, uint64_t a,
+             uint64_t b, const uint8_t *hash32);
+int mk_beacon(state_exec *x, uint8_t out[32]);
+/* Visit the task IDs of deadline entries (h, kind), in ID order. */
+typedef struct {
+  uint8_t (*ids)[32];
+  size_t n, cap;
+} mk_idlist;
+int mk_due(state_exec *x, uint64_t h, uint8_t kind, mk_idlist *out);
+int mk_idlist_push(mk_idlist *l, const uint8_t id[32]);
+
+/* ---- executors (market_executor.c) ---- */
+int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res);
+int mk_exec_unbond(state_exec *x, const tx_t *tx, state_tx_result *res);
+int mk_jail_due(state_exec *x, const uint8_t id[32]);
+/* A member missed a window: slash liveness_slash_bps and jail it, unless it
+ * is jailed already (one slash per incident). Frees its seat. */
+int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],
+               uint64_t *slashed, int *was_jailed);
+/* Take a seat (drawn): seat record with the stake, active_tasks + 1. */
+int mk_seat_take(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],
+                 uint64_t stake);
+/* The member's work is done (agreed, disputed): active_tasks - 1. */
+int mk_seat_done(state_exec *x, const uint8_t exec_id[20]);
+/* The task settled for this member: drop the seat and its stake lock;
+ * done = count it in tasks_done. Call mk_seat_done first if it was not. */
+int mk_seat_release(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32], int done);
+/* End of block: unbonding stake due at this height goes back. */
+int mk_release_unbondings(state_exec *x);
+
+/* ---- blobs (market_blob.c) ---- */
+int mk_exec_upload(state_exec *x, const tx_t *tx, state_tx_result *res);
+
+/* ---- the committee draw (market_draw.c) ---- */
+typedef struct {
+  size_t eligible;         /* executors the task could seat now */
+  size_t staked;           /* accepting, enough stake, not jailed, with capacity */
+  size_t busy;             /* would fit but hold as many seats as their capacity */
+  uint64_t reward_needed;  /* for the whole committee at today's prices; 0 = n/a */
+} mk_draw_info;
+/* Draw `need` new members for t (seeded by the current beacon, the task ID,
+ * the attempt and the seat), append them and take their seats. Returns 0,
+ * COHORT_ERR_NOT_FOUND (too few eligible: nothing changed) or an error. */
+int mk_draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_t need);
+/* Count who could be drawn for t now (the door check at submission). */
+int mk_draw_survey(state_exec *x, const Cohort__Task *t, mk_draw_info *info);
+
+/* ---- tasks (market_task.c) ---- */
+/* Create task `id` owned by `owner` from m, as chunk `chunk` of `job` when
+ * job != NULL. prog is the program blob (borrowed). A failure is reported
+ * in res. */
+int mk_submit_task(state_exec *x, const uint8_t owner[20], const uint8_t id[32],
+                   const Cohort__MsgSubmitTask *m, const Cohort__Blob *prog, const uint8_t *job,
+                   uint32_t chunk, state_tx_result *res);
+int mk_exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res);
+int mk_exec_commit(state_exec *x, const tx_t *tx, state_tx_result *res);
+int mk_exec_reveal(state_exec *x, const tx_t *tx, state_tx_result *res);
+/* Block hooks for one due task: the draw (begin of block), a window or the
+ * challenge window closing, the pruning (end of block). */
+int mk_task_draw_due(state_exec *x, const uint8_t id[32]);
+int mk_task_window_due(state_exec *x, const uint8_t id[32]);
+int mk_task_prune_due(state_exec *x, const uint8_t id[32]);
+
+/* ---- jobs (market_job.c) ---- */
+int mk_exec_submit_job(state_exec *x, const tx_t *tx, state_tx_result *res);
+/* A chunk agreed (ok = 1) or failed: count it in its job. No-op for a task
+ * that is not a chunk. */
+int mk_job_chunk_settled(state_exec *x, const Cohort__Task *t, int ok);
+
+#endif
