@@ -118,7 +118,7 @@ static int call(const char *m, json_t *p, json_t **r, int quiet) {
 /* Send raw tx bytes to every node; 0 if at least one took it. */
 static int broadcast_all(const char *hex, const char *what, const char *task) {
   int ok = 0;
-  char why[256] = "";
+  char why[512] = ""; /* node URL + a core_errbuf message */
   for (int i = 0; i < n_nodes; i++) {
     json_t *r = NULL, *p = json_pack("{s:s, s:s}", "tx", hex, "mode", "sync");
     core_errbuf eb = {{0}};

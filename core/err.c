@@ -38,6 +38,7 @@ static const struct {
     {"amount", "invalid amount"},
     {"no_msg", "transaction has no message"},
     {"no_executors", "not enough eligible executors"},
+    {"queue_full", "send queue is full"},
 };
 
 _Static_assert(sizeof table / sizeof table[0] == (size_t)(1 - COHORT_ERR_LAST),

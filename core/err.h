@@ -42,7 +42,8 @@ enum {
   COHORT_ERR_AMOUNT = -27,          /* zero or otherwise invalid amount */
   COHORT_ERR_NO_MSG = -28,          /* transaction carries no message */
   COHORT_ERR_NO_EXECUTORS = -29,    /* not enough eligible executors for a committee */
-  COHORT_ERR_LAST = -29
+  COHORT_ERR_QUEUE_FULL = -30,      /* a bounded send queue is full (back-pressure): retry later or drop */
+  COHORT_ERR_LAST = -30
 };
 
 /* The fatal band: errors that are this node's own trouble (out of memory,

@@ -9,7 +9,9 @@ PKGS=(
   libprotobuf-c-dev protobuf-c-compiler
   libjansson-dev libhttp-parser-dev libinih-dev libcmocka-dev
   gcc-riscv64-unknown-elf picolibc-riscv64-unknown-elf qemu-user
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev lld
+  # the VM's toolchain test builds a no_std riscv32im program with these
+  rustc rust-src
   curl python3
 )
 

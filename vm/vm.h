@@ -34,13 +34,19 @@
 
 #define COHORT_VM_HASH_LEN 32
 
-/* Fixed memory map (see docs/vm.md). */
-#define COHORT_VM_RAM_BASE 0x00010000u    /* lowest accessible address */
+/* Memory map (see docs/vm.md §2): RAM is [RAM_BASE, mem_cap); inside it only
+ * the program's segments, the heap [brk_min, page_up(brk)) and the stack
+ * [mem_cap - COHORT_VM_STACK_SIZE(mem_cap), mem_cap) are mapped, as under
+ * Linux; everything else faults. */
+#define COHORT_VM_FORMAT 3                /* VM format version (state hash, proofs) */
+#define COHORT_VM_RAM_BASE 0x00010000u    /* lowest address a segment may use */
 #define COHORT_VM_INPUT_BASE 0x80000000u  /* task input, via read(0) only */
 #define COHORT_VM_OUTPUT_BASE 0xC0000000u /* task output, via write(1) only */
 #define COHORT_VM_INPUT_MAX (256u << 20)  /* largest task input */
 #define COHORT_VM_OUTPUT_MAX (64u << 20)  /* output beyond this traps */
-#define COHORT_VM_STACK_RESERVE (1u << 20) /* brk never grows into the top 1 MiB */
+#define COHORT_VM_STACK_MAX (8u << 20)    /* stack size: min(8 MiB, mem_cap / 4) */
+#define COHORT_VM_STACK_SIZE(mem_cap) ((mem_cap) / 4 < COHORT_VM_STACK_MAX ? (mem_cap) / 4 : COHORT_VM_STACK_MAX)
+#define COHORT_VM_MAX_SEGS 8              /* PT_LOAD segments a program may have */
 #define COHORT_VM_MEM_MIN (2u << 20)
 #define COHORT_VM_MEM_MAX (1u << 30)
 #define COHORT_VM_MEM_DEFAULT (64u << 20)
@@ -61,8 +67,8 @@ enum cohort_vm_trap {
   COHORT_VM_TRAP_CSR = 3,              /* any CSR instruction */
   COHORT_VM_TRAP_FETCH = 4,            /* pc outside the executable segment */
   COHORT_VM_TRAP_JUMP_MISALIGNED = 5,  /* taken jump/branch to pc % 4 != 0 */
-  COHORT_VM_TRAP_LOAD_FAULT = 6,       /* load outside RAM */
-  COHORT_VM_TRAP_STORE_FAULT = 7,      /* store outside RAM or into code */
+  COHORT_VM_TRAP_LOAD_FAULT = 6,       /* load from an unmapped page */
+  COHORT_VM_TRAP_STORE_FAULT = 7,      /* store to an unmapped or read-only page */
   COHORT_VM_TRAP_LOAD_MISALIGNED = 8,
   COHORT_VM_TRAP_STORE_MISALIGNED = 9,
   COHORT_VM_TRAP_SYSCALL = 10,         /* unknown system call number */
@@ -83,6 +89,12 @@ typedef struct {
 /* Defaults: 64 MiB, 2^40 steps, output up to COHORT_VM_OUTPUT_MAX. */
 void cohort_vm_config_default(cohort_vm_config *cfg);
 
+/* One loaded segment: pages [lo, hi) (page aligned), flags PF_R 4 | PF_W 2 |
+ * PF_X 1 as in the ELF program header. Unused entries are all zero. */
+typedef struct {
+  uint32_t lo, hi, flags;
+} cohort_vm_seg;
+
 /* The architectural state, as committed to by the state hash. */
 typedef struct {
   uint32_t pc;
@@ -96,8 +108,9 @@ typedef struct {
   uint32_t brk, brk_min;
   uint32_t in_len, in_pos;   /* task input length, read cursor */
   uint32_t out_len;          /* bytes of output written */
-  uint32_t sys_done;         /* bytes moved so far by an unfinished read/write */
+  uint32_t sys_done;         /* bytes moved so far by an unfinished read/write/brk */
   uint32_t out_cap;          /* output limit of this run (config.out_cap) */
+  cohort_vm_seg seg[COHORT_VM_MAX_SEGS]; /* the program's segments, by address */
 } cohort_vm_info;
 
 /* Load a program. Copies elf and input (caller keeps ownership of both).
@@ -122,9 +135,22 @@ void cohort_vm_del(cohort_vm *vm);
 int cohort_vm_clone(cohort_vm **out, const cohort_vm *vm);
 
 /* Run at most n steps (stops early when the machine halts). This is the
- * fast path: pre-decoded instructions, no hashing. *done (may be NULL)
- * receives the number of steps taken. Cannot fail. */
+ * fast path, no hashing: long runs go through the translator (RV32IM basic
+ * blocks compiled to x86-64 at run time) where the host has one, the rest
+ * through the interpreter; both end in exactly the state the reference step
+ * function reaches after the same number of steps. *done (may be NULL)
+ * receives the number of steps taken. Cannot fail (if the translator cannot
+ * get memory, the interpreter carries on). */
 void cohort_vm_run(cohort_vm *vm, uint64_t n, uint64_t *done);
+
+/* Execution tier of cohort_vm_run for this handle: COHORT_VM_TIER_AUTO (the
+ * default: translator when available) or COHORT_VM_TIER_INTERP (interpreter
+ * only, e.g. `cohort-vm run --no-jit`). Never changes results, only speed. */
+enum { COHORT_VM_TIER_AUTO = 0, COHORT_VM_TIER_INTERP = 1 };
+void cohort_vm_set_tier(cohort_vm *vm, int tier);
+
+/* 1 if this build and host have the translator (x86-64), else 0. */
+int cohort_vm_jit_available(void);
 
 /* Exactly one step through the reference step function (the one that
  * proofs are checked with). No-op on a halted state. */

@@ -1,9 +1,10 @@
-/* vm/vm_blake2b.c — BLAKE2b-256 of exactly 64 bytes (RFC 7693), the one
- * hash shape of the memory tree (a node = H(left || right)).
+/* vm/vm_blake2b.c — BLAKE2b-256 of exactly 64 or 128 bytes (RFC 7693), the
+ * two hash shapes of the memory tree (a node = H(left || right), a leaf =
+ * H(its 128 bytes)).
  *
- * Equal by definition to core_blake2b256(out, in, 64) (unkeyed, 32-byte
- * digest; tests check it against libsodium), but about twice as fast for this
- * size: one compression, no streaming state, constant message length.
+ * Equal by definition to core_blake2b256(out, in, len) (unkeyed, 32-byte
+ * digest; tests check it against libsodium), but about twice as fast for these
+ * sizes: one compression, no streaming state, constant message length.
  */
 #include "vm/vm_int.h"
 
@@ -45,14 +46,13 @@ static inline uint64_t rotr(uint64_t x, unsigned n) { return (x >> n) | (x << (6
     G(r, 7, v3, v4, v9, v14);                 \
   } while (0)
 
-static void blake2b_64(uint8_t out[32], const uint8_t in[64]) {
+static void blake2b_n(uint8_t out[32], const uint8_t *in, unsigned len) {
   uint64_t m[16];
-  for (int i = 0; i < 8; i++) m[i] = vm_le64(in + 8 * i);
-  for (int i = 8; i < 16; i++) m[i] = 0;
+  for (unsigned i = 0; i < 16; i++) m[i] = i < len / 8 ? vm_le64(in + 8 * i) : 0;
   const uint64_t h0 = IV[0] ^ 0x01010020ull; /* digest 32, no key, fanout 1, depth 1 */
   uint64_t v0 = h0, v1 = IV[1], v2 = IV[2], v3 = IV[3], v4 = IV[4], v5 = IV[5], v6 = IV[6], v7 = IV[7];
   uint64_t v8 = IV[0], v9 = IV[1], v10 = IV[2], v11 = IV[3];
-  uint64_t v12 = IV[4] ^ 64, v13 = IV[5], v14 = ~IV[6], v15 = IV[7];
+  uint64_t v12 = IV[4] ^ len, v13 = IV[5], v14 = ~IV[6], v15 = IV[7];
   ROUND(0); ROUND(1); ROUND(2); ROUND(3); ROUND(4); ROUND(5);
   ROUND(6); ROUND(7); ROUND(8); ROUND(9); ROUND(10); ROUND(11);
   vm_put64(out, h0 ^ v0 ^ v8);
@@ -94,16 +94,16 @@ typedef uint64_t v8u64 __attribute__((vector_size(64)));
     GV(r, 6, v2, v7, v8, v13);                \
     GV(r, 7, v3, v4, v9, v14);                \
   } while (0)
-#define XN_BODY(VT, W)                                                                              \
+#define XN_BODY(VT, W, LEN)                                                                         \
   VT m[16];                                                                               \
   const VT z = SPLAT_(VT, 0);                                                              \
-  for (int i = 0; i < 8; i++)                                                                \
+  for (int i = 0; i < (LEN) / 8; i++)                                                        \
     for (int k = 0; k < W; k++) m[i][k] = vm_le64(in[k] + 8 * i);                            \
-  for (int i = 8; i < 16; i++) m[i] = z;                                                     \
+  for (int i = (LEN) / 8; i < 16; i++) m[i] = z;                                             \
   const VT h0 = SPLAT_(VT, IV[0] ^ 0x01010020ull);                                              \
   VT v0 = h0, v1 = SPLAT_(VT, IV[1]), v2 = SPLAT_(VT, IV[2]), v3 = SPLAT_(VT, IV[3]), v4 = SPLAT_(VT, IV[4]);             \
   VT v5 = SPLAT_(VT, IV[5]), v6 = SPLAT_(VT, IV[6]), v7 = SPLAT_(VT, IV[7]), v8 = SPLAT_(VT, IV[0]), v9 = SPLAT_(VT, IV[1]);      \
-  VT v10 = SPLAT_(VT, IV[2]), v11 = SPLAT_(VT, IV[3]), v12 = SPLAT_(VT, IV[4] ^ 64), v13 = SPLAT_(VT, IV[5]);           \
+  VT v10 = SPLAT_(VT, IV[2]), v11 = SPLAT_(VT, IV[3]), v12 = SPLAT_(VT, IV[4] ^ (LEN)), v13 = SPLAT_(VT, IV[5]);           \
   VT v14 = SPLAT_(VT, ~IV[6]), v15 = SPLAT_(VT, IV[7]);                                                   \
   ROUNDV(0); ROUNDV(1); ROUNDV(2); ROUNDV(3); ROUNDV(4); ROUNDV(5);                          \
   ROUNDV(6); ROUNDV(7); ROUNDV(8); ROUNDV(9); ROUNDV(10); ROUNDV(11);                        \
@@ -117,10 +117,16 @@ typedef uint64_t v8u64 __attribute__((vector_size(64)));
   }
 
 __attribute__((target("avx2"))) static void x4_avx2(uint8_t *const out[4], const uint8_t *const in[4]) {
-  XN_BODY(v4u64, 4)
+  XN_BODY(v4u64, 4, 64)
 }
 __attribute__((target("avx512f"))) static void x8_avx512(uint8_t *const out[8], const uint8_t *const in[8]) {
-  XN_BODY(v8u64, 8)
+  XN_BODY(v8u64, 8, 64)
+}
+__attribute__((target("avx2"))) static void x4_avx2_128(uint8_t *const out[4], const uint8_t *const in[4]) {
+  XN_BODY(v4u64, 4, 128)
+}
+__attribute__((target("avx512f"))) static void x8_avx512_128(uint8_t *const out[8], const uint8_t *const in[8]) {
+  XN_BODY(v8u64, 8, 128)
 }
 #endif
 
@@ -134,14 +140,28 @@ void vm_hash64_batch(uint8_t *const *out, const uint8_t *const *in, size_t n) {
       for (; i + 4 <= n; i += 4) x4_avx2(out + i, in + i);
   }
 #endif
-  for (; i < n; i++) blake2b_64(out[i], in[i]);
+  for (; i < n; i++) blake2b_n(out[i], in[i], 64);
+}
+
+void vm_hash128_batch(uint8_t *const *out, const uint8_t *const *in, size_t n) {
+  size_t i = 0;
+#ifdef VM_HAVE_X4
+  if (n >= 4) {
+    if (__builtin_cpu_supports("avx512f"))
+      for (; i + 8 <= n; i += 8) x8_avx512_128(out + i, in + i);
+    if (__builtin_cpu_supports("avx2"))
+      for (; i + 4 <= n; i += 4) x4_avx2_128(out + i, in + i);
+  }
+#endif
+  for (; i < n; i++) blake2b_n(out[i], in[i], 128);
 }
 
 void vm_hash2(uint8_t out[32], const uint8_t l[32], const uint8_t r[32]) {
   uint8_t buf[64];
   memcpy(buf, l, 32);
   memcpy(buf + 32, r, 32);
-  blake2b_64(out, buf);
+  blake2b_n(out, buf, 64);
 }
 
-void vm_hash64(uint8_t out[32], const uint8_t in[64]) { blake2b_64(out, in); }
+void vm_hash64(uint8_t out[32], const uint8_t in[64]) { blake2b_n(out, in, 64); }
+void vm_hash_leaf(uint8_t out[32], const uint8_t in[VM_LEAF]) { blake2b_n(out, in, VM_LEAF); }

@@ -9,11 +9,19 @@
 
 #define VM_PAGE 4096u
 #define VM_PAGE_SHIFT 12
-#define VM_LEAF 32u                /* bytes per Merkle leaf */
-#define VM_PAGE_LEVELS 7           /* levels from a leaf up to a page root */
-#define VM_TREE_LEVELS 27          /* levels from a leaf up to the memory root */
+#define VM_LEAF 128u               /* bytes per Merkle leaf */
+#define VM_LEAF_SHIFT 7
+#define VM_LEAVES_PER_PAGE (VM_PAGE / VM_LEAF)
+#define VM_PAGE_LEVELS 5           /* levels from a leaf up to a page root */
+#define VM_TREE_LEVELS 25          /* levels from a leaf up to the memory root */
 #define VM_MAX_WITNESS 4
-#define VM_STATE_SER_LEN 192       /* serialized state, without memory root */
+#define VM_STATE_SER_LEN 256       /* serialized state, without memory root */
+
+#define VM_PF_X 1u
+#define VM_PF_W 2u
+#define VM_PF_R 4u
+#define VM_PERM_R 1u               /* page permission bits (vm_page_perm) */
+#define VM_PERM_W 2u
 
 #define VM_EBADF 9u
 #define VM_EFAULT 14u
@@ -137,13 +145,40 @@ struct vm_mem {
  * back-end's error (s is then unspecified). */
 int vm_step(cohort_vm_info *s, vm_mem *m);
 
-/* Permission checks shared by both paths. */
-static inline int vm_ram_ok(const cohort_vm_info *s, uint32_t addr, uint32_t n) {
-  return addr >= COHORT_VM_RAM_BASE && addr <= s->mem_cap && n <= s->mem_cap - addr;
+/* ---- the memory map (docs/vm.md §2), from the state alone ----
+ * Mapped: each segment's pages (readable; writable if PF_W), the heap
+ * [brk_min, page_up(brk)) and the stack [stack_lo, mem_cap) (read/write).
+ * Everything else is unmapped. These functions are the definition; the fast
+ * paths cache them in a per-page table (vm_perm_sync). */
+static inline uint32_t vm_page_up(uint32_t a) { return (a + VM_PAGE - 1) & ~(VM_PAGE - 1); }
+static inline uint32_t vm_stack_lo(uint32_t mem_cap) { return mem_cap - COHORT_VM_STACK_SIZE(mem_cap); }
+
+/* End of the mapped interval that contains addr and grants `need`
+ * (VM_PERM_* bits), or 0 if there is none. */
+static inline uint64_t vm_interval_end(const cohort_vm_info *s, uint64_t addr, unsigned need) {
+  if (addr >= s->mem_cap) return 0;
+  if (addr >= vm_stack_lo(s->mem_cap)) return s->mem_cap;
+  if (addr >= s->brk_min && addr < vm_page_up(s->brk)) return vm_page_up(s->brk);
+  for (int i = 0; i < COHORT_VM_MAX_SEGS && s->seg[i].hi; i++)
+    if (addr >= s->seg[i].lo && addr < s->seg[i].hi)
+      return (need & VM_PERM_W) && !(s->seg[i].flags & VM_PF_W) ? 0 : s->seg[i].hi;
+  return 0;
 }
-static inline int vm_ram_writable(const cohort_vm_info *s, uint32_t addr, uint32_t n) {
-  if (!vm_ram_ok(s, addr, n)) return 0;
-  return addr + n <= s->exec_lo || addr >= s->exec_hi;
+/* Permission bits of the page holding addr. */
+static inline unsigned vm_page_perm(const cohort_vm_info *s, uint32_t addr) {
+  if (!vm_interval_end(s, addr, VM_PERM_R)) return 0;
+  return vm_interval_end(s, addr, VM_PERM_W) ? VM_PERM_R | VM_PERM_W : VM_PERM_R;
+}
+/* [addr, addr + n) lies entirely in mapped pages granting `need`. Walks
+ * intervals, not pages: O(segments) whatever n. */
+static inline int vm_range_ok(const cohort_vm_info *s, uint32_t addr, uint32_t n, unsigned need) {
+  uint64_t a = addr, end = (uint64_t)addr + n;
+  for (int guard = 0; a < end && guard < COHORT_VM_MAX_SEGS + 3; guard++) {
+    uint64_t hi = vm_interval_end(s, a, need);
+    if (hi <= a) return 0;
+    a = hi;
+  }
+  return a >= end;
 }
 
 /* ---- memory regions and the Merkle tree (vm_mem.c) ---- */
@@ -154,14 +189,33 @@ typedef struct {
   uint32_t log2pages; /* the region is a subtree of 2^log2pages pages */
   uint32_t npages;    /* pages with backing storage (the rest is zero) */
   uint8_t *data;      /* npages * 4096 bytes */
-  uint8_t *pdirty;    /* npages flags: some leaf of the page is dirty */
-  uint8_t *dirty;     /* npages * 128 flags: leaf changed since last hash */
+  uint8_t *dirty;     /* npages * 32 flags: leaf written since last hash; a
+                         page is dirty iff one of its 32 flags is set */
+  uint8_t *pdirty;    /* npages flags: written by a slow path (system call,
+                         loader, snapshot restore). The fast tiers only set
+                         leaf flags, on pages writable at that time, so a
+                         flush looks at these pages and the writable ones */
   uint8_t *touched;   /* npages flags: may be non-zero */
   uint8_t *sdirty;    /* npages flags: flushed since the last trace snapshot */
-  vm_hash **ptree;    /* npages cached page subtrees ([1..127]; NULL = none) */
+  vm_hash **ptree;    /* npages cached page subtrees ([1..63]: inner nodes,
+                         [32..63] leaf hashes; NULL = none) */
   vm_hash *nodes;     /* 2 << log2pages nodes, heap order; [1] = region root */
   uint32_t *work;     /* npages scratch indices */
+  void *block;        /* RAM only: one mapping holding perm, dirty and data */
+  size_t block_len;
 } vm_region;
+
+/* RAM's mapping: [perm table][dirty flags][data], so that translated code
+ * reaches all three from one base register (the data). The permission
+ * table has one byte per page of the whole 32-bit space with the alignment
+ * bits folded in (vm_jit.c): VM_PERM_TABLE bytes, index
+ * (addr >> 12) | (addr & 3) << 20; entries >= 2^20 are always 0. */
+#define VM_PERM_TABLE (4u << 20)
+static inline int vm_page_dirty(const uint8_t *leaf_flags) {
+  uint64_t w[4];
+  memcpy(w, leaf_flags, 32);
+  return (w[0] | w[1] | w[2] | w[3]) != 0;
+}
 
 enum { VM_REG_RAM = 0, VM_REG_IN = 1, VM_REG_OUT = 2, VM_NREG = 3 };
 
@@ -174,32 +228,59 @@ typedef struct {
   uint8_t op, rd, rs1, rs2;
 } vm_tinsn;
 
+typedef struct vm_jit vm_jit;
+
 struct cohort_vm {
   cohort_vm_info s;
   vm_tinsn *tcode;
   vm_region reg[VM_NREG];
   vm_insn *code; /* pre-decoded [exec_lo, exec_hi), rd 0 mapped to 32 */
+  uint8_t *perm; /* RAM's permission table (VM_PERM_TABLE bytes) */
+  uint32_t perm_top; /* heap top the table reflects (vm_perm_sync) */
+  int tier;          /* COHORT_VM_TIER_*, -1: translator setup failed */
+  vm_jit *jit;       /* translator state, NULL until first used */
+  uint64_t jit_min;  /* runs shorter than this stay interpreted (tests lower it) */
+  uint64_t jit_steps; /* steps the translator has run (tests check it ran) */
   vm_hash empty[VM_TREE_LEVELS + 1];
   cohort_vm_log_fn log_fn;
   void *log_ctx;
 };
 
+/* ---- the permission table (vm_mem.c): perm[page] = vm_page_perm ---- */
+void vm_perm_build(cohort_vm *vm); /* from the state, all of it */
+void vm_perm_sync(cohort_vm *vm);  /* after brk may have moved */
+
+/* ---- the translator (vm_jit.c) ---- */
+/* Runs shorter than this stay in the interpreter: translating the blocks
+ * they touch would cost more than it saves. */
+#define VM_JIT_MIN_RUN 10000
+/* Runs up to `budget` steps from s.pc in translated code; returns the steps
+ * taken (0 if it could not start). Stops before any instruction it leaves
+ * to the reference step function, and at the budget. */
+uint64_t vm_jit_run(cohort_vm *vm, uint64_t budget);
+void vm_jit_free(vm_jit *j);
+
 void vm_empty_hashes(vm_hash empty[VM_TREE_LEVELS + 1]);
 void vm_hash2(uint8_t out[32], const uint8_t l[32], const uint8_t r[32]);
 void vm_hash64(uint8_t out[32], const uint8_t in[64]); /* = BLAKE2b-256 of 64 bytes */
+void vm_hash_leaf(uint8_t out[32], const uint8_t in[VM_LEAF]); /* = BLAKE2b-256 of 128 bytes */
 /* out[i] = BLAKE2b-256(in[i][0..64)) for i < n; outputs must not overlap inputs. */
 void vm_hash64_batch(uint8_t *const *out, const uint8_t *const *in, size_t n);
+/* out[i] = BLAKE2b-256(in[i][0..128)) for i < n (leaf hashes). */
+void vm_hash128_batch(uint8_t *const *out, const uint8_t *const *in, size_t n);
 int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pages,
-                   const vm_hash *empty);
+                   const vm_hash *empty, int with_perm);
 void vm_region_free(vm_region *r);
+/* mark [addr, addr + n) of region r written (leaf and page flags) */
+void vm_region_mark(vm_region *r, uint32_t off, uint32_t n);
 int vm_region_clone(vm_region *dst, const vm_region *src);
 void vm_mem_flush(cohort_vm *vm);
 void vm_page_root(const uint8_t *page, const vm_hash *empty, uint8_t out[32]);
 void vm_mem_root(cohort_vm *vm, uint8_t out[32]);
-/* Sibling path of the leaf at addr (leaf aligned), levels 0..26. Requires
+/* Sibling path of the leaf at addr (leaf aligned), levels 0..24. Requires
  * a flushed tree. */
 void vm_mem_path(cohort_vm *vm, uint32_t addr, vm_hash sib[VM_TREE_LEVELS]);
-/* Node at (level >= 7, index) of the flushed tree. */
+/* Node at (level >= 5, index) of the flushed tree. */
 void vm_mem_node(cohort_vm *vm, unsigned level, uint64_t idx, uint8_t out[32]);
 /* Pointer to backing bytes of addr (any region), NULL if unbacked. */
 uint8_t *vm_mem_ptr(cohort_vm *vm, uint32_t addr);

@@ -1,50 +1,83 @@
-/* vm/vm_mem.c — guest memory, the memory Merkle tree and the direct back-end.
+/* vm/vm_mem.c — guest memory, the memory Merkle tree, the permission table
+ * and the direct back-end.
  *
- * The tree covers the whole 32-bit address space: 2^27 leaves of 32 bytes,
- * 27 levels of BLAKE2b-256(left || right) above them. A leaf is the raw 32
- * bytes (not hashed); the "empty" node of level l is the root of an all-zero
- * subtree of 2^l leaves. Memory is three regions, each a power-of-two number
- * of pages at a fixed base: RAM at 0, input at 0x80000000, output at
- * 0xC0000000. Each region keeps a dense array of node hashes from its page
- * roots (level 7) up to its root; everything outside the regions is empty.
+ * The tree covers the whole 32-bit address space: 2^25 leaves of 128 bytes,
+ * 25 levels of BLAKE2b-256(left || right) above the leaf hashes. A leaf's
+ * node is BLAKE2b-256 of its 128 bytes (one compression, as is every inner
+ * node: 63 per 4 KiB page); the "empty" node of level l is the root of an
+ * all-zero subtree of 2^l leaves. Memory is three regions, each a
+ * power-of-two number of pages at a fixed base: RAM at 0, input at
+ * 0x80000000, output at 0xC0000000. Each region keeps a dense array of node
+ * hashes from its page roots (level 5) up to its root; everything outside
+ * the regions is empty.
  *
  * Invariants: a page none of whose leaves is `dirty` has its current root
- * in nodes[] and, if ptree[p] is set, its current inner nodes there; pages
- * never `touched` are all zero. Writers set the leaf's `dirty` flag (one
- * byte per 32-byte leaf, so the fast path pays one store); vm_mem_flush
- * re-hashes only dirty leaves' paths inside cached pages, then the dirty
- * pages' ancestors.
+ * in nodes[] and, if ptree[p] is set, its current leaf hashes and inner
+ * nodes there; pages never `touched` are all zero; a page with a dirty leaf
+ * is writable now or has `pdirty` set. Fast-tier stores set the leaf's
+ * `dirty` byte (one byte per 128-byte leaf: the only cost a store pays);
+ * slow paths (system calls, loader, snapshot restore) also set `pdirty`.
+ * vm_mem_flush looks at the pdirty pages and the writable ones, re-hashes
+ * dirty leaves, stops where a leaf's hash did not change (rewriting equal
+ * bytes is free), then re-hashes the changed pages' ancestors. Pages are
+ * independent, so a flush of many pages is shared with helper threads (up to
+ * FLUSH_THREADS, one per online CPU); the result is the same bytes whatever
+ * the split, and without threads the caller does all of it.
  */
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/hash.h"
 #include "vm/vm_int.h"
 
 void vm_empty_hashes(vm_hash e[VM_TREE_LEVELS + 1]) {
-  memset(e[0], 0, 32);
+  static const uint8_t zero[VM_LEAF];
+  vm_hash_leaf(e[0], zero);
   for (int l = 1; l <= VM_TREE_LEVELS; l++) vm_hash2(e[l], e[l - 1], e[l - 1]);
 }
 
+/* RAM gets one anonymous mapping: [perm table][dirty flags][data] (zero
+ * filled and lazily backed by the kernel, so a 1 GiB cap costs only what
+ * the guest touches). Other regions use the C heap. */
+static int region_alloc(vm_region *r, uint32_t npages, int with_perm) {
+  size_t n = npages ? npages : 1;
+  if (!with_perm) {
+    r->data = calloc(n, VM_PAGE);
+    r->dirty = calloc(n, VM_LEAVES_PER_PAGE);
+    return r->data && r->dirty ? 0 : COHORT_ERR_NOMEM;
+  }
+  size_t dsz = (n * VM_LEAVES_PER_PAGE + VM_PAGE - 1) & ~(size_t)(VM_PAGE - 1);
+  size_t len = VM_PERM_TABLE + dsz + n * VM_PAGE;
+  void *b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (b == MAP_FAILED) return COHORT_ERR_NOMEM;
+  r->block = b;
+  r->block_len = len;
+  r->dirty = (uint8_t *)b + VM_PERM_TABLE;
+  r->data = (uint8_t *)b + VM_PERM_TABLE + dsz;
+  return 0;
+}
+
 int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pages,
-                   const vm_hash *empty) {
+                   const vm_hash *empty, int with_perm) {
   memset(r, 0, sizeof *r);
   r->base = base;
   r->npages = npages;
   r->log2pages = log2pages;
   size_t nn = (size_t)2 << log2pages;
-  r->data = calloc(npages ? npages : 1, VM_PAGE);
-  r->dirty = calloc(npages ? npages : 1, VM_PAGE / VM_LEAF);
+  int rc = region_alloc(r, npages, with_perm);
   r->pdirty = calloc(npages ? npages : 1, 1);
   r->sdirty = calloc(npages ? npages : 1, 1);
   r->ptree = calloc(npages ? npages : 1, sizeof *r->ptree);
   r->touched = calloc(npages ? npages : 1, 1);
   r->work = calloc(npages ? npages : 1, sizeof(uint32_t));
   r->nodes = malloc(nn * sizeof(vm_hash));
-  if (!r->data || !r->dirty || !r->pdirty || !r->sdirty || !r->ptree || !r->touched || !r->work || !r->nodes) {
+  if (rc || !r->pdirty || !r->sdirty || !r->ptree || !r->touched || !r->work || !r->nodes) {
     vm_region_free(r);
     return COHORT_ERR_NOMEM;
   }
-  /* node i sits at depth floor(log2 i); its level is 7 + log2pages - depth */
+  /* node i sits at depth floor(log2 i); its level is 5 + log2pages - depth */
   for (unsigned depth = 0; depth <= log2pages; depth++) {
     size_t lo = (size_t)1 << depth, hi = lo << 1;
     for (size_t i = lo; i < hi; i++)
@@ -54,8 +87,12 @@ int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pa
 }
 
 void vm_region_free(vm_region *r) {
-  free(r->data);
-  free(r->dirty);
+  if (r->block) {
+    munmap(r->block, r->block_len);
+  } else {
+    free(r->data);
+    free(r->dirty);
+  }
   free(r->pdirty);
   free(r->sdirty);
   if (r->ptree)
@@ -67,15 +104,25 @@ void vm_region_free(vm_region *r) {
   memset(r, 0, sizeof *r);
 }
 
-static int page_dirty(const vm_region *r, uint32_t p) { return r->pdirty[p]; }
+static int page_dirty(const vm_region *r, uint32_t p) {
+  return vm_page_dirty(r->dirty + (size_t)p * VM_LEAVES_PER_PAGE);
+}
+
+void vm_region_mark(vm_region *r, uint32_t off, uint32_t n) {
+  if (n == 0) return;
+  uint32_t l0 = off >> VM_LEAF_SHIFT, l1 = (off + n - 1) >> VM_LEAF_SHIFT;
+  memset(r->dirty + l0, 1, l1 - l0 + 1);
+  uint32_t p0 = off >> VM_PAGE_SHIFT, p1 = (off + n - 1) >> VM_PAGE_SHIFT;
+  memset(r->pdirty + p0, 1, p1 - p0 + 1);
+}
 
 int vm_region_clone(vm_region *d, const vm_region *s) {
   vm_hash empty_dummy[VM_TREE_LEVELS + 1];
   memset(empty_dummy, 0, sizeof empty_dummy);
-  int rc = vm_region_init(d, s->base, s->npages, s->log2pages, empty_dummy);
+  int rc = vm_region_init(d, s->base, s->npages, s->log2pages, empty_dummy, s->block != NULL);
   if (rc) return rc;
   memcpy(d->nodes, s->nodes, ((size_t)2 << s->log2pages) * sizeof(vm_hash));
-  memcpy(d->dirty, s->dirty, (size_t)s->npages * (VM_PAGE / VM_LEAF));
+  memcpy(d->dirty, s->dirty, (size_t)s->npages * VM_LEAVES_PER_PAGE);
   memcpy(d->touched, s->touched, s->npages);
   memcpy(d->pdirty, s->pdirty, s->npages);
   memcpy(d->sdirty, s->sdirty, s->npages);
@@ -98,31 +145,43 @@ static int page_is_zero(const uint8_t *p) {
   return acc == 0;
 }
 
-/* All 255 nodes of one page's subtree, heap order: [1] root, [128..255] leaves
- * (leaves are the raw 32-byte chunks). */
-static void page_tree(const uint8_t *page, vm_hash t[256]) {
-  for (unsigned i = 0; i < 128; i++) memcpy(t[128 + i], page + 32 * i, 32);
-  for (unsigned i = 127; i >= 1; i--) vm_hash2(t[i], t[2 * i], t[2 * i + 1]);
-}
+/* A page's subtree, heap order: t[1] = page root, t[32..63] = the hashes of
+ * its 32 leaves (t[0] unused). */
+#define PT_NODES (2 * VM_LEAVES_PER_PAGE)
 
-/* Children of inner node q (1..127) of a page: nodes 2q, 2q+1, where
- * indices >= 128 are the page's leaves (raw data). */
-static const uint8_t *pnode(const vm_hash *t, const uint8_t *page, unsigned q) {
-  return q >= 128 ? page + 32 * (q - 128) : t[q];
-}
-
-/* Recompute inner nodes t[1..127] of a page, level by level (four hashes
- * at a time where the CPU allows): all of them if need is NULL, else those
- * marked in need[] and, transitively, their ancestors. */
+/* Recompute a page's subtree: everything if need is NULL, else the leaves
+ * marked in need[32..63] and, where a leaf's hash changed, its ancestors.
+ * Hashes 8 or 4 at a time where the CPU allows. */
 static void page_levels(vm_hash *t, const uint8_t *page, uint8_t *need) {
-  for (unsigned w = 64; w >= 1; w /= 2) {
-    uint8_t *outs[64];
-    const uint8_t *ins[64];
+  {
+    uint8_t *outs[VM_LEAVES_PER_PAGE];
+    const uint8_t *ins[VM_LEAVES_PER_PAGE];
+    vm_hash fresh[VM_LEAVES_PER_PAGE];
+    unsigned idx[VM_LEAVES_PER_PAGE];
+    size_t n = 0;
+    for (unsigned i = 0; i < VM_LEAVES_PER_PAGE; i++) {
+      if (need && !need[VM_LEAVES_PER_PAGE + i]) continue;
+      idx[n] = i;
+      outs[n] = need ? fresh[n] : t[VM_LEAVES_PER_PAGE + i];
+      ins[n++] = page + VM_LEAF * i;
+    }
+    vm_hash128_batch(outs, ins, n);
+    if (need)
+      for (size_t k = 0; k < n; k++) {
+        unsigned q = VM_LEAVES_PER_PAGE + idx[k];
+        if (memcmp(t[q], fresh[k], 32) == 0) continue; /* same bytes again */
+        memcpy(t[q], fresh[k], 32);
+        need[q >> 1] = 1;
+      }
+  }
+  for (unsigned w = VM_LEAVES_PER_PAGE / 2; w >= 1; w /= 2) {
+    uint8_t *outs[VM_LEAVES_PER_PAGE / 2];
+    const uint8_t *ins[VM_LEAVES_PER_PAGE / 2];
     size_t n = 0;
     for (unsigned q = w; q < 2 * w; q++) {
       if (need && !need[q]) continue;
       outs[n] = t[q];
-      ins[n++] = pnode(t, page, 2 * q); /* 2q and 2q+1 are adjacent */
+      ins[n++] = t[2 * q]; /* 2q and 2q+1 are adjacent */
       if (need) need[q >> 1] = 1;
     }
     vm_hash64_batch(outs, ins, n);
@@ -134,44 +193,100 @@ void vm_page_root(const uint8_t *page, const vm_hash *empty, uint8_t out[32]) {
     memcpy(out, empty[VM_PAGE_LEVELS], 32);
     return;
   }
-  vm_hash t[128];
+  vm_hash t[PT_NODES];
   page_levels(t, page, NULL);
   memcpy(out, t[1], 32);
 }
 
-/* Bring page p's root up to date; returns into out. */
-static void page_update(cohort_vm *vm, vm_region *r, uint32_t p, uint8_t out[32]) {
-  uint8_t *page = r->data + (size_t)p * VM_PAGE, *d = r->dirty + (size_t)p * (VM_PAGE / VM_LEAF);
+/* Bring page p's root up to date; returns into out. Returns 1 if the root
+ * may have changed, 0 if every dirty leaf hashed to what it was. */
+static int page_update(cohort_vm *vm, vm_region *r, uint32_t p, uint8_t out[32]) {
+  uint8_t *page = r->data + (size_t)p * VM_PAGE, *d = r->dirty + (size_t)p * VM_LEAVES_PER_PAGE;
   vm_hash *t = r->ptree[p];
   if (!t) {
+    memset(d, 0, VM_LEAVES_PER_PAGE);
     if (page_is_zero(page)) {
       memcpy(out, vm->empty[VM_PAGE_LEVELS], 32);
-      memset(d, 0, VM_PAGE / VM_LEAF);
-      return;
+      return 1;
     }
-    t = r->ptree[p] = malloc(128 * sizeof(vm_hash));
+    t = r->ptree[p] = malloc(PT_NODES * sizeof(vm_hash));
     if (!t) { /* no cache: hash the page in full */
       vm_page_root(page, vm->empty, out);
-      memset(d, 0, VM_PAGE / VM_LEAF);
-      return;
+      return 1;
     }
     page_levels(t, page, NULL);
-    memset(d, 0, VM_PAGE / VM_LEAF);
     memcpy(out, t[1], 32);
-    return;
+    return 1;
   }
-  /* mark the inner nodes above dirty leaves, then recompute bottom-up */
-  uint8_t need[128] = {0};
-  for (unsigned i = 0; i < VM_PAGE / VM_LEAF; i++)
-    if (d[i]) need[(128 + i) >> 1] = 1;
-  memset(d, 0, VM_PAGE / VM_LEAF);
+  uint8_t need[PT_NODES] = {0};
+  memcpy(need + VM_LEAVES_PER_PAGE, d, VM_LEAVES_PER_PAGE);
+  memset(d, 0, VM_LEAVES_PER_PAGE);
   page_levels(t, page, need);
   memcpy(out, t[1], 32);
+  return need[1];
+}
+
+/* pages [lo, hi) of r that have dirty leaves get their pdirty flag */
+static void collect(vm_region *r, uint32_t lo, uint32_t hi) {
+  uint32_t p1 = hi >> VM_PAGE_SHIFT;
+  if (p1 > r->npages) p1 = r->npages;
+  for (uint32_t p = lo >> VM_PAGE_SHIFT; p < p1; p++)
+    if (page_dirty(r, p)) r->pdirty[p] = 1;
+}
+
+#define FLUSH_THREADS 4
+#define FLUSH_PAR_MIN 256 /* pages: below this a thread costs more than it saves */
+
+typedef struct {
+  cohort_vm *vm;
+  vm_region *r;
+  const uint32_t *pages;
+  uint8_t *changed;
+  uint32_t n;
+} flush_job;
+
+static void *flush_pages(void *arg) {
+  flush_job *f = arg;
+  size_t leaves = (size_t)1 << f->r->log2pages;
+  for (uint32_t i = 0; i < f->n; i++)
+    f->changed[i] = (uint8_t)page_update(f->vm, f->r, f->pages[i], f->r->nodes[leaves + f->pages[i]]);
+  return NULL;
+}
+
+/* page_update for pages[0..n), on up to FLUSH_THREADS threads; changed[i]
+ * receives its result */
+static void update_pages(cohort_vm *vm, vm_region *r, const uint32_t *pages, uint8_t *changed, uint32_t n) {
+  int nt = 1;
+  if (n >= FLUSH_PAR_MIN) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    nt = cpus > FLUSH_THREADS ? FLUSH_THREADS : cpus < 1 ? 1 : (int)cpus;
+  }
+  flush_job jobs[FLUSH_THREADS];
+  pthread_t tid[FLUSH_THREADS];
+  int started[FLUSH_THREADS] = {0};
+  uint32_t per = (n + (uint32_t)nt - 1) / (uint32_t)nt;
+  for (int t = 0; t < nt; t++) {
+    uint32_t lo = per * (uint32_t)t, hi = lo + per > n ? n : lo + per;
+    jobs[t] = (flush_job){vm, r, pages + lo, changed + lo, hi > lo ? hi - lo : 0};
+    if (t > 0) started[t] = pthread_create(&tid[t], NULL, flush_pages, &jobs[t]) == 0;
+  }
+  flush_pages(&jobs[0]);
+  for (int t = 1; t < nt; t++) {
+    if (started[t]) pthread_join(tid[t], NULL);
+    else flush_pages(&jobs[t]); /* no thread: do it here */
+  }
 }
 
 static void region_flush(cohort_vm *vm, vm_region *r) {
   uint32_t n = 0;
   size_t leaves = (size_t)1 << r->log2pages;
+  if (r == &vm->reg[VM_REG_RAM]) { /* where the fast tiers may have stored */
+    const cohort_vm_info *s = &vm->s;
+    for (int i = 0; i < COHORT_VM_MAX_SEGS && s->seg[i].hi; i++)
+      if (s->seg[i].flags & VM_PF_W) collect(r, s->seg[i].lo, s->seg[i].hi);
+    collect(r, s->brk_min, vm_page_up(s->brk));
+    collect(r, vm_stack_lo(s->mem_cap), s->mem_cap);
+  }
   for (uint32_t p = 0; p < r->npages; p++) {
     if (!(p & 7) && p + 8 <= r->npages) { /* skip clean runs 8 pages at a time */
       uint64_t w;
@@ -181,12 +296,25 @@ static void region_flush(cohort_vm *vm, vm_region *r) {
         continue;
       }
     }
-    if (!page_dirty(r, p)) continue;
+    if (!r->pdirty[p]) continue;
     r->pdirty[p] = 0;
+    if (!page_dirty(r, p)) continue;
     r->sdirty[p] = 1;
     r->touched[p] = 1;
-    page_update(vm, r, p, r->nodes[leaves + p]);
-    r->work[n++] = (uint32_t)(leaves + p);
+    r->work[n++] = p;
+  }
+  if (n) {
+    uint8_t one_page, *changed = n == 1 ? &one_page : malloc(n);
+    if (changed) {
+      update_pages(vm, r, r->work, changed, n);
+    } else { /* no memory for the flags: one page at a time, all ancestors */
+      for (uint32_t i = 0; i < n; i++) page_update(vm, r, r->work[i], r->nodes[leaves + r->work[i]]);
+    }
+    uint32_t m = 0; /* node indices of changed pages, still sorted */
+    for (uint32_t i = 0; i < n; i++)
+      if (!changed || changed[i]) r->work[m++] = (uint32_t)(leaves + r->work[i]);
+    if (changed != &one_page) free(changed);
+    n = m;
   }
   /* re-hash ancestors level by level; indices stay sorted so duplicates
    * are adjacent */
@@ -217,14 +345,14 @@ void vm_mem_flush(cohort_vm *vm) {
 }
 
 void vm_mem_node(cohort_vm *vm, unsigned level, uint64_t idx, uint8_t out[32]) {
-  uint64_t span = (uint64_t)1 << (level + 5), lo = idx * span, hi = lo + span;
+  uint64_t span = (uint64_t)1 << (level + VM_LEAF_SHIFT), lo = idx * span, hi = lo + span;
   int overlap = 0;
   for (int i = 0; i < VM_NREG; i++) {
     const vm_region *r = &vm->reg[i];
     uint64_t rlo = r->base, rhi = rlo + ((uint64_t)VM_PAGE << r->log2pages);
     if (lo >= rlo && hi <= rhi) {
       unsigned depth = r->log2pages - (level - VM_PAGE_LEVELS);
-      uint64_t h = ((uint64_t)1 << depth) + ((lo - rlo) >> (level + 5));
+      uint64_t h = ((uint64_t)1 << depth) + ((lo - rlo) >> (level + VM_LEAF_SHIFT));
       memcpy(out, r->nodes[h], 32);
       return;
     }
@@ -245,6 +373,30 @@ void vm_mem_root(cohort_vm *vm, uint8_t out[32]) {
   vm_mem_node(vm, VM_TREE_LEVELS, 0, out);
 }
 
+/* ---- the permission table ---- */
+static void perm_fill(uint8_t *perm, uint32_t lo, uint32_t hi, uint8_t bits) {
+  if (hi > lo) memset(perm + (lo >> VM_PAGE_SHIFT), bits, (hi - lo) >> VM_PAGE_SHIFT);
+}
+
+void vm_perm_build(cohort_vm *vm) {
+  const cohort_vm_info *s = &vm->s;
+  uint8_t *perm = vm->perm;
+  memset(perm, 0, s->mem_cap >> VM_PAGE_SHIFT);
+  for (int i = 0; i < COHORT_VM_MAX_SEGS && s->seg[i].hi; i++)
+    perm_fill(perm, s->seg[i].lo, s->seg[i].hi,
+              (uint8_t)(VM_PERM_R | (s->seg[i].flags & VM_PF_W ? VM_PERM_W : 0)));
+  vm->perm_top = vm_page_up(s->brk);
+  perm_fill(perm, s->brk_min, vm->perm_top, VM_PERM_R | VM_PERM_W);
+  perm_fill(perm, vm_stack_lo(s->mem_cap), s->mem_cap, VM_PERM_R | VM_PERM_W);
+}
+
+void vm_perm_sync(cohort_vm *vm) {
+  uint32_t top = vm_page_up(vm->s.brk);
+  if (top > vm->perm_top) perm_fill(vm->perm, vm->perm_top, top, VM_PERM_R | VM_PERM_W);
+  else if (top < vm->perm_top) perm_fill(vm->perm, top, vm->perm_top, 0);
+  vm->perm_top = top;
+}
+
 uint8_t *vm_mem_ptr(cohort_vm *vm, uint32_t addr) {
   for (int i = 0; i < VM_NREG; i++) {
     vm_region *r = &vm->reg[i];
@@ -262,19 +414,19 @@ void vm_mem_path(cohort_vm *vm, uint32_t addr, vm_hash sib[VM_TREE_LEVELS]) {
     if (addr >= r->base && addr - r->base < (uint64_t)r->npages * VM_PAGE)
       cached = r->ptree[(addr - r->base) >> VM_PAGE_SHIFT];
   }
-  if (p && cached) {
-    uint32_t i = 128 + ((addr & (VM_PAGE - 1)) >> 5);
-    for (unsigned l = 0; l < VM_PAGE_LEVELS; l++, i >>= 1) memcpy(sib[l], pnode(cached, p, i ^ 1), 32);
-  } else if (p) {
-    vm_hash t[256];
-    page_tree(p, t);
-    uint32_t i = 128 + ((addr & (VM_PAGE - 1)) >> 5);
-    for (unsigned l = 0; l < VM_PAGE_LEVELS; l++, i >>= 1) memcpy(sib[l], t[i ^ 1], 32);
+  if (p) {
+    vm_hash t[PT_NODES];
+    if (!cached) {
+      page_levels(t, p, NULL);
+      cached = t;
+    }
+    uint32_t i = VM_LEAVES_PER_PAGE + ((addr & (VM_PAGE - 1)) >> VM_LEAF_SHIFT);
+    for (unsigned l = 0; l < VM_PAGE_LEVELS; l++, i >>= 1) memcpy(sib[l], cached[i ^ 1], 32);
   } else {
     for (unsigned l = 0; l < VM_PAGE_LEVELS; l++) memcpy(sib[l], vm->empty[l], 32);
   }
   for (unsigned l = VM_PAGE_LEVELS; l < VM_TREE_LEVELS; l++)
-    vm_mem_node(vm, l, ((uint64_t)addr >> (l + 5)) ^ 1, sib[l]);
+    vm_mem_node(vm, l, ((uint64_t)addr >> (l + VM_LEAF_SHIFT)) ^ 1, sib[l]);
 }
 
 /* ---- direct back-end: the handle's own memory ---- */
@@ -297,8 +449,7 @@ static int direct_write(vm_mem *m, uint32_t addr, const uint8_t *src, uint32_t n
     vm_region *r = &vm->reg[i];
     if (addr >= r->base && addr - r->base < (uint64_t)r->npages * VM_PAGE) {
       memcpy(r->data + (addr - r->base), src, n);
-      r->dirty[(addr - r->base) >> 5] = 1;
-      r->pdirty[(addr - r->base) >> VM_PAGE_SHIFT] = 1;
+      vm_region_mark(r, addr - r->base, n);
       return 0;
     }
   }

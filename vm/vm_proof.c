@@ -1,29 +1,30 @@
 /* vm/vm_proof.c — state serialization, state hash, one-step proofs and
  * output proofs.
  *
- * State hash = BLAKE2b-256("cohort/vm/state/v2" || state || mem_root), with
- * the 192-byte little-endian state layout of docs/vm.md.
+ * State hash = BLAKE2b-256("cohort/vm/state/v3" || state || mem_root), with
+ * the 256-byte little-endian state layout of docs/vm.md §4.
  *
- * One-step proof (v1), all integers little-endian:
- *   "CVP2" | state (192) | mem_root (32) | n (u8, <= 4) | n witnesses
- *   witness = addr (u32, 32-byte aligned) | mask (u32, bit l set = sibling
- *             at level l is the empty subtree and omitted; bits >= 27 zero)
- *             | leaf (32) | the non-empty siblings, level 0 first (32 each)
+ * One-step proof (v3), all integers little-endian:
+ *   "CVP3" | state (256) | mem_root (32) | n (u8, <= 4) | n witnesses
+ *   witness = addr (u32, 128-byte aligned) | mask (u32, bit l set = sibling
+ *             at level l is the empty subtree and omitted; bits >= 25 zero)
+ *             | leaf (128) | the non-empty siblings, level 0 first (32 each)
  * Witnesses are exactly the leaves the step touches, in order of first
  * access; at most one of them is written. The verifier re-runs vm_step over
  * the witnesses, so the proof path and the fast path share one definition.
  *
- * Output proof (v1): "CVO2" | state (192) | mem_root (32) | the 6 siblings
- * of the output region's subtree (levels 21..26).
+ * Output proof (v3): "CVO3" | state (256) | mem_root (32) | the 6 siblings
+ * of the output region's subtree (levels 19..24).
  */
 #include <stdlib.h>
 
 #include "core/hash.h"
 #include "vm/vm_int.h"
 
-static const char STATE_TAG[] = "cohort/vm/state/v2";
+static const char STATE_TAG[] = "cohort/vm/state/v3";
 #define PROOF_HDR (4 + VM_STATE_SER_LEN + 32 + 1)
 #define OUT_LEVEL (VM_PAGE_LEVELS + 14) /* level of the output region root */
+#define WIT_HDR (8 + VM_LEAF)           /* addr, mask, leaf */
 #define OUT_PROOF_LEN (4 + VM_STATE_SER_LEN + 32 + 32 * (VM_TREE_LEVELS - OUT_LEVEL))
 
 void vm_state_ser(const cohort_vm_info *s, uint8_t o_[VM_STATE_SER_LEN]) {
@@ -37,6 +38,35 @@ void vm_state_ser(const cohort_vm_info *s, uint8_t o_[VM_STATE_SER_LEN]) {
   const uint32_t f[12] = {s->status, s->code,    s->mem_cap, s->exec_lo, s->exec_hi, s->brk,
                           s->brk_min, s->in_len, s->in_pos,  s->out_len, s->sys_done, s->out_cap};
   for (int i = 0; i < 12; i++) vm_put32(o + 4 * i, f[i]);
+  o += 48;
+  for (int i = 0; i < COHORT_VM_MAX_SEGS; i++) {
+    vm_put32(o + 8 * i, s->seg[i].lo | s->seg[i].flags);
+    vm_put32(o + 8 * i + 4, s->seg[i].hi);
+  }
+}
+
+/* The segment table of a reachable state: used entries first, each page
+ * aligned, readable, not W+X, sorted and disjoint, inside [RAM_BASE,
+ * stack_lo); exactly one executable entry, equal to the exec range; the
+ * heap starts at the end of the last one. */
+static int segs_ok(const cohort_vm_info *s) {
+  uint32_t prev_hi = COHORT_VM_RAM_BASE, nexec = 0;
+  int end = 0;
+  for (int i = 0; i < COHORT_VM_MAX_SEGS; i++) {
+    const cohort_vm_seg *g = &s->seg[i];
+    if (g->hi == 0) {
+      if (g->lo || g->flags || i == 0) return 0;
+      end = 1;
+      continue;
+    }
+    if (end || g->lo % VM_PAGE || g->hi % VM_PAGE || g->lo < prev_hi || g->hi <= g->lo) return 0;
+    if (g->flags & ~7u || !(g->flags & VM_PF_R) || (g->flags & VM_PF_W && g->flags & VM_PF_X)) return 0;
+    if (g->flags & VM_PF_X) {
+      if (++nexec > 1 || g->lo != s->exec_lo || g->hi != s->exec_hi) return 0;
+    }
+    prev_hi = g->hi;
+  }
+  return nexec == 1 && s->brk_min == prev_hi && prev_hi <= vm_stack_lo(s->mem_cap);
 }
 
 /* Decode and check the invariants every reachable state satisfies. */
@@ -53,6 +83,13 @@ int vm_state_deser(const uint8_t in_[VM_STATE_SER_LEN], cohort_vm_info *s) {
                      &s->brk,    &s->brk_min, &s->in_len,  &s->in_pos,    &s->out_len,
                      &s->sys_done, &s->out_cap};
   for (int i = 0; i < 12; i++) *f[i] = vm_le32(in + 4 * i);
+  in += 48;
+  for (int i = 0; i < COHORT_VM_MAX_SEGS; i++) {
+    uint32_t lo = vm_le32(in + 8 * i);
+    s->seg[i].lo = lo & ~(VM_PAGE - 1);
+    s->seg[i].flags = lo & (VM_PAGE - 1);
+    s->seg[i].hi = vm_le32(in + 8 * i + 4);
+  }
   if (s->status > COHORT_VM_OUT_OF_STEPS) return COHORT_ERR_DECODE;
   if ((s->status == COHORT_VM_RUNNING || s->status == COHORT_VM_OUT_OF_STEPS) && s->code) return COHORT_ERR_DECODE;
   if (s->max_steps == 0 || s->step > s->max_steps) return COHORT_ERR_DECODE;
@@ -62,11 +99,12 @@ int vm_state_deser(const uint8_t in_[VM_STATE_SER_LEN], cohort_vm_info *s) {
   if (s->exec_lo % VM_PAGE || s->exec_hi % VM_PAGE || s->exec_lo < COHORT_VM_RAM_BASE ||
       s->exec_hi <= s->exec_lo || s->exec_hi > s->mem_cap)
     return COHORT_ERR_DECODE;
-  if (s->brk_min > s->brk || s->brk > s->mem_cap - COHORT_VM_STACK_RESERVE) return COHORT_ERR_DECODE;
+  if (!segs_ok(s)) return COHORT_ERR_DECODE;
+  if (s->brk_min > s->brk || s->brk > vm_stack_lo(s->mem_cap)) return COHORT_ERR_DECODE;
   if (s->in_len > COHORT_VM_INPUT_MAX || s->in_pos > s->in_len || s->out_cap > COHORT_VM_OUTPUT_MAX ||
       s->out_len > s->out_cap)
     return COHORT_ERR_DECODE;
-  if (s->sys_done >= COHORT_VM_INPUT_MAX + COHORT_VM_OUTPUT_MAX) return COHORT_ERR_DECODE;
+  if (s->sys_done >= COHORT_VM_MEM_MAX) return COHORT_ERR_DECODE; /* a transfer or a brk zeroing */
   return 0;
 }
 
@@ -82,8 +120,8 @@ void cohort_vm_hash_info(const cohort_vm_info *s, const uint8_t root[32], uint8_
 typedef struct {
   uint32_t addr;
   int written;
-  uint8_t data[32]; /* current contents (after writes) */
-  uint8_t orig[32]; /* contents before the step */
+  uint8_t data[VM_LEAF]; /* current contents (after writes) */
+  uint8_t orig[VM_LEAF]; /* contents before the step */
 } leaf;
 
 typedef struct {
@@ -102,9 +140,9 @@ static int wit_find(wit_mem *w, uint32_t a) {
     lf->addr = a;
     lf->written = 0;
     uint8_t *p = vm_mem_ptr(w->vm, a);
-    if (p) memcpy(lf->data, p, 32);
-    else memset(lf->data, 0, 32);
-    memcpy(lf->orig, lf->data, 32);
+    if (p) memcpy(lf->data, p, VM_LEAF);
+    else memset(lf->data, 0, VM_LEAF);
+    memcpy(lf->orig, lf->data, VM_LEAF);
     return (int)w->used++;
   }
   if (w->used < w->n && w->l[w->used].addr == a) return (int)w->used++;
@@ -128,11 +166,11 @@ static int wit_write(vm_mem *m, uint32_t addr, const uint8_t *src, uint32_t n) {
   return 0;
 }
 
-static void path_root(uint32_t addr, const uint8_t lf[32], vm_hash sib[VM_TREE_LEVELS], uint8_t out[32]) {
+static void path_root(uint32_t addr, const uint8_t lf[VM_LEAF], vm_hash sib[VM_TREE_LEVELS], uint8_t out[32]) {
   uint8_t cur[32];
-  memcpy(cur, lf, 32);
+  vm_hash_leaf(cur, lf);
   for (unsigned l = 0; l < VM_TREE_LEVELS; l++) {
-    if ((addr >> (l + 5)) & 1) vm_hash2(cur, sib[l], cur);
+    if ((addr >> (l + VM_LEAF_SHIFT)) & 1) vm_hash2(cur, sib[l], cur);
     else vm_hash2(cur, cur, sib[l]);
   }
   memcpy(out, cur, 32);
@@ -149,7 +187,7 @@ int cohort_vm_prove(cohort_vm *vm, uint8_t **proof, size_t *proof_len) {
   if (rc) return rc;
   uint8_t *p = malloc(COHORT_VM_PROOF_MAX);
   if (!p) return COHORT_ERR_NOMEM;
-  memcpy(p, "CVP2", 4);
+  memcpy(p, "CVP3", 4);
   vm_state_ser(&vm->s, p + 4);
   memcpy(p + 4 + VM_STATE_SER_LEN, root, 32);
   p[PROOF_HDR - 1] = (uint8_t)w.used;
@@ -162,8 +200,8 @@ int cohort_vm_prove(cohort_vm *vm, uint8_t **proof, size_t *proof_len) {
       if (memcmp(sib[l], vm->empty[l], 32) == 0) mask |= 1u << l;
     vm_put32(p + o, w.l[i].addr);
     vm_put32(p + o + 4, mask);
-    memcpy(p + o + 8, w.l[i].orig, 32);
-    o += 40;
+    memcpy(p + o + 8, w.l[i].orig, VM_LEAF);
+    o += WIT_HDR;
     for (unsigned l = 0; l < VM_TREE_LEVELS; l++)
       if (!(mask >> l & 1)) {
         memcpy(p + o, sib[l], 32);
@@ -176,7 +214,7 @@ int cohort_vm_prove(cohort_vm *vm, uint8_t **proof, size_t *proof_len) {
 }
 
 int cohort_vm_proof_info(const uint8_t *proof, size_t len, cohort_vm_info *info, uint8_t mem_root[32]) {
-  if (len < 4 + VM_STATE_SER_LEN + 32 || (memcmp(proof, "CVP2", 4) && memcmp(proof, "CVO2", 4)))
+  if (len < 4 + VM_STATE_SER_LEN + 32 || (memcmp(proof, "CVP3", 4) && memcmp(proof, "CVO3", 4)))
     return COHORT_ERR_DECODE;
   int rc = vm_state_deser(proof + 4, info);
   if (rc) return rc;
@@ -188,7 +226,7 @@ int cohort_vm_verify(const uint8_t pre[32], const uint8_t *proof, size_t len, ui
                      core_errbuf *eb) {
   if (len < PROOF_HDR || len > COHORT_VM_PROOF_MAX)
     return core_errf(eb, COHORT_ERR_DECODE, "proof length %zu out of range", len);
-  if (memcmp(proof, "CVP2", 4) != 0) return core_errf(eb, COHORT_ERR_DECODE, "not a v2 step proof");
+  if (memcmp(proof, "CVP3", 4) != 0) return core_errf(eb, COHORT_ERR_DECODE, "not a v3 step proof");
   cohort_vm_info s;
   if (vm_state_deser(proof + 4, &s)) return core_errf(eb, COHORT_ERR_DECODE, "proof state is malformed");
   const uint8_t *root = proof + 4 + VM_STATE_SER_LEN;
@@ -203,15 +241,15 @@ int cohort_vm_verify(const uint8_t pre[32], const uint8_t *proof, size_t len, ui
   vm_hash sibs[VM_MAX_WITNESS][VM_TREE_LEVELS];
   size_t o = PROOF_HDR;
   for (unsigned i = 0; i < w.n; i++) {
-    if (len - o < 40) return core_errf(eb, COHORT_ERR_DECODE, "witness %u truncated", i);
+    if (len - o < WIT_HDR) return core_errf(eb, COHORT_ERR_DECODE, "witness %u truncated", i);
     leaf *lf = &w.l[i];
     lf->addr = vm_le32(proof + o);
     uint32_t mask = vm_le32(proof + o + 4);
     if (lf->addr & (VM_LEAF - 1)) return core_errf(eb, COHORT_ERR_DECODE, "witness %u address not leaf aligned", i);
     if (mask >> VM_TREE_LEVELS) return core_errf(eb, COHORT_ERR_DECODE, "witness %u mask has stray bits", i);
-    memcpy(lf->data, proof + o + 8, 32);
-    memcpy(lf->orig, lf->data, 32);
-    o += 40;
+    memcpy(lf->data, proof + o + 8, VM_LEAF);
+    memcpy(lf->orig, lf->data, VM_LEAF);
+    o += WIT_HDR;
     for (unsigned l = 0; l < VM_TREE_LEVELS; l++) {
       if (mask >> l & 1) {
         memcpy(sibs[i][l], empty[l], 32);
@@ -254,12 +292,12 @@ int cohort_vm_output_prove(cohort_vm *vm, uint8_t **proof, size_t *proof_len) {
   vm_mem_root(vm, root);
   uint8_t *p = malloc(OUT_PROOF_LEN);
   if (!p) return COHORT_ERR_NOMEM;
-  memcpy(p, "CVO2", 4);
+  memcpy(p, "CVO3", 4);
   vm_state_ser(&vm->s, p + 4);
   memcpy(p + 4 + VM_STATE_SER_LEN, root, 32);
   size_t o = 4 + VM_STATE_SER_LEN + 32;
   for (unsigned l = OUT_LEVEL; l < VM_TREE_LEVELS; l++, o += 32)
-    vm_mem_node(vm, l, ((uint64_t)COHORT_VM_OUTPUT_BASE >> (l + 5)) ^ 1, p + o);
+    vm_mem_node(vm, l, ((uint64_t)COHORT_VM_OUTPUT_BASE >> (l + VM_LEAF_SHIFT)) ^ 1, p + o);
   *proof = p;
   *proof_len = o;
   return 0;
@@ -268,8 +306,8 @@ int cohort_vm_output_prove(cohort_vm *vm, uint8_t **proof, size_t *proof_len) {
 int cohort_vm_output_verify(const uint8_t state_hash[32], const uint8_t *output, size_t len,
                             const uint8_t *proof, size_t proof_len, cohort_vm_info *info,
                             core_errbuf *eb) {
-  if (proof_len != OUT_PROOF_LEN || memcmp(proof, "CVO2", 4) != 0)
-    return core_errf(eb, COHORT_ERR_DECODE, "not a v1 output proof of %d bytes", OUT_PROOF_LEN);
+  if (proof_len != OUT_PROOF_LEN || memcmp(proof, "CVO3", 4) != 0)
+    return core_errf(eb, COHORT_ERR_DECODE, "not a v3 output proof of %d bytes", OUT_PROOF_LEN);
   cohort_vm_info s;
   if (vm_state_deser(proof + 4, &s)) return core_errf(eb, COHORT_ERR_DECODE, "proof state is malformed");
   const uint8_t *root = proof + 4 + VM_STATE_SER_LEN;
@@ -302,7 +340,7 @@ int cohort_vm_output_verify(const uint8_t state_hash[32], const uint8_t *output,
   free(lvl);
   const uint8_t *sib = proof + 4 + VM_STATE_SER_LEN + 32;
   for (unsigned l = OUT_LEVEL; l < VM_TREE_LEVELS; l++, sib += 32) {
-    if ((COHORT_VM_OUTPUT_BASE >> (l + 5)) & 1) vm_hash2(cur, sib, cur);
+    if ((COHORT_VM_OUTPUT_BASE >> (l + VM_LEAF_SHIFT)) & 1) vm_hash2(cur, sib, cur);
     else vm_hash2(cur, cur, sib);
   }
   if (memcmp(cur, root, 32) != 0) return core_errf(eb, COHORT_ERR_INVALID, "output does not match the state");

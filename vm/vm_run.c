@@ -1,11 +1,17 @@
-/* vm/vm_run.c — the fast path: a threaded interpreter over pre-decoded code.
+/* vm/vm_run.c — the fast path: cohort_vm_run's tiers and the threaded
+ * interpreter over pre-decoded code.
  *
- * It executes only the common, fault-free cases (ALU, taken/untaken
- * branches and jumps inside the code segment, aligned in-range loads and
- * stores). Anything else — system calls, fences, traps, faults, jumps that
- * leave the code segment — is handed, before any state change, to the
- * reference step function vm_step(), which defines the machine. The ALU and
- * branch semantics are the same macros (VM_ALU_OPS, VM_BRANCH_OPS) in both.
+ * cohort_vm_run hands long runs to the translator (vm_jit.c), shorter ones
+ * and whatever the translator leaves to the threaded interpreter below,
+ * and every instruction neither fast tier handles to the reference step
+ * function vm_step(), which defines the machine.
+ *
+ * The interpreter executes only the common, fault-free cases (ALU,
+ * taken/untaken branches and jumps inside the code segment, aligned loads
+ * and stores on pages the permission table maps). Anything else — system
+ * calls, fences, traps, faults, jumps that leave the code segment — is
+ * handed, before any state change, to vm_step(). The ALU and branch
+ * semantics are the same macros (VM_ALU_OPS, VM_BRANCH_OPS) in both.
  * Stores set the leaf's dirty flag, which is all the hashing costs here.
  */
 #include <stdlib.h>
@@ -113,9 +119,9 @@ static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
   uint32_t r[33];
   memcpy(r, vm->s.x, sizeof vm->s.x);
   r[32] = 0;
-  const uint32_t cap = vm->s.mem_cap;
   uint8_t *const ram = vm->reg[VM_REG_RAM].data;
-  uint8_t *const dirty = vm->reg[VM_REG_RAM].dirty, *const pdirty = vm->reg[VM_REG_RAM].pdirty;
+  uint8_t *const dirty = vm->reg[VM_REG_RAM].dirty;
+  const uint8_t *const perm = vm->perm;
   const vm_tinsn *const base = vm->tcode;
   const vm_tinsn *ip = base + (vm->s.pc - exec_lo) / 4;
   uint64_t left = budget;
@@ -140,14 +146,15 @@ static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
     ip = base + (t_ >> 2);                                                  \
     ENTER();                                                                \
   } while (0)
+/* perm[] has an entry for each of the 2^20 pages; only mapped pages (all
+ * below mem_cap) have bits set, so a permitted address indexes ram[] */
 #define LOAD_ADDR(size)                                                     \
   addr = r[ip->rs1] + (uint32_t)ip->imm;                                    \
-  if (UNLIKELY(addr - COHORT_VM_RAM_BASE > cap - COHORT_VM_RAM_BASE - (size) || (addr & ((size)-1)))) goto bail;
+  if (UNLIKELY((addr & ((size)-1)) || !(perm[addr >> VM_PAGE_SHIFT] & VM_PERM_R))) goto bail;
 #define STORE_ADDR(size)                                                    \
-  LOAD_ADDR(size)                                                           \
-  if (UNLIKELY(addr - exec_lo < exec_len)) goto bail;                       \
-  dirty[addr >> 5] = 1;                                                     \
-  pdirty[addr >> VM_PAGE_SHIFT] = 1;
+  addr = r[ip->rs1] + (uint32_t)ip->imm;                                    \
+  if (UNLIKELY((addr & ((size)-1)) || !(perm[addr >> VM_PAGE_SHIFT] & VM_PERM_W))) goto bail; \
+  dirty[addr >> VM_LEAF_SHIFT] = 1;
 
   ENTER();
 #if !(defined(__GNUC__) || defined(__clang__))
@@ -250,21 +257,27 @@ out:
 void cohort_vm_run(cohort_vm *vm, uint64_t n, uint64_t *done) {
   uint64_t total = 0;
   cohort_vm_info *s = &vm->s;
+  vm_perm_sync(vm);
   while (total < n && s->status == COHORT_VM_RUNNING) {
     uint64_t left = n - total, to_cap = s->max_steps - s->step;
     if (to_cap < left) left = to_cap;
     uint64_t k = 0;
     if (s->sys_done == 0 && s->pc - s->exec_lo < s->exec_hi - s->exec_lo && !(s->pc & 3)) {
-      k = run_fast(vm, left);
+      if (vm->tier == COHORT_VM_TIER_AUTO && left >= vm->jit_min) {
+        k = vm_jit_run(vm, left);
+        vm->jit_steps += k;
+      }
+      if (k == 0) k = run_fast(vm, left);
       total += k;
       s->step += k;
       if (s->step >= s->max_steps) {
         s->status = COHORT_VM_OUT_OF_STEPS;
         break;
       }
-      if (k == left) continue;
+      if (k > 0) continue; /* stopped at the budget or before an instruction for vm_step */
     }
     cohort_vm_step(vm);
+    vm_perm_sync(vm); /* a brk may have moved the heap's end */
     total++;
   }
   if (done) *done = total;

@@ -2,9 +2,12 @@
  *
  * A trace records the state of one running handle every `interval` steps.
  * Snapshots share unchanged 4 KiB pages (reference counted), so the cost of
- * a snapshot is the pages written since the previous one. A page counts as
- * written if it was dirtied since the last snapshot, whether or not a state
- * hash was taken in between (region_flush moves pdirty into sdirty).
+ * a snapshot is the pages written since the previous one. A page may have
+ * been written if it has dirty leaves or was flushed since the last
+ * snapshot (region_flush moves the dirty flags into sdirty); such a page is
+ * still shared when its bytes equal the previous snapshot's (leaf flags stay
+ * set until the next hash, so without this every snapshot would copy every
+ * page written since the last hash).
  *
  * cohort_vm_trace_seek(step) restores the nearest snapshot at or below step
  * into a scratch handle (copying only pages that differ from what the
@@ -46,9 +49,13 @@ static void snap_free(snap *s, const cohort_vm *vm) {
 }
 
 static int page_zero(const uint8_t *p) {
-  for (unsigned i = 0; i < VM_PAGE; i++)
-    if (p[i]) return 0;
-  return 1;
+  uint64_t acc = 0;
+  for (unsigned i = 0; i < VM_PAGE; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    acc |= w;
+  }
+  return acc == 0;
 }
 
 /* Append a snapshot of vm; shares pages unchanged since the previous one. */
@@ -71,14 +78,21 @@ static int take(cohort_vm_trace *t, cohort_vm *vm) {
       return COHORT_ERR_NOMEM;
     }
     for (uint32_t p = 0; p < r->npages; p++) {
-      int changed = !prev || r->pdirty[p] || r->sdirty[p];
+      int pd = vm_page_dirty(r->dirty + (size_t)p * VM_LEAVES_PER_PAGE);
+      int changed = !prev || pd || r->sdirty[p];
       if (!changed) {
         s->pages[k][p] = prev->pages[k][p];
         if (s->pages[k][p]) s->pages[k][p]->refs++;
         continue;
       }
-      if (!r->touched[p] && !r->pdirty[p]) continue;
+      if (!r->touched[p] && !pd) continue;
       const uint8_t *src = r->data + (size_t)p * VM_PAGE;
+      spage *old = prev ? prev->pages[k][p] : NULL;
+      if (old && memcmp(old->data, src, VM_PAGE) == 0) { /* written, but back to the same bytes */
+        s->pages[k][p] = old;
+        old->refs++;
+        continue;
+      }
       if (page_zero(src)) continue;
       spage *sp = malloc(sizeof *sp);
       if (!sp) {
@@ -157,14 +171,15 @@ int cohort_vm_trace_seek(cohort_vm_trace *t, uint64_t step, cohort_vm **vm_out) 
     for (uint32_t p = 0; p < r->npages; p++) {
       uint8_t *dst = r->data + (size_t)p * VM_PAGE;
       const uint8_t *src = s->pages[k][p] ? s->pages[k][p]->data : zero;
-      if (!s->pages[k][p] && !r->touched[p] && !r->pdirty[p]) continue;
+      if (!s->pages[k][p] && !r->touched[p] && !vm_page_dirty(r->dirty + (size_t)p * VM_LEAVES_PER_PAGE))
+        continue;
       if (memcmp(dst, src, VM_PAGE) == 0) continue;
       memcpy(dst, src, VM_PAGE);
-      memset(r->dirty + (size_t)p * (VM_PAGE / VM_LEAF), 1, VM_PAGE / VM_LEAF);
-      r->pdirty[p] = 1;
+      vm_region_mark(r, p * VM_PAGE, VM_PAGE);
     }
   }
   vm->s = s->s;
+  vm_perm_sync(vm);
   if (step > vm->s.step) cohort_vm_run(vm, step - vm->s.step, NULL);
   *vm_out = vm;
   return 0;

@@ -8,9 +8,15 @@
  * made here, from the state alone, so both back-ends agree by construction.
  *
  * Step accounting: every step increments `step`, including the step that
- * traps or exits. A read/write system call moves at most one 32-byte leaf of
- * each side per step; while it is unfinished, pc stays on the ecall,
- * registers are unchanged and `sys_done` counts the bytes moved.
+ * traps or exits. A read/write system call moves at most one 128-byte leaf
+ * of each side per step, and a brk that unmaps pages zeroes one leaf per
+ * step; while such a call is unfinished, pc stays on the ecall, registers
+ * are unchanged and `sys_done` counts the bytes moved or zeroed.
+ *
+ * Memory permissions come from the state (vm_page_perm, vm_range_ok in
+ * vm_int.h): the program's segments, the heap up to the page-rounded break
+ * and the stack are mapped, as under Linux; a load or store elsewhere traps,
+ * a system call whose buffer is not entirely mapped returns -EFAULT.
  */
 #include "vm/vm_int.h"
 
@@ -40,7 +46,7 @@ static uint32_t min3(uint32_t a, uint32_t b, uint32_t c) {
 }
 
 /* Move one chunk of a read(0)/write(1): from src to dst, at most to the end
- * of either's 32-byte leaf. */
+ * of either's 128-byte leaf. */
 static int move_chunk(cohort_vm_info *s, vm_mem *m, uint32_t src, uint32_t dst, uint32_t total) {
   uint32_t off = s->sys_done < total ? s->sys_done : 0;
   src += off;
@@ -66,7 +72,7 @@ static int syscall(cohort_vm_info *s, vm_mem *m) {
     case 63: { /* read */
       if (a0 != 0) return sys_ret(s, 0u - VM_EBADF);
       if (a2 == 0) return sys_ret(s, 0);
-      if (!vm_ram_writable(s, a1, a2)) return sys_ret(s, 0u - VM_EFAULT);
+      if (!vm_range_ok(s, a1, a2, VM_PERM_W)) return sys_ret(s, 0u - VM_EFAULT);
       uint32_t avail = s->in_len - s->in_pos;
       uint32_t total = a2 < avail ? a2 : avail;
       if (total == 0) return sys_ret(s, 0);
@@ -78,7 +84,7 @@ static int syscall(cohort_vm_info *s, vm_mem *m) {
     case 64: /* write */
       if (a0 != 1 && a0 != 2) return sys_ret(s, 0u - VM_EBADF);
       if (a2 == 0) return sys_ret(s, 0);
-      if (!vm_ram_ok(s, a1, a2)) return sys_ret(s, 0u - VM_EFAULT);
+      if (!vm_range_ok(s, a1, a2, VM_PERM_R)) return sys_ret(s, 0u - VM_EFAULT);
       if (a0 == 2) {
         if (m->log) m->log(m, a1, a2);
         return sys_ret(s, a2);
@@ -94,9 +100,20 @@ static int syscall(cohort_vm_info *s, vm_mem *m) {
       s->code = a0;
       s->step++;
       return 0;
-    case 214: /* brk */
-      if (a0 >= s->brk_min && a0 <= s->mem_cap - COHORT_VM_STACK_RESERVE) s->brk = a0;
+    case 214: { /* brk: moves the end of the heap; pages it unmaps are zeroed
+                   first (one leaf per step), so that they come back zero */
+      if (a0 < s->brk_min || a0 > vm_stack_lo(s->mem_cap)) return sys_ret(s, s->brk);
+      uint32_t lo = vm_page_up(a0), hi = vm_page_up(s->brk);
+      if (lo < hi && s->sys_done < hi - lo) {
+        static const uint8_t zero[VM_LEAF];
+        rc = m->write(m, lo + s->sys_done, zero, VM_LEAF);
+        if (rc) return rc;
+        s->sys_done += VM_LEAF;
+        if (s->sys_done < hi - lo) return retire(s, s->pc);
+      }
+      s->brk = a0;
       return sys_ret(s, s->brk);
+    }
     default:
       return trap(s, COHORT_VM_TRAP_SYSCALL);
   }
@@ -155,7 +172,7 @@ int vm_step(cohort_vm_info *s, vm_mem *m) {
 load:
   addr = A + I;
   if (addr & (size - 1)) return trap(s, COHORT_VM_TRAP_LOAD_MISALIGNED);
-  if (!vm_ram_ok(s, addr, size)) return trap(s, COHORT_VM_TRAP_LOAD_FAULT);
+  if (!(vm_page_perm(s, addr) & VM_PERM_R)) return trap(s, COHORT_VM_TRAP_LOAD_FAULT);
   rc = m->read(m, addr, buf, size);
   if (rc) return rc;
   switch (d.op) {
@@ -169,7 +186,7 @@ load:
 store:
   addr = A + I;
   if (addr & (size - 1)) return trap(s, COHORT_VM_TRAP_STORE_MISALIGNED);
-  if (!vm_ram_writable(s, addr, size)) return trap(s, COHORT_VM_TRAP_STORE_FAULT);
+  if (!(vm_page_perm(s, addr) & VM_PERM_W)) return trap(s, COHORT_VM_TRAP_STORE_FAULT);
   vm_put32(buf, B);
   rc = m->write(m, addr, buf, size);
   if (rc) return rc;

@@ -70,7 +70,7 @@ static int visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   uint64_t stake = e->stake, price = e->price_per_msteps;
   cohort__executor__free_unpacked(e, NULL);
   int rc = COHORT_OK;
-  if (staked) {
+  if (avail) { /* busy or not: the reward hint covers everyone who could serve */
     if ((rc = push((void **)&d->prices, &d->np, &d->pcap, sizeof *d->prices))) return rc;
     d->prices[d->np++] = price;
   }

@@ -126,7 +126,7 @@ int mk_exec_upload(state_exec *x, const tx_t *tx, state_tx_result *res);
 /* ---- the committee draw (market_draw.c) ---- */
 typedef struct {
   size_t eligible;         /* executors the task could seat now */
-  size_t staked;           /* accepting, enough stake, not jailed, with capacity */
+  size_t staked;           /* accepting, enough stake, not jailed (any price, busy or not) */
   size_t busy;             /* would fit but hold as many seats as their capacity */
   uint64_t reward_needed;  /* for the whole committee at today's prices; 0 = n/a */
 } mk_draw_info;

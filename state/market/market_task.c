@@ -363,17 +363,18 @@ int mk_submit_task(state_exec *x, const uint8_t owner[20], const uint8_t id[32],
   t->reveal_blocks = reveal;
   t->submitted_height = x->height;
   t->draw_height = t->draw_since = x->height + 1;
-  if (!rc) { /* at the door: someone must be able to serve it now */
+  if (!rc) { /* at the door: enough executors must be able to serve it (busy ones
+               free their capacity as their tasks settle: the draw waits) */
     mk_draw_info di;
     rc = mk_draw_survey(x, t, &di);
-    if (!rc && di.eligible < m->committee) {
-      if (di.staked == 0)
+    if (!rc && di.eligible + di.busy < m->committee) {
+      if (di.staked + di.busy == 0)
         mk_fail(res, COHORT_ERR_NO_EXECUTORS, "no executor accepts work with the minimum stake "
-                "and free capacity right now (see: cohort executor list); try again later");
-      else if (di.staked < m->committee)
+                "right now (see: cohort executor list); try again later");
+      else if (di.staked + di.busy < m->committee)
         mk_fail(res, COHORT_ERR_NO_EXECUTORS, "only %zu executors accept work with the minimum "
-                "stake and free capacity; a committee of %u needs more: lower --committee",
-                di.staked, m->committee);
+                "stake; a committee of %u needs more: lower --committee",
+                di.staked + di.busy, m->committee);
       else
         mk_fail(res, COHORT_ERR_NO_EXECUTORS, "the reward does not cover %u executors' prices "
                 "for max_steps %llu: reward at least %llu CRD base units (or lower max_steps)",

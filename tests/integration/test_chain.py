@@ -258,7 +258,8 @@ def test_key_files_are_durable():
         return
     out = subprocess.run(["strace", "-f", "-e", "trace=openat,fsync,fdatasync,link,rename,renameat,renameat2",
                           node.exe("cohort"), "--home", node.home, "keys", "new", "durable"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True,
+                         env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))  # LSan cannot run under ptrace
     assert out.returncode == 0, out.stderr
     trace = out.stderr
     keys_dir = os.path.join(node.home, "keys")

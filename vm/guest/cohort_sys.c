@@ -145,9 +145,8 @@ _Noreturn void cohort_exit(int code) { exit(code); }
 extern void __libc_init_array(void);
 int main(int argc, char **argv);
 
-void __cohort_start(void);
-void __cohort_start(void) {
-  static char *argv[] = {"task", 0};
+void __cohort_start(int argc, char **argv);
+void __cohort_start(int argc, char **argv) {
   __libc_init_array();
-  exit(main(1, argv));
+  exit(main(argc, argv));
 }

@@ -1,13 +1,15 @@
 /* vm/tool/cohort_vm.c — cohort-vm, the command-line runner of the VM.
  *
  *   cohort-vm run PROG.elf [--input FILE] [--max-steps N] [--mem MiB]
- *                          [--output FILE] [--trace]
+ *                          [--output FILE] [--trace] [--no-jit]
  *   cohort-vm hash PROG.elf [--input FILE] [--at-step N] ...
  *   cohort-vm prove PROG.elf [--input FILE] --at-step N [--output FILE]
  *   cohort-vm verify HASH PROOF_FILE
  *   cohort-vm output-proof PROG.elf [--input FILE] [--output FILE]
  *
- * All I/O of the VM lives here; the library itself is pure.
+ * Long runs use the translator (x86-64 hosts) unless --no-jit is given; the
+ * results are the same either way. All I/O of the VM lives here; the library
+ * itself is pure.
  * Exit status of `run`: the guest's exit code if it exited, 124 if out of
  * steps, 125 if trapped, 2 on usage or load errors.
  */
@@ -23,7 +25,8 @@
 static void usage(void) {
   fprintf(stderr,
           "usage: cohort-vm run PROG.elf [--input FILE] [--max-steps N] [--mem MiB] [--output FILE] [--trace]\n"
-          "       cohort-vm hash PROG.elf [--input FILE] [--at-step N] [--max-steps N] [--mem MiB]\n"
+          "                              [--no-jit]\n"
+          "       cohort-vm hash PROG.elf [--input FILE] [--at-step N] [--max-steps N] [--mem MiB] [--no-jit]\n"
           "       cohort-vm prove PROG.elf [--input FILE] --at-step N [--output FILE]\n"
           "       cohort-vm verify HASH PROOF_FILE\n"
           "       cohort-vm output-proof PROG.elf [--input FILE] [--output FILE]\n");
@@ -143,9 +146,10 @@ int main(int argc, char **argv) {
   cohort_vm_config cfg;
   cohort_vm_config_default(&cfg);
   uint64_t at = UINT64_MAX;
-  int trace = 0;
+  int trace = 0, no_jit = 0;
   for (int i = 3; i < argc; i++) {
     if (!strcmp(argv[i], "--trace")) trace = 1;
+    else if (!strcmp(argv[i], "--no-jit")) no_jit = 1;
     else if (i + 1 >= argc) usage();
     else if (!strcmp(argv[i], "--input")) input_path = argv[++i];
     else if (!strcmp(argv[i], "--output")) out_path = argv[++i];
@@ -167,6 +171,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   cohort_vm_set_log(vm, log_sink, NULL);
+  if (no_jit) cohort_vm_set_tier(vm, COHORT_VM_TIER_INTERP);
   int ret = 0;
   if (!strcmp(cmd, "run")) {
     if (trace) {

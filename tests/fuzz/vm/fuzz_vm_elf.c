@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static int init;
   if (!init) init = core_init() == 0;
-  cohort_vm_config cfg = {COHORT_VM_MEM_MIN, 5000};
+  cohort_vm_config cfg = {.mem_cap = COHORT_VM_MEM_MIN, .max_steps = 5000};
   cohort_vm *vm;
   core_errbuf eb;
   if (cohort_vm_new(&vm, data, size, data, size < 64 ? size : 64, &cfg, &eb) != 0) return 0;

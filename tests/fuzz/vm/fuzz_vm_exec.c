@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t page[256];
   memset(page, 0x5A, sizeof page);
   t_elf e = t_make_elf(code, ncode, page, sizeof page, 8192);
-  cohort_vm_config cfg = {COHORT_VM_MEM_MIN, 3000};
+  cohort_vm_config cfg = {.mem_cap = COHORT_VM_MEM_MIN, .max_steps = 3000};
   cohort_vm *fast, *ref;
   if (cohort_vm_new(&fast, e.buf, e.len, in, in_len, &cfg, NULL) != 0) abort();
   if (cohort_vm_new(&ref, e.buf, e.len, in, in_len, &cfg, NULL) != 0) abort();

@@ -967,7 +967,7 @@ static void test_window_shorter_than_the_run_is_refused(void **s) {
   add_register(&b, 6, 1000000, 1, 1); /* a cheap executor for a long task */
   commit(&b, NULL);
   int codes[4];
-  const Cohort__Params *p = state_params(ST);
+  const Cohort__Params pc = *state_params(ST), *p = &pc; /* the cache is replaced at commits */
   submit_opts o = DEFAULT_OPTS;
   o.max_steps = 50 * p->exec_steps_per_block; /* needs 50 blocks + margin */
   o.commit_blocks = 10;
@@ -1046,10 +1046,39 @@ static void test_capacity_bounds_seats(void **s) {
     assert_int_equal(e->active_tasks, 2);
     cohort__executor__free_unpacked(e, NULL);
   }
-  add_submit(&b, 0, "one more", 1, 1000, NULL); /* no capacity left: refused at the door */
+  /* No capacity left: the fifth task is accepted but waits for a seat (the
+   * executors exist, they are busy); it is drawn once a chunk settles. */
+  uint8_t extra[32];
+  add_submit(&b, 0, "one more", 1, 1000, extra);
   commit(&b, codes);
-  assert_int_equal(codes[0], COHORT_ERR_NO_EXECUTORS);
+  assert_int_equal(codes[0], 0);
+  empty_blocks(1);
+  assert_int_equal(task_status(extra), 7);
+  check_conservation(); /* asserts active_tasks <= capacity for everyone */
+  /* the chunks are served (commits, then reveals): seats free as they agree */
+  run_t r[4];
+  uint8_t c[4][32];
+  for (int i = 0; i < 4; i++) {
+    market_chunk_id(c[i], jid, (uint32_t)i);
+    run_vm(inputs[i], 16, 1000000, &r[i]);
+    int m[1];
+    assert_int_equal(members(c[i], m), 1);
+    add_commit(&b, m[0], c[i], &r[i]);
+  }
+  commit(&b, NULL);
+  for (int i = 0; i < 4; i++) {
+    int m[1];
+    members(c[i], m);
+    add_reveal(&b, m[0], c[i], &r[i]);
+  }
+  commit(&b, NULL);
+  for (int i = 0; i < 6 && task_status(extra) == 7; i++) {
+    check_conservation();
+    empty_blocks(1);
+  }
+  assert_int_equal(task_status(extra), 1); /* drawn into a freed seat */
   check_conservation();
+  for (int i = 0; i < 4; i++) free_run(&r[i]);
   teardown_chain();
 }
 
@@ -1252,7 +1281,7 @@ static void test_seat_locks_stake(void **s) {
 static void test_cost_model_and_pruning(void **s) {
   (void)s;
   setup_market();
-  const Cohort__Params *p = state_params(ST);
+  const Cohort__Params pc = *state_params(ST), *p = &pc; /* the cache is replaced at commits */
   batch b = {.n = 0};
   int codes[300];
   /* underpaid transfer: not includable */

@@ -276,14 +276,14 @@ static void test_trace_seek(void **st) {
   cohort_vm_del(vm);
 }
 
-/* The tree's BLAKE2b-256 of 64 bytes (scalar and 4-way SIMD) equals
- * libsodium's. */
+/* The tree's BLAKE2b-256 of 64 and 128 bytes (scalar and 4/8-way SIMD)
+ * equals libsodium's. */
 static void test_blake2b_batch(void **st) {
   (void)st;
-  uint8_t in[13][64], out[13][32], want[32];
+  static uint8_t in[13][128], out[13][32], want[32];
   uint32_t x = 99;
   for (int i = 0; i < 13; i++)
-    for (int j = 0; j < 64; j++) x = x * 1103515245u + 12345u, in[i][j] = (uint8_t)(x >> 16);
+    for (int j = 0; j < 128; j++) x = x * 1103515245u + 12345u, in[i][j] = (uint8_t)(x >> 16);
   for (size_t n = 0; n <= 13; n++) {
     uint8_t *outs[13] = {0};
     const uint8_t *ins[13] = {0};
@@ -294,6 +294,14 @@ static void test_blake2b_batch(void **st) {
       core_blake2b256(want, in[i], 64);
       assert_memory_equal(out[i], want, 32);
       vm_hash64(out[i], in[i]);
+      assert_memory_equal(out[i], want, 32);
+    }
+    memset(out, 0, sizeof out);
+    vm_hash128_batch(outs, ins, n);
+    for (size_t i = 0; i < n; i++) {
+      core_blake2b256(want, in[i], 128);
+      assert_memory_equal(out[i], want, 32);
+      vm_hash_leaf(out[i], in[i]);
       assert_memory_equal(out[i], want, 32);
     }
   }
@@ -310,8 +318,8 @@ static void test_state_hash_layout(void **st) {
   uint8_t root[32], h[32], mine[32];
   cohort_vm_mem_root(vm, root);
   cohort_vm_state_hash(vm, h);
-  uint8_t buf[18 + 192 + 32], *o = buf;
-  memcpy(o, "cohort/vm/state/v2", 18);
+  uint8_t buf[18 + 256 + 32], *o = buf;
+  memcpy(o, "cohort/vm/state/v3", 18);
   o += 18;
   t_put32(o, s.pc);
   for (int i = 1; i < 32; i++) t_put32(o + 4 * i, s.x[i]);
@@ -322,44 +330,84 @@ static void test_state_hash_layout(void **st) {
   uint32_t f[12] = {s.status, s.code, s.mem_cap, s.exec_lo, s.exec_hi, s.brk, s.brk_min, s.in_len, s.in_pos, s.out_len, s.sys_done, s.out_cap};
   for (int i = 0; i < 12; i++) t_put32(o + 4 * i, f[i]);
   o += 48;
+  for (int i = 0; i < COHORT_VM_MAX_SEGS; i++) {
+    t_put32(o + 8 * i, s.seg[i].lo | s.seg[i].flags);
+    t_put32(o + 8 * i + 4, s.seg[i].hi);
+  }
+  o += 64;
   memcpy(o, root, 32);
   core_blake2b256(mine, buf, sizeof buf);
   assert_memory_equal(mine, h, 32);
-  /* memory root from scratch: hash every page of RAM and input naively */
-  uint8_t empty[28][32];
-  memset(empty[0], 0, 32);
-  for (int l = 1; l <= 27; l++) {
+  /* the SDK's two segments, as the loader must describe them */
+  assert_int_equal(s.seg[0].lo, 0x10000);
+  assert_int_equal(s.seg[0].flags, 5);
+  assert_int_equal(s.seg[1].flags, 6);
+  assert_int_equal(s.seg[1].lo, s.seg[0].hi);
+  assert_int_equal(s.seg[2].hi, 0);
+  assert_int_equal(s.brk_min, s.seg[1].hi);
+  /* the initial stack, as documented: argc, argv, envp, auxv */
+  uint32_t sp = s.x[2], w[24];
+  assert_int_equal(sp, s.mem_cap - 128);
+  cohort_vm_read_mem(vm, sp, w, sizeof w);
+  static const uint32_t keys[] = {16, 6, 3, 4, 5, 9, 25, 31, 0};
+  assert_int_equal(w[0], 1);
+  assert_int_equal(w[1], s.mem_cap - 16);
+  assert_int_equal(w[2], 0);
+  assert_int_equal(w[3], 0);
+  for (int i = 0; i < 9; i++) assert_int_equal(w[4 + 2 * i], keys[i]);
+  assert_int_equal(w[7], 4096);            /* AT_PAGESZ */
+  assert_int_equal(w[9], 0x10034);         /* AT_PHDR: loaded with the text segment */
+  assert_int_equal(w[11], 32);             /* AT_PHENT */
+  assert_int_equal(w[15], s.pc);           /* AT_ENTRY */
+  assert_int_equal(w[17], s.mem_cap - 32); /* AT_RANDOM */
+  char name[16];
+  cohort_vm_read_mem(vm, s.mem_cap - 16, name, sizeof name);
+  assert_string_equal(name, "task");
+  uint8_t rnd[16], want_rnd[32];
+  cohort_vm_read_mem(vm, s.mem_cap - 32, rnd, 16);
+  core_blake2b256(want_rnd, (const uint8_t *)"cohort/vm/at_random", 19);
+  assert_memory_equal(rnd, want_rnd, 16);
+
+  /* memory root from scratch: hash every page of RAM and input naively.
+   * A leaf is BLAKE2b-256 of 128 bytes; nodes are BLAKE2b-256(l || r). */
+  uint8_t empty[26][32];
+  {
+    uint8_t z[128] = {0};
+    core_blake2b256(empty[0], z, 128);
+  }
+  for (int l = 1; l <= 25; l++) {
     uint8_t b2[64];
     memcpy(b2, empty[l - 1], 32);
     memcpy(b2 + 32, empty[l - 1], 32);
     core_blake2b256(empty[l], b2, 64);
   }
-  /* level-7 nodes (pages) for the non-empty pages, then fold up sparsely */
+  /* level-5 nodes (pages) for the non-empty pages, then fold up sparsely */
   enum { MAXN = 64 };
   uint64_t idx[MAXN];
   uint8_t val[MAXN][32];
   int n = 0;
-  uint32_t starts[2] = {0x10000, COHORT_VM_INPUT_BASE};
-  uint32_t ends[2] = {s.brk, COHORT_VM_INPUT_BASE + 4096};
-  for (int r = 0; r < 2; r++)
+  uint32_t starts[3] = {0x10000, s.mem_cap - 8192, COHORT_VM_INPUT_BASE};
+  uint32_t ends[3] = {s.brk, s.mem_cap, COHORT_VM_INPUT_BASE + 4096};
+  for (int r = 0; r < 3; r++)
     for (uint32_t a = starts[r]; a < ends[r]; a += 4096) {
-      uint8_t page[4096], lv[128][32];
+      uint8_t page[4096], lv[32][32];
       cohort_vm_read_mem(vm, a, page, 4096);
       int nz = 0;
       for (int i = 0; i < 4096; i++) nz |= page[i];
       if (!nz) continue;
-      for (int i = 0; i < 128; i++) memcpy(lv[i], page + 32 * i, 32);
-      for (int w = 64; w >= 1; w /= 2)
-        for (int i = 0; i < w; i++) {
+      for (int i = 0; i < 32; i++) core_blake2b256(lv[i], page + 128 * i, 128);
+      for (int w2 = 16; w2 >= 1; w2 /= 2)
+        for (int i = 0; i < w2; i++) {
           uint8_t b2[64];
           memcpy(b2, lv[2 * i], 32);
           memcpy(b2 + 32, lv[2 * i + 1], 32);
           core_blake2b256(lv[i], b2, 64);
         }
+      assert_true(n < MAXN);
       idx[n] = a >> 12;
       memcpy(val[n++], lv[0], 32);
     }
-  for (int l = 7; l < 27; l++) {
+  for (int l = 5; l < 25; l++) {
     int m = 0;
     for (int i = 0; i < n; i++) {
       uint8_t b2[64];
