@@ -1,11 +1,18 @@
 /* node/node.c — cohortd's event loop: wires LevelDB state, the consensus
- * engine, the signer, the mempool and the RPC server.
+ * engine, the signer, the consensus WAL, the mempool and the RPC server.
  *
  * The engine is pure; this file is its shell. `pump` drains the engine's
- * actions (build a proposal, sign a vote, commit a block), then arms the one
- * consensus timer at the engine's next deadline. Committing a block is one
- * synced LevelDB batch (state_commit); only after it returns are waiting
- * RPC clients told their tx is in.
+ * actions (build or re-propose a block and sign the proposal, validate a
+ * block, append to the WAL, sign a vote, commit a block), then arms the one
+ * consensus timer at the engine's next deadline. Durability order for every
+ * signature: the WAL is fsynced (it holds the inputs that led to the
+ * decision), the signer makes its last-signed state durable, then the signed
+ * message is appended to the WAL with fsync, and only then may it leave.
+ * Committing a block is one synced LevelDB batch (state_commit); only after
+ * it returns are waiting RPC clients told their tx is in; then the WAL gets
+ * END_HEIGHT and is rotated. At start the WAL records of the height being
+ * decided are replayed into the engine, which resumes in the same round
+ * with the same lock (consensus_wal.h).
  *
  * The RPC server runs on its own thread and loop (rpc/rpc.h); this loop only
  * gets its answers to give (posted, never written here), the broadcasts it
@@ -127,6 +134,67 @@ void nr_mempool_stats(node *n, size_t *count, size_t *bytes) {
   uv_mutex_unlock(&n->mp_lock);
 }
 
+/* ---- blocks held for the current height ---- */
+
+static void held_clear(node *n) {
+  for (size_t i = 0; i < n->nheld; i++) free(n->held[i].bytes);
+  free(n->held);
+  n->held = NULL;
+  n->nheld = 0;
+}
+
+static const held_block *held_find(const node *n, const uint8_t hash[32]) {
+  for (size_t i = 0; i < n->nheld; i++)
+    if (!memcmp(n->held[i].hash, hash, 32)) return &n->held[i];
+  return NULL;
+}
+
+static int held_add(node *n, const uint8_t hash[32], const uint8_t *bytes, size_t len) {
+  if (held_find(n, hash)) return COHORT_OK;
+  held_block *nh = realloc(n->held, (n->nheld + 1) * sizeof *nh);
+  if (!nh) return COHORT_ERR_NOMEM;
+  n->held = nh;
+  held_block *b = &n->held[n->nheld];
+  if (!(b->bytes = malloc(len ? len : 1))) return COHORT_ERR_NOMEM;
+  memcpy(b->bytes, bytes, len);
+  memcpy(b->hash, hash, 32);
+  b->len = len;
+  n->nheld++;
+  return COHORT_OK;
+}
+
+/* 1 if this node holds block `hash` of the current height. */
+static int holds_block(const node *n, uint64_t h, const uint8_t hash[32]) {
+  return (n->prop.have && n->prop.height == h && !memcmp(n->prop.hash, hash, 32)) ||
+         held_find(n, hash);
+}
+
+/* An error that must stop the node: nothing may be signed or sent after it. */
+static void fatal_stop(node *n) {
+  n->stopping = 1;
+  uv_stop(n->loop);
+}
+
+static int wal_write(node *n, const cons_wal_rec *r, int sync) {
+  core_errbuf eb;
+  int rc = cons_wal_append(n->wal, r, sync, &eb);
+  if (rc) {
+    LOGE("consensus", "%s — stopping: nothing is signed or sent without the WAL", eb.msg);
+    fatal_stop(n);
+  }
+  return rc;
+}
+
+static int wal_sync(node *n) {
+  core_errbuf eb;
+  int rc = cons_wal_sync(n->wal, &eb);
+  if (rc) {
+    LOGE("consensus", "%s — stopping: nothing is signed or sent without the WAL", eb.msg);
+    fatal_stop(n);
+  }
+  return rc;
+}
+
 static void prop_clear(proposal *p) {
   free(p->bytes);
   state_exec_free(p->x);
@@ -140,6 +208,10 @@ static void prop_clear(proposal *p) {
 /* ---- building our proposal ---- */
 
 static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
+  /* An earlier proposal of this height may still be decided: keep it. */
+  if (n->prop.have && n->prop.height == h &&
+      held_add(n, n->prop.hash, n->prop.bytes, n->prop.len))
+    return COHORT_ERR_NOMEM;
   prop_clear(&n->prop);
   const Cohort__Params *par = state_params(n->st);
   size_t max_txs = par->max_block_txs;
@@ -343,12 +415,78 @@ static void publish_task(void *ctx, const uint8_t id[32]) {
   cohort__task__free_unpacked(t, NULL);
 }
 
+/* Block h is in the store: close its WAL and start height h + 1. */
+static void next_height(node *n, uint64_t h) {
+  cons_wal_rec w = {.kind = CONS_WAL_END_HEIGHT};
+  w.u.end_height = h;
+  core_errbuf eb;
+  if (wal_write(n, &w, 1)) return;
+  if (cons_wal_rotate(n->wal, &eb)) {
+    LOGE("consensus", "%s — stopping", eb.msg);
+    fatal_stop(n);
+    return;
+  }
+  held_clear(n);
+  prop_clear(&n->prop);
+  cons_prio_next_height(&n->prio);
+  uint64_t now = node_now_ms();
+  cons_start_height(n->cons, h + 1, &n->prio, now);
+  /* Keep making blocks while txs wait or task windows / unbondings are
+   * scheduled: those deadlines are counted in blocks. */
+  cons_on_txs_available(n->cons, mempool_size(n->mp) > 0 || state_has_scheduled_work(n->st),
+                        now);
+}
+
+/* Commit a decided block we hold only as bytes (an earlier proposal, or one
+ * recovered from the WAL): the full check-and-apply path. */
+static void commit_held(node *n, cons_action *a, const held_block *b) {
+  size_t cl = cohort__commit__get_packed_size(a->commit);
+  uint8_t *cb = malloc(cl ? cl : 1);
+  if (!cb) {
+    LOGE(MOD, "out of memory committing block %llu — stopping", (unsigned long long)a->height);
+    fatal_stop(n);
+    return;
+  }
+  cohort__commit__pack(a->commit, cb);
+  core_errbuf eb;
+  int rc = state_apply_block(n->st, b->bytes, b->len, cb, cl, &eb);
+  free(cb);
+  if (rc) {
+    LOGE(MOD, "cannot commit block %llu: %s — stopping so nothing diverges; the "
+              "last committed block is intact, restart to retry",
+         (unsigned long long)a->height, eb.msg);
+    fatal_stop(n);
+    return;
+  }
+  n->m_blocks++;
+  n->m_last_commit_ms = node_now_ms();
+  size_t dropped = mempool_update(n->mp, n->st, NULL, 0);
+  char bh[17];
+  core_hex_encode(bh, a->block_hash, 8);
+  LOGI("consensus", "committed height=%llu round=%u hash=%s.. (a block held from an earlier "
+       "round or the WAL) mempool=%zu (dropped %zu)", (unsigned long long)a->height, a->round,
+       bh, mempool_size(n->mp), dropped);
+  next_height(n, a->height);
+}
+
 static void do_commit(node *n, cons_action *a) {
+  if (a->block_status == CONS_BLOCK_INVALID) {
+    LOGE(MOD, "+2/3 of the validators committed a block at height %llu that this node "
+              "judged invalid: this node diverges from the chain; stopping",
+         (unsigned long long)a->height);
+    fatal_stop(n);
+    return;
+  }
   if (!n->prop.have || memcmp(n->prop.hash, a->block_hash, 32) || n->prop.height != a->height) {
+    const held_block *b = held_find(n, a->block_hash);
+    if (b) {
+      commit_held(n, a, b);
+      return;
+    }
     LOGE(MOD, "consensus decided height %llu on a block this node does not hold; "
               "block sync is not implemented yet, stopping",
          (unsigned long long)a->height);
-    uv_stop(n->loop);
+    fatal_stop(n);
     return;
   }
   size_t cl = cohort__commit__get_packed_size(a->commit);
@@ -391,13 +529,7 @@ static void do_commit(node *n, cons_action *a) {
   publish_txs(n, a->height);
   if (rpc_server_has_subscribers(n->rpc, "task"))
     state_exec_changed_tasks(n->prop.x, publish_task, n);
-  prop_clear(&n->prop);
-  uint64_t now = node_now_ms();
-  cons_start_height(n->cons, a->height + 1, state_validators(n->st), now);
-  /* Keep making blocks while txs wait or task windows / unbondings are
-   * scheduled: those deadlines are counted in blocks. */
-  cons_on_txs_available(n->cons, mempool_size(n->mp) > 0 || state_has_scheduled_work(n->st),
-                        now);
+  next_height(n, a->height);
 }
 
 /* ---- the engine's shell ---- */
@@ -411,47 +543,112 @@ static void on_timer(uv_timer_t *t) {
 static void on_kick(uv_timer_t *t) { pump(t->data); }
 
 static void sign_vote(node *n, cons_action *a) {
-  uint8_t sb[VOTE_SIGN_BYTES_MAX], sig[64];
-  size_t len = vote_sign_bytes(sb, state_chain_id(n->st), a->vote_type, a->height, a->round,
-                               a->has_hash ? a->block_hash : NULL, a->has_hash ? 32 : 0);
+  cons_vote v = {.type = a->vote_type, .height = a->height, .round = a->round,
+                 .has_hash = a->has_hash};
+  if (a->has_hash) memcpy(v.block_hash, a->block_hash, 32);
+  memcpy(v.validator, privval_pubkey(n->pv), 32);
+  uint8_t sb[VOTE_SIGN_BYTES_MAX];
+  size_t len = cons_vote_sign_bytes(sb, state_chain_id(n->st), &v);
   core_errbuf eb;
   int step = a->vote_type == VOTE_PREVOTE ? PRIVVAL_STEP_PREVOTE : PRIVVAL_STEP_PRECOMMIT;
-  if (privval_sign(n->pv, a->height, a->round, step, sb, len, sig, &eb)) {
+  if (wal_sync(n)) return; /* the inputs behind this vote are durable first */
+  if (privval_sign(n->pv, a->height, a->round, step, sb, len, v.signature, &eb)) {
     LOGW("consensus", "not voting: %s", eb.msg);
     return;
   }
-  cons_on_vote(n->cons, a->vote_type, a->height, a->round, privval_pubkey(n->pv),
-               a->has_hash ? a->block_hash : NULL, sig, node_now_ms());
+  cons_on_vote(n->cons, &v, node_now_ms());
+}
+
+/* Build a block (or re-propose our valid value), sign the Proposal, feed it
+ * back. A single validator keeps its proposal local (the engine stores it
+ * and the WAL holds it); the block header names the proposer too. */
+static void propose(node *n, cons_action *a) {
+  core_errbuf eb;
+  const uint8_t *hash;
+  if (a->has_hash) {
+    if (!holds_block(n, a->height, a->block_hash)) {
+      char bh[17];
+      core_hex_encode(bh, a->block_hash, 8);
+      LOGW("consensus", "cannot re-propose block %s.. at height %llu round %u: this node does "
+           "not hold it", bh, (unsigned long long)a->height, a->round);
+      return;
+    }
+    hash = a->block_hash;
+  } else {
+    int rc = build_proposal(n, a->height, &eb);
+    if (rc) {
+      LOGE("consensus", "cannot build proposal for height %llu: %s",
+           (unsigned long long)a->height, rc == COHORT_ERR_NOMEM ? "out of memory" : eb.msg);
+      return;
+    }
+    /* The block reaches the WAL before the proposal is signed: a restarted
+     * node can still commit or re-propose it. */
+    cons_wal_rec w = {.kind = CONS_WAL_BLOCK};
+    w.u.block.height = a->height;
+    w.u.block.bytes = n->prop.bytes;
+    w.u.block.len = n->prop.len;
+    if (wal_write(n, &w, 0)) return;
+    hash = n->prop.hash;
+  }
+  cons_proposal p = {.height = a->height, .round = a->round, .pol_round = a->pol_round};
+  memcpy(p.block_hash, hash, 32);
+  memcpy(p.proposer, privval_pubkey(n->pv), 32);
+  uint8_t sb[PROPOSAL_SIGN_BYTES_MAX];
+  size_t len = cons_proposal_sign_bytes(sb, state_chain_id(n->st), &p);
+  if (wal_sync(n)) return;
+  if (privval_sign(n->pv, a->height, a->round, PRIVVAL_STEP_PROPOSAL, sb, len, p.signature,
+                   &eb)) {
+    LOGW("consensus", "not proposing: %s", eb.msg);
+    return;
+  }
+  cons_on_proposal(n->cons, &p, node_now_ms());
+}
+
+/* Only blocks this node built can be validated today (others need block
+ * gossip and the split check/commit pipeline). */
+static void validate(node *n, cons_action *a) {
+  if (holds_block(n, a->height, a->block_hash)) {
+    cons_on_proposal_valid(n->cons, a->height, a->block_hash, 1, node_now_ms());
+    return;
+  }
+  char bh[17];
+  core_hex_encode(bh, a->block_hash, 8);
+  LOGW("consensus", "proposal of block %s.. at height %llu round %u: this node cannot fetch "
+       "or execute other validators' blocks yet; it will prevote nil", bh,
+       (unsigned long long)a->height, a->round);
+}
+
+static void report_evidence(const cons_action *a) {
+  char who[65];
+  core_hex_encode(who, a->vote.validator, 32);
+  LOGW("consensus", "validator %s signed two different %s votes at height %llu round %u "
+       "(evidence; slashing is not wired yet)", who,
+       a->vote.type == VOTE_PREVOTE ? "prevote" : "precommit",
+       (unsigned long long)a->height, a->round);
 }
 
 static void pump(node *n) {
   cons_action a;
   while (!n->stopping && cons_next_action(n->cons, &a)) {
     switch (a.kind) {
-      case CONS_ACT_PROPOSE: {
-        core_errbuf eb;
-        int rc = build_proposal(n, a.height, &eb);
-        if (rc) {
-          LOGE("consensus", "cannot build proposal for height %llu: %s",
-               (unsigned long long)a.height, rc == COHORT_ERR_NOMEM ? "out of memory" : eb.msg);
-          break;
-        }
-        cons_on_proposal(n->cons, a.height, a.round, privval_pubkey(n->pv), n->prop.hash, 1,
-                         node_now_ms());
-        break;
-      }
-      case CONS_ACT_VOTE:
-        sign_vote(n, &a);
-        break;
-      case CONS_ACT_COMMIT:
-        do_commit(n, &a);
-        break;
+      case CONS_ACT_PROPOSE: propose(n, &a); break;
+      case CONS_ACT_SIGN_VOTE: sign_vote(n, &a); break;
+      case CONS_ACT_VALIDATE: validate(n, &a); break;
+      case CONS_ACT_WAL_WRITE: wal_write(n, &a.wal, a.wal_sync); break;
+      case CONS_ACT_BROADCAST_PROPOSAL:
+      case CONS_ACT_BROADCAST_VOTE: break; /* no peers yet */
+      case CONS_ACT_COMMIT: do_commit(n, &a); break;
+      case CONS_ACT_EVIDENCE: report_evidence(&a); break;
     }
     cons_action_free(&a);
   }
   atomic_store(&n->a_cons_height, cons_height(n->cons));
   atomic_store(&n->a_cons_round, cons_round(n->cons));
   atomic_store(&n->a_cons_step, (int)cons_get_step(n->cons));
+  if (!n->stopping && cons_failed(n->cons)) {
+    LOGE("consensus", "the consensus engine ran out of memory — stopping");
+    fatal_stop(n);
+  }
   uint64_t d = cons_next_deadline(n->cons), now = node_now_ms();
   uv_timer_stop(&n->timer);
   if (d) uv_timer_start(&n->timer, on_timer, d > now ? d - now : 0, 0);
@@ -560,6 +757,64 @@ static int verify_tip(node *n, core_errbuf *eb) {
   return rc;
 }
 
+/* Priorities S_h for height `next` (recomputed from genesis: the set does not
+ * change yet, see consensus/proposer.h), the engine at `next`, and the WAL
+ * replay: the engine resumes in the round it was in, with its lock. */
+static int start_consensus(node *n, uint64_t next, core_errbuf *eb) {
+  int rc = cons_prio_genesis(&n->prio, state_validators(n->st));
+  if (rc) return core_errf(eb, rc, "the validator set cannot drive consensus (empty, too "
+                           "large, a zero power or a duplicate key)");
+  for (uint64_t h = 1; h < next; h++) cons_prio_next_height(&n->prio);
+  char p[PATH_MAX + 64];
+  snprintf(p, sizeof p, "%s/data/consensus.wal", n->home);
+  size_t torn = 0;
+  if ((rc = cons_wal_open(&n->wal, p, &torn, eb))) return rc;
+  if (torn)
+    LOGW("consensus", "%s ended in a torn record (a crash during a write); truncated at "
+         "offset %zu", p, torn);
+  uint64_t now = node_now_ms();
+  if ((rc = cons_start_height(n->cons, next, &n->prio, now)))
+    return core_errf(eb, rc, "cannot start consensus at height %llu", (unsigned long long)next);
+  cons_replay_begin(n->cons);
+  size_t off = 0, replayed = 0;
+  cons_wal_rec r;
+  while (cons_wal_next(n->wal, &off, &r) == CONS_WAL_RECORD) {
+    if (cons_wal_rec_height(&r) != next) continue;
+    if (r.kind == CONS_WAL_BLOCK) {
+      uint8_t bh[32];
+      block_t b;
+      const Cohort__Params *par = state_params(n->st);
+      if (block_decode(&b, r.u.block.bytes, r.u.block.len, par->max_block_bytes + 65536,
+                       par->max_block_txs, eb) != 0)
+        return core_errf(eb, COHORT_ERR_CORRUPT, "%s holds a block for height %llu that does "
+                         "not decode", p, (unsigned long long)next);
+      memcpy(bh, b.hash, 32);
+      block_free(&b);
+      if ((rc = held_add(n, bh, r.u.block.bytes, r.u.block.len))) return rc;
+      continue;
+    }
+    cons_replay_record(n->cons, &r, now);
+    replayed++;
+  }
+  cons_replay_end(n->cons, now);
+  if ((rc = cons_failed(n->cons))) return core_errf(eb, rc, "out of memory replaying the WAL");
+  if (replayed || n->nheld) {
+    int64_t lr = cons_locked(n->cons, NULL);
+    LOGI("consensus", "replayed %zu WAL records of height %llu: resuming in round %u step %s, "
+         "locked round %lld, %zu own block(s) held", replayed, (unsigned long long)next,
+         cons_round(n->cons), cons_step_name(cons_get_step(n->cons)), (long long)lr, n->nheld);
+  }
+  uint64_t lh;
+  uint32_t lround;
+  int ls;
+  privval_last(n->pv, &lh, &lround, &ls);
+  if (lh == next && lround > cons_round(n->cons))
+    LOGW("consensus", "this validator signed at height %llu round %u, beyond what the WAL "
+         "shows (round %u): the WAL was lost or replaced; the signer still refuses any "
+         "conflicting signature", (unsigned long long)next, lround, cons_round(n->cons));
+  return COHORT_OK;
+}
+
 static void close_walk(uv_handle_t *h, void *arg) {
   (void)arg;
   if (!uv_is_closing(h)) uv_close(h, NULL);
@@ -614,13 +869,16 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   core_hex_encode(n->node_id, idh, 20);
   n->mp = mempool_new(n->cfg.mempool_max_txs, n->cfg.mempool_max_bytes,
                       n->cfg.mempool_max_per_sender);
-  cons_config cc = {n->cfg.block_interval_ms, n->cfg.empty_block_interval_ms,
-                    n->cfg.timeout_propose_ms, n->cfg.timeout_vote_ms};
+  cons_config cc = {.block_interval_ms = n->cfg.block_interval_ms,
+                    .empty_block_interval_ms = n->cfg.empty_block_interval_ms,
+                    .timeout_propose_ms = n->cfg.timeout_propose_ms,
+                    .timeout_vote_ms = n->cfg.timeout_vote_ms};
   n->cons = cons_new(&cc, state_chain_id(n->st), privval_pubkey(n->pv));
   if (!n->mp || !n->cons) {
     rc = COHORT_ERR_NOMEM;
     goto out;
   }
+  if ((rc = start_consensus(n, state_height(n->st) + 1, eb))) goto out;
   n->loop = uv_default_loop();
   node_view_publish(n);
   if (!n->view) {
@@ -686,20 +944,6 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   LOGI(MOD, "validator key %s (%s); RPC on http://%s", vpk,
        in_set ? "in the validator set" : "NOT in the validator set: this node will not sign",
        n->cfg.rpc_listen);
-  uint64_t next = state_height(n->st) + 1;
-  cons_start_height(n->cons, next, vs, node_now_ms());
-  /* After a crash mid-height we may have voted in some round of `next`
-   * already; resume in the round after it so we never need to sign a
-   * conflicting vote (the signer would refuse anyway). */
-  uint64_t lh;
-  uint32_t lr;
-  int ls;
-  privval_last(n->pv, &lh, &lr, &ls);
-  if (lh == next) {
-    cons_set_start_round(n->cons, lr + 1);
-    LOGI("consensus", "resuming height %llu at round %u (signed round %u before restart)",
-         (unsigned long long)next, lr + 1, lr);
-  }
   if (state_has_scheduled_work(n->st)) cons_on_txs_available(n->cons, 1, node_now_ms());
   cons_on_tick(n->cons, node_now_ms());
   pump(n);
@@ -726,6 +970,8 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
 out:
   rpc_server_close(n->rpc); /* on a failed start; NULL otherwise */
   prop_clear(&n->prop);
+  held_clear(n);
+  cons_wal_close(n->wal);
   mempool_del(n->mp);
   cons_del(n->cons);
   privval_close(n->pv);

@@ -72,6 +72,14 @@ typedef struct node_view {
   Cohort__Params *params; /* owned copy */
   uint64_t power;         /* this validator's voting power, 0 if none */
 } node_view;
+/* A block this node holds for the current height without its executed
+ * overlay: an earlier own proposal, or one read back from the consensus WAL
+ * after a restart. Committed with state_apply_block if decided. */
+typedef struct {
+  uint8_t hash[32];
+  uint8_t *bytes;
+  size_t len;
+} held_block;
 
 typedef struct node {
   uv_loop_t *loop;
@@ -83,6 +91,10 @@ typedef struct node {
   privval *pv;
   struct beacon_keeper *beacon; /* NULL: this validator withholds reveals */
   cons_engine *cons;
+  cons_prio prio;      /* proposer priorities S_h of the height being decided */
+  cons_wal *wal;       /* data/consensus.wal */
+  held_block *held;    /* current height only */
+  size_t nheld;
   mempool *mp;
   rpc_server *rpc;
   rpc_method *methods; /* the RPC method table (owned) */

@@ -82,7 +82,7 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
       goto fail;
     }
     if (lc->len) {
-      if ((rc = commit_decode_rc(&b->last_commit, lc->data, lc->len, 1 << 20, eb))) {
+      if ((rc = commit_parse(&b->last_commit, lc->data, lc->len, 1 << 20, eb))) {
         if (rc != COHORT_ERR_NOMEM) rc = COHORT_ERR_DECODE;
         goto fail;
       }
@@ -227,8 +227,8 @@ int commit_verify(const Cohort__Commit *c, const char *chain_id,
   return COHORT_OK;
 }
 
-int commit_decode_rc(Cohort__Commit **out, const uint8_t *bytes, size_t len, size_t max_bytes,
-                     core_errbuf *eb) {
+int commit_parse(Cohort__Commit **out, const uint8_t *bytes, size_t len, size_t max_bytes,
+                 core_errbuf *eb) {
   *out = NULL;
   if (len > max_bytes)
     return core_errf(eb, COHORT_ERR_TOO_LARGE, "commit is %zu bytes, limit %zu", len, max_bytes);
@@ -244,8 +244,105 @@ int commit_decode_rc(Cohort__Commit **out, const uint8_t *bytes, size_t len, siz
   return COHORT_OK;
 }
 
-Cohort__Commit *commit_decode(const uint8_t *bytes, size_t len, size_t max_bytes,
-                              core_errbuf *eb) {
+Cohort__Commit *commit_decode(const uint8_t *bytes, size_t len,
+                              size_t max_bytes, core_errbuf *eb) {
   Cohort__Commit *c;
-  return commit_decode_rc(&c, bytes, len, max_bytes, eb) ? NULL : c;
+  return commit_parse(&c, bytes, len, max_bytes, eb) ? NULL : c;
+}
+
+size_t proposal_sign_bytes(uint8_t *out, const char *chain_id, uint64_t height,
+                           uint32_t round, int64_t pol_round,
+                           const uint8_t block_hash[32]) {
+  size_t n = strlen(PROPOSAL_SIGN_DOMAIN), cl = strlen(chain_id);
+  memcpy(out, PROPOSAL_SIGN_DOMAIN, n);
+  out[n++] = (uint8_t)cl;
+  memcpy(out + n, chain_id, cl);
+  n += cl;
+  core_put_u64be(out + n, height);
+  n += 8;
+  core_put_u32be(out + n, round);
+  n += 4;
+  core_put_u32be(out + n, (uint32_t)(pol_round + 1));
+  n += 4;
+  memcpy(out + n, block_hash, 32);
+  return n + 32;
+}
+
+int vote_decode(Cohort__Vote **out, const uint8_t *bytes, size_t len, core_errbuf *eb) {
+  *out = NULL;
+  if (len > VOTE_MAX_BYTES)
+    return core_errf(eb, COHORT_ERR_TOO_LARGE, "vote is %zu bytes, limit %d", len,
+                     VOTE_MAX_BYTES);
+  Cohort__Vote *v = cohort__vote__unpack(NULL, len, bytes);
+  if (!v) return core_errf(eb, COHORT_ERR_DECODE, "vote is not a valid Vote protobuf");
+  int rc = pb_check_canonical(&v->base, bytes, len);
+  if (rc)
+    rc = core_errf(eb, rc, rc == COHORT_ERR_NOMEM ? "out of memory checking a vote"
+                                                  : "vote is not canonically encoded");
+  else if (v->type != VOTE_PREVOTE && v->type != VOTE_PRECOMMIT)
+    rc = core_errf(eb, COHORT_ERR_DECODE, "vote type %u is neither prevote (1) nor "
+                   "precommit (2)", v->type);
+  else if (v->height == 0)
+    rc = core_errf(eb, COHORT_ERR_DECODE, "vote height must be >= 1");
+  else if (v->block_hash.len != 0 && v->block_hash.len != 32)
+    rc = core_errf(eb, COHORT_ERR_DECODE, "vote block_hash must be empty (nil) or 32 bytes");
+  else if (v->validator.len != 32 || v->signature.len != 64)
+    rc = core_errf(eb, COHORT_ERR_DECODE, "vote validator must be 32 bytes and signature 64");
+  if (rc) {
+    cohort__vote__free_unpacked(v, NULL);
+    return rc;
+  }
+  *out = v;
+  return COHORT_OK;
+}
+
+int vote_verify(const Cohort__Vote *v, const char *chain_id, core_errbuf *eb) {
+  uint8_t sb[VOTE_SIGN_BYTES_MAX];
+  size_t n = vote_sign_bytes(sb, chain_id, v->type, v->height, v->round, v->block_hash.data,
+                             v->block_hash.len);
+  if (v->validator.len != 32 || v->signature.len != 64 ||
+      core_ed25519_verify(v->signature.data, sb, n, v->validator.data))
+    return core_errf(eb, COHORT_ERR_SIGNATURE, "vote signature does not verify for "
+                     "height %llu round %u", (unsigned long long)v->height, v->round);
+  return COHORT_OK;
+}
+
+int proposal_decode(Cohort__Proposal **out, const uint8_t *bytes, size_t len,
+                    core_errbuf *eb) {
+  *out = NULL;
+  if (len > PROPOSAL_MAX_BYTES)
+    return core_errf(eb, COHORT_ERR_TOO_LARGE, "proposal is %zu bytes, limit %d", len,
+                     PROPOSAL_MAX_BYTES);
+  Cohort__Proposal *p = cohort__proposal__unpack(NULL, len, bytes);
+  if (!p) return core_errf(eb, COHORT_ERR_DECODE, "proposal is not a valid Proposal protobuf");
+  int rc = pb_check_canonical(&p->base, bytes, len);
+  if (rc)
+    rc = core_errf(eb, rc, rc == COHORT_ERR_NOMEM ? "out of memory checking a proposal"
+                                                  : "proposal is not canonically encoded");
+  else if (p->height == 0)
+    rc = core_errf(eb, COHORT_ERR_DECODE, "proposal height must be >= 1");
+  else if (p->pol_round_plus1 > p->round)
+    rc = core_errf(eb, COHORT_ERR_DECODE, "proposal POL round %lld is not below its round %u",
+                   (long long)p->pol_round_plus1 - 1, p->round);
+  else if (p->block_hash.len != 32 || p->proposer.len != 32 || p->signature.len != 64)
+    rc = core_errf(eb, COHORT_ERR_DECODE, "proposal block_hash and proposer must be 32 "
+                   "bytes and signature 64");
+  if (rc) {
+    cohort__proposal__free_unpacked(p, NULL);
+    return rc;
+  }
+  *out = p;
+  return COHORT_OK;
+}
+
+int proposal_verify(const Cohort__Proposal *p, const char *chain_id, core_errbuf *eb) {
+  uint8_t sb[PROPOSAL_SIGN_BYTES_MAX];
+  if (p->block_hash.len != 32 || p->proposer.len != 32 || p->signature.len != 64)
+    return core_errf(eb, COHORT_ERR_SIGNATURE, "proposal fields have the wrong length");
+  size_t n = proposal_sign_bytes(sb, chain_id, p->height, p->round,
+                                 (int64_t)p->pol_round_plus1 - 1, p->block_hash.data);
+  if (core_ed25519_verify(p->signature.data, sb, n, p->proposer.data))
+    return core_errf(eb, COHORT_ERR_SIGNATURE, "proposal signature does not verify for "
+                     "height %llu round %u", (unsigned long long)p->height, p->round);
+  return COHORT_OK;
 }

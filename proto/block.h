@@ -7,9 +7,15 @@
  * vote sign bytes = "cohort/vote/v1" || u8(len(chain_id)) || chain_id ||
  *                 u8(type) || u64be(height) || u32be(round) ||
  *                 u8(len(block_hash)) || block_hash      (ed25519 signs these)
+ * proposal sign bytes = "cohort/proposal/v1" || u8(len(chain_id)) || chain_id ||
+ *                 u64be(height) || u32be(round) || u32be(pol_round + 1) ||
+ *                 block_hash(32)            (pol_round -1 = none -> 0)
  * validators hash = sha256("cohort/valset/v1" || for each validator in set
  *                 order: pubkey(32) || u64be(power))
  * Decoders reject unknown fields and enforce sizes before allocating more.
+ * The Vote, Proposal and Commit decoders accept only the canonical encoding
+ * (pb_check_canonical: re-packing the message gives the very bytes
+ * received), so that nobody relaying a signed message can change its bytes.
  */
 #ifndef COHORT_PROTO_BLOCK_H
 #define COHORT_PROTO_BLOCK_H
@@ -24,6 +30,10 @@
 #define VOTE_PRECOMMIT 2
 #define VOTE_SIGN_DOMAIN "cohort/vote/v1"
 #define VOTE_SIGN_BYTES_MAX 160
+#define PROPOSAL_SIGN_DOMAIN "cohort/proposal/v1"
+#define PROPOSAL_SIGN_BYTES_MAX 160
+#define VOTE_MAX_BYTES 512     /* a canonical Vote is at most ~190 bytes */
+#define PROPOSAL_MAX_BYTES 512
 
 /* A decoded block. Owns blk (unpacked Block), hdr (unpacked header) and
  * last_commit (unpacked Block.last_commit, NULL when empty). Free with
@@ -59,6 +69,37 @@ size_t vote_sign_bytes(uint8_t *out, const char *chain_id, uint32_t type,
                        uint64_t height, uint32_t round,
                        const uint8_t *block_hash, size_t hash_len);
 
+/* Build proposal sign bytes into out (PROPOSAL_SIGN_BYTES_MAX); returns the
+ * length. pol_round is -1 (no POL round) or a round below `round`. */
+size_t proposal_sign_bytes(uint8_t *out, const char *chain_id, uint64_t height,
+                           uint32_t round, int64_t pol_round,
+                           const uint8_t block_hash[32]);
+
+/* Decode a Vote received from elsewhere (at most VOTE_MAX_BYTES): canonical
+ * encoding only, type 1 or 2, height >= 1, block_hash empty (nil) or 32
+ * bytes, validator 32 and signature 64 bytes. The signature is NOT checked
+ * (vote_verify does). Returns 0 with *out owned by the caller (free with
+ * cohort__vote__free_unpacked), or COHORT_ERR_TOO_LARGE / COHORT_ERR_DECODE
+ * (eb says why) / COHORT_ERR_NOMEM, with *out = NULL. */
+int vote_decode(Cohort__Vote **out, const uint8_t *bytes, size_t len, core_errbuf *eb);
+
+/* Check a decoded vote's signature by its validator key for chain_id.
+ * Membership in a validator set is the caller's check. Returns 0 or
+ * COHORT_ERR_SIGNATURE. */
+int vote_verify(const Cohort__Vote *v, const char *chain_id, core_errbuf *eb);
+
+/* Decode a Proposal (at most PROPOSAL_MAX_BYTES): canonical encoding only,
+ * height >= 1, pol_round_plus1 <= round (POL round below the round),
+ * block_hash and proposer 32 bytes, signature 64. Ownership and errors as
+ * vote_decode. */
+int proposal_decode(Cohort__Proposal **out, const uint8_t *bytes, size_t len,
+                    core_errbuf *eb);
+
+/* Check a decoded proposal's signature by its proposer key. That the key is
+ * the proposer of (height, round) is the engine's check. Returns 0 or
+ * COHORT_ERR_SIGNATURE. */
+int proposal_verify(const Cohort__Proposal *p, const char *chain_id, core_errbuf *eb);
+
 void validators_hash(uint8_t out[32], const Cohort__ValidatorSet *set);
 
 /* Verify that commit finalizes block_hash at height: each signature valid,
@@ -68,11 +109,16 @@ int commit_verify(const Cohort__Commit *c, const char *chain_id,
                   uint64_t height, const uint8_t block_hash[32],
                   const Cohort__ValidatorSet *set, core_errbuf *eb);
 
-/* Decode a stored/wired Commit, limited to max_bytes, canonical bytes only.
- * commit_decode_rc: 0 with *out set, or COHORT_ERR_TOO_LARGE / _DECODE (bad
- * input) / _NOMEM (this node); commit_decode: NULL on any of them. */
-int commit_decode_rc(Cohort__Commit **out, const uint8_t *bytes, size_t len, size_t max_bytes,
-                     core_errbuf *eb);
+/* Decode a stored/wired Commit, limited to max_bytes; canonical encoding
+ * only. Returns 0 with *out owned by the caller (cohort__commit__free_unpacked),
+ * or COHORT_ERR_TOO_LARGE / COHORT_ERR_DECODE (the input is bad; eb says why)
+ * or COHORT_ERR_NOMEM (this node's problem, never a verdict on the input),
+ * with *out = NULL. */
+int commit_parse(Cohort__Commit **out, const uint8_t *bytes, size_t len, size_t max_bytes,
+                 core_errbuf *eb);
+
+/* The same, returning the commit or NULL (for callers that need not tell
+ * out-of-memory from bad input). */
 Cohort__Commit *commit_decode(const uint8_t *bytes, size_t len,
                               size_t max_bytes, core_errbuf *eb);
 

@@ -146,7 +146,7 @@ int state_block_commit(state *st, state_block *b, const uint8_t *cbytes, size_t 
     return core_errf(eb, COHORT_ERR_INVALID, "block %llu was executed on another tip",
                      (unsigned long long)b->height);
   Cohort__Commit *c;
-  int rc = commit_decode_rc(&c, cbytes, clen, 1 << 20, eb);
+  int rc = commit_parse(&c, cbytes, clen, 1 << 20, eb);
   if (rc) return core_err_is_fatal(rc) ? rc : COHORT_ERR_BAD_BLOCK;
   rc = commit_verify(c, st->meta->chain_id, b->height, b->hash, st->vals, eb);
   cohort__commit__free_unpacked(c, NULL);
@@ -164,7 +164,7 @@ int state_apply_block(state *st, const uint8_t *bytes, size_t blen, const uint8_
   int rc = block_decode(&d, bytes, blen, (size_t)p->max_block_bytes + 65536, p->max_block_txs, eb);
   if (rc) return rc;
   Cohort__Commit *c;
-  rc = commit_decode_rc(&c, cbytes, clen, 1 << 20, eb);
+  rc = commit_parse(&c, cbytes, clen, 1 << 20, eb);
   if (rc) rc = core_err_is_fatal(rc) ? rc : COHORT_ERR_BAD_BLOCK;
   else rc = commit_verify(c, st->meta->chain_id, d.hdr->height, d.hash, st->vals, eb);
   if (c) cohort__commit__free_unpacked(c, NULL);

@@ -65,6 +65,26 @@ static void test_refuses_conflicts_across_reopen(void **s) {
   privval_close(pv);
 }
 
+/* Proposals are signed with the same rule: step 1 (proposal) comes before
+ * the prevote (2) and precommit (3) of the same round. */
+static void test_proposal_step(void **s) {
+  (void)s;
+  privval *pv;
+  core_errbuf eb;
+  uint8_t sig[64], sig2[64];
+  assert_int_equal(privval_open(&pv, keyp, statep, &eb), 0);
+  assert_int_equal(privval_sign(pv, 9, 2, PRIVVAL_STEP_PROPOSAL, (const uint8_t *)"P", 1, sig, &eb), 0);
+  assert_int_equal(privval_sign(pv, 9, 2, PRIVVAL_STEP_PROPOSAL, (const uint8_t *)"P", 1, sig2, &eb), 0);
+  assert_memory_equal(sig, sig2, 64);
+  assert_int_equal(privval_sign(pv, 9, 2, PRIVVAL_STEP_PROPOSAL, (const uint8_t *)"Q", 1, sig2, &eb),
+                   COHORT_ERR_DOUBLE_SIGN);
+  assert_int_equal(privval_sign(pv, 9, 2, PRIVVAL_STEP_PREVOTE, (const uint8_t *)"V", 1, sig2, &eb), 0);
+  /* after the prevote, even the same proposal is not signed again */
+  assert_int_equal(privval_sign(pv, 9, 2, PRIVVAL_STEP_PROPOSAL, (const uint8_t *)"P", 1, sig2, &eb),
+                   COHORT_ERR_DOUBLE_SIGN);
+  privval_close(pv);
+}
+
 static void test_corrupt_state_refuses_to_start(void **s) {
   (void)s;
   FILE *f = fopen(statep, "w");
@@ -82,6 +102,7 @@ static void test_corrupt_state_refuses_to_start(void **s) {
 int main(void) {
   if (core_init()) return 1;
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_refuses_conflicts_across_reopen),
+                                     cmocka_unit_test(test_proposal_step),
                                      cmocka_unit_test(test_corrupt_state_refuses_to_start)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
