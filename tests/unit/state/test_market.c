@@ -1770,13 +1770,15 @@ static void test_review_recommit_cannot_choose_the_next_draw(void **s) {
 static void test_review_reveals_fit_their_window(void **s) {
   (void)s;
   setup_market();
-  const Cohort__Params *p = state_params(ST);
   size_t big_len;
   uint8_t *big = load_file(BIGOUT_ELF, &big_len), big_hash[32];
   core_sha256(big_hash, big, big_len);
   batch b = {.n = 0};
   add_upload_bytes(&b, 0, big, big_len, 1);
   commit(&b, NULL);
+  /* a copy: the state's params are replaced at every commit */
+  Cohort__Params pcopy = *state_params(ST);
+  const Cohort__Params *p = &pcopy;
   uint32_t out = 512 * 1024;
   uint64_t rgas = p->gas_tx + (uint64_t)p->gas_tx_byte * (out + MARKET_REVEAL_TX_OVERHEAD) +
                   (uint64_t)p->gas_state_byte * out;
