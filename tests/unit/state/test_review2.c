@@ -444,6 +444,93 @@ static void test_review2_slash_into_unbonding_halts_the_chain(void **s) {
   teardown_chain();
 }
 
+/* ------------------------------------------------------------------ */
+/* ATTACK 2 — free compute: the customer sits on its own committees and
+ * withholds its reveals.
+ *
+ * A customer that is also a registered executor (or controls one) submits
+ * a job whose chunks have k = 2 (quorum 2; with k = 3 it needs two seats,
+ * i.e. two identities). The draw does not exclude the owner, so its
+ * executor sits next to an honest one on every chunk. The attacker commits
+ * 32 arbitrary bytes, waits for the honest member to reveal — claim,
+ * output and proof are now public on chain — and never reveals. At the
+ * reveal deadline the task has one reveal < quorum: EXPIRED, "no result",
+ * the customer is refunded in full (minus the honest member's fees, which
+ * its own escrow allowance paid), the honest member is paid nothing for
+ * work it did and published. The attacker's cost is ONE liveness slash for
+ * any number of chunks (rule 2: seats that lapse while jailed are not
+ * slashed again), and the outputs stay readable (o/ until pruning, and in
+ * the reveal txs forever). docs/tasks.md rule 1 says "a failure the
+ * customer caused costs the customer, never the executors".
+ *
+ * This test: executors 1 (honest) and 6 (the customer's own); a job of 4
+ * chunks, k = 2. It asserts that the honest member is paid for the four
+ * runs it revealed. Today it gets 0 and the customer reads 4 outputs for
+ * one slash of 10% of its bond. */
+static void test_review2_customer_withholds_reveals_for_free_outputs(void **s) {
+  (void)s;
+  setup_chain();
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register(&b, 1, 1000000, 1000000, 1);
+  add_register(&b, 6, 1000000, 1000000, 1);
+  commit(&b, NULL);
+  const char *inputs[4] = {"secret one", "secret two", "secret three", "secret four"};
+  uint8_t jid[32], ids[4][32];
+  add_job(&b, 6, inputs, 4, 2, 3000000, jid);
+  commit(&b, NULL);
+  empty_blocks(1); /* the draws: both executors on every chunk */
+  run_t r[4];
+  uint64_t steps = 0;
+  for (int i = 0; i < 4; i++) {
+    market_chunk_id(ids[i], jid, (uint32_t)i);
+    int m[2];
+    assert_int_equal(members(ids[i], m), 2);
+    run_vm(inputs[i], 16, 1000000, &r[i]);
+    steps += r[i].claim.steps;
+  }
+  uint64_t honest0 = crd_of(1), cust0 = crd_of(6);
+  Cohort__Executor *e = executor(6);
+  uint64_t att_stake0 = e->stake;
+  cohort__executor__free_unpacked(e, NULL);
+  for (int i = 0; i < 4; i++) {
+    add_commit(&b, 1, ids[i], &r[i]);
+    run_t junk = r[i];
+    memset(junk.salt, 0x77, 32); /* any 32 bytes do: it will never reveal */
+    junk.claim.steps = 1;
+    add_commit(&b, 6, ids[i], &junk);
+  }
+  commit(&b, NULL);
+  for (int i = 0; i < 4; i++) assert_int_equal(task_status(ids[i]), 2);
+  for (int i = 0; i < 4; i++) add_reveal(&b, 1, ids[i], &r[i]);
+  commit(&b, NULL);
+  /* the honest outputs are public now; the customer reads them */
+  for (int i = 0; i < 4; i++) {
+    uint8_t *out;
+    size_t ol;
+    assert_int_equal(state_get_output(ST, ids[i], r[i].oh, &out, &ol), 0);
+    assert_memory_equal(out, r[i].out, ol);
+    free(out);
+  }
+  for (int n = 0; n < 40 && task_status(ids[3]) == 2; n++) empty_blocks(1);
+  check_conservation();
+  int expired = 0;
+  for (int i = 0; i < 4; i++) expired += task_status(ids[i]) == 6;
+  e = executor(6);
+  uint64_t att_slashed = att_stake0 - e->stake;
+  cohort__executor__free_unpacked(e, NULL);
+  uint64_t honest_gain = crd_of(1) - honest0; /* its commit and reveal fees were repaid */
+  printf("  %d of 4 chunks expired without a result; honest member's CRD gain %llu for %llu "
+         "steps revealed; customer got %llu CRD back (reward %llu, plus its unused fee allowances) for one slash of %llu "
+         "STK\n", expired, (unsigned long long)honest_gain, (unsigned long long)steps,
+         (unsigned long long)(crd_of(6) - cust0), 4ull * 3000000,
+         (unsigned long long)att_slashed);
+  /* the honest member's published work must be paid (seat cost = steps at 10^6/Msteps) */
+  assert_true(honest_gain >= steps);
+  for (int i = 0; i < 4; i++) free_run(&r[i]);
+  teardown_chain();
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init_params(&F, 11, ""); /* the cost model's default gas price */
@@ -451,6 +538,7 @@ int main(void) {
   core_sha256(PROG, ELF, ELF_LEN);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_review2_slash_into_unbonding_halts_the_chain),
+      cmocka_unit_test(test_review2_customer_withholds_reveals_for_free_outputs),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(ELF);
