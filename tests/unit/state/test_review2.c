@@ -531,6 +531,92 @@ static void test_review2_customer_withholds_reveals_for_free_outputs(void **s) {
   teardown_chain();
 }
 
+/* ------------------------------------------------------------------ */
+/* ATTACK 3 — steering a draw through a withheld beacon reveal.
+ *
+ * Draws due at block h+1 use "the beacon after the reveal in the header of
+ * h+1". When the proposer of h+1 withholds its reveal (allowed: the beacon
+ * "stays as it was"), that beacon is beacon(h) — which the proposer of h
+ * knew before it chose block h's transactions (it is the hash of its own
+ * reveal). So the proposer of h (with the next proposer withholding: a
+ * colluder, or itself when it proposes twice in a row, as a large validator
+ * often does under weighted round-robin) knows every committee of the
+ * tasks it includes, and can still add transactions after them in block h
+ * that change the candidates — here it registers its own executor with a
+ * stake ground so that it wins the seat. docs/tasks.md rule 4 says "the
+ * proposer that includes a task cannot know its committee".
+ *
+ * The test (one validator plays both proposers): block 2 carries the
+ * customer's task (k = 1) and, after it, the attacker's registration with
+ * a stake chosen from beacon(2); block 3 withholds its reveal. It asserts
+ * that the draw did not use a beacon known before block 2's transactions
+ * ran (timeline "drawn".hash != beacon(2)). Today it does, and the
+ * attacker's executor (0.08% of the stake here: grinding the stake amount suffices) takes the seat. */
+static int id_cmp(const void *a, const void *b) { return memcmp(a, b, 20); }
+
+static void test_review2_withheld_reveal_lets_the_includer_steer_the_draw(void **s) {
+  (void)s;
+  setup_market(); /* h1: executors 1, 2, 4, 5 with 10^6 each */
+  uint8_t b1[32], b2[32], in[80];
+  assert_int_equal(state_get_beacon(ST, b1), 0);
+  const uint8_t *nt, *reveal2 = fx_reveal(&F, 2, &nt);
+  assert_non_null(reveal2);
+  memcpy(in, "cohort/beacon/v2", 16);
+  memcpy(in + 16, b1, 32);
+  memcpy(in + 48, reveal2, 32);
+  core_sha256(b2, in, 80); /* what the proposer of block 2 knows while it builds it */
+  batch b = {.n = 0};
+  uint8_t tid[32];
+  add_submit(&b, 0, "steer me", 1, 10000000, tid);
+  /* the seed of seat 0, attempt 0, from beacon(2) */
+  uint8_t din[86], seed[32];
+  memcpy(din, "cohort/draw/v2", 14);
+  memcpy(din + 14, b2, 32);
+  memcpy(din + 46, tid, 32);
+  memset(din + 78, 0, 8);
+  core_sha256(seed, din, sizeof din);
+  unsigned __int128 r0 = 0;
+  for (int i = 0; i < 16; i++) r0 = r0 << 8 | seed[i];
+  /* candidates in address order: users 1, 2, 4, 5 (10^6 each) and 6 (stake x) */
+  uint8_t ids[5][20];
+  int us[5] = {1, 2, 4, 5, 6};
+  for (int i = 0; i < 5; i++) memcpy(ids[i], F.ids[us[i]], 20);
+  qsort(ids, 5, 20, id_cmp);
+  uint64_t x = 0;
+  for (uint64_t cand = 1000; cand <= 1000000 && !x; cand++) {
+    unsigned __int128 r = r0 % (4000000 + cand), acc = 0;
+    for (int i = 0; i < 5; i++) {
+      int six = !memcmp(ids[i], F.ids[6], 20);
+      acc += six ? cand : 1000000;
+      if (r < acc) {
+        if (six) x = cand;
+        break;
+      }
+    }
+  }
+  assert_true(x > 0); /* a stake of at most a fifth of the total that wins the seat */
+  add_register(&b, 6, x, 1000000, 1); /* after the task, in the same block */
+  commit(&b, NULL); /* h2 */
+  F.no_reveal = 1;  /* the proposer of block 3 withholds its reveal */
+  empty_blocks(1);  /* h3: the draw */
+  F.no_reveal = 0;
+  Cohort__Task *t = task(tid);
+  assert_int_equal(t->n_members, 1);
+  int winner = user_of(&t->members[0]->executor);
+  const Cohort__TaskEvent *drawn = NULL;
+  for (size_t i = 0; i < t->n_timeline; i++)
+    if (t->timeline[i]->code == 2) drawn = t->timeline[i];
+  assert_non_null(drawn);
+  printf("  attacker bonded %llu of %llu STK base units after the task, in its block; seat won "
+         "by user %d%s\n", (unsigned long long)x, (unsigned long long)(4000000 + x), winner,
+         winner == 6 ? " (the attacker)" : "");
+  assert_int_equal(drawn->hash.len, 32);
+  /* the committee must come from a beacon nobody knew when block 2's txs were chosen */
+  assert_memory_not_equal(drawn->hash.data, b2, 32);
+  cohort__task__free_unpacked(t, NULL);
+  teardown_chain();
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init_params(&F, 11, ""); /* the cost model's default gas price */
@@ -539,6 +625,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_review2_slash_into_unbonding_halts_the_chain),
       cmocka_unit_test(test_review2_customer_withholds_reveals_for_free_outputs),
+      cmocka_unit_test(test_review2_withheld_reveal_lets_the_includer_steer_the_draw),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(ELF);
