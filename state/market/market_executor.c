@@ -294,10 +294,12 @@ int mk_release_unbondings(state_exec *x) {
     }
     uint64_t amt = ul.amounts[i] <= e->unbonding ? ul.amounts[i] : e->unbonding; /* after slashes */
     e->unbonding -= amt;
-    if (!e->stake && !e->unbonding && !e->active_tasks && !e->seat_lock) {
+    if (!e->stake && !e->unbonding && !e->active_tasks && !e->seat_lock &&
+        e->jailed_until <= x->height) {
       /* Nothing left: the record goes, so draws never scan the dead. (An
        * unbonding entry of a later height would find no record; none can
-       * exist, as unbonding is 0.) */
+       * exist, as unbonding is 0.) Not while jailed: a fresh registration
+       * would leave the jail early (unbonding_blocks < liveness_jail_blocks). */
       uint8_t ek[22];
       rc = sx_del(x, ek, mk_key(ek, 'e', ul.ids[i], 20));
     } else {
