@@ -4,7 +4,8 @@
  * Rules (docs/tasks.md "For executor operators"):
  * - RegisterExecutor bonds STK (the first time at least min_executor_stake)
  *   and sets price, availability and capacity (1..max_executor_capacity:
- *   the most seats it holds at once; the draw never seats it beyond).
+ *   the most seats it holds at once; the draw never seats it beyond, and a
+ *   re-registration may not declare fewer than it holds now).
  * - A seat locks the stake the executor had when drawn: Unbond may not take
  *   the bond below seat_lock (the largest such stake among held seats)
  *   until those tasks settle.
@@ -74,6 +75,12 @@ int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res) {
   if (cap == 0 || cap > p->max_executor_capacity) {
     rc = mk_fail(res, COHORT_ERR_INVALID, "capacity %u: declare how many seats you can run at once, "
                  "1 to %u (params.max_executor_capacity)", cap, p->max_executor_capacity);
+    goto out;
+  }
+  if (cap < e.active_tasks) { /* else it would hold more seats than it declares */
+    rc = mk_fail(res, COHORT_ERR_INVALID, "capacity %u is below the %u seats held now: lower it "
+                 "once they are agreed (register as not accepting to take no new ones)", cap,
+                 e.active_tasks);
     goto out;
   }
   if ((rc = bank_debit(x, tx->sender, BANK_STK, m->add_stake)) == COHORT_ERR_FUNDS) {
@@ -363,10 +370,12 @@ int mk_release_unbondings(state_exec *x) {
       break;
     }
     e->unbonding -= amt;
-    if (!e->stake && !e->unbonding && !e->active_tasks && !e->seat_lock) {
+    if (!e->stake && !e->unbonding && !e->active_tasks && !e->seat_lock &&
+        e->jailed_until <= x->height) {
       /* Nothing left: the record goes, so draws never scan the dead. (No
        * unbonding entry of a later height can exist: the entries add up to
-       * e->unbonding, which is 0.) */
+       * e->unbonding, which is 0.) Not while jailed: a fresh registration
+       * would leave the jail early (unbonding_blocks < liveness_jail_blocks). */
       uint8_t ek[22];
       rc = sx_del(x, ek, mk_key(ek, 'e', ul.ids[i], 20));
     } else {
