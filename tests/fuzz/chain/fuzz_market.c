@@ -1250,7 +1250,7 @@ static void check_invariants(chain *c) {
           e->active_tasks, r->working);
     CHECK(e->seat_lock == r->seat_max, "executor %s seat_lock %llu, largest seat stake %llu", e8,
           (unsigned long long)e->seat_lock, (unsigned long long)r->seat_max);
-    CHECK(r->unb >= e->unbonding, "executor %s unbonding %llu but its entries release only %llu",
+    CHECK(r->unb == e->unbonding, "executor %s unbonding %llu but its entries add up to %llu",
           e8, (unsigned long long)e->unbonding, (unsigned long long)r->unb);
     CHECK(r->jail_entries == (e->jailed_until > s.height),
           "executor %s jailed until %llu has %d jail entries", e8,
