@@ -86,7 +86,8 @@ class Node:
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.exe("cohortd"), "start", "--home", self.home],
+        self.proc = subprocess.Popen(getattr(self, "prefix", []) +
+                                     [self.exe("cohortd"), "start", "--home", self.home],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -165,13 +166,20 @@ def run_tests(tests):
     sys.exit(1 if failed else 0)
 
 
-def make_testnet(bindir, count, conf_overrides=None, genesis_params=None, keep=False):
-    """`count` validators of one chain on loopback: each home from `cohortd
-    init`, one genesis listing every validator with equal power, and every
-    node's persistent_peers naming all the others. Returns the Nodes (not
-    started)."""
+def make_testnet(bindir, count, conf_overrides=None, genesis_params=None, keep=False,
+                 hosts=None):
+    """`count` validators of one chain: each home from `cohortd init`, one
+    genesis listing every validator with equal power, and every node's
+    persistent_peers naming all the others. hosts: the IP each node listens
+    on (RPC and p2p; default loopback). Returns the Nodes (not started)."""
     nodes = [Node(bindir, conf_overrides, keep=keep, genesis_params=genesis_params)
              for _ in range(count)]
+    for i, nd in enumerate(nodes):
+        nd.host = hosts[i] if hosts else "127.0.0.1"
+        if hosts:
+            nd.set_conf("rpc", "listen", "%s:%d" % (nd.host, nd.port))
+            nd.set_conf("p2p", "listen", "%s:%d" % (nd.host, nd.p2p_port))
+            nd.url = "http://%s:%d/" % (nd.host, nd.port)
     g0 = json.load(open(os.path.join(nodes[0].home, "config", "genesis.json")))
     vals = []
     for i, nd in enumerate(nodes):
@@ -188,7 +196,7 @@ def make_testnet(bindir, count, conf_overrides=None, genesis_params=None, keep=F
             shutil.copy(nodes[0].dev_key, nd.dev_key)
         nd.dev_sec = nodes[0].dev_sec
         nd.dev_addr = nodes[0].dev_addr
-        peers = ",".join("%s@127.0.0.1:%d" % (o.node_id(), o.p2p_port)
+        peers = ",".join("%s@%s:%d" % (o.node_id(), o.host, o.p2p_port)
                          for o in nodes if o is not nd)
         nd.set_conf("p2p", "persistent_peers", peers)
         nd.set_conf("node", "moniker", "node%d" % i)
