@@ -35,6 +35,7 @@
 #include "core/keys.h"
 #include "core/log.h"
 #include "node/beacon.h"
+#include "node/faults.h"
 #include "node/node.h"
 #include "node/node_int.h"
 #include "proto/block.h"
@@ -513,7 +514,9 @@ static void next_height(node *n, uint64_t h) {
   cons_wal_rec w = {.kind = CONS_WAL_END_HEIGHT};
   w.u.end_height = h;
   core_errbuf eb;
+  FAULT("commit");
   if (wal_write(n, &w, 1)) return;
+  FAULT("end_height");
   if (cons_wal_rotate(n->wal, &eb)) {
     LOGE("consensus", "%s — stopping", eb.msg);
     fatal_stop(n);
@@ -736,11 +739,25 @@ static void sign_vote(node *n, cons_action *a) {
   core_errbuf eb;
   int step = a->vote_type == VOTE_PREVOTE ? PRIVVAL_STEP_PREVOTE : PRIVVAL_STEP_PRECOMMIT;
   if (wal_sync(n)) return; /* the inputs behind this vote are durable first */
+  FAULT("wal_sync");
   if (privval_sign(n->pv, a->height, a->round, step, sb, len, v.signature, &eb)) {
     LOGW("consensus", "not voting: %s", eb.msg);
     return;
   }
+  FAULT("signed");
   cons_on_vote(n->cons, &v, node_now_ms());
+  if (fault_equivocate() && a->vote_type == VOTE_PREVOTE) {
+    /* test builds only (faults.h): a second, different prevote signed with
+     * the raw key, around the signer's guard */
+    cons_vote v2 = v;
+    v2.has_hash = 1;
+    for (int i = 0; i < 32; i++) v2.block_hash[i] = (uint8_t)(v.block_hash[i] ^ 0x5a);
+    len = cons_vote_sign_bytes(sb, state_chain_id(n->st), &v2);
+    crypto_sign_detached(v2.signature, NULL, sb, len, n->fault_sec);
+    LOGW("consensus", "FAULT: equivocating at height %llu round %u",
+         (unsigned long long)a->height, a->round);
+    node_net_send_half(n, &v2);
+  }
 }
 
 /* Build a block (or re-propose our valid value), sign the Proposal, feed it
@@ -772,6 +789,7 @@ static void propose(node *n, cons_action *a) {
     w.u.block.bytes = n->prop.bytes;
     w.u.block.len = n->prop.len;
     if (wal_write(n, &w, 0)) return;
+    FAULT("propose");
     hash = n->prop.hash;
   }
   cons_proposal p = {.height = a->height, .round = a->round, .pol_round = a->pol_round};
@@ -780,11 +798,13 @@ static void propose(node *n, cons_action *a) {
   uint8_t sb[PROPOSAL_SIGN_BYTES_MAX];
   size_t len = cons_proposal_sign_bytes(sb, state_chain_id(n->st), &p);
   if (wal_sync(n)) return;
+  FAULT("wal_sync");
   if (privval_sign(n->pv, a->height, a->round, PRIVVAL_STEP_PROPOSAL, sb, len, p.signature,
                    &eb)) {
     LOGW("consensus", "not proposing: %s", eb.msg);
     return;
   }
+  FAULT("signed");
   cons_on_proposal(n->cons, &p, node_now_ms());
 }
 
@@ -857,7 +877,9 @@ again:
       case CONS_ACT_PROPOSE: propose(n, &a); break;
       case CONS_ACT_SIGN_VOTE: sign_vote(n, &a); break;
       case CONS_ACT_VALIDATE: validate(n, &a); break;
-      case CONS_ACT_WAL_WRITE: wal_write(n, &a.wal, a.wal_sync); break;
+      case CONS_ACT_WAL_WRITE:
+        if (!wal_write(n, &a.wal, a.wal_sync) && a.wal_sync) FAULT("wal_own");
+        break;
       case CONS_ACT_BROADCAST_PROPOSAL: node_net_own_proposal(n, &a.proposal); break;
       case CONS_ACT_BROADCAST_VOTE: node_net_own_vote(n, &a.vote); break;
       case CONS_ACT_COMMIT: do_commit(n, &a); break;
@@ -1091,6 +1113,12 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   snprintf(p, sizeof p, "%s/config/priv_validator_key.json", home);
   snprintf(p2, sizeof p2, "%s/data/priv_validator_state.json", home);
   if ((rc = privval_open(&n->pv, p, p2, eb))) goto out;
+  if (fault_equivocate()) { /* test builds only: the raw key, to sign around the signer */
+    core_key vk;
+    if ((rc = core_keyfile_read(p, &vk, eb))) goto out;
+    memcpy(n->fault_sec, vk.sec64, 64);
+    core_key_wipe(&vk);
+  }
   core_key nk;
   snprintf(p, sizeof p, "%s/config/node_key.json", home);
   if ((rc = core_keyfile_read(p, &nk, eb))) goto out;
@@ -1233,6 +1261,7 @@ out:
   free(n->peers_json);
   free(n->decided_commit);
   sodium_memzero(n->node_sec, sizeof n->node_sec);
+  sodium_memzero(n->fault_sec, sizeof n->fault_sec);
   free(n);
   return rc;
 }

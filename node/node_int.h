@@ -170,6 +170,7 @@ typedef struct node {
   uint64_t want_ask_ms;      /* last request for a block to validate */
   uint8_t node_sec[64];      /* the p2p identity (wiped at exit) */
   int net_closed;            /* the switch finished closing */
+  uint8_t fault_sec[64];     /* cohortd-faults only (faults.h): the raw validator key */
   atomic_uint a_peers;
   uv_mutex_t net_lock;
   char *net_metrics;         /* under net_lock: p2p metrics text for /metrics */
@@ -222,6 +223,8 @@ void node_net_own_proposal(node *n, const cons_proposal *p);
 void node_net_tx(node *n, const uint8_t *raw, size_t len, const char *except_peer);
 void node_net_committed(node *n, uint64_t h);
 void node_net_want(node *n);
+/* cohortd-faults: send a vote to every other peer only. */
+void node_net_send_half(node *n, const cons_vote *v);
 /* Node thread only. */
 int node_broadcast(node *n, tx_t *tx, core_errbuf *eb); /* mempool add + poke */
 /* The same for a tx from a peer (from_peer: its ID, not relayed back to it,

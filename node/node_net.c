@@ -780,6 +780,10 @@ void node_net_own_proposal(node *n, const cons_proposal *pr) {
   }
 }
 
+void node_net_send_half(node *n, const cons_vote *v) {
+  for (size_t i = 0; n->sw && i < n->npeers; i += 2) send_vote(n, n->peers[i].id, v);
+}
+
 void node_net_tx(node *n, const uint8_t *raw, size_t len, const char *except_peer) {
   if (n->sw && n->npeers) p2p_broadcast(n->sw, P2P_CH_MEMPOOL, raw, len, except_peer);
 }

@@ -86,9 +86,12 @@ class Node:
 
     def start(self):
         self.log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.update(getattr(self, "env", {}))
         self.proc = subprocess.Popen(getattr(self, "prefix", []) +
-                                     [self.exe("cohortd"), "start", "--home", self.home],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     [self.exe(getattr(self, "binary", "cohortd")), "start",
+                                      "--home", self.home],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
