@@ -223,6 +223,9 @@ void node_net_own_proposal(node *n, const cons_proposal *p);
 void node_net_tx(node *n, const uint8_t *raw, size_t len, const char *except_peer);
 void node_net_committed(node *n, uint64_t h);
 void node_net_want(node *n);
+/* Evidence of double signing from a peer (node.c: checked, pooled for our
+ * next proposal, relayed). */
+void node_on_evidence(node *n, const char *from_peer, const uint8_t *b, size_t len);
 /* cohortd-faults: send a vote to every other peer only. */
 void node_net_send_half(node *n, const cons_vote *v);
 /* Node thread only. */

@@ -50,6 +50,7 @@
 
 #include "core/log.h"
 #include "node/node_int.h"
+#include "node/node_msg.h"
 #include "p2p/p2p.h"
 #include "proto/block.h"
 #include "proto/p2p.pb-c.h"
@@ -371,11 +372,6 @@ static void sync_tick(node *n) {
 /* ---- received messages ---- */
 
 static void on_state(node *n, net_peer *p, const Cohort__P2p__RoundState *rs) {
-  if (rs->height == 0 || rs->step > CONS_COMMIT || rs->prevotes.len > NET_VBITS ||
-      rs->precommits.len > NET_VBITS) {
-    penalize(n, p->id, P2P_BAN_POINTS, "sent a malformed RoundState");
-    return;
-  }
   p->have_state = 1;
   p->height = rs->height;
   p->round = rs->round;
@@ -456,31 +452,26 @@ static void on_proposal(node *n, net_peer *p, const uint8_t *b, size_t len) {
 }
 
 static void on_cons_msg(node *n, net_peer *p, const uint8_t *msg, size_t len) {
-  ProtobufCMessage *pm;
-  int rc = p2p_pb_unpack(&cohort__p2p__consensus_msg__descriptor, msg, len, &pm);
+  Cohort__P2p__ConsensusMsg *m;
+  core_errbuf eb;
+  int rc = node_cons_msg_decode(msg, len, &m, &eb);
   if (rc) {
-    if (rc != COHORT_ERR_NOMEM)
-      penalize(n, p->id, P2P_BAN_POINTS, "sent a malformed consensus message");
+    if (rc != COHORT_ERR_NOMEM) penalize(n, p->id, P2P_BAN_POINTS, eb.msg);
     return;
   }
-  Cohort__P2p__ConsensusMsg *m = (Cohort__P2p__ConsensusMsg *)pm;
   switch (m->msg_case) {
     case COHORT__P2P__CONSENSUS_MSG__MSG_STATE: on_state(n, p, m->state); break;
     case COHORT__P2P__CONSENSUS_MSG__MSG_VOTE: on_vote(n, p, m->vote.data, m->vote.len); break;
     case COHORT__P2P__CONSENSUS_MSG__MSG_PROPOSAL:
       on_proposal(n, p, m->proposal.data, m->proposal.len);
       break;
-    case COHORT__P2P__CONSENSUS_MSG__MSG_EVIDENCE: break; /* not yet used */
-    default: penalize(n, p->id, P2P_BAN_POINTS, "sent an empty consensus message"); break;
+    case COHORT__P2P__CONSENSUS_MSG__MSG_EVIDENCE: node_on_evidence(n, p->id, m->evidence.data, m->evidence.len); break;
+    default: break;
   }
-  protobuf_c_message_free_unpacked(pm, NULL);
+  protobuf_c_message_free_unpacked(&m->base, NULL);
 }
 
 static void answer_request(node *n, net_peer *p, const Cohort__P2p__BlockRequest *r) {
-  if (r->hash.len && r->hash.len != 32) {
-    penalize(n, p->id, P2P_BAN_POINTS, "sent a block request with a bad hash");
-    return;
-  }
   uint64_t tip = state_height(n->st);
   if (r->hash.len && r->height == cons_height(n->cons)) {
     size_t bl;
@@ -546,13 +537,13 @@ static void on_response(node *n, net_peer *p, const Cohort__P2p__BlockResponse *
 }
 
 static void on_block_msg(node *n, net_peer *p, const uint8_t *msg, size_t len) {
-  ProtobufCMessage *pm;
-  int rc = p2p_pb_unpack(&cohort__p2p__block_msg__descriptor, msg, len, &pm);
+  Cohort__P2p__BlockMsg *m;
+  core_errbuf eb;
+  int rc = node_block_msg_decode(msg, len, &m, &eb);
   if (rc) {
-    if (rc != COHORT_ERR_NOMEM) penalize(n, p->id, P2P_BAN_POINTS, "sent a malformed block message");
+    if (rc != COHORT_ERR_NOMEM) penalize(n, p->id, P2P_BAN_POINTS, eb.msg);
     return;
   }
-  Cohort__P2p__BlockMsg *m = (Cohort__P2p__BlockMsg *)pm;
   switch (m->msg_case) {
     case COHORT__P2P__BLOCK_MSG__MSG_REQUEST: answer_request(n, p, m->request); break;
     case COHORT__P2P__BLOCK_MSG__MSG_RESPONSE: on_response(n, p, m->response); break;
@@ -568,9 +559,9 @@ static void on_block_msg(node *n, net_peer *p, const uint8_t *msg, size_t len) {
       }
       break;
     }
-    default: penalize(n, p->id, P2P_BAN_POINTS, "sent an empty block message"); break;
+    default: break;
   }
-  protobuf_c_message_free_unpacked(pm, NULL);
+  protobuf_c_message_free_unpacked(&m->base, NULL);
 }
 
 static void on_tx_msg(node *n, net_peer *p, const uint8_t *msg, size_t len) {
