@@ -4,9 +4,11 @@ set -euo pipefail
 B=${1:?usage: bench/run.sh BUILD_DIR}
 echo "== chain: transfers per second (bench_tps)"
 "$B/bench/bench_tps" --bin "$B/bin" --txs "${BENCH_TXS:-20000}" --senders 8
+echo "== network: four validators under load (bench_net.py, bench_load)"
+python3 "$(dirname "$0")/net/bench_net.py" "$B" --rate "${BENCH_NET_RATE:-1000}" --duration "${BENCH_NET_SECONDS:-60}"
 echo "== compute market: tasks per minute, latency, executor overhead (bench_tasks.py)"
 python3 "$(dirname "$0")/tasks/bench_tasks.py" "$B" --tasks "${BENCH_TASKS:-60}"
 for f in "$B"/bench/*; do
-  case "$(basename "$f")" in bench_tps) continue ;; esac
+  case "$(basename "$f")" in bench_tps|net) continue ;; esac
   if [ -x "$f" ] && [ -f "$f" ]; then echo "== $(basename "$f")"; "$f" || true; fi
 done

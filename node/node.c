@@ -814,6 +814,7 @@ static void propose(node *n, cons_action *a) {
  * failure that is ours (out of memory, storage) is no verdict: we say
  * nothing, and prevote nil by timeout. */
 #define NODE_MAX_FUTURE_MS 10000
+static int mempool_verified(void *ctx, const uint8_t hash[32]) { return mempool_has(ctx, hash); }
 static void validate_held(node *n, held_block *b, uint64_t h) {
   if (!b) return;
   if (b->verdict < 0) {
@@ -830,7 +831,8 @@ static void validate_held(node *n, held_block *b, uint64_t h) {
                        "clock (at most %d allowed)", (unsigned long long)(t - now),
                        NODE_MAX_FUTURE_MS);
     }
-    if (!rc) rc = state_block_exec(n->st, b->bytes, b->len, &b->sb, &eb);
+    if (!rc) rc = state_block_exec_known(n->st, b->bytes, b->len, mempool_verified, n->mp,
+                                         &b->sb, &eb);
     char bh[17];
     core_hex_encode(bh, b->hash, 8);
     if (rc && core_err_is_fatal(rc)) {

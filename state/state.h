@@ -204,6 +204,12 @@ int state_get_job(state *st, const uint8_t job_id[32], Cohort__Job **out);
 typedef struct state_block state_block;
 int state_block_exec(state *st, const uint8_t *bytes, size_t blen, state_block **out,
                      core_errbuf *eb);
+/* The same, skipping the signature check of every tx for which
+ * verified(ctx, tx_hash) returns 1: the caller checked those exact bytes
+ * before (the mempool does at entry). */
+int state_block_exec_known(state *st, const uint8_t *bytes, size_t blen,
+                           int (*verified)(void *ctx, const uint8_t hash[32]), void *ctx,
+                           state_block **out, core_errbuf *eb);
 /* Commit an executed block with the Commit (raw bytes) that finalizes it:
  * the commit is verified against the current set; then one synced batch.
  * COHORT_ERR_INVALID if the block was executed on another tip. The block
