@@ -86,6 +86,7 @@ class Node:
 
     def start(self):
         self.log = open(self.log_path, "ab")
+        self.log_start = self.log.tell()
         env = dict(os.environ)
         env.update(getattr(self, "env", {}))
         self.proc = subprocess.Popen(getattr(self, "prefix", []) +
@@ -95,7 +96,9 @@ class Node:
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError("cohortd exited at start:\n" + self.tail())
+                raise AssertionError("cohortd exited at start (exit status %s); it printed:\n%s"
+                                     "--- the log before this start:\n%s" % (
+                                         self.proc.returncode, self.since_start(), self.tail()))
             try:
                 cc.rpc(self.url, "health", timeout=2)
                 return
@@ -122,6 +125,14 @@ class Node:
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
+
+    def since_start(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(getattr(self, "log_start", 0))
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def tail(self, n=30):
         try:

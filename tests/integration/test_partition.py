@@ -110,11 +110,16 @@ def heights():
 
 
 def wait_all(h, timeout=90):
+    """Every node at height >= h, with a transfer every 0.5 s: empty blocks
+    are off, so a chain with nothing to order stays where it is."""
     deadline = time.time() + timeout
+    k = 1000
     while time.time() < deadline:
         if min(heights()) >= h:
             return
-        time.sleep(0.2)
+        load_tx(nodes[k % 4], k)
+        k += 1
+        time.sleep(0.5)
     raise AssertionError("not all nodes reached height %d within %d s: %s" % (h, timeout, heights()))
 
 
