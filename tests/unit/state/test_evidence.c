@@ -56,6 +56,7 @@ typedef struct {
   uint8_t sec[MAXV + 1][64], pub[MAXV + 1][32]; /* [nv] is an outsider's key */
   uint8_t ops[MAXV][20];
   uint64_t power[MAXV];
+  uint8_t beacon[MAXV][32];
   genesis g;
 } efx;
 
@@ -83,8 +84,11 @@ static void efx_init(efx *f, int nv, const uint64_t *powers, int max_ev, const c
     snprintf(one, sizeof one, "%s{\"address\":\"%s\",\"crd\":\"1000000\",\"stk\":\"%d\"}",
              i ? "," : "", a, 1000 + i);
     strcat(accts, one);
-    snprintf(one, sizeof one, "%s{\"pubkey\":\"%s\",\"operator\":\"%s\",\"power\":\"%llu\"}",
-             i ? "," : "", pk, a, (unsigned long long)powers[i]);
+    char bc[65];
+    memset(f->beacon[i], 0xb0 + i, 32); /* a commitment nobody reveals: kept as is */
+    core_hex_encode(bc, f->beacon[i], 32);
+    snprintf(one, sizeof one, "%s{\"pubkey\":\"%s\",\"operator\":\"%s\",\"power\":\"%llu\","
+             "\"beacon_commit\":\"%s\"}", i ? "," : "", pk, a, (unsigned long long)powers[i], bc);
     strcat(vals, one);
   }
   char text[8192];
@@ -161,6 +165,10 @@ static ProtobufCBinaryData raw_ev(const uint8_t *a, size_t la, const uint8_t *b,
   return (ProtobufCBinaryData){n, o};
 }
 
+/* 1: the next header claims next_validators_hash = hash(V_H) (a proposer
+ * that forgets the H+2 rule). */
+static int TAMPER_NEXT;
+
 /* Block state_height+1 carrying ev, proposed and committed (precommits of
  * every member of V_H) as a validator would; bytes malloc'd. */
 static void build(const efx *f, state *st, const ProtobufCBinaryData *ev, size_t nev, uint8_t **b,
@@ -172,7 +180,7 @@ static void build(const efx *f, state *st, const ProtobufCBinaryData *ev, size_t
   uint8_t root[32], vh[32], nvh[32], lch[32] = {0};
   block_tx_root(root, NULL, 0);
   validators_hash(vh, vs);
-  validators_hash(nvh, state_next_validators(st));
+  validators_hash(nvh, TAMPER_NEXT ? vs : state_next_validators(st));
   Cohort__BlockHeader hd = COHORT__BLOCK_HEADER__INIT;
   hd.chain_id = (char *)state_chain_id(st);
   hd.height = h;
@@ -331,11 +339,28 @@ static void test_valid_evidence_slashes_and_removes_at_h_plus_2(void **s) {
   expect_bad(&E4, st, &ev, 1, COHORT_ERR_DUPLICATE);
   ProtobufCBinaryData ev2 = mk_ev(&E4, 2, CHAIN, 3, 0);
   expect_bad(&E4, st, &ev2, 1, COHORT_ERR_DUPLICATE);
+  /* Block 5's header names V_5 (with it) and V_6 (without): the same hash
+   * twice is refused. */
+  TAMPER_NEXT = 1;
+  expect_bad(&E4, st, NULL, 0, 0);
+  TAMPER_NEXT = 0;
   /* Block 5: signed by V_5 (the offender included); block 6 by V_6 without it,
    * and block 6's last commit (by V_5) is checked against V_5. */
   if (step(&E4, st, NULL, 0, &eb)) fail_msg("block 5: %s", eb.msg);
   assert_false(in_set(state_validators(st), E4.pub[2], NULL));
   assert_true(in_set(state_last_validators(st), E4.pub[2], NULL));
+  /* v/set moved to V_6 and kept the others' beacon commitments */
+  for (int i = 0; i < 4; i++) {
+    uint8_t tip[32];
+    int pend;
+    int rc = state_beacon_expected(st, E4.pub[i], tip, &pend);
+    if (i == 2) {
+      assert_int_equal(rc, COHORT_ERR_NOT_FOUND);
+      continue;
+    }
+    assert_int_equal(rc, 0);
+    assert_memory_equal(tip, E4.beacon[i], 32);
+  }
   if (step(&E4, st, NULL, 0, &eb)) fail_msg("block 6: %s", eb.msg);
   assert_false(in_set(state_last_validators(st), E4.pub[2], NULL));
   /* The history. */
