@@ -84,7 +84,8 @@ int cons_evidence_encode(uint8_t **out, size_t *len, const cons_vote *a, const c
   cons_vote_to_pb(&pa, a);
   cons_vote_to_pb(&pb, b);
   uint8_t ba[VOTE_MAX_BYTES], bb[VOTE_MAX_BYTES];
-  if (cohort__vote__get_packed_size(&pa) > sizeof ba || cohort__vote__get_packed_size(&pb) > sizeof bb)
+  if (cohort__vote__get_packed_size(&pa) > sizeof ba ||
+      cohort__vote__get_packed_size(&pb) > sizeof bb)
     return core_errf(eb, COHORT_ERR_DECODE, "vote too large for evidence");
   size_t la = cohort__vote__pack(&pa, ba), lb = cohort__vote__pack(&pb, bb);
   return evidence_encode(out, len, ba, la, bb, lb, eb);

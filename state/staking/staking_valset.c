@@ -248,7 +248,8 @@ static int rotate_current(state_exec *x) {
     v[i].beacon_tip = s->beacon_tip;
     for (size_t j = 0; j < cur->n_validators; j++) {
       const Cohort__Validator *c = cur->validators[j];
-      if (c->pubkey.len == s->pubkey.len && !memcmp(c->pubkey.data, s->pubkey.data, c->pubkey.len)) {
+      if (c->pubkey.len == s->pubkey.len &&
+          !memcmp(c->pubkey.data, s->pubkey.data, c->pubkey.len)) {
         v[i].beacon_tip = c->beacon_tip;
         v[i].beacon_next_tip = c->beacon_next_tip;
         v[i].beacon_next_at = c->beacon_next_at;
