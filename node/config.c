@@ -42,6 +42,9 @@ void node_config_defaults(node_config *c) {
   c->empty_block_interval_ms = 0;
   c->timeout_propose_ms = 3000;
   c->timeout_vote_ms = 1000;
+  strcpy(c->p2p_listen, "127.0.0.1:26656");
+  c->p2p_max_inbound = 40;
+  c->p2p_max_outbound = 10;
   c->mempool_max_txs = 50000;
   c->mempool_max_bytes = 64 << 20;
   c->mempool_max_per_sender = 10000;
@@ -85,6 +88,13 @@ static const field fields[] = {
     U("consensus", "empty_block_interval_ms", empty_block_interval_ms, 0, 86400000),
     U("consensus", "timeout_propose_ms", timeout_propose_ms, 10, 3600000),
     U("consensus", "timeout_vote_ms", timeout_vote_ms, 10, 3600000),
+    S("p2p", "listen", p2p_listen),
+    S("p2p", "external_addr", p2p_external_addr),
+    S("p2p", "persistent_peers", p2p_persistent_peers),
+    S("p2p", "seeds", p2p_seeds),
+    U("p2p", "max_inbound", p2p_max_inbound, 0, 10000),
+    U("p2p", "max_outbound", p2p_max_outbound, 0, 10000),
+    U("p2p", "no_pex", p2p_no_pex, 0, 1),
     U("mempool", "max_txs", mempool_max_txs, 1, 10000000),
     U("mempool", "max_bytes", mempool_max_bytes, 1024, 1ull << 34),
     U("mempool", "max_per_sender", mempool_max_per_sender, 1, 10000000),
@@ -283,6 +293,19 @@ const char *node_config_template(void) {
          "empty_block_interval_ms = 0\n"
          "timeout_propose_ms = 3000\n"
          "timeout_vote_ms = 1000\n"
+         "\n[p2p]\n"
+         "# where peers connect (HOST:PORT; empty = do not listen; port 0 = any free port)\n"
+         "listen = 127.0.0.1:26656\n"
+         "# the address peers are told to dial (default: the listen address)\n"
+         "external_addr =\n"
+         "# ID@HOST:PORT,... kept connected at all times (cohortd show-node-id prints an ID)\n"
+         "persistent_peers =\n"
+         "# ID@HOST:PORT,... dialled to learn the addresses of other nodes\n"
+         "seeds =\n"
+         "max_inbound = 40\n"
+         "max_outbound = 10\n"
+         "# 1 = neither ask peers for addresses nor share ours\n"
+         "no_pex = 0\n"
          "\n[mempool]\n"
          "max_txs = 50000\n"
          "max_bytes = 67108864\n"

@@ -42,6 +42,14 @@ typedef struct {
   uint64_t empty_block_interval_ms;
   uint64_t timeout_propose_ms;
   uint64_t timeout_vote_ms;
+  /* [p2p] */
+  char p2p_listen[128];
+  char p2p_external_addr[128];
+  char p2p_persistent_peers[4096];
+  char p2p_seeds[4096];
+  uint64_t p2p_max_inbound;
+  uint64_t p2p_max_outbound;
+  uint64_t p2p_no_pex;
   /* [mempool] */
   uint64_t mempool_max_txs;
   uint64_t mempool_max_bytes;

@@ -54,17 +54,44 @@ class Node:
             lines.insert(i + 1, "%s = %s" % (k, v))
             text = "\n".join(lines) + "\n"
         open(conf, "w").write(text)
+        # a chain of one by default: peers listen on a free port, so that
+        # tests running side by side never collide
+        self.p2p_port = free_port()
+        self.set_conf("p2p", "listen", "127.0.0.1:%d" % self.p2p_port)
         self.dev_key = os.path.join(self.home, "keys", "dev.json")
         self.dev_sec = cc.load_key(self.dev_key)
         self.dev_addr = cc.address(cc.schnorr_pubkey(self.dev_sec))
+
+    def set_conf(self, section, key, value):
+        """Set `key = value` in [section] of cohortd.conf (replacing it there)."""
+        conf = os.path.join(self.home, "cohortd.conf")
+        lines = open(conf).read().splitlines()
+        i = lines.index("[%s]" % section)
+        j = i + 1
+        while j < len(lines) and not lines[j].startswith("["):
+            if lines[j].split("=")[0].strip() == key:
+                del lines[j]
+                continue
+            j += 1
+        lines.insert(i + 1, "%s = %s" % (key, value))
+        open(conf, "w").write("\n".join(lines) + "\n")
+
+    def node_id(self):
+        import hashlib
+        pub = bytes.fromhex(json.load(open(os.path.join(self.home, "config", "node_key.json")))["public"])
+        return hashlib.sha256(pub).hexdigest()[:40]
 
     def exe(self, name):
         return os.path.join(self.bin, name)
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.exe("cohortd"), "start", "--home", self.home],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        env = dict(os.environ)
+        env.update(getattr(self, "env", {}))
+        self.proc = subprocess.Popen(getattr(self, "prefix", []) +
+                                     [self.exe(getattr(self, "binary", "cohortd")), "start",
+                                      "--home", self.home],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -140,3 +167,41 @@ def run_tests(tests):
             traceback.print_exc()
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
+
+
+def make_testnet(bindir, count, conf_overrides=None, genesis_params=None, keep=False,
+                 hosts=None):
+    """`count` validators of one chain: each home from `cohortd init`, one
+    genesis listing every validator with equal power, and every node's
+    persistent_peers naming all the others. hosts: the IP each node listens
+    on (RPC and p2p; default loopback). Returns the Nodes (not started)."""
+    nodes = [Node(bindir, conf_overrides, keep=keep, genesis_params=genesis_params)
+             for _ in range(count)]
+    for i, nd in enumerate(nodes):
+        nd.host = hosts[i] if hosts else "127.0.0.1"
+        if hosts:
+            nd.set_conf("rpc", "listen", "%s:%d" % (nd.host, nd.port))
+            nd.set_conf("p2p", "listen", "%s:%d" % (nd.host, nd.p2p_port))
+            nd.url = "http://%s:%d/" % (nd.host, nd.port)
+    g0 = json.load(open(os.path.join(nodes[0].home, "config", "genesis.json")))
+    vals = []
+    for i, nd in enumerate(nodes):
+        g = json.load(open(os.path.join(nd.home, "config", "genesis.json")))
+        v = g["validators"][0]
+        v["moniker"] = "node%d" % i
+        v["power"] = "100000000000"
+        vals.append(v)
+    g0["validators"] = vals
+    for i, nd in enumerate(nodes):
+        json.dump(g0, open(os.path.join(nd.home, "config", "genesis.json"), "w"), indent=2)
+        # node0's dev key is the funded account: give it to every home
+        if nd is not nodes[0]:
+            shutil.copy(nodes[0].dev_key, nd.dev_key)
+        nd.dev_sec = nodes[0].dev_sec
+        nd.dev_addr = nodes[0].dev_addr
+        peers = ",".join("%s@%s:%d" % (o.node_id(), o.host, o.p2p_port)
+                         for o in nodes if o is not nd)
+        nd.set_conf("p2p", "persistent_peers", peers)
+        nd.set_conf("node", "moniker", "node%d" % i)
+        nd.moniker = "node%d" % i
+    return nodes
