@@ -2,6 +2,7 @@
  * structs and their protobuf forms. */
 #include "consensus/consensus_msg.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int cons_vote_equal(const cons_vote *a, const cons_vote *b) {
@@ -73,4 +74,19 @@ size_t cons_vote_sign_bytes(uint8_t *out, const char *chain_id, const cons_vote 
 
 size_t cons_proposal_sign_bytes(uint8_t *out, const char *chain_id, const cons_proposal *p) {
   return proposal_sign_bytes(out, chain_id, p->height, p->round, p->pol_round, p->block_hash);
+}
+
+int cons_evidence_encode(uint8_t **out, size_t *len, const cons_vote *a, const cons_vote *b,
+                         core_errbuf *eb) {
+  *out = NULL;
+  *len = 0;
+  Cohort__Vote pa, pb;
+  cons_vote_to_pb(&pa, a);
+  cons_vote_to_pb(&pb, b);
+  uint8_t ba[VOTE_MAX_BYTES], bb[VOTE_MAX_BYTES];
+  if (cohort__vote__get_packed_size(&pa) > sizeof ba ||
+      cohort__vote__get_packed_size(&pb) > sizeof bb)
+    return core_errf(eb, COHORT_ERR_DECODE, "vote too large for evidence");
+  size_t la = cohort__vote__pack(&pa, ba), lb = cohort__vote__pack(&pb, bb);
+  return evidence_encode(out, len, ba, la, bb, lb, eb);
 }

@@ -55,6 +55,15 @@ int cons_proposal_from_pb(cons_proposal *out, const Cohort__Proposal *p);
 void cons_vote_to_pb(Cohort__Vote *out, const cons_vote *v);
 void cons_proposal_to_pb(Cohort__Proposal *out, const cons_proposal *p);
 
+/* The evidence item (serialized DuplicateVoteEvidence, docs/protocol.md 4b)
+ * of two conflicting votes, e.g. the two of a CONS_ACT_EVIDENCE action, in
+ * either order: what an evidence pool keeps and a proposer passes on.
+ * *out is malloc'd. Returns 0, COHORT_ERR_DECODE if the votes are not a
+ * double sign (same value, or different height/round/type/validator; eb
+ * says why), or COHORT_ERR_NOMEM. Signatures are not checked. */
+int cons_evidence_encode(uint8_t **out, size_t *len, const cons_vote *a, const cons_vote *b,
+                         core_errbuf *eb);
+
 /* Sign bytes (proto/block.h) of a vote / proposal; out must hold
  * VOTE_SIGN_BYTES_MAX / PROPOSAL_SIGN_BYTES_MAX. Returns the length. */
 size_t cons_vote_sign_bytes(uint8_t *out, const char *chain_id, const cons_vote *v);

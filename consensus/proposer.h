@@ -21,12 +21,28 @@
  *              every A(i) -= avg
  *     then step() `times` times; the proposer is the last step's result.
  *
+ *   update(V):                    (CometBFT updateWithChangeSet)
+ *     the set becomes V; the change set is what differs from the current
+ *     (address, power) pairs. If nothing differs: no-op (not even the
+ *     order changes). Else, with R = the old power of the validators not in
+ *     V and T' = total power of V + R (CometBFT's "total voting power after
+ *     updates, before removals"):
+ *       in V's order, a validator already present keeps its A(i) and takes
+ *       its power from V; a new one gets A = -(T' + floor(T'/8)) (CometBFT's
+ *       -1.125 T', so that leaving and re-joining never resets a negative
+ *       priority); removed ones are dropped; T = total power of V;
+ *       then rescale and center as in increment (window 2T, floor average).
+ *     (CometBFT then sorts by power; the order changes no result here.)
+ *
  * Heights and rounds:
  *   - height 1: every A(i) = 0 (CometBFT gives each new validator
  *     -(T + T/8) and then centers, which is 0 when all are new), then
  *     increment(1). This state is S_1 and its proposer is proposer(1, 0).
- *   - height h+1: S_{h+1} = S_h followed by increment(1), whatever round
- *     height h committed in (rounds work on copies).
+ *   - height h+1: S_{h+1} = S_h, then update(V_{h+1}) (a no-op while the
+ *     set that signs h+1 is the one that signed h), then increment(1),
+ *     whatever round height h committed in (rounds work on copies). This is
+ *     CometBFT's NextValidators: the change set of block H is applied to
+ *     S_{H+1} to make S_{H+2}.
  *   - round r > 0 of height h: a copy of S_h followed by increment(r) (one
  *     call: rescale and center once, then r steps); proposer(h, r) is its
  *     result. The answer does not depend on how a node reached round r.
@@ -37,10 +53,11 @@
  * produced by an independent Python implementation of this text
  * (tests/vectors/gen_consensus_vectors.py).
  *
- * Known limit: the priorities live in the node's memory, recomputed from
- * genesis at start-up (cons_prio_genesis + cons_prio_next_height per block).
- * That is exact while the validator set never changes; once it can (issue 8,
- * H+2), the priorities must be part of the replicated state.
+ * The priorities are not stored: they are a function of V_1 and the sets
+ * of every height, so a node rebuilds S_h from genesis and the state's set
+ * history at start-up (state/state_prio.h: state_prio_at) and advances it
+ * after each block (state_prio_next). The cost is one increment per height
+ * since genesis at start-up.
  */
 #ifndef COHORT_CONSENSUS_PROPOSER_H
 #define COHORT_CONSENSUS_PROPOSER_H
@@ -72,6 +89,13 @@ int cons_prio_genesis(cons_prio *p, const Cohort__ValidatorSet *vs);
 
 /* S_{h+1} from S_h (same set): increment(1). */
 void cons_prio_next_height(cons_prio *p);
+
+/* update(vs) in place: the set of p becomes vs (see the top of this file).
+ * Call it before the increment that makes S_{h+1}, with vs = V_{h+1}.
+ * Afterwards p->proposer is meaningless until the next increment (0).
+ * Returns 0, or COHORT_ERR_INVALID with p unchanged (vs empty, more than
+ * CONS_MAX_VALIDATORS, a key not 32 bytes, power 0, a duplicate key). */
+int cons_prio_update(cons_prio *p, const Cohort__ValidatorSet *vs);
 
 /* increment(times) in place; times >= 1 (0 is a no-op). */
 void cons_prio_increment(cons_prio *p, uint64_t times);

@@ -72,7 +72,13 @@
   X(beacon_recommit_delay, U32, 1, 1000000, 256,                                               \
     "blocks from a beacon re-commitment to its use (so it cannot aim at a known draw)")         \
   X(retention_blocks, U32, 1, 100000000, 10000,                                                \
-    "blocks a settled task keeps its inline input and output in the state")
+    "blocks a settled task keeps its inline input and output in the state")                   \
+  /* validators: evidence of double signs (docs/protocol.md 4b) */                             \
+  X(slash_double_sign_bps, U32, 0, 10000, 500,                                                 \
+    "share of a double-signing validator's power burned, 1/10000; it also leaves the set")     \
+  X(evidence_max_age, U32, 1, 100000000, 100000,                                               \
+    "blocks after the double sign during which its evidence is accepted")                      \
+  X(max_block_evidence, U32, 1, 256, 32, "most evidence items in one block")
 
 typedef struct {
 #define COHORT_PARAM_FIELD_U32 uint32_t

@@ -40,6 +40,7 @@
 #include "node/node_int.h"
 #include "proto/block.h"
 #include "proto/market.h"
+#include "state/state_prio.h"
 
 #define MOD "node"
 
@@ -281,7 +282,12 @@ static void prop_clear(proposal *p) {
 
 /* ---- building our proposal ---- */
 
-static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
+/* Our proposal for height h. Evidence first: of the candidates `ev`
+ * (serialized DuplicateVoteEvidence, borrowed; the evidence pool's), those
+ * includable now go in, in order (state_build_add_evidence); then txs from
+ * the mempool in the room left. */
+static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev, size_t n_ev,
+                             core_errbuf *eb) {
   /* An earlier proposal of this height may still be decided: keep it. */
   if (n->prop.have && n->prop.height == h &&
       held_add(n, n->prop.hash, n->prop.bytes, n->prop.len, 1) == COHORT_ERR_NOMEM)
@@ -296,25 +302,28 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   p->res = malloc((max_txs ? max_txs : 1) * sizeof *p->res);
   p->senders = malloc((max_txs ? max_txs : 1) * sizeof *p->senders);
   p->types = malloc((max_txs ? max_txs : 1) * sizeof *p->types);
-  if (!txs || !p->tx_hashes || !p->res || !p->senders || !p->types) {
+  size_t *picked = malloc((n_ev ? n_ev : 1) * sizeof *picked);
+  ProtobufCBinaryData *evb = malloc((n_ev ? n_ev : 1) * sizeof *evb);
+  if (!txs || !p->tx_hashes || !p->res || !p->senders || !p->types || !picked || !evb) {
     free(txs);
+    free(picked);
+    free(evb);
     return COHORT_ERR_NOMEM;
   }
-  size_t cand = mempool_reap(n->mp, max_txs, max_bytes, txs);
   uint64_t t = node_now_ms();
   if (t <= state_last_time_ms(n->st)) t = state_last_time_ms(n->st) + 1;
   int rc = state_exec_begin(n->st, h, t, privval_pubkey(n->pv), &p->x, eb);
   if (rc) {
     free(txs);
+    free(picked);
+    free(evb);
     return rc;
   }
   /* Reveal the next link of our beacon hash chain. */
   uint8_t reveal[32], new_tip[32];
   int have_reveal = 0, recommit = 0;
-  const Cohort__ValidatorSet *vset = state_validators(n->st);
   uint8_t want[32];
   int pending = 0;
-  (void)vset;
   if (n->beacon && state_beacon_expected(n->st, privval_pubkey(n->pv), want, &pending) == 0) {
     core_errbuf beb;
     /* a second re-commitment may not be announced while one is pending */
@@ -330,9 +339,27 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
       LOGW("consensus", "cannot reveal the next beacon link (chain used up or not ours): "
                         "withholding");
   }
+  /* Evidence, in at most half the block: txs keep room. */
+  size_t n_picked = 0, ev_bytes = 0;
+  if ((rc = state_build_add_evidence(p->x, ev, n_ev, max_bytes / 2, picked, &n_picked, eb))) {
+    free(txs);
+    free(picked);
+    free(evb);
+    return rc;
+  }
+  for (size_t i = 0; i < n_picked; i++) {
+    evb[i] = ev[picked[i]];
+    ev_bytes += evb[i].len + 8;
+  }
+  if (n_picked)
+    LOGI("consensus", "proposal for height %llu carries %zu evidence item(s) of double signs",
+         (unsigned long long)h, n_picked);
+  size_t cand = mempool_reap(n->mp, max_txs, max_bytes - ev_bytes, txs);
   ProtobufCBinaryData *tb = calloc(cand ? cand : 1, sizeof *tb);
   if (!tb) {
     free(txs);
+    free(picked);
+    free(evb);
     return COHORT_ERR_NOMEM;
   }
   size_t k = 0;
@@ -342,6 +369,8 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
     if (trc && core_err_is_fatal(trc)) { /* this node's failure: no block from us now */
       free(tb);
       free(txs);
+      free(picked);
+      free(evb);
       return core_errf(eb, trc, "cannot execute a tx for the proposal: %s", teb.msg);
     }
     if (trc) {
@@ -356,9 +385,10 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
     k++;
   }
   p->ntx = k;
-  uint8_t txroot[32], vh[32], lch[32] = {0};
+  uint8_t txroot[32], vh[32], nvh[32], lch[32] = {0};
   block_tx_root(txroot, (const uint8_t(*)[32])p->tx_hashes, k);
   validators_hash(vh, state_validators(n->st));
+  validators_hash(nvh, state_next_validators(n->st));
   uint8_t *lc = NULL;
   size_t lcl = 0;
   if (h > 1 && state_get_commit(n->st, h - 1, &lc, &lcl) == 0) core_sha256(lch, lc, lcl);
@@ -370,18 +400,27 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   hd.tx_root = (ProtobufCBinaryData){32, txroot};
   hd.app_hash = (ProtobufCBinaryData){32, (uint8_t *)state_app_hash(n->st)};
   hd.validators_hash = (ProtobufCBinaryData){32, vh};
+  hd.next_validators_hash = (ProtobufCBinaryData){32, nvh};
   hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)privval_pubkey(n->pv)};
   hd.last_commit_hash = (ProtobufCBinaryData){32, lch};
   if (have_reveal) hd.beacon_reveal = (ProtobufCBinaryData){32, reveal};
   if (have_reveal && recommit) hd.beacon_new_tip = (ProtobufCBinaryData){32, new_tip};
-  rc = block_encode(&p->bytes, &p->len, p->hash, &hd, tb, k, lc, lcl);
+  rc = block_encode_ev(&p->bytes, &p->len, p->hash, &hd, tb, k, lc, lcl, evb, n_picked);
   free(lc);
   free(tb);
   free(txs);
+  free(picked);
+  free(evb);
   if (rc) return rc;
   p->height = h;
   p->have = 1;
   return COHORT_OK;
+}
+
+/* A proposal without evidence candidates (the evidence pool passes its
+ * items to build_proposal_ev). */
+static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
+  return build_proposal_ev(n, h, NULL, 0, eb);
 }
 
 /* ---- commit ---- */
@@ -527,7 +566,11 @@ static void next_height(node *n, uint64_t h) {
   n->decided = 0;
   free(n->decided_commit);
   n->decided_commit = NULL;
-  cons_prio_next_height(&n->prio);
+  if (state_prio_next(n->st, &n->prio, &eb)) { /* S_{h+1}, with the set that signs h+1 */
+    LOGE("consensus", "%s — stopping", eb.msg);
+    fatal_stop(n);
+    return;
+  }
   uint64_t now = node_now_ms();
   cons_start_height(n->cons, h + 1, &n->prio, now);
   node_net_committed(n, h);
@@ -1021,14 +1064,12 @@ static int verify_tip(node *n, core_errbuf *eb) {
   return rc;
 }
 
-/* Priorities S_h for height `next` (recomputed from genesis: the set does not
- * change yet, see consensus/proposer.h), the engine at `next`, and the WAL
- * replay: the engine resumes in the round it was in, with its lock. */
+/* Priorities S_h for height `next` (rebuilt from genesis and the state's
+ * validator set history: state/state_prio.h), the engine at `next`, and the
+ * WAL replay: the engine resumes in the round it was in, with its lock. */
 static int start_consensus(node *n, uint64_t next, core_errbuf *eb) {
-  int rc = cons_prio_genesis(&n->prio, state_validators(n->st));
-  if (rc) return core_errf(eb, rc, "the validator set cannot drive consensus (empty, too "
-                           "large, a zero power or a duplicate key)");
-  for (uint64_t h = 1; h < next; h++) cons_prio_next_height(&n->prio);
+  int rc = state_prio_at(n->st, next, &n->prio, eb);
+  if (rc) return rc;
   char p[PATH_MAX + 64];
   snprintf(p, sizeof p, "%s/data/consensus.wal", n->home);
   size_t torn = 0;

@@ -224,6 +224,28 @@ static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs, s
       "num_txs", (int)h->num_txs, "beacon_reveal", nr_hexj(h->beacon_reveal.data, h->beacon_reveal.len),
       "txs", txs, "last_commit", lc, "size", (json_int_t)bl);
   if (j) {
+    json_t *hj = json_object_get(j, "header");
+    json_object_set_new(hj, "next_validators_hash", nr_hexj(h->next_validators_hash.data, 32));
+    json_object_set_new(hj, "evidence_hash",
+                        nr_hexj(h->evidence_hash.data, h->evidence_hash.len));
+    /* evidence items: the offender, where it double-signed, and the bytes */
+    json_t *ev = json_array();
+    for (size_t i = 0; ev && i < b.blk->n_evidence; i++) {
+      evidence_t e;
+      core_errbuf eeb;
+      const ProtobufCBinaryData *it = &b.blk->evidence[i];
+      if (evidence_decode(&e, it->data, it->len, &eeb)) {
+        json_array_append_new(ev, json_pack("{s:o}", "bytes", nr_hexj(it->data, it->len)));
+        continue;
+      }
+      json_array_append_new(
+          ev, json_pack("{s:o, s:I, s:i, s:s, s:o}", "validator", nr_hexj(e.a->validator.data, 32),
+                        "height", (json_int_t)e.a->height, "round", (int)e.a->round, "type",
+                        e.a->type == VOTE_PREVOTE ? "prevote" : "precommit", "bytes",
+                        nr_hexj(it->data, it->len)));
+      evidence_free(&e);
+    }
+    json_object_set_new(j, "evidence", ev ? ev : json_null());
     json_object_set_new(j, "txs_offset", json_integer((json_int_t)off));
     json_object_set_new(j, "txs_next_offset", end < b.blk->n_txs
                                                   ? json_integer((json_int_t)end)

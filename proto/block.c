@@ -16,8 +16,8 @@ static int check_header(const Cohort__BlockHeader *h, core_errbuf *eb) {
   if (!h->chain_id || strlen(h->chain_id) == 0 || strlen(h->chain_id) > CHAIN_ID_MAX)
     return core_errf(eb, COHORT_ERR_DECODE, "block header chain_id is empty or too long");
   if (h->prev_hash.len != 32 || h->tx_root.len != 32 || h->app_hash.len != 32 ||
-      h->validators_hash.len != 32 || h->proposer.len != 32 ||
-      h->last_commit_hash.len != 32)
+      h->validators_hash.len != 32 || h->next_validators_hash.len != 32 ||
+      h->proposer.len != 32 || h->last_commit_hash.len != 32)
     return core_errf(eb, COHORT_ERR_DECODE,
                      "block header hash or key field has the wrong length");
   if (h->beacon_reveal.len != 0 && h->beacon_reveal.len != 32)
@@ -25,9 +25,24 @@ static int check_header(const Cohort__BlockHeader *h, core_errbuf *eb) {
   if (h->beacon_new_tip.len != 0 && (h->beacon_new_tip.len != 32 || h->beacon_reveal.len != 32))
     return core_errf(eb, COHORT_ERR_DECODE, "beacon_new_tip must be 32 bytes and come with a "
                      "beacon_reveal");
+  if (h->evidence_hash.len != 0 && h->evidence_hash.len != 32)
+    return core_errf(eb, COHORT_ERR_DECODE, "evidence_hash must be empty or 32 bytes");
   if (h->height == 0)
     return core_errf(eb, COHORT_ERR_DECODE, "block height must be >= 1");
   return COHORT_OK;
+}
+
+void evidence_hash(uint8_t out[32], const ProtobufCBinaryData *items, size_t n) {
+  core_sha256_ctx c;
+  core_sha256_init(&c);
+  core_sha256_update(&c, EVIDENCE_DOMAIN, strlen(EVIDENCE_DOMAIN));
+  for (size_t i = 0; i < n; i++) {
+    uint8_t l[4];
+    core_put_u32be(l, (uint32_t)items[i].len);
+    core_sha256_update(&c, l, 4);
+    if (items[i].len) core_sha256_update(&c, items[i].data, items[i].len);
+  }
+  core_sha256_final(&c, out);
 }
 
 int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
@@ -53,6 +68,11 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
                    b->blk->n_txs, max_txs);
     goto fail;
   }
+  if (b->blk->n_evidence > BLOCK_MAX_EVIDENCE) {
+    rc = core_errf(eb, COHORT_ERR_TOO_LARGE, "block has %zu evidence items, limit %d",
+                   b->blk->n_evidence, BLOCK_MAX_EVIDENCE);
+    goto fail;
+  }
   b->hdr = cohort__block_header__unpack(NULL, b->blk->header.len, b->blk->header.data);
   if (!b->hdr) {
     rc = core_errf(eb, COHORT_ERR_DECODE, "block header is not a valid protobuf");
@@ -68,6 +88,20 @@ int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
     rc = core_errf(eb, COHORT_ERR_DECODE, "header num_txs %u but block carries %zu",
                    b->hdr->num_txs, b->blk->n_txs);
     goto fail;
+  }
+  if (b->blk->n_evidence == 0 ? b->hdr->evidence_hash.len != 0
+                              : b->hdr->evidence_hash.len != 32) {
+    rc = core_errf(eb, COHORT_ERR_DECODE, "evidence_hash must be empty without evidence and "
+                   "32 bytes with it (block carries %zu items)", b->blk->n_evidence);
+    goto fail;
+  }
+  if (b->blk->n_evidence) {
+    uint8_t eh[32];
+    evidence_hash(eh, b->blk->evidence, b->blk->n_evidence);
+    if (memcmp(eh, b->hdr->evidence_hash.data, 32)) {
+      rc = core_errf(eb, COHORT_ERR_DECODE, "evidence does not match header.evidence_hash");
+      goto fail;
+    }
   }
   {
     const ProtobufCBinaryData *lc = &b->blk->last_commit;
@@ -111,16 +145,32 @@ void block_free(block_t *b) {
 int block_encode(uint8_t **out, size_t *len, uint8_t hash[32],
                  Cohort__BlockHeader *hdr, const ProtobufCBinaryData *txs,
                  size_t n, const uint8_t *last_commit, size_t lc_len) {
+  return block_encode_ev(out, len, hash, hdr, txs, n, last_commit, lc_len, NULL, 0);
+}
+
+int block_encode_ev(uint8_t **out, size_t *len, uint8_t hash[32], Cohort__BlockHeader *hdr,
+                    const ProtobufCBinaryData *txs, size_t n, const uint8_t *last_commit,
+                    size_t lc_len, const ProtobufCBinaryData *evidence, size_t n_ev) {
+  *out = NULL;
   hdr->num_txs = (uint32_t)n;
-  size_t hl = cohort__block_header__get_packed_size(hdr);
+  uint8_t eh[32];
+  Cohort__BlockHeader h = *hdr; /* the caller's header keeps its own evidence_hash */
+  h.evidence_hash = (ProtobufCBinaryData){0, NULL};
+  if (n_ev) {
+    evidence_hash(eh, evidence, n_ev);
+    h.evidence_hash = (ProtobufCBinaryData){32, eh};
+  }
+  size_t hl = cohort__block_header__get_packed_size(&h);
   uint8_t *hb = malloc(hl ? hl : 1);
   if (!hb) return COHORT_ERR_NOMEM;
-  cohort__block_header__pack(hdr, hb);
+  cohort__block_header__pack(&h, hb);
   Cohort__Block blk = COHORT__BLOCK__INIT;
   blk.header = (ProtobufCBinaryData){hl, hb};
   blk.n_txs = n;
   blk.txs = (ProtobufCBinaryData *)txs;
   blk.last_commit = (ProtobufCBinaryData){lc_len, (uint8_t *)last_commit};
+  blk.n_evidence = n_ev;
+  blk.evidence = (ProtobufCBinaryData *)evidence;
   *len = cohort__block__get_packed_size(&blk);
   *out = malloc(*len);
   if (*out) cohort__block__pack(&blk, *out);
@@ -344,5 +394,91 @@ int proposal_verify(const Cohort__Proposal *p, const char *chain_id, core_errbuf
   if (core_ed25519_verify(p->signature.data, sb, n, p->proposer.data))
     return core_errf(eb, COHORT_ERR_SIGNATURE, "proposal signature does not verify for "
                      "height %llu round %u", (unsigned long long)p->height, p->round);
+  return COHORT_OK;
+}
+
+/* ---- evidence of a double sign (docs/protocol.md §4b) ---- */
+
+/* Evidence order of two block hashes: the empty (nil) one first, else
+ * bytewise. < 0, 0 (equal), > 0. */
+static int hash_order(const ProtobufCBinaryData *a, const ProtobufCBinaryData *b) {
+  if (a->len != b->len) return a->len < b->len ? -1 : 1;
+  return a->len ? memcmp(a->data, b->data, a->len) : 0;
+}
+
+void evidence_free(evidence_t *e) {
+  if (e->a) cohort__vote__free_unpacked(e->a, NULL);
+  if (e->b) cohort__vote__free_unpacked(e->b, NULL);
+  memset(e, 0, sizeof *e);
+}
+
+int evidence_decode(evidence_t *e, const uint8_t *bytes, size_t len, core_errbuf *eb) {
+  memset(e, 0, sizeof *e);
+  if (len > EVIDENCE_MAX_BYTES)
+    return core_errf(eb, COHORT_ERR_TOO_LARGE, "evidence is %zu bytes, limit %d", len,
+                     EVIDENCE_MAX_BYTES);
+  Cohort__DuplicateVoteEvidence *d = cohort__duplicate_vote_evidence__unpack(NULL, len, bytes);
+  if (!d)
+    return core_errf(eb, COHORT_ERR_DECODE, "evidence is not a valid DuplicateVoteEvidence");
+  int rc = pb_check_canonical(&d->base, bytes, len);
+  if (rc) {
+    cohort__duplicate_vote_evidence__free_unpacked(d, NULL);
+    return core_errf(eb, rc, rc == COHORT_ERR_NOMEM ? "out of memory checking evidence"
+                                                    : "evidence is not canonically encoded");
+  }
+  core_errbuf veb;
+  if ((rc = vote_decode(&e->a, d->vote_a.data, d->vote_a.len, &veb)) ||
+      (rc = vote_decode(&e->b, d->vote_b.data, d->vote_b.len, &veb))) {
+    rc = core_errf(eb, rc == COHORT_ERR_NOMEM ? rc : COHORT_ERR_DECODE, "evidence vote_%c: %s",
+                   e->a ? 'b' : 'a', veb.msg);
+  } else if (e->a->type != e->b->type || e->a->height != e->b->height ||
+             e->a->round != e->b->round) {
+    rc = core_errf(eb, COHORT_ERR_DECODE, "evidence votes are for different heights, rounds "
+                   "or types");
+  } else if (memcmp(e->a->validator.data, e->b->validator.data, 32)) {
+    rc = core_errf(eb, COHORT_ERR_DECODE, "evidence votes are from different validators");
+  } else {
+    int c = hash_order(&e->a->block_hash, &e->b->block_hash);
+    if (c == 0)
+      rc = core_errf(eb, COHORT_ERR_DECODE, "evidence votes are for the same block hash: "
+                     "not a double sign");
+    else if (c > 0)
+      rc = core_errf(eb, COHORT_ERR_DECODE, "evidence votes out of order (vote_a's block hash "
+                     "must be the smaller, nil first)");
+  }
+  cohort__duplicate_vote_evidence__free_unpacked(d, NULL);
+  if (rc) evidence_free(e);
+  return rc;
+}
+
+int evidence_encode(uint8_t **out, size_t *len, const uint8_t *vote1, size_t l1,
+                    const uint8_t *vote2, size_t l2, core_errbuf *eb) {
+  *out = NULL;
+  *len = 0;
+  Cohort__Vote *a, *b;
+  int rc = vote_decode(&a, vote1, l1, eb);
+  if (rc) return rc;
+  if ((rc = vote_decode(&b, vote2, l2, eb))) {
+    cohort__vote__free_unpacked(a, NULL);
+    return rc;
+  }
+  int swap = hash_order(&a->block_hash, &b->block_hash) > 0;
+  cohort__vote__free_unpacked(a, NULL);
+  cohort__vote__free_unpacked(b, NULL);
+  Cohort__DuplicateVoteEvidence d = COHORT__DUPLICATE_VOTE_EVIDENCE__INIT;
+  d.vote_a = (ProtobufCBinaryData){swap ? l2 : l1, (uint8_t *)(swap ? vote2 : vote1)};
+  d.vote_b = (ProtobufCBinaryData){swap ? l1 : l2, (uint8_t *)(swap ? vote1 : vote2)};
+  size_t n = cohort__duplicate_vote_evidence__get_packed_size(&d);
+  uint8_t *buf = malloc(n ? n : 1);
+  if (!buf) return COHORT_ERR_NOMEM;
+  cohort__duplicate_vote_evidence__pack(&d, buf);
+  evidence_t e;
+  if ((rc = evidence_decode(&e, buf, n, eb))) {
+    free(buf);
+    return rc;
+  }
+  evidence_free(&e);
+  *out = buf;
+  *len = n;
   return COHORT_OK;
 }

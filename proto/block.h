@@ -12,6 +12,9 @@
  *                 block_hash(32)            (pol_round -1 = none -> 0)
  * validators hash = sha256("cohort/valset/v1" || for each validator in set
  *                 order: pubkey(32) || u64be(power))
+ * evidence hash = empty (not written) for a block without evidence, else
+ *                 sha256("cohort/evidence/v1" || for each item in block
+ *                 order: u32be(len(item)) || item)
  * Decoders reject unknown fields and enforce sizes before allocating more.
  * The Vote, Proposal and Commit decoders accept only the canonical encoding
  * (pb_check_canonical: re-packing the message gives the very bytes
@@ -34,6 +37,9 @@
 #define PROPOSAL_SIGN_BYTES_MAX 160
 #define VOTE_MAX_BYTES 512     /* a canonical Vote is at most ~190 bytes */
 #define PROPOSAL_MAX_BYTES 512
+#define EVIDENCE_DOMAIN "cohort/evidence/v1"
+#define EVIDENCE_MAX_BYTES 1040 /* two votes at VOTE_MAX_BYTES and their framing */
+#define BLOCK_MAX_EVIDENCE 256  /* decoder's cap; params.max_block_evidence is lower */
 
 /* A decoded block. Owns blk (unpacked Block), hdr (unpacked header) and
  * last_commit (unpacked Block.last_commit, NULL when empty). Free with
@@ -45,12 +51,15 @@ typedef struct {
   uint8_t hash[32];
 } block_t;
 
-/* Decode a Block: total size <= max_bytes, at most max_txs txs, header
- * fields of the right lengths, last_commit bytes hashing to
+/* Decode a Block: total size <= max_bytes, at most max_txs txs and
+ * BLOCK_MAX_EVIDENCE evidence items, header fields of the right lengths
+ * (validators_hash and next_validators_hash 32 bytes), evidence_hash
+ * matching the items (empty without evidence), last_commit bytes hashing to
  * header.last_commit_hash (empty and all-zero hash at height 1) and decoding
- * as a Commit for height-1 and prev_hash. Signatures are NOT checked here
- * (commit_verify does, with the validator set). On failure *b is zeroed and
- * eb says why. */
+ * as a Commit for height-1 and prev_hash. Signatures and the evidence items
+ * themselves are NOT checked here (commit_verify with the validator set;
+ * the state checks evidence). On failure *b is zeroed and eb says why:
+ * COHORT_ERR_TOO_LARGE / _DECODE (the block is bad) or _NOMEM. */
 int block_decode(block_t *b, const uint8_t *bytes, size_t len, size_t max_bytes,
                  size_t max_txs, core_errbuf *eb);
 void block_free(block_t *b);
@@ -61,6 +70,41 @@ void block_free(block_t *b);
 int block_encode(uint8_t **out, size_t *len, uint8_t hash[32],
                  Cohort__BlockHeader *hdr, const ProtobufCBinaryData *txs,
                  size_t n, const uint8_t *last_commit, size_t lc_len);
+
+/* The same with evidence items (serialized DuplicateVoteEvidence, borrowed;
+ * n_ev may be 0). The header's evidence_hash is computed here and written
+ * into the encoded header only: hdr->evidence_hash is ignored and left as
+ * it was (hdr->num_txs is set, as block_encode does). */
+int block_encode_ev(uint8_t **out, size_t *len, uint8_t hash[32], Cohort__BlockHeader *hdr,
+                    const ProtobufCBinaryData *txs, size_t n, const uint8_t *last_commit,
+                    size_t lc_len, const ProtobufCBinaryData *evidence, size_t n_ev);
+
+/* evidence_hash over n >= 1 items (see the top of this file); for n = 0 the
+ * header field is empty instead. */
+void evidence_hash(uint8_t out[32], const ProtobufCBinaryData *items, size_t n);
+
+/* A decoded DuplicateVoteEvidence (docs/protocol.md §4b): the two votes,
+ * owned (free with evidence_free). */
+typedef struct {
+  Cohort__Vote *a, *b;
+} evidence_t;
+
+/* Decode one evidence item and check what needs no state (protocol.md §4b
+ * rules 1-4): at most EVIDENCE_MAX_BYTES, canonical, both votes decode as
+ * vote_decode says, same type/height/round/validator, different
+ * block_hash (nil is a value), vote_a's hash < vote_b's (empty first).
+ * Signatures are NOT checked (vote_verify). Returns 0 with *e filled, or
+ * COHORT_ERR_TOO_LARGE / COHORT_ERR_DECODE (eb says why) / COHORT_ERR_NOMEM,
+ * with *e zeroed. */
+int evidence_decode(evidence_t *e, const uint8_t *bytes, size_t len, core_errbuf *eb);
+void evidence_free(evidence_t *e);
+
+/* Serialize the evidence of two conflicting serialized Votes, given in any
+ * order (they are put in evidence order here). *out is malloc'd. Returns 0,
+ * COHORT_ERR_DECODE / _TOO_LARGE if the result would not pass
+ * evidence_decode (eb says why), or COHORT_ERR_NOMEM. */
+int evidence_encode(uint8_t **out, size_t *len, const uint8_t *vote1, size_t l1,
+                    const uint8_t *vote2, size_t l2, core_errbuf *eb);
 
 void block_tx_root(uint8_t out[32], const uint8_t (*tx_hashes)[32], size_t n);
 

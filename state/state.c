@@ -74,17 +74,34 @@ int state_reload(state *st, core_errbuf *eb) {
   }
   Cohort__Params *p = cohort__params__unpack(NULL, vl, v);
   free(v);
-  if (!vs || !p || vs->n_validators == 0) {
+  Cohort__ValidatorSet *nx = NULL, *last = NULL;
+  if ((rc = get_str(st, KEY_NEXTSET, &v, &vl)) == COHORT_OK) {
+    nx = vl <= VALSET_MAX ? cohort__validator_set__unpack(NULL, vl, v) : NULL;
+    free(v);
+  }
+  /* V_h from the history (at height 0 there is no V_0: "last" is then V_1,
+   * the current set, see state_last_validators) */
+  int lrc = m->height > 0 ? sk_validators_at(st->kv, m->height, &last) : COHORT_OK;
+  if (!vs || !p || !nx || vs->n_validators == 0 || nx->n_validators == 0 || lrc) {
     cohort__chain_meta__free_unpacked(m, NULL);
     if (vs) cohort__validator_set__free_unpacked(vs, NULL);
+    if (nx) cohort__validator_set__free_unpacked(nx, NULL);
+    if (last) cohort__validator_set__free_unpacked(last, NULL);
     if (p) cohort__params__free_unpacked(p, NULL);
-    return core_errf(eb, COHORT_ERR_CORRUPT, "validator set or params are corrupt");
+    if (core_err_is_fatal(lrc) && lrc != COHORT_ERR_CORRUPT)
+      return core_errf(eb, lrc, "cannot read the validator set history: %s", core_err_str(lrc));
+    return core_errf(eb, COHORT_ERR_CORRUPT, "validator sets (v/set, v/next, vh/) or params "
+                     "are missing or corrupt (a store from before issue 8 must be re-initialised)");
   }
   if (st->meta) cohort__chain_meta__free_unpacked(st->meta, NULL);
   if (st->vals) cohort__validator_set__free_unpacked(st->vals, NULL);
+  if (st->next_vals) cohort__validator_set__free_unpacked(st->next_vals, NULL);
+  if (st->last_vals) cohort__validator_set__free_unpacked(st->last_vals, NULL);
   if (st->params) cohort__params__free_unpacked(st->params, NULL);
   st->meta = m;
   st->vals = vs;
+  st->next_vals = nx;
+  st->last_vals = last;
   st->params = p;
   return COHORT_OK;
 }
@@ -127,6 +144,21 @@ int state_cache_prepare(state *st, const overlay *ov, const uint8_t *mb, size_t 
     rc = COHORT_ERR_NOMEM;
     goto fail;
   }
+  if ((rc = latest(st, ov, KEY_NEXTSET, &v, &vl))) goto fail;
+  c->next_vals = cohort__validator_set__unpack(NULL, vl, v);
+  free(v);
+  if (!c->next_vals) {
+    rc = COHORT_ERR_NOMEM;
+    goto fail;
+  }
+  /* The set that signed the block being committed is the one stored now. */
+  if ((rc = get_str(st, KEY_VALSET, &v, &vl))) goto fail;
+  c->last_vals = cohort__validator_set__unpack(NULL, vl, v);
+  free(v);
+  if (!c->last_vals) {
+    rc = COHORT_ERR_NOMEM;
+    goto fail;
+  }
   return COHORT_OK;
 fail:
   state_cache_free(c);
@@ -136,14 +168,18 @@ fail:
 void state_cache_free(state_cache *c) {
   if (c->meta) cohort__chain_meta__free_unpacked(c->meta, NULL);
   if (c->vals) cohort__validator_set__free_unpacked(c->vals, NULL);
+  if (c->next_vals) cohort__validator_set__free_unpacked(c->next_vals, NULL);
+  if (c->last_vals) cohort__validator_set__free_unpacked(c->last_vals, NULL);
   if (c->params) cohort__params__free_unpacked(c->params, NULL);
   memset(c, 0, sizeof *c);
 }
 
 void state_cache_swap(state *st, state_cache *c) {
-  state_cache old = {st->meta, st->vals, st->params};
+  state_cache old = {st->meta, st->vals, st->next_vals, st->last_vals, st->params};
   st->meta = c->meta;
   st->vals = c->vals;
+  st->next_vals = c->next_vals;
+  st->last_vals = c->last_vals;
   st->params = c->params;
   memset(c, 0, sizeof *c);
   state_cache_free(&old);
@@ -166,6 +202,8 @@ void state_close(state *st) {
   if (!st) return;
   if (st->meta) cohort__chain_meta__free_unpacked(st->meta, NULL);
   if (st->vals) cohort__validator_set__free_unpacked(st->vals, NULL);
+  if (st->next_vals) cohort__validator_set__free_unpacked(st->next_vals, NULL);
+  if (st->last_vals) cohort__validator_set__free_unpacked(st->last_vals, NULL);
   if (st->params) cohort__params__free_unpacked(st->params, NULL);
   free(st);
 }
@@ -182,6 +220,10 @@ const uint8_t *state_genesis_hash(const state *st) {
 }
 uint64_t state_last_time_ms(const state *st) { return st->meta->last_time_ms; }
 const Cohort__ValidatorSet *state_validators(const state *st) { return st->vals; }
+const Cohort__ValidatorSet *state_next_validators(const state *st) { return st->next_vals; }
+const Cohort__ValidatorSet *state_last_validators(const state *st) {
+  return st->last_vals ? st->last_vals : st->vals;
+}
 const Cohort__Params *state_params(const state *st) { return st->params; }
 
 static int put_msg(overlay *o, const char *key, const ProtobufCMessage *m) {
@@ -250,6 +292,14 @@ int state_init_genesis(state *st, const genesis *g, core_errbuf *eb) {
   vs.n_validators = g->n_validators;
   vs.validators = vp;
   if (!rc) rc = put_msg(&o, KEY_VALSET, &vs.base);
+  /* V_2 = V_1 ("v/next"), and the history's first record, V_1 */
+  uint8_t *sb = NULL, hk[11] = "vh/";
+  size_t sl = 0;
+  core_put_u64be(hk + 3, 1);
+  if (!rc) rc = sk_pack_stripped(&vs, &sb, &sl);
+  if (!rc) rc = ov_put(&o, (const uint8_t *)KEY_NEXTSET, strlen(KEY_NEXTSET), sb, sl);
+  if (!rc) rc = ov_put(&o, hk, sizeof hk, sb, sl);
+  free(sb);
   free(vp);
   free(vv);
   Cohort__Params p = COHORT__PARAMS__INIT;

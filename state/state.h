@@ -19,6 +19,12 @@
  * Key layout: state records (in app_hash) use lowercase prefixes
  *   "a/" + id20 -> Account   "v/set" -> ValidatorSet   "p/params" -> Params
  *   "s/supply" -> Account (total CRD and STK incl. bonded; nonce unused)
+ *   "v/next" -> ValidatorSet V_{h+2}   "vh/" + u64be(h) -> V_h where it changed
+ *   "vx/" + pubkey -> Tombstone   "vu/" + u64be(h) + pubkey -> (empty)
+ *
+ * Validator sets (docs/protocol.md 4b): after block h the state holds V_h
+ * (signed block h), V_{h+1} (signs the next block: "v/set", with the beacon
+ * fields) and V_{h+2} ("v/next"). Evidence in block H changes V_{H+2} only.
  * chain records (not in app_hash) use uppercase prefixes
  *   "B/" + u64be(h) -> Block  "C/" + u64be(h) -> Commit for h
  *   "H/" + hash32 -> u64be(h) "T/" + txhash32 -> TxResult   "M/meta" -> ChainMeta
@@ -58,8 +64,35 @@ const uint8_t *state_app_hash(const state *st);
 const uint8_t *state_last_block_hash(const state *st);
 const uint8_t *state_genesis_hash(const state *st);
 uint64_t state_last_time_ms(const state *st);
+/* V_{h+1} (h = state_height): the set that signs the next block; its
+ * hash is the next header's validators_hash. */
 const Cohort__ValidatorSet *state_validators(const state *st);
+/* V_{h+2}: the next header's next_validators_hash. */
+const Cohort__ValidatorSet *state_next_validators(const state *st);
+/* V_h: the set that signed block h (verify its stored commit, and the next
+ * block's last_commit, with it); V_1 at height 0. */
+const Cohort__ValidatorSet *state_last_validators(const state *st);
 const Cohort__Params *state_params(const state *st);
+
+/* The set that signs `height`, for 1 <= height <= state_height + 2, from the
+ * set history (a "vh/" record per change). *out is a new unpacked set
+ * (cohort__validator_set__free_unpacked) with pubkey, operator, power and
+ * moniker. Returns 0, COHORT_ERR_NOT_FOUND (height out of that range), or a
+ * fatal-band code (store, memory, corrupt history); *out is NULL on error. */
+int state_validators_at(state *st, uint64_t height, Cohort__ValidatorSet **out);
+
+/* Visit the set history in height order, up to max_height: cb(ctx, h, V_h)
+ * for h = 1 and every h <= max_height where V_h differs from V_{h-1}. The
+ * set is borrowed for the call. cb returns 0 to go on, non-zero to stop
+ * (returned). Errors: fatal-band codes. */
+int state_validator_history(state *st, uint64_t max_height,
+                            int (*cb)(void *ctx, uint64_t height, const Cohort__ValidatorSet *vs),
+                            void *ctx);
+
+/* The tombstone of a validator punished for a double sign (committed).
+ * *out: free with cohort__tombstone__free_unpacked. COHORT_ERR_NOT_FOUND if
+ * it was never punished. */
+int state_get_tombstone(state *st, const uint8_t pubkey[32], Cohort__Tombstone **out);
 
 /* Committed reads. Account: missing accounts read as all zeros (returns 0).
  * Supply: the totals of each token. */
@@ -134,6 +167,40 @@ int state_exec_reveal(state_exec *x, const uint8_t reveal[32], const uint8_t *ne
  * commitment. */
 int state_beacon_expected(state *st, const uint8_t pubkey[32], uint8_t out[32], int *pending);
 
+/* Apply one evidence item (serialized DuplicateVoteEvidence, docs/protocol.md
+ * 4b) to the block: check it (well formed, valid against the state and the
+ * items applied before it in this block, within params.max_block_evidence),
+ * then punish: burn the slash, tombstone the offender, take it out of the
+ * set for height+2 (or, as the last validator, lower its power), schedule
+ * the payment of its remaining stake. Call after state_exec_reveal (if
+ * any) and before any tx. Returns 0 (applied), or a non-fatal code saying
+ * why the item is not includable — COHORT_ERR_DECODE / _TOO_LARGE (not well
+ * formed, or the block already carries params.max_block_evidence items),
+ * _INVALID (too old, not a validator at its height, not in the set),
+ * _SIGNATURE, _DUPLICATE (already punished) — with nothing changed, or a
+ * fatal-band code (this node's failure: abandon the block). A block whose
+ * item is refused is invalid (state_block_exec says COHORT_ERR_BAD_BLOCK). */
+int state_exec_evidence(state_exec *x, const uint8_t *bytes, size_t len, core_errbuf *eb);
+
+/* For a proposer: apply, in order, every candidate item that is includable
+ * now (state_exec_evidence), skipping the others, while the block has room
+ * (params.max_block_evidence items, max_bytes bytes of evidence). picked
+ * (room for n indices) receives the indices of the applied candidates, in
+ * order, *npicked their count: exactly those go into Block.evidence, in that
+ * order. Returns 0, or a fatal-band code (abandon the proposal). Candidates
+ * are borrowed. Call where state_exec_evidence may be called. */
+int state_build_add_evidence(state_exec *x, const ProtobufCBinaryData *cand, size_t n,
+                             size_t max_bytes, size_t *picked, size_t *npicked,
+                             core_errbuf *eb);
+
+/* For an evidence pool: would this item be includable in the next block
+ * (height state_height + 1), by itself, against the committed state? The
+ * same rules as state_exec_evidence, nothing written. Returns 0, a
+ * non-fatal code saying why not (drop the item; COHORT_ERR_DUPLICATE: its
+ * offender is punished already), or a fatal-band code (this node's failure;
+ * says nothing about the item: keep it). */
+int state_check_evidence(state *st, const uint8_t *bytes, size_t len, core_errbuf *eb);
+
 /* Execute one decoded tx. `sig_checked` = 1 skips signature verification
  * (only when the caller has verified this exact tx for this chain).
  * Returns 0 if the tx belongs in the block: its nonce and fee are consumed
@@ -194,9 +261,11 @@ int state_get_job(state *st, const uint8_t job_id[32], Cohort__Job **out);
  * block hash) to commit whichever block the network decides.
  * state_block_exec decodes the block (limits from params), checks the header
  * against the state (chain ID, height, parent hash, app_hash = ours,
- * validators hash, the parent's commit it carries, time after the parent,
- * proposer in the set, beacon reveal), executes every tx (each must be
- * includable) and the end of block, and checks the tx root. Nothing is
+ * validators hash = V_h, next validators hash = V_{h+1}, the parent's commit
+ * it carries against V_{h-1}, time after the parent, proposer in the set,
+ * beacon reveal), applies its evidence (each item must be valid), executes
+ * every tx (each must be includable) and the end of block, and checks the
+ * tx root. Nothing is
  * written. Errors: COHORT_ERR_BAD_BLOCK / _DECODE / _TOO_LARGE (the block is
  * invalid), or a fatal-band code (this node failed; nothing said about the
  * block). *out is NULL on error. The result borrows st: free it before
@@ -230,7 +299,8 @@ const state_exec *state_block_exec_state(const state_block *b); /* for changed t
 /* The whole transition for a block received from elsewhere (replay, block
  * sync): decode block (limits from params), check the header against the
  * state (chain ID, height, parent hash, app_hash = our current app_hash,
- * validators hash, tx root, time after parent, proposer in the set), verify
+ * validators and next validators hashes, tx root, time after parent,
+ * proposer in the set, its evidence), verify
  * `commit` finalizes it under the current validator set, execute every tx
  * (each must be includable, else the block is invalid) and commit it all in
  * one synced batch. On any error nothing is written. COHORT_ERR_BAD_BLOCK

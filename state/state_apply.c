@@ -81,8 +81,9 @@ int state_block_exec_known(state *st, const uint8_t *bytes, size_t blen,
     block_free(&d);
     return COHORT_ERR_NOMEM;
   }
-  uint8_t vh[32];
+  uint8_t vh[32], nvh[32];
   validators_hash(vh, st->vals);
+  validators_hash(nvh, st->next_vals);
   size_t n = d.blk->n_txs;
   if (strcmp(h->chain_id, st->meta->chain_id)) {
     rc = core_errf(eb, COHORT_ERR_BAD_BLOCK, "block is for chain \"%.48s\", not \"%s\"",
@@ -93,9 +94,13 @@ int state_block_exec_known(state *st, const uint8_t *bytes, size_t blen,
     rc = bad(eb, "carries an app_hash different from ours: state diverged", h->height);
   } else if (memcmp(h->validators_hash.data, vh, 32)) {
     rc = bad(eb, "has the wrong validators hash", h->height);
-  } else if (d.last_commit && (rc = commit_verify(d.last_commit, st->meta->chain_id, h->height - 1,
-                                                  h->prev_hash.data, st->vals, eb))) {
-    /* the parent's precommits carried in the block must be valid too */
+  } else if (memcmp(h->next_validators_hash.data, nvh, 32)) {
+    rc = bad(eb, "has the wrong next validators hash", h->height);
+  } else if (d.last_commit &&
+             (rc = commit_verify(d.last_commit, st->meta->chain_id, h->height - 1,
+                                 h->prev_hash.data, state_last_validators(st), eb))) {
+    /* the parent's precommits carried in the block must be valid too, by
+     * the set that signed the parent */
   } else if (!(b->bytes = malloc(blen)) || !(b->tx_hashes = malloc((n ? n : 1) * 32)) ||
              !(b->senders = malloc((n ? n : 1) * 20)) ||
              !(b->msg_cases = malloc((n ? n : 1) * sizeof *b->msg_cases)) ||
@@ -105,6 +110,16 @@ int state_block_exec_known(state *st, const uint8_t *bytes, size_t blen,
              h->beacon_reveal.len == 32) {
     rc = state_exec_reveal(b->x, h->beacon_reveal.data,
                            h->beacon_new_tip.len == 32 ? h->beacon_new_tip.data : NULL, eb);
+  }
+  for (size_t i = 0; !rc && i < d.blk->n_evidence; i++) {
+    core_errbuf xeb;
+    rc = state_exec_evidence(b->x, d.blk->evidence[i].data, d.blk->evidence[i].len, &xeb);
+    if (rc && core_err_is_fatal(rc)) /* our failure, not the block's */
+      rc = core_errf(eb, rc, "cannot check block %llu evidence %zu on this node: %s",
+                     (unsigned long long)h->height, i, xeb.msg);
+    else if (rc)
+      rc = core_errf(eb, COHORT_ERR_BAD_BLOCK, "block %llu evidence %zu is not valid: %s",
+                     (unsigned long long)h->height, i, xeb.msg);
   }
   for (size_t i = 0; !rc && i < n; i++) {
     tx_t tx;

@@ -2,9 +2,9 @@
  * and committing the result in one synced batch.
  *
  * Order: state_exec_begin -> state_exec_reveal (if the header has one) ->
- * begin-of-block work (draws; run lazily before the first tx or at finish)
- * -> state_exec_tx for each tx -> state_exec_finish (end-of-block work,
- * app_hash) -> state_commit.
+ * state_exec_evidence for each evidence item (state/staking/) -> begin-of-block work (draws; run lazily before the first tx or at finish)
+ * -> state_exec_tx for each tx -> state_exec_finish (end-of-block work:
+ * the market's, then the validator sets', app_hash) -> state_commit.
  *
  * Inclusion rules (a tx that breaks one makes the block invalid):
  *   size <= params.max_tx_bytes, valid signature for this chain,
@@ -155,6 +155,7 @@ out:
 void state_exec_free(state_exec *x) {
   if (!x) return;
   ov_free(&x->ov);
+  if (x->pending) cohort__validator_set__free_unpacked(x->pending, NULL);
   free(x);
 }
 
@@ -288,6 +289,7 @@ int state_exec_finish(state_exec *x, uint8_t app_hash[32]) {
   if (x->finished) return COHORT_ERR_INVALID;
   int rc = ensure_begun(x);
   if (!rc) rc = sx_end_block(x);
+  if (!rc) rc = sk_end_block(x);
   if (rc) return rc;
   ov_hash(&x->ov, x->st->meta->app_hash.data, x->height, app_hash);
   x->finished = 1;

@@ -3,6 +3,7 @@
 #define COHORT_STATE_INT_H
 
 #include "core/bytes.h"
+#include "proto/block.h"
 #include "state/state.h"
 
 #define KEY_ACCOUNT 'a'
@@ -10,11 +11,18 @@
 #define KEY_PARAMS "p/params"
 #define KEY_SUPPLY "s/supply"
 #define KEY_META "M/meta"
+/* Validator sets and evidence (docs/protocol.md 4b; state/staking/). */
+#define KEY_NEXTSET "v/next"   /* V_{h+2}: pubkey, operator, power, moniker */
+#define KEY_VALHIST "vh/"      /* + u64be(h) -> V_h where it changed (and h = 1) */
+#define KEY_TOMB "vx/"         /* + pubkey32 -> Tombstone */
+#define KEY_TOMB_DUE "vu/"     /* + u64be(h) + pubkey32 -> empty: tombstone stake paid at h */
 
 struct state {
   kv_store *kv;
   Cohort__ChainMeta *meta;     /* NULL until genesis */
-  Cohort__ValidatorSet *vals;  /* cached "v/set" */
+  Cohort__ValidatorSet *vals;  /* cached "v/set": V_{h+1}, signs the next block */
+  Cohort__ValidatorSet *next_vals; /* cached "v/next": V_{h+2} */
+  Cohort__ValidatorSet *last_vals; /* V_h, signed block h (V_1 at height 0) */
   Cohort__Params *params;      /* cached "p/params" */
 };
 
@@ -51,6 +59,11 @@ struct state_exec {
   /* cost accounting: this block's totals, and the tx being executed */
   uint64_t blk_gas, blk_tasks, blk_vm_kib;
   uint64_t tx_tasks, tx_vm_kib; /* set by the market while a message runs */
+  /* evidence (state/staking/): the set P being built for height+2, loaded
+   * from "v/next" at the first evidence; whether it differs from it */
+  Cohort__ValidatorSet *pending;
+  int pending_changed;
+  size_t n_evidence;
 };
 
 int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
@@ -93,6 +106,20 @@ int sx_put_msg(state_exec *x, const uint8_t *k, size_t kl, const ProtobufCMessag
 int sx_exec_market(state_exec *x, const tx_t *tx, state_tx_result *res);
 int sx_begin_block(state_exec *x);
 int sx_end_block(state_exec *x);
+/* Validator sets and evidence (state/staking/): the end of block (pay the
+ * tombstones due, move the sets on: v/set <- v/next <- P, history), run
+ * after sx_end_block; the checks of one evidence item against x (rules
+ * 5-9 of docs/protocol.md 4b, on a decoded item), giving the offender's
+ * index in x->pending. */
+int sk_end_block(state_exec *x);
+int sk_check_evidence(state_exec *x, const evidence_t *e, size_t *idx, core_errbuf *eb);
+/* A set with only pubkey, operator, power and moniker (what v/next and vh/
+ * hold), packed: *out malloc'd. */
+int sk_pack_stripped(const Cohort__ValidatorSet *vs, uint8_t **out, size_t *len);
+/* V_h from the "vh/" history of a store, without the range check of
+ * state_validators_at (h >= 1). NOT_FOUND if the history has no record at
+ * or below h. */
+int sk_validators_at(kv_store *kv, uint64_t h, Cohort__ValidatorSet **out);
 int state_decode_account(const uint8_t *v, size_t vl, uint64_t *crd,
                          uint64_t *stk, uint64_t *nonce);
 int state_encode_account(uint8_t **v, size_t *vl, uint64_t crd, uint64_t stk,
@@ -104,7 +131,7 @@ int state_reload(state *st, core_errbuf *eb);
  * commit that reached the disk is never reported as failed. */
 typedef struct {
   Cohort__ChainMeta *meta;
-  Cohort__ValidatorSet *vals;
+  Cohort__ValidatorSet *vals, *next_vals, *last_vals;
   Cohort__Params *params;
 } state_cache;
 int state_cache_prepare(state *st, const overlay *ov, const uint8_t *meta, size_t ml,

@@ -33,7 +33,7 @@ def trunc_div(a, b):
     return q if (a >= 0) == (b > 0) else -q
 
 
-def increment(vals, times):
+def rescale_center(vals):
     total = sum(v["power"] for v in vals)
     window = 2 * total
     diff = max(v["prio"] for v in vals) - min(v["prio"] for v in vals)
@@ -44,6 +44,10 @@ def increment(vals, times):
     avg = sum(v["prio"] for v in vals) // len(vals)  # floor
     for v in vals:
         v["prio"] -= avg
+
+
+def increment(vals, times):
+    rescale_center(vals)
     prop = None
     for _ in range(times):
         prop = step(vals)
@@ -69,6 +73,83 @@ def case(name, powers, heights, rounds):
     return {"name": name,
             "validators": [{"pubkey": v["key"].hex(), "power": str(v["power"])} for v in vals],
             "heights": out}
+
+
+def update(vals, new):
+    """CometBFT updateWithChangeSet (docs/protocol.md "Proposer selection"):
+    new = [(key, power)] in the new set's order. Returns the new list."""
+    old = {v["key"]: v for v in vals}
+    if len(new) == len(vals) and all(k in old and old[k]["power"] == p for k, p in new):
+        return vals  # no change: nothing at all
+    keys = {k for k, _ in new}
+    removed = sum(v["power"] for v in vals if v["key"] not in keys)
+    tp = sum(p for _, p in new) + removed  # after updates, before removals
+    fresh = -(tp + tp // 8)
+    out = [{"key": k, "power": p, "prio": old[k]["prio"] if k in old else fresh} for k, p in new]
+    rescale_center(out)
+    return out
+
+
+def vkey(i):
+    return hashlib.sha256(b"cohort/vector/validator" + bytes([i])).digest()
+
+
+def update_case(name, nkeys, schedule, heights, rounds):
+    """schedule: {height: [(key index, power), ...]} = V_height where it changes
+    (height 1 = genesis). S_{h+1} = update(S_h, V_{h+1}) then increment(1)."""
+    keys = [vkey(i) for i in range(nkeys)]
+    index = {k: i for i, k in enumerate(keys)}
+    vals = [{"key": keys[i], "power": p, "prio": 0} for i, p in schedule[1]]
+    prop = increment(vals, 1)  # S_1
+    out = []
+    for h in range(1, heights + 1):
+        by_round = [index[vals[prop]["key"]]]
+        for r in range(1, rounds + 1):
+            c = copy(vals)
+            by_round.append(index[c[increment(c, r)]["key"]])
+        out.append({"height": h, "set": [index[v["key"]] for v in vals],
+                    "powers": [str(v["power"]) for v in vals],
+                    "priorities": [str(v["prio"]) for v in vals],
+                    "proposer_by_round": by_round})
+        if h + 1 in schedule:
+            vals = update(vals, [(keys[i], p) for i, p in schedule[h + 1]])
+        prop = increment(vals, 1)  # S_{h+1}
+    return {"name": name, "keys": [k.hex() for k in keys],
+            "schedule": [{"height": h, "set": [[i, str(p)] for i, p in sched]}
+                         for h, sched in sorted(schedule.items())],
+            "heights": out}
+
+
+def vote_bytes(vtype, height, rnd, block_hash, key, sig):
+    return (field_varint(1, vtype) + field_varint(2, height) + field_varint(3, rnd) +
+            field_bytes(4, block_hash) + field_bytes(5, key) + field_bytes(6, sig))
+
+
+def evidence_vectors():
+    """DuplicateVoteEvidence encodings (vote_a has the smaller block hash, nil
+    first) and evidence hashes (docs/protocol.md 4b). Signatures are fixed
+    bytes: these vectors check encoding and hashing, not ed25519."""
+    key = vkey(0)
+    h1, h2 = hashlib.sha256(b"block").digest(), hashlib.sha256(b"other").digest()
+    lo, hi = sorted([h1, h2])
+    sig_a, sig_b = bytes(range(64)), bytes(range(64, 128))
+    items = []
+    for (ha, hb, vtype) in ((lo, hi, 2), (b"", h1, 1)):
+        va = vote_bytes(vtype, 12, 3, ha, key, sig_a)
+        vb = vote_bytes(vtype, 12, 3, hb, key, sig_b)
+        items.append({"vote_a": va.hex(), "vote_b": vb.hex(),
+                      "evidence": (field_bytes(1, va) + field_bytes(2, vb)).hex()})
+
+    def ehash(list_):
+        m = hashlib.sha256()
+        m.update(b"cohort/evidence/v1")
+        for it in list_:
+            b = bytes.fromhex(it["evidence"])
+            m.update(struct.pack(">I", len(b)) + b)
+        return m.hexdigest()
+    return {"items": items,
+            "hashes": [{"items": [0], "evidence_hash": ehash(items[:1])},
+                       {"items": [0, 1], "evidence_hash": ehash(items)}]}
 
 
 def proposal_sign_bytes(chain, height, rnd, pol_round, block_hash):
@@ -160,13 +241,36 @@ def main():
         case("seven mixed", [5, 9, 2, 7, 7, 1, 13], 44, 8),
         case("large powers", [100000000000, 250000000000, 1, 18446744073709551615], 30, 5),
     ]
+    updates = [
+        update_case("one of four removed at 6", 4, {1: [(0, 5), (1, 9), (2, 2), (3, 7)],
+                                                    6: [(0, 5), (2, 2), (3, 7)]}, 14, 3),
+        update_case("heaviest removed, a new one, a power change", 5,
+                    {1: [(0, 10), (1, 1), (2, 1), (3, 1)], 4: [(1, 1), (2, 1), (3, 1)],
+                     8: [(1, 1), (2, 1), (3, 1), (4, 6)], 12: [(1, 1), (2, 5), (3, 1), (4, 6)]},
+                    20, 4),
+        update_case("the only validator slashed (power change)", 1, {1: [(0, 1000)], 3: [(0, 950)]},
+                    6, 2),
+        update_case("two of five removed at once", 5,
+                    {1: [(i, 3) for i in range(5)], 4: [(0, 3), (2, 3), (4, 3)]}, 10, 3),
+        update_case("large powers, the largest removed", 3,
+                    {1: [(0, 2 ** 63), (1, 3), (2, 2 ** 62 + 1)], 5: [(1, 3), (2, 2 ** 62 + 1)]},
+                    12, 3),
+        update_case("removed and back (priority not reset)", 3,
+                    {1: [(0, 4), (1, 2), (2, 1)], 3: [(1, 2), (2, 1)], 5: [(0, 4), (1, 2), (2, 1)]},
+                    12, 2),
+    ]
     json.dump({"about": "Cohort consensus known answers (docs/protocol.md). proposer_cases: for "
                         "each height h, proposer_by_round[r] is the index (in the listed order) of "
-                        "proposer(h, r) and priorities are S_h's. wal_records: one encoded record "
-                        "each (header and payload, no file magic). Generated by "
+                        "proposer(h, r) and priorities are S_h's. update_cases: the same across "
+                        "validator set changes: schedule lists V_h where it changes (key index, "
+                        "power); per height, set/powers/priorities are S_h's in set order and "
+                        "proposer_by_round holds key indices. evidence: DuplicateVoteEvidence "
+                        "encodings and evidence hashes (fixed fake signatures). wal_records: one "
+                        "encoded record each (header and payload, no file magic). Generated by "
                         "tests/vectors/gen_consensus_vectors.py.",
                "proposal_sign_bytes": psb, "wal_records": wal_vectors(),
-               "proposer_cases": cases}, sys.stdout, indent=1)
+               "proposer_cases": cases, "update_cases": updates,
+               "evidence": evidence_vectors()}, sys.stdout, indent=1)
     print()
 
 

@@ -164,6 +164,156 @@ static void test_exact_shares(void **s) {
   free_set(vs);
 }
 
+/* A ValidatorSet from an update case's schedule entry: [[key index, power]]. */
+static Cohort__ValidatorSet *sched_set(json_t *entry, uint8_t keys[][32]) {
+  json_t *set = json_object_get(entry, "set");
+  size_t n = json_array_size(set);
+  Cohort__ValidatorSet *vs = calloc(1, sizeof *vs);
+  cohort__validator_set__init(vs);
+  vs->validators = calloc(n, sizeof *vs->validators);
+  vs->n_validators = n;
+  for (size_t i = 0; i < n; i++) {
+    json_t *pair = json_array_get(set, i);
+    Cohort__Validator *x = calloc(1, sizeof *x);
+    cohort__validator__init(x);
+    x->pubkey = (ProtobufCBinaryData){32, keys[json_integer_value(json_array_get(pair, 0))]};
+    assert_int_equal(core_parse_u64(json_string_value(json_array_get(pair, 1)), &x->power), 0);
+    vs->validators[i] = x;
+  }
+  return vs;
+}
+
+static size_t key_index(uint8_t keys[][32], size_t nk, const uint8_t *k) {
+  for (size_t i = 0; i < nk; i++)
+    if (!memcmp(keys[i], k, 32)) return i;
+  fail_msg("unknown key");
+  return 0;
+}
+
+/* Across set changes: S_{h+1} = update(S_h, V_{h+1}) then increment(1). */
+static void test_update_cases(void **s) {
+  (void)s;
+  size_t ci;
+  json_t *c;
+  int checked = 0;
+  json_array_foreach(json_object_get(V, "update_cases"), ci, c) {
+    static uint8_t keys[CONS_MAX_VALIDATORS][32];
+    json_t *jk = json_object_get(c, "keys");
+    size_t nk = json_array_size(jk);
+    for (size_t i = 0; i < nk; i++) unhex(keys[i], 32, json_string_value(json_array_get(jk, i)));
+    json_t *sched = json_object_get(c, "schedule");
+    size_t next_change = 1;
+    Cohort__ValidatorSet *vs = sched_set(json_array_get(sched, 0), keys);
+    static cons_prio p;
+    assert_int_equal(cons_prio_genesis(&p, vs), 0);
+    free_set(vs);
+    size_t hi;
+    json_t *h;
+    json_array_foreach(json_object_get(c, "heights"), hi, h) {
+      json_t *set = json_object_get(h, "set"), *pr = json_object_get(h, "priorities");
+      assert_int_equal(p.n, json_array_size(set));
+      for (size_t i = 0; i < p.n; i++) {
+        assert_int_equal(key_index(keys, nk, p.key[i]), json_integer_value(json_array_get(set, i)));
+        char got[64];
+        prio_str(got, p.prio[i]);
+        assert_string_equal(got, json_string_value(json_array_get(pr, i)));
+      }
+      size_t ri;
+      json_t *want;
+      json_array_foreach(json_object_get(h, "proposer_by_round"), ri, want) {
+        size_t idx = cons_prio_proposer(&p, (uint32_t)ri);
+        assert_int_equal(key_index(keys, nk, p.key[idx]), json_integer_value(want));
+        checked++;
+      }
+      uint64_t height = (uint64_t)json_integer_value(json_object_get(h, "height"));
+      json_t *chg = json_array_get(sched, next_change);
+      if (chg && (uint64_t)json_integer_value(json_object_get(chg, "height")) == height + 1) {
+        vs = sched_set(chg, keys);
+        assert_int_equal(cons_prio_update(&p, vs), 0);
+        /* the same set again changes nothing */
+        static cons_prio again;
+        again = p;
+        assert_int_equal(cons_prio_update(&again, vs), 0);
+        assert_memory_equal(&again, &p, sizeof p);
+        free_set(vs);
+        next_change++;
+      }
+      cons_prio_next_height(&p);
+    }
+    assert_int_equal(next_change, json_array_size(sched)); /* every change was applied */
+  }
+  assert_true(checked > 150);
+  /* Bad sets are refused and leave p as it was. */
+  uint8_t k2[2][32];
+  memset(k2[0], 1, 32);
+  memset(k2[1], 2, 32);
+  Cohort__Validator a = COHORT__VALIDATOR__INIT, b = COHORT__VALIDATOR__INIT, *ab[2] = {&a, &b};
+  a.pubkey = (ProtobufCBinaryData){32, k2[0]};
+  b.pubkey = (ProtobufCBinaryData){32, k2[0]};
+  a.power = b.power = 1;
+  Cohort__ValidatorSet two = COHORT__VALIDATOR_SET__INIT;
+  two.n_validators = 2;
+  two.validators = ab;
+  static cons_prio p, before;
+  two.n_validators = 1;
+  assert_int_equal(cons_prio_genesis(&p, &two), 0);
+  before = p;
+  two.n_validators = 2; /* duplicate key */
+  assert_int_equal(cons_prio_update(&p, &two), COHORT_ERR_INVALID);
+  b.pubkey.data = k2[1];
+  b.power = 0;
+  assert_int_equal(cons_prio_update(&p, &two), COHORT_ERR_INVALID);
+  two.n_validators = 0;
+  assert_int_equal(cons_prio_update(&p, &two), COHORT_ERR_INVALID);
+  assert_memory_equal(&p, &before, sizeof p);
+}
+
+/* DuplicateVoteEvidence encodings and evidence hashes. */
+static void test_evidence_vectors(void **s) {
+  (void)s;
+  json_t *ev = json_object_get(V, "evidence"), *items = json_object_get(ev, "items");
+  size_t i;
+  json_t *it;
+  static uint8_t raw[4][EVIDENCE_MAX_BYTES];
+  ProtobufCBinaryData bins[4];
+  json_array_foreach(items, i, it) {
+    uint8_t va[VOTE_MAX_BYTES], vb[VOTE_MAX_BYTES];
+    size_t la = unhex(va, sizeof va, str(it, "vote_a")), lb = unhex(vb, sizeof vb, str(it, "vote_b"));
+    size_t wl = unhex(raw[i], sizeof raw[i], str(it, "evidence"));
+    bins[i] = (ProtobufCBinaryData){wl, raw[i]};
+    core_errbuf eb;
+    for (int order = 0; order < 2; order++) { /* either order in, evidence order out */
+      uint8_t *out;
+      size_t ol;
+      assert_int_equal(order ? evidence_encode(&out, &ol, vb, lb, va, la, &eb)
+                             : evidence_encode(&out, &ol, va, la, vb, lb, &eb), 0);
+      assert_int_equal(ol, wl);
+      assert_memory_equal(out, raw[i], wl);
+      free(out);
+    }
+    evidence_t e;
+    assert_int_equal(evidence_decode(&e, raw[i], wl, &eb), 0);
+    evidence_free(&e);
+    /* the same item with the votes swapped is not the canonical evidence */
+    Cohort__DuplicateVoteEvidence d = COHORT__DUPLICATE_VOTE_EVIDENCE__INIT;
+    d.vote_a = (ProtobufCBinaryData){lb, vb};
+    d.vote_b = (ProtobufCBinaryData){la, va};
+    uint8_t sw[EVIDENCE_MAX_BYTES];
+    size_t sl = cohort__duplicate_vote_evidence__pack(&d, sw);
+    assert_int_equal(evidence_decode(&e, sw, sl, &eb), COHORT_ERR_DECODE);
+  }
+  json_array_foreach(json_object_get(ev, "hashes"), i, it) {
+    json_t *idx = json_object_get(it, "items");
+    ProtobufCBinaryData list[4];
+    for (size_t k = 0; k < json_array_size(idx); k++)
+      list[k] = bins[json_integer_value(json_array_get(idx, k))];
+    uint8_t want[32], got[32];
+    unhex(want, 32, str(it, "evidence_hash"));
+    evidence_hash(got, list, json_array_size(idx));
+    assert_memory_equal(got, want, 32);
+  }
+}
+
 static void test_proposal_sign_bytes(void **s) {
   (void)s;
   size_t i;
@@ -257,6 +407,7 @@ int main(void) {
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_proposer_cases), cmocka_unit_test(test_exact_shares),
+      cmocka_unit_test(test_update_cases), cmocka_unit_test(test_evidence_vectors),
       cmocka_unit_test(test_proposal_sign_bytes), cmocka_unit_test(test_wal_records)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   json_decref(V);

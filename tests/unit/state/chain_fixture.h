@@ -169,9 +169,10 @@ static int fx_make_block(const fixture *f, state *st, uint8_t **txs, size_t *len
     }
     tx_free(&tx);
   }
-  uint8_t root[32], vh[32], zero[32] = {0};
+  uint8_t root[32], vh[32], nvh[32], zero[32] = {0};
   block_tx_root(root, (const uint8_t(*)[32])hashes, k);
   validators_hash(vh, state_validators(st));
+  validators_hash(nvh, state_next_validators(st));
   Cohort__BlockHeader hd = COHORT__BLOCK_HEADER__INIT;
   hd.chain_id = (char *)state_chain_id(st);
   hd.height = h;
@@ -180,6 +181,7 @@ static int fx_make_block(const fixture *f, state *st, uint8_t **txs, size_t *len
   hd.tx_root = (ProtobufCBinaryData){32, root};
   hd.app_hash = (ProtobufCBinaryData){32, (uint8_t *)state_app_hash(st)};
   hd.validators_hash = (ProtobufCBinaryData){32, vh};
+  hd.next_validators_hash = (ProtobufCBinaryData){32, nvh};
   hd.proposer = (ProtobufCBinaryData){32, (uint8_t *)f->val.pub};
   if (reveal) hd.beacon_reveal = (ProtobufCBinaryData){32, (uint8_t *)reveal};
   if (new_tip) hd.beacon_new_tip = (ProtobufCBinaryData){32, (uint8_t *)new_tip};
