@@ -153,6 +153,19 @@ static int write_summary_json(const char *out, const char *cid, const uint8_t gh
   return rc;
 }
 
+/* Whole tokens of a base-unit amount, with thousands separators. */
+static const char *tokens(char buf[32], uint64_t base_units) {
+  char d[24];
+  int n = snprintf(d, sizeof d, "%llu", (unsigned long long)(base_units / 1000000));
+  size_t o = 0;
+  for (int i = 0; i < n; i++) {
+    if (i && (n - i) % 3 == 0) buf[o++] = ',';
+    buf[o++] = d[i];
+  }
+  buf[o] = 0;
+  return buf;
+}
+
 static void print_summary(const node_testnet_opts *o, const char *cid, const uint8_t gh[32],
                           const uint8_t dev_id[20], const tnode *nodes) {
   char hex[65], addr[CORE_ADDR_STR_MAX];
@@ -161,13 +174,14 @@ static void print_summary(const node_testnet_opts *o, const char *cid, const uin
   printf("Created a testnet of %u validator%s for chain %s in %s\n", o->validators,
          o->validators == 1 ? "" : "s", cid, o->out);
   printf("  genesis:     sha256 %s, the same config/genesis.json in every home\n", hex);
-  printf("  validators:  %u of equal power (%llu STK each)\n", o->validators,
-         (unsigned long long)(VAL_POWER / 1000000));
-  printf("  dev account: %s (%llu CRD, %llu STK), key in %s/node0/keys/dev.json\n", addr,
-         (unsigned long long)(DEV_CRD / 1000000), (unsigned long long)(DEV_STK / 1000000),
-         o->out);
-  printf("  operators:   each home's keys/operator.json (%llu CRD, %llu STK)\n\n",
-         (unsigned long long)(OP_CRD / 1000000), (unsigned long long)(OP_STK / 1000000));
+  char a[32], b[32];
+  printf("  validators:  %u of equal power (%s STK bonded each)\n", o->validators,
+         tokens(a, VAL_POWER));
+  printf("  dev account: %s (%s CRD, %s STK), key in %s/node0/keys/dev.json\n", addr,
+         tokens(a, DEV_CRD), tokens(b, DEV_STK), o->out);
+  printf("  operators:   each validator's operator account, key in its home's\n"
+         "               keys/operator.json (%s CRD, %s STK)\n\n",
+         tokens(a, OP_CRD), tokens(b, OP_STK));
   printf("  %-7s %-40s  %-22s %-22s %s\n", "node", "node ID", "p2p", "rpc", "validator key");
   for (unsigned k = 0; k < o->validators; k++) {
     char pk[65], rpc[P2P_ADDR_STR + 8];
@@ -277,14 +291,18 @@ int node_testnet(const node_testnet_opts *o, core_errbuf *eb) {
       if (j != k)
         off += (size_t)snprintf(peers + off, sizeof(((node_config *)0)->p2p_persistent_peers) - off,
                                 "%s%s@%s", off ? "," : "", nodes[j].id, nodes[j].dial);
-    node_config_kv kv[5] = {
+    node_config_kv kv[6] = {
         {"node", "moniker", nodes[k].moniker},
         {"rpc", "listen", nodes[k].rpc},
         {"p2p", "listen", nodes[k].p2p},
         {"p2p", "persistent_peers", peers},
-        {"consensus", "empty_block_interval_ms", empty_ms},
     };
-    rc = node_home_write_conf(nodes[k].home, kv, o->empty_block_interval_ms ? 5 : 4, eb);
+    size_t nkv = 4;
+    if (strcmp(nodes[k].p2p, nodes[k].dial)) /* a host name: advertise it */
+      kv[nkv++] = (node_config_kv){"p2p", "external_addr", nodes[k].dial};
+    if (o->empty_block_interval_ms)
+      kv[nkv++] = (node_config_kv){"consensus", "empty_block_interval_ms", empty_ms};
+    rc = node_home_write_conf(nodes[k].home, kv, nkv, eb);
   }
   free(peers);
   if (rc) goto incomplete;

@@ -32,8 +32,11 @@ class Node:
         self.proc = None
         self.keep = keep
         self.log_path = os.path.join(self.home, "cohortd.log")
+        # p2p on an ephemeral port: tests run side by side (ctest -j), and
+        # none may take the default 26656 from another.
         out = subprocess.run([self.exe("cohortd"), "init", "--home", self.home, "--rpc-listen",
-                              "127.0.0.1:%d" % self.port], capture_output=True, text=True)
+                              "127.0.0.1:%d" % self.port, "--p2p-listen", "127.0.0.1:0"],
+                             capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         self.init_output = out.stdout
         if genesis_params:  # chain parameters for this test (genesis/params.h names)
