@@ -633,10 +633,14 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
         height = (uint64_t)json_integer_value(json_object_get(st, "latest_height"));
         if (jailed && jailed <= height) {
           /* We are running, so we are back: re-register to leave the jail. */
-          uint64_t price = 0;
+          /* the same prices as registered (capacity 0 keeps it): a jail
+           * must not cost the operator its declared per-seat price */
+          uint64_t price = 0, per_task = 0;
           core_parse_u64(json_string_value(json_object_get(ex, "price_per_msteps")), &price);
+          core_parse_u64(json_string_value(json_object_get(ex, "price_per_task")), &per_task);
           Cohort__MsgRegisterExecutor m = COHORT__MSG_REGISTER_EXECUTOR__INIT;
           m.price_per_msteps = price;
+          m.price_per_task = per_task;
           m.accepting = 1;
           Cohort__TxBody b = COHORT__TX_BODY__INIT;
           b.msg_case = COHORT__TX_BODY__MSG_REGISTER_EXECUTOR;

@@ -209,6 +209,28 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
         get_u64(o, n, "--price-per-task", 0, &reg.price_per_task, "cohort executor register"))
       goto out;
     reg.accepting = !get(o, n, "--not-accepting");
+    /* Prices and capacity the command does not name keep their registered
+     * values (a pause with --not-accepting must not reset the per-seat
+     * price); on the first registration they are 0 and 2. */
+    json_t *cur = NULL;
+    {
+      uint8_t me[20];
+      char addr[CORE_ADDR_STR_MAX];
+      core_account_id(me, k.pub);
+      core_addr_encode(addr, me);
+      json_t *p = json_pack("{s:s}", "address", addr);
+      core_errbuf eb;
+      if (rpc_client_call(c->node, "executor_get", p, c->timeout_ms, &cur, NULL, &eb)) cur = NULL;
+      json_decref(p);
+    }
+    if (!get(o, n, "--price-per-task") && cur) {
+      const char *ppt = json_string_value(json_object_get(cur, "price_per_task"));
+      if (ppt) core_parse_u64(ppt, &reg.price_per_task);
+    }
+    if (!get(o, n, "--price") && cur) {
+      const char *pp = json_string_value(json_object_get(cur, "price_per_msteps"));
+      if (pp) core_parse_u64(pp, &reg.price_per_msteps);
+    }
     uint64_t cap = 0;
     if (get(o, n, "--capacity")) {
       if (get_u64(o, n, "--capacity", 0, &cap, "cohort executor register") || cap == 0 || cap > 4096) {
@@ -216,17 +238,10 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
                 "once, 1 or more\n");
         goto out;
       }
-    } else { /* keep the registered capacity; 2 on the first registration */
-      uint8_t me[20];
-      char addr[CORE_ADDR_STR_MAX];
-      core_account_id(me, k.pub);
-      core_addr_encode(addr, me);
-      json_t *ex = NULL, *p = json_pack("{s:s}", "address", addr);
-      core_errbuf eb;
-      if (rpc_client_call(c->node, "executor_get", p, c->timeout_ms, &ex, NULL, &eb)) cap = 2;
-      json_decref(p);
-      json_decref(ex);
+    } else if (!cur) { /* capacity 0 keeps the registered one; 2 on the first registration */
+      cap = 2;
     }
+    json_decref(cur);
     reg.capacity = (uint32_t)cap;
     b.msg_case = COHORT__TX_BODY__MSG_REGISTER_EXECUTOR;
     b.register_executor = &reg;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "core/bech32.h"
@@ -47,7 +48,7 @@ uint64_t node_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void pump(node *n);
+#define pump node_pump
 
 /* ---- the view of the tip, for the RPC thread ---- */
 
@@ -136,29 +137,69 @@ void nr_mempool_stats(node *n, size_t *count, size_t *bytes) {
 
 /* ---- blocks held for the current height ---- */
 
+static void held_free_one(held_block *b) {
+  free(b->bytes);
+  state_block_free(b->sb);
+}
+
 static void held_clear(node *n) {
-  for (size_t i = 0; i < n->nheld; i++) free(n->held[i].bytes);
+  for (size_t i = 0; i < n->nheld; i++) held_free_one(&n->held[i]);
   free(n->held);
   n->held = NULL;
   n->nheld = 0;
 }
 
-static const held_block *held_find(const node *n, const uint8_t hash[32]) {
+static held_block *held_find(const node *n, const uint8_t hash[32]) {
   for (size_t i = 0; i < n->nheld; i++)
     if (!memcmp(n->held[i].hash, hash, 32)) return &n->held[i];
   return NULL;
 }
 
-static int held_add(node *n, const uint8_t hash[32], const uint8_t *bytes, size_t len) {
-  if (held_find(n, hash)) return COHORT_OK;
+/* 1 if a proposal stored at the current height names hash. */
+static int proposal_names(const node *n, const uint8_t hash[32]) {
+  uint32_t rounds[64];
+  size_t nr = cons_stored_rounds(n->cons, rounds, 64);
+  for (size_t i = 0; i < nr && i < 64; i++) {
+    cons_proposal p;
+    if (!cons_get_proposal(n->cons, cons_height(n->cons), rounds[i], &p) &&
+        !memcmp(p.block_hash, hash, 32))
+      return 1;
+  }
+  return 0;
+}
+
+/* Make room for one more block: drop a received block that no stored
+ * proposal names (the oldest), else refuse. */
+static int held_make_room(node *n) {
+  if (n->nheld < NODE_MAX_HELD) return COHORT_OK;
+  for (size_t i = 0; i < n->nheld; i++) {
+    if (n->held[i].own || proposal_names(n, n->held[i].hash)) continue;
+    held_free_one(&n->held[i]);
+    memmove(&n->held[i], &n->held[i + 1], (n->nheld - i - 1) * sizeof *n->held);
+    n->nheld--;
+    return COHORT_OK;
+  }
+  return COHORT_ERR_TOO_LARGE;
+}
+
+static int held_add(node *n, const uint8_t hash[32], const uint8_t *bytes, size_t len, int own) {
+  held_block *have = held_find(n, hash);
+  if (have) {
+    have->own |= own;
+    return COHORT_ERR_DUPLICATE;
+  }
+  if (!own && held_make_room(n)) return COHORT_ERR_TOO_LARGE;
   held_block *nh = realloc(n->held, (n->nheld + 1) * sizeof *nh);
   if (!nh) return COHORT_ERR_NOMEM;
   n->held = nh;
   held_block *b = &n->held[n->nheld];
+  memset(b, 0, sizeof *b);
   if (!(b->bytes = malloc(len ? len : 1))) return COHORT_ERR_NOMEM;
   memcpy(b->bytes, bytes, len);
   memcpy(b->hash, hash, 32);
   b->len = len;
+  b->verdict = -1;
+  b->own = own;
   n->nheld++;
   return COHORT_OK;
 }
@@ -167,6 +208,38 @@ static int held_add(node *n, const uint8_t hash[32], const uint8_t *bytes, size_
 static int holds_block(const node *n, uint64_t h, const uint8_t hash[32]) {
   return (n->prop.have && n->prop.height == h && !memcmp(n->prop.hash, hash, 32)) ||
          held_find(n, hash);
+}
+
+const uint8_t *node_held_bytes(const node *n, const uint8_t hash[32], size_t *len) {
+  if (n->prop.have && !memcmp(n->prop.hash, hash, 32)) {
+    *len = n->prop.len;
+    return n->prop.bytes;
+  }
+  const held_block *b = held_find(n, hash);
+  if (!b) return NULL;
+  *len = b->len;
+  return b->bytes;
+}
+
+static void validate_held(node *n, held_block *b, uint64_t h);
+
+int node_held_offer(node *n, const uint8_t *bytes, size_t len) {
+  const Cohort__Params *par = state_params(n->st);
+  block_t d;
+  core_errbuf eb;
+  int rc = block_decode(&d, bytes, len, (size_t)par->max_block_bytes + 65536,
+                        par->max_block_txs, &eb);
+  if (rc) return rc == COHORT_ERR_NOMEM ? rc : COHORT_ERR_DECODE;
+  uint64_t h = d.hdr->height;
+  uint8_t hash[32];
+  memcpy(hash, d.hash, 32);
+  block_free(&d);
+  if (h != cons_height(n->cons)) return COHORT_ERR_INVALID;
+  if (holds_block(n, h, hash)) return COHORT_ERR_DUPLICATE;
+  if ((rc = held_add(n, hash, bytes, len, 0))) return rc;
+  /* a proposal waiting for this block can be validated now */
+  if (proposal_names(n, hash)) validate_held(n, held_find(n, hash), h);
+  return COHORT_OK; /* the caller pumps: a decided block may be committable now */
 }
 
 /* An error that must stop the node: nothing may be signed or sent after it. */
@@ -210,7 +283,7 @@ static void prop_clear(proposal *p) {
 static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
   /* An earlier proposal of this height may still be decided: keep it. */
   if (n->prop.have && n->prop.height == h &&
-      held_add(n, n->prop.hash, n->prop.bytes, n->prop.len))
+      held_add(n, n->prop.hash, n->prop.bytes, n->prop.len, 1) == COHORT_ERR_NOMEM)
     return COHORT_ERR_NOMEM;
   prop_clear(&n->prop);
   const Cohort__Params *par = state_params(n->st);
@@ -312,6 +385,26 @@ static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
 
 /* ---- commit ---- */
 
+/* A block just committed, whoever built it: what the waiters, the events
+ * and the mempool need. */
+typedef struct {
+  uint64_t height;
+  const uint8_t *hash;
+  size_t ntx;
+  const uint8_t (*tx_hashes)[32];
+  const uint8_t (*senders)[20];
+  const state_tx_result *res;
+  const char **types;    /* or NULL, then msg_cases */
+  const int *msg_cases;
+  const state_exec *x;   /* for the tasks it changed; may be NULL */
+} done_block;
+
+static const char *msg_case_name(int mc) {
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  b.msg_case = (Cohort__TxBody__MsgCase)mc;
+  return tx_msg_name(&b);
+}
+
 /* The block's tx indices sorted by hash, for answer_waiters. */
 static const uint8_t (*sort_hashes)[32];
 static int cmp_tx_index(const void *a, const void *b) {
@@ -319,39 +412,39 @@ static int cmp_tx_index(const void *a, const void *b) {
 }
 
 /* Index of hash in the block, or ntx. */
-static size_t find_tx(const node *n, const size_t *order, const uint8_t hash[32]) {
-  size_t lo = 0, hi = n->prop.ntx;
+static size_t find_tx(const done_block *d, const size_t *order, const uint8_t hash[32]) {
+  size_t lo = 0, hi = d->ntx;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = memcmp(n->prop.tx_hashes[order[mid]], hash, 32);
+    int c = memcmp(d->tx_hashes[order[mid]], hash, 32);
     if (c == 0) return order[mid];
     if (c < 0) lo = mid + 1;
     else hi = mid;
   }
-  return n->prop.ntx;
+  return d->ntx;
 }
 
-static void answer_waiters(node *n, uint64_t h) {
-  if (!n->waiters || !n->prop.ntx) return;
+static void answer_waiters(node *n, const done_block *d) {
+  if (!n->waiters || !d->ntx) return;
   /* Waiters are RPC clients' work on this loop: O((W + N) log N), not W * N. */
-  size_t *order = malloc(n->prop.ntx * sizeof *order);
+  size_t *order = malloc(d->ntx * sizeof *order);
   if (!order) return; /* they time out instead */
-  for (size_t k = 0; k < n->prop.ntx; k++) order[k] = k;
-  sort_hashes = (const uint8_t(*)[32])n->prop.tx_hashes;
-  qsort(order, n->prop.ntx, sizeof *order, cmp_tx_index);
+  for (size_t k = 0; k < d->ntx; k++) order[k] = k;
+  sort_hashes = d->tx_hashes;
+  qsort(order, d->ntx, sizeof *order, cmp_tx_index);
   waiter **pp = &n->waiters;
   while (*pp) {
     waiter *w = *pp;
-    size_t i = find_tx(n, order, w->hash);
-    if (i == n->prop.ntx) {
+    size_t i = find_tx(d, order, w->hash);
+    if (i == d->ntx) {
       pp = &w->next;
       continue;
     }
     char hex[65];
     core_hex_encode(hex, w->hash, 32);
-    const state_tx_result *r = &n->prop.res[i];
+    const state_tx_result *r = &d->res[i];
     rpc_call_reply(w->call, json_pack("{s:s, s:I, s:i, s:i, s:s, s:s}", "hash", hex,
-                                      "height", (json_int_t)h, "index", (int)i, "code",
+                                      "height", (json_int_t)d->height, "index", (int)i, "code",
                                       r->code, "codespace", core_err_name(r->code), "log",
                                       r->log));
     *pp = w->next;
@@ -362,27 +455,27 @@ static void answer_waiters(node *n, uint64_t h) {
 }
 
 /* WebSocket events (docs/rpc.md): a new block, and each task it changed. */
-static void publish_block(node *n, uint64_t h) {
+static void publish_block(node *n, const done_block *d) {
   char hash[65], app[65];
-  core_hex_encode(hash, n->prop.hash, 32);
+  core_hex_encode(hash, d->hash, 32);
   core_hex_encode(app, state_app_hash(n->st), 32);
-  json_t *ev = json_pack("{s:I, s:s, s:I, s:I, s:s}", "height", (json_int_t)h, "hash", hash,
-                         "time_ms", (json_int_t)state_last_time_ms(n->st), "num_txs",
-                         (json_int_t)n->prop.ntx, "app_hash", app);
+  json_t *ev = json_pack("{s:I, s:s, s:I, s:I, s:s}", "height", (json_int_t)d->height, "hash",
+                         hash, "time_ms", (json_int_t)state_last_time_ms(n->st), "num_txs",
+                         (json_int_t)d->ntx, "app_hash", app);
   if (ev) rpc_server_publish(n->rpc, "new_block", ev); /* stolen */
 }
 
-static void publish_txs(node *n, uint64_t h) {
+static void publish_txs(node *n, const done_block *d) {
   if (!rpc_server_has_subscribers(n->rpc, "tx")) return; /* build nothing */
-  for (size_t i = 0; i < n->prop.ntx; i++) {
+  for (size_t i = 0; i < d->ntx; i++) {
     char hash[65], sender[CORE_ADDR_STR_MAX];
-    core_hex_encode(hash, n->prop.tx_hashes[i], 32);
-    core_addr_encode(sender, n->prop.senders[i]);
-    const state_tx_result *r = &n->prop.res[i];
+    core_hex_encode(hash, d->tx_hashes[i], 32);
+    core_addr_encode(sender, d->senders[i]);
+    const state_tx_result *r = &d->res[i];
     json_t *ev = json_pack("{s:s, s:I, s:i, s:s, s:s, s:i, s:s, s:s}", "hash", hash, "height",
-                           (json_int_t)h, "index", (int)i, "sender", sender, "type",
-                           n->prop.types[i], "code", r->code, "codespace", core_err_name(r->code),
-                           "log", r->log);
+                           (json_int_t)d->height, "index", (int)i, "sender", sender, "type",
+                           d->types ? d->types[i] : msg_case_name(d->msg_cases[i]), "code",
+                           r->code, "codespace", core_err_name(r->code), "log", r->log);
     if (ev) rpc_server_publish(n->rpc, "tx", ev); /* stolen */
   }
 }
@@ -428,18 +521,81 @@ static void next_height(node *n, uint64_t h) {
   }
   held_clear(n);
   prop_clear(&n->prop);
+  n->decided = 0;
+  free(n->decided_commit);
+  n->decided_commit = NULL;
   cons_prio_next_height(&n->prio);
   uint64_t now = node_now_ms();
   cons_start_height(n->cons, h + 1, &n->prio, now);
+  node_net_committed(n, h);
   /* Keep making blocks while txs wait or task windows / unbondings are
    * scheduled: those deadlines are counted in blocks. */
   cons_on_txs_available(n->cons, mempool_size(n->mp) > 0 || state_has_scheduled_work(n->st),
                         now);
 }
 
-/* Commit a decided block we hold only as bytes (an earlier proposal, or one
- * recovered from the WAL): the full check-and-apply path. */
-static void commit_held(node *n, cons_action *a, const held_block *b) {
+/* Everything after a block landed: metrics, mempool, waiters, events, the
+ * view for the RPC thread, the next height. */
+static void after_commit(node *n, const done_block *d, uint64_t t0, const char *how) {
+  uint64_t failed = 0;
+  for (size_t i = 0; i < d->ntx; i++) failed += d->res[i].code != 0;
+  n->m_blocks++;
+  n->m_txs += d->ntx;
+  n->m_txs_failed += failed;
+  n->m_last_block_txs = d->ntx;
+  uint64_t now = node_now_ms();
+  if (n->m_last_commit_ms) n->m_last_interval_ms = now - n->m_last_commit_ms;
+  n->m_last_commit_ms = now;
+  node_view_publish(n);
+  uv_mutex_lock(&n->mp_lock);
+  size_t dropped = mempool_update(n->mp, n->st, d->tx_hashes, d->ntx);
+  uv_mutex_unlock(&n->mp_lock);
+  char bh[17], ah[17];
+  core_hex_encode(bh, d->hash, 8);
+  core_hex_encode(ah, state_app_hash(n->st), 8);
+  if (!atomic_load(&n->catching_up))
+    LOGI("consensus", "committed height=%llu round=%u txs=%zu failed=%llu hash=%s.. "
+         "app_hash=%s.. mempool=%zu (dropped %zu) commit_ms=%llu%s",
+         (unsigned long long)d->height, n->m_last_round, d->ntx, (unsigned long long)failed, bh,
+         ah, mempool_size(n->mp), dropped, (unsigned long long)(now - t0), how);
+  answer_waiters(n, d);
+  publish_block(n, d);
+  publish_txs(n, d);
+  if (d->x && rpc_server_has_subscribers(n->rpc, "task"))
+    state_exec_changed_tasks(d->x, publish_task, n);
+  next_height(n, d->height);
+}
+
+/* Commit an executed block (a peer's proposal we validated, or one block
+ * sync fetched) with its commit bytes. */
+static int commit_executed(node *n, state_block *sb, const uint8_t *cb, size_t cl,
+                           const char *how, core_errbuf *eb) {
+  uint64_t t0 = node_now_ms();
+  int rc = state_block_commit(n->st, sb, cb, cl, eb);
+  if (rc) return rc;
+  done_block d = {.height = state_block_height(sb), .hash = state_block_hash(sb),
+                  .ntx = state_block_ntx(sb), .tx_hashes = state_block_tx_hashes(sb),
+                  .senders = state_block_senders(sb), .res = state_block_results(sb),
+                  .msg_cases = state_block_msg_cases(sb), .x = state_block_exec_state(sb)};
+  uint8_t hash[32];
+  memcpy(hash, d.hash, 32);
+  d.hash = hash;
+  after_commit(n, &d, t0, how);
+  return COHORT_OK;
+}
+
+static void stop_on_commit_error(node *n, uint64_t h, int rc, const char *msg) {
+  if (rc == COHORT_ERR_BAD_BLOCK || rc == COHORT_ERR_SIGNATURE || rc == COHORT_ERR_DECODE)
+    LOGE(MOD, "+2/3 of the validators committed block %llu, which this node finds invalid "
+         "(%s): this node diverges from the chain; stopping", (unsigned long long)h, msg);
+  else
+    LOGE(MOD, "cannot commit block %llu: %s — stopping so nothing diverges; the last "
+         "committed block is intact, restart to retry", (unsigned long long)h, msg);
+  fatal_stop(n);
+}
+
+/* Commit a decided block we hold as bytes (validated or not). */
+static void commit_held(node *n, cons_action *a, held_block *b) {
   size_t cl = cohort__commit__get_packed_size(a->commit);
   uint8_t *cb = malloc(cl ? cl : 1);
   if (!cb) {
@@ -449,27 +605,62 @@ static void commit_held(node *n, cons_action *a, const held_block *b) {
   }
   cohort__commit__pack(a->commit, cb);
   core_errbuf eb;
-  int rc = state_apply_block(n->st, b->bytes, b->len, cb, cl, &eb);
+  int rc = COHORT_OK;
+  if (!b->sb) rc = state_block_exec(n->st, b->bytes, b->len, &b->sb, &eb);
+  if (!rc) rc = commit_executed(n, b->sb, cb, cl, b->own ? " (own block of an earlier round)" : "",
+                                &eb);
   free(cb);
-  if (rc) {
-    LOGE(MOD, "cannot commit block %llu: %s — stopping so nothing diverges; the "
-              "last committed block is intact, restart to retry",
-         (unsigned long long)a->height, eb.msg);
+  if (rc) stop_on_commit_error(n, a->height, rc, eb.msg);
+}
+
+/* Decided on a block we lack: remember the decision and fetch the block. */
+static void await_decided(node *n, cons_action *a) {
+  size_t cl = cohort__commit__get_packed_size(a->commit);
+  uint8_t *cb = malloc(cl ? cl : 1);
+  if (!cb) {
+    LOGE(MOD, "out of memory keeping the commit of height %llu — stopping",
+         (unsigned long long)a->height);
     fatal_stop(n);
     return;
   }
-  n->m_blocks++;
-  n->m_last_commit_ms = node_now_ms();
-  size_t dropped = mempool_update(n->mp, n->st, NULL, 0);
+  cohort__commit__pack(a->commit, cb);
+  free(n->decided_commit);
+  n->decided = 1;
+  n->decided_commit = cb;
+  n->decided_clen = cl;
+  n->decided_round = a->round;
+  n->decided_ask_ms = 0;
+  memcpy(n->decided_hash, a->block_hash, 32);
   char bh[17];
   core_hex_encode(bh, a->block_hash, 8);
-  LOGI("consensus", "committed height=%llu round=%u hash=%s.. (a block held from an earlier "
-       "round or the WAL) mempool=%zu (dropped %zu)", (unsigned long long)a->height, a->round,
-       bh, mempool_size(n->mp), dropped);
-  next_height(n, a->height);
+  LOGI("consensus", "height %llu decided in round %u on block %s.., which this node does not "
+       "hold yet: fetching it from peers", (unsigned long long)a->height, a->round, bh);
+  node_net_want(n);
+}
+
+/* If the decided block has arrived, commit it (1: it did). */
+static int try_decided(node *n) {
+  if (!n->decided) return 0;
+  held_block *b = held_find(n, n->decided_hash);
+  if (!b) return 0;
+  cons_action a = {.kind = CONS_ACT_COMMIT, .height = cons_height(n->cons),
+                   .round = n->decided_round};
+  memcpy(a.block_hash, n->decided_hash, 32);
+  a.commit = commit_decode(n->decided_commit, n->decided_clen, 1 << 20, NULL);
+  if (!a.commit) {
+    LOGE(MOD, "out of memory decoding our own commit — stopping");
+    fatal_stop(n);
+    return 0;
+  }
+  n->m_last_round = a.round;
+  commit_held(n, &a, b);
+  cohort__commit__free_unpacked(a.commit, NULL);
+  return 1;
 }
 
 static void do_commit(node *n, cons_action *a) {
+  n->m_last_round = a->round;
+  n->m_rounds += a->round;
   if (a->block_status == CONS_BLOCK_INVALID) {
     LOGE(MOD, "+2/3 of the validators committed a block at height %llu that this node "
               "judged invalid: this node diverges from the chain; stopping",
@@ -478,20 +669,18 @@ static void do_commit(node *n, cons_action *a) {
     return;
   }
   if (!n->prop.have || memcmp(n->prop.hash, a->block_hash, 32) || n->prop.height != a->height) {
-    const held_block *b = held_find(n, a->block_hash);
-    if (b) {
-      commit_held(n, a, b);
-      return;
-    }
-    LOGE(MOD, "consensus decided height %llu on a block this node does not hold; "
-              "block sync is not implemented yet, stopping",
-         (unsigned long long)a->height);
-    fatal_stop(n);
+    held_block *b = held_find(n, a->block_hash);
+    if (b) commit_held(n, a, b);
+    else await_decided(n, a);
     return;
   }
   size_t cl = cohort__commit__get_packed_size(a->commit);
   uint8_t *cb = malloc(cl ? cl : 1);
-  if (!cb) return;
+  if (!cb) {
+    LOGE(MOD, "out of memory committing block %llu — stopping", (unsigned long long)a->height);
+    fatal_stop(n);
+    return;
+  }
   cohort__commit__pack(a->commit, cb);
   core_errbuf eb;
   uint64_t t0 = node_now_ms();
@@ -499,37 +688,32 @@ static void do_commit(node *n, cons_action *a) {
                         (const uint8_t(*)[32])n->prop.tx_hashes, n->prop.res, &eb);
   free(cb);
   if (rc) {
-    LOGE(MOD, "cannot commit block %llu: %s — stopping so nothing diverges; the "
-              "last committed block is intact, restart to retry",
-         (unsigned long long)a->height, eb.msg);
-    uv_stop(n->loop);
+    stop_on_commit_error(n, a->height, rc, eb.msg);
     return;
   }
-  uint64_t failed = 0;
-  for (size_t i = 0; i < n->prop.ntx; i++) failed += n->prop.res[i].code != 0;
-  n->m_blocks++;
-  n->m_txs += n->prop.ntx;
-  n->m_txs_failed += failed;
-  n->m_last_block_txs = n->prop.ntx;
-  n->m_last_commit_ms = node_now_ms();
-  node_view_publish(n);
-  uv_mutex_lock(&n->mp_lock);
-  size_t dropped = mempool_update(n->mp, n->st, (const uint8_t(*)[32])n->prop.tx_hashes,
-                                  n->prop.ntx);
-  uv_mutex_unlock(&n->mp_lock);
-  char bh[17], ah[17];
-  core_hex_encode(bh, n->prop.hash, 8);
-  core_hex_encode(ah, state_app_hash(n->st), 8);
-  LOGI("consensus", "committed height=%llu txs=%zu failed=%llu hash=%s.. app_hash=%s.. "
-       "mempool=%zu (dropped %zu) commit_ms=%llu",
-       (unsigned long long)a->height, n->prop.ntx, (unsigned long long)failed, bh, ah,
-       mempool_size(n->mp), dropped, (unsigned long long)(n->m_last_commit_ms - t0));
-  answer_waiters(n, a->height);
-  publish_block(n, a->height);
-  publish_txs(n, a->height);
-  if (rpc_server_has_subscribers(n->rpc, "task"))
-    state_exec_changed_tasks(n->prop.x, publish_task, n);
-  next_height(n, a->height);
+  done_block d = {.height = a->height, .hash = n->prop.hash, .ntx = n->prop.ntx,
+                  .tx_hashes = (const uint8_t(*)[32])n->prop.tx_hashes,
+                  .senders = (const uint8_t(*)[20])n->prop.senders, .res = n->prop.res,
+                  .types = n->prop.types, .x = n->prop.x};
+  uint8_t hash[32];
+  memcpy(hash, n->prop.hash, 32);
+  d.hash = hash;
+  after_commit(n, &d, t0, " (own block)");
+}
+
+int node_apply_synced(node *n, const uint8_t *block, size_t blen, const uint8_t *commit,
+                      size_t clen, core_errbuf *eb) {
+  state_block *sb;
+  int rc = state_block_exec(n->st, block, blen, &sb, eb);
+  if (rc) return rc;
+  n->m_last_round = 0;
+  rc = commit_executed(n, sb, commit, clen, " (block sync)", eb);
+  state_block_free(sb);
+  if (rc && core_err_is_fatal(rc)) {
+    LOGE(MOD, "block sync: %s — stopping", eb->msg);
+    fatal_stop(n);
+  }
+  return rc;
 }
 
 /* ---- the engine's shell ---- */
@@ -604,18 +788,56 @@ static void propose(node *n, cons_action *a) {
   cons_on_proposal(n->cons, &p, node_now_ms());
 }
 
-/* Only blocks this node built can be validated today (others need block
- * gossip and the split check/commit pipeline). */
+/* The verdict on a held block: execute it on our tip (once) and check what
+ * state_block_exec cannot: its time may not run ahead of our clock by more
+ * than NODE_MAX_FUTURE_MS (no proposer may push block time ahead). A
+ * failure that is ours (out of memory, storage) is no verdict: we say
+ * nothing, and prevote nil by timeout. */
+#define NODE_MAX_FUTURE_MS 10000
+static void validate_held(node *n, held_block *b, uint64_t h) {
+  if (!b) return;
+  if (b->verdict < 0) {
+    core_errbuf eb;
+    const Cohort__Params *par = state_params(n->st);
+    block_t d;
+    int rc = block_decode(&d, b->bytes, b->len, (size_t)par->max_block_bytes + 65536,
+                          par->max_block_txs, &eb);
+    if (!rc) {
+      uint64_t t = d.hdr->time_ms, now = node_now_ms();
+      block_free(&d);
+      if (t > now + NODE_MAX_FUTURE_MS)
+        rc = core_errf(&eb, COHORT_ERR_BAD_BLOCK, "its time is %llu ms ahead of this node's "
+                       "clock (at most %d allowed)", (unsigned long long)(t - now),
+                       NODE_MAX_FUTURE_MS);
+    }
+    if (!rc) rc = state_block_exec(n->st, b->bytes, b->len, &b->sb, &eb);
+    char bh[17];
+    core_hex_encode(bh, b->hash, 8);
+    if (rc && core_err_is_fatal(rc)) {
+      LOGE("consensus", "cannot validate block %s.. at height %llu on this node: %s", bh,
+           (unsigned long long)h, eb.msg);
+      return;
+    }
+    b->verdict = rc == 0;
+    if (rc)
+      LOGW("consensus", "block %s.. proposed at height %llu is invalid: %s — prevoting nil",
+           bh, (unsigned long long)h, eb.msg);
+  }
+  cons_on_proposal_valid(n->cons, h, b->hash, b->verdict, node_now_ms());
+}
+
 static void validate(node *n, cons_action *a) {
-  if (holds_block(n, a->height, a->block_hash)) {
+  if (n->prop.have && n->prop.height == a->height && !memcmp(n->prop.hash, a->block_hash, 32)) {
     cons_on_proposal_valid(n->cons, a->height, a->block_hash, 1, node_now_ms());
     return;
   }
-  char bh[17];
-  core_hex_encode(bh, a->block_hash, 8);
-  LOGW("consensus", "proposal of block %s.. at height %llu round %u: this node cannot fetch "
-       "or execute other validators' blocks yet; it will prevote nil", bh,
-       (unsigned long long)a->height, a->round);
+  held_block *b = held_find(n, a->block_hash);
+  if (b && b->own && !b->sb && b->verdict < 0) b->verdict = 1; /* ours, from the WAL */
+  if (b) {
+    validate_held(n, b, a->height);
+    return;
+  }
+  node_net_want(n); /* the block follows its proposal, or we ask for it */
 }
 
 static void report_evidence(const cons_action *a) {
@@ -627,21 +849,24 @@ static void report_evidence(const cons_action *a) {
        (unsigned long long)a->height, a->round);
 }
 
-static void pump(node *n) {
+void node_pump(node *n) {
   cons_action a;
+again:
   while (!n->stopping && cons_next_action(n->cons, &a)) {
     switch (a.kind) {
       case CONS_ACT_PROPOSE: propose(n, &a); break;
       case CONS_ACT_SIGN_VOTE: sign_vote(n, &a); break;
       case CONS_ACT_VALIDATE: validate(n, &a); break;
       case CONS_ACT_WAL_WRITE: wal_write(n, &a.wal, a.wal_sync); break;
-      case CONS_ACT_BROADCAST_PROPOSAL:
-      case CONS_ACT_BROADCAST_VOTE: break; /* no peers yet */
+      case CONS_ACT_BROADCAST_PROPOSAL: node_net_own_proposal(n, &a.proposal); break;
+      case CONS_ACT_BROADCAST_VOTE: node_net_own_vote(n, &a.vote); break;
       case CONS_ACT_COMMIT: do_commit(n, &a); break;
       case CONS_ACT_EVIDENCE: report_evidence(&a); break;
     }
     cons_action_free(&a);
   }
+  if (!n->stopping && try_decided(n)) goto again;
+  node_net_changed(n);
   atomic_store(&n->a_cons_height, cons_height(n->cons));
   atomic_store(&n->a_cons_round, cons_round(n->cons));
   atomic_store(&n->a_cons_step, (int)cons_get_step(n->cons));
@@ -655,13 +880,24 @@ static void pump(node *n) {
 }
 
 int node_broadcast(node *n, tx_t *tx, core_errbuf *eb) {
+  return node_add_tx(n, tx, NULL, eb);
+}
+
+int node_add_tx(node *n, tx_t *tx, const char *from_peer, core_errbuf *eb) {
+  /* the bytes to relay: the mempool takes the tx */
+  uint8_t *raw = n->sw ? malloc(tx->raw_len ? tx->raw_len : 1) : NULL;
+  size_t raw_len = tx->raw_len;
+  if (raw) memcpy(raw, tx->raw, raw_len);
   uv_mutex_lock(&n->mp_lock);
   int rc = mempool_add(n->mp, n->st, tx, eb);
   uv_mutex_unlock(&n->mp_lock);
   if (rc) {
-    n->m_rejected++;
+    free(raw);
+    if (!from_peer) n->m_rejected++;
     return rc;
   }
+  if (raw) node_net_tx(n, raw, raw_len, from_peer);
+  free(raw);
   /* Let the engine react on the next loop turn, not inside this RPC call:
    * the caller answers (or registers a commit waiter) first, and a burst of
    * txs arriving together lands in one block. */
@@ -790,7 +1026,8 @@ static int start_consensus(node *n, uint64_t next, core_errbuf *eb) {
                          "not decode", p, (unsigned long long)next);
       memcpy(bh, b.hash, 32);
       block_free(&b);
-      if ((rc = held_add(n, bh, r.u.block.bytes, r.u.block.len))) return rc;
+      if ((rc = held_add(n, bh, r.u.block.bytes, r.u.block.len, 1)) == COHORT_ERR_NOMEM)
+        return rc;
       continue;
     }
     cons_replay_record(n->cons, &r, now);
@@ -824,7 +1061,8 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
              core_errbuf *eb) {
   node *n = calloc(1, sizeof *n);
   if (!n) return COHORT_ERR_NOMEM;
-  if (uv_mutex_init(&n->view_lock) || uv_mutex_init(&n->mp_lock)) {
+  if (uv_mutex_init(&n->view_lock) || uv_mutex_init(&n->mp_lock) ||
+      uv_mutex_init(&n->net_lock)) {
     free(n);
     return COHORT_ERR_NOMEM;
   }
@@ -863,6 +1101,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
     LOGW(MOD, "no %s: this validator's proposals will not feed the draw beacon", p);
   }
   memcpy(n->node_pub, nk.pub, 32);
+  memcpy(n->node_sec, nk.sec64, 64);
   core_key_wipe(&nk);
   uint8_t idh[32];
   core_sha256(idh, n->node_pub, 32);
@@ -918,6 +1157,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, n->methods,
                            node_rpc_n_methods + node_rpc_market_n_methods, n, eb)))
     goto out;
+  if ((rc = node_net_start(n, eb))) goto out;
   uv_timer_init(n->loop, &n->timer);
   n->timer.data = n;
   uv_timer_init(n->loop, &n->kick);
@@ -962,6 +1202,10 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   }
   n->waiters = NULL;
   n->n_waiters = 0;
+  node_net_close(n); /* drops the peers; its handles close as the loop runs */
+  uv_timer_stop(&n->timer);
+  uv_timer_stop(&n->kick);
+  while (!n->net_closed) uv_run(n->loop, UV_RUN_ONCE);
   uv_walk(n->loop, close_walk, NULL);
   uv_run(n->loop, UV_RUN_DEFAULT);
   uv_loop_close(n->loop);
@@ -984,6 +1228,11 @@ out:
   node_view_put(n->view);
   uv_mutex_destroy(&n->view_lock);
   uv_mutex_destroy(&n->mp_lock);
+  uv_mutex_destroy(&n->net_lock);
+  free(n->net_metrics);
+  free(n->peers_json);
+  free(n->decided_commit);
+  sodium_memzero(n->node_sec, sizeof n->node_sec);
   free(n);
   return rc;
 }

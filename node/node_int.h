@@ -72,14 +72,64 @@ typedef struct node_view {
   Cohort__Params *params; /* owned copy */
   uint64_t power;         /* this validator's voting power, 0 if none */
 } node_view;
-/* A block this node holds for the current height without its executed
- * overlay: an earlier own proposal, or one read back from the consensus WAL
- * after a restart. Committed with state_apply_block if decided. */
+/* A block of the current height this node holds besides its own newest
+ * proposal: an earlier own proposal, one read back from the consensus WAL
+ * after a restart, or another validator's proposal received from a peer.
+ * Executed (sb) when the engine asks to validate it; committed from sb, or
+ * by the full check-and-apply path, if it is decided. At most
+ * NODE_MAX_HELD per height; blocks no proposal names are evicted first. */
+#define NODE_MAX_HELD 8
 typedef struct {
   uint8_t hash[32];
   uint8_t *bytes;
   size_t len;
+  state_block *sb; /* executed on the current tip (NULL: not yet) */
+  int verdict;     /* -1 not validated, 0 invalid, 1 valid */
+  int own;         /* built by this node (never evicted) */
 } held_block;
+
+/* ---- peers (node_net.c) ---- */
+
+/* What we know a peer holds of the votes of one round at its height:
+ * `have` it told us (RoundState) or sent us; `sent` we sent it since the
+ * last refresh (cleared every NET_REFRESH_MS so that a message the peer
+ * could not keep is offered again). */
+#define NET_VBITS (CONS_MAX_VALIDATORS / 8)
+typedef struct {
+  uint32_t round;
+  uint8_t have[2][NET_VBITS], sent[2][NET_VBITS]; /* [0] prevotes, [1] precommits */
+} net_round_bits;
+
+#define NET_ROUNDS 12
+typedef struct {
+  char id[41];
+  int have_state;            /* a RoundState arrived */
+  uint64_t height;           /* the height it is deciding */
+  uint32_t round;
+  int step, has_proposal, has_block;
+  uint64_t base;             /* lowest committed block it serves (0: none) */
+  net_round_bits rb[NET_ROUNDS];
+  size_t nrb;
+  uint64_t bits_height;      /* height rb[] is about */
+  uint64_t refresh_ms;
+  uint64_t prop_sent_h;      /* proposal (height, round) sent to it */
+  uint32_t prop_sent_r;
+  int prop_sent;
+  uint8_t block_sent[32];    /* proposal block last sent, and when */
+  uint64_t block_sent_ms;
+  unsigned sync_inflight;    /* block requests outstanding to it */
+  unsigned noblock;          /* NoBlock answers for heights it claimed */
+} net_peer;
+
+/* Block sync: a window of heights above our tip being fetched. */
+#define NET_SYNC_WINDOW 32
+typedef struct {
+  uint64_t height;          /* 0 = free */
+  char from[41];            /* the peer asked */
+  uint64_t asked_ms;
+  uint8_t *block, *commit;  /* the answer (NULL until it arrives) */
+  size_t blen, clen;
+} net_sync_slot;
 
 typedef struct node {
   uv_loop_t *loop;
@@ -96,6 +146,34 @@ typedef struct node {
   held_block *held;    /* current height only */
   size_t nheld;
   mempool *mp;
+  /* p2p (node_net.c) */
+  struct p2p_switch *sw;
+  net_peer *peers;
+  size_t npeers;
+  uv_timer_t gossip_timer;
+  uv_check_t flush;          /* after each loop turn: our RoundState if it changed */
+  int state_dirty;
+  uint64_t sent_h, sent_r;   /* last RoundState broadcast */
+  int sent_step, sent_prop, sent_block;
+  size_t sent_votes;
+  net_sync_slot sync[NET_SYNC_WINDOW];
+  uint64_t sync_best;        /* highest committed height a peer claims */
+  uint64_t sync_log_ms, sync_log_h;
+  atomic_int catching_up;
+  /* decided at the current height on a block we do not hold */
+  int decided;
+  uint8_t decided_hash[32];
+  uint8_t *decided_commit;
+  size_t decided_clen;
+  uint32_t decided_round;
+  uint64_t decided_ask_ms;
+  uint64_t want_ask_ms;      /* last request for a block to validate */
+  uint8_t node_sec[64];      /* the p2p identity (wiped at exit) */
+  int net_closed;            /* the switch finished closing */
+  atomic_uint a_peers;
+  uv_mutex_t net_lock;
+  char *net_metrics;         /* under net_lock: p2p metrics text for /metrics */
+  char *peers_json;          /* under net_lock: the peers RPC answer */
   rpc_server *rpc;
   rpc_method *methods; /* the RPC method table (owned) */
   uv_timer_t timer, kick, waiter_timer;
@@ -116,11 +194,39 @@ typedef struct node {
   /* metrics */
   atomic_ullong m_blocks, m_txs, m_txs_failed, m_rejected, m_last_block_txs;
   atomic_ullong m_last_commit_ms, m_start_ms;
+  atomic_ullong m_last_interval_ms, m_rounds; /* block interval; sum of commit rounds */
+  atomic_uint m_last_round;
 } node;
 
 uint64_t node_now_ms(void);
+/* The engine's shell (node.c): drain actions, re-arm the timer. */
+void node_pump(node *n);
+/* A proposal block of the current height from a peer (copied). Returns 0,
+ * COHORT_ERR_DUPLICATE, COHORT_ERR_STALE (another height),
+ * COHORT_ERR_DECODE (not a block: the peer's fault) or COHORT_ERR_NOMEM. */
+int node_held_offer(node *n, const uint8_t *bytes, size_t len);
+/* The block of hash at the current height, if this node holds it. */
+const uint8_t *node_held_bytes(const node *n, const uint8_t hash[32], size_t *len);
+/* Block sync: check, execute and commit block tip+1 with its commit, then
+ * start the next height. COHORT_ERR_BAD_BLOCK (the sender's fault) or a
+ * fatal-band code (ours; the node stops). */
+int node_apply_synced(node *n, const uint8_t *block, size_t blen, const uint8_t *commit,
+                      size_t clen, core_errbuf *eb);
+
+/* Peers (node_net.c); node thread only. */
+int node_net_start(node *n, core_errbuf *eb);
+void node_net_close(node *n);
+void node_net_changed(node *n);
+void node_net_own_vote(node *n, const cons_vote *v);
+void node_net_own_proposal(node *n, const cons_proposal *p);
+void node_net_tx(node *n, const uint8_t *raw, size_t len, const char *except_peer);
+void node_net_committed(node *n, uint64_t h);
+void node_net_want(node *n);
 /* Node thread only. */
 int node_broadcast(node *n, tx_t *tx, core_errbuf *eb); /* mempool add + poke */
+/* The same for a tx from a peer (from_peer: its ID, not relayed back to it,
+ * and a refusal is not counted as an RPC rejection). */
+int node_add_tx(node *n, tx_t *tx, const char *from_peer, core_errbuf *eb);
 void node_register_waiter(node *n, const uint8_t hash[32], rpc_call *c);
 /* Publish the tip after a commit (node thread). */
 void node_view_publish(node *n);

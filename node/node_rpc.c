@@ -128,7 +128,7 @@ static void m_status(void *ctx, rpc_call *c, json_t *params) {
       "node_id", json_string(n->node_id), "latest_height", (json_int_t)v->height,
       "latest_block_hash", nr_hexj(v->last_block_hash, 32), "latest_app_hash",
       nr_hexj(v->app_hash, 32), "latest_block_time", t, "earliest_height",
-      (json_int_t)(v->height ? 1 : 0), "catching_up", 0, "genesis_hash",
+      (json_int_t)(v->height ? 1 : 0), "catching_up", atomic_load(&n->catching_up) != 0, "genesis_hash",
       nr_hexj(v->genesis_hash, 32), "validator", "pubkey",
       nr_hexj(privval_pubkey(n->pv), 32), "power", nr_amount(power), "consensus", "height",
       (json_int_t)atomic_load(&n->a_cons_height), "round", (int)atomic_load(&n->a_cons_round),
@@ -485,7 +485,23 @@ static void m_broadcast_tx(void *ctx, rpc_call *c, json_t *params) {
 }
 
 /* Weights count against [rpc] max_batch_weight (docs/rpc.md). */
+/* net_info: the peers as the node thread last published them. */
+static void m_net_info(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {NULL};
+  if (nr_check_names(c, params, names)) return;
+  uv_mutex_lock(&n->net_lock);
+  json_t *r = n->peers_json ? json_loads(n->peers_json, 0, NULL) : NULL;
+  uv_mutex_unlock(&n->net_lock);
+  if (!r)
+    r = json_pack("{s:s, s:s, s:i, s:[]}", "node_id", n->node_id, "listen", "", "n_peers", 0,
+                  "peers");
+  json_object_set_new(r, "catching_up", json_boolean(atomic_load(&n->catching_up) != 0));
+  rpc_call_reply(c, r);
+}
+
 const rpc_method node_rpc_methods[] = {
+    {"net_info", m_net_info, 1},
     {"health", m_health, 1},   {"status", m_status, 1},   {"block", m_block, 10},
     {"tx", m_tx, 2},           {"account", m_account, 1}, {"broadcast_tx", m_broadcast_tx, 5},
     {"supply", m_supply, 1},
@@ -498,13 +514,18 @@ char *node_metrics(void *ctx) {
   size_t mp_size, mp_bytes;
   nr_mempool_stats(n, &mp_size, &mp_bytes);
   char *market = node_rpc_market_metrics();
-  size_t ml = market ? strlen(market) : 0;
-  char *buf = malloc(4096 + ml);
+  uv_mutex_lock(&n->net_lock);
+  char *net = n->net_metrics ? strdup(n->net_metrics) : NULL;
+  uv_mutex_unlock(&n->net_lock);
+  size_t ml = market ? strlen(market) : 0, nl = net ? strlen(net) : 0;
+  char *buf = malloc(8192 + ml + nl);
   if (!buf) {
     free(market);
+    free(net);
     return NULL;
   }
-  int len = snprintf(buf, 4096,
+  uint64_t blocks = atomic_load(&n->m_blocks);
+  int len = snprintf(buf, 8192,
            "# HELP cohort_height Latest committed block height.\n# TYPE cohort_height gauge\n"
            "cohort_height %llu\n"
            "# HELP cohort_blocks_total Blocks committed since start.\n# TYPE cohort_blocks_total counter\n"
@@ -522,16 +543,31 @@ char *node_metrics(void *ctx) {
            "# HELP cohort_mempool_bytes Bytes waiting.\n# TYPE cohort_mempool_bytes gauge\n"
            "cohort_mempool_bytes %zu\n"
            "# HELP cohort_consensus_round Current consensus round.\n# TYPE cohort_consensus_round gauge\n"
-           "cohort_consensus_round %u\n",
+           "cohort_consensus_round %u\n"
+           "# HELP cohort_consensus_rounds_total Sum of the rounds blocks were decided in "
+           "(0 for a first-round decision).\n# TYPE cohort_consensus_rounds_total counter\n"
+           "cohort_consensus_rounds_total %llu\n"
+           "# HELP cohort_consensus_last_round Round the latest block was decided in.\n"
+           "# TYPE cohort_consensus_last_round gauge\ncohort_consensus_last_round %u\n"
+           "# HELP cohort_block_interval_ms Time between the last two commits on this node.\n"
+           "# TYPE cohort_block_interval_ms gauge\ncohort_block_interval_ms %llu\n"
+           "# HELP cohort_catching_up 1 while block sync fetches blocks peers are ahead by.\n"
+           "# TYPE cohort_catching_up gauge\ncohort_catching_up %d\n"
+           "# HELP cohort_peers Peers connected.\n# TYPE cohort_peers gauge\ncohort_peers %u\n",
            (unsigned long long)nr_height(n), (unsigned long long)atomic_load(&n->m_blocks),
            (unsigned long long)atomic_load(&n->m_txs),
            (unsigned long long)atomic_load(&n->m_txs_failed),
            (unsigned long long)atomic_load(&n->m_rejected),
            (unsigned long long)atomic_load(&n->m_last_block_txs), mp_size, mp_bytes,
-           atomic_load(&n->a_cons_round));
-  if (len < 0 || len >= 4096) len = 0;
-  if (market) memcpy(buf + len, market, ml + 1);
-  else buf[len] = 0;
+           atomic_load(&n->a_cons_round), (unsigned long long)atomic_load(&n->m_rounds),
+           atomic_load(&n->m_last_round), (unsigned long long)atomic_load(&n->m_last_interval_ms),
+           atomic_load(&n->catching_up) != 0, atomic_load(&n->a_peers));
+  (void)blocks;
+  if (len < 0 || len >= 8192) len = 0;
+  buf[len] = 0;
+  if (market) memcpy(buf + len, market, ml + 1), len += (int)ml;
+  if (net) memcpy(buf + len, net, nl + 1);
   free(market);
+  free(net);
   return buf;
 }

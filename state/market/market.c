@@ -4,7 +4,8 @@
  * Order within a block h (docs/tasks.md "Block order"):
  *   begin  (after the header's beacon reveal, before any transaction):
  *          tasks waiting for a seat, oldest first; then draws due at h
- *          (DRAWING tasks), in task-ID order;
+ *          (DRAWING tasks), in task-ID order. A block without a reveal
+ *          draws nothing: its due draws move to h + 1;
  *   txs    in block order;
  *   end    unbonding stake due at h is released; windows due at h close
  *          (commit/reveal windows, challenge windows), in task-ID order;
@@ -36,6 +37,10 @@ static int run_due(state_exec *x, uint8_t kind, int (*fn)(state_exec *, const ui
 }
 
 int sx_begin_block(state_exec *x) {
+  /* Draws need a beacon nobody knew when the tasks were included: only a
+   * block whose header reveals the next link of its proposer's hash chain
+   * has one. Without it, every draw waits for the next block. */
+  if (!x->revealed) return run_due(x, DL_DRAW, mk_task_draw_postpone);
   int rc = mk_serve_waiting(x); /* those who waited go first */
   return rc ? rc : run_due(x, DL_DRAW, mk_task_draw_due);
 }

@@ -2,8 +2,8 @@
  *
  * Candidates for task T: executors that accept work, have at least
  * min_executor_stake bonded, are not jailed, hold fewer seats than their
- * declared capacity, whose price fits (market_seat_cost(max_steps) <= reward/k)
- * and that never sat on T; in address order. For seat j of attempt a:
+ * declared capacity, whose price fits (market_seat_cost(max_steps) <= reward/k),
+ * that never sat on T and are not T's owner; in address order. For seat j of attempt a:
  *   seed = sha256("cohort/draw/v2" || beacon || T || u32be(a) || u32be(j))
  * and the seat goes to the first candidate at which the running sum of
  * stakes exceeds first16bytes(seed) mod total stake; it leaves the pool (no
@@ -62,8 +62,11 @@ static int visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   if (kl != 22) return COHORT_ERR_CORRUPT;
   Cohort__Executor *e = cohort__executor__unpack(NULL, vl, v);
   if (!e) return COHORT_ERR_CORRUPT;
+  /* never the task's owner: a customer on its own committee could keep a
+   * quorum from forming (see resolve in market_task.c) */
   int avail = e->accepting && e->stake >= d->min_stake && e->stake > 0 && !e->jailed_until &&
-              !was_member(d->t, k + 2);
+              !was_member(d->t, k + 2) &&
+              !(d->t->owner.len == 20 && !memcmp(k + 2, d->t->owner.data, 20));
   int staked = avail && e->active_tasks < e->capacity;
   uint64_t cost = market_seat_cost(e->price_per_msteps, e->price_per_task, d->t->max_steps);
   int fits = cost <= d->per_seat;

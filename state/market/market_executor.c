@@ -4,7 +4,8 @@
  * Rules (docs/tasks.md "For executor operators"):
  * - RegisterExecutor bonds STK (the first time at least min_executor_stake)
  *   and sets price, availability and capacity (1..max_executor_capacity:
- *   the most seats it holds at once; the draw never seats it beyond).
+ *   the most seats it holds at once; the draw never seats it beyond, and a
+ *   re-registration may not declare fewer than it holds now).
  * - A seat locks the stake the executor had when drawn: Unbond may not take
  *   the bond below seat_lock (the largest such stake among held seats)
  *   until those tasks settle.
@@ -76,6 +77,12 @@ int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res) {
                  "1 to %u (params.max_executor_capacity)", cap, p->max_executor_capacity);
     goto out;
   }
+  if (cap < e.active_tasks) { /* else it would hold more seats than it declares */
+    rc = mk_fail(res, COHORT_ERR_INVALID, "capacity %u is below the %u seats held now: lower it "
+                 "once they are agreed (register as not accepting to take no new ones)", cap,
+                 e.active_tasks);
+    goto out;
+  }
   if ((rc = bank_debit(x, tx->sender, BANK_STK, m->add_stake)) == COHORT_ERR_FUNDS) {
     uint64_t c, s, n;
     if ((rc = bank_get(x, tx->sender, &c, &s, &n))) goto out;
@@ -129,7 +136,12 @@ int mk_exec_unbond(state_exec *x, const tx_t *tx, state_tx_result *res) {
   nu.amount = u ? u->amount : 0;
   if (u) cohort__unbonding__free_unpacked(u, NULL);
   if ((rc = core_add_u64(&nu.amount, nu.amount, m->amount))) goto out;
-  rc = sx_put_msg(x, k, sizeof k, &nu.base);
+  if ((rc = sx_put_msg(x, k, sizeof k, &nu.base))) goto out;
+  /* the same entry by executor, for slashes (newest first) */
+  uint8_t ik[30] = {'U', '/'};
+  memcpy(ik + 2, tx->sender, 20);
+  core_put_u64be(ik + 22, x->height + p->unbonding_blocks);
+  rc = sx_put(x, ik, sizeof ik, NULL, 0);
 out:
   cohort__executor__free_unpacked(e, NULL);
   return rc;
@@ -197,31 +209,97 @@ int mk_seat_release(state_exec *x, const uint8_t exec_id[20], const uint8_t task
   return rc;
 }
 
-/* Slash bps/10000 of stake + unbonding, taking it from the bond first, and
- * burn it. */
-static int slash(state_exec *x, Cohort__Executor *e, uint32_t bps, uint64_t *out) {
+typedef struct {
+  uint64_t heights[64];
+  size_t n;
+  int more;
+} unbond_heights;
+
+static int collect_height(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)v;
+  (void)vl;
+  unbond_heights *l = ctx;
+  if (kl != 30) return COHORT_ERR_CORRUPT;
+  if (l->n == 64) { /* keep the newest 64; the loop comes back for older ones */
+    memmove(l->heights, l->heights + 1, 63 * sizeof *l->heights);
+    l->n--;
+    l->more = 1;
+  }
+  l->heights[l->n++] = core_get_u64be(k + 22);
+  return 0;
+}
+
+/* Take `amt` from the executor's unbonding entries, newest first, so that
+ * the entries always add up to e->unbonding: a slash reaches stake that is
+ * leaving, and no entry can later pay out what a slash took. */
+static int slash_unbonding(state_exec *x, const uint8_t id[20], uint64_t amt) {
+  while (amt) {
+    unbond_heights l = {.n = 0};
+    uint8_t pre[22] = {'U', '/'};
+    memcpy(pre + 2, id, 20);
+    int rc = sx_scan(x, pre, sizeof pre, collect_height, &l);
+    if (rc) return rc;
+    if (!l.n) return COHORT_ERR_CORRUPT; /* e->unbonding says there is more */
+    for (size_t i = l.n; amt && i-- > 0;) {
+      uint8_t k[30] = {'u', '/'}, ik[30];
+      core_put_u64be(k + 2, l.heights[i]);
+      memcpy(k + 10, id, 20);
+      memcpy(ik, pre, 22);
+      core_put_u64be(ik + 22, l.heights[i]);
+      Cohort__Unbonding *u =
+          (Cohort__Unbonding *)sx_get_msg(x, k, sizeof k, &cohort__unbonding__descriptor, &rc);
+      if (rc) return rc;
+      if (!u) return COHORT_ERR_CORRUPT;
+      uint64_t take = u->amount < amt ? u->amount : amt;
+      u->amount -= take;
+      amt -= take;
+      if (u->amount) {
+        rc = sx_put_msg(x, k, sizeof k, &u->base);
+      } else {
+        rc = sx_del(x, k, sizeof k);
+        if (!rc) rc = sx_del(x, ik, sizeof ik);
+      }
+      cohort__unbonding__free_unpacked(u, NULL);
+      if (rc) return rc;
+    }
+    if (amt && !l.more) return COHORT_ERR_CORRUPT;
+  }
+  return COHORT_OK;
+}
+
+/* Slash bps/10000 of stake + unbonding, taking it from the bond first, then
+ * from the unbonding entries newest first, and burn it. */
+static int slash(state_exec *x, const uint8_t id[20], Cohort__Executor *e, uint32_t bps,
+                 uint64_t *out) {
   uint64_t base;
   if (core_add_u64(&base, e->stake, e->unbonding)) return COHORT_ERR_CORRUPT;
   uint64_t amt = (uint64_t)((unsigned __int128)base * bps / 10000);
   uint64_t from_stake = amt <= e->stake ? amt : e->stake;
   e->stake -= from_stake;
-  e->unbonding -= amt - from_stake; /* unbonding entries keep their amounts; the
-                                       release pays at most what is left */
+  e->unbonding -= amt - from_stake;
+  int rc = amt > from_stake ? slash_unbonding(x, id, amt - from_stake) : COHORT_OK;
+  if (rc) return rc;
   if (core_add_u64(&e->slashed_total, e->slashed_total, amt)) return COHORT_ERR_CORRUPT;
   *out = amt;
   return bank_burn(x, 0, amt);
 }
 
 int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],
-               uint64_t *slashed, int *was_jailed) {
+               int withheld, uint64_t *slashed, int *was_jailed) {
   const Cohort__Params *p = mk_params(x);
   int rc;
   *slashed = 0;
   Cohort__Executor *e = mk_get_exec(x, exec_id, &rc);
   if (!e) return rc ? rc : COHORT_ERR_CORRUPT;
   *was_jailed = e->jailed_until != 0;
+  /* An outage costs one slash however many seats it empties; a reveal
+   * withheld after a commit (the member was up, had the result, and kept a
+   * quorum from forming) costs one per seat. */
+  if ((*was_jailed && withheld) &&
+      (rc = slash(x, exec_id, e, p->liveness_slash_bps, slashed)))
+    goto out;
   if (!*was_jailed) {
-    if ((rc = slash(x, e, p->liveness_slash_bps, slashed))) goto out;
+    if ((rc = slash(x, exec_id, e, p->liveness_slash_bps, slashed))) goto out;
     e->jailed_until = x->height + p->liveness_jail_blocks;
     e->accepting = 0;
     uint8_t k[DL_KEY_LEN] = {'d', '/', DL_JAIL};
@@ -285,12 +363,19 @@ int mk_release_unbondings(state_exec *x) {
       if (!rc) rc = COHORT_ERR_CORRUPT;
       break;
     }
-    uint64_t amt = ul.amounts[i] <= e->unbonding ? ul.amounts[i] : e->unbonding; /* after slashes */
+    uint64_t amt = ul.amounts[i]; /* slashes took theirs from the entries already */
+    if (amt > e->unbonding) {
+      cohort__executor__free_unpacked(e, NULL);
+      rc = COHORT_ERR_CORRUPT;
+      break;
+    }
     e->unbonding -= amt;
-    if (!e->stake && !e->unbonding && !e->active_tasks && !e->seat_lock) {
-      /* Nothing left: the record goes, so draws never scan the dead. (An
-       * unbonding entry of a later height would find no record; none can
-       * exist, as unbonding is 0.) */
+    if (!e->stake && !e->unbonding && !e->active_tasks && !e->seat_lock &&
+        e->jailed_until <= x->height) {
+      /* Nothing left: the record goes, so draws never scan the dead. (No
+       * unbonding entry of a later height can exist: the entries add up to
+       * e->unbonding, which is 0.) Not while jailed: a fresh registration
+       * would leave the jail early (unbonding_blocks < liveness_jail_blocks). */
       uint8_t ek[22];
       rc = sx_del(x, ek, mk_key(ek, 'e', ul.ids[i], 20));
     } else {
@@ -298,10 +383,13 @@ int mk_release_unbondings(state_exec *x) {
     }
     cohort__executor__free_unpacked(e, NULL);
     if (!rc) rc = bank_credit(x, ul.ids[i], BANK_STK, amt);
-    uint8_t k[30];
+    uint8_t k[30], ik[30] = {'U', '/'};
     memcpy(k, pre, 10);
     memcpy(k + 10, ul.ids[i], 20);
+    memcpy(ik + 2, ul.ids[i], 20);
+    core_put_u64be(ik + 22, x->height);
     if (!rc) rc = sx_del(x, k, 30);
+    if (!rc) rc = sx_del(x, ik, 30);
   }
   free(ul.ids);
   free(ul.amounts);

@@ -12,6 +12,9 @@
  * Records (state keys, all in app_hash):
  *   "e/" + executor(20)          -> Executor
  *   "u/" + u64be(h) + executor   -> Unbonding (released at the end of block h)
+ *   "U/" + executor + u64be(h)   -> ""  the same entries by executor (a slash
+ *                                   takes from them newest first, so they
+ *                                   always add up to Executor.unbonding)
  *   "b/" + sha256(data)          -> Blob
  *   "t/" + task(32)              -> Task
  *   "i/" + task                  -> inline input bytes (pruned after retention)
@@ -117,8 +120,13 @@ int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_exec_unbond(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_jail_due(state_exec *x, const uint8_t id[32]);
 /* A member missed a window: slash liveness_slash_bps and jail it, unless it
- * is jailed already (one slash per incident). Frees its seat. */
-int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],
+ * is jailed already (one slash per incident) — except that a reveal
+ * withheld after a commit (withheld = 1) is slashed for every seat. Frees
+ * its seat. */
+/* Begin of a block without a beacon reveal: a draw due now moves to the
+ * next block (market_task.c). */
+int mk_task_draw_postpone(state_exec *x, const uint8_t id[32]);
+int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32], int withheld,
                uint64_t *slashed, int *was_jailed);
 /* Take a seat (drawn): seat record with the stake, active_tasks + 1. */
 int mk_seat_take(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],

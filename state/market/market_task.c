@@ -383,6 +383,7 @@ int mk_submit_task(state_exec *x, const uint8_t owner[20], const uint8_t id[32],
     probe.max_steps = m->max_steps;
     probe.reward = m->reward;
     probe.committee = m->committee;
+    probe.owner = (ProtobufCBinaryData){20, (uint8_t *)owner};
     mk_draw_info di;
     if ((rc = mk_draw_survey(x, &probe, &di))) return rc;
     if (di.eligible + di.busy < m->committee) {
@@ -675,6 +676,20 @@ int mk_task_draw_due(state_exec *x, const uint8_t id[32]) {
   return rc;
 }
 
+/* A block without a beacon reveal draws nothing: its beacon is the one
+ * before it, which the proposer of the previous block knew while it chose
+ * that block's transactions. The draws move on to the next block. */
+int mk_task_draw_postpone(state_exec *x, const uint8_t id[32]) {
+  int rc;
+  Cohort__Task *t = mk_get_task(x, id, &rc);
+  if (!t) return rc ? rc : COHORT_ERR_CORRUPT;
+  if (t->status != T_DRAWING || t->deadline != x->height) rc = COHORT_ERR_CORRUPT;
+  if (!rc) rc = move_to(x, id, t, T_DRAWING, x->height + 1);
+  if (!rc) rc = mk_put_task(x, id, t);
+  cohort__task__free_unpacked(t, NULL);
+  return rc;
+}
+
 typedef struct {
   uint8_t (*k)[42];
   uint64_t *epoch;
@@ -744,7 +759,7 @@ static int window_closed(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
     if (revealing ? m->claim != NULL : m->commitment.len != 0) continue;
     uint64_t slashed;
     int jailed;
-    rc = mk_no_show(x, m->executor.data, id, &slashed, &jailed);
+    rc = mk_no_show(x, m->executor.data, id, revealing, &slashed, &jailed);
     m->replaced = 1;
     if (!rc)
       rc = mk_event(t, x->height, EV_NO_SHOW, m->executor.data, slashed,

@@ -8,6 +8,16 @@
 # build-fuzz/fuzz/artifacts/<target>/. tests/fuzz/<target>.dict is used if
 # present. Extra libFuzzer flags can be passed in FUZZ_FLAGS (e.g. -jobs=2).
 # Exits non-zero if any target found a crash.
+#
+# Targets (build-fuzz/fuzz/targets.txt): decoders of the RPC, WebSocket and
+# p2p layers (fuzz_rpc_*, fuzz_http_request, fuzz_ws_frame, fuzz_p2p_*); the
+# chain's decoders (fuzz_tx, fuzz_block, fuzz_genesis, fuzz_config); the
+# consensus WAL and messages (fuzz_wal, fuzz_cons_msg); the VM (fuzz_vm_*);
+# and fuzz_market, stateful: action sequences (submit, register, commit,
+# reveal, blocks..) run through real signed blocks from a state with tasks in
+# every status, invariants checked after each block
+# (tests/fuzz/chain/fuzz_market.c; about 10 exec/s). Its hand-made seeds
+# come from tests/fuzz/chain/fuzz_market_seeds.py.
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)

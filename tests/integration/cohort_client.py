@@ -32,13 +32,66 @@ def _add(p1, p2):
     return (x3, (lam * (p1[0] - x3) - p1[1]) % P)
 
 
+def _jdouble(p):
+    x, y, z = p
+    if y == 0:
+        return (0, 1, 0)
+    s = (4 * x * y * y) % P
+    m = (3 * x * x) % P
+    x3 = (m * m - 2 * s) % P
+    return (x3, (m * (s - x3) - 8 * pow(y, 4, P)) % P, (2 * y * z) % P)
+
+
+def _jadd_affine(p, q):
+    """Jacobian p plus affine q (mixed addition)."""
+    x1, y1, z1 = p
+    if z1 == 0:
+        return (q[0], q[1], 1)
+    z1z1 = (z1 * z1) % P
+    u2 = (q[0] * z1z1) % P
+    s2 = (q[1] * z1 * z1z1) % P
+    if u2 == x1:
+        return _jdouble(p) if s2 == y1 else (0, 1, 0)
+    h = (u2 - x1) % P
+    r = (s2 - y1) % P
+    hh = (h * h) % P
+    hhh = (h * hh) % P
+    v = (x1 * hh) % P
+    x3 = (r * r - hhh - 2 * v) % P
+    return (x3, (r * (v - x3) - y1 * hhh) % P, (z1 * h) % P)
+
+
+def _affine(p):
+    if p[2] == 0:
+        return None
+    zi = pow(p[2], -1, P)
+    zi2 = (zi * zi) % P
+    return ((p[0] * zi2) % P, (p[1] * zi2 * zi) % P)
+
+
+_GTABLE = []  # G * 2^i, affine, for fast fixed-base multiplication
+
+
 def _mul(p, n):
-    r = None
-    for i in range(256):
+    """Scalar multiplication (the math of the BIP's point_mul, in Jacobian
+    coordinates so that it runs in milliseconds)."""
+    if p == G:
+        if not _GTABLE:
+            q = (G[0], G[1], 1)
+            for _ in range(256):
+                _GTABLE.append(_affine(q))
+                q = _jdouble(q)
+        r = (0, 1, 0)
+        for i in range(256):
+            if (n >> i) & 1:
+                r = _jadd_affine(r, _GTABLE[i])
+        return _affine(r)
+    r = (0, 1, 0)
+    for i in reversed(range(256)):
+        r = _jdouble(r)
         if (n >> i) & 1:
-            r = _add(r, p)
-        p = _add(p, p)
-    return r
+            r = _jadd_affine(r, p)
+    return _affine(r)
 
 
 def _tagged(tag, msg):

@@ -32,11 +32,8 @@ class Node:
         self.proc = None
         self.keep = keep
         self.log_path = os.path.join(self.home, "cohortd.log")
-        # p2p on an ephemeral port: tests run side by side (ctest -j), and
-        # none may take the default 26656 from another.
         out = subprocess.run([self.exe("cohortd"), "init", "--home", self.home, "--rpc-listen",
-                              "127.0.0.1:%d" % self.port, "--p2p-listen", "127.0.0.1:0"],
-                             capture_output=True, text=True)
+                              "127.0.0.1:%d" % self.port], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         self.init_output = out.stdout
         if genesis_params:  # chain parameters for this test (genesis/params.h names)
@@ -57,9 +54,32 @@ class Node:
             lines.insert(i + 1, "%s = %s" % (k, v))
             text = "\n".join(lines) + "\n"
         open(conf, "w").write(text)
+        # a chain of one by default: peers listen on a free port, so that
+        # tests running side by side never collide
+        self.p2p_port = free_port()
+        self.set_conf("p2p", "listen", "127.0.0.1:%d" % self.p2p_port)
         self.dev_key = os.path.join(self.home, "keys", "dev.json")
         self.dev_sec = cc.load_key(self.dev_key)
         self.dev_addr = cc.address(cc.schnorr_pubkey(self.dev_sec))
+
+    def set_conf(self, section, key, value):
+        """Set `key = value` in [section] of cohortd.conf (replacing it there)."""
+        conf = os.path.join(self.home, "cohortd.conf")
+        lines = open(conf).read().splitlines()
+        i = lines.index("[%s]" % section)
+        j = i + 1
+        while j < len(lines) and not lines[j].startswith("["):
+            if lines[j].split("=")[0].strip() == key:
+                del lines[j]
+                continue
+            j += 1
+        lines.insert(i + 1, "%s = %s" % (key, value))
+        open(conf, "w").write("\n".join(lines) + "\n")
+
+    def node_id(self):
+        import hashlib
+        pub = bytes.fromhex(json.load(open(os.path.join(self.home, "config", "node_key.json")))["public"])
+        return hashlib.sha256(pub).hexdigest()[:40]
 
     def exe(self, name):
         return os.path.join(self.bin, name)
@@ -143,3 +163,34 @@ def run_tests(tests):
             traceback.print_exc()
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
+
+
+def make_testnet(bindir, count, conf_overrides=None, genesis_params=None, keep=False):
+    """`count` validators of one chain on loopback: each home from `cohortd
+    init`, one genesis listing every validator with equal power, and every
+    node's persistent_peers naming all the others. Returns the Nodes (not
+    started)."""
+    nodes = [Node(bindir, conf_overrides, keep=keep, genesis_params=genesis_params)
+             for _ in range(count)]
+    g0 = json.load(open(os.path.join(nodes[0].home, "config", "genesis.json")))
+    vals = []
+    for i, nd in enumerate(nodes):
+        g = json.load(open(os.path.join(nd.home, "config", "genesis.json")))
+        v = g["validators"][0]
+        v["moniker"] = "node%d" % i
+        v["power"] = "100000000000"
+        vals.append(v)
+    g0["validators"] = vals
+    for i, nd in enumerate(nodes):
+        json.dump(g0, open(os.path.join(nd.home, "config", "genesis.json"), "w"), indent=2)
+        # node0's dev key is the funded account: give it to every home
+        if nd is not nodes[0]:
+            shutil.copy(nodes[0].dev_key, nd.dev_key)
+        nd.dev_sec = nodes[0].dev_sec
+        nd.dev_addr = nodes[0].dev_addr
+        peers = ",".join("%s@127.0.0.1:%d" % (o.node_id(), o.p2p_port)
+                         for o in nodes if o is not nd)
+        nd.set_conf("p2p", "persistent_peers", peers)
+        nd.set_conf("node", "moniker", "node%d" % i)
+        nd.moniker = "node%d" % i
+    return nodes
