@@ -111,9 +111,9 @@ def main():
                     "   Logs: %s/nodeK/cohortd.log" % (
                         len(NODES), ups,
                         "" if ups else
-                        " With none, this cohortd does not run the p2p switch yet\n"
-                        "   (its wiring into the node is in progress): no block can be committed,\n"
-                        "   and the demo waits. Ctrl-C stops everything.", DIR))
+                        " With none, the nodes cannot reach each other: check\n"
+                        "   that their p2p ports are free and reachable, and the 'p2p:' lines in\n"
+                        "   the logs.", DIR))
         time.sleep(0.5)
 
 

@@ -7,8 +7,10 @@ from its node_key.json (first 20 bytes of sha256 of the ed25519 public key,
 p2p_addr.h); ports are distinct; a second run into the same directory is
 refused. Then each cohortd starts, serves `status` with the same chain_id
 and genesis_hash (the sha256 of the genesis file) and its own moniker,
-node ID and validator key, and stops cleanly on SIGTERM. (Whether the nodes
-connect and commit is the p2p wiring's test; here they run side by side.)
+node ID and validator key; each connects to the other three (net_info, with
+the node IDs of persistent_peers); a transfer sent to node3 commits, and
+the block that holds it has one hash on all four; then each stops cleanly
+on SIGTERM. (Faults are test_net.py's business.)
 
 usage: test_testnet.py --bin BUILD/bin
 """
@@ -175,6 +177,38 @@ def test_all_start_serve_status_and_stop():
             assert st["validator"]["power"] != "0", "node%d is not in the validator set" % k
             seen.append(st["validator"]["pubkey"])
         assert len(set(seen)) == N
+        urls = ["http://%s/" % conf_value(h, "rpc", "listen") for _, _, h in procs]
+        # the persistent peers connect: every node sees the other three, by ID
+        deadline = time.time() + 60
+        while True:
+            infos = [cc.rpc(u, "net_info", timeout=5) for u in urls]
+            if all(i["n_peers"] == N - 1 for i in infos) or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        for k, i in enumerate(infos):
+            got = sorted(p["id"] for p in i["peers"])
+            assert got == sorted(x for j, x in enumerate(state["ids"]) if j != k), (k, i)
+        # a transfer from the dev key (node0's home) sent to node3 commits on every node
+        st = cc.rpc(urls[N - 1], "status")
+        dev = cc.load_key(os.path.join(OUT, "node0", "keys", "dev.json"))
+        addr = cc.address(cc.schnorr_pubkey(dev))
+        acct = cc.rpc(urls[N - 1], "account", {"address": addr})
+        to = cc.account_id(cc.schnorr_pubkey(bytes(range(1, 33))))
+        tx, _ = cc.signed_transfer(dev, CHAIN, st["params"], int(acct["next_nonce"]), to, 1, 5000)
+        r = cc.rpc(urls[N - 1], "broadcast_tx", {"tx": tx.hex(), "mode": "commit"}, timeout=90)
+        assert r["code"] == 0, r
+        h = r["height"]
+        hashes = set()
+        for u in urls:
+            deadline = time.time() + 30
+            while cc.rpc(u, "status")["latest_height"] < h:
+                assert time.time() < deadline, "%s did not reach height %d" % (u, h)
+                time.sleep(0.1)
+            b = cc.rpc(u, "block", {"height": h, "full": False})
+            hashes.add(b["hash"])
+        assert len(hashes) == 1, hashes
+        print("  transfer committed at height %d, block %s.. on all %d nodes" %
+              (h, hashes.pop()[:16], N))
     finally:
         for p, log, h in procs:
             if p.poll() is None:
