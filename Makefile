@@ -1,17 +1,19 @@
 # Cohort — the two commands a new user needs:
 #   make devnet   install missing Debian packages, build, run a one-validator chain with a demo
 #   make test     the same set-up, then every test (unit, integration, VM differential)
-# Also: make build | make bench | make fuzz | make clean | make devnet-reset
+#   make localnet four validators (four cohortd processes) with executors and a task
+# Also: make build | make bench | make fuzz | make clean | make devnet-reset | make localnet-reset
 
 BUILD       ?= build
 BUILD_TYPE  ?= RelWithDebInfo
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 DEVNET_HOME ?= $(CURDIR)/.devnet
 DEVNET_RPC  ?= 127.0.0.1:27657
+LOCALNET_DIR ?= $(CURDIR)/.localnet
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build devnet devnet-reset test test-asan bench fuzz clean
+.PHONY: all deps build devnet devnet-reset localnet localnet-reset test test-asan bench fuzz clean
 
 all: build
 
@@ -30,6 +32,12 @@ devnet: build
 
 devnet-reset:
 	rm -rf $(DEVNET_HOME)
+
+localnet: build
+	@LOCALNET_DIR=$(LOCALNET_DIR) BIN=$(CURDIR)/$(BUILD)/bin exec bash scripts/localnet.sh
+
+localnet-reset:
+	rm -rf $(LOCALNET_DIR)
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 900

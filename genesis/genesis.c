@@ -1,4 +1,5 @@
-/* genesis/genesis.c — strict genesis.json loading and the devnet default. */
+/* genesis/genesis.c — strict genesis.json loading; the devnet and testnet
+ * builders. */
 #include "genesis/genesis.h"
 
 #include <jansson.h>
@@ -245,35 +246,78 @@ void genesis_free(genesis *g) {
   memset(g, 0, sizeof *g);
 }
 
+static json_t *amount_json(uint64_t v) {
+  char b[24];
+  snprintf(b, sizeof b, "%llu", (unsigned long long)v);
+  return json_string(b);
+}
+
+/* obj[key] = val, consuming val; -1 on failure (val freed). */
+static int put(json_t *obj, const char *key, json_t *val) {
+  return val && json_object_set_new(obj, key, val) == 0 ? 0 : -1;
+}
+
+char *genesis_testnet_json(const char *chain_id, uint64_t time_ms,
+                           const genesis_validator *vals, size_t n_vals,
+                           const genesis_account *accs, size_t n_accs) {
+  if (n_vals == 0) return NULL;
+  char t[32];
+  genesis_time_format(t, time_ms);
+  genesis_params def;
+  genesis_params_default(&def);
+  json_t *root = json_object(), *acc = json_array(), *va = json_array();
+  /* Every parameter, at its default: the file shows the operator each knob. */
+  int bad = !root || put(root, "chain_id", json_string(chain_id)) ||
+            put(root, "genesis_time", json_string(t)) ||
+            put(root, "params", genesis_params_json(&def));
+  for (size_t i = 0; !bad && acc && i < n_accs; i++) {
+    char addr[CORE_ADDR_STR_MAX];
+    core_addr_encode(addr, accs[i].id);
+    json_t *o = json_object();
+    bad = !o || put(o, "address", json_string(addr)) || put(o, "crd", amount_json(accs[i].crd)) ||
+          put(o, "stk", amount_json(accs[i].stk));
+    if (!bad) bad = json_array_append_new(acc, o); /* consumes o, also on failure */
+    else json_decref(o);
+  }
+  for (size_t i = 0; !bad && va && i < n_vals; i++) {
+    const genesis_validator *v = &vals[i];
+    char pk[65], addr[CORE_ADDR_STR_MAX], bc[65];
+    core_hex_encode(pk, v->pubkey, 32);
+    core_addr_encode(addr, v->operator_id);
+    json_t *o = json_object();
+    bad = !o || put(o, "pubkey", json_string(pk)) || put(o, "operator", json_string(addr)) ||
+          put(o, "power", amount_json(v->power)) ||
+          (v->moniker[0] && put(o, "moniker", json_string(v->moniker)));
+    if (!bad && v->has_beacon) {
+      core_hex_encode(bc, v->beacon_commit, 32);
+      bad = put(o, "beacon_commit", json_string(bc));
+    }
+    if (!bad) bad = json_array_append_new(va, o); /* consumes o, also on failure */
+    else json_decref(o);
+  }
+  char *s = NULL;
+  if (!bad && acc && va) {
+    bad = put(root, "accounts", acc) || put(root, "validators", va);
+    acc = va = NULL; /* consumed */
+    if (!bad) s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  }
+  json_decref(acc);
+  json_decref(va);
+  json_decref(root);
+  return s;
+}
+
 char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
                           const uint8_t val_pub[32], const uint8_t dev_id[20],
                           const uint8_t *beacon_commit) {
-  char t[32], pk[65], addr[CORE_ADDR_STR_MAX];
-  genesis_time_format(t, time_ms);
-  core_hex_encode(pk, val_pub, 32);
-  core_addr_encode(addr, dev_id);
-  json_t *root = json_pack(
-      "{s:s, s:s, s:{}, s:[{s:s, s:s, s:s}], s:[{s:s, s:s, s:s, s:s}]}",
-      "chain_id", chain_id, "genesis_time", t, "params",
-      "accounts", "address", addr, "crd", "1000000000000000", "stk", "1000000000000",
-      "validators", "pubkey", pk, "operator", addr, "power", "100000000000",
-      "moniker", "devnet-validator");
-  if (!root) return NULL;
-  /* Every parameter, at its default: the file shows the operator each knob. */
-  genesis_params def;
-  genesis_params_default(&def);
-  json_t *pj = genesis_params_json(&def);
-  if (!pj || json_object_set_new(root, "params", pj)) {
-    json_decref(root);
-    return NULL;
-  }
+  genesis_account a = {.crd = 1000000000000000ull, .stk = 1000000000000ull};
+  genesis_validator v = {.power = 100000000000ull, .moniker = "devnet-validator"};
+  memcpy(a.id, dev_id, 20);
+  memcpy(v.pubkey, val_pub, 32);
+  memcpy(v.operator_id, dev_id, 20);
   if (beacon_commit) {
-    char bc[65];
-    core_hex_encode(bc, beacon_commit, 32);
-    json_object_set_new(json_array_get(json_object_get(root, "validators"), 0), "beacon_commit",
-                        json_string(bc));
+    v.has_beacon = 1;
+    memcpy(v.beacon_commit, beacon_commit, 32);
   }
-  char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  json_decref(root);
-  return s;
+  return genesis_testnet_json(chain_id, time_ms, &v, 1, &a, 1);
 }

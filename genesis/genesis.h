@@ -1,4 +1,5 @@
-/* genesis/genesis.h — the genesis file: format, strict loading, devnet default.
+/* genesis/genesis.h — the genesis file: format, strict loading, the devnet
+ * and testnet builders.
  *
  * genesis.json (docs/protocol.md has the full schema):
  * {
@@ -68,6 +69,19 @@ void genesis_free(genesis *g);
 char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
                           const uint8_t val_pub[32], const uint8_t dev_id[20],
                           const uint8_t *beacon_commit /* 32 bytes or NULL */);
+
+/* Write a genesis of several validators and funded accounts (what
+ * `cohortd testnet` shares between its homes), every parameter at its
+ * default. Each validator carries its pubkey, operator, power, moniker (if
+ * not empty) and beacon_commit (if has_beacon); each account its address,
+ * crd and stk. Returns malloc'd JSON text (the caller frees) or NULL (out of
+ * memory, or n_vals == 0). The text parses with genesis_parse when the
+ * inputs obey its rules (distinct pubkeys and accounts, power > 0, at most
+ * GENESIS_MAX_VALIDATORS); nothing is checked here. genesis_devnet_json is
+ * the case of one validator and one account. */
+char *genesis_testnet_json(const char *chain_id, uint64_t time_ms,
+                           const genesis_validator *vals, size_t n_vals,
+                           const genesis_account *accs, size_t n_accs);
 
 /* Parse / format RFC 3339 UTC times ("2026-11-24T00:00:00Z", optional
  * fractional seconds up to ms). */

@@ -1,8 +1,8 @@
-/* node/config.c — cohortd.conf parsing over inih, strict about names and
- * values. */
+/* node/config.c — cohortd.conf parsing, strict about names and values
+ * (config.h), the template `cohortd init` writes, and command-line
+ * overrides. */
 #include "node/config.h"
 
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "core/parse.h"
 #include "core/log.h"
 #include "genesis/genesis.h"
+#include "p2p/p2p_addr.h"
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
@@ -42,12 +43,64 @@ void node_config_defaults(node_config *c) {
   c->empty_block_interval_ms = 0;
   c->timeout_propose_ms = 3000;
   c->timeout_vote_ms = 1000;
-  strcpy(c->p2p_listen, "127.0.0.1:26656");
-  c->p2p_max_inbound = 40;
-  c->p2p_max_outbound = 10;
   c->mempool_max_txs = 50000;
   c->mempool_max_bytes = 64 << 20;
   c->mempool_max_per_sender = 10000;
+  strcpy(c->p2p_listen, "127.0.0.1:26656");
+  c->p2p_max_inbound = 40;
+  c->p2p_max_outbound = 10;
+}
+
+/* Checks of string values beyond their length. Each returns 0, or writes the
+ * rest of a sentence that begins "[section] name" into eb and returns
+ * COHORT_ERR_CONFIG. */
+typedef int (*str_check)(const char *v, core_errbuf *eb);
+
+static int check_log_level(const char *v, core_errbuf *eb) {
+  core_log_level l;
+  if (core_log_parse_level(v, &l))
+    return core_errf(eb, COHORT_ERR_CONFIG, " must be debug, info, warn, error or off");
+  return COHORT_OK;
+}
+
+/* Peers see the moniker in the handshake (p2p_handshake.h): printable ASCII. */
+static int check_moniker(const char *v, core_errbuf *eb) {
+  if (!p2p_moniker_is_valid(v, strlen(v)))
+    return core_errf(eb, COHORT_ERR_CONFIG,
+                     " must be at most %d printable ASCII characters (peers see it)",
+                     P2P_MONIKER_MAX);
+  return COHORT_OK;
+}
+
+/* The same rules as p2p_switch_new applies, so a bad address stops the
+ * node at the config line rather than later in the switch. */
+static int check_p2p_listen(const char *v, core_errbuf *eb) {
+  p2p_hostport hp;
+  core_errbuf sub;
+  if (!*v) return COHORT_OK; /* no listener */
+  if (p2p_hostport_parse(v, strlen(v), 1, 0, &hp, &sub))
+    return core_errf(eb, COHORT_ERR_CONFIG, ": %s (or empty: do not listen)", sub.msg);
+  return COHORT_OK;
+}
+
+static int check_p2p_external(const char *v, core_errbuf *eb) {
+  p2p_hostport hp;
+  core_errbuf sub;
+  if (!*v) return COHORT_OK;
+  if (p2p_hostport_parse(v, strlen(v), 0, 1, &hp, &sub))
+    return core_errf(eb, COHORT_ERR_CONFIG, ": %s", sub.msg);
+  return COHORT_OK;
+}
+
+static int check_peer_list(const char *v, core_errbuf *eb) {
+  p2p_peer_addr *a;
+  size_t n;
+  core_errbuf sub;
+  int rc = p2p_peer_list_parse(v, &a, &n, &sub);
+  free(a);
+  if (rc == COHORT_ERR_NOMEM) return core_errf(eb, COHORT_ERR_NOMEM, ": out of memory");
+  if (rc) return core_errf(eb, COHORT_ERR_CONFIG, ": %s", sub.msg);
+  return COHORT_OK;
 }
 
 typedef struct {
@@ -55,15 +108,17 @@ typedef struct {
   int is_str;
   size_t off, size;
   uint64_t lo, hi;
+  str_check check;
 } field;
 
-#define S(sec, nm, m) {sec, nm, 1, offsetof(node_config, m), sizeof(((node_config *)0)->m), 0, 0}
-#define U(sec, nm, m, lo, hi) {sec, nm, 0, offsetof(node_config, m), 0, lo, hi}
+#define S(sec, nm, m, chk) \
+  {sec, nm, 1, offsetof(node_config, m), sizeof(((node_config *)0)->m), 0, 0, chk}
+#define U(sec, nm, m, lo, hi) {sec, nm, 0, offsetof(node_config, m), 0, lo, hi, NULL}
 
 static const field fields[] = {
-    S("node", "moniker", moniker),
-    S("node", "log_level", log_level),
-    S("rpc", "listen", rpc_listen),
+    S("node", "moniker", moniker, check_moniker),
+    S("node", "log_level", log_level, check_log_level),
+    S("rpc", "listen", rpc_listen, NULL),
     U("rpc", "max_body_bytes", rpc_max_body_bytes, 1024, 64u << 20),
     U("rpc", "max_batch", rpc_max_batch, 1, 10000),
     U("rpc", "max_conns", rpc_max_conns, 1, 100000),
@@ -88,157 +143,252 @@ static const field fields[] = {
     U("consensus", "empty_block_interval_ms", empty_block_interval_ms, 0, 86400000),
     U("consensus", "timeout_propose_ms", timeout_propose_ms, 10, 3600000),
     U("consensus", "timeout_vote_ms", timeout_vote_ms, 10, 3600000),
-    S("p2p", "listen", p2p_listen),
-    S("p2p", "external_addr", p2p_external_addr),
-    S("p2p", "persistent_peers", p2p_persistent_peers),
-    S("p2p", "seeds", p2p_seeds),
-    U("p2p", "max_inbound", p2p_max_inbound, 0, 10000),
-    U("p2p", "max_outbound", p2p_max_outbound, 0, 10000),
-    U("p2p", "no_pex", p2p_no_pex, 0, 1),
     U("mempool", "max_txs", mempool_max_txs, 1, 10000000),
     U("mempool", "max_bytes", mempool_max_bytes, 1024, 1ull << 34),
     U("mempool", "max_per_sender", mempool_max_per_sender, 1, 10000000),
+    S("p2p", "listen", p2p_listen, check_p2p_listen),
+    S("p2p", "external_addr", p2p_external_addr, check_p2p_external),
+    S("p2p", "persistent_peers", p2p_persistent_peers, check_peer_list),
+    S("p2p", "seeds", p2p_seeds, check_peer_list),
+    /* At least 1: the switch reads 0 as "the default" (p2p_config). A node
+     * that wants no inbound peers leaves listen empty. */
+    U("p2p", "max_inbound", p2p_max_inbound, 1, 10000),
+    U("p2p", "max_outbound", p2p_max_outbound, 1, 1000),
+    U("p2p", "no_pex", p2p_no_pex, 0, 1),
 };
+#define N_FIELDS (sizeof fields / sizeof fields[0])
 
-typedef struct {
-  node_config *c;
-  core_errbuf *eb;
-  int rc;
-} pctx;
+static const field *find_field(const char *section, const char *name) {
+  for (size_t i = 0; i < N_FIELDS; i++)
+    if (!strcmp(fields[i].section, section) && !strcmp(fields[i].name, name)) return &fields[i];
+  return NULL;
+}
 
-static int on_kv(void *user, const char *section, const char *name,
-                 const char *value, int lineno) {
-  pctx *p = user;
-  if (p->rc) return 0;
-  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-    const field *f = &fields[i];
-    if (strcmp(f->section, section) || strcmp(f->name, name)) continue;
-    char *dst = (char *)p->c + f->off;
-    if (f->is_str) {
-      if (strlen(value) >= f->size) {
-        p->rc = core_errf(p->eb, COHORT_ERR_CONFIG, "line %d: [%s] %s is longer than %zu characters",
-                          lineno, section, name, f->size - 1);
-        return 0;
-      }
-      strcpy(dst, value);
-      if (!strcmp(name, "log_level")) {
-        core_log_level l;
-        if (core_log_parse_level(value, &l))
-          p->rc = core_errf(p->eb, COHORT_ERR_CONFIG,
-                            "line %d: [node] log_level must be debug, info, warn, error or off",
-                            lineno);
-      }
-      return p->rc ? 0 : 1;
-    }
-    uint64_t v;
-    if (core_parse_u64(value, &v) || v < f->lo || v > f->hi) {
-      p->rc = core_errf(p->eb, COHORT_ERR_CONFIG,
-                        "line %d: [%s] %s = \"%s\" must be an integer in [%llu, %llu]",
-                        lineno, section, name, value, (unsigned long long)f->lo,
-                        (unsigned long long)f->hi);
-      return 0;
-    }
-    memcpy(dst, &v, sizeof v);
-    return 1;
+static int set_field(node_config *c, const field *f, const char *value, const char *where,
+                     core_errbuf *eb) {
+  char *dst = (char *)c + f->off;
+  if (f->is_str) {
+    if (strlen(value) >= f->size)
+      return core_errf(eb, COHORT_ERR_CONFIG, "%s: [%s] %s is longer than %zu characters",
+                       where, f->section, f->name, f->size - 1);
+    core_errbuf sub;
+    int rc = f->check ? f->check(value, &sub) : COHORT_OK;
+    if (rc) return core_errf(eb, rc, "%s: [%s] %s%s", where, f->section, f->name, sub.msg);
+    memcpy(dst, value, strlen(value) + 1);
+    return COHORT_OK;
   }
-  p->rc = core_errf(p->eb, COHORT_ERR_CONFIG, "line %d: unknown setting [%s] %s", lineno,
-                    section, name);
-  return 0;
+  uint64_t v;
+  if (core_parse_u64(value, &v) || v < f->lo || v > f->hi)
+    return core_errf(eb, COHORT_ERR_CONFIG,
+                     "%s: [%s] %s = \"%.80s\" must be an integer in [%llu, %llu]", where,
+                     f->section, f->name, value, (unsigned long long)f->lo,
+                     (unsigned long long)f->hi);
+  memcpy(dst, &v, sizeof v);
+  return COHORT_OK;
 }
 
-typedef struct {
-  pctx *p;
-  int line;
-} lctx;
-
-/* inih's handler gets no line number, so lines are fed one at a time. */
-static int with_line(void *user, const char *section, const char *name,
-                     const char *value) {
-  lctx *l = user;
-  return on_kv(l->p, section, name, value, l->line);
+int node_config_set(node_config *c, const char *section, const char *name, const char *value,
+                    const char *where, core_errbuf *eb) {
+  const field *f = find_field(section, name);
+  if (!f)
+    return core_errf(eb, COHORT_ERR_CONFIG, "%s: unknown setting [%s] %s", where, section, name);
+  return set_field(c, f, value, where, eb);
 }
 
+int node_config_check(const node_config *c, core_errbuf *eb) {
+  if (c->rpc_max_ws > c->rpc_max_conns)
+    return core_errf(eb, COHORT_ERR_CONFIG,
+                     "[rpc] max_ws = %llu must not exceed max_conns = %llu (WebSockets "
+                     "count toward max_conns; keep room for HTTP)",
+                     (unsigned long long)c->rpc_max_ws, (unsigned long long)c->rpc_max_conns);
+  if (c->rpc_client_buffer_bytes > c->rpc_max_buffer_bytes)
+    return core_errf(eb, COHORT_ERR_CONFIG,
+                     "[rpc] client_buffer_bytes = %llu must not exceed max_buffer_bytes = %llu",
+                     (unsigned long long)c->rpc_client_buffer_bytes,
+                     (unsigned long long)c->rpc_max_buffer_bytes);
+  if (c->p2p_external_addr[0] && !c->p2p_listen[0])
+    return core_errf(eb, COHORT_ERR_CONFIG,
+                     "[p2p] external_addr = %s is set but listen is empty: a node that does "
+                     "not listen has no address to advertise",
+                     c->p2p_external_addr);
+  return COHORT_OK;
+}
+
+static int is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\r'; }
+
+/* The parser is ours rather than inih's: Debian's libinih is built with
+ * INI_MAX_LINE = 200, which splits a longer line into a truncated value and
+ * a syntax error, and a persistent_peers line of four peers is longer. The
+ * syntax is inih's (see config.h), with every error naming its line. */
 int node_config_parse(node_config *c, const char *text, core_errbuf *eb) {
-  pctx p = {c, eb, 0};
-  /* Feed inih one line at a time (keeping the current section) so every
-   * error can name its line. */
-  char section[64] = "";
+  char section[64] = "node";
+  int seen[N_FIELDS] = {0}; /* line where each key was set */
   int lineno = 0;
   const char *s = text;
+  if (!strncmp(s, "\xEF\xBB\xBF", 3)) s += 3; /* a UTF-8 byte order mark */
+  char line[NODE_CONFIG_LINE_MAX + 1];
+  char where[32];
   while (*s) {
     const char *nl = strchr(s, '\n');
     size_t len = nl ? (size_t)(nl - s) : strlen(s);
     lineno++;
-    char line[1024];
-    if (len >= sizeof line)
-      return core_errf(eb, COHORT_ERR_CONFIG, "line %d is longer than %zu characters", lineno,
-                       sizeof line - 1);
+    if (len > NODE_CONFIG_LINE_MAX)
+      return core_errf(eb, COHORT_ERR_CONFIG, "line %d is longer than %d characters", lineno,
+                       NODE_CONFIG_LINE_MAX);
     memcpy(line, s, len);
     line[len] = 0;
+    s += len + (nl ? 1 : 0);
     char *t = line;
-    while (*t == ' ' || *t == '\t') t++;
+    while (is_blank(*t)) t++;
+    if (*t == '#' || *t == ';' || !*t) continue;
     /* An inline comment starts at whitespace followed by '#' or ';'. */
-    for (char *q = t; *q; q++)
-      if ((*q == '#' || *q == ';') && q > t && (q[-1] == ' ' || q[-1] == '\t')) {
+    for (char *q = t + 1; *q; q++)
+      if ((*q == '#' || *q == ';') && (q[-1] == ' ' || q[-1] == '\t')) {
         *q = 0;
         break;
       }
-    for (size_t e = strlen(t); e > 0 && (t[e - 1] == ' ' || t[e - 1] == '\t' || t[e - 1] == '\r'); e--)
-      t[e - 1] = 0;
+    for (size_t e = strlen(t); e > 0 && is_blank(t[e - 1]); e--) t[e - 1] = 0;
     if (*t == '[') {
       char *end = strchr(t, ']');
-      if (!end || (size_t)(end - t - 1) >= sizeof section)
+      if (!end || end[1] || (size_t)(end - t - 1) >= sizeof section)
         return core_errf(eb, COHORT_ERR_CONFIG, "line %d: malformed section header", lineno);
       *end = 0;
-      strcpy(section, t + 1);
-    } else if (*t && *t != '#' && *t != ';' && *t != '\r') {
-      char buf[1200];
-      snprintf(buf, sizeof buf, "[%s]\n%s\n", section[0] ? section : "node", t);
-      lctx l = {&p, lineno};
-      int r = ini_parse_string(buf, with_line, &l);
-      if (p.rc) return p.rc;
-      if (r != 0)
-        return core_errf(eb, COHORT_ERR_CONFIG, "line %d: expected \"key = value\"", lineno);
+      memcpy(section, t + 1, (size_t)(end - t));
+      continue;
     }
-    s += len + (nl ? 1 : 0);
+    char *sep = strpbrk(t, "=:");
+    if (!sep || sep == t)
+      return core_errf(eb, COHORT_ERR_CONFIG, "line %d: expected \"key = value\"", lineno);
+    char *v = sep + 1;
+    *sep = 0;
+    for (size_t e = strlen(t); e > 0 && is_blank(t[e - 1]); e--) t[e - 1] = 0;
+    while (is_blank(*v)) v++;
+    const field *f = find_field(section, t);
+    if (!f)
+      return core_errf(eb, COHORT_ERR_CONFIG, "line %d: unknown setting [%s] %s", lineno,
+                       section, t);
+    size_t idx = (size_t)(f - fields);
+    if (seen[idx])
+      return core_errf(eb, COHORT_ERR_CONFIG, "line %d: [%s] %s is already set on line %d",
+                       lineno, section, t, seen[idx]);
+    seen[idx] = lineno;
+    snprintf(where, sizeof where, "line %d", lineno);
+    int rc = set_field(c, f, v, where, eb);
+    if (rc) return rc;
   }
-  if (!p.rc && c->rpc_max_ws > c->rpc_max_conns)
-    p.rc = core_errf(eb, COHORT_ERR_CONFIG,
-                     "[rpc] max_ws = %llu must not exceed max_conns = %llu (WebSockets "
-                     "count toward max_conns; keep room for HTTP)",
-                     (unsigned long long)c->rpc_max_ws, (unsigned long long)c->rpc_max_conns);
-  if (!p.rc && c->rpc_client_buffer_bytes > c->rpc_max_buffer_bytes)
-    p.rc = core_errf(eb, COHORT_ERR_CONFIG,
-                     "[rpc] client_buffer_bytes = %llu must not exceed max_buffer_bytes = %llu",
-                     (unsigned long long)c->rpc_client_buffer_bytes,
-                     (unsigned long long)c->rpc_max_buffer_bytes);
-  return p.rc;
+  return node_config_check(c, eb);
 }
+
+typedef struct {
+  const char *section, *name, *value, *flag;
+} override;
+static override overrides[NODE_CONFIG_OVERRIDES_MAX];
+static size_t n_overrides;
+
+int node_config_override(const char *section, const char *name, const char *value,
+                         const char *flag) {
+  if (n_overrides == NODE_CONFIG_OVERRIDES_MAX) return COHORT_ERR_TOO_LARGE;
+  overrides[n_overrides++] = (override){section, name, value, flag};
+  return COHORT_OK;
+}
+
+void node_config_overrides_clear(void) { n_overrides = 0; }
 
 int node_config_load(node_config *c, const char *path, core_errbuf *eb) {
   FILE *f = fopen(path, "rb");
-  if (!f) return COHORT_OK; /* defaults */
-  char *buf = malloc(CONFIG_MAX_BYTES + 1);
-  if (!buf) {
-    fclose(f);
-    return COHORT_ERR_NOMEM;
-  }
-  size_t n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
-  fclose(f);
-  int rc;
-  if (n > CONFIG_MAX_BYTES) {
-    rc = core_errf(eb, COHORT_ERR_CONFIG, "%s is larger than 1 MiB", path);
-  } else {
-    buf[n] = 0;
-    rc = node_config_parse(c, buf, eb);
-    if (rc && eb) {
-      char tmp[sizeof eb->msg];
-      memcpy(tmp, eb->msg, sizeof tmp);
-      snprintf(eb->msg, sizeof eb->msg, "%.100s: %.150s", path, tmp);
+  int rc = COHORT_OK;
+  if (f) {
+    char *buf = malloc(CONFIG_MAX_BYTES + 1);
+    if (!buf) {
+      fclose(f);
+      return COHORT_ERR_NOMEM;
     }
-  }
-  free(buf);
+    size_t n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+    fclose(f);
+    if (n > CONFIG_MAX_BYTES) {
+      rc = core_errf(eb, COHORT_ERR_CONFIG, "%s is larger than 1 MiB", path);
+    } else if (memchr(buf, 0, n)) {
+      rc = core_errf(eb, COHORT_ERR_CONFIG, "%s contains a NUL byte: not a text file", path);
+    } else {
+      buf[n] = 0;
+      rc = node_config_parse(c, buf, eb);
+      if (rc && eb) {
+        char tmp[sizeof eb->msg];
+        memcpy(tmp, eb->msg, sizeof tmp);
+        snprintf(eb->msg, sizeof eb->msg, "%.100s: %.150s", path, tmp);
+      }
+    }
+    free(buf);
+  } /* no file: the defaults */
+  for (size_t i = 0; !rc && i < n_overrides; i++)
+    rc = node_config_set(c, overrides[i].section, overrides[i].name, overrides[i].value,
+                         overrides[i].flag, eb);
+  if (!rc && n_overrides) rc = node_config_check(c, eb);
   return rc;
+}
+
+char *node_config_render(const node_config_kv *kv, size_t n, core_errbuf *eb) {
+  const char *t = node_config_template();
+  size_t cap = strlen(t) + 1;
+  for (size_t i = 0; i < n; i++) {
+    if (strchr(kv[i].value, '\n') || strchr(kv[i].value, '\r')) {
+      core_errf(eb, COHORT_ERR_INVALID, "[%s] %s: a value cannot hold a line break",
+                kv[i].section, kv[i].name);
+      return NULL;
+    }
+    cap += strlen(kv[i].name) + strlen(kv[i].value) + 4;
+  }
+  char *out = malloc(cap);
+  unsigned char *used = calloc(n ? n : 1, 1);
+  if (!out || !used) {
+    free(out);
+    free(used);
+    core_errf(eb, COHORT_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  size_t o = 0;
+  char section[64] = "node";
+  for (const char *s = t; *s;) {
+    const char *nl = strchr(s, '\n');
+    size_t len = nl ? (size_t)(nl - s) + 1 : strlen(s);
+    const node_config_kv *hit = NULL;
+    if (*s == '[') {
+      const char *e = memchr(s, ']', len);
+      if (e && (size_t)(e - s - 1) < sizeof section) {
+        memcpy(section, s + 1, (size_t)(e - s - 1));
+        section[e - s - 1] = 0;
+      }
+    } else if (*s != '#') {
+      const char *eq = memchr(s, '=', len);
+      size_t kl = eq ? (size_t)(eq - s) : 0;
+      while (kl > 0 && s[kl - 1] == ' ') kl--;
+      for (size_t i = 0; eq && i < n; i++)
+        if (!strcmp(kv[i].section, section) && strlen(kv[i].name) == kl &&
+            !memcmp(kv[i].name, s, kl)) {
+          hit = &kv[i];
+          used[i] = 1;
+        }
+    }
+    if (hit) {
+      o += (size_t)sprintf(out + o, *hit->value ? "%s = %s\n" : "%s =%s\n", hit->name,
+                           hit->value);
+    } else {
+      memcpy(out + o, s, len);
+      o += len;
+    }
+    s += len;
+  }
+  out[o] = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!used[i]) {
+      core_errf(eb, COHORT_ERR_INVALID, "[%s] %s is not a key of the config template",
+                kv[i].section, kv[i].name);
+      free(out);
+      out = NULL;
+      break;
+    }
+  free(used);
+  return out;
 }
 
 const char *node_config_template(void) {
@@ -293,23 +443,28 @@ const char *node_config_template(void) {
          "empty_block_interval_ms = 0\n"
          "timeout_propose_ms = 3000\n"
          "timeout_vote_ms = 1000\n"
-         "\n[p2p]\n"
-         "# where peers connect (HOST:PORT; empty = do not listen; port 0 = any free port)\n"
-         "listen = 127.0.0.1:26656\n"
-         "# the address peers are told to dial (default: the listen address)\n"
-         "external_addr =\n"
-         "# ID@HOST:PORT,... kept connected at all times (cohortd show-node-id prints an ID)\n"
-         "persistent_peers =\n"
-         "# ID@HOST:PORT,... dialled to learn the addresses of other nodes\n"
-         "seeds =\n"
-         "max_inbound = 40\n"
-         "max_outbound = 10\n"
-         "# 1 = neither ask peers for addresses nor share ours\n"
-         "no_pex = 0\n"
          "\n[mempool]\n"
          "max_txs = 50000\n"
          "max_bytes = 67108864\n"
          "# no sender may hold more pending txs than this; when the mempool is full a\n"
          "# tx paying more per gas evicts the cheapest waiting one\n"
-         "max_per_sender = 10000\n";
+         "max_per_sender = 10000\n"
+         "\n[p2p]\n"
+         "# Where other nodes connect to this one: IP:PORT (0.0.0.0 = every interface;\n"
+         "# port 0 = any free port). Empty = do not listen (dial out only).\n"
+         "listen = 127.0.0.1:26656\n"
+         "# The HOST:PORT peers are told to dial, when it is not the listen address\n"
+         "# (behind NAT, or listening on 0.0.0.0). Empty = the listen address.\n"
+         "external_addr =\n"
+         "# Nodes to stay connected to, redialled when lost: ID@HOST:PORT, comma\n"
+         "# separated (`cohortd show-node-id` prints a node's ID@address).\n"
+         "persistent_peers =\n"
+         "# Nodes dialled at start to learn the addresses of others (peer exchange).\n"
+         "seeds =\n"
+         "# Most inbound peers, and outbound peers besides the persistent ones.\n"
+         "max_inbound = 40\n"
+         "max_outbound = 10\n"
+         "# 1 = neither ask peers for addresses nor share them (a private validator\n"
+         "# behind sentries).\n"
+         "no_pex = 0\n";
 }

@@ -12,7 +12,9 @@ URL="http://$RPC"
 cohort() { "$BIN/cohort" --node "$URL" --home "$HOME_DIR" "$@"; }
 
 if [ ! -f "$HOME_DIR/config/genesis.json" ]; then
-  "$BIN/cohortd" init --home "$HOME_DIR" --moniker devnet --rpc-listen "$RPC"
+  # p2p beside the RPC port, clear of a localnet's 26656..
+  "$BIN/cohortd" init --home "$HOME_DIR" --moniker devnet --rpc-listen "$RPC" \
+    --p2p-listen "${DEVNET_P2P:-127.0.0.1:27656}"
 fi
 if curl -s -m 1 "$URL/health" >/dev/null 2>&1; then
   echo "devnet: something already answers on $URL — stop it first (or set DEVNET_RPC=host:port)" >&2

@@ -126,7 +126,7 @@ int main(int argc, char **argv) {
   int port = free_port();
   snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
   snprintf(cmd, sizeof cmd,
-           "%s/cohortd init --home %s --rpc-listen 127.0.0.1:%d >/dev/null && "
+           "%s/cohortd init --home %s --rpc-listen 127.0.0.1:%d --p2p-listen 127.0.0.1:0 >/dev/null && "
            "sed -i 's/^block_interval_ms = .*/block_interval_ms = %u/; "
            "s/^log_level = .*/log_level = warn/; s/^max_txs = .*/max_txs = 200000/' %s/cohortd.conf",
            bin, home, port, interval, home);

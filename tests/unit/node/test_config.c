@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/config.h"
@@ -87,6 +88,136 @@ static void test_rpc_limits(void **s) {
   assert_int_equal(c.rpc_max_inflight_per_ip, 256); /* untouched default */
 }
 
+#define ID_A "0123456789abcdef0123456789abcdef01234567"
+#define ID_B "89abcdef0123456789abcdef0123456789abcdef"
+
+static void test_p2p_section(void **s) {
+  (void)s;
+  node_config c;
+  core_errbuf eb = {{0}};
+  node_config_defaults(&c);
+  assert_string_equal(c.p2p_listen, "127.0.0.1:26656");
+  assert_string_equal(c.p2p_external_addr, "");
+  assert_string_equal(c.p2p_persistent_peers, "");
+  assert_int_equal(c.p2p_max_inbound, 40);
+  assert_int_equal(c.p2p_max_outbound, 10);
+  assert_int_equal(c.p2p_no_pex, 0);
+  /* Four peers make a line longer than inih's 200 bytes: taken whole. */
+  char t[2048];
+  snprintf(t, sizeof t,
+           "[p2p]\nlisten = 0.0.0.0:26656\nexternal_addr = node0.example.com:26656\n"
+           "persistent_peers = %s@10.0.0.1:26656, %s@[::1]:26656,"
+           "1111111111111111111111111111111111111111@seed-1.example.org:26656,"
+           "2222222222222222222222222222222222222222@192.168.100.200:65535\n"
+           "seeds = %s@seed.example.org:26656\nmax_inbound = 100\nmax_outbound = 1\nno_pex = 1\n",
+           ID_A, ID_B, ID_A);
+  if (node_config_parse(&c, t, &eb)) fail_msg("%s", eb.msg);
+  assert_string_equal(c.p2p_listen, "0.0.0.0:26656");
+  assert_string_equal(c.p2p_external_addr, "node0.example.com:26656");
+  assert_true(strlen(c.p2p_persistent_peers) > 200);
+  assert_non_null(strstr(c.p2p_persistent_peers, "192.168.100.200:65535"));
+  assert_string_equal(c.p2p_seeds, ID_A "@seed.example.org:26656");
+  assert_int_equal(c.p2p_max_inbound, 100);
+  assert_int_equal(c.p2p_max_outbound, 1);
+  assert_int_equal(c.p2p_no_pex, 1);
+  /* empty values: no listener, no peers */
+  node_config_defaults(&c);
+  assert_int_equal(node_config_parse(&c, "[p2p]\nlisten =\npersistent_peers =   # none\n", &eb), 0);
+  assert_string_equal(c.p2p_listen, "");
+  assert_string_equal(c.p2p_persistent_peers, "");
+  /* port 0 (ephemeral) is a valid listen address, as for the switch */
+  assert_int_equal(node_config_parse(&c, "[p2p]\nlisten = tcp://127.0.0.1:0\n", &eb), 0);
+}
+
+static void test_p2p_errors(void **s) {
+  (void)s;
+  /* each names the line, the key and what is wrong */
+  expect("[p2p]\n\nlisten = localhost:26656\n", "line 3: [p2p] listen: address \"localhost:26656\"");
+  expect("[p2p]\nlisten = 127.0.0.1\n", "has no port");
+  expect("[p2p]\nlisten = 127.0.0.1:65536\n", "bad port");
+  expect("[p2p]\nexternal_addr = 1.2.3.4:0\n", "line 2: [p2p] external_addr");
+  expect("[p2p]\nlisten =\nexternal_addr = 1.2.3.4:5\n", "listen is empty");
+  expect("[p2p]\npersistent_peers = " ID_A "@1.2.3.4:5,,\n",
+         "line 2: [p2p] persistent_peers: peer list entry 2 is empty");
+  expect("[p2p]\npersistent_peers = " ID_A "@1.2.3.4:5, nope@1.2.3.4:5\n",
+         "peer list entry 2: peer \"nope@1.2.3.4:5\": the node ID must be 40");
+  expect("[p2p]\npersistent_peers = " ID_A "@1.2.3.4:5," ID_A "@1.2.3.5:5\n",
+         "entries 1 and 2 name the same node");
+  expect("[p2p]\nseeds = " ID_A "\n", "line 2: [p2p] seeds: peer list entry 1");
+  expect("[p2p]\nno_pex = 2\n", "line 2: [p2p] no_pex = \"2\" must be an integer in [0, 1]");
+  expect("[p2p]\nmax_inbound = 0\n", "[1, 10000]");
+  expect("[p2p]\nmax_outbund = 3\n", "line 2: unknown setting [p2p] max_outbund");
+  /* a key set twice is a mistake, not a silent override */
+  expect("[p2p]\nlisten = 127.0.0.1:1\n[rpc]\nlisten = 127.0.0.1:2\n[p2p]\nlisten = 127.0.0.1:3\n",
+         "line 6: [p2p] listen is already set on line 2");
+  expect("[node]\nmoniker = caf\xc3\xa9\n", "line 2: [node] moniker must be at most 64 printable");
+  /* long lines: the field's limit, then the line's */
+  static char big[NODE_CONFIG_LINE_MAX + 64];
+  memset(big, 0, sizeof big);
+  strcpy(big, "[p2p]\nseeds = ");
+  memset(big + strlen(big), 'a', 5000);
+  expect(big, "line 2: [p2p] seeds is longer than 4095 characters");
+  memset(big, 'a', NODE_CONFIG_LINE_MAX + 10);
+  big[NODE_CONFIG_LINE_MAX + 10] = 0;
+  expect(big, "line 1 is longer than 8192 characters");
+  expect("[p2p] x\n", "line 1: malformed section header");
+}
+
+static void test_overrides(void **s) {
+  (void)s;
+  node_config c;
+  core_errbuf eb = {{0}};
+  node_config_defaults(&c);
+  assert_int_equal(node_config_set(&c, "p2p", "listen", "127.0.0.1:7", "--p2p-listen", &eb), 0);
+  assert_string_equal(c.p2p_listen, "127.0.0.1:7");
+  assert_int_equal(node_config_set(&c, "p2p", "listen", "nohost:7", "--p2p-listen", &eb),
+                   COHORT_ERR_CONFIG);
+  assert_non_null(strstr(eb.msg, "--p2p-listen: [p2p] listen: address \"nohost:7\""));
+  assert_string_equal(c.p2p_listen, "127.0.0.1:7"); /* unchanged on failure */
+  /* process-wide overrides apply after the file (here: none, the defaults) */
+  assert_int_equal(node_config_override("p2p", "listen", "", "--p2p-listen"), 0);
+  node_config_defaults(&c);
+  assert_int_equal(node_config_load(&c, "/nonexistent/cohortd.conf", &eb), 0);
+  assert_string_equal(c.p2p_listen, "");
+  node_config_overrides_clear();
+  assert_int_equal(node_config_override("p2p", "listen", "x", "--p2p-listen"), 0);
+  node_config_defaults(&c);
+  assert_int_equal(node_config_load(&c, "/nonexistent/cohortd.conf", &eb), COHORT_ERR_CONFIG);
+  assert_non_null(strstr(eb.msg, "--p2p-listen:"));
+  node_config_overrides_clear();
+  for (int i = 0; i < NODE_CONFIG_OVERRIDES_MAX; i++)
+    assert_int_equal(node_config_override("p2p", "no_pex", "1", "--x"), 0);
+  assert_int_equal(node_config_override("p2p", "no_pex", "1", "--x"), COHORT_ERR_TOO_LARGE);
+  node_config_overrides_clear();
+}
+
+static void test_render(void **s) {
+  (void)s;
+  node_config_kv kv[] = {{"node", "moniker", "node7"},
+                         {"rpc", "listen", "127.0.0.1:1001"},
+                         {"p2p", "listen", "127.0.0.1:1000"},
+                         {"p2p", "persistent_peers", ID_A "@127.0.0.1:2000," ID_B "@127.0.0.1:3000"},
+                         {"consensus", "empty_block_interval_ms", "1500"}};
+  core_errbuf eb = {{0}};
+  char *t = node_config_render(kv, 5, &eb);
+  assert_non_null(t);
+  node_config c;
+  node_config_defaults(&c);
+  if (node_config_parse(&c, t, &eb)) fail_msg("%s", eb.msg);
+  free(t);
+  assert_string_equal(c.moniker, "node7");
+  assert_string_equal(c.rpc_listen, "127.0.0.1:1001");
+  assert_string_equal(c.p2p_listen, "127.0.0.1:1000");
+  assert_string_equal(c.p2p_persistent_peers, kv[3].value);
+  assert_int_equal(c.empty_block_interval_ms, 1500);
+  assert_int_equal(c.block_interval_ms, 1000);
+  node_config_kv bad = {"p2p", "nope", "1"};
+  assert_null(node_config_render(&bad, 1, &eb));
+  assert_non_null(strstr(eb.msg, "[p2p] nope is not a key"));
+  node_config_kv nl = {"node", "moniker", "a\nlisten = 1"};
+  assert_null(node_config_render(&nl, 1, &eb));
+}
+
 /* The sample in docs/operator.md must be accepted as written. */
 static void test_operator_doc_sample(void **s) {
   (void)s;
@@ -114,6 +245,10 @@ int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_template_parses_to_defaults),
                                      cmocka_unit_test(test_values), cmocka_unit_test(test_errors),
                                      cmocka_unit_test(test_rpc_limits),
+                                     cmocka_unit_test(test_p2p_section),
+                                     cmocka_unit_test(test_p2p_errors),
+                                     cmocka_unit_test(test_overrides),
+                                     cmocka_unit_test(test_render),
                                      cmocka_unit_test(test_operator_doc_sample)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,11 +133,66 @@ static void test_docs_show_the_parameter_table(void **s) {
   free(md);
 }
 
+/* The multi-validator builder: what it writes, genesis_parse reads back. */
+static void test_testnet_builder(void **s) {
+  (void)s;
+  genesis_validator v[4];
+  genesis_account a[5];
+  memset(v, 0, sizeof v);
+  memset(a, 0, sizeof a);
+  for (int i = 0; i < 4; i++) {
+    memset(v[i].pubkey, 0x10 + i, 32);
+    memset(v[i].operator_id, 0x20 + i, 20);
+    v[i].power = 100000000000ull;
+    snprintf(v[i].moniker, sizeof v[i].moniker, "node%d", i);
+    v[i].has_beacon = i != 2; /* one without, to see the field left out */
+    memset(v[i].beacon_commit, 0x30 + i, 32);
+    memcpy(a[i + 1].id, v[i].operator_id, 20);
+    a[i + 1].crd = 1000 + (uint64_t)i;
+  }
+  memset(a[0].id, 0x77, 20);
+  a[0].crd = 18000000000000000000ull; /* above 2^53: kept exact as a string */
+  a[0].stk = 5;
+  char *j = genesis_testnet_json("cohort-testnet-1", 1795000000000ull, v, 4, a, 5);
+  assert_non_null(j);
+  genesis g;
+  core_errbuf eb = {{0}};
+  if (genesis_parse(&g, j, strlen(j), &eb)) fail_msg("%s", eb.msg);
+  assert_string_equal(g.chain_id, "cohort-testnet-1");
+  assert_int_equal(g.time_ms, 1795000000000ull);
+  assert_int_equal(g.n_validators, 4);
+  assert_int_equal(g.n_accounts, 5);
+  for (int i = 0; i < 4; i++) {
+    assert_memory_equal(g.validators[i].pubkey, v[i].pubkey, 32);
+    assert_memory_equal(g.validators[i].operator_id, v[i].operator_id, 20);
+    assert_int_equal(g.validators[i].power, v[i].power);
+    assert_string_equal(g.validators[i].moniker, v[i].moniker);
+    assert_int_equal(g.validators[i].has_beacon, v[i].has_beacon);
+    if (v[i].has_beacon) assert_memory_equal(g.validators[i].beacon_commit, v[i].beacon_commit, 32);
+    assert_int_equal(g.accounts[i + 1].crd, 1000 + (uint64_t)i);
+  }
+  assert_true(g.accounts[0].crd == 18000000000000000000ull);
+  assert_int_equal(g.accounts[0].stk, 5);
+  uint8_t h[32];
+  core_sha256(h, j, strlen(j));
+  assert_memory_equal(g.hash, h, 32);
+  genesis_free(&g);
+  free(j);
+  /* duplicates are not the builder's business: the loader refuses them */
+  memcpy(v[3].pubkey, v[0].pubkey, 32);
+  j = genesis_testnet_json("c", 0, v, 4, a, 5);
+  assert_int_equal(genesis_parse(&g, j, strlen(j), &eb), COHORT_ERR_GENESIS);
+  assert_non_null(strstr(eb.msg, "validators[3].pubkey: duplicates validators[0]"));
+  free(j);
+  assert_null(genesis_testnet_json("c", 0, v, 0, a, 5));
+}
+
 int main(void) {
   if (core_init()) return 1;
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_valid),
                                      cmocka_unit_test(test_docs_show_the_parameter_table),
                                      cmocka_unit_test(test_errors_name_the_field),
-                                     cmocka_unit_test(test_supply_overflow)};
+                                     cmocka_unit_test(test_supply_overflow),
+                                     cmocka_unit_test(test_testnet_builder)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
