@@ -417,10 +417,11 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
   return COHORT_OK;
 }
 
-/* A proposal without evidence candidates (the evidence pool passes its
- * items to build_proposal_ev). */
+/* A proposal with the evidence pool's items as candidates. */
 static int build_proposal(node *n, uint64_t h, core_errbuf *eb) {
-  return build_proposal_ev(n, h, NULL, 0, eb);
+  static ProtobufCBinaryData cand[EVPOOL_MAX];
+  size_t k = evpool_candidates(&n->ev, cand);
+  return build_proposal_ev(n, h, cand, k, eb);
 }
 
 /* ---- commit ---- */
@@ -548,6 +549,8 @@ static void publish_task(void *ctx, const uint8_t id[32]) {
   cohort__task__free_unpacked(t, NULL);
 }
 
+static int ev_keep(void *ctx, const uint8_t *b, size_t len);
+
 /* Block h is in the store: close its WAL and start height h + 1. */
 static void next_height(node *n, uint64_t h) {
   cons_wal_rec w = {.kind = CONS_WAL_END_HEIGHT};
@@ -563,6 +566,7 @@ static void next_height(node *n, uint64_t h) {
   }
   held_clear(n);
   prop_clear(&n->prop);
+  evpool_prune(&n->ev, ev_keep, n); /* punished or expired items go */
   n->decided = 0;
   free(n->decided_commit);
   n->decided_commit = NULL;
@@ -905,17 +909,80 @@ static void validate(node *n, cons_action *a) {
   node_net_want(n); /* the block follows its proposal, or we ask for it */
 }
 
-void node_on_evidence(node *n, const char *from_peer, const uint8_t *b, size_t len) {
-  (void)n, (void)from_peer, (void)b, (void)len; /* the evidence pool lands with state evidence */
+/* The offender and height of an item state_check_evidence accepted. */
+static int ev_offender(const uint8_t *b, size_t len, uint8_t key[32], uint64_t *h) {
+  Cohort__DuplicateVoteEvidence *e = cohort__duplicate_vote_evidence__unpack(NULL, len, b);
+  if (!e) return COHORT_ERR_DECODE;
+  Cohort__Vote *v = cohort__vote__unpack(NULL, e->vote_a.len, e->vote_a.data);
+  int rc = COHORT_ERR_DECODE;
+  if (v && v->validator.len == 32) {
+    memcpy(key, v->validator.data, 32);
+    *h = v->height;
+    rc = COHORT_OK;
+  }
+  if (v) cohort__vote__free_unpacked(v, NULL);
+  cohort__duplicate_vote_evidence__free_unpacked(e, NULL);
+  return rc;
 }
 
-static void report_evidence(const cons_action *a) {
+void node_on_evidence(node *n, const char *from_peer, const uint8_t *b, size_t len) {
+  core_errbuf eb = {{0}};
+  if (len > EVPOOL_ITEM_MAX) {
+    if (from_peer) node_net_penalize(n, from_peer, 50, "sent oversized evidence");
+    return;
+  }
+  int rc = state_check_evidence_early(n->st, b, len, &eb);
+  if (rc) {
+    if (core_err_is_fatal(rc)) {
+      LOGW("consensus", "cannot check evidence%s%s: %s — not kept", from_peer ? " from " : "",
+           from_peer ? from_peer : "", eb.msg);
+      return;
+    }
+    /* Already punished or expired: a race, not misbehaviour. Forged or
+     * malformed evidence is. */
+    if (from_peer && (rc == COHORT_ERR_DECODE || rc == COHORT_ERR_SIGNATURE))
+      node_net_penalize(n, from_peer, 50, "sent invalid evidence");
+    if (from_peer)
+      LOGD("consensus", "evidence from %s not kept: %s", from_peer, eb.msg);
+    else
+      LOGI("consensus", "a double sign this node saw is not kept as evidence: %s", eb.msg);
+    return;
+  }
+  uint8_t key[32];
+  uint64_t h;
+  if (ev_offender(b, len, key, &h)) return;
+  rc = evpool_add(&n->ev, key, h, b, len);
+  if (rc < 0) {
+    LOGW("consensus", "evidence pool: cannot keep an item (%s)", core_err_str(rc));
+    return;
+  }
+  if (rc == 0) return; /* known */
   char who[65];
-  core_hex_encode(who, a->vote.validator, 32);
-  LOGW("consensus", "validator %s signed two different %s votes at height %llu round %u "
-       "(evidence; slashing is not wired yet)", who,
-       a->vote.type == VOTE_PREVOTE ? "prevote" : "precommit",
-       (unsigned long long)a->height, a->round);
+  core_hex_encode(who, key, 32);
+  LOGW("consensus", "evidence: validator %s double-signed at height %llu (%s); kept for the "
+       "next proposal and relayed — it will be slashed and removed from the set",
+       who, (unsigned long long)h, from_peer ? "reported by a peer" : "seen by this node");
+  atomic_fetch_add(&n->m_evidence, 1);
+  node_net_evidence(n, NULL, b, len, from_peer);
+}
+
+static void report_evidence(node *n, const cons_action *a) {
+  uint8_t *b;
+  size_t len;
+  core_errbuf eb;
+  if (cons_evidence_encode(&b, &len, &a->vote, &a->vote_b, &eb)) {
+    LOGW("consensus", "cannot encode the evidence of a double sign: %s", eb.msg);
+    return;
+  }
+  node_on_evidence(n, NULL, b, len);
+  free(b);
+}
+
+static int ev_keep(void *ctx, const uint8_t *b, size_t len) {
+  node *n = ctx;
+  core_errbuf eb;
+  int rc = state_check_evidence_early(n->st, b, len, &eb);
+  return rc == 0 || core_err_is_fatal(rc); /* a failure here says nothing about the item */
 }
 
 void node_pump(node *n) {
@@ -932,7 +999,7 @@ again:
       case CONS_ACT_BROADCAST_PROPOSAL: node_net_own_proposal(n, &a.proposal); break;
       case CONS_ACT_BROADCAST_VOTE: node_net_own_vote(n, &a.vote); break;
       case CONS_ACT_COMMIT: do_commit(n, &a); break;
-      case CONS_ACT_EVIDENCE: report_evidence(&a); break;
+      case CONS_ACT_EVIDENCE: report_evidence(n, &a); break;
     }
     cons_action_free(&a);
   }
@@ -1290,6 +1357,7 @@ out:
   rpc_server_close(n->rpc); /* on a failed start; NULL otherwise */
   prop_clear(&n->prop);
   held_clear(n);
+  evpool_free(&n->ev);
   cons_wal_close(n->wal);
   mempool_del(n->mp);
   cons_del(n->cons);

@@ -31,6 +31,7 @@
 #include "consensus/privval.h"
 #include "genesis/genesis.h"
 #include "node/config.h"
+#include "node/evpool.h"
 #include "node/mempool.h"
 #include "rpc/rpc.h"
 #include "state/kv.h"
@@ -146,6 +147,7 @@ typedef struct node {
   held_block *held;    /* current height only */
   size_t nheld;
   mempool *mp;
+  evpool ev;           /* double-sign evidence waiting for a block */
   /* p2p (node_net.c) */
   struct p2p_switch *sw;
   net_peer *peers;
@@ -193,7 +195,7 @@ typedef struct node {
   atomic_uint a_cons_round;
   atomic_int a_cons_step;
   /* metrics */
-  atomic_ullong m_blocks, m_txs, m_txs_failed, m_rejected, m_last_block_txs;
+  atomic_ullong m_blocks, m_txs, m_txs_failed, m_rejected, m_last_block_txs, m_evidence;
   atomic_ullong m_last_commit_ms, m_start_ms;
   atomic_ullong m_last_interval_ms, m_rounds; /* block interval; sum of commit rounds */
   atomic_uint m_last_round;
@@ -225,7 +227,13 @@ void node_net_committed(node *n, uint64_t h);
 void node_net_want(node *n);
 /* Evidence of double signing from a peer (node.c: checked, pooled for our
  * next proposal, relayed). */
+/* Evidence from a peer (from_peer) or our engine (NULL): checked against
+ * the committed state, kept in n->ev, relayed if new. */
 void node_on_evidence(node *n, const char *from_peer, const uint8_t *b, size_t len);
+/* Send every pooled item to one peer (NULL: every peer but except). */
+void node_net_evidence(node *n, const char *peer, const uint8_t *b, size_t len,
+                       const char *except);
+void node_net_penalize(node *n, const char *peer, int points, const char *why);
 /* cohortd-faults: send a vote to every other peer only. */
 void node_net_send_half(node *n, const cons_vote *v);
 /* Node thread only. */

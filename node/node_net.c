@@ -596,6 +596,8 @@ static void on_peer_up(void *ctx, const p2p_peer_info *pi) {
   p->refresh_ms = node_now_ms();
   atomic_store(&n->a_peers, (unsigned)n->npeers);
   send_state(n, p->id);
+  for (size_t i = 0; i < n->ev.n; i++) /* evidence waiting for a block */
+    node_net_evidence(n, p->id, n->ev.items[i].bytes.data, n->ev.items[i].bytes.len, NULL);
   /* our pending txs */
   size_t cnt = mempool_size(n->mp);
   if (cnt > NET_MEMPOOL_TO_NEW_PEER) cnt = NET_MEMPOOL_TO_NEW_PEER;
@@ -769,6 +771,25 @@ void node_net_own_proposal(node *n, const cons_proposal *pr) {
       p->prop_sent_r = pr->round;
     }
   }
+}
+
+void node_net_penalize(node *n, const char *peer, int points, const char *why) {
+  if (n->sw) penalize(n, peer, points, why);
+}
+
+/* One evidence item to one peer, or to every peer but `except`. */
+void node_net_evidence(node *n, const char *peer, const uint8_t *b, size_t len,
+                       const char *except) {
+  if (!n->sw) return;
+  Cohort__P2p__ConsensusMsg m = COHORT__P2P__CONSENSUS_MSG__INIT;
+  m.msg_case = COHORT__P2P__CONSENSUS_MSG__MSG_EVIDENCE;
+  m.evidence = (ProtobufCBinaryData){len, (uint8_t *)b};
+  if (peer) {
+    send_cons(n, peer, &m);
+    return;
+  }
+  for (size_t i = 0; i < n->npeers; i++)
+    if (!except || strcmp(n->peers[i].id, except)) send_cons(n, n->peers[i].id, &m);
 }
 
 void node_net_send_half(node *n, const cons_vote *v) {

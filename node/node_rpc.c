@@ -272,6 +272,76 @@ static int get_range(rpc_call *c, json_t *v, const char *name, size_t lo, size_t
   return 0;
 }
 
+/* validators {height?}: the set that signs `height` (default: the next
+ * block, latest + 1; at most latest + 2, the set the header fixed), with
+ * each validator's key, operator, power and moniker, and the tombstone of
+ * any key asked about with `pubkey`. */
+static void m_validators(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"height", "pubkey", NULL};
+  if (nr_check_names(c, params, names)) return;
+  json_t *hv = nr_param(params, "height", 0), *pkv = nr_param(params, "pubkey", 1);
+  uint64_t top = nr_height(n), h = top + 1;
+  if (hv && !json_is_null(hv)) {
+    uint64_t v;
+    if (json_is_integer(hv) && json_integer_value(hv) >= 0) v = (uint64_t)json_integer_value(hv);
+    else if (!json_is_string(hv) || core_parse_u64(json_string_value(hv), &v)) {
+      rpc_call_error(c, RPC_INVALID_PARAMS, "params.height must be a non-negative integer",
+                     NULL);
+      return;
+    }
+    h = v;
+  }
+  if (h == 0 || h > top + 2) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "no validator set for height %llu: known from 1 to %llu (the "
+             "latest block + 2)", (unsigned long long)h, (unsigned long long)(top + 2));
+    rpc_call_error(c, RPC_NOT_FOUND, msg, NULL);
+    return;
+  }
+  uint8_t pk[32];
+  int want_pk = pkv && !json_is_null(pkv);
+  if (want_pk && nr_get_hash(c, pkv, "pubkey", pk)) return;
+  Cohort__ValidatorSet *vs;
+  if (state_read_validators_at(n->st, h, &vs)) {
+    rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot read the validator set history", NULL);
+    return;
+  }
+  json_t *arr = json_array();
+  uint64_t total = 0;
+  for (size_t i = 0; i < vs->n_validators; i++) {
+    const Cohort__Validator *v = vs->validators[i];
+    json_t *o = json_pack("{s:o, s:o, s:s}", "pubkey", nr_hexj(v->pubkey.data, v->pubkey.len),
+                          "power", nr_amount(v->power), "moniker", v->moniker ? v->moniker : "");
+    if (o && v->operator_.len == 20) json_object_set_new(o, "operator", nr_addrj(v->operator_.data));
+    if (o) json_array_append_new(arr, o);
+    total += v->power; /* bounded: the state checks the total */
+  }
+  cohort__validator_set__free_unpacked(vs, NULL);
+  json_t *r = json_pack("{s:I, s:I, s:o, s:o}", "height", (json_int_t)h, "count",
+                        (json_int_t)json_array_size(arr), "total_power", nr_amount(total),
+                        "validators", arr);
+  if (r && want_pk) {
+    Cohort__Tombstone *t;
+    if (!state_get_tombstone(n->st, pk, &t)) {
+      json_object_set_new(r, "tombstone",
+                          json_pack("{s:I, s:I, s:o, s:o, s:I}", "evidence_height",
+                                    (json_int_t)t->height, "vote_height",
+                                    (json_int_t)t->vote_height, "slashed", nr_amount(t->slashed),
+                                    "unbonding", nr_amount(t->unbonding), "release_height",
+                                    (json_int_t)t->release_height));
+      cohort__tombstone__free_unpacked(t, NULL);
+    } else {
+      json_object_set_new(r, "tombstone", json_null());
+    }
+  }
+  if (!r) {
+    rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot build the answer", NULL);
+    return;
+  }
+  rpc_call_reply(c, r);
+}
+
 static void m_block(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   static const char *const names[] = {"height", "hash", "full", "txs_offset", "txs_limit", NULL};
@@ -525,6 +595,7 @@ static void m_net_info(void *ctx, rpc_call *c, json_t *params) {
 const rpc_method node_rpc_methods[] = {
     {"net_info", m_net_info, 1},
     {"health", m_health, 1},   {"status", m_status, 1},   {"block", m_block, 10},
+    {"validators", m_validators, 2},
     {"tx", m_tx, 2},           {"account", m_account, 1}, {"broadcast_tx", m_broadcast_tx, 5},
     {"supply", m_supply, 1},
 };
@@ -575,7 +646,10 @@ char *node_metrics(void *ctx) {
            "# TYPE cohort_block_interval_ms gauge\ncohort_block_interval_ms %llu\n"
            "# HELP cohort_catching_up 1 while block sync fetches blocks peers are ahead by.\n"
            "# TYPE cohort_catching_up gauge\ncohort_catching_up %d\n"
-           "# HELP cohort_peers Peers connected.\n# TYPE cohort_peers gauge\ncohort_peers %u\n",
+           "# HELP cohort_peers Peers connected.\n# TYPE cohort_peers gauge\ncohort_peers %u\n"
+           "# HELP cohort_evidence_total Double signs this node saw or was told of (new "
+           "items in its evidence pool).\n# TYPE cohort_evidence_total counter\n"
+           "cohort_evidence_total %llu\n",
            (unsigned long long)nr_height(n), (unsigned long long)atomic_load(&n->m_blocks),
            (unsigned long long)atomic_load(&n->m_txs),
            (unsigned long long)atomic_load(&n->m_txs_failed),
@@ -583,7 +657,8 @@ char *node_metrics(void *ctx) {
            (unsigned long long)atomic_load(&n->m_last_block_txs), mp_size, mp_bytes,
            atomic_load(&n->a_cons_round), (unsigned long long)atomic_load(&n->m_rounds),
            atomic_load(&n->m_last_round), (unsigned long long)atomic_load(&n->m_last_interval_ms),
-           atomic_load(&n->catching_up) != 0, atomic_load(&n->a_peers));
+           atomic_load(&n->catching_up) != 0, atomic_load(&n->a_peers),
+           (unsigned long long)atomic_load(&n->m_evidence));
   (void)blocks;
   if (len < 0 || len >= 8192) len = 0;
   buf[len] = 0;

@@ -81,6 +81,11 @@ const Cohort__Params *state_params(const state *st);
  * fatal-band code (store, memory, corrupt history); *out is NULL on error. */
 int state_validators_at(state *st, uint64_t height, Cohort__ValidatorSet **out);
 
+/* The same from the committed store alone, for a reader on another thread
+ * (the RPC): the caller bounds height (1 <= height <= its view's height
+ * + 2); beyond the history's last change it returns the last set. */
+int state_read_validators_at(state *st, uint64_t height, Cohort__ValidatorSet **out);
+
 /* Visit the set history in height order, up to max_height: cb(ctx, h, V_h)
  * for h = 1 and every h <= max_height where V_h differs from V_{h-1}. The
  * set is borrowed for the call. cb returns 0 to go on, non-zero to stop
@@ -200,6 +205,12 @@ int state_build_add_evidence(state_exec *x, const ProtobufCBinaryData *cand, siz
  * offender is punished already), or a fatal-band code (this node's failure;
  * says nothing about the item: keep it). */
 int state_check_evidence(state *st, const uint8_t *bytes, size_t len, core_errbuf *eb);
+
+/* The same, except that votes of the height being decided (state_height +
+ * 1), which only a later block may carry, are judged as if that height were
+ * committed (the set that signs it, the signatures, no tombstone): what a
+ * pool checks when a double sign is seen, before its height commits. */
+int state_check_evidence_early(state *st, const uint8_t *bytes, size_t len, core_errbuf *eb);
 
 /* Execute one decoded tx. `sig_checked` = 1 skips signature verification
  * (only when the caller has verified this exact tx for this chain).

@@ -166,7 +166,8 @@ int state_build_add_evidence(state_exec *x, const ProtobufCBinaryData *cand, siz
   return COHORT_OK;
 }
 
-int state_check_evidence(state *st, const uint8_t *bytes, size_t len, core_errbuf *eb) {
+static int check_evidence(state *st, const uint8_t *bytes, size_t len, int early,
+                          core_errbuf *eb) {
   if (!st->meta) return core_errf(eb, COHORT_ERR_INVALID, "state has no genesis");
   evidence_t e;
   int rc = evidence_decode(&e, bytes, len, eb);
@@ -178,10 +179,20 @@ int state_check_evidence(state *st, const uint8_t *bytes, size_t len, core_errbu
   }
   x->st = st;
   x->height = st->meta->height + 1;
+  /* Votes of the height being decided: judged as in the block after it. */
+  if (early && e.a->height == x->height) x->height++;
   x->begun = 1;
   size_t i;
   rc = sk_check_evidence(x, &e, &i, eb);
   evidence_free(&e);
   state_exec_free(x);
   return rc;
+}
+
+int state_check_evidence(state *st, const uint8_t *bytes, size_t len, core_errbuf *eb) {
+  return check_evidence(st, bytes, len, 0, eb);
+}
+
+int state_check_evidence_early(state *st, const uint8_t *bytes, size_t len, core_errbuf *eb) {
+  return check_evidence(st, bytes, len, 1, eb);
 }

@@ -109,6 +109,13 @@ int state_validators_at(state *st, uint64_t height, Cohort__ValidatorSet **out) 
   return rc == COHORT_ERR_NOT_FOUND ? COHORT_ERR_CORRUPT : rc; /* V_1 is always there */
 }
 
+int state_read_validators_at(state *st, uint64_t height, Cohort__ValidatorSet **out) {
+  *out = NULL;
+  if (height == 0) return COHORT_ERR_NOT_FOUND;
+  int rc = sk_validators_at(st->kv, height, out);
+  return rc == COHORT_ERR_NOT_FOUND ? COHORT_ERR_CORRUPT : rc;
+}
+
 typedef struct {
   uint64_t max;
   int (*cb)(void *ctx, uint64_t height, const Cohort__ValidatorSet *vs);

@@ -49,14 +49,17 @@ def tx_through(n):
 
 
 def wait_all(h, timeout=60):
+    """Every node at h or above; a transfer every 0.5 s meanwhile (empty
+    blocks are off: an idle chain stays where it is)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             if all(height(n) >= h for n in nodes):
                 return
+            tx_through(nodes[0])
         except Exception:
             pass
-        time.sleep(0.2)
+        time.sleep(0.5)
     raise AssertionError("height %d not reached: %s" % (h, [height(n) for n in nodes if n.alive()]))
 
 
@@ -89,7 +92,7 @@ def test_kill_at_every_durable_step_then_rejoin():
         victim.binary = "cohortd-faults"
         nth = 1 if point == "propose" else rng.randint(1, 4)
         victim.env = {"COHORT_FAIL_AT": "%s:%d" % (point, nth)}
-        victim.start()
+        victim.start(may_die=True)  # block sync may bring it to its point at once
         deadline = time.time() + 60
         while victim.alive() and time.time() < deadline:
             tx_through(nodes[rng.randrange(3)])
@@ -107,21 +110,48 @@ def test_kill_at_every_durable_step_then_rejoin():
         print("  killed at %-10s (#%d), restarted, rejoined at height %d" % (point, nth, h))
 
 
-def test_double_signer_is_seen_and_the_chain_goes_on():
+def test_double_signer_is_slashed_and_removed():
     bad = nodes[3]
+    bad_key = bad.rpc("status")["validator"]["pubkey"]
+    before = nodes[0].rpc("validators")
+    assert bad_key in [v["pubkey"] for v in before["validators"]], before
     bad.stop()
     bad.binary = "cohortd-faults"
     bad.env = {"COHORT_EQUIVOCATE": "1"}
     bad.start()
     h0 = max(height(n) for n in nodes)
-    for _ in range(10):
+    ev_height = None
+    deadline = time.time() + 90
+    while ev_height is None and time.time() < deadline:
         tx_through(nodes[0])
         time.sleep(0.3)
-    wait_all(h0 + 3)
+        top = height(nodes[0])
+        for i in range(h0 + 1, top + 1):
+            if nodes[0].rpc("block", {"height": i, "txs_limit": 1}).get("evidence"):
+                ev_height = i
+                break
     seen = [n.moniker for n in nodes[:3]
-            if "signed two different" in open(n.log_path, errors="replace").read()]
-    print("  double-signing seen by %s" % seen)
+            if "double-signed at height" in open(n.log_path, errors="replace").read()]
+    print("  double-signing seen by %s; evidence in block %s" % (seen, ev_height))
     assert seen, "nobody noticed the double signer"
+    assert ev_height, "no block carried the evidence"
+    # V_{H+1} is fixed already; from H+2 the offender signs nothing.
+    wait_all(ev_height + 3)
+    for h in (ev_height + 2, ev_height + 3):
+        vs = nodes[1].rpc("validators", {"height": h, "pubkey": bad_key})
+        assert bad_key not in [v["pubkey"] for v in vs["validators"]], (h, vs)
+        assert vs["count"] == 3, vs
+    assert nodes[1].rpc("validators", {"height": ev_height + 1})["count"] == 4
+    tomb = nodes[2].rpc("validators", {"pubkey": bad_key})["tombstone"]
+    assert tomb and tomb["evidence_height"] == ev_height and int(tomb["slashed"]) > 0, tomb
+    print("  tombstoned at %d: %s base units of STK burned, out of the set from %d" %
+          (ev_height, tomb["slashed"], ev_height + 2))
+    # The three go on, and the commits of later blocks carry no signature of it.
+    h1 = height(nodes[0])
+    for _ in range(3):
+        tx_through(nodes[0])
+        time.sleep(0.3)
+    wait_all(h1 + 2)
     h = min(height(n) for n in nodes)
     for i in range(1, h + 1):
         bs = [n.rpc("block", {"height": i, "txs_limit": 1}) for n in nodes]
@@ -132,7 +162,7 @@ if __name__ == "__main__":
     try:
         setup()
         run_tests([test_kill_at_every_durable_step_then_rejoin,
-                   test_double_signer_is_seen_and_the_chain_goes_on])
+                   test_double_signer_is_slashed_and_removed])
     finally:
         for n in nodes:
             n.cleanup()

@@ -392,6 +392,35 @@ static void test_valid_evidence_slashes_and_removes_at_h_plus_2(void **s) {
   kv_close(kv);
 }
 
+/* A pool sees a double sign of the height being decided: only the next
+ * block may carry it (rule 5), so state_check_evidence refuses it and
+ * state_check_evidence_early judges it as it will be then — a forged
+ * signature, a stranger or a chain mismatch is still refused. */
+static void test_early_check_of_the_height_in_progress(void **s) {
+  (void)s;
+  kv_store *kv;
+  state *st = open_chain(&E4, &kv);
+  core_errbuf eb;
+  steps(&E4, st, 3);
+  uint64_t h = state_height(st) + 1;
+  ProtobufCBinaryData ev = mk_ev(&E4, 1, CHAIN, h, 1);
+  assert_int_equal(state_check_evidence(st, ev.data, ev.len, &eb), COHORT_ERR_INVALID);
+  assert_int_equal(state_check_evidence_early(st, ev.data, ev.len, &eb), 0);
+  ProtobufCBinaryData other = mk_ev(&E4, 1, "another-chain", h, 1);
+  assert_int_equal(state_check_evidence_early(st, other.data, other.len, &eb),
+                   COHORT_ERR_SIGNATURE);
+  ProtobufCBinaryData ahead = mk_ev(&E4, 1, CHAIN, h + 1, 1); /* two ahead: never early */
+  assert_int_not_equal(state_check_evidence_early(st, ahead.data, ahead.len, &eb), 0);
+  /* once h is committed, the ordinary check accepts it */
+  steps(&E4, st, 1);
+  assert_int_equal(state_check_evidence(st, ev.data, ev.len, &eb), 0);
+  free(ev.data);
+  free(other.data);
+  free(ahead.data);
+  state_close(st);
+  kv_close(kv);
+}
+
 static void test_invalid_evidence_is_a_bad_block(void **s) {
   (void)s;
   kv_store *kv;
@@ -807,6 +836,7 @@ int main(void) {
       cmocka_unit_test(test_single_validator_chain_does_not_brick),
       cmocka_unit_test(test_replay_and_priorities_across_removal),
       cmocka_unit_test(test_proposer_picks_includable_evidence),
+      cmocka_unit_test(test_early_check_of_the_height_in_progress),
       cmocka_unit_test(test_allocation_failures_are_fatal_or_identical),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
