@@ -6,6 +6,8 @@ echo "== chain: transfers per second (bench_tps)"
 "$B/bench/bench_tps" --bin "$B/bin" --txs "${BENCH_TXS:-20000}" --senders 8
 echo "== network: four validators under load (bench_net.py, bench_load)"
 python3 "$(dirname "$0")/net/bench_net.py" "$B" --rate "${BENCH_NET_RATE:-1000}" --duration "${BENCH_NET_SECONDS:-60}"
+echo "== network: a fresh node syncs a long chain (bench_sync.py)"
+python3 "$(dirname "$0")/net/bench_sync.py" "$B" --blocks "${BENCH_SYNC_BLOCKS:-3000}"
 echo "== compute market: tasks per minute, latency, executor overhead (bench_tasks.py)"
 python3 "$(dirname "$0")/tasks/bench_tasks.py" "$B" --tasks "${BENCH_TASKS:-60}"
 for f in "$B"/bench/*; do
