@@ -23,7 +23,7 @@ static void usage(FILE *f) {
           "  version       print the version\n\n"
           "options:\n"
           "  --home DIR         home directory (default $COHORT_HOME or ~/.cohort)\n"
-          "  --chain-id ID      (init, testnet) chain ID, default cohort-devnet-1 / cohort-testnet-1\n"
+          "  --chain-id ID      (init, testnet) chain ID, default cohort-devnet-/cohort-testnet- + 6 random hex\n"
           "  --moniker NAME     (init) node name\n"
           "  --rpc-listen H:P   RPC address (init: written to config; start: override)\n"
           "  --p2p-listen H:P   peer-to-peer address, \"\" = none (init: written to config;\n"

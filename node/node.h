@@ -8,7 +8,7 @@
 
 typedef struct {
   const char *home;
-  const char *chain_id; /* default "cohort-devnet-1" */
+  const char *chain_id; /* NULL: a fresh "cohort-devnet-" + 6 hex (node_home_random_chain_id) */
   const char *moniker;
   const char *rpc_listen; /* optional override written into cohortd.conf */
   const char *p2p_listen; /* optional [p2p] listen written into cohortd.conf */
@@ -35,7 +35,7 @@ int node_show_node_id(const char *home, core_errbuf *eb);
 typedef struct {
   const char *out;        /* the directory: created, or existing and empty */
   unsigned validators;    /* 1..NODE_TESTNET_MAX */
-  const char *chain_id;   /* default "cohort-testnet-1" */
+  const char *chain_id;   /* NULL: a fresh "cohort-testnet-" + 6 hex */
   unsigned base_port;     /* default 26656: node K uses p2p base+10K, RPC base+10K+1 */
   const char *hostname;   /* default "127.0.0.1": where the nodes dial each other */
   uint64_t empty_block_interval_ms; /* written to [consensus] when > 0 */

@@ -4,6 +4,7 @@
 #include "node/node_home.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,12 @@ int node_home_node_id(const char *home, char id[41], core_errbuf *eb) {
   return COHORT_OK;
 }
 
+void node_home_random_chain_id(char *out, size_t cap, const char *prefix) {
+  uint8_t r[3];
+  randombytes_buf(r, sizeof r);
+  snprintf(out, cap, "%s-%02x%02x%02x", prefix, r[0], r[1], r[2]);
+}
+
 int node_init_home(const node_init_opts *o, core_errbuf *eb) {
   char p[PATH_MAX + 64];
   snprintf(p, sizeof p, "%s/config/genesis.json", o->home);
@@ -140,7 +147,9 @@ int node_init_home(const node_init_opts *o, core_errbuf *eb) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   uint64_t now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-  const char *cid = o->chain_id ? o->chain_id : "cohort-devnet-1";
+  char fresh[32];
+  node_home_random_chain_id(fresh, sizeof fresh, "cohort-devnet");
+  const char *cid = o->chain_id ? o->chain_id : fresh; /* unique unless asked: no cross-chain replay */
   char *gen = genesis_devnet_json(cid, now_ms - now_ms % 1000, hk.val.pub, dev_id,
                                   hk.beacon_commit);
   if (!gen) {
@@ -155,7 +164,8 @@ int node_init_home(const node_init_opts *o, core_errbuf *eb) {
   char addr[CORE_ADDR_STR_MAX], id[P2P_ID_HEX + 1];
   core_addr_encode(addr, dev_id);
   p2p_node_id_hex(id, hk.node.pub);
-  printf("Initialised %s for chain %s\n", o->home, cid);
+  printf("Initialised %s for chain %s%s\n", o->home, cid,
+         o->chain_id ? "" : " (a fresh chain ID: pass --chain-id to choose one)");
   printf("  config:          %s/cohortd.conf\n", o->home);
   printf("  genesis:         %s/config/genesis.json\n", o->home);
   printf("  validator key:   %s/config/priv_validator_key.json\n", o->home);

@@ -8,6 +8,7 @@
 #ifndef COHORT_NODE_HOME_H
 #define COHORT_NODE_HOME_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -40,6 +41,14 @@ int node_home_write_file(const char *path, const char *text, int mode, core_errb
 /* Write HOME/cohortd.conf: the template with kv in place of the defaults
  * (node_config_render), checked by parsing it back before it is written. */
 int node_home_write_conf(const char *home, const node_config_kv *kv, size_t n, core_errbuf *eb);
+
+/* A fresh chain ID for `cohortd init` / `cohortd testnet` without
+ * --chain-id: prefix + "-" + 6 lowercase hex characters of fresh randomness
+ * (e.g. "cohort-devnet-3fa91c"). Sign bytes bind the chain ID (docs/
+ * protocol.md "Replay across chains"), so two chains initialised with the
+ * defaults do not accept each other's transactions (as CometBFT's init
+ * picks "test-chain-XXXXXX"). out must hold strlen(prefix) + 8 bytes. */
+void node_home_random_chain_id(char *out, size_t cap, const char *prefix);
 
 /* The node ID of HOME/config/node_key.json (p2p_addr.h: hex of the first 20
  * bytes of sha256 of the ed25519 public key). */

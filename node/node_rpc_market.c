@@ -158,10 +158,19 @@ static json_t *task_json(const uint8_t id[32], const Cohort__Task *t, int full) 
       const Cohort__TaskEvent *e = t->timeline[i];
       char detail[200];
       market_event_text(e, detail, sizeof detail);
+      if (e->code == 2 && e->hash.len == 32) {
+        /* drawn: the sentence names the whole beacon (market_event_text
+         * abbreviates hashes), so a draw can be recomputed from the answer */
+        char bh[65];
+        core_hex_encode(bh, e->hash.data, 32);
+        snprintf(detail, sizeof detail, "seat %llu, stake %llu (locked until the task settles); beacon %s",
+                 (unsigned long long)e->a, (unsigned long long)e->b, bh);
+      }
       json_t *ej = json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "height", (json_int_t)e->height,
                              "event", market_event_name(e->code), "code", (int)e->code, "detail",
                              detail, "a", (json_int_t)e->a, "b", (json_int_t)e->b);
       if (e->hash.len == 32) json_object_set_new(ej, "hash", nr_hexj(e->hash.data, 32));
+      if (e->code == 2 && e->hash.len == 32) json_object_set_new(ej, "beacon", nr_hexj(e->hash.data, 32));
       if (e->executor.len == 20) json_object_set_new(ej, "executor", nr_addrj(e->executor.data));
       json_array_append_new(tl, ej);
     }
@@ -752,7 +761,13 @@ static void m_job_get(void *ctx, rpc_call *c, json_t *params) {
   if (nr_get_hash(c, nr_param(params, "job_id", 0), "job_id", id)) return;
   Cohort__Job *j;
   if (state_get_job(n->st, id, &j)) {
-    rpc_call_error(c, RPC_NOT_FOUND, "no such job (job_id is the submit_job tx's hash)", NULL);
+    /* as task_get: a job whose submit tx waits in the mempool is pending */
+    int pending = nr_mempool_has_task(n, id);
+    rpc_call_error(c, RPC_NOT_FOUND,
+                   pending ? "the job's submit tx is in the mempool, not yet committed"
+                           : "no such job (a job ID is sha256(\"cohort/job/v1\" || sender || "
+                             "nonce); see docs/tasks.md)",
+                   json_pack("{s:b}", "pending", pending));
     return;
   }
   static const char *sn[] = {"unknown", "running", "done", "incomplete"};

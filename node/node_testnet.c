@@ -198,7 +198,9 @@ static void print_summary(const node_testnet_opts *o, const char *cid, const uin
 }
 
 int node_testnet(const node_testnet_opts *o, core_errbuf *eb) {
-  const char *cid = o->chain_id ? o->chain_id : "cohort-testnet-1";
+  char fresh[32];
+  node_home_random_chain_id(fresh, sizeof fresh, "cohort-testnet");
+  const char *cid = o->chain_id ? o->chain_id : fresh; /* unique unless asked: no cross-chain replay */
   const char *host = o->hostname ? o->hostname : "127.0.0.1";
   unsigned base = o->base_port ? o->base_port : 26656, n = o->validators;
   p2p_hostport hp;

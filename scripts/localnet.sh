@@ -33,6 +33,8 @@ if [ ! -f "$DIR/testnet.json" ]; then
     exit 1
   fi
   echo "== making a testnet of $N validators in $DIR"
+  # A fixed chain ID is safe here: every testnet gets fresh keys, so no tx
+  # of one localnet verifies on another (docs/protocol.md "Replay across chains").
   "$BIN/cohortd" testnet --validators $N --out "$DIR" --chain-id cohort-localnet-1 \
     --base-port "$BASE" --empty-block-interval-ms "$EMPTY_MS"
 else

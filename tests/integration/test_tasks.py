@@ -488,6 +488,53 @@ def test_duplicate_commit_refused_at_the_door():
     assert err and err["data"]["codespace"] == "duplicate" and "pending already" in err["message"], answers
 
 
+def test_get_while_submit_pending_says_pending():
+    """task_get and job_get answer -32004 with data.pending = true while the
+    submit tx waits in the mempool (docs/rpc.md), false for an unknown ID;
+    a drawn event names the whole beacon (data for recomputing the draw)."""
+    import hashlib
+    import struct
+    st = node.rpc("status")
+    me = cc.account_id(cc.schnorr_pubkey(node.dev_sec))
+    prog = hashlib.sha256(open(os.path.join(GUESTS, "sha256.elf"), "rb").read()).digest()
+    for unknown in ("task_get", "job_get"):
+        key = "task_id" if unknown == "task_get" else "job_id"
+        try:
+            node.rpc(unknown, {key: "00" * 32})
+            raise AssertionError("found")
+        except cc.RpcError as e:
+            assert e.code == -32004 and e.data["pending"] is False, (e.code, e.data)
+
+    def attempt(field, msg, kind):
+        nonce = node.rpc("account", {"address": node.dev_addr})["next_nonce"]
+        body = (cc.pb_uint(1, nonce) + cc.pb_uint(2, 1000000) +
+                cc._varint(field << 3 | 2) + cc._varint(len(msg)) + msg)
+        tx = cc.make_tx(node.dev_sec, st["chain_id"], body)
+        ident = hashlib.sha256(b"cohort/%s/v1" % kind + me + struct.pack(">Q", nonce)).digest().hex()
+        method, key = ("task_get", "task_id") if kind == b"task" else ("job_get", "job_id")
+        node.rpc("broadcast_tx", {"tx": tx.hex()})
+        try:
+            node.rpc(method, {key: ident})
+            return None  # committed already (a block came between): try again
+        except cc.RpcError as e:
+            assert e.code == -32004, e
+            return e.data["pending"]
+
+    task = (cc.pb_bytes(1, prog) + cc.pb_bytes(2, b"pending") + cc.pb_uint(4, 10000000) +
+            cc.pb_uint(5, 16) + cc.pb_uint(6, 1) + cc.pb_uint(7, 2000000))
+    job = (cc.pb_bytes(1, prog) + cc.pb_bytes(2, b"a") + cc.pb_bytes(2, b"b") +
+           cc.pb_uint(3, 10000000) + cc.pb_uint(4, 16) + cc.pb_uint(5, 1) + cc.pb_uint(6, 2000000))
+    for field, msg, kind in ((16, task, b"task"), (17, job, b"job")):
+        seen = [attempt(field, msg, kind) for _ in range(5)]
+        assert True in seen, (kind, seen)
+    # the drawn events of some task carry the whole beacon, in the sentence too
+    tid = [t for t in node.rpc("task_list", {"limit": 1000})["tasks"] if t["members"]][0]["task_id"]
+    ev = [e for e in node.rpc("task_get", {"task_id": tid})["timeline"] if e["event"] == "drawn"]
+    assert ev, tid
+    for e in ev:
+        assert len(e["beacon"]) == 64 and e["beacon"] == e["hash"] and e["beacon"] in e["detail"], e
+
+
 def teardown():
     for n in list(procs):
         stop_exec(n)
@@ -503,6 +550,7 @@ if __name__ == "__main__":
                    test_executors_follow_websocket_events,
                    test_bad_market_input_refused_at_the_door,
                    test_executor_checks_what_its_node_serves_and_fails_over,
-                   test_duplicate_commit_refused_at_the_door])
+                   test_duplicate_commit_refused_at_the_door,
+                   test_get_while_submit_pending_says_pending])
     finally:
         teardown()

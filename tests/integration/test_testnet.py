@@ -227,9 +227,30 @@ def test_all_start_serve_status_and_stop():
         assert "stopped cleanly" in text, text[-2000:]
 
 
+def test_default_chain_ids_are_fresh():
+    """Without --chain-id, `cohortd init` and `cohortd testnet` pick a fresh
+    chain ID ("cohort-devnet-"/"cohort-testnet-" + 6 hex), printed at init:
+    sign bytes bind the chain ID, so two default chains do not accept each
+    other's transactions (docs/protocol.md "Replay across chains")."""
+    import re
+    ids = []
+    for k in range(2):
+        h = os.path.join(TOP, "init%d" % k)
+        out = cohortd("init", "--home", h)
+        cid = json.load(open(os.path.join(h, "config", "genesis.json")))["chain_id"]
+        assert re.fullmatch(r"cohort-devnet-[0-9a-f]{6}", cid), cid
+        assert ("for chain %s" % cid) in out.stdout, out.stdout
+        ids.append(cid)
+    t = os.path.join(TOP, "tnet-default")
+    cohortd("testnet", "--validators", "1", "--out", t, "--base-port", str(free_base()))
+    tid = json.load(open(os.path.join(t, "node0", "config", "genesis.json")))["chain_id"]
+    assert re.fullmatch(r"cohort-testnet-[0-9a-f]{6}", tid), tid
+    assert ids[0] != ids[1], ids
+
+
 if __name__ == "__main__":
     try:
         run_tests([test_generate, test_one_genesis_and_peers, test_bad_p2p_override_refused,
-                   test_all_start_serve_status_and_stop])
+                   test_all_start_serve_status_and_stop, test_default_chain_ids_are_fresh])
     finally:
         shutil.rmtree(TOP, ignore_errors=True)

@@ -484,12 +484,111 @@ static void test_vectors(void **st) {
   assert_true(checked >= 5);
 }
 
+/* Known answers inside multi-step system calls: tests/vectors/vm/syscalls.txt,
+ * written by tests/vectors/gen_vm_syscall_vectors.py from an independent
+ * Python model of docs/vm.md. Every step of each case: the reference step
+ * (cohort_vm_step) must reach the listed pc, status, code, a0, sys_done,
+ * in_pos, out_len, brk and state hash; the fast path one step at a time
+ * (cohort_vm_run) the same hash; and the one-step proof of the state before
+ * it must verify to that hash. */
+static void hexs(char out[65], const uint8_t h[32]) {
+  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static void test_syscall_vectors(void **st) {
+  (void)st;
+  char path[512];
+  snprintf(path, sizeof path, "%s/syscalls.txt", COHORT_VECTORS_DIR);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  size_t elen = 0, ilen = 0;
+  snprintf(path, sizeof path, "%s/syscalls.elf", COHORT_VECTORS_DIR);
+  uint8_t *elf = t_read_file(path, &elen);
+  snprintf(path, sizeof path, "%s/syscalls.in", COHORT_VECTORS_DIR);
+  uint8_t *inp = t_read_file(path, &ilen);
+  assert_non_null(elf);
+  assert_non_null(inp);
+  char line[512];
+  cohort_vm *vm = NULL, *fast = NULL;
+  int cases = 0, steps = 0, inside = 0;
+  uint8_t prev[32];
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] == '#' || line[0] == '\n') continue;
+    char name[32];
+    unsigned long long ms;
+    unsigned mc, oc;
+    if (sscanf(line, "case %31s mem_cap %u max_steps %llu out_cap %u", name, &mc, &ms, &oc) == 4) {
+      cohort_vm_config cfg = {.mem_cap = mc, .max_steps = ms, .out_cap = oc};
+      assert_int_equal(cohort_vm_new(&vm, elf, elen, inp, ilen, &cfg, NULL), 0);
+      assert_int_equal(cohort_vm_new(&fast, elf, elen, inp, ilen, &cfg, NULL), 0);
+      cases++;
+      continue;
+    }
+    if (!strncmp(line, "end", 3)) {
+      cohort_vm_del(vm);
+      cohort_vm_del(fast);
+      vm = fast = NULL;
+      continue;
+    }
+    unsigned long long step;
+    unsigned pc, status, code, a0, sys_done, in_pos, out_len, brk;
+    char want[65], got[65];
+    assert_int_equal(sscanf(line, "step %llu pc %x status %u code %u a0 %x sys_done %u in_pos %u "
+                                  "out_len %u brk %x hash %64s",
+                            &step, &pc, &status, &code, &a0, &sys_done, &in_pos, &out_len, &brk, want),
+                     10);
+    assert_non_null(vm);
+    cohort_vm_info s;
+    cohort_vm_get_info(vm, &s);
+    uint8_t *proof = NULL;
+    size_t plen = 0;
+    if (step > 0) { /* one step from the previous line's state */
+      assert_int_equal(s.step + 1, step);
+      assert_int_equal(cohort_vm_prove(vm, &proof, &plen), 0);
+      cohort_vm_step(vm);
+      cohort_vm_run(fast, 1, NULL);
+      cohort_vm_get_info(vm, &s);
+    }
+    uint8_t h[32], hf[32];
+    cohort_vm_state_hash(vm, h);
+    cohort_vm_state_hash(fast, hf);
+    hexs(got, h);
+    if (strcmp(got, want)) fail_msg("case %s step %llu: state hash %s, expected %s", name, step, got, want);
+    assert_memory_equal(h, hf, 32);
+    assert_int_equal(s.step, step);
+    assert_int_equal(s.pc, pc);
+    assert_int_equal(s.status, status);
+    assert_int_equal(s.code, code);
+    assert_int_equal(s.x[10], a0);
+    assert_int_equal(s.sys_done, sys_done);
+    assert_int_equal(s.in_pos, in_pos);
+    assert_int_equal(s.out_len, out_len);
+    assert_int_equal(s.brk, brk);
+    if (proof) {
+      uint8_t post[32];
+      assert_int_equal(cohort_vm_verify(prev, proof, plen, post, NULL), 0);
+      assert_memory_equal(post, h, 32);
+      free(proof);
+    }
+    inside += sys_done != 0;
+    memcpy(prev, h, 32);
+    steps++;
+  }
+  fclose(f);
+  assert_null(vm);
+  free(elf);
+  free(inp);
+  assert_int_equal(cases, 3);
+  assert_true(steps > 150 && inside > 40);
+}
+
 int main(void) {
   if (core_init() != 0) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_every_step),     cmocka_unit_test(test_tamper),
       cmocka_unit_test(test_output_proof),   cmocka_unit_test(test_clone_and_hash_at_step),
       cmocka_unit_test(test_state_hash_layout), cmocka_unit_test(test_vectors),
+      cmocka_unit_test(test_syscall_vectors),
       cmocka_unit_test(test_trace_seek),     cmocka_unit_test(test_blake2b_batch),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
