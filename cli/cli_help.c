@@ -204,7 +204,7 @@ void cli_help_top(FILE *f) {
     char head[64];
     snprintf(head, sizeof head, "%s%s%s", entries[i].path, entries[i].args[0] ? " " : "",
              entries[i].args);
-    if (strlen(head) > 26) snprintf(head, sizeof head, "%s ...", entries[i].path);
+    if (strlen(head) > 25) snprintf(head, sizeof head, "%s ...", entries[i].path);
     fprintf(f, "  %-26s %s\n", head, entries[i].summary);
   }
   fprintf(f, "\n%s  --version            print the version\n\n"
@@ -230,7 +230,7 @@ int cli_help(const char *path, FILE *f) {
       char head[64];
       snprintf(head, sizeof head, "%s%s%s", entries[i].path + l + 1, entries[i].args[0] ? " " : "",
                entries[i].args);
-      if (strlen(head) > 26) snprintf(head, sizeof head, "%s ...", entries[i].path + l + 1);
+      if (strlen(head) > 25) snprintf(head, sizeof head, "%s ...", entries[i].path + l + 1);
       fprintf(f, "  %-26s %s\n", head, entries[i].summary);
     }
     fprintf(f, "\nRun `cohort %s SUBCOMMAND --help` for its flags.\n\nExample:\n  %s\n", path,

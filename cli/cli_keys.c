@@ -14,7 +14,7 @@
 
 static int valid_name(const char *n) {
   size_t l = strlen(n);
-  if (!l || l > 64) return 0;
+  if (!l || l > 64 || n[0] == '-') return 0; /* "-x" would read as a flag */
   for (const char *p = n; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
           *p == '-' || *p == '_'))
@@ -46,7 +46,7 @@ int cli_cmd_keys(const cli_ctx *c, int argc, char **argv) {
   if (!strcmp(argv[0], "new")) {
     if (argc != 2 || !valid_name(argv[1]))
       return cli_usage_error("keys new", argc != 2 ? "give one NAME" : "NAME \"%s\" must be 1-64 "
-                             "of A-Z a-z 0-9 _ -", argv[argc > 1 ? 1 : 0]);
+                             "of A-Z a-z 0-9 _ -, not starting with -", argv[argc > 1 ? 1 : 0]);
     mkdir(c->home, 0700);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
       fprintf(stderr, "cohort: cannot create %s: %s\n", dir, strerror(errno));

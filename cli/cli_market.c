@@ -179,7 +179,7 @@ static void print_executor(json_t *e) {
   long long jailed = (long long)json_integer_value(json_object_get(e, "jailed_until"));
   printf("address      %s\n", json_string_value(json_object_get(e, "address")));
   printf("stake        %s\n", cli_fmt_tokens(a, json_string_value(json_object_get(e, "stake")), "STK"));
-  printf("  held by seats %s\n",
+  printf("  locked     %s by the seats it holds\n",
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "seat_lock")), "STK"));
   printf("unbonding    %s\n",
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "unbonding")), "STK"));
@@ -414,11 +414,10 @@ static int write_output(const char *b64, const char *path) {
 
 /* Say what a non-zero exit code of a program that exited means: the
  * program's own return value, not a failure of the task. */
-static void explain_code(const char *status, long long code) {
+static void explain_code(FILE *f, const char *status, long long code) {
   if (status && !strcmp(status, "exited") && code)
-    fprintf(stderr, "  (exit code %lld is the program's own: what its main returned; the task "
-            "itself succeeded. wc.elf, for one, returns its word count mod 128: docs/vm.md §7)\n",
-            code);
+    fprintf(f, "  (exit code %lld is the program's own return value, not a failure of the task;\n"
+            "   wc.elf, for one, returns its word count mod 128: see docs/vm.md §7)\n", code);
 }
 
 static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
@@ -465,7 +464,7 @@ static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
               code, (long long)json_integer_value(json_object_get(o, "steps")),
               (long long)json_integer_value(json_object_get(o, "size")),
               c->json || out_path ? "" : "; the output follows");
-      explain_code(ex, code);
+      explain_code(stderr, ex, code);
       int rc = c->json ? (cli_print_json(o), 0)
                        : write_output(json_string_value(json_object_get(o, "output_base64")), out_path);
       json_decref(o);
@@ -511,7 +510,7 @@ static void print_task(json_t *t) {
   json_t *res = json_object_get(t, "result");
   if (json_is_object(res)) {
     print_claim("result       ", res);
-    explain_code(js(res, "status"), ji(res, "code"));
+    explain_code(stdout, js(res, "status"), ji(res, "code"));
   } else {
     printf("result       none yet\n");
   }
@@ -776,7 +775,7 @@ static int cmd_simulate(const cli_ctx *c, int argc, char **argv) {
             (long long)json_integer_value(json_object_get(r, "steps")),
             json_real_value(json_object_get(r, "seconds")),
             (long long)json_integer_value(json_object_get(r, "output_size")));
-    explain_code(status, (long long)json_integer_value(json_object_get(r, "code")));
+    explain_code(stderr, status, (long long)json_integer_value(json_object_get(r, "code")));
     json_t *need = json_object_get(r, "reward_needed");
     long long elig = (long long)json_integer_value(json_object_get(r, "eligible_executors"));
     if (status && !strcmp(status, "out_of_steps"))

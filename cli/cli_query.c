@@ -113,6 +113,9 @@ int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv) {
   json_t *params = NULL, *r = NULL;
   void (*printer)(json_t *) = NULL;
   const char *method = cmd;
+  for (int k = 0; k < argc; k++) /* no query takes a flag but status --wait */
+    if (argv[k][0] == '-' && strcmp(cmd, "status"))
+      return cli_usage_error(cmd, "unknown option %s", argv[k]);
   if (!strcmp(cmd, "status")) {
     for (int k = 0; k < argc; k++) {
       if (strcmp(argv[k], "--wait")) return cli_usage_error("status", "unknown option %s", argv[k]);
@@ -121,7 +124,6 @@ int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv) {
     printer = print_status;
   } else if (!strcmp(cmd, "account")) {
     if (argc > 1) return cli_usage_error("account", "give at most one ADDR|KEY");
-    if (argc == 1 && argv[0][0] == '-') return cli_usage_error("account", "unknown option %s", argv[0]);
     const char *who = argc > 0 ? argv[0] : "dev";
     uint8_t id[20];
     char addr[CORE_ADDR_STR_MAX];
