@@ -2,10 +2,11 @@
  *
  * `cohort --help` lists the table; `cohort CMD [SUB] --help` (or -h) prints
  * one entry: a usage line, what it does, one line per flag (required ones
- * marked, defaults shown) and an example. The parsers in the other cli_*.c
- * files accept exactly the flags listed here; tests/integration/test_help.py
- * runs every entry. Amounts are base units everywhere: 1 CRD = 1 STK =
- * 1,000,000 base units. */
+ * marked, defaults shown) and an example. The parsers live with their
+ * commands in the other cli_*.c files: a flag added there belongs here too.
+ * tests/integration/test_help.py runs every entry and checks that each flag
+ * listed is accepted and an unknown one refused. Amounts are base units
+ * everywhere: 1 CRD = 1 STK = 1,000,000 base units. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
