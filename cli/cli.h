@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/keys.h"
 
@@ -12,11 +13,29 @@ typedef struct {
   const char *home;
   int json;         /* --json: machine output */
   uint64_t timeout_ms;
+  const char *home_src; /* how home was chosen: "--home", "$COHORT_HOME", the default */
 } cli_ctx;
+
+#define COHORT_VERSION "0.1.0"
+
+/* Usage texts (cli_help.c). cli_help prints the usage of a command path
+ * ("task submit", or a group: "task") to f; -1 if there is no such path. */
+void cli_help_top(FILE *f);
+int cli_help(const char *path, FILE *f);
+int cli_help_has(const char *path);
+int cli_help_is_group(const char *cmd);
+/* Print "cohort PATH: <message>" and where its usage is; returns 2. */
+int cli_usage_error(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Tell, on stderr, which home was searched and how to choose another. */
+void cli_home_hint(const cli_ctx *c);
 
 /* Call the node; params (may be NULL) is stolen. On error prints
  * "cohort: <what>" and returns non-zero. */
 int cli_call(const cli_ctx *c, const char *method, json_t *params, json_t **result);
+/* An RPC client error message for people: without the URL prefix the
+ * caller already printed, on one line, an HTML page's markup replaced by a
+ * note. Returns out. */
+const char *cli_clean_err(const char *url, const char *msg, char *out, size_t cap);
 /* Print a JSON value (indented) to stdout. */
 void cli_print_json(json_t *j);
 /* Load key NAME from HOME/keys/NAME.json (or a path if NAME has a '/'). */
@@ -28,6 +47,10 @@ int cli_resolve_address(const cli_ctx *c, const char *cmd, const char *who, uint
                         char addr[91]);
 /* "123" (base units) -> "0.000123" style with 6 decimals. */
 void cli_fmt_amount(char out[32], const char *base_units);
+/* The one way amounts are shown to people: "0.250000 STK (250000 base units)". */
+#define CLI_TOKENS_MAX 96
+const char *cli_fmt_tokens(char out[CLI_TOKENS_MAX], const char *base_units, const char *token);
+const char *cli_fmt_tokens_u64(char out[CLI_TOKENS_MAX], uint64_t base_units, const char *token);
 
 /* Fill nonce (and fee, if 0: what the cost model asks for this tx, with
  * vm_kib KiB of program and input it will load into VMs) and sign body with

@@ -15,8 +15,13 @@
  * Several nodes (--node repeated): calls go to the current node and fail
  * over to the next when it cannot be reached or serves wrong data; commits
  * and reveals are sent to every node, so one node whose RPC is saturated
- * cannot keep our reveal out. Up to --capacity tasks run at once (default:
- * the capacity registered on chain); there is no other limit on seats.
+ * cannot keep our reveal out. Every node must serve the same chain: its
+ * genesis hash is checked before it is used, a node of another chain is
+ * refused (at start: the runner stops). While no node answers the runner
+ * backs off, up to 30 s between polls, logging once when that starts and
+ * once when a node answers again. Up to --capacity tasks run at once
+ * (default: the capacity registered on chain, 2 unless the registration
+ * set it); there is no other limit on seats.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,13 +100,87 @@ static void logf_(const char *fmt, ...) {
   va_end(ap);
 }
 
-/* ---- nodes ---- */
+/* ---- nodes ----
+ *
+ * Every --node must serve the same chain: the first node reached names the
+ * genesis hash, every other is checked against it before it is used (at
+ * start for those that answer, later for those that come up later) and
+ * refused for good if it differs. When no node answers, the runner backs
+ * off (1, 2, 4 ... 30 s between polls) and logs once when that starts and
+ * once when a node answers again. */
+
+enum { N_UNKNOWN = 0, N_OK, N_REFUSED };
+static int node_state[MAX_NODES];
+static char genesis_ref[80], chain_ref[80];
+static int all_down;       /* no node answered the last call */
+static unsigned backoff_s; /* between polls while all_down */
+
+static const char *clean(int i, const char *msg, char *out, size_t cap) {
+  return cli_clean_err(nodes[i], msg, out, cap);
+}
+
+/* Check node i's genesis against the reference; 1 if usable now, 0 if
+ * refused or not reachable (then eb says why). */
+static int node_usable(int i, core_errbuf *eb) {
+  if (node_state[i] == N_OK) return 1;
+  if (node_state[i] == N_REFUSED) {
+    snprintf(eb->msg, sizeof eb->msg, "refused: another chain");
+    return 0;
+  }
+  json_t *st = NULL;
+  if (rpc_client_call(nodes[i], "status", NULL, timeout_ms, &st, NULL, eb)) return 0;
+  const char *g = json_string_value(json_object_get(st, "genesis_hash")),
+             *ch = json_string_value(json_object_get(st, "chain_id"));
+  int ok = 0;
+  if (!g) {
+    logf_("node %s: its status has no genesis_hash: refusing it", nodes[i]);
+  } else if (!genesis_ref[0]) {
+    snprintf(genesis_ref, sizeof genesis_ref, "%s", g);
+    snprintf(chain_ref, sizeof chain_ref, "%s", ch ? ch : "?");
+    ok = 1;
+  } else if (strcmp(g, genesis_ref)) {
+    logf_("node %s serves another chain (%s, genesis %.16s..) than the others (%s, genesis "
+          "%.16s..): refusing it; every --node must be a node of the same chain", nodes[i],
+          ch ? ch : "?", g, chain_ref, genesis_ref);
+  } else {
+    ok = 1;
+  }
+  json_decref(st);
+  node_state[i] = ok ? N_OK : N_REFUSED;
+  if (!ok) snprintf(eb->msg, sizeof eb->msg, "refused: another chain");
+  return ok;
+}
+
+static int usable_count(void) {
+  int k = 0;
+  for (int i = 0; i < n_nodes; i++) k += node_state[i] != N_REFUSED;
+  return k;
+}
 
 static void failover(const char *why) {
-  if (n_nodes < 2) return;
+  if (usable_count() < 2) return;
   int from = cur;
-  cur = (cur + 1) % n_nodes;
-  logf_("node %s: %s; switching to %s", nodes[from], why, nodes[cur]);
+  do cur = (cur + 1) % n_nodes; while (node_state[cur] == N_REFUSED);
+  if (!all_down) {
+    char w[300];
+    logf_("node %s: %s; switching to %s", nodes[from], clean(from, why, w, sizeof w), nodes[cur]);
+  }
+}
+
+static void node_up(void) {
+  if (!all_down) return;
+  all_down = 0;
+  backoff_s = 0;
+  logf_("node %s answers again: serving", nodes[cur]);
+}
+
+static void node_down(const char *why) {
+  if (all_down) return;
+  all_down = 1;
+  backoff_s = 1;
+  char w[300];
+  logf_("no node answers (%s%s%s); retrying, backing off up to 30 s between tries", nodes[cur],
+        why[0] ? ": " : "", clean(cur, why, w, sizeof w));
 }
 
 /* A call to the current node, failing over when it cannot be reached. An
@@ -110,33 +189,53 @@ static int call(const char *m, json_t *p, json_t **r, int quiet) {
   core_errbuf eb = {{0}};
   int rc = -1;
   for (int tries = 0; tries < n_nodes; tries++) {
+    if (!node_usable(cur, &eb)) {
+      rc = -1;
+      failover(eb.msg);
+      continue;
+    }
     rc = rpc_client_call(nodes[cur], m, p, timeout_ms, r, NULL, &eb);
     if (rc == 0 || (rc <= -32000 && rc >= -32768)) break;
     failover(eb.msg);
   }
   json_decref(p);
-  if (rc && !quiet) logf_("%s failed: %s", m, eb.msg);
+  if (rc == 0 || (rc <= -32000 && rc >= -32768)) node_up();
+  else node_down(eb.msg);
+  char w[300];
+  if (rc && !quiet && !all_down) logf_("%s failed: %s", m, clean(cur, eb.msg, w, sizeof w));
   return rc;
 }
 
-/* Send raw tx bytes to every node; 0 if at least one took it. */
+/* Send raw tx bytes to every usable node; the number that took it (or
+ * already had it), or -1 if none did. */
 static int broadcast_all(const char *hex, const char *what, const char *task) {
   int ok = 0;
-  char why[512] = ""; /* node URL + a core_errbuf message */
+  char why[400] = ""; /* node URL + a core_errbuf message */
   for (int i = 0; i < n_nodes; i++) {
-    json_t *r = NULL, *p = json_pack("{s:s, s:s}", "tx", hex, "mode", "sync");
     core_errbuf eb = {{0}};
+    char w[300];
+    if (!node_usable(i, &eb)) {
+      if (node_state[i] != N_REFUSED)
+        snprintf(why, sizeof why, "%s: %s", nodes[i], clean(i, eb.msg, w, sizeof w));
+      continue;
+    }
+    json_t *r = NULL, *p = json_pack("{s:s, s:s}", "tx", hex, "mode", "sync");
     int rc = rpc_client_call(nodes[i], "broadcast_tx", p, timeout_ms, &r, NULL, &eb);
     json_decref(p);
     json_decref(r);
-    if (!rc || strstr(eb.msg, "already")) ok = 1;
-    else snprintf(why, sizeof why, "%s: %s", nodes[i], eb.msg);
+    if (!rc || strstr(eb.msg, "already")) {
+      ok++;
+    } else {
+      snprintf(why, sizeof why, "%s: %s", nodes[i], clean(i, eb.msg, w, sizeof w));
+    }
   }
   if (!ok) logf_("task %.16s..: %s not accepted by any node (%s)", task, what, why);
-  return ok ? 0 : -1;
+  else if (why[0]) logf_("task %.16s..: %s: one node did not take it (%s)", task, what, why);
+  return ok ? ok : -1;
 }
 
-/* Sign body (nonce, fee from the cost model) and send it to every node. */
+/* Sign body (nonce, fee from the cost model) and send it to every node;
+ * the number of nodes that took it, or -1. */
 static int sign_and_send(const core_key *k, const char *addr, Cohort__TxBody *b, const char *what,
                          const char *task) {
   json_t *st = NULL, *acct = NULL;
@@ -391,8 +490,10 @@ static void send_commit(const core_key *k, const char *addr, const uint8_t me[20
   b.msg_case = COHORT__TX_BODY__MSG_COMMIT_RESULT;
   b.commit_result = &m;
   j->commit_sent = time(NULL);
-  if (!sign_and_send(k, addr, &b, "commitment", j->task_id))
-    logf_("task %.16s..: commitment sent to %d node%s", j->task_id, n_nodes, n_nodes > 1 ? "s" : "");
+  int sent = sign_and_send(k, addr, &b, "commitment", j->task_id);
+  if (sent > 0)
+    logf_("task %.16s..: commitment sent to %d of %d node%s", j->task_id, sent, n_nodes,
+          n_nodes > 1 ? "s" : "");
 }
 
 static void send_reveal(const core_key *k, const char *addr, job *j) {
@@ -416,8 +517,10 @@ static void send_reveal(const core_key *k, const char *addr, job *j) {
   b.msg_case = COHORT__TX_BODY__MSG_REVEAL_RESULT;
   b.reveal_result = &m;
   j->reveal_sent = time(NULL);
-  if (!sign_and_send(k, addr, &b, "reveal", j->task_id))
-    logf_("task %.16s..: reveal sent to %d node%s", j->task_id, n_nodes, n_nodes > 1 ? "s" : "");
+  int sent = sign_and_send(k, addr, &b, "reveal", j->task_id);
+  if (sent > 0)
+    logf_("task %.16s..: reveal sent to %d of %d node%s", j->task_id, sent, n_nodes,
+          n_nodes > 1 ? "s" : "");
   free(out);
   free(proof);
   json_decref(rec);
@@ -437,20 +540,6 @@ static int my_seat(json_t *task, const char *addr, int *committed, int *revealed
     return 1;
   }
   return 0;
-}
-
-static void usage(void) {
-  fprintf(stderr,
-          "usage: cohort executor run [--key NAME] [--node URL]... [--state DIR] [--capacity N]\n"
-          "                           [--poll-ms N] [--byzantine]\n"
-          "  --key NAME      the executor's account key (default dev)\n"
-          "  --node URL      a node's RPC; repeat for failover (commits and reveals go to all);\n"
-          "                  default: the global --node or $COHORT_NODE\n"
-          "  --state DIR     where claims and salts are kept (default HOME/executor/ADDRESS)\n"
-          "  --capacity N    tasks run at once (default: the capacity registered on chain)\n"
-          "  --poll-ms N     how often to list seats when no WebSocket event comes (default 500)\n"
-          "  --byzantine     fault injection for tests: computes on a corrupted input\n"
-          "example: cohort executor run --key worker --node http://127.0.0.1:27657\n");
 }
 
 /* One poll: handle the seats listed in `st` ("committing"/"revealing"). */
@@ -508,31 +597,26 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
       byzantine = 1;
       continue;
     }
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage();
-      return 0;
-    }
-    if (!v) {
-      fprintf(stderr, "cohort executor run: %s needs a value\n", a);
-      usage();
-      return 2;
-    }
+    if (strcmp(a, "--key") && strcmp(a, "--state") && strcmp(a, "--node") &&
+        strcmp(a, "--capacity") && strcmp(a, "--poll-ms"))
+      return cli_usage_error("executor run", "unknown option %s", a);
+    if (!v) return cli_usage_error("executor run", "%s needs a value", a);
     if (!strcmp(a, "--key")) key = v;
     else if (!strcmp(a, "--state")) dir = v;
-    else if (!strcmp(a, "--node") && n_nodes < MAX_NODES) {
+    else if (!strcmp(a, "--node")) {
+      if (n_nodes == MAX_NODES)
+        return cli_usage_error("executor run", "at most %d --node", MAX_NODES);
       /* a bare HOST:PORT, as cohortd.conf writes it, means http:// */
       static char urls[MAX_NODES][512];
       if (strstr(v, "://")) snprintf(urls[n_nodes], sizeof urls[0], "%s", v);
       else snprintf(urls[n_nodes], sizeof urls[0], "http://%s", v);
       nodes[n_nodes] = urls[n_nodes];
       n_nodes++;
-    }
-    else if (!strcmp(a, "--capacity") && !core_parse_u64(v, &capacity) && capacity >= 1 && capacity <= 4096) {
-    } else if (!strcmp(a, "--poll-ms") && !core_parse_u64(v, &poll_ms) && poll_ms >= 50) {
-    } else {
-      fprintf(stderr, "cohort executor run: bad option %s %s\n", a, v);
-      usage();
-      return 2;
+    } else if (!strcmp(a, "--capacity")) {
+      if (core_parse_u64(v, &capacity) || capacity < 1 || capacity > 4096)
+        return cli_usage_error("executor run", "--capacity must be 1 to 4096, got \"%s\"", v);
+    } else if (core_parse_u64(v, &poll_ms) || poll_ms < 50) {
+      return cli_usage_error("executor run", "--poll-ms must be an integer >= 50, got \"%s\"", v);
     }
     i++;
   }
@@ -558,35 +642,64 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   int rc;
   signal(SIGINT, on_sig);
   signal(SIGTERM, on_sig);
-  for (int tries = 0;; tries++) { /* the nodes may still be starting */
+  /* The nodes may still be starting: try each, backing off while none
+   * answers. Every node that answers must serve the same chain. */
+  for (unsigned wait_s = 1, logged = 0; !stop;) {
+    core_errbuf eb = {{0}}, first = {{0}};
+    int up = -1;
+    for (int i = 0; i < n_nodes; i++) {
+      if (node_usable(i, &eb)) {
+        if (up < 0) up = i;
+      } else if (node_state[i] != N_REFUSED && !first.msg[0]) {
+        clean(i, eb.msg, first.msg, sizeof first.msg);
+      }
+    }
+    for (int i = 0; i < n_nodes; i++)
+      if (node_state[i] == N_REFUSED) {
+        fprintf(stderr, "cohort executor run: %s does not serve the chain the other --node "
+                "addresses serve (%s, genesis %.16s..): give only nodes of one chain\n",
+                nodes[i], chain_ref, genesis_ref);
+        core_key_wipe(&k);
+        return 1;
+      }
+    if (up >= 0) {
+      cur = up;
+      if (logged) logf_("node %s answers: starting", nodes[cur]);
+      break;
+    }
+    if (!logged++)
+      logf_("cannot reach %s%s (%s); retrying, backing off up to 30 s between tries", nodes[0],
+            n_nodes > 1 ? " or the other --node addresses" : "", first.msg);
+    for (unsigned t = 0; t < wait_s * 10 && !stop; t++) usleep(100000);
+    wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
+  }
+  rc = 1;
+  if (!stop) {
     core_errbuf eb = {{0}};
     json_t *p = json_pack("{s:s}", "address", addr);
     rc = rpc_client_call(nodes[cur], "executor_get", p, timeout_ms, &e, NULL, &eb);
     json_decref(p);
-    if (rc == 0 || (rc <= -32000 && rc >= -32768) || stop) {
-      if (rc == RPC_NOT_FOUND)
-        fprintf(stderr, "cohort executor run: %s is not a registered executor; register first:\n"
-                        "  cohort executor register --stake N --price P --capacity C --from %s\n",
-                addr, key);
-      else if (rc && !stop)
-        fprintf(stderr, "cohort executor run: %s: %s\n", nodes[cur], eb.msg);
-      break;
-    }
-    if (tries == 0) logf_("cannot reach %s (%s); retrying every 2 s", nodes[cur], eb.msg);
-    cur = (cur + 1) % n_nodes;
-    sleep(2);
+    char w[300];
+    if (rc == RPC_NOT_FOUND)
+      fprintf(stderr, "cohort executor run: %s is not a registered executor; register first:\n"
+                      "  cohort executor register --stake N --price P --capacity C --from %s\n",
+              addr, key);
+    else if (rc)
+      fprintf(stderr, "cohort executor run: %s: %s\n", nodes[cur], clean(cur, eb.msg, w, sizeof w));
   }
   if (rc) {
     core_key_wipe(&k);
-    return 1;
+    return stop ? 0 : 1;
   }
   uint64_t chain_cap = (uint64_t)json_integer_value(json_object_get(e, "capacity"));
   if (!capacity) capacity = chain_cap ? chain_cap : 2;
   if (byzantine) logf_("BYZANTINE MODE: results will be wrong on purpose (fault injection)");
-  logf_("%s serving via %s%s with capacity %llu (registered %llu); state in %s (stake %s STK base "
-        "units, price %s CRD/Msteps)", addr, nodes[cur], n_nodes > 1 ? " and failover nodes" : "",
-        (unsigned long long)capacity, (unsigned long long)chain_cap, dir,
-        json_string_value(json_object_get(e, "stake")),
+  char stk[CLI_TOKENS_MAX];
+  logf_("%s serving via %s%s (chain %s) with capacity %llu (registered %llu); state in %s "
+        "(stake %s, price %s CRD base units per million steps)", addr, nodes[cur],
+        n_nodes > 1 ? " and failover nodes" : "", chain_ref, (unsigned long long)capacity,
+        (unsigned long long)chain_cap, dir,
+        cli_fmt_tokens(stk, json_string_value(json_object_get(e, "stake")), "STK"),
         json_string_value(json_object_get(e, "price_per_msteps")));
   json_decref(e);
   /* Assignments arrive as WebSocket events (topic "task", filtered on our
@@ -594,7 +707,8 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   rpc_ws_client *ws = NULL;
   time_t ws_retry = 0, last_check = 0;
   uint64_t last_poll = 0;
-  int force = 1, ws_node = -1;
+  int force = 1, ws_node = -1, ws_logged = 0;
+  char last_warn[300] = "";
   while (!stop) {
     if (!force && mono_ms() - last_poll < poll_ms) goto wait;
     force = 0;
@@ -623,6 +737,7 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     if (now - last_check >= 5) {
       last_check = now;
       json_t *ex = NULL, *st = NULL;
+      char warn[sizeof last_warn] = "";
       if (!call("executor_get", json_pack("{s:s}", "address", addr), &ex, 0) &&
           !call("status", NULL, &st, 0)) {
         uint64_t stake = 0, min = 0, jailed = 0, height = 0;
@@ -649,15 +764,22 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
                 "accepting again", (unsigned long long)jailed);
           sign_and_send(&k, addr, &b, "re-registration", "(none)");
         } else if (jailed) {
-          logf_("WARNING: jailed after a missed window until height %llu (now %llu): no new "
-                "tasks until then; this runner re-registers itself afterwards",
-                (unsigned long long)jailed, (unsigned long long)height);
+          snprintf(warn, sizeof warn, "WARNING: jailed after a missed window until height %llu: "
+                   "no new tasks until then; this runner re-registers itself afterwards",
+                   (unsigned long long)jailed);
         } else if (!json_is_true(json_object_get(ex, "accepting")))
-          logf_("WARNING: registered as not accepting work: no new tasks will be drawn to us");
+          snprintf(warn, sizeof warn, "WARNING: registered as not accepting work: no new tasks "
+                   "will be drawn to us");
         else if (stake < min)
-          logf_("WARNING: bonded stake %llu is below the minimum %llu: no new tasks will be "
-                "drawn to us; bond more with cohort executor register --stake N",
-                (unsigned long long)stake, (unsigned long long)min);
+          snprintf(warn, sizeof warn, "WARNING: bonded stake %llu is below the minimum %llu: no "
+                   "new tasks will be drawn to us; bond more with cohort executor register "
+                   "--stake N", (unsigned long long)stake, (unsigned long long)min);
+        /* once per change, not every 5 s */
+        if (strcmp(warn, last_warn)) {
+          if (warn[0]) logf_("%s", warn);
+          else if (last_warn[0]) logf_("can be drawn for new tasks again");
+          snprintf(last_warn, sizeof last_warn, "%s", warn);
+        }
       }
       json_decref(ex);
       json_decref(st);
@@ -669,6 +791,14 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     }
     json_decref(lists[0]);
     json_decref(lists[1]);
+    if (all_down) { /* no node answers: wait longer each time, up to 30 s */
+      rpc_ws_close(ws);
+      ws = NULL;
+      for (unsigned t = 0; t < backoff_s * 10 && !stop; t++) usleep(100000);
+      backoff_s = backoff_s * 2 > 30 ? 30 : backoff_s * 2;
+      force = 1;
+      continue;
+    }
   wait:
     pthread_mutex_lock(&mu);
     if (wake) force = 1; /* a claim is ready to commit */
@@ -686,11 +816,15 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
         ws_node = cur;
         logf_("following assignments over WebSocket on %s (polling every %llu ms as fallback)",
               nodes[cur], (unsigned long long)poll_ms);
+        ws_logged = 0;
       } else {
         rpc_ws_close(ws);
         ws = NULL;
         ws_retry = time(NULL) + 10;
-        logf_("no WebSocket (%.120s); polling every %llu ms", web.msg, (unsigned long long)poll_ms);
+        char w[300];
+        if (!ws_logged++) /* once until it works again */
+          logf_("no WebSocket (%.160s); polling every %llu ms, trying again every 10 s",
+                clean(cur, web.msg, w, sizeof w), (unsigned long long)poll_ms);
       }
       json_decref(f);
     }
@@ -699,7 +833,8 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
       core_errbuf web = {{0}};
       /* short waits so a signal stops us promptly; an event polls at once */
       if (rpc_ws_next(ws, 500, &ev, NULL, 0, &web)) {
-        logf_("WebSocket dropped (%s); polling", web.msg);
+        char w[300];
+        logf_("WebSocket dropped (%s); polling", clean(cur, web.msg, w, sizeof w));
         rpc_ws_close(ws);
         ws = NULL;
         ws_retry = time(NULL) + 5;

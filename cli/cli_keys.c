@@ -14,7 +14,7 @@
 
 static int valid_name(const char *n) {
   size_t l = strlen(n);
-  if (!l || l > 64) return 0;
+  if (!l || l > 64 || n[0] == '-') return 0; /* "-x" would read as a flag */
   for (const char *p = n; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
           *p == '-' || *p == '_'))
@@ -41,17 +41,12 @@ static void show(const cli_ctx *c, const char *name, const core_key *k) {
 }
 
 int cli_cmd_keys(const cli_ctx *c, int argc, char **argv) {
-  if (argc < 1) {
-    fprintf(stderr, "usage: cohort keys new NAME | list | show NAME\n");
-    return 2;
-  }
   char dir[4096], path[4200];
   snprintf(dir, sizeof dir, "%s/keys", c->home);
   if (!strcmp(argv[0], "new")) {
-    if (argc != 2 || !valid_name(argv[1])) {
-      fprintf(stderr, "usage: cohort keys new NAME  (NAME: 1-64 of [A-Za-z0-9_-])\n");
-      return 2;
-    }
+    if (argc != 2 || !valid_name(argv[1]))
+      return cli_usage_error("keys new", argc != 2 ? "give one NAME" : "NAME \"%s\" must be 1-64 "
+                             "of A-Z a-z 0-9 _ -, not starting with -", argv[argc > 1 ? 1 : 0]);
     mkdir(c->home, 0700);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
       fprintf(stderr, "cohort: cannot create %s: %s\n", dir, strerror(errno));
@@ -74,17 +69,31 @@ int cli_cmd_keys(const cli_ctx *c, int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[0], "show")) {
-    if (argc != 2) {
-      fprintf(stderr, "usage: cohort keys show NAME\n");
-      return 2;
+    const char *name = NULL;
+    int addr_only = 0;
+    for (int i = 1; i < argc; i++) {
+      if (!strcmp(argv[i], "-a") || !strcmp(argv[i], "--address")) addr_only = 1;
+      else if (argv[i][0] == '-') return cli_usage_error("keys show", "unknown flag %s", argv[i]);
+      else if (name) return cli_usage_error("keys show", "give one NAME");
+      else name = argv[i];
     }
+    if (!name) return cli_usage_error("keys show", "which key? give its NAME");
     core_key k;
-    if (cli_load_key(c, argv[1], &k)) return 1;
-    show(c, argv[1], &k);
+    if (cli_load_key(c, name, &k)) return 1;
+    if (addr_only && !c->json) {
+      uint8_t id[20];
+      char addr[CORE_ADDR_STR_MAX];
+      core_account_id(id, k.pub);
+      core_addr_encode(addr, id);
+      puts(addr);
+    } else {
+      show(c, name, &k);
+    }
     core_key_wipe(&k);
     return 0;
   }
   if (!strcmp(argv[0], "list")) {
+    if (argc > 1) return cli_usage_error("keys list", "unexpected argument %s", argv[1]);
     DIR *d = opendir(dir);
     if (!d) {
       if (c->json) puts("[]");
@@ -118,6 +127,7 @@ int cli_cmd_keys(const cli_ctx *c, int argc, char **argv) {
     json_decref(arr);
     return 0;
   }
-  fprintf(stderr, "cohort keys: unknown subcommand \"%s\" (new, list, show)\n", argv[0]);
+  fprintf(stderr, "cohort keys: unknown subcommand \"%s\"\n", argv[0]);
+  cli_help("keys", stderr);
   return 2;
 }

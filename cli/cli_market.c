@@ -24,12 +24,20 @@ typedef struct {
   const char *name, *val;
 } opt;
 
-static int parse_opts(const char *cmd, int argc, char **argv, const char *const *with_value,
+/* Parse argv against the flags that take a value (with_value) and those
+ * that do not (flags); one positional argument goes to *pos. path names
+ * the command in messages ("task submit"). Returns the options found, or
+ * -1 after printing what is wrong. */
+static int parse_opts(const char *path, int argc, char **argv, const char *const *with_value,
                       const char *const *flags, opt *o, int max, const char **pos) {
   int n = 0;
   *pos = NULL;
   for (int i = 0; i < argc; i++) {
     int known = 0;
+    if (n >= max) {
+      cli_usage_error(path, "too many options");
+      return -1;
+    }
     for (const char *const *f = flags; *f; f++)
       if (!strcmp(argv[i], *f)) {
         o[n++] = (opt){*f, "1"};
@@ -38,28 +46,21 @@ static int parse_opts(const char *cmd, int argc, char **argv, const char *const 
     for (const char *const *w = with_value; !known && *w; w++)
       if (!strcmp(argv[i], *w)) {
         if (i + 1 >= argc) {
-          fprintf(stderr, "%s: %s needs a value\n", cmd, argv[i]);
+          cli_usage_error(path, "%s needs a value", argv[i]);
           return -1;
         }
         o[n++] = (opt){*w, argv[++i]};
         known = 1;
       }
-    if (!known && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
-      fprintf(stderr, "%s: options:", cmd);
-      for (const char *const *w = with_value; *w; w++) fprintf(stderr, " %s V", *w);
-      for (const char *const *f = flags; *f; f++) fprintf(stderr, " %s", *f);
-      fprintf(stderr, "\n  (amounts in base units; see docs/tasks.md)\n");
-      return -1;
-    }
     if (!known) {
       if (argv[i][0] != '-' && !*pos) {
         *pos = argv[i];
         continue;
       }
-      fprintf(stderr, "%s: unknown option %s\n", cmd, argv[i]);
+      if (argv[i][0] != '-') cli_usage_error(path, "unexpected argument \"%s\"", argv[i]);
+      else cli_usage_error(path, "unknown option %s", argv[i]);
       return -1;
     }
-    if (n >= max) return -1;
   }
   return n;
 }
@@ -151,11 +152,9 @@ static int cmd_program_upload(const cli_ctx *c, int argc, char **argv) {
   static const char *const wv[] = {"--from", NULL}, *const fl[] = {"--data", NULL};
   opt o[8];
   const char *file;
-  int n = parse_opts("cohort program upload", argc, argv, wv, fl, o, 8, &file);
-  if (n < 0 || !file) {
-    fprintf(stderr, "usage: cohort program upload FILE [--data] [--from KEY]\n");
-    return 2;
-  }
+  int n = parse_opts("program upload", argc, argv, wv, fl, o, 8, &file);
+  if (n < 0) return 2;
+  if (!file) return cli_usage_error("program upload", "which FILE?");
   size_t len;
   uint8_t *data = read_file(file, &len, "cohort program upload");
   if (!data) return 1;
@@ -175,25 +174,103 @@ static int cmd_program_upload(const cli_ctx *c, int argc, char **argv) {
   return 0;
 }
 
+static void print_executor(json_t *e) {
+  char a[CLI_TOKENS_MAX], b[CLI_TOKENS_MAX];
+  long long jailed = (long long)json_integer_value(json_object_get(e, "jailed_until"));
+  printf("address      %s\n", json_string_value(json_object_get(e, "address")));
+  printf("stake        %s\n", cli_fmt_tokens(a, json_string_value(json_object_get(e, "stake")), "STK"));
+  printf("  locked     %s by the seats it holds\n",
+         cli_fmt_tokens(a, json_string_value(json_object_get(e, "seat_lock")), "STK"));
+  printf("unbonding    %s\n",
+         cli_fmt_tokens(a, json_string_value(json_object_get(e, "unbonding")), "STK"));
+  printf("slashed      %s (in all)\n",
+         cli_fmt_tokens(a, json_string_value(json_object_get(e, "slashed_total")), "STK"));
+  printf("price        %s per million steps\n             + %s per seat\n",
+         cli_fmt_tokens(a, json_string_value(json_object_get(e, "price_per_msteps")), "CRD"),
+         cli_fmt_tokens(b, json_string_value(json_object_get(e, "price_per_task")), "CRD"));
+  printf("capacity     %lld seats at once; %lld held now, %lld tasks done\n",
+         (long long)json_integer_value(json_object_get(e, "capacity")),
+         (long long)json_integer_value(json_object_get(e, "active_tasks")),
+         (long long)json_integer_value(json_object_get(e, "tasks_done")));
+  printf("accepting    %s\n", json_is_true(json_object_get(e, "accepting"))
+                                  ? "yes: new tasks may draw it"
+                                  : "no: registered as not accepting work");
+  if (jailed) printf("jailed       until height %lld (no new seats until then)\n", jailed);
+  else printf("jailed       no\n");
+}
+
+static void print_executor_list(json_t *r) {
+  size_t i;
+  json_t *e;
+  json_t *arr = json_object_get(r, "executors");
+  if (!json_array_size(arr)) {
+    printf("no executors registered (as of height %lld); register one with: cohort executor "
+           "register --stake N --price P --from KEY\n",
+           (long long)json_integer_value(json_object_get(r, "height")));
+    return;
+  }
+  printf("%-44s %22s %12s %9s %5s %6s %s\n", "executor", "stake (STK)", "CRD/Msteps", "CRD/seat",
+         "seats", "done", "state");
+  json_array_foreach(arr, i, e) {
+    char stk[32], pm[32], pt[32];
+    cli_fmt_amount(stk, json_string_value(json_object_get(e, "stake")));
+    cli_fmt_amount(pm, json_string_value(json_object_get(e, "price_per_msteps")));
+    cli_fmt_amount(pt, json_string_value(json_object_get(e, "price_per_task")));
+    char seats[32];
+    snprintf(seats, sizeof seats, "%lld/%lld",
+             (long long)json_integer_value(json_object_get(e, "active_tasks")),
+             (long long)json_integer_value(json_object_get(e, "capacity")));
+    printf("%-44s %22s %12s %9s %5s %6lld %s\n", json_string_value(json_object_get(e, "address")),
+           stk, pm, pt, seats, (long long)json_integer_value(json_object_get(e, "tasks_done")),
+           json_integer_value(json_object_get(e, "jailed_until"))     ? "jailed"
+           : !json_is_true(json_object_get(e, "accepting"))            ? "not accepting"
+                                                                       : "accepting");
+  }
+  printf("%zu executor%s, as of height %lld (seats: held now / capacity; prices in tokens, "
+         "--json for base units)\n", json_array_size(arr), json_array_size(arr) == 1 ? "" : "s",
+         (long long)json_integer_value(json_object_get(r, "height")));
+}
+
 static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv) {
-  static const char *const wv[] = {"--from", "--stake", "--price", "--amount", "--capacity",
-                                   "--price-per-task", NULL},
-                           *const fl[] = {"--not-accepting", NULL};
+  static const char *const reg_wv[] = {"--from", "--stake", "--price", "--capacity",
+                                       "--price-per-task", NULL},
+                           *const reg_fl[] = {"--not-accepting", NULL},
+                           *const from_wv[] = {"--from", NULL},
+                           *const unbond_wv[] = {"--from", "--amount", NULL},
+                           *const none[] = {NULL};
+  int is_reg = !strcmp(sub, "register"), is_unbond = !strcmp(sub, "unbond"),
+      is_show = !strcmp(sub, "show"), is_list = !strcmp(sub, "list");
+  if (!is_reg && !is_unbond && !is_show && !is_list) {
+    fprintf(stderr, "cohort executor: unknown subcommand \"%s\"\n", sub);
+    cli_help("executor", stderr);
+    return 2;
+  }
+  char path[32];
+  snprintf(path, sizeof path, "executor %s", sub);
   opt o[16];
   const char *pos;
-  int n = parse_opts("cohort executor", argc, argv, wv, fl, o, 16, &pos);
+  int n = parse_opts(path, argc, argv, is_reg ? reg_wv : is_unbond ? unbond_wv : is_show ? from_wv : none,
+                     is_reg ? reg_fl : none, o, 16, &pos);
   if (n < 0) return 2;
-  if (!strcmp(sub, "list") || !strcmp(sub, "show")) {
+  if (pos && !is_show) return cli_usage_error(path, "unexpected argument \"%s\"", pos);
+  if (is_list || is_show) {
     json_t *r;
-    if (!strcmp(sub, "list")) {
+    if (is_list) {
       if (cli_call(c, "executor_list", NULL, &r)) return 1;
     } else {
       uint8_t id[20];
       char addr[CORE_ADDR_STR_MAX];
-      if (cli_resolve_address(c, "cohort executor show", pos ? pos : (get(o, n, "--from") ? get(o, n, "--from") : "dev"), id, addr)) return 2;
-      if (cli_call(c, "executor_get", json_pack("{s:s}", "address", addr), &r)) return 1;
+      const char *who = pos ? pos : get(o, n, "--from") ? get(o, n, "--from") : "dev";
+      if (cli_resolve_address(c, "cohort executor show", who, id, addr)) return 2;
+      if (cli_call(c, "executor_get", json_pack("{s:s}", "address", addr), &r)) {
+        fprintf(stderr, "  (register it with: cohort executor register --stake N --price P "
+                "--from KEY)\n");
+        return 1;
+      }
     }
-    cli_print_json(r);
+    if (c->json) cli_print_json(r);
+    else if (is_list) print_executor_list(r);
+    else print_executor(r);
     json_decref(r);
     return 0;
   }
@@ -203,7 +280,11 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
   Cohort__MsgRegisterExecutor reg = COHORT__MSG_REGISTER_EXECUTOR__INIT;
   Cohort__MsgUnbond ub = COHORT__MSG_UNBOND__INIT;
   int ret = 2;
-  if (!strcmp(sub, "register")) {
+  uint8_t me[20];
+  char addr[CORE_ADDR_STR_MAX];
+  core_account_id(me, k.pub);
+  core_addr_encode(addr, me);
+  if (is_reg) {
     if (get_u64(o, n, "--stake", 0, &reg.add_stake, "cohort executor register") ||
         get_u64(o, n, "--price", 0, &reg.price_per_msteps, "cohort executor register") ||
         get_u64(o, n, "--price-per-task", 0, &reg.price_per_task, "cohort executor register"))
@@ -214,10 +295,6 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
      * price); on the first registration they are 0 and 2. */
     json_t *cur = NULL;
     {
-      uint8_t me[20];
-      char addr[CORE_ADDR_STR_MAX];
-      core_account_id(me, k.pub);
-      core_addr_encode(addr, me);
       json_t *p = json_pack("{s:s}", "address", addr);
       core_errbuf eb;
       if (rpc_client_call(c->node, "executor_get", p, c->timeout_ms, &cur, NULL, &eb)) cur = NULL;
@@ -235,7 +312,8 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
     if (get(o, n, "--capacity")) {
       if (get_u64(o, n, "--capacity", 0, &cap, "cohort executor register") || cap == 0 || cap > 4096) {
         fprintf(stderr, "cohort executor register: --capacity is the number of seats you run at "
-                "once, 1 or more\n");
+                "once, 1 to 4096\n");
+        json_decref(cur);
         goto out;
       }
     } else if (!cur) { /* capacity 0 keeps the registered one; 2 on the first registration */
@@ -245,23 +323,39 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
     reg.capacity = (uint32_t)cap;
     b.msg_case = COHORT__TX_BODY__MSG_REGISTER_EXECUTOR;
     b.register_executor = &reg;
-  } else if (!strcmp(sub, "unbond")) {
+  } else {
     ub.role = 1;
+    if (!get(o, n, "--amount")) {
+      ret = cli_usage_error("executor unbond", "missing --amount N");
+      goto out;
+    }
     if (get_u64(o, n, "--amount", 0, &ub.amount, "cohort executor unbond") || !ub.amount) {
-      fprintf(stderr, "usage: cohort executor unbond --amount N [--from KEY]\n");
+      ret = cli_usage_error("executor unbond", "--amount must be a positive integer of STK base units");
       goto out;
     }
     b.msg_case = COHORT__TX_BODY__MSG_UNBOND;
     b.unbond = &ub;
-  } else {
-    fprintf(stderr, "cohort executor: unknown subcommand \"%s\" (register, unbond, show, list, run)\n", sub);
-    goto out;
   }
   json_t *r;
   ret = cli_send(c, &k, &b, 0, 1, &r);
   if (ret == 0) {
+    long long h = (long long)json_integer_value(json_object_get(r, "height"));
+    char x[CLI_TOKENS_MAX], y[CLI_TOKENS_MAX], z[CLI_TOKENS_MAX];
     if (c->json) cli_print_json(r);
-    else printf("%s committed at height %lld\n", sub, (long long)json_integer_value(json_object_get(r, "height")));
+    else if (is_reg) {
+      char cap[16];
+      snprintf(cap, sizeof cap, "%u", reg.capacity);
+      printf("executor %s registered at height %lld: stake +%s; %s; capacity %s\n"
+             "  price %s per million steps + %s per seat\n", addr, h,
+             cli_fmt_tokens_u64(x, reg.add_stake, "STK"),
+             reg.accepting ? "accepting work" : "not accepting work",
+             reg.capacity ? cap : "as before",
+             cli_fmt_tokens_u64(y, reg.price_per_msteps, "CRD"),
+             cli_fmt_tokens_u64(z, reg.price_per_task, "CRD"));
+    }
+    else
+      printf("executor %s: unbonding %s, committed at height %lld\n", addr,
+             cli_fmt_tokens_u64(x, ub.amount, "STK"), h);
   }
   json_decref(r);
 out:
@@ -318,6 +412,14 @@ static int write_output(const char *b64, const char *path) {
   return 0;
 }
 
+/* Say what a non-zero exit code of a program that exited means: the
+ * program's own return value, not a failure of the task. */
+static void explain_code(FILE *f, const char *status, long long code) {
+  if (status && !strcmp(status, "exited") && code)
+    fprintf(f, "  (exit code %lld is the program's own return value, not a failure of the task;\n"
+            "   wc.elf, for one, returns its word count mod 128: see docs/vm.md §7)\n", code);
+}
+
 static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
   char last[200] = "";
   for (int i = 0;; i++) {
@@ -334,8 +436,14 @@ static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
       revealed += json_is_true(json_object_get(m, "revealed"));
     }
     char now[200];
-    snprintf(now, sizeof now, "%s: %zu/%zu committed, %zu/%zu revealed, attempt %lld", st,
-             committed, active, revealed, active, (long long)json_integer_value(json_object_get(t, "attempt")));
+    long long attempt = (long long)json_integer_value(json_object_get(t, "attempt")),
+              kk = (long long)json_integer_value(json_object_get(t, "committee"));
+    if (!strcmp(st, "drawing") || !active)
+      snprintf(now, sizeof now, "%s: waiting for %lld executor%s to be drawn (attempt %lld)", st, kk,
+               kk == 1 ? "" : "s", attempt);
+    else
+      snprintf(now, sizeof now, "%s: %zu/%zu committed, %zu/%zu revealed, attempt %lld", st,
+               committed, active, revealed, active, attempt);
     if (strcmp(now, last)) {
       fprintf(stderr, "  [height %lld] %s\n", (long long)json_integer_value(json_object_get(t, "height")), now);
       snprintf(last, sizeof last, "%s", now);
@@ -350,11 +458,13 @@ static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
       }
       json_t *o;
       if (cli_call(c, "task_output", json_pack("{s:s}", "task_id", id), &o)) return 1;
-      fprintf(stderr, "  result: %s (code %lld), %lld steps, %lld output bytes\n",
-              json_string_value(json_object_get(o, "exit")),
-              (long long)json_integer_value(json_object_get(o, "code")),
-              (long long)json_integer_value(json_object_get(o, "steps")),
-              (long long)json_integer_value(json_object_get(o, "size")));
+      const char *ex = json_string_value(json_object_get(o, "exit"));
+      long long code = (long long)json_integer_value(json_object_get(o, "code"));
+      fprintf(stderr, "  result: %s (code %lld), %lld steps, %lld output bytes%s\n", ex ? ex : "?",
+              code, (long long)json_integer_value(json_object_get(o, "steps")),
+              (long long)json_integer_value(json_object_get(o, "size")),
+              c->json || out_path ? "" : "; the output follows");
+      explain_code(stderr, ex, code);
       int rc = c->json ? (cli_print_json(o), 0)
                        : write_output(json_string_value(json_object_get(o, "output_base64")), out_path);
       json_decref(o);
@@ -362,6 +472,88 @@ static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
     }
     usleep(300000);
   }
+}
+
+static const char *js(json_t *o, const char *k) {
+  const char *v = json_string_value(json_object_get(o, k));
+  return v ? v : "";
+}
+static long long ji(json_t *o, const char *k) {
+  return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void print_claim(const char *label, json_t *cl) {
+  if (!json_is_object(cl)) return;
+  printf("%s%s, code %lld, %lld steps, output %.16s.., final state %.16s..\n", label,
+         js(cl, "status"), ji(cl, "code"), ji(cl, "steps"), js(cl, "output_hash"),
+         js(cl, "final_state"));
+}
+
+static void print_task(json_t *t) {
+  char a[CLI_TOKENS_MAX];
+  printf("task         %s\n", js(t, "task_id"));
+  printf("status       %s (as of height %lld)\n", js(t, "status"), ji(t, "height"));
+  printf("owner        %s\n", js(t, "owner"));
+  printf("program      %s\n", js(t, "program"));
+  printf("input        %s%s\n", js(t, "input_hash"),
+         json_object_get(t, "input_blob") ? " (a data blob)" : "");
+  printf("limits       %lld steps, %lld MiB, %lld output bytes\n", ji(t, "max_steps"),
+         ji(t, "mem_mib"), ji(t, "max_output_bytes"));
+  printf("committee    %lld (quorum %lld), attempt %lld\n", ji(t, "committee"), ji(t, "quorum"),
+         ji(t, "attempt"));
+  printf("reward       %s escrowed\n", cli_fmt_tokens(a, js(t, "reward"), "CRD"));
+  printf("paid         %s\n", cli_fmt_tokens(a, js(t, "paid"), "CRD"));
+  printf("refunded     %s\n", cli_fmt_tokens(a, js(t, "refunded"), "CRD"));
+  printf("heights      submitted %lld, drawn %lld, window closes %lld (commit %lld blocks, reveal "
+         "%lld)\n", ji(t, "submitted_height"), ji(t, "draw_height"), ji(t, "deadline"),
+         ji(t, "commit_blocks"), ji(t, "reveal_blocks"));
+  json_t *res = json_object_get(t, "result");
+  if (json_is_object(res)) {
+    print_claim("result       ", res);
+    explain_code(stdout, js(res, "status"), ji(res, "code"));
+  } else {
+    printf("result       none yet\n");
+  }
+  size_t i;
+  json_t *m;
+  json_t *mem = json_object_get(t, "members");
+  printf("members      %zu%s\n", json_array_size(mem), json_array_size(mem) ? ":" : "");
+  json_array_foreach(mem, i, m) {
+    printf("  %s  %-9s  attempt %lld, price %s CRD base units per million steps\n",
+           js(m, "executor"),
+           json_is_true(json_object_get(m, "replaced")) ? "replaced"
+           : json_is_true(json_object_get(m, "revealed")) ? "revealed"
+           : json_is_true(json_object_get(m, "committed")) ? "committed"
+                                                           : "waiting",
+           ji(m, "attempt"), js(m, "price_per_msteps"));
+    print_claim("      claim: ", json_object_get(m, "claim"));
+  }
+  json_t *tl = json_object_get(t, "timeline");
+  if (json_array_size(tl)) printf("timeline\n");
+  json_array_foreach(tl, i, m) {
+    const char *ex = js(m, "executor");
+    printf("  height %-6lld %-10s %s%s%.16s%s\n", ji(m, "height"), js(m, "event"), js(m, "detail"),
+           *ex ? " (" : "", ex, *ex ? "..)" : "");
+  }
+}
+
+static void print_job(json_t *j) {
+  char a[CLI_TOKENS_MAX];
+  printf("job          %s\n", js(j, "job_id"));
+  printf("status       %s (as of height %lld)\n", js(j, "status"), ji(j, "height"));
+  printf("owner        %s\n", js(j, "owner"));
+  printf("program      %s\n", js(j, "program"));
+  printf("chunks       %lld: %lld done, %lld failed\n", ji(j, "chunks"), ji(j, "done"),
+         ji(j, "failed"));
+  printf("reward       %s per chunk\n", cli_fmt_tokens(a, js(j, "reward_per_chunk"), "CRD"));
+  printf("submitted    at height %lld\n", ji(j, "submitted_height"));
+  if (*js(j, "result_root")) printf("result root  %s\n", js(j, "result_root"));
+  printf("chunk  task%-62s status      output hash\n", "");
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(j, "tasks"), i, t)
+    printf("%5lld  %-66s %-11s %s\n", ji(t, "chunk"), js(t, "task_id"), js(t, "status"),
+           *js(t, "output_hash") ? js(t, "output_hash") : "-");
 }
 
 /* Send with --wait semantics; id is the task or job ID, which comes from
@@ -382,74 +574,101 @@ static int send_for_id(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, u
 }
 
 static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
-  static const char *const wv[] = {"--from", "--program", "--input", "--input-text", "--reward",
-                                   "--committee", "--max-steps", "--mem", "--output", "--owner",
-                                   "--executor", "--status", "--commit-blocks", "--reveal-blocks",
-                                   "--max-output", NULL},
-                           *const fl[] = {"--wait", NULL};
+  static const char *const submit_wv[] = {"--from", "--program", "--input", "--input-text",
+                                          "--reward", "--committee", "--max-steps", "--mem",
+                                          "--output", "--commit-blocks", "--reveal-blocks",
+                                          "--max-output", NULL},
+                           *const submit_fl[] = {"--wait", NULL},
+                           *const output_wv[] = {"--output", NULL},
+                           *const list_wv[] = {"--owner", "--executor", "--status", "--limit", NULL},
+                           *const none[] = {NULL};
+  int is_submit = !strcmp(sub, "submit"), is_get = !strcmp(sub, "get"),
+      is_output = !strcmp(sub, "output"), is_list = !strcmp(sub, "list");
+  if (!is_submit && !is_get && !is_output && !is_list) {
+    fprintf(stderr, "cohort task: unknown subcommand \"%s\"\n", sub);
+    cli_help("task", stderr);
+    return 2;
+  }
+  char path[32];
+  snprintf(path, sizeof path, "task %s", sub);
   opt o[32];
   const char *pos;
-  int n = parse_opts("cohort task", argc, argv, wv, fl, o, 32, &pos);
+  int n = parse_opts(path, argc, argv,
+                     is_submit ? submit_wv : is_output ? output_wv : is_list ? list_wv : none,
+                     is_submit ? submit_fl : none, o, 32, &pos);
   if (n < 0) return 2;
-  if (!strcmp(sub, "get") || !strcmp(sub, "output")) {
-    if (!pos || strlen(pos) != 64 || strspn(pos, "0123456789abcdefABCDEF") != 64) {
-      if (pos) fprintf(stderr, "cohort task %s: TASK_ID must be 64 hex digits, got \"%s\"\n", sub, pos);
-      fprintf(stderr, "usage: cohort task %s TASK_ID%s\n", sub, !strcmp(sub, "output") ? " [--output FILE]" : "");
-      return 2;
-    }
+  if (pos && (is_submit || is_list)) return cli_usage_error(path, "unexpected argument \"%s\"", pos);
+  if (is_get || is_output) {
+    if (!pos) return cli_usage_error(path, "which TASK_ID?");
+    if (strlen(pos) != 64 || strspn(pos, "0123456789abcdefABCDEF") != 64)
+      return cli_usage_error(path, "TASK_ID must be 64 hex digits (what `cohort task submit` "
+                             "printed), got \"%s\"", pos);
     json_t *r;
-    if (cli_call(c, !strcmp(sub, "get") ? "task_get" : "task_output", json_pack("{s:s}", "task_id", pos), &r)) return 1;
+    if (cli_call(c, is_get ? "task_get" : "task_output", json_pack("{s:s}", "task_id", pos), &r)) return 1;
     int rc = 0;
-    if (!strcmp(sub, "output") && !c->json)
+    if (c->json) cli_print_json(r);
+    else if (is_output)
       rc = write_output(json_string_value(json_object_get(r, "output_base64")), get(o, n, "--output"));
-    else
-      cli_print_json(r);
+    else print_task(r);
     json_decref(r);
     return rc;
   }
-  if (!strcmp(sub, "list")) {
+  if (is_list) {
     json_t *p = json_object();
     uint8_t id[20];
     char addr[CORE_ADDR_STR_MAX];
     if (get(o, n, "--owner")) {
-      if (cli_resolve_address(c, "cohort task list --owner", get(o, n, "--owner"), id, addr)) return 2;
+      if (cli_resolve_address(c, "cohort task list --owner", get(o, n, "--owner"), id, addr)) {
+        json_decref(p);
+        return 2;
+      }
       json_object_set_new(p, "owner", json_string(addr));
     }
     if (get(o, n, "--executor")) {
-      if (cli_resolve_address(c, "cohort task list --executor", get(o, n, "--executor"), id, addr)) return 2;
+      if (cli_resolve_address(c, "cohort task list --executor", get(o, n, "--executor"), id, addr)) {
+        json_decref(p);
+        return 2;
+      }
       json_object_set_new(p, "executor", json_string(addr));
     }
     if (get(o, n, "--status")) json_object_set_new(p, "status", json_string(get(o, n, "--status")));
+    uint64_t lim;
+    if (get_u64(o, n, "--limit", 100, &lim, "cohort task list") || lim < 1 || lim > 1000) {
+      json_decref(p);
+      return cli_usage_error(path, "--limit must be 1 to 1000");
+    }
+    json_object_set_new(p, "limit", json_integer((json_int_t)lim));
     json_t *r;
     if (cli_call(c, "task_list", p, &r)) return 1;
     if (c->json) cli_print_json(r);
     else {
       size_t i;
       json_t *t;
-      json_array_foreach(json_object_get(r, "tasks"), i, t)
-        printf("%s  %-10s  k=%lld  reward %s  submitted at %lld\n",
-               json_string_value(json_object_get(t, "task_id")),
-               json_string_value(json_object_get(t, "status")),
-               (long long)json_integer_value(json_object_get(t, "committee")),
-               json_string_value(json_object_get(t, "reward")),
-               (long long)json_integer_value(json_object_get(t, "submitted_height")));
+      json_t *arr = json_object_get(r, "tasks");
+      if (!json_array_size(arr))
+        printf("no tasks match (as of height %lld)\n", ji(r, "height"));
+      else
+        printf("%-64s  %-10s  %2s  %16s  %s\n", "task", "status", "k", "reward (CRD)",
+               "submitted");
+      json_array_foreach(arr, i, t) {
+        char rw[32];
+        cli_fmt_amount(rw, js(t, "reward"));
+        printf("%s  %-10s  %2lld  %16s  height %lld\n", js(t, "task_id"), js(t, "status"),
+               ji(t, "committee"), rw, ji(t, "submitted_height"));
+      }
+      if (json_array_size(arr) == lim)
+        printf("(the first %llu; --limit N for more)\n", (unsigned long long)lim);
     }
     json_decref(r);
     return 0;
   }
-  if (strcmp(sub, "submit")) {
-    fprintf(stderr, "cohort task: unknown subcommand \"%s\" (submit, get, output, list)\n", sub);
-    return 2;
-  }
   const char *prog = get(o, n, "--program");
   uint64_t reward, k, steps, mem, cb, rb, mo;
-  if (!prog || !get(o, n, "--reward")) {
-    fprintf(stderr, "usage: cohort task submit --program FILE|HASH (--input FILE | --input-text T)\n"
-                    "         --reward N [--committee K] [--max-steps N] [--mem MiB] [--from KEY]\n"
-                    "         [--max-output BYTES] [--commit-blocks N] [--reveal-blocks N]\n"
-                    "         [--wait] [--output FILE]\n");
-    return 2;
-  }
+  if (!prog || !get(o, n, "--reward"))
+    return cli_usage_error("task submit", "missing %s",
+                           !prog && !get(o, n, "--reward") ? "--program and --reward"
+                           : !prog                         ? "--program"
+                                                           : "--reward");
   if (get_u64(o, n, "--reward", 0, &reward, "cohort task submit") ||
       get_u64(o, n, "--committee", 3, &k, "cohort task submit") ||
       get_u64(o, n, "--max-steps", 100000000, &steps, "cohort task submit") ||
@@ -491,8 +710,9 @@ static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
   b.submit_task = &m;
   char id[65];
   if ((ret = send_for_id(c, &key, &b, market_kib((uint64_t)prog_len + in_len), id))) goto out;
-  fprintf(stderr, "task %s submitted (committee %llu, reward %llu CRD base units escrowed)\n", id,
-          (unsigned long long)k, (unsigned long long)reward);
+  char rw[CLI_TOKENS_MAX];
+  fprintf(stderr, "task %s submitted (committee %llu, reward %s escrowed)\n", id,
+          (unsigned long long)k, cli_fmt_tokens_u64(rw, reward, "CRD"));
   if (get(o, n, "--wait")) ret = wait_task(c, id, get(o, n, "--output"));
   else printf("%s\n", id);
 out:
@@ -507,13 +727,11 @@ static int cmd_simulate(const cli_ctx *c, int argc, char **argv) {
                            *const fl[] = {NULL};
   opt o[16];
   const char *pos;
-  int n = parse_opts("cohort simulate", argc, argv, wv, fl, o, 16, &pos);
+  int n = parse_opts("simulate", argc, argv, wv, fl, o, 16, &pos);
+  if (n < 0) return 2;
+  if (pos) return cli_usage_error("simulate", "unexpected argument \"%s\"", pos);
   const char *prog = get(o, n, "--program");
-  if (n < 0 || !prog) {
-    fprintf(stderr, "usage: cohort simulate --program FILE|HASH (--input FILE | --input-text T)\n"
-                    "         [--max-steps N] [--mem MiB] [--committee K]\n");
-    return 2;
-  }
+  if (!prog) return cli_usage_error("simulate", "missing --program FILE|HASH");
   uint64_t steps, mem, k;
   if (get_u64(o, n, "--max-steps", 100000000, &steps, "cohort simulate") ||
       get_u64(o, n, "--mem", 64, &mem, "cohort simulate") ||
@@ -549,15 +767,18 @@ static int cmd_simulate(const cli_ctx *c, int argc, char **argv) {
   if (c->json) {
     cli_print_json(r);
   } else {
-    const char *trap = json_string_value(json_object_get(r, "trap"));
-    fprintf(stderr, "%s (%s%s%lld) after %lld steps in %.3f s; %lld output bytes\n",
-            json_string_value(json_object_get(r, "status")), trap ? trap : "code",
-            trap ? ", code " : " ", (long long)json_integer_value(json_object_get(r, "code")),
+    const char *trap = json_string_value(json_object_get(r, "trap")),
+               *status = json_string_value(json_object_get(r, "status"));
+    fprintf(stderr, "%s (%s%s%lld) after %lld steps in %.3f s; %lld output bytes\n", status,
+            trap ? trap : "code", trap ? ", code " : " ",
+            (long long)json_integer_value(json_object_get(r, "code")),
             (long long)json_integer_value(json_object_get(r, "steps")),
             json_real_value(json_object_get(r, "seconds")),
             (long long)json_integer_value(json_object_get(r, "output_size")));
+    explain_code(stderr, status, (long long)json_integer_value(json_object_get(r, "code")));
     json_t *need = json_object_get(r, "reward_needed");
-    if (!strcmp(json_string_value(json_object_get(r, "status")), "out_of_steps"))
+    long long elig = (long long)json_integer_value(json_object_get(r, "eligible_executors"));
+    if (status && !strcmp(status, "out_of_steps"))
       fprintf(stderr, "it did not finish within --max-steps %llu: raise --max-steps\n",
               (unsigned long long)steps);
     else if (json_is_string(need))
@@ -565,8 +786,13 @@ static int cmd_simulate(const cli_ctx *c, int argc, char **argv) {
               "(CRD base units, at current prices)\n",
               (long long)json_integer_value(json_object_get(r, "suggested_max_steps")), (long long)k,
               json_string_value(need));
+    else if (elig > 0)
+      fprintf(stderr, "only %lld executor%s accept%s work right now, fewer than --committee %llu: "
+              "run `cohort simulate ... --committee %lld` for a reward hint, or wait for more\n",
+              elig, elig == 1 ? "" : "s", elig == 1 ? "s" : "", (unsigned long long)k, elig);
     else
-      fprintf(stderr, "fewer than %lld executors accept work right now\n", (long long)k);
+      fprintf(stderr, "no executor accepts work right now: no task can be drawn until one "
+              "registers (cohort executor register) with enough stake\n");
     write_output(json_string_value(json_object_get(r, "output_base64")), NULL);
   }
   json_decref(r);
@@ -581,31 +807,37 @@ static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
   static const char *const wv[] = {"--from", "--program", "--chunks", "--reward-per-chunk",
                                    "--committee", "--max-steps", "--mem", "--out", "--max-output",
                                    NULL},
-                           *const fl[] = {"--wait", NULL};
+                           *const fl[] = {"--wait", NULL}, *const none[] = {NULL};
+  int is_get = !strcmp(sub, "get");
+  if (!is_get && strcmp(sub, "submit")) {
+    fprintf(stderr, "cohort job: unknown subcommand \"%s\"\n", sub);
+    cli_help("job", stderr);
+    return 2;
+  }
   opt o[16];
   const char *pos;
-  int n = parse_opts("cohort job", argc, argv, wv, fl, o, 16, &pos);
+  int n = parse_opts(is_get ? "job get" : "job submit", argc, argv, is_get ? none : wv,
+                     is_get ? none : fl, o, 16, &pos);
   if (n < 0) return 2;
-  if (!strcmp(sub, "get")) {
-    if (!pos) {
-      fprintf(stderr, "usage: cohort job get JOB_ID\n");
-      return 2;
-    }
+  if (is_get) {
+    if (!pos) return cli_usage_error("job get", "which JOB_ID?");
+    if (strlen(pos) != 64 || strspn(pos, "0123456789abcdefABCDEF") != 64)
+      return cli_usage_error("job get", "JOB_ID must be 64 hex digits (what `cohort job submit` "
+                             "printed), got \"%s\"", pos);
     json_t *r;
     if (cli_call(c, "job_get", json_pack("{s:s}", "job_id", pos), &r)) return 1;
-    cli_print_json(r);
+    if (c->json) cli_print_json(r);
+    else print_job(r);
     json_decref(r);
     return 0;
   }
+  if (pos) return cli_usage_error("job submit", "unexpected argument \"%s\"", pos);
   const char *prog = get(o, n, "--program"), *dir = get(o, n, "--chunks");
   uint64_t reward, k, steps, mem, mo;
-  if (strcmp(sub, "submit") || !prog || !dir || !get(o, n, "--reward-per-chunk")) {
-    fprintf(stderr, "usage: cohort job submit --program FILE|HASH --chunks DIR --reward-per-chunk N\n"
-                    "         [--committee K] [--max-steps N] [--mem MiB] [--max-output BYTES]\n"
-                    "         [--from KEY] [--wait] [--out DIR]\n"
-                    "  each regular file in DIR (sorted by name) is one chunk's input\n");
-    return 2;
-  }
+  if (!prog || !dir || !get(o, n, "--reward-per-chunk"))
+    return cli_usage_error("job submit", "missing %s", !prog ? "--program FILE|HASH"
+                                                       : !dir ? "--chunks DIR"
+                                                              : "--reward-per-chunk N");
   if (get_u64(o, n, "--reward-per-chunk", 0, &reward, "cohort job submit") ||
       get_u64(o, n, "--committee", 3, &k, "cohort job submit") ||
       get_u64(o, n, "--max-steps", 100000000, &steps, "cohort job submit") ||
@@ -676,9 +908,9 @@ static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
   b.submit_job = &m;
   char id[65];
   if ((ret = send_for_id(c, &key, &b, kib, id))) goto out;
-  fprintf(stderr, "job %s submitted: %zu chunks, committee %llu each, %llu CRD base units "
-          "escrowed per chunk\n",
-          id, nn, (unsigned long long)k, (unsigned long long)reward);
+  char rw[CLI_TOKENS_MAX];
+  fprintf(stderr, "job %s submitted: %zu chunks, committee %llu each, %s escrowed per chunk\n",
+          id, nn, (unsigned long long)k, cli_fmt_tokens_u64(rw, reward, "CRD"));
   if (!get(o, n, "--wait")) {
     printf("%s\n", id);
     ret = 0;
@@ -702,10 +934,13 @@ static int cmd_job(const cli_ctx *c, const char *sub, int argc, char **argv) {
     if (strcmp(st, "running")) {
       const char *root = json_string_value(json_object_get(j, "result_root"));
       fprintf(stderr, "job %s: %s%s%s\n", st, root ? "result root " : "", root ? root : "",
-              failed ? " (see: cohort job get ID)" : "");
+              failed ? " (see: cohort job get JOB_ID)" : "");
       const char *outdir = get(o, n, "--out");
       size_t i;
       json_t *t;
+      if (!outdir)
+        fprintf(stderr, "each chunk's output follows a line \"== CHUNK_FILE\" (what the program "
+                "wrote for that input; per-chunk status: cohort job get %s)\n", id);
       json_array_foreach(json_object_get(j, "tasks"), i, t) {
         json_t *ov;
         if (!json_object_get(t, "output_hash") ||
@@ -739,21 +974,16 @@ out_names:
 }
 
 int cli_cmd_market(const cli_ctx *c, const char *cmd, int argc, char **argv) {
-  if (!strcmp(cmd, "job")) {
-    if (argc < 1) {
-      fprintf(stderr, "usage: cohort job submit|get ...\n");
-      return 2;
-    }
-    return cmd_job(c, argv[0], argc - 1, argv + 1);
-  }
   if (!strcmp(cmd, "simulate")) return cmd_simulate(c, argc, argv);
-  if (argc < 1) {
-    fprintf(stderr, "usage: cohort %s SUBCOMMAND ... (see cohort --help)\n", cmd);
+  if (argc < 1 || argv[0][0] == '-') { /* main.c catches this too */
+    cli_help(cmd, stderr);
     return 2;
   }
+  if (!strcmp(cmd, "job")) return cmd_job(c, argv[0], argc - 1, argv + 1);
   if (!strcmp(cmd, "program")) {
     if (strcmp(argv[0], "upload")) {
-      fprintf(stderr, "cohort program: unknown subcommand \"%s\" (upload)\n", argv[0]);
+      fprintf(stderr, "cohort program: unknown subcommand \"%s\"\n", argv[0]);
+      cli_help("program", stderr);
       return 2;
     }
     return cmd_program_upload(c, argc - 1, argv + 1);

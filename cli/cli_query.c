@@ -2,10 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/bech32.h"
 #include "core/keys.h"
+#include "rpc/rpc.h"
 
 static const char *s(json_t *o, const char *k) {
   const char *v = json_string_value(json_object_get(o, k));
@@ -31,12 +33,10 @@ static void print_status(json_t *r) {
 }
 
 static void print_account(json_t *r) {
-  char crd[32], stk[32];
-  cli_fmt_amount(crd, s(r, "crd"));
-  cli_fmt_amount(stk, s(r, "stk"));
+  char a[CLI_TOKENS_MAX];
   printf("address  %s\n", s(r, "address"));
-  printf("CRD      %s  (%s base units)\n", crd, s(r, "crd"));
-  printf("STK      %s  (%s base units)\n", stk, s(r, "stk"));
+  printf("CRD      %s\n", cli_fmt_tokens(a, s(r, "crd"), "CRD"));
+  printf("STK      %s\n", cli_fmt_tokens(a, s(r, "stk"), "STK"));
   printf("nonce    %lld  (next free, counting pending txs: %lld)\n", i(r, "nonce"),
          i(r, "next_nonce"));
   printf("as of    height %lld\n", i(r, "height"));
@@ -44,10 +44,11 @@ static void print_account(json_t *r) {
 
 static void print_tx_line(json_t *t) {
   json_t *m = json_object_get(t, "msg");
-  printf("  %s  %s nonce %lld fee %s", s(t, "hash"), s(t, "type"), i(t, "nonce"), s(t, "fee"));
+  char a[CLI_TOKENS_MAX];
+  printf("  %s  %s  nonce %lld  fee %s\n", s(t, "hash"), s(t, "type"), i(t, "nonce"),
+         cli_fmt_tokens(a, s(t, "fee"), "CRD"));
   if (!strcmp(s(t, "type"), "transfer"))
-    printf("  %s %s -> %s", s(m, "amount"), s(m, "token"), s(m, "to"));
-  printf("\n");
+    printf("      %s -> %s\n", cli_fmt_tokens(a, s(m, "amount"), s(m, "token")), s(m, "to"));
 }
 
 static void print_block(json_t *r) {
@@ -76,19 +77,53 @@ static void print_tx(json_t *r) {
   printf("height   %lld (index %lld)\n", i(r, "height"), i(r, "index"));
   printf("result   %s%s%s\n", i(r, "code") ? s(r, "codespace") : "ok", i(r, "code") ? ": " : "",
          s(r, "log"));
-  printf("sender   %s  nonce %lld  fee %s\n", s(t, "sender"), i(t, "nonce"), s(r, "fee_paid"));
-  if (!strcmp(s(t, "type"), "transfer"))
-    printf("transfer %s %s -> %s\n", s(m, "amount"), s(m, "token"), s(m, "to"));
+  char a[CLI_TOKENS_MAX];
+  printf("type     %s\n", s(t, "type"));
+  printf("sender   %s  nonce %lld\n", s(t, "sender"), i(t, "nonce"));
+  printf("fee      %s\n", cli_fmt_tokens(a, s(r, "fee_paid"), "CRD"));
+  if (!strcmp(s(t, "type"), "transfer")) {
+    printf("amount   %s\n", cli_fmt_tokens(a, s(m, "amount"), s(m, "token")));
+    printf("to       %s\n", s(m, "to"));
+  }
   if (*s(t, "memo")) printf("memo     %s\n", s(t, "memo"));
+}
+
+static void print_supply(json_t *r) {
+  char a[CLI_TOKENS_MAX];
+  printf("CRD      %s\n", cli_fmt_tokens(a, s(r, "crd"), "CRD"));
+  printf("STK      %s\n", cli_fmt_tokens(a, s(r, "stk"), "STK"));
+  printf("as of    height %lld\n", i(r, "height"));
+}
+
+/* `status --wait`: until the node answers, at most 60 s. */
+static int wait_node(const cli_ctx *c) {
+  for (int t = 0; t < 300; t++) {
+    core_errbuf eb;
+    json_t *r = NULL;
+    if (!rpc_client_call(c->node, "health", NULL, 1000, &r, NULL, &eb)) {
+      json_decref(r);
+      return 0;
+    }
+    usleep(200000);
+  }
+  return 0; /* the status call below says why */
 }
 
 int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv) {
   json_t *params = NULL, *r = NULL;
   void (*printer)(json_t *) = NULL;
   const char *method = cmd;
+  for (int k = 0; k < argc; k++) /* no query takes a flag but status --wait */
+    if (argv[k][0] == '-' && strcmp(cmd, "status"))
+      return cli_usage_error(cmd, "unknown option %s", argv[k]);
   if (!strcmp(cmd, "status")) {
+    for (int k = 0; k < argc; k++) {
+      if (strcmp(argv[k], "--wait")) return cli_usage_error("status", "unknown option %s", argv[k]);
+      wait_node(c);
+    }
     printer = print_status;
   } else if (!strcmp(cmd, "account")) {
+    if (argc > 1) return cli_usage_error("account", "give at most one ADDR|KEY");
     const char *who = argc > 0 ? argv[0] : "dev";
     uint8_t id[20];
     char addr[CORE_ADDR_STR_MAX];
@@ -96,6 +131,7 @@ int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv) {
     params = json_pack("{s:s}", "address", addr);
     printer = print_account;
   } else if (!strcmp(cmd, "block")) {
+    if (argc > 1) return cli_usage_error("block", "give at most one HEIGHT");
     if (argc > 0) {
       char *end;
       unsigned long long h = strtoull(argv[0], &end, 10);
@@ -107,10 +143,7 @@ int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv) {
     }
     printer = print_block;
   } else if (!strcmp(cmd, "tx")) {
-    if (argc != 1) {
-      fprintf(stderr, "usage: cohort tx HASH\n");
-      return 2;
-    }
+    if (argc != 1) return cli_usage_error("tx", "give one HASH");
     size_t hl = strlen(argv[0]);
     if (hl != 64 || strspn(argv[0], "0123456789abcdefABCDEF") != 64) {
       fprintf(stderr, "cohort tx: HASH must be 64 hex digits (the hash printed when the tx "
@@ -120,7 +153,8 @@ int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv) {
     params = json_pack("{s:s}", "hash", argv[0]);
     printer = print_tx;
   } else if (!strcmp(cmd, "supply")) {
-    method = "supply";
+    if (argc > 0) return cli_usage_error("supply", "unexpected argument %s", argv[0]);
+    printer = print_supply;
   }
   if (cli_call(c, method, params, &r)) return 1;
   if (c->json || !printer) cli_print_json(r);

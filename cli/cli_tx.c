@@ -11,18 +11,10 @@
 #include "genesis/genesis.h"
 #include "proto/tx.h"
 
-static int usage(void) {
-  fprintf(stderr,
-          "usage: cohort transfer --to ADDR --amount N [--token CRD|STK] [--from KEY]\n"
-          "                       [--fee N] [--memo TEXT] [--nonce N] [--wait]\n"
-          "  amounts are in base units (1 CRD = 1000000); --from defaults to \"dev\"\n");
-  return 2;
-}
-
 int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
   const char *to = NULL, *amt = NULL, *token = "CRD", *from = "dev", *fee_s = NULL,
              *memo = "", *nonce_s = NULL;
-  int wait = 0;
+  int wait = 0, quiet = 0;
   for (int i = 0; i < argc; i++) {
     const char **dst = !strcmp(argv[i], "--to")     ? &to
                        : !strcmp(argv[i], "--amount") ? &amt
@@ -36,20 +28,17 @@ int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
       wait = 1;
       continue;
     }
-    if (!dst) {
-      fprintf(stderr, "cohort transfer: unknown option %s\n", argv[i]);
-      return usage();
+    if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
+      quiet = 1;
+      continue;
     }
-    if (++i >= argc) {
-      fprintf(stderr, "cohort transfer: %s needs a value\n", argv[i - 1]);
-      return 2;
-    }
+    if (!dst) return cli_usage_error("transfer", "unknown option %s", argv[i]);
+    if (++i >= argc) return cli_usage_error("transfer", "%s needs a value", argv[i - 1]);
     *dst = argv[i];
   }
-  if (!to || !amt) {
-    fprintf(stderr, "cohort transfer: missing %s\n", !to && !amt ? "--to and --amount" : !to ? "--to" : "--amount");
-    return usage();
-  }
+  if (!to || !amt)
+    return cli_usage_error("transfer", "missing %s",
+                           !to && !amt ? "--to and --amount" : !to ? "--to" : "--amount");
   uint8_t to_id[20];
   char to_addr[CORE_ADDR_STR_MAX];
   if (cli_resolve_address(c, "cohort transfer: --to", to, to_id, to_addr)) return 2;
@@ -113,31 +102,35 @@ int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv) {
   char *hex = malloc(2 * len + 1);
   core_hex_encode(hex, raw, len);
   free(raw);
-  if (wait && !c->json)
-    fprintf(stderr, "broadcasting transfer of %s base units of %s from %s (nonce %llu); waiting for a block...\n",
-            amt, tx_token_name(tok), addr, (unsigned long long)nonce);
+  char shown[CLI_TOKENS_MAX];
+  cli_fmt_tokens_u64(shown, amount, tx_token_name(tok));
+  if (wait && !c->json && !quiet)
+    fprintf(stderr, "broadcasting a transfer of %s from %s (nonce %llu); waiting for a block...\n",
+            shown, addr, (unsigned long long)nonce);
   rc = cli_call(c, "broadcast_tx", json_pack("{s:s, s:s}", "tx", hex, "mode", wait ? "commit" : "sync"),
                 &res);
   free(hex);
   if (rc) goto out;
+  const char *h = json_string_value(json_object_get(res, "hash"));
   if (c->json) {
     cli_print_json(res);
+  } else if (quiet) {
+    printf("%s\n", h ? h : "");
   } else {
-    const char *h = json_string_value(json_object_get(res, "hash"));
     if (wait) {
       json_int_t code = json_integer_value(json_object_get(res, "code"));
       printf("committed tx %s at height %lld: %s\n", h,
              (long long)json_integer_value(json_object_get(res, "height")),
              code ? json_string_value(json_object_get(res, "log")) : "ok");
-      if (code) {
-        fprintf(stderr, "cohort: the transfer failed on chain (fee was charged): %s\n",
-                json_string_value(json_object_get(res, "log")));
-        goto out;
-      }
     } else {
       printf("accepted tx %s (nonce %llu); check it with: cohort tx %s\n", h,
              (unsigned long long)nonce, h);
     }
+  }
+  if (wait && json_integer_value(json_object_get(res, "code"))) {
+    fprintf(stderr, "cohort: the transfer failed on chain (fee was charged): %s\n",
+            json_string_value(json_object_get(res, "log")));
+    goto out;
   }
   ret = 0;
 out:

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -20,8 +21,10 @@ int cli_call(const cli_ctx *c, const char *method, json_t *params, json_t **resu
     const char *cs = json_string_value(json_object_get(data, "codespace"));
     if (cs) fprintf(stderr, "  reason: %s\n", cs);
   } else {
+    char why[300];
+    cli_clean_err(c->node, eb.msg[0] ? eb.msg : core_err_str(rc), why, sizeof why);
     fprintf(stderr, "cohort: cannot reach the node at %s: %s\n  (is cohortd running? "
-            "set the address with --node URL)\n", c->node, eb.msg[0] ? eb.msg : core_err_str(rc));
+            "choose the node with --node URL or COHORT_NODE=URL)\n", c->node, why);
   }
   json_decref(data);
   return 1;
@@ -33,11 +36,50 @@ void cli_print_json(json_t *j) {
   free(s);
 }
 
+const char *cli_clean_err(const char *url, const char *msg, char *out, size_t cap) {
+  size_t ul = url ? strlen(url) : 0;
+  /* the RPC client names the URL first; the caller already said it */
+  if (ul && !strncmp(msg, url, ul) && msg[ul] == ':' && msg[ul + 1] == ' ') msg += ul + 2;
+  else if (ul && url[ul - 1] == '/' && !strncmp(msg, url, ul - 1) && msg[ul - 1] == ':' &&
+           msg[ul] == ' ')
+    msg += ul + 1;
+  const char *lt = strchr(msg, '<');
+  if (lt && (strstr(msg, "<html") || strstr(msg, "<HTML") || strstr(msg, "<!") ||
+             strstr(msg, "<head") || strstr(msg, "<body") || strstr(msg, "<title"))) {
+    /* an HTML page (a proxy, a web server): do not copy its markup */
+    int pre = (int)(lt - msg);
+    while (pre > 0 && (msg[pre - 1] == ' ' || msg[pre - 1] == ':')) pre--;
+    snprintf(out, cap, "%.*s (an HTML page, not JSON-RPC: is this the node's RPC address?)", pre,
+             msg);
+    return out;
+  }
+  size_t w = 0;
+  for (const char *p = msg; *p && w + 1 < cap; p++) /* one line */
+    out[w++] = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+  out[w < cap ? w : cap - 1] = 0;
+  return out;
+}
+
+void cli_home_hint(const cli_ctx *c) {
+  struct stat st;
+  int exists = stat(c->home, &st) == 0;
+  fprintf(stderr, "  the home searched is %s%s (chosen by %s);\n"
+          "  choose another with --home DIR or COHORT_HOME=DIR (`make devnet` uses ./.devnet)\n",
+          c->home, exists ? "" : ", which does not exist",
+          c->home_src ? c->home_src : "the default");
+}
+
 int cli_load_key(const cli_ctx *c, const char *name, core_key *k) {
   char path[4096];
   if (strchr(name, '/')) snprintf(path, sizeof path, "%s", name);
   else snprintf(path, sizeof path, "%s/keys/%s.json", c->home, name);
   core_errbuf eb = {{0}};
+  if (!strchr(name, '/') && access(path, F_OK) != 0) {
+    fprintf(stderr, "cohort: no key \"%s\": %s does not exist (see: cohort keys list)\n", name,
+            path);
+    cli_home_hint(c);
+    return 1;
+  }
   if (core_keyfile_read(path, k, &eb)) {
     fprintf(stderr, "cohort: %s\n", eb.msg);
     return 1;
@@ -65,6 +107,7 @@ int cli_resolve_address(const cli_ctx *c, const char *cmd, const char *who, uint
   if (strchr(who, '/') || access(path, F_OK) != 0) {
     fprintf(stderr, "%s: \"%s\" is neither a coh1... address nor a key in %s/keys "
             "(see: cohort keys list)\n", cmd, who, c->home);
+    cli_home_hint(c);
     return 1;
   }
   core_key k;
@@ -87,4 +130,21 @@ void cli_fmt_amount(char out[32], const char *s) {
   memcpy(pad + z, s, n + 1);
   size_t pl = z + n;
   snprintf(out, 32, "%.*s.%s", (int)(pl - 6), pad, pad + pl - 6);
+}
+
+const char *cli_fmt_tokens(char out[CLI_TOKENS_MAX], const char *base, const char *token) {
+  char a[32];
+  if (!base || !*base || strspn(base, "0123456789") != strlen(base)) {
+    snprintf(out, CLI_TOKENS_MAX, "%s %s (base units)", base ? base : "?", token);
+    return out;
+  }
+  cli_fmt_amount(a, base);
+  snprintf(out, CLI_TOKENS_MAX, "%s %s (%s base units)", a, token, base);
+  return out;
+}
+
+const char *cli_fmt_tokens_u64(char out[CLI_TOKENS_MAX], uint64_t base, const char *token) {
+  char b[24];
+  snprintf(b, sizeof b, "%llu", (unsigned long long)base);
+  return cli_fmt_tokens(out, b, token);
 }

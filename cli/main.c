@@ -6,52 +6,33 @@
 #include "cli/cli.h"
 #include "core/hash.h"
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: cohort [--node URL] [--home DIR] [--json] <command> [args]\n\n"
-          "commands:\n"
-          "  keys new NAME | list | show NAME   manage account keys (HOME/keys/NAME.json)\n"
-          "  transfer --to ADDR --amount N [--token CRD|STK] [--from KEY] [--fee N] [--wait]\n"
-          "  account [ADDR|KEY]                 balances and nonce (default key: dev)\n"
-          "  status                             chain and node status\n"
-          "  block [HEIGHT]                     a block (default: latest)\n"
-          "  tx HASH                            a committed transaction and its result\n"
-          "  supply                             total CRD and STK\n"
-          "  program upload FILE [--data]       store a program (or data) blob on chain\n"
-          "  simulate --program F --input FILE  run a program on the node's VM, off chain\n"
-          "  task submit --program F --input FILE --reward N [--committee K] [--wait]\n"
-          "  task get|output ID, task list [--owner A] [--executor A] [--status S]\n"
-          "  job submit --program F --chunks DIR --reward-per-chunk N [--wait] | job get ID\n"
-          "  executor register --stake N --price P | unbond --amount N | show | list\n"
-          "  executor run [--key NAME] [--capacity N]   serve committee seats\n\n"
-          "options:\n"
-          "  --node URL   node RPC (default $COHORT_NODE or http://127.0.0.1:27657)\n"
-          "  --home DIR   where keys live (default $COHORT_HOME or ~/.cohort)\n"
-          "  --json       machine-readable output\n");
-}
-
 int main(int argc, char **argv) {
   char defhome[4096];
   const char *h = getenv("HOME");
   snprintf(defhome, sizeof defhome, "%s/.cohort", h ? h : ".");
+  const char *env_home = getenv("COHORT_HOME");
   cli_ctx c = {getenv("COHORT_NODE") ? getenv("COHORT_NODE") : "http://127.0.0.1:27657",
-               getenv("COHORT_HOME") ? getenv("COHORT_HOME") : defhome, 0, 60000};
+               env_home ? env_home : defhome, 0, 60000,
+               env_home ? "$COHORT_HOME" : "the default, ~/.cohort"};
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     if (!strcmp(argv[i], "--json")) c.json = 1;
     else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-      usage(stdout);
+      cli_help_top(stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--version")) {
+      printf("cohort %s\n", COHORT_VERSION);
       return 0;
     } else if ((!strcmp(argv[i], "--node") || !strcmp(argv[i], "--home")) && i + 1 < argc) {
       if (!strcmp(argv[i], "--node")) c.node = argv[++i];
-      else c.home = argv[++i];
+      else c.home = argv[++i], c.home_src = "--home";
     } else {
-      fprintf(stderr, "cohort: unknown or incomplete option %s (see cohort --help)\n", argv[i]);
+      fprintf(stderr, "cohort: unknown or incomplete option %s (see: cohort --help)\n", argv[i]);
       return 2;
     }
   }
   if (i >= argc) {
-    usage(stderr);
+    cli_help_top(stderr);
     return 2;
   }
   /* Allow global options after the command too (e.g. `cohort status --json`). */
@@ -66,8 +47,38 @@ int main(int argc, char **argv) {
       rest[nrest++] = argv[++j];
     } else if ((!strcmp(argv[j], "--node") || !strcmp(argv[j], "--home")) && j + 1 < argc) {
       if (!strcmp(argv[j], "--node")) c.node = argv[++j];
-      else c.home = argv[++j];
+      else c.home = argv[++j], c.home_src = "--home";
     } else rest[nrest++] = argv[j];
+  }
+  const char *cmd = argv[i];
+  /* --help or -h anywhere after the command: that command's usage. */
+  for (int j = 0; j < nrest; j++) {
+    if (strcmp(rest[j], "--help") && strcmp(rest[j], "-h")) continue;
+    char path[96];
+    snprintf(path, sizeof path, "%.40s", cmd);
+    if (cli_help_is_group(cmd) && nrest > 0 && rest[0][0] != '-') {
+      snprintf(path, sizeof path, "%.40s %.40s", cmd, rest[0]);
+      if (!cli_help_has(path)) {
+        fprintf(stderr, "cohort %s: unknown subcommand \"%s\"\n", cmd, rest[0]);
+        cli_help(cmd, stderr);
+        return 2;
+      }
+    }
+    if (cli_help(path, stdout)) {
+      fprintf(stderr, "cohort: unknown command \"%s\" (see: cohort --help)\n", cmd);
+      return 2;
+    }
+    return 0;
+  }
+  if (!strcmp(cmd, "version")) {
+    printf("cohort %s\n", COHORT_VERSION);
+    return 0;
+  }
+  /* A command group without its subcommand: the group's usage. */
+  if (cli_help_is_group(cmd) && (nrest == 0 || rest[0][0] == '-')) {
+    fprintf(stderr, "cohort %s: which subcommand?\n", cmd);
+    cli_help(cmd, stderr);
+    return 2;
   }
   /* Accept a bare HOST:PORT for --node, as cohortd.conf writes it. */
   static char nodebuf[512];
@@ -79,7 +90,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cohort: cannot initialise the crypto libraries\n");
     return 1;
   }
-  const char *cmd = argv[i];
   if (!strcmp(cmd, "keys")) return cli_cmd_keys(&c, nrest, rest);
   if (!strcmp(cmd, "transfer")) return cli_cmd_transfer(&c, nrest, rest);
   if (!strcmp(cmd, "program") || !strcmp(cmd, "executor") || !strcmp(cmd, "task") ||

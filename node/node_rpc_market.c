@@ -333,11 +333,12 @@ static void m_task_list(void *ctx, rpc_call *c, json_t *params) {
   }
   if (sv && !json_is_null(sv)) {
     const char *s = json_string_value(sv);
-    for (int i = 1; s && i <= 6; i++)
+    /* every status task_get shows, "drawing" (7) included */
+    for (int i = 1; s && i <= 7; i++)
       if (!strcmp(s, task_status((uint32_t)i))) l.status = i;
     if (!l.status) {
-      rpc_call_error(c, RPC_INVALID_PARAMS, "params.status must be committing, revealing, agreed, "
-                     "final, disputed or expired", NULL);
+      rpc_call_error(c, RPC_INVALID_PARAMS, "params.status must be drawing, committing, revealing, "
+                     "agreed, final, disputed or expired", NULL);
       return;
     }
   }
@@ -505,10 +506,14 @@ static void sim_work(uv_work_t *r) {
   j->secs = (double)(uv_hrtime() - t0) / 1e9;
 }
 
+/* What each executor the draw could pick would charge for a seat of
+ * `steps` (proto/market.h market_seat_cost: the per-seat price included),
+ * with the draw's availability rule (state/market/market_draw.c) except
+ * its per-task ones (owner, former members, capacity). */
 typedef struct {
   uint64_t prices[1024];
   size_t n;
-  uint64_t min_stake;
+  uint64_t min_stake, steps;
 } price_ctx;
 
 static int price_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
@@ -517,8 +522,8 @@ static int price_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v,
   if (kl != 22) return 0;
   Cohort__Executor *e = cohort__executor__unpack(NULL, vl, v);
   if (!e) return 0;
-  if (e->accepting && e->stake >= p->min_stake && e->stake > 0 && p->n < 1024)
-    p->prices[p->n++] = e->price_per_msteps;
+  if (e->accepting && e->stake >= p->min_stake && e->stake > 0 && !e->jailed_until && p->n < 1024)
+    p->prices[p->n++] = market_seat_cost(e->price_per_msteps, e->price_per_task, p->steps);
   cohort__executor__free_unpacked(e, NULL);
   return 0;
 }
@@ -556,14 +561,15 @@ static void sim_done(uv_work_t *r, int status) {
   } else {
     atomic_fetch_add(&sim_m_done, 1);
     /* Reward needed at current prices: k members, each paid at most
-     * reward/k, each needing price * max_steps / 10^6 to be eligible. */
+     * reward/k, each eligible only if its seat cost (price_per_task +
+     * price * max_steps / 10^6) fits in that: the k-th cheapest seat, k times. */
     uint64_t suggested = j->info.step + j->info.step / 10 + 1000;
-    price_ctx pc = {.min_stake = nr_params(n)->min_executor_stake};
+    price_ctx pc = {.min_stake = nr_params(n)->min_executor_stake, .steps = suggested};
     state_scan(n->st, "e/", price_visit, &pc);
     qsort(pc.prices, pc.n, sizeof pc.prices[0], cmp_u64);
     json_t *need = json_null();
     if (pc.n >= j->committee && j->committee) {
-      unsigned __int128 per = ((unsigned __int128)pc.prices[j->committee - 1] * suggested + 999999) / 1000000;
+      unsigned __int128 per = pc.prices[j->committee - 1];
       unsigned __int128 tot = per * j->committee;
       if (tot < j->committee) tot = j->committee;
       if (tot <= UINT64_MAX) {
@@ -765,8 +771,8 @@ static void m_job_get(void *ctx, rpc_call *c, json_t *params) {
     int pending = nr_mempool_has_task(n, id);
     rpc_call_error(c, RPC_NOT_FOUND,
                    pending ? "the job's submit tx is in the mempool, not yet committed"
-                           : "no such job (a job ID is sha256(\"cohort/job/v1\" || sender || "
-                             "nonce); see docs/tasks.md)",
+                           : "no such job (job_id is the ID `cohort job submit` printed, from "
+                             "the sender and the nonce of the submit_job tx: not the tx hash)",
                    json_pack("{s:b}", "pending", pending));
     return;
   }

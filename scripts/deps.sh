@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages Cohort needs, only those missing. Idempotent:
 # a second run installs nothing and prints one line. Uses sudo when not root.
+# apt-get's output goes to $COHORT_DEPS_LOG (default /tmp/cohort-deps.log).
 set -euo pipefail
 
 PKGS=(
@@ -34,8 +35,15 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 
-echo "deps: installing ${missing[*]}"
+# apt-get and dpkg print hundreds of lines: keep them in a log, show one
+# line (and the log's end if it fails).
+LOG=${COHORT_DEPS_LOG:-${TMPDIR:-/tmp}/cohort-deps.log}
+echo "deps: installing ${#missing[@]} Debian packages (${missing[*]}); apt-get's output goes to $LOG"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-echo "deps: done"
+if ! { $SUDO apt-get update -q && \
+       $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$LOG" 2>&1; then
+  echo "deps: apt-get failed; the end of $LOG:" >&2
+  tail -n 20 "$LOG" >&2
+  exit 1
+fi
+echo "deps: installed ${#missing[@]} packages (log: $LOG)"

@@ -9,6 +9,7 @@ HOME_DIR=${DEVNET_HOME:?}
 RPC=${DEVNET_RPC:-127.0.0.1:27657}
 BIN=${BIN:?}
 URL="http://$RPC"
+REPO=$(cd "$(dirname "$0")/.." && pwd)
 cohort() { "$BIN/cohort" --node "$URL" --home "$HOME_DIR" "$@"; }
 
 if [ ! -f "$HOME_DIR/config/genesis.json" ]; then
@@ -30,7 +31,18 @@ cleanup() {
   kill -TERM "$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+# Ctrl-C (or SIGTERM) is how the devnet is meant to stop: stop the node and
+# the executors, wait for them, and exit 0 — so make reports no error.
+stopped() {
+  trap - EXIT INT TERM
+  echo
+  echo "== stopping the node and the executors"
+  cleanup
+  echo "== devnet stopped cleanly (the chain is kept in $HOME_DIR; make devnet resumes it)"
+  exit 0
+}
+trap cleanup EXIT
+trap stopped INT TERM
 
 for _ in $(seq 1 100); do
   curl -s -m 1 "$URL/health" >/dev/null 2>&1 && break
@@ -42,7 +54,7 @@ echo
 echo "== devnet is up: cohortd pid $PID, RPC $URL, home $HOME_DIR, log $LOG"
 cohort status
 [ -f "$HOME_DIR/keys/alice.json" ] || cohort keys new alice >/dev/null
-ALICE=$(cohort --json keys show alice | sed -n 's/.*"address": "\(coh1[a-z0-9]*\)".*/\1/p')
+ALICE=$(cohort keys show alice -a)
 echo
 echo "== demo: the dev account sends 25 CRD and 3 STK to alice ($ALICE)"
 cohort transfer --to "$ALICE" --amount 25000000 --token CRD --wait
@@ -57,15 +69,19 @@ GUESTS="$(dirname "$BIN")/vm/guest"
 echo "== executors: three staked workers (keys exec1..exec3), each a 'cohort executor run' process"
 for i in 1 2 3; do
   [ -f "$HOME_DIR/keys/exec$i.json" ] || cohort keys new "exec$i" >/dev/null
-  A=$(cohort --json keys show "exec$i" | sed -n 's/.*"address": "\(coh1[a-z0-9]*\)".*/\1/p')
+  A=$(cohort keys show "exec$i" -a)
   if ! cohort executor show "exec$i" >/dev/null 2>&1; then
+    echo "   exec$i ($A): funding it, then registering it with 2,000 STK of stake"
     cohort transfer --to "$A" --amount 5000000000 --token STK >/dev/null
     cohort transfer --to "$A" --amount 100000000 --wait >/dev/null
-    cohort executor register --stake 2000000000 --price 1000 --from "exec$i"
+    cohort executor register --stake 2000000000 --price 1000 --from "exec$i" | sed 's/^/   /'
+  else
+    echo "   exec$i ($A): registered before"
   fi
   "$BIN/cohort" --node "$URL" --home "$HOME_DIR" executor run --key "exec$i" \
     >>"$HOME_DIR/executor$i.log" 2>&1 &
   EXEC_PIDS="$EXEC_PIDS $!"
+  echo "   exec$i serving: pid $!, log $HOME_DIR/executor$i.log"
 done
 echo
 echo "== demo: a compute task — SHA-256 of a text, run by a committee of 3, committed and revealed on chain"
@@ -79,9 +95,11 @@ cohort task submit --program "$GUESTS/sieve.elf" --input-text 2000000 \
   --reward 1000000 --committee 3 --max-steps 100000000 --mem 32 --wait
 echo
 echo "== demo: a chunked job — word count over 8 chunks of the README, each chunk its own committee"
+echo "   (below, each chunk's output follows its \"== FILE\" line: wc prints lines, words, bytes;"
+echo "   its exit code is the word count mod 128, not an error: docs/vm.md §7)"
 CH="$HOME_DIR/demo-chunks"
 rm -rf "$CH" && mkdir -p "$CH"
-split -n l/8 -d "$(dirname "$0")/../README.md" "$CH/readme-part-"
+split -n l/8 -d "$REPO/README.md" "$CH/readme-part-"
 cohort job submit --program "$GUESTS/wc.elf" --chunks "$CH" --reward-per-chunk 1000000 \
   --committee 2 --max-steps 10000000 --mem 16 --wait
 echo
@@ -95,11 +113,16 @@ cat <<MSG
      cohort status
      cohort transfer --to $ALICE --amount 1000000 --wait
      cohort account alice
-     cohort task submit --program $GUESTS/wc.elf --input README.md --reward 1000000 --wait
+     cohort task submit --program $GUESTS/wc.elf --input $REPO/README.md --reward 1000000 --wait
      cohort task list
+     cohort --help              # every command; cohort COMMAND --help for one
    Ctrl-C here stops the node and the executors. Following the log:
 MSG
 tail -n 0 -f "$LOG" &
 TAILPID=$!
-trap 'kill $TAILPID 2>/dev/null; cleanup' EXIT INT TERM
-wait "$PID"
+trap 'kill $TAILPID 2>/dev/null; cleanup' EXIT
+trap 'kill $TAILPID 2>/dev/null; stopped' INT TERM
+wait "$PID" || true
+echo "devnet: cohortd exited by itself; the end of its log:" >&2
+tail -20 "$LOG" >&2
+exit 1
