@@ -64,6 +64,16 @@
   X(reveal_blocks, U32, 1, 100000, 30, "reveal window, blocks")                                \
   X(challenge_blocks, U32, 0, 1000000, 10, "blocks from agreed to final (challenge window)")   \
   X(liveness_slash_bps, U32, 0, 10000, 100, "share of stake a no-show loses, 1/10000")          \
+  X(dispute_arity, U32, 2, 64, 16,                                                             \
+    "verification game: sub-ranges per bisection round (the defender posts arity - 1 hashes)") \
+  X(dispute_move_blocks, U32, 1, 1000000, 20, "verification game: blocks for each move")       \
+  X(dispute_clock_blocks, U32, 1, 100000000, 400,                                              \
+    "verification game: each party's total clock, blocks (at least dispute_move_blocks; "      \
+    "the defender also gets the run's re-execution time)")                                     \
+  X(dispute_slash_bps, U32, 0, 10000, 1000,                                                    \
+    "share of stake (bond + unbonding) a member loses with a game, 1/10000")                   \
+  X(dispute_winner_bps, U32, 0, 10000, 5000,                                                   \
+    "share of a game's slash paid to the winner's executor account; the rest is burned")       \
   X(liveness_jail_blocks, U32, 1, 10000000, 100,                                               \
     "blocks before a jailed no-show may register as accepting again (one slash per outage)")  \
   X(max_attempts, U32, 1, 100, 3, "committee draws before a task expires")                     \

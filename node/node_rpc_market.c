@@ -131,6 +131,7 @@ static json_t *task_json(const uint8_t id[32], const Cohort__Task *t, int full) 
                                              "price_per_msteps", nr_amount(m->price_per_msteps),
                                              "stake", nr_amount(m->stake), "attempt",
                                              (int)m->attempt));
+    json_object_set_new(json_array_get(members, i), "lost", json_boolean(m->lost));
   }
   json_t *j = json_pack(
       "{s:o, s:s, s:i, s:o, s:o, s:o, s:I, s:i, s:i, s:o, s:o, s:o, s:I, s:I, s:i, s:o, s:o}",
@@ -152,6 +153,31 @@ static json_t *task_json(const uint8_t id[32], const Cohort__Task *t, int full) 
   json_object_set_new(j, "pruned", json_boolean(t->pruned));
   if (t->input_blob.len == 32) json_object_set_new(j, "input_blob", nr_hexj(t->input_blob.data, 32));
   if (t->final_height) json_object_set_new(j, "final_height", json_integer((json_int_t)t->final_height));
+  json_object_set_new(j, "games", json_integer(t->games));
+  if (t->game) { /* the verification game being played (docs/tasks.md) */
+    const Cohort__Game *g = t->game;
+    static const char *ph[] = {"?", "bisect", "select", "prove"};
+    int mover_seat = (int)(g->phase == 2 ? g->challenger : g->defender);
+    json_t *gj = json_pack("{s:i, s:i, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:i, s:I, s:I, s:I, s:i}",
+                           "defender", (int)g->defender, "challenger", (int)g->challenger, "phase",
+                           g->phase < 4 ? ph[g->phase] : "?", "to_move",
+                           g->phase == 2 ? "challenger" : "defender", "steps",
+                           (json_int_t)g->steps, "lo", (json_int_t)g->lo, "hi", (json_int_t)g->hi,
+                           "h_lo", nr_hexj(g->h_lo.data, g->h_lo.len), "h_hi",
+                           nr_hexj(g->h_hi.data, g->h_hi.len), "round", (int)g->round,
+                           "deadline", (json_int_t)g->deadline, "clock_defender",
+                           (json_int_t)g->clock_defender, "clock_challenger",
+                           (json_int_t)g->clock_challenger, "arity", (int)g->arity);
+    if (gj && mover_seat < (int)t->n_members)
+      json_object_set_new(gj, "mover", nr_addrj(t->members[mover_seat]->executor.data));
+    if (gj && g->hashes.len) {
+      json_t *hs = json_array();
+      for (size_t i = 0; i + 32 <= g->hashes.len; i += 32)
+        json_array_append_new(hs, nr_hexj(g->hashes.data + i, 32));
+      json_object_set_new(gj, "hashes", hs);
+    }
+    if (gj) json_object_set_new(j, "game", gj);
+  }
   if (full) {
     json_t *tl = json_array();
     for (size_t i = 0; i < t->n_timeline; i++) {

@@ -131,7 +131,8 @@ const char *market_status_name(uint32_t s) {
 const char *market_event_name(uint32_t code) {
   static const char *n[] = {"unknown",   "submitted", "drawn",    "committed", "revealing",
                             "revealed",  "no_show",   "agreed",   "disputed",  "final",
-                            "expired",   "redraw",    "pruned",   "no_quorum", "waiting"};
+                            "expired",   "redraw",    "pruned",   "no_quorum", "waiting",
+                            "game",      "move",      "game_end"};
   return code < sizeof n / sizeof n[0] ? n[code] : "unknown";
 }
 
@@ -145,7 +146,11 @@ void market_event_text(const Cohort__TaskEvent *e, char *buf, size_t n) {
   char h[17] = "";
   for (size_t i = 0; i < 8 && e->hash.len == 32; i++) snprintf(h + 2 * i, 3, "%02x", e->hash.data[i]);
   static const char *why[] = {"", "not enough executors", "too many no-shows",
-                              "no quorum of agreeing reveals"};
+                              "no quorum of agreeing reveals", "every member lost its game"};
+  static const char *move[] = {"?", "posted the bisection hashes", "chose a sub-range",
+                               "proved the step"};
+  static const char *end[] = {"?", "the defender proved the step", "the mover missed its deadline",
+                              "the mover ran out of clock", "the claim cannot hold (0 steps)"};
   switch (e->code) {
     case 1: snprintf(buf, n, "reward %llu CRD base units escrowed, max_steps %llu", a, b); break;
     case 2: snprintf(buf, n, "seat %llu, stake %llu (locked until the task settles); beacon %s..", a, b, h); break;
@@ -166,11 +171,22 @@ void market_event_text(const Cohort__TaskEvent *e, char *buf, size_t n) {
     case 7: snprintf(buf, n, "%llu agreeing reveals: %llu steps, final state %s..; paid when final", a, b, h); break;
     case 8: snprintf(buf, n, "members revealed different claims; stakes and escrow stay locked for the verification game"); break;
     case 9: snprintf(buf, n, "challenge window over: paid %llu, refunded %llu CRD base units", a, b); break;
-    case 10: snprintf(buf, n, "%s; refunded %llu CRD base units", b < 4 ? why[b] : "?", a); break;
+    case 10: snprintf(buf, n, "%s; refunded %llu CRD base units", b < 5 ? why[b] : "?", a); break;
     case 11: snprintf(buf, n, "%llu seats to draw at the next block (attempt %llu)", a, b); break;
     case 12: snprintf(buf, n, "inline input and output removed from the state (hashes kept)"); break;
     case 13: snprintf(buf, n, "%llu agreeing reveals, %llu needed", a, b); break;
     case 14: snprintf(buf, n, "no executor with free capacity for %llu seats; waiting (up to params.draw_wait_blocks)", a); break;
+    case 15:
+      snprintf(buf, n, "verification game: seat %llu defends its claim of %llu steps against seat %llu",
+               a >> 32, b, a & 0xffffffffu);
+      break;
+    case 16:
+      snprintf(buf, n, "%s (%s %llu)", a < 4 ? move[a] : "?", a == 2 ? "part" : "round", b);
+      break;
+    case 17:
+      snprintf(buf, n, "lost the game (%s); slashed %llu STK base units", (b & 255) < 5 ? end[b & 255] : "?",
+               a);
+      break;
     default: snprintf(buf, n, "event %u", e->code);
   }
 }

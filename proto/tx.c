@@ -112,6 +112,35 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
                          "must be 32 bytes");
       return COHORT_OK;
     }
+    case COHORT__TX_BODY__MSG_DISPUTE_BISECT: {
+      const Cohort__MsgDisputeBisect *m = b->dispute_bisect;
+      if (pb_has_unknown(&m->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "dispute_bisect has unknown fields");
+      if (m->task_id.len != 32 || m->hashes.len == 0 || m->hashes.len % 32 ||
+          m->hashes.len > 32 * TX_DISPUTE_MAX_POINTS)
+        return core_errf(eb, COHORT_ERR_INVALID,
+                         "dispute_bisect: task_id must be 32 bytes and hashes 1 to %d 32-byte "
+                         "hashes, got %zu bytes", TX_DISPUTE_MAX_POINTS, m->hashes.len);
+      return COHORT_OK;
+    }
+    case COHORT__TX_BODY__MSG_DISPUTE_SELECT: {
+      const Cohort__MsgDisputeSelect *m = b->dispute_select;
+      if (pb_has_unknown(&m->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "dispute_select has unknown fields");
+      if (m->task_id.len != 32 || m->part < 1 || m->part > TX_DISPUTE_MAX_POINTS + 1)
+        return core_errf(eb, COHORT_ERR_INVALID, "dispute_select: task_id must be 32 bytes and "
+                         "part 1 to %d", TX_DISPUTE_MAX_POINTS + 1);
+      return COHORT_OK;
+    }
+    case COHORT__TX_BODY__MSG_DISPUTE_PROVE: {
+      const Cohort__MsgDisputeProve *m = b->dispute_prove;
+      if (pb_has_unknown(&m->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "dispute_prove has unknown fields");
+      if (m->task_id.len != 32 || m->proof.len == 0 || m->proof.len > TX_DISPUTE_PROOF_MAX)
+        return core_errf(eb, COHORT_ERR_INVALID, "dispute_prove: task_id must be 32 bytes and "
+                         "the proof 1 to %d bytes", TX_DISPUTE_PROOF_MAX);
+      return COHORT_OK;
+    }
     default:
       return core_errf(eb, COHORT_ERR_NO_MSG,
                        "tx body carries no known message");
@@ -263,6 +292,9 @@ const char *tx_msg_name(const Cohort__TxBody *body) {
     case COHORT__TX_BODY__MSG_SUBMIT_JOB: return "submit_job";
     case COHORT__TX_BODY__MSG_COMMIT_RESULT: return "commit_result";
     case COHORT__TX_BODY__MSG_REVEAL_RESULT: return "reveal_result";
+    case COHORT__TX_BODY__MSG_DISPUTE_BISECT: return "dispute_bisect";
+    case COHORT__TX_BODY__MSG_DISPUTE_SELECT: return "dispute_select";
+    case COHORT__TX_BODY__MSG_DISPUTE_PROVE: return "dispute_prove";
     default: return "none";
   }
 }

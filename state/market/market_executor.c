@@ -284,6 +284,34 @@ static int slash(state_exec *x, const uint8_t id[20], Cohort__Executor *e, uint3
   return bank_burn(x, 0, amt);
 }
 
+int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, const uint8_t to[20],
+                   uint32_t share_bps, uint64_t *slashed, uint64_t *paid) {
+  int rc;
+  *slashed = *paid = 0;
+  Cohort__Executor *e = mk_get_exec(x, exec_id, &rc);
+  if (!e) return rc ? rc : COHORT_ERR_CORRUPT;
+  uint64_t base, amt = 0;
+  if (core_add_u64(&base, e->stake, e->unbonding)) rc = COHORT_ERR_CORRUPT;
+  if (!rc) {
+    amt = (uint64_t)((unsigned __int128)base * bps / 10000);
+    uint64_t share = (uint64_t)((unsigned __int128)amt * share_bps / 10000);
+    uint64_t from_stake = amt <= e->stake ? amt : e->stake;
+    e->stake -= from_stake;
+    e->unbonding -= amt - from_stake;
+    if (amt > from_stake) rc = slash_unbonding(x, exec_id, amt - from_stake);
+    if (!rc && core_add_u64(&e->slashed_total, e->slashed_total, amt)) rc = COHORT_ERR_CORRUPT;
+    if (!rc) rc = bank_burn(x, 0, amt - share);     /* the rest leaves the supply */
+    if (!rc) rc = bank_credit(x, to, BANK_STK, share); /* the winner's share stays in it */
+    if (!rc) *paid = share;
+  }
+  if (!rc) {
+    *slashed = amt;
+    rc = mk_put_exec(x, exec_id, e);
+  }
+  cohort__executor__free_unpacked(e, NULL);
+  return rc;
+}
+
 int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],
                int withheld, uint64_t *slashed, int *was_jailed) {
   const Cohort__Params *p = mk_params(x);

@@ -77,9 +77,12 @@ enum {
   EV_REDRAW = 11,   /* a seats, b attempt */
   EV_PRUNED = 12,
   EV_NO_QUORUM = 13, /* a agreeing reveals, b quorum */
-  EV_WAITING = 14    /* a seats that found no executor with free capacity */
+  EV_WAITING = 14,   /* a seats that found no executor with free capacity */
+  EV_GAME = 15,      /* executor = defender; a defender seat << 32 | challenger seat, b steps */
+  EV_MOVE = 16,      /* executor = mover; a 1 bisect / 2 select / 3 prove, b round (select: part) */
+  EV_GAME_END = 17   /* executor = loser; a slashed, b reason (game_end) | 256 if the defender won */
 };
-enum { EXP_NO_EXECUTORS = 1, EXP_NO_SHOWS = 2, EXP_NO_QUORUM = 3 };
+enum { EXP_NO_EXECUTORS = 1, EXP_NO_SHOWS = 2, EXP_NO_QUORUM = 3, EXP_NO_SURVIVOR = 4 };
 #define TIMELINE_MAX 64
 
 const Cohort__Params *mk_params(state_exec *x);
@@ -119,6 +122,11 @@ int mk_bump_epoch(state_exec *x);
 int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_exec_unbond(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_jail_due(state_exec *x, const uint8_t id[32]);
+/* Slash bps/10000 of the executor's stake + unbonding (bond first, then
+ * unbonding entries newest first); share_bps/10000 of it is credited to
+ * `to`'s STK balance, the rest burned. *slashed, *paid: the amounts. */
+int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, const uint8_t to[20],
+                   uint32_t share_bps, uint64_t *slashed, uint64_t *paid);
 /* A member missed a window: slash liveness_slash_bps and jail it, unless it
  * is jailed already (one slash per incident) — except that a reveal
  * withheld after a commit (withheld = 1) is slashed for every seat. Frees
@@ -170,6 +178,21 @@ int mk_exec_reveal(state_exec *x, const tx_t *tx, state_tx_result *res);
  * challenge window closing, the pruning (end of block). */
 int mk_task_draw_due(state_exec *x, const uint8_t id[32]);
 int mk_task_window_due(state_exec *x, const uint8_t id[32]);
+/* For the verification game (state/dispute/dispute.c): record claim c as
+ * the result, agreed by `agreeing` members (AGREED, the challenge window;
+ * FINAL at once without one); every status change; a redraw of the empty
+ * seats (or EXPIRED after max_attempts). The task is stored by the caller. */
+int mk_task_agree(state_exec *x, const uint8_t id[32], Cohort__Task *t, const Cohort__Claim *c,
+                  size_t agreeing);
+int mk_task_move(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t status,
+                 uint64_t h);
+int mk_task_redraw(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t reason);
+/* state/dispute/dispute.c: start the tournament of a task whose members
+ * revealed different claims (status set here); the game's deadline, at
+ * the end of block t->deadline; the moves (dispute_bisect/select/prove). */
+int mk_dispute_begin(state_exec *x, const uint8_t id[32], Cohort__Task *t);
+int mk_dispute_due(state_exec *x, const uint8_t id[32], Cohort__Task *t);
+int mk_exec_dispute(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_task_prune_due(state_exec *x, const uint8_t id[32]);
 /* Begin of block, before the draws due: tasks waiting for a seat, oldest
  * first (market_task.c). */

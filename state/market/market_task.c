@@ -74,7 +74,8 @@ static uint8_t kind_of(uint32_t status) {
     case T_DRAWING: return DL_DRAW;
     case T_COMMITTING:
     case T_REVEALING:
-    case T_AGREED: return DL_WINDOW;
+    case T_AGREED:
+    case T_DISPUTED: return DL_WINDOW; /* DISPUTED: the game's deadline */
     case T_FINAL:
     case T_EXPIRED: return DL_PRUNE;
     default: return 0;
@@ -136,7 +137,7 @@ static int move_to(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_
   return sx_put(x, k, dl_key(k, h, kind_of(status), id), NULL, 0);
 }
 
-static int active(const Cohort__TaskMember *m) { return !m->replaced; }
+static int active(const Cohort__TaskMember *m) { return !m->replaced && !m->lost; }
 
 static size_t count_active(const Cohort__Task *t) {
   size_t n = 0;
@@ -263,9 +264,8 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t, int at_
      * stay for the verification game. */
     for (size_t i = 0; i < t->n_members; i++)
       if (active(t->members[i]) && (rc = mk_seat_done(x, t->members[i]->executor.data))) return rc;
-    if ((rc = move_to(x, id, t, T_DISPUTED, 0))) return rc;
-    if ((rc = mk_job_chunk_settled(x, t, 0))) return rc;
-    return mk_event(t, x->height, EV_DISPUTED, NULL, distinct, 0, NULL);
+    if ((rc = mk_event(t, x->height, EV_DISPUTED, NULL, distinct, 0, NULL))) return rc;
+    return mk_dispute_begin(x, id, t); /* the job waits for the game */
   }
   if (revealed < t->quorum) {
     if ((rc = mk_event(t, x->height, EV_NO_QUORUM, NULL, revealed, t->quorum, NULL))) return rc;
@@ -277,16 +277,31 @@ static int resolve(state_exec *x, const uint8_t id[32], Cohort__Task *t, int at_
     if (revealed) return expire(x, id, t, EXP_NO_QUORUM);
     return redraw_or_expire(x, id, t, EXP_NO_QUORUM);
   }
-  if (!(t->result = claim_copy(first))) return COHORT_ERR_NOMEM;
   for (size_t i = 0; i < t->n_members; i++)
     if (active(t->members[i]) && (rc = mk_seat_done(x, t->members[i]->executor.data))) return rc;
+  return mk_task_agree(x, id, t, first, revealed);
+}
+
+int mk_task_agree(state_exec *x, const uint8_t id[32], Cohort__Task *t, const Cohort__Claim *c,
+                  size_t agreeing) {
+  int rc;
+  if (t->result) cohort__claim__free_unpacked(t->result, NULL);
+  if (!(t->result = claim_copy(c))) return COHORT_ERR_NOMEM;
   uint32_t chal = mk_params(x)->challenge_blocks;
   if ((rc = move_to(x, id, t, T_AGREED, chal ? x->height + chal : 0))) return rc;
   if ((rc = mk_job_chunk_settled(x, t, 1))) return rc;
-  if ((rc = mk_event(t, x->height, EV_AGREED, NULL, revealed, first->steps,
-                     first->final_state.data)))
+  if ((rc = mk_event(t, x->height, EV_AGREED, NULL, agreeing, c->steps, c->final_state.data)))
     return rc;
   return chal ? COHORT_OK : finalize(x, id, t);
+}
+
+int mk_task_move(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t status,
+                 uint64_t h) {
+  return move_to(x, id, t, status, h);
+}
+
+int mk_task_redraw(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t reason) {
+  return redraw_or_expire(x, id, t, reason);
 }
 
 /* After a commit: once every active member is committed, reveals open. The
@@ -777,6 +792,7 @@ int mk_task_window_due(state_exec *x, const uint8_t id[32]) {
   if (t->deadline != x->height) rc = COHORT_ERR_CORRUPT;
   else if (t->status == T_AGREED) rc = finalize(x, id, t);
   else if (t->status == T_COMMITTING || t->status == T_REVEALING) rc = window_closed(x, id, t);
+  else if (t->status == T_DISPUTED) rc = mk_dispute_due(x, id, t);
   else rc = COHORT_ERR_CORRUPT;
   if (!rc) rc = mk_put_task(x, id, t);
   cohort__task__free_unpacked(t, NULL);

@@ -776,6 +776,7 @@ typedef struct {
   uint64_t height;
   unsigned __int128 crd, stk;
   unsigned __int128 slashed, storage_fees; /* STK and CRD burned, by their causes */
+  unsigned __int128 shares; /* slashed STK paid to the winners of verification games */
   exrec ex[64];
   int nex;
   seatrec *seats;
@@ -1014,8 +1015,9 @@ static void check_task(inv *s, taskrec *r, const Cohort__Params *p, unsigned __i
       if (!memcmp(s->seats[j].exec, m->executor.data, 20) && !memcmp(s->seats[j].task, r->id, 32))
         seat = &s->seats[j];
     exrec *e = find_ex(s, m->executor.data); /* a record with nothing left is deleted */
-    if (m->replaced) {
-      CHECK(!seat, "task %s: a replaced member still holds its seat", tid);
+    if (m->replaced || m->lost) {
+      CHECK(!seat, "task %s: a %s member still holds its seat", tid,
+            m->lost ? "losing" : "replaced");
       continue;
     }
     active++;
@@ -1092,8 +1094,9 @@ static void check_task(inv *s, taskrec *r, const Cohort__Params *p, unsigned __i
       CHECK(revealed == active && differ == 0,
             "task %s: %zu of %zu active members revealed, %zu differ from the result", tid,
             revealed, active, differ);
-      CHECK(agree >= t->quorum, "task %s accepted with %zu agreeing reveals, quorum %u", tid,
-            agree, t->quorum);
+      /* after a verification game the survivors hold the result, quorum or not */
+      CHECK(agree >= (t->games ? 1u : t->quorum), "task %s accepted with %zu agreeing reveals, "
+            "quorum %u", tid, agree, t->quorum);
       if (t->status == T_AGREED) {
         CHECK(t->paid == 0 && t->fees_repaid == 0 && t->refunded == 0,
               "task %s is agreed but paid already", tid);
@@ -1104,7 +1107,7 @@ static void check_task(inv *s, taskrec *r, const Cohort__Params *p, unsigned __i
         uint64_t cap = t->reward / t->committee;
         for (size_t i = 0; i < t->n_members; i++) {
           const Cohort__TaskMember *m = t->members[i];
-          if (m->replaced) continue;
+          if (m->replaced || m->lost) continue;
           uint64_t due = market_seat_cost(m->price_per_msteps, m->price_per_task, t->result->steps);
           owed += due > cap ? cap : due;
           unsigned __int128 spent = (unsigned __int128)m->commit_fee + m->reveal_fee;
@@ -1122,7 +1125,9 @@ static void check_task(inv *s, taskrec *r, const Cohort__Params *p, unsigned __i
             "task %s is disputed without two different claims from its members", tid);
       CHECK(t->paid == 0 && t->fees_repaid == 0 && t->refunded == 0,
             "task %s is disputed but moved escrow", tid);
-      CHECK(t->deadline == 0, "task %s is disputed with a deadline", tid);
+      CHECK(t->game && t->deadline == t->game->deadline && t->deadline >= s->height,
+            "task %s is disputed without a game whose deadline it is", tid);
+      want_kind = DL_WINDOW;
       break;
     case T_EXPIRED:
       CHECK(!t->result, "task %s expired with a result", tid);
@@ -1187,7 +1192,12 @@ static void check_invariants(chain *c) {
       X.slashed_seen[u] = e ? e->e->slashed_total : 0;
     }
   }
-  CHECK(W.stk0 - ss == s.slashed + X.slashed_gone, "STK burned %llu, executors were slashed %llu "
+  /* Winners' shares of the games' slashes (timeline code 17) stayed in the supply. */
+  for (size_t i = 0; i < s.nt; i++)
+    for (size_t j = 0; j < s.tasks[i].t->n_timeline; j++)
+      if (s.tasks[i].t->timeline[j]->code == 17)
+        s.shares += (unsigned __int128)s.tasks[i].t->timeline[j]->a * p->dispute_winner_bps / 10000;
+  CHECK(W.stk0 - ss + s.shares == s.slashed + X.slashed_gone, "STK burned %llu, executors were slashed %llu "
         "in all", (unsigned long long)(W.stk0 - ss), (unsigned long long)(s.slashed + X.slashed_gone));
   CHECK(W.crd0 - sc == s.storage_fees, "CRD burned %llu, the stored blobs paid %llu",
         (unsigned long long)(W.crd0 - sc), (unsigned long long)s.storage_fees);

@@ -28,6 +28,7 @@
 #include "chain_fixture.h"
 #include "core/bytes.h"
 #include "proto/market.h"
+#include "state/dispute/game.h"
 #include "vm/vm.h"
 
 static fixture F;
@@ -575,6 +576,276 @@ static void test_disagreement_is_disputed(void **s) {
   assert_int_equal(e->active_tasks, 0);   /* its capacity is free */
   assert_int_equal(e->seat_lock, 1000000); /* its stake stays locked for the game */
   cohort__executor__free_unpacked(e, NULL);
+  check_conservation();
+  free_run(&honest);
+  free_run(&liar);
+  teardown_chain();
+}
+
+
+/* ---- the verification game on chain (state/dispute/) ---- */
+
+typedef struct {
+  cohort_vm *vm;
+  cohort_vm_trace *t;
+} trace_t;
+
+/* A traced run of the test program on `input`, as run_vm runs it. */
+static void trace_open(trace_t *tr, const char *input) {
+  cohort_vm_config cfg = {.mem_cap = 16u << 20, .max_steps = 1000000, .out_cap = OUT_CAP};
+  core_errbuf eb;
+  assert_int_equal(cohort_vm_new(&tr->vm, ELF, ELF_LEN, (const uint8_t *)input, strlen(input),
+                                 &cfg, &eb), 0);
+  assert_int_equal(cohort_vm_trace_new(&tr->t, tr->vm, 512), 0);
+  uint64_t done;
+  assert_int_equal(cohort_vm_trace_run(tr->t, tr->vm, UINT64_MAX, &done), 0);
+}
+
+static void trace_close(trace_t *tr) {
+  cohort_vm_trace_del(tr->t);
+  cohort_vm_del(tr->vm);
+}
+
+static cohort_vm *trace_at(trace_t *tr, uint64_t i) {
+  cohort_vm *at;
+  assert_int_equal(cohort_vm_trace_seek(tr->t, i, &at), 0);
+  return at;
+}
+
+static void add_move(batch *b, int u, const uint8_t tid[32], int kind, const uint8_t *bytes,
+                     size_t len, uint32_t part) {
+  Cohort__MsgDisputeBisect mb = COHORT__MSG_DISPUTE_BISECT__INIT;
+  Cohort__MsgDisputeSelect ms = COHORT__MSG_DISPUTE_SELECT__INIT;
+  Cohort__MsgDisputeProve mp = COHORT__MSG_DISPUTE_PROVE__INIT;
+  Cohort__TxBody body = COHORT__TX_BODY__INIT;
+  ProtobufCBinaryData id = {32, (uint8_t *)tid};
+  if (kind == 1) {
+    mb.task_id = id;
+    mb.hashes = (ProtobufCBinaryData){len, (uint8_t *)bytes};
+    body.msg_case = COHORT__TX_BODY__MSG_DISPUTE_BISECT;
+    body.dispute_bisect = &mb;
+  } else if (kind == 2) {
+    ms.task_id = id;
+    ms.part = part;
+    body.msg_case = COHORT__TX_BODY__MSG_DISPUTE_SELECT;
+    body.dispute_select = &ms;
+  } else {
+    mp.task_id = id;
+    mp.proof = (ProtobufCBinaryData){len, (uint8_t *)bytes};
+    body.msg_case = COHORT__TX_BODY__MSG_DISPUTE_PROVE;
+    body.dispute_prove = &mp;
+  }
+  add(b, u, &body);
+}
+
+/* The game as game.h sees it, from Task.game (for the points). */
+static void game_of(const Cohort__Game *pg, game *g) {
+  memset(g, 0, sizeof *g);
+  g->p.arity = pg->arity;
+  g->lo = pg->lo;
+  g->hi = pg->hi;
+}
+
+/* Play the task's games: each mover answers from its own trace (tr[u]; NULL:
+ * it never moves); a refused move (a liar's proof) means waiting out its
+ * deadline. Returns the number of accepted moves. */
+static int play_games(const uint8_t tid[32], trace_t **tr) {
+  int moves = 0;
+  for (int guard = 0; guard < 400; guard++) {
+    Cohort__Task *t = task(tid);
+    if (t->status != 5) {
+      cohort__task__free_unpacked(t, NULL);
+      return moves;
+    }
+    const Cohort__Game *g = t->game;
+    assert_non_null(g);
+    assert_int_equal(t->deadline, g->deadline);
+    uint32_t seat = g->phase == GAME_SELECT ? g->challenger : g->defender;
+    int u = user_of(&t->members[seat]->executor);
+    uint64_t deadline = t->deadline;
+    batch b = {.n = 0};
+    game gg;
+    game_of(g, &gg);
+    uint64_t pts[GAME_ARITY_MAX - 1];
+    uint32_t n;
+    game_points(&gg, pts, &n);
+    uint8_t *proof = NULL;
+    if (!tr[u]) {
+      /* silent */
+    } else if (g->phase == GAME_BISECT) {
+      uint8_t hs[32 * (GAME_ARITY_MAX - 1)];
+      for (uint32_t i = 0; i < n; i++) cohort_vm_state_hash(trace_at(tr[u], pts[i]), hs + 32 * i);
+      add_move(&b, u, tid, 1, hs, 32 * n, 0);
+    } else if (g->phase == GAME_SELECT) {
+      uint32_t j = n + 1;
+      for (uint32_t i = 0; i < n; i++) {
+        uint8_t h[32];
+        cohort_vm_state_hash(trace_at(tr[u], pts[i]), h);
+        if (memcmp(h, g->hashes.data + 32 * i, 32)) {
+          j = i + 1;
+          break;
+        }
+      }
+      add_move(&b, u, tid, 2, NULL, 0, j);
+    } else {
+      size_t plen;
+      assert_int_equal(cohort_vm_prove(trace_at(tr[u], g->lo), &proof, &plen), 0);
+      add_move(&b, u, tid, 3, proof, plen, 0);
+    }
+    cohort__task__free_unpacked(t, NULL);
+    free(proof);
+    int code = 0;
+    int had = b.n;
+    if (had) commit(&b, &code);
+    if (had && code == 0) {
+      moves++;
+      continue;
+    }
+    while (state_height(ST) <= deadline) empty_blocks(1); /* silent or refused: time runs out */
+  }
+  fail_msg("the games did not end");
+  return moves;
+}
+
+static uint64_t stk_bal(int u) {
+  uint64_t c, st, n;
+  assert_int_equal(state_get_account(ST, F.ids[u], &c, &st, &n), 0);
+  return st;
+}
+
+/* Two members, one honest, one whose claim comes from another input: the
+ * game is played on chain move by move; the liar loses (whichever seat it
+ * holds), is slashed dispute_slash_bps of its stake, half of it to the
+ * honest member; the honest claim is the result, paid at FINAL; the liar
+ * gets nothing back. A third party's move, a move out of turn and a wrong
+ * count are refused and change nothing. */
+static void test_game_on_chain_liar_loses(void **s) {
+  (void)s;
+  for (int round = 0; round < 2; round++) {
+    setup_market();
+    batch b = {.n = 0};
+    uint8_t tid[32];
+    add_submit(&b, 0, round ? "disputed input" : "xyz", 2, 30000000, tid);
+    commit(&b, NULL);
+    empty_blocks(1);
+    int m[2];
+    assert_int_equal(members(tid, m), 2);
+    const char *in = round ? "disputed input" : "xyz";
+    run_t honest, liar;
+    run_vm(in, 16, 1000000, &honest);
+    run_vm(round ? "disputed inpuT" : "xyZ", 16, 1000000, &liar);
+    /* round 0: seat 0 lies; round 1: seat 1 lies */
+    int liar_u = m[round ? 1 : 0], honest_u = m[round ? 0 : 1];
+    add_commit(&b, liar_u, tid, &liar);
+    add_commit(&b, honest_u, tid, &honest);
+    commit(&b, NULL);
+    add_reveal(&b, liar_u, tid, &liar);
+    add_reveal(&b, honest_u, tid, &honest);
+    commit(&b, NULL);
+    Cohort__Task *t = task(tid);
+    assert_int_equal(t->status, 5);
+    assert_non_null(t->game);
+    assert_int_equal(t->game->defender, 0);
+    assert_int_equal(t->game->challenger, 1);
+    assert_int_equal(t->game->phase, GAME_BISECT);
+    uint8_t before[4096];
+    size_t bl = cohort__task__pack(t, before);
+    cohort__task__free_unpacked(t, NULL);
+    /* bad moves: a stranger's, out of turn (the challenger's), a wrong count */
+    int codes[3];
+    uint8_t junk[64] = {1};
+    add_move(&b, 0, tid, 1, junk, 32, 0); /* the customer: not a party */
+    add_move(&b, m[1], tid, 2, NULL, 0, 1);
+    add_move(&b, m[0], tid, 1, junk, 64, 0);
+    commit(&b, codes);
+    assert_int_equal(codes[0], COHORT_ERR_INVALID);
+    assert_int_equal(codes[1], COHORT_ERR_INVALID);
+    assert_int_equal(codes[2], COHORT_ERR_INVALID);
+    t = task(tid);
+    uint8_t after[4096];
+    assert_int_equal(cohort__task__pack(t, after), bl);
+    assert_memory_equal(before, after, bl);
+    cohort__task__free_unpacked(t, NULL);
+
+    Cohort__Executor *le = executor(liar_u);
+    uint64_t liar_stake = le->stake, liar_crd = crd_of(liar_u), honest_stk = stk_bal(honest_u);
+    cohort__executor__free_unpacked(le, NULL);
+    trace_t th, tl;
+    trace_open(&th, in);
+    trace_open(&tl, round ? "disputed inpuT" : "xyZ");
+    trace_t *tr[FX_USERS] = {0};
+    tr[honest_u] = &th;
+    tr[liar_u] = &tl;
+    int moves = play_games(tid, tr);
+    t = task(tid);
+    assert_int_equal(t->status, 3); /* AGREED on the honest claim */
+    assert_int_equal(t->games, 1);
+    assert_memory_equal(t->result->final_state.data, honest.final, 32);
+    int liar_seat = round ? 1 : 0;
+    assert_true(t->members[liar_seat]->lost);
+    assert_false(t->members[1 - liar_seat]->lost);
+    uint64_t slashed = 0;
+    for (size_t i = 0; i < t->n_timeline; i++)
+      if (t->timeline[i]->code == 17) slashed = t->timeline[i]->a;
+    cohort__task__free_unpacked(t, NULL);
+    assert_int_equal(slashed, liar_stake * 1000 / 10000);
+    le = executor(liar_u);
+    assert_int_equal(le->stake, liar_stake - slashed);
+    assert_int_equal(le->seat_lock, 0);
+    cohort__executor__free_unpacked(le, NULL);
+    assert_int_equal(stk_bal(honest_u), honest_stk + slashed / 2);
+    print_message("  round %d: the liar (seat %d) lost after %d moves; %llu STK base units slashed\n", round,
+                  liar_seat, moves, (unsigned long long)slashed);
+    /* FINAL: the honest member paid, the liar nothing */
+    uint64_t honest_crd = crd_of(honest_u);
+    empty_blocks(12);
+    t = task(tid);
+    assert_int_equal(t->status, 4);
+    assert_true(t->paid > 0);
+    cohort__task__free_unpacked(t, NULL);
+    assert_true(crd_of(honest_u) > honest_crd);
+    assert_true(crd_of(liar_u) <= liar_crd); /* its move fees spent; no pay, no fee back */
+    check_conservation();
+    trace_close(&th);
+    trace_close(&tl);
+    free_run(&honest);
+    free_run(&liar);
+    teardown_chain();
+  }
+}
+
+/* A defender that never moves loses at its deadline; with nobody else
+ * disagreeing the challenger's claim is the result. */
+static void test_game_silent_defender_loses_on_time(void **s) {
+  (void)s;
+  setup_market();
+  batch b = {.n = 0};
+  uint8_t tid[32];
+  add_submit(&b, 0, "abc", 2, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  int m[2];
+  assert_int_equal(members(tid, m), 2);
+  run_t honest, liar;
+  run_vm("abc", 16, 1000000, &honest);
+  run_vm("abd", 16, 1000000, &liar);
+  add_commit(&b, m[0], tid, &liar);
+  add_commit(&b, m[1], tid, &honest);
+  commit(&b, NULL);
+  add_reveal(&b, m[0], tid, &liar);
+  add_reveal(&b, m[1], tid, &honest);
+  commit(&b, NULL);
+  trace_t *tr[FX_USERS] = {0}; /* both silent: the defender loses first */
+  assert_int_equal(play_games(tid, tr), 0);
+  Cohort__Task *t = task(tid);
+  assert_int_equal(t->status, 3);
+  assert_true(t->members[0]->lost);
+  assert_memory_equal(t->result->final_state.data, honest.final, 32);
+  uint64_t why = 0;
+  for (size_t i = 0; i < t->n_timeline; i++)
+    if (t->timeline[i]->code == 17) why = t->timeline[i]->b;
+  assert_int_equal(why & 255, GAME_END_TIMEOUT);
+  cohort__task__free_unpacked(t, NULL);
   check_conservation();
   free_run(&honest);
   free_run(&liar);
@@ -1871,6 +2142,8 @@ int main(void) {
       cmocka_unit_test(test_upload_register_and_agree),
       cmocka_unit_test(test_no_show_is_slashed_once_and_replaced),
       cmocka_unit_test(test_disagreement_is_disputed),
+      cmocka_unit_test(test_game_on_chain_liar_loses),
+      cmocka_unit_test(test_game_silent_defender_loses_on_time),
       cmocka_unit_test(test_expiry_refunds),
       cmocka_unit_test(test_unbonding_and_bad_input),
       cmocka_unit_test(test_draw_follows_stake),
