@@ -44,6 +44,7 @@
 #include "proto/market.h"
 #include "proto/tx.h"
 #include "rpc/rpc.h"
+#include "state/dispute/game.h"
 #include "vm/vm.h"
 
 #define MAX_NODES 8
@@ -586,6 +587,204 @@ static void serve_list(json_t *list, int revealing, const char *addr, const uint
   }
 }
 
+/* ---- the verification game: this executor plays its own moves ----
+ * A disputed task whose game waits for our move (task_get's game.mover) is
+ * re-run once with checkpoints (a VM trace), from the program and input the
+ * node serves (checked against the task), and every query answered from
+ * the trace: the hashes at the round's points, the first point where the
+ * other party's hashes differ from ours, the one-step proof. A byzantine
+ * runner plays from its corrupted input, as it computed. */
+#define MAX_PLAYS 8
+typedef struct {
+  char task_id[65];
+  cohort_vm *vm;
+  cohort_vm_trace *tr;
+  char sent_key[128];
+  time_t sent_at;
+  uint64_t used; /* for eviction */
+} play;
+static play plays[MAX_PLAYS];
+static uint64_t play_clock;
+
+static play *play_for(json_t *task, const char *id) {
+  play *free_slot = NULL, *oldest = NULL;
+  for (int i = 0; i < MAX_PLAYS; i++) {
+    if (plays[i].vm && !strcmp(plays[i].task_id, id)) {
+      plays[i].used = ++play_clock;
+      return &plays[i];
+    }
+    if (!plays[i].vm && !free_slot) free_slot = &plays[i];
+    if (plays[i].vm && (!oldest || plays[i].used < oldest->used)) oldest = &plays[i];
+  }
+  play *p = free_slot ? free_slot : oldest;
+  if (p->vm) {
+    cohort_vm_trace_del(p->tr);
+    cohort_vm_del(p->vm);
+    memset(p, 0, sizeof *p);
+  }
+  job j;
+  memset(&j, 0, sizeof j);
+  snprintf(j.task_id, sizeof j.task_id, "%s", id);
+  json_t *blob = NULL, *in = NULL;
+  uint8_t want_prog[32], want_in[32], got[32];
+  if (hex_field(task, "program", want_prog) || hex_field(task, "input_hash", want_in) ||
+      call("blob_get", json_pack("{s:s, s:b}", "hash",
+                                 json_string_value(json_object_get(task, "program")), "data", 1),
+           &blob, 0) ||
+      call("task_input", json_pack("{s:s}", "task_id", id), &in, 0)) {
+    json_decref(blob);
+    return NULL;
+  }
+  j.elf = b64(blob, "data_base64", &j.elf_len);
+  j.input = b64(in, "input_base64", &j.input_len);
+  json_decref(blob);
+  json_decref(in);
+  int bad = !j.elf || !j.input ||
+            (crypto_hash_sha256(got, j.elf, j.elf_len), memcmp(got, want_prog, 32)) ||
+            (crypto_hash_sha256(got, j.input, j.input_len), memcmp(got, want_in, 32));
+  if (!bad && byzantine) {
+    uint8_t *x = realloc(j.input, j.input_len + 1);
+    if (x) {
+      j.input = x;
+      j.input[j.input_len++] = '!';
+    }
+  }
+  cohort_vm_config cfg = {
+      .max_steps = (uint64_t)json_integer_value(json_object_get(task, "max_steps")),
+      .mem_cap = (uint32_t)json_integer_value(json_object_get(task, "mem_mib")) << 20,
+      .out_cap = (uint32_t)json_integer_value(json_object_get(task, "max_output_bytes"))};
+  core_errbuf eb = {{0}};
+  uint64_t iv = cfg.max_steps / 4096 > 1024 ? cfg.max_steps / 4096 : 1024, done = 0;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (bad || cohort_vm_new(&p->vm, j.elf, j.elf_len, j.input, j.input_len, &cfg, &eb) ||
+      cohort_vm_trace_new(&p->tr, p->vm, iv) ||
+      cohort_vm_trace_run(p->tr, p->vm, UINT64_MAX, &done)) {
+    logf_("task %.16s..: verification game: cannot re-run the task (%s)", id,
+          bad ? "program or input missing or not the task's" : eb.msg[0] ? eb.msg : "out of memory");
+    if (p->tr) cohort_vm_trace_del(p->tr);
+    if (p->vm) cohort_vm_del(p->vm);
+    memset(p, 0, sizeof *p);
+    free(j.elf);
+    free(j.input);
+    return NULL;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  free(j.elf);
+  free(j.input);
+  snprintf(p->task_id, sizeof p->task_id, "%s", id);
+  p->used = ++play_clock;
+  logf_("task %.16s..: verification game: re-ran %llu steps with a checkpoint every %llu in "
+        "%.2f s, to answer the game's queries", id, (unsigned long long)done,
+        (unsigned long long)iv,
+        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+  return p;
+}
+
+static int play_hash(play *p, uint64_t step, uint8_t out[32]) {
+  cohort_vm *at;
+  return cohort_vm_trace_seek(p->tr, step, &at) || cohort_vm_state_hash(at, out);
+}
+
+static uint64_t ju64(json_t *o, const char *f) {
+  json_t *v = json_object_get(o, f);
+  uint64_t u = 0;
+  if (json_is_integer(v)) return (uint64_t)json_integer_value(v);
+  if (json_is_string(v)) core_parse_u64(json_string_value(v), &u);
+  return u;
+}
+
+static void play_list(json_t *list, const char *addr, const core_key *k) {
+  size_t i;
+  json_t *t;
+  time_t now = time(NULL);
+  json_array_foreach(json_object_get(list, "tasks"), i, t) {
+    const char *id = json_string_value(json_object_get(t, "task_id"));
+    json_t *g = json_object_get(t, "game");
+    const char *mover = json_string_value(json_object_get(g, "mover"));
+    const char *phase = json_string_value(json_object_get(g, "phase"));
+    if (!id || strlen(id) != 64 || !mover || strcmp(mover, addr) || !phase) continue;
+    game gg;
+    memset(&gg, 0, sizeof gg);
+    gg.p.arity = (uint32_t)ju64(g, "arity");
+    gg.lo = ju64(g, "lo");
+    gg.hi = ju64(g, "hi");
+    uint64_t round = ju64(g, "round");
+    char key[128];
+    snprintf(key, sizeof key, "%s/%llu/%llu/%llu", phase, (unsigned long long)round,
+             (unsigned long long)gg.lo, (unsigned long long)gg.hi);
+    play *p = NULL;
+    for (int s = 0; s < MAX_PLAYS; s++)
+      if (plays[s].vm && !strcmp(plays[s].task_id, id)) p = &plays[s];
+    if (p && !strcmp(p->sent_key, key) && now - p->sent_at <= 4 * RESEND_S) continue;
+    if (gg.p.arity < GAME_ARITY_MIN || gg.p.arity > GAME_ARITY_MAX || gg.hi <= gg.lo) continue;
+    json_t *full = NULL;
+    if (!p) {
+      if (call("task_get", json_pack("{s:s}", "task_id", id), &full, 0)) continue;
+      p = play_for(full, id);
+      json_decref(full);
+      if (!p) continue;
+    }
+    uint64_t pts[GAME_ARITY_MAX - 1];
+    uint32_t n;
+    game_points(&gg, pts, &n);
+    uint8_t tid[32], hs[32 * (GAME_ARITY_MAX - 1)], *proof = NULL;
+    size_t plen = 0, nid;
+    if (core_hex_decode(tid, 32, &nid, id, 64) || nid != 32) continue;
+    Cohort__MsgDisputeBisect mb = COHORT__MSG_DISPUTE_BISECT__INIT;
+    Cohort__MsgDisputeSelect ms = COHORT__MSG_DISPUTE_SELECT__INIT;
+    Cohort__MsgDisputeProve mp = COHORT__MSG_DISPUTE_PROVE__INIT;
+    Cohort__TxBody b = COHORT__TX_BODY__INIT;
+    char what[160];
+    int ok = 1;
+    if (!strcmp(phase, "bisect")) {
+      for (uint32_t q = 0; q < n && ok; q++) ok = !play_hash(p, pts[q], hs + 32 * q);
+      mb.task_id = (ProtobufCBinaryData){32, tid};
+      mb.hashes = (ProtobufCBinaryData){32 * (size_t)n, hs};
+      b.msg_case = COHORT__TX_BODY__MSG_DISPUTE_BISECT;
+      b.dispute_bisect = &mb;
+      snprintf(what, sizeof what, "game move (round %llu: hashes of %u points in steps %llu..%llu)",
+               (unsigned long long)round, n, (unsigned long long)gg.lo, (unsigned long long)gg.hi);
+    } else if (!strcmp(phase, "select")) {
+      json_t *theirs = json_object_get(g, "hashes");
+      uint32_t part = n + 1;
+      for (uint32_t q = 0; q < n && ok; q++) {
+        uint8_t mine[32], other[32];
+        const char *h = json_string_value(json_array_get(theirs, q));
+        size_t hn;
+        ok = h && !core_hex_decode(other, 32, &hn, h, strlen(h)) && hn == 32 &&
+             !play_hash(p, pts[q], mine);
+        if (ok && memcmp(mine, other, 32)) {
+          part = q + 1;
+          break;
+        }
+      }
+      ms.task_id = (ProtobufCBinaryData){32, tid};
+      ms.part = part;
+      b.msg_case = COHORT__TX_BODY__MSG_DISPUTE_SELECT;
+      b.dispute_select = &ms;
+      snprintf(what, sizeof what, "game move (round %llu: disputing part %u of steps %llu..%llu)",
+               (unsigned long long)round, part, (unsigned long long)gg.lo,
+               (unsigned long long)gg.hi);
+    } else {
+      cohort_vm *at;
+      ok = !cohort_vm_trace_seek(p->tr, gg.lo, &at) && !cohort_vm_prove(at, &proof, &plen);
+      mp.task_id = (ProtobufCBinaryData){32, tid};
+      mp.proof = (ProtobufCBinaryData){plen, proof};
+      b.msg_case = COHORT__TX_BODY__MSG_DISPUTE_PROVE;
+      b.dispute_prove = &mp;
+      snprintf(what, sizeof what, "game move (the one-step proof of step %llu)",
+               (unsigned long long)gg.lo);
+    }
+    if (ok && sign_and_send(k, addr, &b, what, id) >= 0) {
+      if (strcmp(p->sent_key, key)) logf_("task %.16s..: verification game: sent %s", id, what);
+      snprintf(p->sent_key, sizeof p->sent_key, "%s", key);
+      p->sent_at = now;
+    }
+    free(proof);
+  }
+}
+
 int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   const char *key = "dev", *dir = NULL;
   uint64_t capacity = 0, poll_ms = 500;
@@ -732,6 +931,11 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
            &lists[s], 0);
     for (int s = 0; s < 2; s++)
       if (lists[s]) serve_list(lists[s], s, addr, me, &k, dir, capacity, &running);
+    json_t *disputed = NULL; /* games waiting for our move */
+    if (!call("task_list", json_pack("{s:s, s:s, s:i}", "executor", addr, "status", "disputed",
+                                     "limit", 1000), &disputed, 0))
+      play_list(disputed, addr, &k);
+    json_decref(disputed);
     /* Tell the operator when this executor cannot be drawn any more. */
     time_t now = time(NULL);
     if (now - last_check >= 5) {

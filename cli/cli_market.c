@@ -438,7 +438,24 @@ static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
     char now[200];
     long long attempt = (long long)json_integer_value(json_object_get(t, "attempt")),
               kk = (long long)json_integer_value(json_object_get(t, "committee"));
-    if (!strcmp(st, "drawing") || !active)
+    json_t *g = json_object_get(t, "game");
+    const char *tm = json_string_value(json_object_get(g, "to_move")),
+               *ph = json_string_value(json_object_get(g, "phase"));
+    if (!tm) tm = "defender";
+    if (!ph) ph = "move";
+    if (!strcmp(st, "disputed") && g)
+      snprintf(now, sizeof now, "disputed: verification game %lld, round %lld, steps %lld..%lld, "
+               "the %s (seat %lld) to %s by height %lld",
+               (long long)json_integer_value(json_object_get(t, "games")) + 1,
+               (long long)json_integer_value(json_object_get(g, "round")),
+               (long long)json_integer_value(json_object_get(g, "lo")),
+               (long long)json_integer_value(json_object_get(g, "hi")),
+               tm, (long long)json_integer_value(json_object_get(g, strcmp(tm, "defender")
+                                                                          ? "challenger"
+                                                                          : "defender")),
+               ph,
+               (long long)json_integer_value(json_object_get(g, "deadline")));
+    else if (!strcmp(st, "drawing") || !active)
       snprintf(now, sizeof now, "%s: waiting for %lld executor%s to be drawn (attempt %lld)", st, kk,
                kk == 1 ? "" : "s", attempt);
     else
@@ -448,11 +465,12 @@ static int wait_task(const cli_ctx *c, const char *id, const char *out_path) {
       fprintf(stderr, "  [height %lld] %s\n", (long long)json_integer_value(json_object_get(t, "height")), now);
       snprintf(last, sizeof last, "%s", now);
     }
-    int done = !strcmp(st, "final") || !strcmp(st, "agreed") || !strcmp(st, "disputed") ||
-               !strcmp(st, "expired");
+    /* disputed: the verification game runs; the task ends agreed (the
+     * surviving claim), redrawn or expired */
+    int done = !strcmp(st, "final") || !strcmp(st, "agreed") || !strcmp(st, "expired");
     json_decref(t);
     if (done) {
-      if (!strcmp(st, "disputed") || !strcmp(st, "expired")) {
+      if (!strcmp(st, "expired")) {
         fprintf(stderr, "cohort: task %s is %s; see: cohort task get %s\n", id, st, id);
         return 4;
       }

@@ -241,17 +241,46 @@ def test_restarted_executor_reveals():
     conservation()
 
 
-def test_liar_puts_task_in_dispute():
+def test_liar_loses_the_verification_game():
+    """A byzantine executor (it computes on a corrupted input and plays the
+    game from that run) sits on a committee with honest ones: the claims
+    differ, the executors play the verification game by themselves on
+    chain, the liar loses its game(s) and is slashed, and the honest claim
+    is the result (`task submit --wait` follows the game to the end)."""
     stop_exec("exec3")
     start_exec("exec3", "--byzantine")
-    out = submit("sha256.elf", "who is lying?", windows=20)
-    assert out.returncode == 4, (out.returncode, out.stderr)
-    tid = task_id_of(out)
-    t = node.rpc("task_get", {"task_id": tid})
-    assert t["status"] == "disputed"
-    claims = [m["claim"]["final_state"] for m in t["members"] if not m["replaced"]]
-    assert len(set(claims)) == 2, claims
-    assert t["paid"] == "0"
+    liar = addr("exec3")
+    stake0 = int(node.rpc("executor_get", {"address": liar})["stake"])
+    seen_game = None
+    for attempt in range(6):  # the draw decides whether the liar is seated
+        out = submit("sha256.elf", "who is lying? %d" % attempt, windows=20)
+        tid = task_id_of(out)
+        t = node.rpc("task_get", {"task_id": tid})
+        if any(m["executor"] == liar and not m["replaced"] for m in t["members"]):
+            seen_game = tid
+            break
+    assert seen_game, "the byzantine executor was never drawn"
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert "verification game" in out.stderr, out.stderr[-2000:]
+    t = wait_status(seen_game, ("agreed", "final"))
+    assert t["games"] >= 1, t
+    lost = [m for m in t["members"] if m["lost"]]
+    assert [m["executor"] for m in lost] == [liar], t["members"]
+    honest = [m for m in t["members"] if not m["lost"] and not m["replaced"]]
+    assert all(m["claim"]["final_state"] == t["result"]["final_state"] for m in honest)
+    ends = [e for e in t["timeline"] if e["event"] == "game_end"]
+    assert ends and all(e["executor"] == liar for e in ends), ends
+    moves = [e for e in t["timeline"] if e["event"] == "move"]
+    stake1 = int(node.rpc("executor_get", {"address": liar})["stake"])
+    assert stake1 < stake0, (stake0, stake1)
+    print("  the liar lost %d game(s) after %d moves; slashed %d STK base units; result %s.." %
+          (len(ends), len(moves), stake0 - stake1, t["result"]["final_state"][:16]))
+    # the output is what an honest run gives
+    o = node.rpc("task_output", {"task_id": seen_game})
+    import base64
+    import hashlib
+    data = base64.b64decode(o["output_base64"])
+    assert hashlib.sha256(data).hexdigest() == t["result"]["output_hash"]
     stop_exec("exec3")
     start_exec("exec3")
     conservation()
@@ -545,7 +574,7 @@ if __name__ == "__main__":
     setup()
     try:
         run_tests([test_outputs_match_qemu, test_dead_executor_is_slashed_and_replaced,
-                   test_restarted_executor_reveals, test_liar_puts_task_in_dispute,
+                   test_restarted_executor_reveals, test_liar_loses_the_verification_game,
                    test_unserved_task_expires_with_refund, test_sixteen_chunk_job_on_several_executors,
                    test_executors_follow_websocket_events,
                    test_bad_market_input_refused_at_the_door,
