@@ -74,6 +74,9 @@
     "share of stake (bond + unbonding) a member loses with a game, 1/10000")                   \
   X(dispute_winner_bps, U32, 0, 10000, 5000,                                                   \
     "share of a game's slash paid to the winner's executor account; the rest is burned")       \
+  X(dispute_bond, U64, 1, UINT64_MAX, 1000000000ull,                                           \
+    "STK base units an outside challenger posts; lost (winner's share to the member) if it "   \
+    "loses a game")                                                                            \
   X(liveness_jail_blocks, U32, 1, 10000000, 100,                                               \
     "blocks before a jailed no-show may register as accepting again (one slash per outage)")  \
   X(max_attempts, U32, 1, 100, 3, "committee draws before a task expires")                     \

@@ -154,10 +154,14 @@ static json_t *task_json(const uint8_t id[32], const Cohort__Task *t, int full) 
   if (t->input_blob.len == 32) json_object_set_new(j, "input_blob", nr_hexj(t->input_blob.data, 32));
   if (t->final_height) json_object_set_new(j, "final_height", json_integer((json_int_t)t->final_height));
   json_object_set_new(j, "games", json_integer(t->games));
+  if (t->challenger.len == 20) {
+    json_object_set_new(j, "challenger", nr_addrj(t->challenger.data));
+    json_object_set_new(j, "bond", nr_amount(t->bond));
+  }
   if (t->game) { /* the verification game being played (docs/tasks.md) */
     const Cohort__Game *g = t->game;
     static const char *ph[] = {"?", "bisect", "select", "prove"};
-    int mover_seat = (int)(g->phase == 2 ? g->challenger : g->defender);
+    uint32_t mover_seat = g->phase == 2 ? g->challenger : g->defender;
     json_t *gj = json_pack("{s:i, s:i, s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:i, s:I, s:I, s:I, s:i}",
                            "defender", (int)g->defender, "challenger", (int)g->challenger, "phase",
                            g->phase < 4 ? ph[g->phase] : "?", "to_move",
@@ -168,8 +172,12 @@ static json_t *task_json(const uint8_t id[32], const Cohort__Task *t, int full) 
                            "deadline", (json_int_t)g->deadline, "clock_defender",
                            (json_int_t)g->clock_defender, "clock_challenger",
                            (json_int_t)g->clock_challenger, "arity", (int)g->arity);
-    if (gj && mover_seat < (int)t->n_members)
+    if (gj && mover_seat < t->n_members)
       json_object_set_new(gj, "mover", nr_addrj(t->members[mover_seat]->executor.data));
+    else if (gj && mover_seat == 4294967295u && t->challenger.len == 20)
+      json_object_set_new(gj, "mover", nr_addrj(t->challenger.data));
+    if (gj && g->challenger == 4294967295u) /* the outside challenger */
+      json_object_set_new(gj, "challenger", json_integer(-1));
     if (gj && g->hashes.len) {
       json_t *hs = json_array();
       for (size_t i = 0; i + 32 <= g->hashes.len; i += 32)

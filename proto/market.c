@@ -132,7 +132,7 @@ const char *market_event_name(uint32_t code) {
   static const char *n[] = {"unknown",   "submitted", "drawn",    "committed", "revealing",
                             "revealed",  "no_show",   "agreed",   "disputed",  "final",
                             "expired",   "redraw",    "pruned",   "no_quorum", "waiting",
-                            "game",      "move",      "game_end"};
+                            "game",      "move",      "game_end",  "challenged"};
   return code < sizeof n / sizeof n[0] ? n[code] : "unknown";
 }
 
@@ -177,11 +177,18 @@ void market_event_text(const Cohort__TaskEvent *e, char *buf, size_t n) {
     case 13: snprintf(buf, n, "%llu agreeing reveals, %llu needed", a, b); break;
     case 14: snprintf(buf, n, "no executor with free capacity for %llu seats; waiting (up to params.draw_wait_blocks)", a); break;
     case 15:
-      snprintf(buf, n, "verification game: seat %llu defends its claim of %llu steps against seat %llu",
-               a >> 32, b, a & 0xffffffffu);
+      if ((a & 0xffffffffu) == 0xffffffffu)
+        snprintf(buf, n, "verification game: seat %llu defends the result (%llu steps) against the "
+                 "outside challenger", a >> 32, b);
+      else
+        snprintf(buf, n, "verification game: seat %llu defends its claim of %llu steps against "
+                 "seat %llu", a >> 32, b, a & 0xffffffffu);
       break;
     case 16:
       snprintf(buf, n, "%s (%s %llu)", a < 4 ? move[a] : "?", a == 2 ? "part" : "round", b);
+      break;
+    case 18:
+      snprintf(buf, n, "the agreed result is challenged; bond %llu STK base units", a);
       break;
     case 17:
       snprintf(buf, n, "lost the game (%s); slashed %llu STK base units", (b & 255) < 5 ? end[b & 255] : "?",

@@ -112,6 +112,12 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
                          "must be 32 bytes");
       return COHORT_OK;
     }
+    case COHORT__TX_BODY__MSG_CHALLENGE:
+      if (pb_has_unknown(&b->challenge->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "challenge has unknown fields");
+      if (b->challenge->task_id.len != 32)
+        return core_errf(eb, COHORT_ERR_INVALID, "challenge: task_id must be 32 bytes");
+      return COHORT_OK;
     case COHORT__TX_BODY__MSG_DISPUTE_BISECT: {
       const Cohort__MsgDisputeBisect *m = b->dispute_bisect;
       if (pb_has_unknown(&m->base))
@@ -292,6 +298,7 @@ const char *tx_msg_name(const Cohort__TxBody *body) {
     case COHORT__TX_BODY__MSG_SUBMIT_JOB: return "submit_job";
     case COHORT__TX_BODY__MSG_COMMIT_RESULT: return "commit_result";
     case COHORT__TX_BODY__MSG_REVEAL_RESULT: return "reveal_result";
+    case COHORT__TX_BODY__MSG_CHALLENGE: return "challenge";
     case COHORT__TX_BODY__MSG_DISPUTE_BISECT: return "dispute_bisect";
     case COHORT__TX_BODY__MSG_DISPUTE_SELECT: return "dispute_select";
     case COHORT__TX_BODY__MSG_DISPUTE_PROVE: return "dispute_prove";

@@ -243,6 +243,7 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
     case COHORT__TX_BODY__MSG_SUBMIT_JOB:
     case COHORT__TX_BODY__MSG_COMMIT_RESULT:
     case COHORT__TX_BODY__MSG_REVEAL_RESULT:
+    case COHORT__TX_BODY__MSG_CHALLENGE:
     case COHORT__TX_BODY__MSG_DISPUTE_BISECT:
     case COHORT__TX_BODY__MSG_DISPUTE_SELECT:
     case COHORT__TX_BODY__MSG_DISPUTE_PROVE:

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/bank/bank.h"
 #include "state/dispute/game.h"
 #include "state/market/market_int.h"
 
@@ -115,11 +116,35 @@ static int next_game(state_exec *x, const uint8_t id[32], Cohort__Task *t);
 static int end_game(state_exec *x, const uint8_t id[32], Cohort__Task *t, const game *g) {
   const Cohort__Params *p = mk_params(x);
   uint32_t d = t->game->defender, c = t->game->challenger;
+  int rc;
+  if (c == GAME_OUTSIDE && g->winner == GAME_DEFENDER) {
+    /* The outside challenger lost: its bond goes, the winner's share to the
+     * member; the result stands and its challenge window starts again. */
+    uint64_t bond = t->bond, share = (uint64_t)((unsigned __int128)bond * p->dispute_winner_bps /
+                                                10000);
+    uint8_t who[20];
+    if (t->challenger.len != 20) return COHORT_ERR_CORRUPT;
+    memcpy(who, t->challenger.data, 20);
+    if ((rc = bank_burn(x, 0, bond - share)) ||
+        (rc = bank_credit(x, t->members[d]->executor.data, BANK_STK, share)))
+      return rc;
+    t->bond = 0;
+    free(t->challenger.data);
+    t->challenger = (ProtobufCBinaryData){0, NULL};
+    t->games++;
+    cohort__game__free_unpacked(t->game, NULL);
+    t->game = NULL;
+    if ((rc = mk_event(t, x->height, EV_GAME_END, who, bond, (uint64_t)g->reason | 256u, NULL)))
+      return rc;
+    uint32_t chal = p->challenge_blocks ? p->challenge_blocks : 1;
+    return mk_task_move(x, id, t, T_AGREED, x->height + chal);
+  }
   uint32_t lose = g->winner == GAME_DEFENDER ? c : d, win = lose == d ? c : d;
-  Cohort__TaskMember *lm = t->members[lose], *wm = t->members[win];
+  Cohort__TaskMember *lm = t->members[lose];
+  const uint8_t *to = win == GAME_OUTSIDE ? t->challenger.data : t->members[win]->executor.data;
   uint64_t slashed, paid;
-  int rc = mk_slash_share(x, lm->executor.data, p->dispute_slash_bps, wm->executor.data,
-                          p->dispute_winner_bps, &slashed, &paid);
+  rc = mk_slash_share(x, lm->executor.data, p->dispute_slash_bps, to, p->dispute_winner_bps,
+                      &slashed, &paid);
   if (!rc) rc = mk_seat_release(x, lm->executor.data, id, 0);
   if (rc) return rc;
   lm->lost = 1;
@@ -155,13 +180,28 @@ static int next_game(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   for (size_t i = 0; i < n && d >= 0; i++) agreeing += al[i];
   free(cls);
   free(al);
+  if (t->challenger.len == 20) {
+    /* An outside challenge: the challenger against each member holding the
+     * result, in seat order (all alive members hold it). */
+    if (d < 0) { /* the challenger beat them all: bond back, result gone, redraw */
+      if ((rc = bank_credit(x, t->challenger.data, BANK_STK, t->bond))) return rc;
+      t->bond = 0;
+      free(t->challenger.data);
+      t->challenger = (ProtobufCBinaryData){0, NULL};
+      cohort__claim__free_unpacked(t->result, NULL);
+      t->result = NULL;
+      return mk_task_redraw(x, id, t, EXP_NO_SURVIVOR);
+    }
+    more = 1;
+    c = (int)GAME_OUTSIDE;
+  }
   if (!more) {
     if (d < 0) return mk_task_redraw(x, id, t, EXP_NO_SURVIVOR); /* nobody left */
     return mk_task_agree(x, id, t, t->members[d]->claim, agreeing);
   }
   game_params gp;
   game_params_of(x, &gp);
-  const Cohort__Claim *dc = t->members[d]->claim;
+  const Cohort__Claim *dc = c == (int)GAME_OUTSIDE ? t->result : t->members[d]->claim;
   game g;
   core_errbuf eb;
   if (t->initial_state.len != 32 || dc->final_state.len != 32) return COHORT_ERR_CORRUPT;
@@ -169,6 +209,7 @@ static int next_game(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
                        &eb)))
     return rc == COHORT_ERR_OVERFLOW ? COHORT_ERR_CORRUPT : rc;
   if ((rc = game_store(t, &g, (uint32_t)d, (uint32_t)c))) return rc;
+  if (!dc) return COHORT_ERR_CORRUPT;
   if ((rc = mk_event(t, x->height, EV_GAME, t->members[d]->executor.data,
                      (uint64_t)d << 32 | (uint32_t)c, dc->steps, NULL)))
     return rc;
@@ -208,13 +249,16 @@ int mk_exec_dispute(state_exec *x, const tx_t *tx, state_tx_result *res) {
   }
   if ((rc = game_load(t->game, &g))) goto out;
   uint32_t d = t->game->defender, c = t->game->challenger;
-  if (d >= t->n_members || c >= t->n_members) {
+  if (d >= t->n_members || (c >= t->n_members && c != GAME_OUTSIDE) ||
+      (c == GAME_OUTSIDE && t->challenger.len != 20)) {
     rc = COHORT_ERR_CORRUPT;
     goto out;
   }
   game_party who = game_mover(&g);
-  const Cohort__TaskMember *mover = t->members[who == GAME_DEFENDER ? d : c];
-  if (mover->executor.len != 20 || memcmp(mover->executor.data, tx->sender, 20)) {
+  const ProtobufCBinaryData *mover = who == GAME_DEFENDER ? &t->members[d]->executor
+                                     : c == GAME_OUTSIDE  ? &t->challenger
+                                                          : &t->members[c]->executor;
+  if (mover->len != 20 || memcmp(mover->data, tx->sender, 20)) {
     rc = mk_fail(res, COHORT_ERR_INVALID, "it is the %s's move (seat %u), not the sender's",
                  who == GAME_DEFENDER ? "defender" : "challenger", who == GAME_DEFENDER ? d : c);
     goto out;
@@ -240,6 +284,48 @@ int mk_exec_dispute(state_exec *x, const tx_t *tx, state_tx_result *res) {
   if (g.phase == GAME_DONE) rc = end_game(x, tid->data, t, &g);
   else if (!(rc = game_store(t, &g, d, c))) rc = mk_task_move(x, tid->data, t, T_DISPUTED, g.deadline);
   if (!rc) rc = mk_put_task(x, tid->data, t);
+out:
+  cohort__task__free_unpacked(t, NULL);
+  return rc;
+}
+
+/* ---- a challenge from outside ---- */
+
+int mk_exec_challenge(state_exec *x, const tx_t *tx, state_tx_result *res) {
+  const ProtobufCBinaryData *tid = &tx->body->challenge->task_id;
+  int rc;
+  Cohort__Task *t = mk_get_task(x, tid->data, &rc);
+  if (!t) return rc ? rc : mk_fail(res, COHORT_ERR_NOT_FOUND, "no such task");
+  const Cohort__Params *p = mk_params(x);
+  uint64_t crd, stk;
+  if (t->status != T_AGREED || !t->result || !t->deadline || x->height > t->deadline) {
+    rc = mk_fail(res, COHORT_ERR_INVALID, "only an agreed task within its challenge window can "
+                 "be challenged (this one is %s)", market_status_name(t->status));
+    goto out;
+  }
+  for (size_t i = 0; i < t->n_members; i++)
+    if (alive(t->members[i]) && t->members[i]->executor.len == 20 &&
+        !memcmp(t->members[i]->executor.data, tx->sender, 20)) {
+      rc = mk_fail(res, COHORT_ERR_INVALID, "a member cannot challenge its own committee's "
+                   "result");
+      goto out;
+    }
+  uint64_t nonce;
+  if ((rc = bank_get(x, tx->sender, &crd, &stk, &nonce))) goto out;
+  if (stk < p->dispute_bond) {
+    rc = mk_fail(res, COHORT_ERR_FUNDS, "a challenge posts params.dispute_bond = %llu STK base "
+                 "units; the sender holds %llu", (unsigned long long)p->dispute_bond,
+                 (unsigned long long)stk);
+    goto out;
+  }
+  if ((rc = bank_debit(x, tx->sender, BANK_STK, p->dispute_bond)) ||
+      (rc = mk_set_bytes(&t->challenger, tx->sender, 20)))
+    goto out;
+  t->bond = p->dispute_bond;
+  if ((rc = mk_event(t, x->height, EV_CHALLENGED, tx->sender, t->bond, 0, NULL))) goto out;
+  if ((rc = mk_task_move(x, tid->data, t, T_DISPUTED, 0))) goto out;
+  if ((rc = next_game(x, tid->data, t))) goto out;
+  rc = mk_put_task(x, tid->data, t);
 out:
   cohort__task__free_unpacked(t, NULL);
   return rc;

@@ -24,6 +24,7 @@ int sx_exec_market(state_exec *x, const tx_t *tx, state_tx_result *res) {
     case COHORT__TX_BODY__MSG_SUBMIT_JOB: return mk_exec_submit_job(x, tx, res);
     case COHORT__TX_BODY__MSG_COMMIT_RESULT: return mk_exec_commit(x, tx, res);
     case COHORT__TX_BODY__MSG_REVEAL_RESULT: return mk_exec_reveal(x, tx, res);
+    case COHORT__TX_BODY__MSG_CHALLENGE: return mk_exec_challenge(x, tx, res);
     case COHORT__TX_BODY__MSG_DISPUTE_BISECT:
     case COHORT__TX_BODY__MSG_DISPUTE_SELECT:
     case COHORT__TX_BODY__MSG_DISPUTE_PROVE: return mk_exec_dispute(x, tx, res);

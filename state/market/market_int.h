@@ -80,7 +80,8 @@ enum {
   EV_WAITING = 14,   /* a seats that found no executor with free capacity */
   EV_GAME = 15,      /* executor = defender; a defender seat << 32 | challenger seat, b steps */
   EV_MOVE = 16,      /* executor = mover; a 1 bisect / 2 select / 3 prove, b round (select: part) */
-  EV_GAME_END = 17   /* executor = loser; a slashed, b reason (game_end) | 256 if the defender won */
+  EV_GAME_END = 17,  /* executor = loser; a slashed, b reason (game_end) | 256 if the defender won */
+  EV_CHALLENGED = 18 /* executor = the challenger's account; a bond */
 };
 enum { EXP_NO_EXECUTORS = 1, EXP_NO_SHOWS = 2, EXP_NO_QUORUM = 3, EXP_NO_SURVIVOR = 4 };
 #define TIMELINE_MAX 64
@@ -193,6 +194,8 @@ int mk_task_redraw(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_
 int mk_dispute_begin(state_exec *x, const uint8_t id[32], Cohort__Task *t);
 int mk_dispute_due(state_exec *x, const uint8_t id[32], Cohort__Task *t);
 int mk_exec_dispute(state_exec *x, const tx_t *tx, state_tx_result *res);
+int mk_exec_challenge(state_exec *x, const tx_t *tx, state_tx_result *res);
+#define GAME_OUTSIDE 4294967295u /* Game.challenger: the task's outside challenger */
 int mk_task_prune_due(state_exec *x, const uint8_t id[32]);
 /* Begin of block, before the draws due: tasks waiting for a seat, oldest
  * first (market_task.c). */

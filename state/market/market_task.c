@@ -235,6 +235,7 @@ static int finalize(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
       rc = mk_seat_release(x, m->executor.data, id, 1);
   }
   if (!rc) rc = refund_rest(x, t);
+  if (!rc) rc = mk_job_chunk_settled(x, t, 1);
   t->final_height = x->height;
   if (!rc) rc = move_to(x, id, t, T_FINAL, x->height + mk_params(x)->retention_blocks);
   if (!rc) rc = mk_event(t, x->height, EV_FINAL, NULL, t->paid, t->refunded, NULL);
@@ -288,8 +289,8 @@ int mk_task_agree(state_exec *x, const uint8_t id[32], Cohort__Task *t, const Co
   if (t->result) cohort__claim__free_unpacked(t->result, NULL);
   if (!(t->result = claim_copy(c))) return COHORT_ERR_NOMEM;
   uint32_t chal = mk_params(x)->challenge_blocks;
+  /* the job counts the chunk at FINAL: a challenge may still overturn it */
   if ((rc = move_to(x, id, t, T_AGREED, chal ? x->height + chal : 0))) return rc;
-  if ((rc = mk_job_chunk_settled(x, t, 1))) return rc;
   if ((rc = mk_event(t, x->height, EV_AGREED, NULL, agreeing, c->steps, c->final_state.data)))
     return rc;
   return chal ? COHORT_OK : finalize(x, id, t);

@@ -22,14 +22,31 @@
 #include "core/hash.h"
 #include "vm/vm.h"
 
+static void usage_to(FILE *f) {
+  fprintf(f,
+          "Usage: cohort-vm COMMAND PROG.elf [flags]\n\n"
+          "Cohort's deterministic RV32IM machine, on its own (docs/vm.md).\n\n"
+          "Commands:\n"
+          "  run PROG.elf          run to the end; print status, steps, output size, state hash\n"
+          "  hash PROG.elf         the state hash at --at-step N (default: the end)\n"
+          "  prove PROG.elf        write the one-step proof of step --at-step N (required)\n"
+          "  verify HASH PROOF     check a one-step proof from state HASH; print the next hash\n"
+          "  output-proof PROG.elf write the output proof of the final state\n\n"
+          "Flags:\n"
+          "  --input FILE          the task input (default: none; - for stdin)\n"
+          "  --max-steps N         step cap (default 2^40)\n"
+          "  --mem MiB             memory cap (default 64)\n"
+          "  --at-step N           (hash, prove) the step\n"
+          "  --output FILE         where run writes the program's output / prove the proof\n"
+          "  --trace               (run) print every instruction\n"
+          "  --no-jit              interpreter only\n"
+          "  -h, --help            this help\n\n"
+          "Example:\n"
+          "  cohort-vm run build/vm/guest/sha256.elf --input README.md\n");
+}
+
 static void usage(void) {
-  fprintf(stderr,
-          "usage: cohort-vm run PROG.elf [--input FILE] [--max-steps N] [--mem MiB] [--output FILE] [--trace]\n"
-          "                              [--no-jit]\n"
-          "       cohort-vm hash PROG.elf [--input FILE] [--at-step N] [--max-steps N] [--mem MiB] [--no-jit]\n"
-          "       cohort-vm prove PROG.elf [--input FILE] --at-step N [--output FILE]\n"
-          "       cohort-vm verify HASH PROOF_FILE\n"
-          "       cohort-vm output-proof PROG.elf [--input FILE] [--output FILE]\n");
+  usage_to(stderr);
   exit(2);
 }
 
@@ -118,6 +135,11 @@ static void print_state(cohort_vm *vm, FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage_to(stdout);
+      return 0;
+    }
   if (argc < 3) usage();
   if (core_init() != 0) return 2;
   const char *cmd = argv[1];

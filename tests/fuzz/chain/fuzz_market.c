@@ -906,6 +906,7 @@ static int v_task(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size
   memcpy(r->id, k + 2, 32);
   r->t = t;
   r->owner_idx = 0;
+  s->stk += t->bond; /* an outside challenger's bond is STK held by the task */
   return 0;
 }
 
@@ -1276,8 +1277,10 @@ static void check_invariants(chain *c) {
       const Cohort__Task *t = s.tasks[k].t;
       if (t->job.len != 32 || memcmp(t->job.data, s.job_ids[i], 32)) continue;
       chunks++;
-      done += t->status == T_AGREED || t->status == T_FINAL;
-      failed += t->status == T_DISPUTED || t->status == T_EXPIRED;
+      /* a chunk counts once settled: FINAL (a challenge may overturn an
+       * agreed one) or EXPIRED; a disputed one waits for its game */
+      done += t->status == T_FINAL;
+      failed += t->status == T_EXPIRED;
     }
     CHECK(chunks == j->chunks, "job of %u chunks has %u chunk tasks", j->chunks, chunks);
     CHECK(j->done == done && j->failed == failed, "job counts %u done %u failed, its chunks "

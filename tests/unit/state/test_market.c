@@ -133,10 +133,20 @@ static int sum_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, si
   cohort__executor__free_unpacked(e, NULL);
   return 0;
 }
+static int sum_bond(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)k, (void)kl;
+  sums *s = ctx;
+  Cohort__Task *t = cohort__task__unpack(NULL, vl, v);
+  assert_non_null(t);
+  s->stk += t->bond; /* an outside challenger's bond */
+  cohort__task__free_unpacked(t, NULL);
+  return 0;
+}
 static void check_conservation(void) {
   sums s = {0, 0};
   assert_int_equal(kv_scan(KV, (const uint8_t *)"a/", 2, sum_acc, &s), 0);
   assert_int_equal(kv_scan(KV, (const uint8_t *)"e/", 2, sum_exec, &s), 0);
+  assert_int_equal(kv_scan(KV, (const uint8_t *)"t/", 2, sum_bond, &s), 0);
   uint64_t sc, ss, esc;
   assert_int_equal(state_get_supply(ST, &sc, &ss), 0);
   assert_int_equal(state_get_escrow(ST, &esc), 0);
@@ -661,7 +671,7 @@ static int play_games(const uint8_t tid[32], trace_t **tr) {
     assert_non_null(g);
     assert_int_equal(t->deadline, g->deadline);
     uint32_t seat = g->phase == GAME_SELECT ? g->challenger : g->defender;
-    int u = user_of(&t->members[seat]->executor);
+    int u = seat == 4294967295u ? user_of(&t->challenger) : user_of(&t->members[seat]->executor);
     uint64_t deadline = t->deadline;
     batch b = {.n = 0};
     game gg;
@@ -812,6 +822,118 @@ static void test_game_on_chain_liar_loses(void **s) {
     free_run(&liar);
     teardown_chain();
   }
+}
+
+static void add_challenge(batch *b, int u, const uint8_t tid[32]) {
+  Cohort__MsgChallenge m = COHORT__MSG_CHALLENGE__INIT;
+  m.task_id = (ProtobufCBinaryData){32, (uint8_t *)tid};
+  Cohort__TxBody body = COHORT__TX_BODY__INIT;
+  body.msg_case = COHORT__TX_BODY__MSG_CHALLENGE;
+  body.challenge = &m;
+  add(b, u, &body);
+}
+
+/* A committee of one agrees on a lie (quorum 1). Anyone may challenge it in
+ * the window with a bond: the challenger beats the member, who is slashed
+ * (half to the challenger); the result is dropped and the task redrawn; the
+ * bond comes back. A frivolous challenge of a true result loses its bond
+ * (half to the member) and the result stands, then becomes FINAL. A member
+ * cannot challenge its own result; a challenge after the window, of a task
+ * not agreed, or without the bond fails. */
+static void test_outside_challenge(void **s) {
+  (void)s;
+  setup_market();
+  batch b = {.n = 0};
+  uint8_t tid[32];
+  add_submit(&b, 0, "xyz", 1, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  int m[1];
+  assert_int_equal(members(tid, m), 1);
+  run_t honest, liar;
+  run_vm("xyz", 16, 1000000, &honest);
+  run_vm("xyZ", 16, 1000000, &liar);
+  add_commit(&b, m[0], tid, &liar);
+  commit(&b, NULL);
+  add_reveal(&b, m[0], tid, &liar);
+  commit(&b, NULL);
+  assert_int_equal(task_status(tid), 3); /* agreed on the lie */
+  int codes[2];
+  add_challenge(&b, m[0], tid); /* its own member */
+  commit(&b, codes);
+  assert_int_equal(codes[0], COHORT_ERR_INVALID);
+  const Cohort__Params *p = state_params(ST);
+  int ch = m[0] == 1 ? 2 : 1; /* a watcher: any other account with STK */
+  uint64_t ch_stk = stk_bal(ch);
+  add_challenge(&b, ch, tid);
+  commit(&b, NULL);
+  Cohort__Task *t = task(tid);
+  assert_int_equal(t->status, 5);
+  assert_int_equal(t->bond, p->dispute_bond);
+  assert_int_equal(t->game->challenger, 4294967295u);
+  cohort__task__free_unpacked(t, NULL);
+  assert_int_equal(stk_bal(ch), ch_stk - p->dispute_bond);
+  check_conservation();
+  trace_t th, tl;
+  trace_open(&th, "xyz");
+  trace_open(&tl, "xyZ");
+  trace_t *tr[FX_USERS] = {0};
+  tr[m[0]] = &tl;
+  tr[ch] = &th;
+  play_games(tid, tr);
+  t = task(tid);
+  assert_true(t->status == 7 || t->status == 1); /* redrawn: drawing, or drawn already */
+  assert_null(t->result);
+  assert_true(t->members[0]->lost);
+  assert_int_equal(t->bond, 0);
+  uint64_t slashed = 0;
+  for (size_t i = 0; i < t->n_timeline; i++)
+    if (t->timeline[i]->code == 17) slashed = t->timeline[i]->a;
+  cohort__task__free_unpacked(t, NULL);
+  assert_true(slashed > 0);
+  assert_int_equal(stk_bal(ch), ch_stk + slashed * p->dispute_winner_bps / 10000);
+  check_conservation();
+  trace_close(&tl);
+  free_run(&liar);
+
+  /* a frivolous challenge of a true result */
+  uint8_t t2[32];
+  add_submit(&b, 0, "xyz", 1, 30000000, t2);
+  commit(&b, NULL);
+  empty_blocks(1);
+  assert_int_equal(members(t2, m), 1);
+  add_commit(&b, m[0], t2, &honest);
+  commit(&b, NULL);
+  add_reveal(&b, m[0], t2, &honest);
+  commit(&b, NULL);
+  assert_int_equal(task_status(t2), 3);
+  ch = m[0] == 1 ? 2 : 1;
+  ch_stk = stk_bal(ch);
+  uint64_t member_stk = stk_bal(m[0]);
+  add_challenge(&b, ch, t2);
+  commit(&b, NULL);
+  trace_t tw;
+  trace_open(&tw, "xyZ"); /* the challenger believes another run */
+  trace_t *tr2[FX_USERS] = {0};
+  tr2[m[0]] = &th;
+  tr2[ch] = &tw;
+  play_games(t2, tr2);
+  t = task(t2);
+  assert_int_equal(t->status, 3); /* the result stands, a new window */
+  assert_false(t->members[0]->lost);
+  cohort__task__free_unpacked(t, NULL);
+  assert_int_equal(stk_bal(ch), ch_stk - p->dispute_bond);
+  assert_int_equal(stk_bal(m[0]), member_stk + p->dispute_bond * p->dispute_winner_bps / 10000);
+  check_conservation();
+  empty_blocks((int)p->challenge_blocks + 1);
+  assert_int_equal(task_status(t2), 4);
+  add_challenge(&b, ch, t2); /* final: too late */
+  commit(&b, codes);
+  assert_int_equal(codes[0], COHORT_ERR_INVALID);
+  trace_close(&th);
+  trace_close(&tw);
+  free_run(&honest);
+  teardown_chain();
 }
 
 /* A defender that never moves loses at its deadline; with nobody else
@@ -1083,6 +1205,11 @@ static void test_job_of_chunks(void **s) {
     for (int k = 0; k < n; k++) add_reveal(&b, m[k], ids[i], &r[i]);
   }
   commit(&b, NULL);
+  /* chunks count when FINAL: a challenge could still overturn an agreed one */
+  assert_int_equal(state_get_job(ST, jid, &j), 0);
+  assert_int_equal(j->done, 0);
+  cohort__job__free_unpacked(j, NULL);
+  empty_blocks((int)state_params(ST)->challenge_blocks + 1);
   assert_int_equal(state_get_job(ST, jid, &j), 0);
   assert_int_equal(j->done, 4);
   assert_int_equal(j->status, 2);
@@ -2144,6 +2271,7 @@ int main(void) {
       cmocka_unit_test(test_disagreement_is_disputed),
       cmocka_unit_test(test_game_on_chain_liar_loses),
       cmocka_unit_test(test_game_silent_defender_loses_on_time),
+      cmocka_unit_test(test_outside_challenge),
       cmocka_unit_test(test_expiry_refunds),
       cmocka_unit_test(test_unbonding_and_bad_input),
       cmocka_unit_test(test_draw_follows_stake),
