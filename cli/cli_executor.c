@@ -599,7 +599,7 @@ typedef struct {
   char task_id[65];
   cohort_vm *vm;
   cohort_vm_trace *tr;
-  char sent_key[128];
+  char sent_key[160];
   time_t sent_at;
   uint64_t used; /* for eviction */
 } play;
@@ -654,7 +654,9 @@ static play *play_for(json_t *task, const char *id) {
       .mem_cap = (uint32_t)json_integer_value(json_object_get(task, "mem_mib")) << 20,
       .out_cap = (uint32_t)json_integer_value(json_object_get(task, "max_output_bytes"))};
   core_errbuf eb = {{0}};
-  uint64_t iv = cfg.max_steps / 4096 > 1024 ? cfg.max_steps / 4096 : 1024, done = 0;
+  /* at most ~256 checkpoints (each holds a page table of the task's
+   * memory): a query replays at most one interval at full speed */
+  uint64_t iv = cfg.max_steps / 256 > 65536 ? cfg.max_steps / 256 : 65536, done = 0;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   if (bad || cohort_vm_new(&p->vm, j.elf, j.elf_len, j.input, j.input_len, &cfg, &eb) ||
@@ -703,28 +705,42 @@ static void play_list(json_t *list, const char *addr, const core_key *k) {
     json_t *g = json_object_get(t, "game");
     const char *mover = json_string_value(json_object_get(g, "mover"));
     const char *phase = json_string_value(json_object_get(g, "phase"));
-    if (!id || strlen(id) != 64 || !mover || strcmp(mover, addr) || !phase) continue;
+    if (!id || strlen(id) != 64 || !g || !phase) continue;
+    /* a party of this game (defender seat, challenger seat, or the outside
+     * challenger) re-runs the task as soon as the game starts: the first
+     * move of either side may need it */
+    int party = mover && !strcmp(mover, addr);
+    json_t *mem = json_object_get(t, "members");
+    json_int_t dseat = json_integer_value(json_object_get(g, "defender")),
+               cseat = json_integer_value(json_object_get(g, "challenger"));
+    const char *dx = json_string_value(json_object_get(json_array_get(mem, (size_t)dseat), "executor"));
+    const char *cx = cseat < 0 ? json_string_value(json_object_get(t, "challenger"))
+                               : json_string_value(json_object_get(json_array_get(mem, (size_t)cseat),
+                                                                   "executor"));
+    party |= (dx && !strcmp(dx, addr)) || (cx && !strcmp(cx, addr));
+    if (!party) continue;
     game gg;
     memset(&gg, 0, sizeof gg);
     gg.p.arity = (uint32_t)ju64(g, "arity");
     gg.lo = ju64(g, "lo");
     gg.hi = ju64(g, "hi");
-    uint64_t round = ju64(g, "round");
-    char key[128];
-    snprintf(key, sizeof key, "%s/%llu/%llu/%llu", phase, (unsigned long long)round,
-             (unsigned long long)gg.lo, (unsigned long long)gg.hi);
+    uint64_t round = ju64(g, "round"), games = ju64(t, "games");
+    char key[160];
+    snprintf(key, sizeof key, "%llu/%s/%llu/%llu/%llu", (unsigned long long)games, phase,
+             (unsigned long long)round, (unsigned long long)gg.lo, (unsigned long long)gg.hi);
     play *p = NULL;
     for (int s = 0; s < MAX_PLAYS; s++)
       if (plays[s].vm && !strcmp(plays[s].task_id, id)) p = &plays[s];
-    if (p && !strcmp(p->sent_key, key) && now - p->sent_at <= 4 * RESEND_S) continue;
     if (gg.p.arity < GAME_ARITY_MIN || gg.p.arity > GAME_ARITY_MAX || gg.hi <= gg.lo) continue;
-    json_t *full = NULL;
     if (!p) {
+      json_t *full = NULL;
       if (call("task_get", json_pack("{s:s}", "task_id", id), &full, 0)) continue;
       p = play_for(full, id);
       json_decref(full);
       if (!p) continue;
     }
+    if (!mover || strcmp(mover, addr)) continue; /* ready for our turn */
+    if (!strcmp(p->sent_key, key) && now - p->sent_at <= 4 * RESEND_S) continue;
     uint64_t pts[GAME_ARITY_MAX - 1];
     uint32_t n;
     game_points(&gg, pts, &n);
@@ -741,6 +757,7 @@ static void play_list(json_t *list, const char *addr, const core_key *k) {
       for (uint32_t q = 0; q < n && ok; q++) ok = !play_hash(p, pts[q], hs + 32 * q);
       mb.task_id = (ProtobufCBinaryData){32, tid};
       mb.hashes = (ProtobufCBinaryData){32 * (size_t)n, hs};
+      mb.game = (uint32_t)games, mb.round = (uint32_t)round, mb.lo = gg.lo, mb.hi = gg.hi;
       b.msg_case = COHORT__TX_BODY__MSG_DISPUTE_BISECT;
       b.dispute_bisect = &mb;
       snprintf(what, sizeof what, "game move (round %llu: hashes of %u points in steps %llu..%llu)",
@@ -748,19 +765,22 @@ static void play_list(json_t *list, const char *addr, const core_key *k) {
     } else if (!strcmp(phase, "select")) {
       json_t *theirs = json_object_get(g, "hashes");
       uint32_t part = n + 1;
+      uint8_t all[32 * (GAME_ARITY_MAX - 1)];
       for (uint32_t q = 0; q < n && ok; q++) {
         uint8_t mine[32], other[32];
         const char *h = json_string_value(json_array_get(theirs, q));
         size_t hn;
         ok = h && !core_hex_decode(other, 32, &hn, h, strlen(h)) && hn == 32 &&
              !play_hash(p, pts[q], mine);
-        if (ok && memcmp(mine, other, 32)) {
-          part = q + 1;
-          break;
-        }
+        if (ok) memcpy(all + 32 * q, other, 32);
+        if (ok && memcmp(mine, other, 32) && part == n + 1) part = q + 1;
       }
+      uint8_t seen[32];
+      crypto_hash_sha256(seen, all, 32 * (size_t)n); /* the hashes we judged: the chain checks */
       ms.task_id = (ProtobufCBinaryData){32, tid};
       ms.part = part;
+      ms.game = (uint32_t)games, ms.round = (uint32_t)round, ms.lo = gg.lo, ms.hi = gg.hi;
+      ms.seen = (ProtobufCBinaryData){32, seen};
       b.msg_case = COHORT__TX_BODY__MSG_DISPUTE_SELECT;
       b.dispute_select = &ms;
       snprintf(what, sizeof what, "game move (round %llu: disputing part %u of steps %llu..%llu)",
@@ -771,6 +791,7 @@ static void play_list(json_t *list, const char *addr, const core_key *k) {
       ok = !cohort_vm_trace_seek(p->tr, gg.lo, &at) && !cohort_vm_prove(at, &proof, &plen);
       mp.task_id = (ProtobufCBinaryData){32, tid};
       mp.proof = (ProtobufCBinaryData){plen, proof};
+      mp.game = (uint32_t)games, mp.round = (uint32_t)round, mp.lo = gg.lo, mp.hi = gg.hi;
       b.msg_case = COHORT__TX_BODY__MSG_DISPUTE_PROVE;
       b.dispute_prove = &mp;
       snprintf(what, sizeof what, "game move (the one-step proof of step %llu)",

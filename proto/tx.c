@@ -133,9 +133,10 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
       const Cohort__MsgDisputeSelect *m = b->dispute_select;
       if (pb_has_unknown(&m->base))
         return core_errf(eb, COHORT_ERR_DECODE, "dispute_select has unknown fields");
-      if (m->task_id.len != 32 || m->part < 1 || m->part > TX_DISPUTE_MAX_POINTS + 1)
-        return core_errf(eb, COHORT_ERR_INVALID, "dispute_select: task_id must be 32 bytes and "
-                         "part 1 to %d", TX_DISPUTE_MAX_POINTS + 1);
+      if (m->task_id.len != 32 || m->part < 1 || m->part > TX_DISPUTE_MAX_POINTS + 1 ||
+          m->seen.len != 32)
+        return core_errf(eb, COHORT_ERR_INVALID, "dispute_select: task_id and seen must be 32 "
+                         "bytes and part 1 to %d", TX_DISPUTE_MAX_POINTS + 1);
       return COHORT_OK;
     }
     case COHORT__TX_BODY__MSG_DISPUTE_PROVE: {

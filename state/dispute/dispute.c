@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "state/bank/bank.h"
 #include "state/dispute/game.h"
 #include "state/market/market_int.h"
@@ -197,6 +198,12 @@ static int next_game(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   }
   if (!more) {
     if (d < 0) return mk_task_redraw(x, id, t, EXP_NO_SURVIVOR); /* nobody left */
+    /* The games slash liars, but they never stand in for the quorum: a
+     * result needs `quorum` revealed members of the committee (lost ones
+     * count: they revealed), as an undisputed one does. */
+    size_t revealed = 0;
+    for (size_t i = 0; i < n; i++) revealed += !t->members[i]->replaced && t->members[i]->claim;
+    if (revealed < t->quorum) return mk_task_expire(x, id, t, EXP_NO_QUORUM);
     return mk_task_agree(x, id, t, t->members[d]->claim, agreeing);
   }
   game_params gp;
@@ -261,6 +268,31 @@ int mk_exec_dispute(state_exec *x, const tx_t *tx, state_tx_result *res) {
   if (mover->len != 20 || memcmp(mover->data, tx->sender, 20)) {
     rc = mk_fail(res, COHORT_ERR_INVALID, "it is the %s's move (seat %u), not the sender's",
                  who == GAME_DEFENDER ? "defender" : "challenger", who == GAME_DEFENDER ? d : c);
+    goto out;
+  }
+  /* the move must answer this very state of the game */
+  uint32_t pg, pr;
+  uint64_t plo, phi;
+  const ProtobufCBinaryData *seen = NULL;
+  if (b->msg_case == COHORT__TX_BODY__MSG_DISPUTE_BISECT) {
+    const Cohort__MsgDisputeBisect *m = b->dispute_bisect;
+    pg = m->game, pr = m->round, plo = m->lo, phi = m->hi;
+  } else if (b->msg_case == COHORT__TX_BODY__MSG_DISPUTE_SELECT) {
+    const Cohort__MsgDisputeSelect *m = b->dispute_select;
+    pg = m->game, pr = m->round, plo = m->lo, phi = m->hi, seen = &m->seen;
+  } else {
+    const Cohort__MsgDisputeProve *m = b->dispute_prove;
+    pg = m->game, pr = m->round, plo = m->lo, phi = m->hi;
+  }
+  uint8_t digest[32];
+  if (seen) core_sha256(digest, g.hashes, (size_t)g.npoints * 32);
+  if (pg != t->games || pr != g.round || plo != g.lo || phi != g.hi ||
+      (seen && (seen->len != 32 || memcmp(seen->data, digest, 32)))) {
+    rc = mk_fail(res, COHORT_ERR_INVALID, "the move answers game %u round %u steps %llu..%llu%s; "
+                 "the task is at game %u round %u steps %llu..%llu", pg, pr,
+                 (unsigned long long)plo, (unsigned long long)phi,
+                 seen ? " (and the hashes it saw)" : "", t->games, g.round,
+                 (unsigned long long)g.lo, (unsigned long long)g.hi);
     goto out;
   }
   core_errbuf eb = {{0}};

@@ -38,6 +38,11 @@ static void begin_turn(game *g, uint64_t now, uint64_t allowance) {
                             sane heights; checked in game_start */
 }
 
+/* Blocks to re-run a claim of `steps` at the documented speed. */
+static uint64_t rerun_blocks(const game *g) {
+  return g->steps / g->p.steps_per_block + (g->steps % g->p.steps_per_block != 0);
+}
+
 int game_start(game *g, const game_params *p, const uint8_t initial[GAME_HASH_LEN],
                const uint8_t final[GAME_HASH_LEN], uint64_t steps, uint64_t now,
                core_errbuf *eb) {
@@ -51,12 +56,18 @@ int game_start(game *g, const game_params *p, const uint8_t initial[GAME_HASH_LE
   memcpy(g->h_lo, initial, GAME_HASH_LEN);
   memcpy(g->h_hi, final, GAME_HASH_LEN);
   g->winner = -1;
-  uint64_t allow = steps / p->steps_per_block + (steps % p->steps_per_block != 0), first, dclock;
-  if (core_add_u64(&first, p->move_blocks, allow) || core_add_u64(&dclock, p->clock_blocks, allow) ||
-      now > UINT64_MAX / 4 || dclock > UINT64_MAX / 4)
+  /* Both parties may need to re-run the claim: the defender for its first
+   * hashes, the challenger to judge them (its first Select). The clock
+   * covers every move of the longest game at move_blocks each. */
+  uint64_t allow = rerun_blocks(g), first, clock, need;
+  uint32_t rounds = game_max_rounds(steps, p->arity);
+  if (core_mul_u64(&need, (uint64_t)rounds + 1, p->move_blocks)) need = UINT64_MAX;
+  uint64_t base = need > p->clock_blocks ? need : p->clock_blocks;
+  if (core_add_u64(&first, p->move_blocks, allow) || core_add_u64(&clock, base, allow) ||
+      now > UINT64_MAX / 4 || clock > UINT64_MAX / 4)
     return core_errf(eb, COHORT_ERR_OVERFLOW, "dispute deadlines overflow");
-  g->clock[GAME_DEFENDER] = dclock;
-  g->clock[GAME_CHALLENGER] = p->clock_blocks;
+  g->clock[GAME_DEFENDER] = clock;
+  g->clock[GAME_CHALLENGER] = clock;
   if (steps == 0) { /* the initial state is running: no claim of 0 steps holds */
     g->hi = 0;
     end(g, GAME_CHALLENGER, GAME_END_INCONSISTENT);
@@ -109,7 +120,8 @@ int game_bisect(game *g, const uint8_t *hashes, size_t n, uint64_t now, core_err
   memcpy(g->hashes, hashes, n * GAME_HASH_LEN);
   g->npoints = want;
   g->phase = GAME_SELECT;
-  begin_turn(g, now, g->p.move_blocks);
+  /* the challenger's first choice may need its own re-run of the claim */
+  begin_turn(g, now, g->round == 0 ? g->p.move_blocks + rerun_blocks(g) : g->p.move_blocks);
   return COHORT_OK;
 }
 
@@ -196,8 +208,14 @@ int game_check(const game *g, core_errbuf *eb) {
     return core_errf(eb, COHORT_ERR_CORRUPT, "game round %u past the bound", g->round);
   if (g->deadline < g->turn_start || g->deadline - g->turn_start > g->clock[game_mover(g)])
     return core_errf(eb, COHORT_ERR_CORRUPT, "game deadline beyond the mover's clock");
-  if (g->phase == GAME_SELECT && g->npoints == 0)
-    return core_errf(eb, COHORT_ERR_CORRUPT, "game waits for a choice among no points");
+  if (g->phase == GAME_SELECT) {
+    uint64_t pts[GAME_ARITY_MAX - 1];
+    uint32_t n;
+    game_points(g, pts, &n);
+    if (g->npoints == 0 || g->npoints != n)
+      return core_errf(eb, COHORT_ERR_CORRUPT, "game holds %u hashes for a round of %u points",
+                       g->npoints, n);
+  }
   return COHORT_OK;
 }
 

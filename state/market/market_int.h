@@ -188,6 +188,7 @@ int mk_task_agree(state_exec *x, const uint8_t id[32], Cohort__Task *t, const Co
 int mk_task_move(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t status,
                  uint64_t h);
 int mk_task_redraw(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t reason);
+int mk_task_expire(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t reason);
 /* state/dispute/dispute.c: start the tournament of a task whose members
  * revealed different claims (status set here); the game's deadline, at
  * the end of block t->deadline; the moves (dispute_bisect/select/prove). */

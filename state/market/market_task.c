@@ -301,6 +301,10 @@ int mk_task_move(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t 
   return move_to(x, id, t, status, h);
 }
 
+int mk_task_expire(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t reason) {
+  return expire(x, id, t, reason);
+}
+
 int mk_task_redraw(state_exec *x, const uint8_t id[32], Cohort__Task *t, uint32_t reason) {
   return redraw_or_expire(x, id, t, reason);
 }

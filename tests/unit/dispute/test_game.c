@@ -247,7 +247,7 @@ static void bad_move(game *g, uint64_t now) {
 static game_party play(party *d, party *c, const uint8_t initial[32]) {
   game_params gp = {.arity = (uint32_t[]){2, 3, 4, 7, 16, 16, 64}[below(7)],
                     .move_blocks = 1 + below(6), .clock_blocks = 0, .steps_per_block = 1 + below(50000)};
-  gp.clock_blocks = gp.move_blocks * (2 * game_max_rounds(d->steps, gp.arity) + 2) + below(20);
+  gp.clock_blocks = gp.move_blocks + below(gp.move_blocks * (2 * game_max_rounds(d->steps, gp.arity) + 2));
   game g;
   core_errbuf eb;
   uint64_t start = 1000 + below(1000), now = start;
@@ -361,21 +361,34 @@ static void test_points_and_rounds(void **s) {
   assert_int_equal(game_start(&g, &bad, a, b, 5, 10, &eb), COHORT_ERR_INVALID);
 }
 
-static void test_clock_runs_out(void **s) {
+/* Both parties get the re-run allowance (the defender on its first Bisect,
+ * the challenger on its first Select: it must re-run the claim to judge
+ * the hashes), and the clocks cover every move of the longest game at
+ * move_blocks each, so a party that moves within every deadline never runs
+ * out. */
+static void test_clocks_and_allowances(void **s) {
   (void)s;
-  game_params gp = {2, 10, 12, 1000000};
+  game_params gp = {2, 10, 12, 8};
   uint8_t a[32] = {1}, b[32] = {2}, h[32] = {3};
   game g;
   core_errbuf eb;
-  assert_int_equal(game_start(&g, &gp, a, b, 64, 0, &eb), 0); /* D: 12 + 1 blocks of clock */
-  assert_int_equal(game_bisect(&g, h, 1, 11, &eb), 0);        /* D used 11 */
-  assert_int_equal(g.deadline, 11 + 10);                      /* C: min(10, 12) */
-  assert_int_equal(game_select(&g, 1, 21, &eb), 0);           /* C used 10, has 2 */
-  assert_int_equal(g.deadline, 21 + 2);                       /* D has 2 left */
-  assert_int_equal(game_timeout(&g, 23), 0);
-  assert_int_equal(game_timeout(&g, 24), 1);
+  assert_int_equal(game_start(&g, &gp, a, b, 64, 0, &eb), 0);
+  /* 64 steps at 8 per block: 8 blocks of re-run; 6 rounds at arity 2 */
+  assert_int_equal(g.clock[GAME_DEFENDER], 7 * 10 + 8);
+  assert_int_equal(g.clock[GAME_CHALLENGER], 7 * 10 + 8);
+  assert_int_equal(g.deadline, 10 + 8);
+  assert_int_equal(game_bisect(&g, h, 1, 18, &eb), 0); /* at its deadline: on time */
+  assert_int_equal(g.deadline, 18 + 10 + 8);           /* the challenger's re-run too */
+  assert_int_equal(game_select(&g, 1, 36, &eb), 0);
+  assert_int_equal(g.deadline, 36 + 10);               /* later moves: move_blocks */
+  assert_int_equal(game_timeout(&g, 46), 0);
+  assert_int_equal(game_timeout(&g, 47), 1);
   assert_int_equal(g.winner, GAME_CHALLENGER);
-  assert_int_equal(g.reason, GAME_END_CLOCK);
+  assert_int_equal(g.reason, GAME_END_TIMEOUT);
+  /* a large clock_blocks is kept as is */
+  gp.clock_blocks = 1000;
+  assert_int_equal(game_start(&g, &gp, a, b, 64, 0, &eb), 0);
+  assert_int_equal(g.clock[GAME_CHALLENGER], 1000 + 8);
 }
 
 static void test_seeded_games(void **s) {
@@ -483,7 +496,7 @@ int main(void) {
   core_init();
   const struct CMUnitTest t[] = {
       cmocka_unit_test(test_points_and_rounds),
-      cmocka_unit_test(test_clock_runs_out),
+      cmocka_unit_test(test_clocks_and_allowances),
       cmocka_unit_test(test_seeded_games),
       cmocka_unit_test(test_tournaments),
   };

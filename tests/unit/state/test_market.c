@@ -622,30 +622,53 @@ static cohort_vm *trace_at(trace_t *tr, uint64_t i) {
   return at;
 }
 
-static void add_move(batch *b, int u, const uint8_t tid[32], int kind, const uint8_t *bytes,
-                     size_t len, uint32_t part) {
+/* A move that says which game state it answers (games, round, lo, hi, and
+ * for a Select the digest of the hashes it saw). */
+static void add_move_at(batch *b, int u, const uint8_t tid[32], int kind, const uint8_t *bytes,
+                        size_t len, uint32_t part, uint32_t games, uint32_t round, uint64_t lo,
+                        uint64_t hi, const uint8_t seen[32]) {
   Cohort__MsgDisputeBisect mb = COHORT__MSG_DISPUTE_BISECT__INIT;
   Cohort__MsgDisputeSelect ms = COHORT__MSG_DISPUTE_SELECT__INIT;
   Cohort__MsgDisputeProve mp = COHORT__MSG_DISPUTE_PROVE__INIT;
   Cohort__TxBody body = COHORT__TX_BODY__INIT;
   ProtobufCBinaryData id = {32, (uint8_t *)tid};
+  uint8_t zero[32] = {0};
   if (kind == 1) {
     mb.task_id = id;
     mb.hashes = (ProtobufCBinaryData){len, (uint8_t *)bytes};
+    mb.game = games, mb.round = round, mb.lo = lo, mb.hi = hi;
     body.msg_case = COHORT__TX_BODY__MSG_DISPUTE_BISECT;
     body.dispute_bisect = &mb;
   } else if (kind == 2) {
     ms.task_id = id;
     ms.part = part;
+    ms.game = games, ms.round = round, ms.lo = lo, ms.hi = hi;
+    ms.seen = (ProtobufCBinaryData){32, (uint8_t *)(seen ? seen : zero)};
     body.msg_case = COHORT__TX_BODY__MSG_DISPUTE_SELECT;
     body.dispute_select = &ms;
   } else {
     mp.task_id = id;
     mp.proof = (ProtobufCBinaryData){len, (uint8_t *)bytes};
+    mp.game = games, mp.round = round, mp.lo = lo, mp.hi = hi;
     body.msg_case = COHORT__TX_BODY__MSG_DISPUTE_PROVE;
     body.dispute_prove = &mp;
   }
   add(b, u, &body);
+}
+
+/* A move answering the task's current game state. */
+static void add_move(batch *b, int u, const uint8_t tid[32], int kind, const uint8_t *bytes,
+                     size_t len, uint32_t part) {
+  Cohort__Task *t = task(tid);
+  uint32_t games = t->games, round = 0;
+  uint64_t lo = 0, hi = 0;
+  uint8_t seen[32] = {0};
+  if (t->game) {
+    round = t->game->round, lo = t->game->lo, hi = t->game->hi;
+    core_sha256(seen, t->game->hashes.data, t->game->hashes.len);
+  }
+  cohort__task__free_unpacked(t, NULL);
+  add_move_at(b, u, tid, kind, bytes, len, part, games, round, lo, hi, seen);
 }
 
 /* The game as game.h sees it, from Task.game (for the points). */
@@ -972,6 +995,238 @@ static void test_game_silent_defender_loses_on_time(void **s) {
   free_run(&honest);
   free_run(&liar);
   teardown_chain();
+}
+
+/* ---- review rev9: attacks on the verification game ---- */
+
+/* The honest challenger needs a re-execution too (it has to know the true
+ * hashes at the defender's points), but only the defender gets the
+ * allowance: a lying defender that bisects at once leaves the honest
+ * challenger move_blocks. At the documented speed (exec_steps_per_block)
+ * the challenger's re-run takes ceil(steps / speed) blocks; moving as soon
+ * as it is done, it is late and loses; the liar's claim becomes the result. */
+static void test_review_challenger_gets_no_reexecution_time(void **s) {
+  (void)s;
+  fixture saved = F;
+  fx_init_params(&F, 11, ",\"exec_steps_per_block\":\"100\"");
+  setup_market();
+  batch b = {.n = 0};
+  uint8_t tid[32];
+  add_submit(&b, 0, "xyz", 2, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  int m[2];
+  assert_int_equal(members(tid, m), 2);
+  run_t honest, liar;
+  run_vm("xyz", 16, 1000000, &honest);
+  run_vm("xyZ", 16, 1000000, &liar);
+  int liar_u = m[0], honest_u = m[1]; /* the liar holds seat 0: it defends */
+  add_commit(&b, liar_u, tid, &liar);
+  add_commit(&b, honest_u, tid, &honest);
+  commit(&b, NULL);
+  add_reveal(&b, liar_u, tid, &liar);
+  add_reveal(&b, honest_u, tid, &honest);
+  commit(&b, NULL);
+  trace_t th, tl;
+  trace_open(&th, "xyz");
+  trace_open(&tl, "xyZ");
+  /* the liar bisects in the very next block */
+  Cohort__Task *t = task(tid);
+  game gg;
+  game_of(t->game, &gg);
+  uint64_t pts[GAME_ARITY_MAX - 1];
+  uint32_t n;
+  game_points(&gg, pts, &n);
+  uint8_t hs[32 * (GAME_ARITY_MAX - 1)];
+  for (uint32_t i = 0; i < n; i++) cohort_vm_state_hash(trace_at(&tl, pts[i]), hs + 32 * i);
+  cohort__task__free_unpacked(t, NULL);
+  add_move(&b, liar_u, tid, 1, hs, 32 * n, 0);
+  commit(&b, NULL);
+  uint64_t h_bisect = state_height(ST);
+  t = task(tid);
+  uint64_t need = (honest.claim.steps + 99) / 100; /* the honest re-run at the documented speed */
+  print_message("  honest steps %llu: re-run needs %llu blocks; challenger's deadline is %llu blocks away\n",
+                (unsigned long long)honest.claim.steps, (unsigned long long)need,
+                (unsigned long long)(t->game->deadline - h_bisect));
+  cohort__task__free_unpacked(t, NULL);
+  /* the honest challenger moves once its re-run is done */
+  while (state_height(ST) < h_bisect + need && task_status(tid) == 5) empty_blocks(1);
+  t = task(tid);
+  if (t->status == 5 && t->game && t->game->phase == GAME_SELECT) {
+    uint32_t j = n + 1;
+    for (uint32_t i = 0; i < n; i++) {
+      uint8_t h[32];
+      cohort_vm_state_hash(trace_at(&th, pts[i]), h);
+      if (memcmp(h, t->game->hashes.data + 32 * i, 32)) { j = i + 1; break; }
+    }
+    add_move(&b, honest_u, tid, 2, NULL, 0, j);
+    int code;
+    commit(&b, &code);
+  }
+  cohort__task__free_unpacked(t, NULL);
+  trace_t *tr[FX_USERS] = {0};
+  tr[honest_u] = &th;
+  tr[liar_u] = &tl;
+  play_games(tid, tr);
+  t = task(tid);
+  assert_int_equal(t->status, 3);
+  int honest_lost = t->members[1]->lost;
+  int result_is_liars = !memcmp(t->result->final_state.data, liar.final, 32);
+  cohort__task__free_unpacked(t, NULL);
+  trace_close(&th);
+  trace_close(&tl);
+  free_run(&honest);
+  free_run(&liar);
+  teardown_chain();
+  genesis_free(&F.g);
+  F = saved;
+  if (honest_lost || result_is_liars)
+    fail_msg("the honest challenger lost on time although it moved as soon as its re-run was done");
+}
+
+/* Quorum is skipped for disputes: of a committee of 4 (quorum 3), two
+ * colluding liars reveal two different false claims while the honest
+ * members' reveals do not land (offline, or censored by a proposer). With
+ * one false claim the task would expire (2 < quorum); with two, a game is
+ * played, the accomplice throws it, and a false claim held by a single
+ * member becomes the result. */
+static void test_review_two_liars_bypass_quorum(void **s) {
+  (void)s;
+  setup_market();
+  batch b = {.n = 0};
+  uint8_t tid[32];
+  add_submit(&b, 0, "xyz", 4, 40000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  int m[4];
+  assert_int_equal(members(tid, m), 4);
+  Cohort__Task *t = task(tid);
+  assert_int_equal(t->quorum, 3);
+  cohort__task__free_unpacked(t, NULL);
+  run_t honest, l1, l2;
+  run_vm("xyz", 16, 1000000, &honest);
+  run_vm("xyZ", 16, 1000000, &l1);
+  run_vm("xyW", 16, 1000000, &l2);
+  /* seats 0, 1 lie (two different claims); seats 2, 3 are honest */
+  add_commit(&b, m[0], tid, &l1);
+  add_commit(&b, m[1], tid, &l2);
+  add_commit(&b, m[2], tid, &honest);
+  add_commit(&b, m[3], tid, &honest);
+  commit(&b, NULL);
+  add_reveal(&b, m[0], tid, &l1);
+  add_reveal(&b, m[1], tid, &l2);
+  commit(&b, NULL); /* the honest reveals never land */
+  for (int i = 0; i < 200 && task_status(tid) == 2; i++) empty_blocks(1);
+  assert_int_equal(task_status(tid), 5);
+  trace_t t1;
+  trace_open(&t1, "xyZ");
+  trace_t *tr[FX_USERS] = {0};
+  tr[m[0]] = &t1; /* the defender plays its lie; the accomplice is silent */
+  play_games(tid, tr);
+  t = task(tid);
+  int agreed_false = t->status == 3 && !memcmp(t->result->final_state.data, l1.final, 32);
+  cohort__task__free_unpacked(t, NULL);
+  trace_close(&t1);
+  free_run(&honest);
+  free_run(&l1);
+  free_run(&l2);
+  teardown_chain();
+  if (agreed_false) fail_msg("a false claim revealed by 1 member (quorum 3) became the result");
+}
+
+/* A move is not bound to the game state it answers: the honest defender's
+ * round-0 hashes, sent again (a lagging or lying RPC node showed the runner
+ * round 0 again), are accepted as its hashes of round 1's points (the same
+ * count), i.e. as false assertions; the liar picks the sub-range ending in
+ * one and the honest defender cannot prove it: it loses. */
+static void test_review_stale_bisect_accepted(void **s) {
+  (void)s;
+  setup_market();
+  batch b = {.n = 0};
+  uint8_t tid[32];
+  add_submit(&b, 0, "xyz", 2, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  int m[2];
+  assert_int_equal(members(tid, m), 2);
+  run_t honest, liar;
+  run_vm("xyz", 16, 1000000, &honest);
+  run_vm("xyZ", 16, 1000000, &liar);
+  int honest_u = m[0], liar_u = m[1]; /* the honest member defends */
+  add_commit(&b, honest_u, tid, &honest);
+  add_commit(&b, liar_u, tid, &liar);
+  commit(&b, NULL);
+  add_reveal(&b, honest_u, tid, &honest);
+  add_reveal(&b, liar_u, tid, &liar);
+  commit(&b, NULL);
+  trace_t th;
+  trace_open(&th, "xyz");
+  Cohort__Task *t = task(tid);
+  game g0;
+  game_of(t->game, &g0);
+  cohort__task__free_unpacked(t, NULL);
+  uint64_t pts[GAME_ARITY_MAX - 1];
+  uint32_t n;
+  game_points(&g0, pts, &n);
+  uint8_t hs0[32 * (GAME_ARITY_MAX - 1)];
+  for (uint32_t i = 0; i < n; i++) cohort_vm_state_hash(trace_at(&th, pts[i]), hs0 + 32 * i);
+  add_move(&b, honest_u, tid, 1, hs0, 32 * n, 0);
+  commit(&b, NULL);
+  add_move(&b, liar_u, tid, 2, NULL, 0, 1); /* any part */
+  commit(&b, NULL);
+  t = task(tid);
+  assert_int_equal(t->game->phase, GAME_BISECT);
+  game g1;
+  game_of(t->game, &g1);
+  cohort__task__free_unpacked(t, NULL);
+  uint32_t n1;
+  uint64_t pts1[GAME_ARITY_MAX - 1];
+  game_points(&g1, pts1, &n1);
+  int code = -1;
+  if (n1 == n) { /* the stale resend: built from the round-0 view it carries */
+    add_move_at(&b, honest_u, tid, 1, hs0, 32 * n, 0, 0, 0, g0.lo, g0.hi, NULL);
+    commit(&b, &code);
+  }
+  /* the liar picks part 1 (true left end, stale right end), then always the last part */
+  int first_pick = 1;
+  for (int guard = 0; guard < 200 && task_status(tid) == 5; guard++) {
+    t = task(tid);
+    const Cohort__Game *g = t->game;
+    game gg;
+    game_of(g, &gg);
+    uint64_t p[GAME_ARITY_MAX - 1];
+    uint32_t k;
+    game_points(&gg, p, &k);
+    uint64_t dl = g->deadline;
+    uint8_t *proof = NULL;
+    if (g->phase == GAME_BISECT) {
+      uint8_t hs[32 * (GAME_ARITY_MAX - 1)];
+      for (uint32_t i = 0; i < k; i++) cohort_vm_state_hash(trace_at(&th, p[i]), hs + 32 * i);
+      add_move(&b, honest_u, tid, 1, hs, 32 * k, 0);
+    } else if (g->phase == GAME_SELECT) {
+      add_move(&b, liar_u, tid, 2, NULL, 0, first_pick ? 1 : k + 1); /* right end: the stale hash */
+      first_pick = 0;
+    } else {
+      size_t pl;
+      assert_int_equal(cohort_vm_prove(trace_at(&th, g->lo), &proof, &pl), 0);
+      add_move(&b, honest_u, tid, 3, proof, pl, 0);
+    }
+    cohort__task__free_unpacked(t, NULL);
+    int c;
+    commit(&b, &c);
+    free(proof);
+    if (c) while (state_height(ST) <= dl) empty_blocks(1);
+  }
+  t = task(tid);
+  int honest_lost = t->members[0]->lost;
+  cohort__task__free_unpacked(t, NULL);
+  trace_close(&th);
+  free_run(&honest);
+  free_run(&liar);
+  teardown_chain();
+  if (code == 0 || honest_lost)
+    fail_msg("a round-0 bisection was accepted in round 1 (code %d); the honest defender lost: %d",
+             code, honest_lost);
 }
 
 static void test_expiry_refunds(void **s) {
@@ -2272,6 +2527,9 @@ int main(void) {
       cmocka_unit_test(test_game_on_chain_liar_loses),
       cmocka_unit_test(test_game_silent_defender_loses_on_time),
       cmocka_unit_test(test_outside_challenge),
+      cmocka_unit_test(test_review_challenger_gets_no_reexecution_time),
+      cmocka_unit_test(test_review_two_liars_bypass_quorum),
+      cmocka_unit_test(test_review_stale_bisect_accepted),
       cmocka_unit_test(test_expiry_refunds),
       cmocka_unit_test(test_unbonding_and_bad_input),
       cmocka_unit_test(test_draw_follows_stake),
