@@ -69,6 +69,9 @@ int cli_sign_with_fee(const char *chain, const Cohort__Params *p, const core_key
                       Cohort__TxBody *b, uint64_t vm_kib, uint8_t **raw, size_t *len);
 
 int cli_cmd_market(const cli_ctx *c, const char *cmd, int argc, char **argv);
+/* `cohort watch`: the executor runner's watcher alone (no seats, no
+ * registration): re-run agreed tasks, challenge wrong results, play. */
+int cli_cmd_watch(const cli_ctx *c, int argc, char **argv);
 int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv);
 
 int cli_cmd_keys(const cli_ctx *c, int argc, char **argv);

@@ -75,6 +75,8 @@ static size_t njobs, capjobs;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stop;
 static int byzantine; /* fault injection for tests: run on a corrupted input */
+static int watch_only;         /* `cohort watch`: no seats, no registration */
+static uint64_t watch_bps;     /* share of agreed tasks the watcher re-runs */
 static int wake;      /* a worker finished: poll now (under mu) */
 
 static const char *nodes[MAX_NODES];
@@ -806,6 +808,91 @@ static void play_list(json_t *list, const char *addr, const core_key *k) {
   }
 }
 
+/* ---- the watcher: re-run agreed tasks, challenge wrong results ---- */
+#define WATCHED_MAX 1024
+static char watched[WATCHED_MAX][65]; /* tasks checked already (a ring) */
+static size_t nwatched;
+
+static int was_watched(const char *id) {
+  for (size_t i = 0; i < WATCHED_MAX && i < nwatched; i++)
+    if (!strcmp(watched[i], id)) return 1;
+  return 0;
+}
+
+static void watch_list(json_t *list, const char *addr, const core_key *k) {
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(list, "tasks"), i, t) {
+    const char *id = json_string_value(json_object_get(t, "task_id"));
+    if (!id || strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64 || was_watched(id)) continue;
+    snprintf(watched[nwatched % WATCHED_MAX], 65, "%s", id);
+    nwatched++;
+    /* a sample, the same on every poll: sha256(task id || watcher) */
+    uint8_t h[32];
+    char buf[64 + CORE_ADDR_STR_MAX];
+    snprintf(buf, sizeof buf, "%s%s", id, addr);
+    crypto_hash_sha256(h, (const uint8_t *)buf, strlen(buf));
+    if ((uint64_t)(h[0] << 8 | h[1]) % 10000 >= watch_bps) continue;
+    size_t m;
+    json_t *mem;
+    int member = 0;
+    json_array_foreach(json_object_get(t, "members"), m, mem) {
+      const char *ex = json_string_value(json_object_get(mem, "executor"));
+      member |= ex && !strcmp(ex, addr) && !json_is_true(json_object_get(mem, "replaced"));
+    }
+    uint8_t theirs[32], ours[32];
+    if (member || hex_field(json_object_get(t, "result"), "final_state", theirs)) continue;
+    json_t *full = NULL;
+    if (call("task_get", json_pack("{s:s}", "task_id", id), &full, 0)) continue;
+    play *p = play_for(full, id);
+    json_decref(full);
+    if (!p) continue;
+    cohort_vm_info in;
+    cohort_vm_get_info(p->vm, &in);
+    if (play_hash(p, in.step, ours)) continue;
+    if (!memcmp(ours, theirs, 32)) {
+      logf_("task %.16s..: watched: the agreed result matches this watcher's run (%llu steps)", id,
+            (unsigned long long)in.step);
+      cohort_vm_trace_del(p->tr);
+      cohort_vm_del(p->vm);
+      memset(p, 0, sizeof *p);
+      continue;
+    }
+    logf_("task %.16s..: watched: the agreed result differs from this watcher's run: challenging",
+          id);
+    uint8_t tid[32];
+    size_t nid;
+    if (core_hex_decode(tid, 32, &nid, id, 64) || nid != 32) continue;
+    Cohort__MsgChallenge mc = COHORT__MSG_CHALLENGE__INIT;
+    mc.task_id = (ProtobufCBinaryData){32, tid};
+    Cohort__TxBody b = COHORT__TX_BODY__INIT;
+    b.msg_case = COHORT__TX_BODY__MSG_CHALLENGE;
+    b.challenge = &mc;
+    sign_and_send(k, addr, &b, "challenge", id);
+  }
+}
+
+int cli_cmd_watch(const cli_ctx *c, int argc, char **argv) {
+  char *args[64];
+  int n = 0;
+  uint64_t bps = 10000;
+  for (int i = 0; i < argc && n < 60; i++) {
+    if (!strcmp(argv[i], "--sample-bps") && i + 1 < argc) {
+      if (core_parse_u64(argv[i + 1], &bps) || bps > 10000)
+        return cli_usage_error("watch", "--sample-bps must be 0 to 10000, got \"%s\"", argv[i + 1]);
+      i++;
+      continue;
+    }
+    if (strcmp(argv[i], "--key") && strcmp(argv[i], "--node") && strcmp(argv[i], "--poll-ms"))
+      return cli_usage_error("watch", "unknown option %s", argv[i]);
+    args[n++] = argv[i];
+    if (i + 1 < argc) args[n++] = argv[++i];
+  }
+  watch_only = 1;
+  watch_bps = bps;
+  return cli_cmd_executor_run(c, n, args);
+}
+
 int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   const char *key = "dev", *dir = NULL;
   uint64_t capacity = 0, poll_ms = 500;
@@ -818,7 +905,7 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
       continue;
     }
     if (strcmp(a, "--key") && strcmp(a, "--state") && strcmp(a, "--node") &&
-        strcmp(a, "--capacity") && strcmp(a, "--poll-ms"))
+        strcmp(a, "--capacity") && strcmp(a, "--poll-ms") && strcmp(a, "--watch-bps"))
       return cli_usage_error("executor run", "unknown option %s", a);
     if (!v) return cli_usage_error("executor run", "%s needs a value", a);
     if (!strcmp(a, "--key")) key = v;
@@ -832,6 +919,9 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
       else snprintf(urls[n_nodes], sizeof urls[0], "http://%s", v);
       nodes[n_nodes] = urls[n_nodes];
       n_nodes++;
+    } else if (!strcmp(a, "--watch-bps")) {
+      if (core_parse_u64(v, &watch_bps) || watch_bps > 10000)
+        return cli_usage_error("executor run", "--watch-bps must be 0 to 10000, got \"%s\"", v);
     } else if (!strcmp(a, "--capacity")) {
       if (core_parse_u64(v, &capacity) || capacity < 1 || capacity > 4096)
         return cli_usage_error("executor run", "--capacity must be 1 to 4096, got \"%s\"", v);
@@ -894,7 +984,13 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
   }
   rc = 1;
-  if (!stop) {
+  if (!stop && watch_only) {
+    logf_("%s watching via %s%s (chain %s): re-running %llu/10000 of agreed tasks, challenging "
+          "wrong results", addr, nodes[cur], n_nodes > 1 ? " and failover nodes" : "", chain_ref,
+          (unsigned long long)watch_bps);
+    e = json_pack("{s:i, s:s, s:s}", "capacity", 0, "stake", "0", "price_per_msteps", "0");
+    rc = 0;
+  } else if (!stop) {
     core_errbuf eb = {{0}};
     json_t *p = json_pack("{s:s}", "address", addr);
     rc = rpc_client_call(nodes[cur], "executor_get", p, timeout_ms, &e, NULL, &eb);
@@ -915,7 +1011,8 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   if (!capacity) capacity = chain_cap ? chain_cap : 2;
   if (byzantine) logf_("BYZANTINE MODE: results will be wrong on purpose (fault injection)");
   char stk[CLI_TOKENS_MAX];
-  logf_("%s serving via %s%s (chain %s) with capacity %llu (registered %llu); state in %s "
+  if (!watch_only)
+    logf_("%s serving via %s%s (chain %s) with capacity %llu (registered %llu); state in %s "
         "(stake %s, price %s CRD base units per million steps)", addr, nodes[cur],
         n_nodes > 1 ? " and failover nodes" : "", chain_ref, (unsigned long long)capacity,
         (unsigned long long)chain_cap, dir,
@@ -947,19 +1044,28 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
       }
     }
     pthread_mutex_unlock(&mu);
-    for (int s = 0; s < 2; s++)
+    for (int s = 0; s < 2 && !watch_only; s++)
       call("task_list", json_pack("{s:s, s:s, s:i}", "executor", addr, "status", sts[s], "limit", 1000),
            &lists[s], 0);
     for (int s = 0; s < 2; s++)
       if (lists[s]) serve_list(lists[s], s, addr, me, &k, dir, capacity, &running);
     json_t *disputed = NULL; /* games waiting for our move */
-    if (!call("task_list", json_pack("{s:s, s:s, s:i}", "executor", addr, "status", "disputed",
-                                     "limit", 1000), &disputed, 0))
+    if (!watch_only && !call("task_list", json_pack("{s:s, s:s, s:i}", "executor", addr, "status",
+                                                    "disputed", "limit", 1000), &disputed, 0))
       play_list(disputed, addr, &k);
     json_decref(disputed);
+    if (watch_bps) { /* the watcher: agreed results, and the games it started */
+      json_t *agreed = NULL, *all = NULL;
+      if (!call("task_list", json_pack("{s:s, s:i}", "status", "agreed", "limit", 1000), &agreed, 0))
+        watch_list(agreed, addr, &k);
+      json_decref(agreed);
+      if (!call("task_list", json_pack("{s:s, s:i}", "status", "disputed", "limit", 1000), &all, 0))
+        play_list(all, addr, &k);
+      json_decref(all);
+    }
     /* Tell the operator when this executor cannot be drawn any more. */
     time_t now = time(NULL);
-    if (now - last_check >= 5) {
+    if (!watch_only && now - last_check >= 5) {
       last_check = now;
       json_t *ex = NULL, *st = NULL;
       char warn[sizeof last_warn] = "";

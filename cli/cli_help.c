@@ -76,7 +76,7 @@ static const help_entry entries[] = {
      "Prints how it ended (status, exit code, steps) on stderr and its output on stdout, then\n"
      "the --max-steps, --committee and --reward to run it on chain at current prices.\n",
      "cohort simulate --program build/vm/guest/sha256.elf --input-text hello --committee 1"},
-    {"task", "submit|get|output|list ...", "compute tasks: one program run by a committee", NULL,
+    {"task", "submit|get|output|list|challenge ...", "compute tasks: one program run by a committee", NULL,
      NULL, "cohort task list"},
     {"task submit", "--program FILE|HASH --reward N",
      "have a committee of executors run a program",
@@ -106,6 +106,10 @@ static const help_entry entries[] = {
      "cohort task get $ID"},
     {"task output", "TASK_ID", "write a task's agreed output to stdout",
      "  --output FILE        write it to FILE instead\n", NULL, "cohort task output TASK_ID > out.bin"},
+    {"task challenge", "TASK_ID", "challenge an agreed result within its window (posts dispute_bond STK)",
+     FROM, "You then play the verification game as challenger: run `cohort watch` with the same\n"
+     "key to make the moves (it re-runs the task and answers each round).\n",
+     "cohort task challenge TASK_ID --from watcher"},
     {"task list", "", "list tasks, filtered by owner, executor or status",
      "  --owner ADDR|KEY     tasks submitted by this account\n"
      "  --executor ADDR|KEY  tasks where this executor holds a seat now (a seat it lost to a\n"
@@ -162,10 +166,23 @@ static const help_entry entries[] = {
      "                       is 2 unless `executor register --capacity` set it)\n"
      "  --poll-ms N          how often to list seats when no WebSocket event comes, >= 50\n"
      "                       (default: 500)\n"
+     "  --watch-bps N        also watch: re-run this share (1/10000) of agreed tasks it is not\n"
+     "                       on and challenge a wrong result (default: 0, off)\n"
      "  --byzantine          fault injection for tests: computes on a corrupted input\n",
      "It logs to stderr. Register first (`cohort executor register`). A restart keeps its\n"
-     "commitments: they are in --state.\n",
+     "commitments: they are in --state. It plays the verification game of every disputed\n"
+     "task it sits on by itself (docs/tasks.md): keep it running while one is open.\n",
      "cohort executor run --key worker --node http://127.0.0.1:27657"},
+    {"watch", "", "re-run agreed tasks and challenge wrong results (a watcher) until Ctrl-C",
+     "  --key NAME           the watcher's account (default: dev): it posts dispute_bond STK per\n"
+     "                       challenge, back with a share of the liar's stake if it wins\n"
+     "  --node URL           a node's RPC; repeat for failover (default: the global --node)\n"
+     "  --sample-bps N       share of agreed tasks to re-run, 1/10000 (default: 10000, all)\n"
+     "  --poll-ms N          how often to list tasks, >= 50 (default: 500)\n",
+     "Any account can watch; it needs no executor registration. A task is re-run from the\n"
+     "program and input the node serves (checked against the task); a result whose final\n"
+     "state differs from the watcher's is challenged within its window and the game played.\n",
+     "cohort watch --key watcher --node http://127.0.0.1:27657"},
     {"version", "", "print the version", NULL, NULL, "cohort version"},
 };
 

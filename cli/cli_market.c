@@ -546,6 +546,18 @@ static void print_task(json_t *t) {
            ji(m, "attempt"), js(m, "price_per_msteps"));
     print_claim("      claim: ", json_object_get(m, "claim"));
   }
+  json_t *g = json_object_get(t, "game");
+  if (json_is_object(g)) {
+    printf("game         %lld of the verification game: seat %lld defends %lld steps against %s; "
+           "round %lld, steps %lld..%lld\n", ji(t, "games") + 1, ji(g, "defender"), ji(g, "steps"),
+           ji(g, "challenger") < 0 ? "the outside challenger" : "a member", ji(g, "round"),
+           ji(g, "lo"), ji(g, "hi"));
+    printf("             the %s (%s) to %s by height %lld; clocks: defender %lld, challenger "
+           "%lld blocks\n", js(g, "to_move"), js(g, "mover"), js(g, "phase"), ji(g, "deadline"),
+           ji(g, "clock_defender"), ji(g, "clock_challenger"));
+  }
+  if (*js(t, "challenger"))
+    printf("challenger   %s, bond %s\n", js(t, "challenger"), cli_fmt_tokens(a, js(t, "bond"), "STK"));
   json_t *tl = json_object_get(t, "timeline");
   if (json_array_size(tl)) printf("timeline\n");
   json_array_foreach(tl, i, m) {
@@ -601,7 +613,36 @@ static int cmd_task(const cli_ctx *c, const char *sub, int argc, char **argv) {
                            *const list_wv[] = {"--owner", "--executor", "--status", "--limit", NULL},
                            *const none[] = {NULL};
   int is_submit = !strcmp(sub, "submit"), is_get = !strcmp(sub, "get"),
-      is_output = !strcmp(sub, "output"), is_list = !strcmp(sub, "list");
+      is_output = !strcmp(sub, "output"), is_list = !strcmp(sub, "list"),
+      is_challenge = !strcmp(sub, "challenge");
+  if (is_challenge) {
+    static const char *const ch_wv[] = {"--from", NULL};
+    opt co[4];
+    const char *cpos;
+    int cn = parse_opts("task challenge", argc, argv, ch_wv, none, co, 4, &cpos);
+    if (cn < 0) return 2;
+    if (!cpos || strlen(cpos) != 64 || strspn(cpos, "0123456789abcdefABCDEF") != 64)
+      return cli_usage_error("task challenge", "which TASK_ID (64 hex digits)?");
+    core_key k;
+    if (cli_load_key(c, get(co, cn, "--from") ? get(co, cn, "--from") : "dev", &k)) return 1;
+    uint8_t tid[32];
+    size_t nid;
+    core_hex_decode(tid, 32, &nid, cpos, 64);
+    Cohort__MsgChallenge m = COHORT__MSG_CHALLENGE__INIT;
+    m.task_id = (ProtobufCBinaryData){32, tid};
+    Cohort__TxBody b = COHORT__TX_BODY__INIT;
+    b.msg_case = COHORT__TX_BODY__MSG_CHALLENGE;
+    b.challenge = &m;
+    json_t *r = NULL;
+    int ret = cli_send(c, &k, &b, 0, 1, &r);
+    core_key_wipe(&k);
+    json_decref(r);
+    if (!ret)
+      fprintf(stderr, "challenge committed: you play the verification game as challenger; keep "
+              "`cohort watch --key ...` running to make its moves (cohort task get %.16s.. shows "
+              "it)\n", cpos);
+    return ret;
+  }
   if (!is_submit && !is_get && !is_output && !is_list) {
     fprintf(stderr, "cohort task: unknown subcommand \"%s\"\n", sub);
     cli_help("task", stderr);

@@ -39,7 +39,8 @@ int main(int argc, char **argv) {
   char **rest = argv + i + 1;
   int nrest = 0;
   /* `executor run` takes --node more than once (failover): it sees them all. */
-  int exec_run = !strcmp(argv[i], "executor") && i + 1 < argc && !strcmp(argv[i + 1], "run");
+  int exec_run = (!strcmp(argv[i], "executor") && i + 1 < argc && !strcmp(argv[i + 1], "run")) ||
+                 !strcmp(argv[i], "watch");
   for (int j = i + 1; j < argc; j++) {
     if (!strcmp(argv[j], "--json")) c.json = 1;
     else if (exec_run && !strcmp(argv[j], "--node") && j + 1 < argc) {
@@ -91,6 +92,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (!strcmp(cmd, "keys")) return cli_cmd_keys(&c, nrest, rest);
+  if (!strcmp(cmd, "watch")) return cli_cmd_watch(&c, nrest, rest);
   if (!strcmp(cmd, "transfer")) return cli_cmd_transfer(&c, nrest, rest);
   if (!strcmp(cmd, "program") || !strcmp(cmd, "executor") || !strcmp(cmd, "task") ||
       !strcmp(cmd, "simulate") || !strcmp(cmd, "job"))

@@ -72,6 +72,7 @@ def setup():
     # short windows for a fast test: the run-time margin and reveal window in blocks
     node = Node(BIN, {"block_interval_ms": 150},
                 genesis_params={"window_margin_blocks": 2, "reveal_blocks": 4, "exec_steps_per_block": "100000000",
+                                "challenge_blocks": 30, "dispute_bond": "1000000000",
                                 "liveness_jail_blocks": 5, "draw_wait_blocks": 200})
     node.start()
     for i in range(1, 5):
@@ -142,6 +143,8 @@ def conservation_once():
     total_crd = total_stk = 0
     # every account the tests know, executors' bonds, and escrow
     names = ["dev", "exec1", "exec2", "exec3", "exec4"]
+    if os.path.exists(os.path.join(node.home, "keys", "watcher.json")):
+        names.append("watcher")
     for n in names:
         a = node.rpc("account", {"address": addr(n)})
         total_crd += int(a["crd"])
@@ -149,6 +152,7 @@ def conservation_once():
     for e in node.rpc("executor_list")["executors"]:
         total_stk += int(e["stake"]) + int(e["unbonding"])
     tasks = node.rpc("task_list", {"limit": 1000})["tasks"]
+    total_stk += sum(int(t.get("bond", "0")) for t in tasks)  # outside challengers' bonds
     # a task escrows its reward and a fee allowance per seat (docs/tasks.md)
     escrow = sum(int(t["reward"]) + t["committee"] * int(t["fee_allowance"]) - int(t["paid"]) -
                  int(t["fees_repaid"]) - int(t["refunded"]) for t in tasks)
@@ -283,6 +287,68 @@ def test_liar_loses_the_verification_game():
     assert hashlib.sha256(data).hexdigest() == t["result"]["output_hash"]
     stop_exec("exec3")
     start_exec("exec3")
+    conservation()
+
+
+def test_watcher_catches_a_lying_committee():
+    """A committee of one byzantine executor agrees on a wrong output
+    (quorum 1): nothing in the committee can catch it. A watcher (`cohort
+    watch`, any account with STK) re-runs the agreed task, challenges it in
+    its window with a bond and beats the member in the verification game:
+    the member is slashed, the result dropped, the task redrawn, and an
+    honest executor computes the true output. The watcher's bond comes back
+    with a share of the liar's stake."""
+    for n in list(procs):
+        stop_exec(n)
+    for n in ("exec1", "exec2", "exec4"):
+        set_accepting(n, False)
+    set_accepting("exec3", True)
+    start_exec("exec3", "--byzantine")
+    node.cli("keys", "new", "watcher")
+    w = addr("watcher")
+    node.cli("transfer", "--to", w, "--amount", "5000000000", "--token", "STK")
+    node.cli("transfer", "--to", w, "--amount", "100000000", "--wait")
+    stk0 = int(node.rpc("account", {"address": w})["stk"])
+    liar = addr("exec3")
+    liar_stake0 = int(node.rpc("executor_get", {"address": liar})["stake"])
+    log = open(os.path.join(node.home, "watcher.log"), "ab")
+    procs["watcher"] = subprocess.Popen([node.exe("cohort"), "--node", node.url, "--home", node.home,
+                                         "watch", "--key", "watcher", "--poll-ms", "100"],
+                                        stdout=log, stderr=subprocess.STDOUT)
+    text = "watch me"
+    out = submit("sha256.elf", text, k=1, windows=20, wait=False)
+    tid = task_id_of(out)
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        t = node.rpc("task_get", {"task_id": tid})
+        if any(e["event"] == "challenged" for e in t["timeline"]):
+            break
+        time.sleep(0.1)
+    events = [e["event"] for e in t["timeline"]]
+    assert "challenged" in events, (events, open(os.path.join(
+        node.home, "watcher.log"), errors="replace").read()[-3000:])
+    # the redraw after the game will need an honest executor
+    set_accepting("exec1", True)
+    start_exec("exec1")
+    t = wait_status(tid, ("final",), timeout=120)
+    assert [m["executor"] for m in t["members"] if m["lost"]] == [liar], t["members"]
+    o = node.rpc("task_output", {"task_id": tid})
+    import base64
+    import hashlib
+    assert hashlib.sha256(text.encode()).hexdigest() in base64.b64decode(o["output_base64"]).decode()
+    stk1 = int(node.rpc("account", {"address": w})["stk"])
+    liar_stake1 = int(node.rpc("executor_get", {"address": liar})["stake"])
+    assert liar_stake1 < liar_stake0, (liar_stake0, liar_stake1)
+    assert stk1 > stk0, (stk0, stk1)  # the bond back, plus a share of the slash
+    print("  the watcher challenged, won and got %d STK base units; the liar lost %d; the redrawn "
+          "task's output is the true digest" % (stk1 - stk0, liar_stake0 - liar_stake1))
+    stop_exec("watcher")
+    for n in list(procs):
+        stop_exec(n)
+    for n in ("exec2", "exec3", "exec4"):
+        set_accepting(n, True)
+    for n in ("exec1", "exec2", "exec3", "exec4"):
+        start_exec(n)
     conservation()
 
 
@@ -575,6 +641,7 @@ if __name__ == "__main__":
     try:
         run_tests([test_outputs_match_qemu, test_dead_executor_is_slashed_and_replaced,
                    test_restarted_executor_reveals, test_liar_loses_the_verification_game,
+                   test_watcher_catches_a_lying_committee,
                    test_unserved_task_expires_with_refund, test_sixteen_chunk_job_on_several_executors,
                    test_executors_follow_websocket_events,
                    test_bad_market_input_refused_at_the_door,
