@@ -983,6 +983,14 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     for (unsigned t = 0; t < wait_s * 10 && !stop; t++) usleep(100000);
     wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
   }
+  if (!stop && byzantine && strncmp(chain_ref, "cohort-devnet-", 14) &&
+      strncmp(chain_ref, "cohort-testnet-", 15) && strncmp(chain_ref, "cohort-localnet-", 16)) {
+    fprintf(stderr, "cohort executor run: --byzantine (fault injection: wrong results on purpose, "
+            "which costs stake) is refused on chain %s: only devnet, testnet and localnet chains "
+            "(cohort-devnet-*, cohort-testnet-*, cohort-localnet-*) allow it\n", chain_ref);
+    core_key_wipe(&k);
+    return 2;
+  }
   rc = 1;
   if (!stop && watch_only) {
     logf_("%s watching via %s%s (chain %s): re-running %llu/10000 of agreed tasks, challenging "

@@ -117,6 +117,13 @@ static const help_entry entries[] = {
      "  --status S           drawing, committing, revealing, agreed, final, disputed or expired\n"
      "  --limit N            at most N tasks, 1 to 1000 (default: 100)\n",
      NULL, "cohort task list --status final"},
+    {"dispute", "get|list ...", "verification games: who plays, whose move, the range, the deadline",
+     NULL, NULL, "cohort dispute list"},
+    {"dispute get", "TASK_ID", "a task's verification game: parties, claims, the move due, events",
+     NULL, NULL, "cohort dispute get TASK_ID"},
+    {"dispute list", "", "the tasks in a verification game now",
+     "  --limit N            at most N tasks, 1 to 1000 (default: 100)\n", NULL,
+     "cohort dispute list"},
     {"job", "submit|get ...", "jobs: one program over many inputs (chunks)",
      NULL, NULL, "cohort job get JOB_ID"},
     {"job submit", "--program FILE|HASH --chunks DIR --reward-per-chunk N",

@@ -1032,6 +1032,87 @@ out_names:
   return ret;
 }
 
+/* cohort dispute get ID | list */
+static int cmd_dispute(const cli_ctx *c, const char *sub, int argc, char **argv) {
+  static const char *const list_wv[] = {"--limit", NULL}, *const none[] = {NULL};
+  int is_get = !strcmp(sub, "get"), is_list = !strcmp(sub, "list");
+  if (!is_get && !is_list) {
+    fprintf(stderr, "cohort dispute: unknown subcommand \"%s\"\n", sub);
+    cli_help("dispute", stderr);
+    return 2;
+  }
+  opt o[4];
+  const char *pos;
+  int n = parse_opts(is_get ? "dispute get" : "dispute list", argc, argv, is_list ? list_wv : none,
+                     none, o, 4, &pos);
+  if (n < 0) return 2;
+  json_t *r;
+  if (is_list) {
+    uint64_t lim;
+    if (pos) return cli_usage_error("dispute list", "unexpected argument \"%s\"", pos);
+    if (get_u64(o, n, "--limit", 100, &lim, "cohort dispute list") || lim < 1 || lim > 1000)
+      return cli_usage_error("dispute list", "--limit must be 1 to 1000");
+    if (cli_call(c, "dispute_list", json_pack("{s:I}", "limit", (json_int_t)lim), &r)) return 1;
+    if (c->json) {
+      cli_print_json(r);
+    } else {
+      size_t i;
+      json_t *t;
+      printf("%-64s  game  phase   to move     steps             deadline\n", "task");
+      json_array_foreach(json_object_get(r, "tasks"), i, t) {
+        json_t *g = json_object_get(t, "game");
+        printf("%-64s  %4lld  %-6s  %-10s  %lld..%lld  %lld\n", js(t, "task_id"), ji(t, "games") + 1,
+               js(g, "phase"), js(g, "to_move"), ji(g, "lo"), ji(g, "hi"), ji(g, "deadline"));
+      }
+      if (!json_array_size(json_object_get(r, "tasks"))) printf("(no task is in a verification game)\n");
+    }
+    json_decref(r);
+    return 0;
+  }
+  if (!pos || strlen(pos) != 64 || strspn(pos, "0123456789abcdefABCDEF") != 64)
+    return cli_usage_error("dispute get", "which TASK_ID (64 hex digits)?");
+  if (cli_call(c, "dispute_get", json_pack("{s:s}", "task_id", pos), &r)) return 1;
+  if (c->json) {
+    cli_print_json(r);
+    json_decref(r);
+    return 0;
+  }
+  char a[CLI_TOKENS_MAX];
+  printf("task         %s\n", js(r, "task_id"));
+  printf("status       %s (as of height %lld), %lld game(s) finished\n", js(r, "status"),
+         ji(r, "height"), ji(r, "games"));
+  json_t *g = json_object_get(r, "game");
+  if (json_is_object(g)) {
+    printf("game         seat %lld defends %lld steps against %s\n", ji(g, "defender"),
+           ji(g, "steps"), ji(g, "challenger") < 0 ? "the outside challenger" : "a member");
+    printf("range        steps %lld..%lld (round %lld, arity %lld)\n", ji(g, "lo"), ji(g, "hi"),
+           ji(g, "round"), ji(g, "arity"));
+    printf("to move      the %s (%s): %s, by height %lld\n", js(g, "to_move"), js(g, "mover"),
+           js(g, "phase"), ji(g, "deadline"));
+    printf("clocks       defender %lld, challenger %lld blocks left\n", ji(g, "clock_defender"),
+           ji(g, "clock_challenger"));
+  }
+  if (*js(r, "challenger"))
+    printf("challenger   %s, bond %s\n", js(r, "challenger"), cli_fmt_tokens(a, js(r, "bond"), "STK"));
+  size_t i;
+  json_t *m;
+  printf("members\n");
+  json_array_foreach(json_object_get(r, "members"), i, m) {
+    json_t *cl = json_object_get(m, "claim");
+    printf("  seat %lld  %s  %s  %lld steps, %s, final state %.16s..\n", ji(m, "seat"),
+           js(m, "executor"), json_is_true(json_object_get(m, "lost")) ? "LOST " : "alive",
+           ji(cl, "steps"), js(cl, "status"), js(cl, "final_state"));
+  }
+  printf("events\n");
+  json_array_foreach(json_object_get(r, "events"), i, m) {
+    const char *ex = js(m, "executor");
+    printf("  height %-6lld %-10s %s%s%.16s%s\n", ji(m, "height"), js(m, "event"), js(m, "detail"),
+           *ex ? " (" : "", ex, *ex ? "..)" : "");
+  }
+  json_decref(r);
+  return 0;
+}
+
 int cli_cmd_market(const cli_ctx *c, const char *cmd, int argc, char **argv) {
   if (!strcmp(cmd, "simulate")) return cmd_simulate(c, argc, argv);
   if (argc < 1 || argv[0][0] == '-') { /* main.c catches this too */
@@ -1039,6 +1120,7 @@ int cli_cmd_market(const cli_ctx *c, const char *cmd, int argc, char **argv) {
     return 2;
   }
   if (!strcmp(cmd, "job")) return cmd_job(c, argv[0], argc - 1, argv + 1);
+  if (!strcmp(cmd, "dispute")) return cmd_dispute(c, argv[0], argc - 1, argv + 1);
   if (!strcmp(cmd, "program")) {
     if (strcmp(argv[0], "upload")) {
       fprintf(stderr, "cohort program: unknown subcommand \"%s\"\n", argv[0]);

@@ -545,6 +545,19 @@ static void publish_task(void *ctx, const uint8_t id[32]) {
     core_hex_encode(jid, t->job.data, 32);
     json_object_set_new(ev, "job_id", json_string(jid));
   }
+  /* moves and outcomes of the verification game also go to "dispute" */
+  if (ev && last && last->code >= 15 && last->code <= 18 &&
+      rpc_server_has_subscribers(n->rpc, "dispute")) {
+    json_t *dv = json_deep_copy(ev);
+    if (dv && t->game) {
+      json_object_set_new(dv, "phase", json_integer(t->game->phase));
+      json_object_set_new(dv, "round", json_integer(t->game->round));
+      json_object_set_new(dv, "lo", json_integer((json_int_t)t->game->lo));
+      json_object_set_new(dv, "hi", json_integer((json_int_t)t->game->hi));
+      json_object_set_new(dv, "deadline", json_integer((json_int_t)t->game->deadline));
+    }
+    if (dv) rpc_server_publish(n->rpc, "dispute", dv); /* stolen */
+  }
   if (ev) rpc_server_publish(n->rpc, "task", ev); /* stolen */
   cohort__task__free_unpacked(t, NULL);
 }
@@ -1268,7 +1281,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   }
   nr_view_refresh(n); /* the RPC thread's first view */
   node_rpc_market_config(&n->cfg);
-  static const char *const topics[] = {"new_block", "tx", "task", NULL};
+  static const char *const topics[] = {"new_block", "tx", "task", "dispute", NULL};
   rpc_config rcfg = {.listen = n->cfg.rpc_listen,
                      .max_body_bytes = n->cfg.rpc_max_body_bytes,
                      .max_batch = n->cfg.rpc_max_batch,

@@ -235,6 +235,72 @@ static void m_task_get(void *ctx, rpc_call *c, json_t *params) {
   rpc_call_reply(c, j);
 }
 
+static void m_task_list(void *ctx, rpc_call *c, json_t *params);
+
+/* dispute_get {task_id}: the verification game of a task, for a party or
+ * a watcher: its status, the game being played (whose move, the range, the
+ * deadline), the challenger and bond, each member's claim and whether it
+ * lost, and the game's events. */
+static void m_dispute_get(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"task_id", NULL};
+  if (nr_check_names(c, params, names)) return;
+  uint8_t id[32];
+  if (nr_get_hash(c, nr_param(params, "task_id", 0), "task_id", id)) return;
+  Cohort__Task *t;
+  if (state_get_task(n->st, id, &t)) {
+    rpc_call_error(c, RPC_NOT_FOUND, "no such task", NULL);
+    return;
+  }
+  json_t *full = task_json(id, t, 1);
+  int played = t->games > 0 || t->game != NULL;
+  cohort__task__free_unpacked(t, NULL);
+  if (!played) {
+    json_decref(full);
+    rpc_call_error(c, RPC_NOT_FOUND, "this task has no verification game (its members agree, "
+                   "or it was never challenged)", NULL);
+    return;
+  }
+  json_t *r = json_object();
+  static const char *const keep[] = {"task_id", "status", "games", "game", "challenger", "bond",
+                                     "result", "initial_state", NULL};
+  for (size_t i = 0; keep[i]; i++) {
+    json_t *v = json_object_get(full, keep[i]);
+    if (v) json_object_set(r, keep[i], v);
+  }
+  json_t *parties = json_array(), *events = json_array(), *m, *e;
+  size_t i;
+  json_array_foreach(json_object_get(full, "members"), i, m) {
+    if (json_is_true(json_object_get(m, "replaced")) || !json_is_object(json_object_get(m, "claim")))
+      continue;
+    json_array_append_new(parties, json_pack("{s:i, s:O, s:O, s:O}", "seat", (int)i, "executor",
+                                             json_object_get(m, "executor"), "claim",
+                                             json_object_get(m, "claim"), "lost",
+                                             json_object_get(m, "lost")));
+  }
+  json_array_foreach(json_object_get(full, "timeline"), i, e) {
+    json_int_t code = json_integer_value(json_object_get(e, "code"));
+    if (code == 7 || code == 8 || code == 9 || code == 10 || code == 11 || (code >= 15 && code <= 18))
+      json_array_append(events, e);
+  }
+  json_object_set_new(r, "members", parties);
+  json_object_set_new(r, "events", events);
+  json_object_set_new(r, "height", json_integer((json_int_t)nr_height(n)));
+  json_decref(full);
+  rpc_call_reply(c, r);
+}
+
+/* dispute_list {limit}: the tasks in a verification game now. */
+static void m_dispute_list(void *ctx, rpc_call *c, json_t *params) {
+  static const char *const names[] = {"limit", NULL};
+  if (nr_check_names(c, params, names)) return;
+  json_t *lv = nr_param(params, "limit", 0);
+  json_t *p = json_pack("{s:s}", "status", "disputed");
+  if (lv) json_object_set(p, "limit", lv);
+  m_task_list(ctx, c, p);
+  json_decref(p);
+}
+
 /* The task named by params.task_id, or NULL after answering the error. */
 static Cohort__Task *task_param(node *n, rpc_call *c, json_t *params, uint8_t id[32]) {
   static const char *const names[] = {"task_id", NULL};
@@ -390,11 +456,12 @@ static void m_task_list(void *ctx, rpc_call *c, json_t *params) {
     uint8_t pre[22] = {l.has_owner ? 'y' : 'w', '/'};
     memcpy(pre + 2, l.has_owner ? l.owner : l.exec, 20);
     state_scan_n(n->st, pre, 22, list_task_visit, &l);
-  } else if (l.status >= 1 && l.status <= 3) {
-    /* committing, revealing and agreed tasks all have a window closing at
-     * some height: the "d/" schedule of kind 2 (WINDOW, state/market/
-     * market_int.h) indexes them, O(open tasks) rather than O(all tasks).
-     * (Disputed, final and expired have no complete index in state yet:
+  } else if ((l.status >= 1 && l.status <= 3) || l.status == 5) {
+    /* committing, revealing, agreed and disputed tasks all have a window
+     * (a disputed one: its game's deadline) closing at some height: the
+     * "d/" schedule of kind 2 (WINDOW, state/market/market_int.h) indexes
+     * them, O(open tasks) rather than O(all tasks). (Final and expired
+     * have no complete index in state yet:
      * "d/" kind 3 holds final and expired ones only until they are pruned;
      * a scan of "t/" until `limit` match.) */
     static const uint8_t pre[3] = {'d', '/', 2};
@@ -842,6 +909,7 @@ const rpc_method node_rpc_market_methods[] = {
     {"blob_get", m_blob_get, 5},         {"task_get", m_task_get, 2},
     {"task_output", m_task_output, 5},   {"task_list", m_task_list, 10},
     {"task_input", m_task_input, 5},
+    {"dispute_get", m_dispute_get, 2},   {"dispute_list", m_dispute_list, 10},
     {"compute_simulate", m_compute_simulate, 50},
 };
 const size_t node_rpc_market_n_methods =

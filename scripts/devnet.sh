@@ -81,6 +81,7 @@ for i in 1 2 3; do
   "$BIN/cohort" --node "$URL" --home "$HOME_DIR" executor run --key "exec$i" \
     >>"$HOME_DIR/executor$i.log" 2>&1 &
   EXEC_PIDS="$EXEC_PIDS $!"
+  [ "$i" = 3 ] && EXEC3_PID=$!
   echo "   exec$i serving: pid $!, log $HOME_DIR/executor$i.log"
 done
 echo
@@ -102,6 +103,37 @@ rm -rf "$CH" && mkdir -p "$CH"
 split -n l/8 -d "$REPO/README.md" "$CH/readme-part-"
 cohort job submit --program "$GUESTS/wc.elf" --chunks "$CH" --reward-per-chunk 1000000 \
   --committee 2 --max-steps 10000000 --mem 16 --wait
+echo
+echo "== demo: a liar loses its stake. exec3 is restarted with --byzantine (fault injection, refused"
+echo "   outside devnet/testnet chains): it computes on a corrupted input. The committee of 3 disagrees;"
+echo "   the executors play the verification game on chain by themselves (bisection down to one step,"
+echo "   whose proof the validator checks); the liar loses and is slashed (docs/tasks.md)"
+STAKE0=$(cohort --json executor show exec3 | sed -n 's/.*"stake": *"\([0-9]*\)".*/\1/p' | head -1)
+stop_exec3() { # stop it and take it off the list cleanup() stops
+  kill -TERM "$EXEC3_PID" 2>/dev/null || true
+  wait "$EXEC3_PID" 2>/dev/null || true
+  EXEC_PIDS=${EXEC_PIDS// $EXEC3_PID/}
+}
+stop_exec3
+"$BIN/cohort" --node "$URL" --home "$HOME_DIR" executor run --key exec3 --byzantine \
+  >>"$HOME_DIR/executor3.log" 2>&1 &
+EXEC3_PID=$!
+EXEC_PIDS="$EXEC_PIDS $EXEC3_PID"
+OUT=$(cohort task submit --program "$GUESTS/sha256.elf" --input-text "who is lying?" \
+  --reward 1000000 --committee 3 --max-steps 10000000 --mem 16 --wait 2>&1) || true
+echo "$OUT" | sed 's/^/   /'
+TID=$(echo "$OUT" | sed -n 's/^task \([0-9a-f]\{64\}\) submitted.*/\1/p' | head -1)
+if [ -n "$TID" ]; then
+  cohort dispute get "$TID" | sed 's/^/   /'
+  STAKE1=$(cohort --json executor show exec3 | sed -n 's/.*"stake": *"\([0-9]*\)".*/\1/p' | head -1)
+  echo "   exec3's stake: $STAKE0 -> $STAKE1 STK base units"
+fi
+stop_exec3
+"$BIN/cohort" --node "$URL" --home "$HOME_DIR" executor run --key exec3 \
+  >>"$HOME_DIR/executor3.log" 2>&1 &
+EXEC3_PID=$!
+EXEC_PIDS="$EXEC_PIDS $EXEC3_PID"
+echo "   exec3 serving honestly again: pid $EXEC3_PID"
 echo
 if [ "${DEVNET_DEMO_ONLY:-0}" = 1 ]; then
   echo "== demo done; stopping the node (DEVNET_DEMO_ONLY=1)"

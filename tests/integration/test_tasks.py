@@ -73,6 +73,7 @@ def setup():
     node = Node(BIN, {"block_interval_ms": 150},
                 genesis_params={"window_margin_blocks": 2, "reveal_blocks": 4, "exec_steps_per_block": "100000000",
                                 "challenge_blocks": 30, "dispute_bond": "1000000000",
+                                "dispute_move_blocks": 60,
                                 "liveness_jail_blocks": 5, "draw_wait_blocks": 200})
     node.start()
     for i in range(1, 5):

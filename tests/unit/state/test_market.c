@@ -885,17 +885,20 @@ static void test_outside_challenge(void **s) {
   add_challenge(&b, m[0], tid); /* its own member */
   commit(&b, codes);
   assert_int_equal(codes[0], COHORT_ERR_INVALID);
-  const Cohort__Params *p = state_params(ST);
+  /* the params as of now (state_params' pointer changes with each block) */
+  const uint64_t bond = state_params(ST)->dispute_bond;
+  const uint32_t win_bps = state_params(ST)->dispute_winner_bps,
+                 chal_blocks = state_params(ST)->challenge_blocks;
   int ch = m[0] == 1 ? 2 : 1; /* a watcher: any other account with STK */
   uint64_t ch_stk = stk_bal(ch);
   add_challenge(&b, ch, tid);
   commit(&b, NULL);
   Cohort__Task *t = task(tid);
   assert_int_equal(t->status, 5);
-  assert_int_equal(t->bond, p->dispute_bond);
+  assert_int_equal(t->bond, bond);
   assert_int_equal(t->game->challenger, 4294967295u);
   cohort__task__free_unpacked(t, NULL);
-  assert_int_equal(stk_bal(ch), ch_stk - p->dispute_bond);
+  assert_int_equal(stk_bal(ch), ch_stk - bond);
   check_conservation();
   trace_t th, tl;
   trace_open(&th, "xyz");
@@ -914,7 +917,7 @@ static void test_outside_challenge(void **s) {
     if (t->timeline[i]->code == 17) slashed = t->timeline[i]->a;
   cohort__task__free_unpacked(t, NULL);
   assert_true(slashed > 0);
-  assert_int_equal(stk_bal(ch), ch_stk + slashed * p->dispute_winner_bps / 10000);
+  assert_int_equal(stk_bal(ch), ch_stk + slashed * win_bps / 10000);
   check_conservation();
   trace_close(&tl);
   free_run(&liar);
@@ -945,10 +948,10 @@ static void test_outside_challenge(void **s) {
   assert_int_equal(t->status, 3); /* the result stands, a new window */
   assert_false(t->members[0]->lost);
   cohort__task__free_unpacked(t, NULL);
-  assert_int_equal(stk_bal(ch), ch_stk - p->dispute_bond);
-  assert_int_equal(stk_bal(m[0]), member_stk + p->dispute_bond * p->dispute_winner_bps / 10000);
+  assert_int_equal(stk_bal(ch), ch_stk - bond);
+  assert_int_equal(stk_bal(m[0]), member_stk + bond * win_bps / 10000);
   check_conservation();
-  empty_blocks((int)p->challenge_blocks + 1);
+  empty_blocks((int)chal_blocks + 1);
   assert_int_equal(task_status(t2), 4);
   add_challenge(&b, ch, t2); /* final: too late */
   commit(&b, codes);
