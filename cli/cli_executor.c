@@ -746,7 +746,7 @@ static void play_list(json_t *list, const char *addr, const core_key *k) {
     uint64_t pts[GAME_ARITY_MAX - 1];
     uint32_t n;
     game_points(&gg, pts, &n);
-    uint8_t tid[32], hs[32 * (GAME_ARITY_MAX - 1)], *proof = NULL;
+    uint8_t tid[32], hs[32 * (GAME_ARITY_MAX - 1)], seen[32], *proof = NULL; /* live until sent */
     size_t plen = 0, nid;
     if (core_hex_decode(tid, 32, &nid, id, 64) || nid != 32) continue;
     Cohort__MsgDisputeBisect mb = COHORT__MSG_DISPUTE_BISECT__INIT;
@@ -777,7 +777,6 @@ static void play_list(json_t *list, const char *addr, const core_key *k) {
         if (ok) memcpy(all + 32 * q, other, 32);
         if (ok && memcmp(mine, other, 32) && part == n + 1) part = q + 1;
       }
-      uint8_t seen[32];
       crypto_hash_sha256(seen, all, 32 * (size_t)n); /* the hashes we judged: the chain checks */
       ms.task_id = (ProtobufCBinaryData){32, tid};
       ms.part = part;

@@ -332,7 +332,9 @@ def test_watcher_catches_a_lying_committee():
     set_accepting("exec1", True)
     start_exec("exec1")
     t = wait_status(tid, ("final",), timeout=120)
-    assert [m["executor"] for m in t["members"] if m["lost"]] == [liar], t["members"]
+    assert [m["executor"] for m in t["members"] if m["lost"]] == [liar], (
+        [(e["height"], e["event"], e["detail"]) for e in t["timeline"]],
+        open(os.path.join(node.home, "watcher.log"), errors="replace").read()[-3000:])
     o = node.rpc("task_output", {"task_id": tid})
     import base64
     import hashlib
