@@ -291,6 +291,44 @@ def test_liar_loses_the_verification_game():
     conservation()
 
 
+def test_two_agreeing_liars_lose_to_one_honest_member():
+    """Two byzantine executors compute the same wrong output (a majority of
+    the committee of 3, and a quorum); one honest member disagrees. The
+    truth does not depend on the majority: the honest member plays each
+    liar in turn and beats both; its claim is the result."""
+    for n in list(procs):
+        stop_exec(n)
+    set_accepting("exec4", False)
+    for n in ("exec1", "exec2", "exec3"):
+        set_accepting(n, True)
+    start_exec("exec1")
+    start_exec("exec2", "--byzantine")
+    start_exec("exec3", "--byzantine")
+    liars = {addr("exec2"), addr("exec3")}
+    out = submit("sha256.elf", "two against one", k=3, windows=20)
+    assert out.returncode == 0, out.stderr[-2000:]
+    tid = task_id_of(out)
+    t = wait_status(tid, ("agreed", "final"))
+    lost = {m["executor"] for m in t["members"] if m["lost"]}
+    assert lost == liars, (lost, liars)
+    winner = [m for m in t["members"] if not m["lost"]]
+    assert [m["executor"] for m in winner] == [addr("exec1")]
+    assert t["result"]["final_state"] == winner[0]["claim"]["final_state"]
+    assert t["games"] == 2, t["games"]
+    import base64
+    import hashlib
+    o = node.rpc("task_output", {"task_id": tid})
+    assert hashlib.sha256(b"two against one").hexdigest() in base64.b64decode(o["output_base64"]).decode()
+    print("  two agreeing liars lost %d games to one honest member; the true digest is the result" %
+          t["games"])
+    for n in list(procs):
+        stop_exec(n)
+    set_accepting("exec4", True)
+    for n in ("exec1", "exec2", "exec3", "exec4"):
+        start_exec(n)
+    conservation()
+
+
 def test_watcher_catches_a_lying_committee():
     """A committee of one byzantine executor agrees on a wrong output
     (quorum 1): nothing in the committee can catch it. A watcher (`cohort
@@ -644,6 +682,7 @@ if __name__ == "__main__":
     try:
         run_tests([test_outputs_match_qemu, test_dead_executor_is_slashed_and_replaced,
                    test_restarted_executor_reveals, test_liar_loses_the_verification_game,
+                   test_two_agreeing_liars_lose_to_one_honest_member,
                    test_watcher_catches_a_lying_committee,
                    test_unserved_task_expires_with_refund, test_sixteen_chunk_job_on_several_executors,
                    test_executors_follow_websocket_events,
