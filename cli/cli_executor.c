@@ -76,6 +76,8 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stop;
 static int byzantine; /* fault injection for tests: run on a corrupted input */
 static int watch_only;         /* `cohort watch`: no seats, no registration */
+static uint64_t lie_from;      /* fault injection: the state after this step is wrong */
+static int silent_games;       /* fault injection: never make a move of a game */
 static uint64_t watch_bps;     /* share of agreed tasks the watcher re-runs */
 static int wake;      /* a worker finished: poll now (under mu) */
 
@@ -307,6 +309,43 @@ static void forget_unlisted(void) {
   njobs = w;
 }
 
+/* Fault injection, --lie-from-step N: from the state after N steps, flip
+ * bit 0 of the first register (x5, x6, ...) whose flip changes the final
+ * state, and run on: a real but wrong run, whose every step but the
+ * N-1 -> N one has a valid proof (the hardest liar for the game). vm is at
+ * step N (not halted); on return *out is the run from the lie to its end,
+ * *reg the register flipped (0: no flip changes the result: no lie). */
+static int lie_at(cohort_vm *vm, cohort_vm **out, unsigned *reg) {
+  uint8_t honest[32], h[32];
+  cohort_vm *c;
+  uint64_t done;
+  *out = NULL;
+  *reg = 0;
+  if (cohort_vm_clone(&c, vm)) return -1;
+  cohort_vm_run(c, UINT64_MAX, &done);
+  cohort_vm_state_hash(c, honest);
+  cohort_vm_del(c);
+  for (unsigned r = 5; r < 32; r++) {
+    if (cohort_vm_clone(&c, vm)) return -1;
+    cohort_vm_debug_flip_reg(c, r, 1);
+    cohort_vm *keep;
+    if (cohort_vm_clone(&keep, c)) {
+      cohort_vm_del(c);
+      return -1;
+    }
+    cohort_vm_run(c, UINT64_MAX, &done);
+    cohort_vm_state_hash(c, h);
+    cohort_vm_del(c);
+    if (memcmp(h, honest, 32)) {
+      *out = keep; /* at step N, flipped, not run yet */
+      *reg = r;
+      return 0;
+    }
+    cohort_vm_del(keep);
+  }
+  return 0;
+}
+
 static void *run_job(void *arg) {
   job *j = arg;
   cohort_vm *vm;
@@ -324,6 +363,19 @@ static void *run_job(void *arg) {
     uint64_t done;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (lie_from) { /* fault injection: run to the lie, then on from a wrong state */
+      cohort_vm_run(vm, lie_from, &done);
+      cohort_vm_info li;
+      cohort_vm_get_info(vm, &li);
+      cohort_vm *wrong = NULL;
+      unsigned reg = 0;
+      if (li.status == COHORT_VM_RUNNING && !lie_at(vm, &wrong, &reg) && wrong) {
+        cohort_vm_del(vm);
+        vm = wrong;
+        logf_("task %.16s..: LYING from step %llu (x%u flipped; fault injection)", j->task_id,
+              (unsigned long long)lie_from, reg);
+      }
+    }
     cohort_vm_run(vm, j->cfg.max_steps, &done);
     cohort_vm_info info;
     cohort_vm_get_info(vm, &info);
@@ -601,6 +653,9 @@ typedef struct {
   char task_id[65];
   cohort_vm *vm;
   cohort_vm_trace *tr;
+  cohort_vm *vm2;          /* --lie-from-step: the run from the wrong state */
+  cohort_vm_trace *tr2;
+  uint64_t lie;            /* steps >= lie come from tr2 */
   char sent_key[160];
   time_t sent_at;
   uint64_t used; /* for eviction */
@@ -622,6 +677,8 @@ static play *play_for(json_t *task, const char *id) {
   if (p->vm) {
     cohort_vm_trace_del(p->tr);
     cohort_vm_del(p->vm);
+    if (p->tr2) cohort_vm_trace_del(p->tr2);
+    if (p->vm2) cohort_vm_del(p->vm2);
     memset(p, 0, sizeof *p);
   }
   job j;
@@ -661,13 +718,28 @@ static play *play_for(json_t *task, const char *id) {
   uint64_t iv = cfg.max_steps / 256 > 65536 ? cfg.max_steps / 256 : 65536, done = 0;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  if (bad || cohort_vm_new(&p->vm, j.elf, j.elf_len, j.input, j.input_len, &cfg, &eb) ||
-      cohort_vm_trace_new(&p->tr, p->vm, iv) ||
-      cohort_vm_trace_run(p->tr, p->vm, UINT64_MAX, &done)) {
+  int failed = bad || cohort_vm_new(&p->vm, j.elf, j.elf_len, j.input, j.input_len, &cfg, &eb) ||
+               cohort_vm_trace_new(&p->tr, p->vm, iv);
+  if (!failed && lie_from) { /* replay the same lie as run_job told */
+    failed = cohort_vm_trace_run(p->tr, p->vm, lie_from, &done);
+    cohort_vm_info li;
+    cohort_vm_get_info(p->vm, &li);
+    unsigned reg = 0;
+    if (!failed && li.status == COHORT_VM_RUNNING && !lie_at(p->vm, &p->vm2, &reg) && p->vm2) {
+      p->lie = lie_from;
+      failed = cohort_vm_trace_new(&p->tr2, p->vm2, iv) ||
+               cohort_vm_trace_run(p->tr2, p->vm2, UINT64_MAX, &done);
+    }
+  } else if (!failed) {
+    failed = cohort_vm_trace_run(p->tr, p->vm, UINT64_MAX, &done);
+  }
+  if (failed) {
     logf_("task %.16s..: verification game: cannot re-run the task (%s)", id,
           bad ? "program or input missing or not the task's" : eb.msg[0] ? eb.msg : "out of memory");
     if (p->tr) cohort_vm_trace_del(p->tr);
     if (p->vm) cohort_vm_del(p->vm);
+    if (p->tr2) cohort_vm_trace_del(p->tr2);
+    if (p->vm2) cohort_vm_del(p->vm2);
     memset(p, 0, sizeof *p);
     free(j.elf);
     free(j.input);
@@ -685,9 +757,13 @@ static play *play_for(json_t *task, const char *id) {
   return p;
 }
 
+static cohort_vm_trace *play_trace(play *p, uint64_t step) {
+  return p->tr2 && step >= p->lie ? p->tr2 : p->tr;
+}
+
 static int play_hash(play *p, uint64_t step, uint8_t out[32]) {
   cohort_vm *at;
-  return cohort_vm_trace_seek(p->tr, step, &at) || cohort_vm_state_hash(at, out);
+  return cohort_vm_trace_seek(play_trace(p, step), step, &at) || cohort_vm_state_hash(at, out);
 }
 
 static uint64_t ju64(json_t *o, const char *f) {
@@ -699,6 +775,7 @@ static uint64_t ju64(json_t *o, const char *f) {
 }
 
 static void play_list(json_t *list, const char *addr, const core_key *k) {
+  if (silent_games) return; /* fault injection: a party that never answers */
   size_t i;
   json_t *t;
   time_t now = time(NULL);
@@ -789,7 +866,8 @@ static void play_list(json_t *list, const char *addr, const core_key *k) {
                (unsigned long long)gg.hi);
     } else {
       cohort_vm *at;
-      ok = !cohort_vm_trace_seek(p->tr, gg.lo, &at) && !cohort_vm_prove(at, &proof, &plen);
+      ok = !cohort_vm_trace_seek(play_trace(p, gg.lo), gg.lo, &at) &&
+           !cohort_vm_prove(at, &proof, &plen);
       mp.task_id = (ProtobufCBinaryData){32, tid};
       mp.proof = (ProtobufCBinaryData){plen, proof};
       mp.game = (uint32_t)games, mp.round = (uint32_t)round, mp.lo = gg.lo, mp.hi = gg.hi;
@@ -904,8 +982,13 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
       continue;
     }
     if (strcmp(a, "--key") && strcmp(a, "--state") && strcmp(a, "--node") &&
-        strcmp(a, "--capacity") && strcmp(a, "--poll-ms") && strcmp(a, "--watch-bps"))
+        strcmp(a, "--capacity") && strcmp(a, "--poll-ms") && strcmp(a, "--watch-bps") &&
+        strcmp(a, "--lie-from-step") && strcmp(a, "--silent-in-games"))
       return cli_usage_error("executor run", "unknown option %s", a);
+    if (!strcmp(a, "--silent-in-games")) {
+      silent_games = 1;
+      continue;
+    }
     if (!v) return cli_usage_error("executor run", "%s needs a value", a);
     if (!strcmp(a, "--key")) key = v;
     else if (!strcmp(a, "--state")) dir = v;
@@ -918,6 +1001,9 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
       else snprintf(urls[n_nodes], sizeof urls[0], "http://%s", v);
       nodes[n_nodes] = urls[n_nodes];
       n_nodes++;
+    } else if (!strcmp(a, "--lie-from-step")) {
+      if (core_parse_u64(v, &lie_from) || lie_from < 1)
+        return cli_usage_error("executor run", "--lie-from-step must be >= 1, got \"%s\"", v);
     } else if (!strcmp(a, "--watch-bps")) {
       if (core_parse_u64(v, &watch_bps) || watch_bps > 10000)
         return cli_usage_error("executor run", "--watch-bps must be 0 to 10000, got \"%s\"", v);
@@ -982,9 +1068,10 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
     for (unsigned t = 0; t < wait_s * 10 && !stop; t++) usleep(100000);
     wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
   }
-  if (!stop && byzantine && strncmp(chain_ref, "cohort-devnet-", 14) &&
+  if (!stop && (byzantine || lie_from || silent_games) && strncmp(chain_ref, "cohort-devnet-", 14) &&
       strncmp(chain_ref, "cohort-testnet-", 15) && strncmp(chain_ref, "cohort-localnet-", 16)) {
-    fprintf(stderr, "cohort executor run: --byzantine (fault injection: wrong results on purpose, "
+    fprintf(stderr, "cohort executor run: --byzantine, --lie-from-step and --silent-in-games (fault "
+            "injection: wrong results or no moves on purpose, "
             "which costs stake) is refused on chain %s: only devnet, testnet and localnet chains "
             "(cohort-devnet-*, cohort-testnet-*, cohort-localnet-*) allow it\n", chain_ref);
     core_key_wipe(&k);
@@ -1017,6 +1104,10 @@ int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv) {
   uint64_t chain_cap = (uint64_t)json_integer_value(json_object_get(e, "capacity"));
   if (!capacity) capacity = chain_cap ? chain_cap : 2;
   if (byzantine) logf_("BYZANTINE MODE: results will be wrong on purpose (fault injection)");
+  if (lie_from)
+    logf_("LYING MODE: results wrong from step %llu on purpose (fault injection)",
+          (unsigned long long)lie_from);
+  if (silent_games) logf_("SILENT MODE: this executor never moves in a game (fault injection)");
   char stk[CLI_TOKENS_MAX];
   if (!watch_only)
     logf_("%s serving via %s%s (chain %s) with capacity %llu (registered %llu); state in %s "

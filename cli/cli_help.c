@@ -175,7 +175,10 @@ static const help_entry entries[] = {
      "                       (default: 500)\n"
      "  --watch-bps N        also watch: re-run this share (1/10000) of agreed tasks it is not\n"
      "                       on and challenge a wrong result (default: 0, off)\n"
-     "  --byzantine          fault injection for tests: computes on a corrupted input\n",
+     "  --byzantine          fault injection for tests: computes on a corrupted input\n"
+     "  --lie-from-step N    fault injection: a register flipped after step N, then run on\n"
+     "  --silent-in-games    fault injection: never moves in a verification game\n"
+     "                       (the three are refused outside devnet/testnet/localnet chains)\n",
      "It logs to stderr. Register first (`cohort executor register`). A restart keeps its\n"
      "commitments: they are in --state. It plays the verification game of every disputed\n"
      "task it sits on by itself (docs/tasks.md): keep it running while one is open.\n",

@@ -245,6 +245,13 @@ int cohort_vm_trace_seek(cohort_vm_trace *t, uint64_t step, cohort_vm **vm);
  * wraps around the address space. */
 int cohort_vm_read_mem(cohort_vm *vm, uint32_t addr, void *buf, size_t n);
 
+/* Fault injection (tests, `cohort executor run --lie-from-step`): XOR mask
+ * into register r (1..31) of the current state, as a faulty or lying
+ * machine would; the state hash changes with it. Only the caller's own
+ * handle is affected; a proof of the step into such a state never
+ * verifies. Returns 0 or COHORT_ERR_INVALID (r out of range). */
+int cohort_vm_debug_flip_reg(cohort_vm *vm, unsigned r, uint32_t mask);
+
 /* Stable names, never NULL. */
 const char *cohort_vm_status_str(uint32_t status);
 const char *cohort_vm_trap_str(uint32_t reason);

@@ -475,3 +475,9 @@ int cohort_vm_read_mem(cohort_vm *vm, uint32_t addr, void *buf, size_t n) {
   }
   return 0;
 }
+
+int cohort_vm_debug_flip_reg(cohort_vm *vm, unsigned r, uint32_t mask) {
+  if (r < 1 || r > 31) return COHORT_ERR_INVALID;
+  vm->s.x[r] ^= mask;
+  return COHORT_OK;
+}

@@ -329,6 +329,37 @@ def test_two_agreeing_liars_lose_to_one_honest_member():
     conservation()
 
 
+def test_liar_from_a_step_and_a_silent_party_lose():
+    """Fault injection as the issue names it: an executor whose run goes
+    wrong at step 5000 (a flipped register, then a real run: every step has
+    a valid proof but that one), and one that never answers in a game. Each
+    loses its game (the first at that step, or when it cannot prove it; the
+    second on time) and the honest claim is the result."""
+    for mode, extra in (("lie", ["--lie-from-step", "5000"]),
+                        ("silent", ["--byzantine", "--silent-in-games"])):
+        stop_exec("exec3")
+        for n in ("exec1", "exec2", "exec3"):
+            set_accepting(n, True)
+        set_accepting("exec4", False)
+        start_exec("exec3", *extra)
+        liar = addr("exec3")
+        out = submit("sha256.elf", "faulty %s" % mode, k=3, windows=20)
+        assert out.returncode == 0, out.stderr[-2000:]
+        tid = task_id_of(out)
+        t = wait_status(tid, ("agreed", "final"), timeout=120)
+        assert [m["executor"] for m in t["members"] if m["lost"]] == [liar], t["members"]
+        end = [e for e in t["timeline"] if e["event"] == "game_end"][-1]
+        print("  %s: the faulty executor lost (%s)" % (mode, end["detail"]))
+        if mode == "silent":
+            assert "deadline" in end["detail"], end
+        log = open(os.path.join(node.home, "exec3.log"), errors="replace").read()
+        assert mode != "lie" or "LYING from step 5000" in log, log[-2000:]
+    stop_exec("exec3")
+    start_exec("exec3")
+    set_accepting("exec4", True)
+    conservation()
+
+
 def test_watcher_catches_a_lying_committee():
     """A committee of one byzantine executor agrees on a wrong output
     (quorum 1): nothing in the committee can catch it. A watcher (`cohort
@@ -683,6 +714,7 @@ if __name__ == "__main__":
         run_tests([test_outputs_match_qemu, test_dead_executor_is_slashed_and_replaced,
                    test_restarted_executor_reveals, test_liar_loses_the_verification_game,
                    test_two_agreeing_liars_lose_to_one_honest_member,
+                   test_liar_from_a_step_and_a_silent_party_lose,
                    test_watcher_catches_a_lying_committee,
                    test_unserved_task_expires_with_refund, test_sixteen_chunk_job_on_several_executors,
                    test_executors_follow_websocket_events,
