@@ -248,17 +248,20 @@ def test_restarted_executor_reveals():
 
 def test_liar_loses_the_verification_game():
     """A byzantine executor (it computes on a corrupted input and plays the
-    game from that run) sits on a committee with honest ones: the claims
-    differ, the executors play the verification game by themselves on
-    chain, the liar loses its game(s) and is slashed, and the honest claim
-    is the result (`task submit --wait` follows the game to the end)."""
+    game from that run) sits on a committee of 3 with honest ones, on a
+    task of about 10^7 steps (the sieve up to 600,000): the claims differ,
+    the executors play the verification game by themselves on chain, the
+    liar loses and is slashed, the honest claim is the result, equal to
+    qemu-riscv32's output, and the honest members are paid at FINAL
+    (`task submit --wait` follows the game to the end)."""
     stop_exec("exec3")
     start_exec("exec3", "--byzantine")
     liar = addr("exec3")
     stake0 = int(node.rpc("executor_get", {"address": liar})["stake"])
     seen_game = None
     for attempt in range(6):  # the draw decides whether the liar is seated
-        out = submit("sha256.elf", "who is lying? %d" % attempt, windows=20)
+        inp = str(600000 + attempt)
+        out = submit("sieve.elf", inp, windows=20)
         tid = task_id_of(out)
         t = node.rpc("task_get", {"task_id": tid})
         if any(m["executor"] == liar and not m["replaced"] for m in t["members"]):
@@ -267,25 +270,25 @@ def test_liar_loses_the_verification_game():
     assert seen_game, "the byzantine executor was never drawn"
     assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
     assert "verification game" in out.stderr, out.stderr[-2000:]
-    t = wait_status(seen_game, ("agreed", "final"))
+    q = subprocess.run(["qemu-riscv32", os.path.join(GUESTS, "sieve.elf")], input=inp.encode(),
+                       capture_output=True, timeout=120)
+    assert out.stdout.encode() == q.stdout, (out.stdout[:200], q.stdout[:200])
+    t = wait_status(seen_game, ("final",))
     assert t["games"] >= 1, t
+    assert t["result"]["steps"] > 10 ** 7, t["result"]
     lost = [m for m in t["members"] if m["lost"]]
     assert [m["executor"] for m in lost] == [liar], t["members"]
     honest = [m for m in t["members"] if not m["lost"] and not m["replaced"]]
     assert all(m["claim"]["final_state"] == t["result"]["final_state"] for m in honest)
+    assert int(t["paid"]) == len(honest) * -(-t["result"]["steps"] * 1000 // 10 ** 6), t["paid"]
     ends = [e for e in t["timeline"] if e["event"] == "game_end"]
     assert ends and all(e["executor"] == liar for e in ends), ends
     moves = [e for e in t["timeline"] if e["event"] == "move"]
     stake1 = int(node.rpc("executor_get", {"address": liar})["stake"])
     assert stake1 < stake0, (stake0, stake1)
-    print("  the liar lost %d game(s) after %d moves; slashed %d STK base units; result %s.." %
-          (len(ends), len(moves), stake0 - stake1, t["result"]["final_state"][:16]))
-    # the output is what an honest run gives
-    o = node.rpc("task_output", {"task_id": seen_game})
-    import base64
-    import hashlib
-    data = base64.b64decode(o["output_base64"])
-    assert hashlib.sha256(data).hexdigest() == t["result"]["output_hash"]
+    print("  %d steps: the liar lost %d game(s) after %d moves; slashed %d STK base units; the "
+          "output equals qemu-riscv32's; the %d honest members were paid %s" %
+          (t["result"]["steps"], len(ends), len(moves), stake0 - stake1, len(honest), t["paid"]))
     stop_exec("exec3")
     start_exec("exec3")
     conservation()
