@@ -150,6 +150,7 @@ for i in 1 2 3; do
   "$BIN/cohort" --home "$W" executor run --key "exec$i" --node "http://${RPCS[$m]}" "${OTHERS[@]}" \
     >>"$DIR/executor$i.log" 2>&1 &
   EXEC_PIDS+=($!)
+  EXEC_ARGS[$i]="--node http://${RPCS[$m]} ${OTHERS[*]}"
   echo "   exec$i runs against ${NAMES[$m]} (log $DIR/executor$i.log)"
 done
 
@@ -162,6 +163,34 @@ if cohort task submit --program "$GUESTS/sha256.elf" --input "$DIR/demo-input.tx
 else
   echo "   the task did not finish (see above, and $DIR/executor*.log); the localnet keeps running"
 fi
+echo
+echo "== a liar loses its stake: exec3 restarted with --byzantine (fault injection: it computes on a"
+echo "   corrupted input); the committee disagrees and plays the verification game on chain; the"
+echo "   step proof at its end is checked by all $N validators as part of the block that carries it"
+kill -TERM "${EXEC_PIDS[2]}" 2>/dev/null || true
+wait "${EXEC_PIDS[2]}" 2>/dev/null || true
+# shellcheck disable=SC2086
+"$BIN/cohort" --home "$W" executor run --key exec3 --byzantine ${EXEC_ARGS[3]} \
+  >>"$DIR/executor3.log" 2>&1 &
+EXEC_PIDS[2]=$!
+OUT=$(cohort task submit --program "$GUESTS/sha256.elf" --input-text "who lies on the localnet?" \
+  --reward 1000000 --committee 3 --max-steps 10000000 --mem 16 --wait 2>&1) || true
+echo "$OUT" | sed 's/^/   /'
+TID=$(echo "$OUT" | sed -n 's/^task \([0-9a-f]\{64\}\) submitted.*/\1/p' | head -1)
+if [ -n "$TID" ]; then
+  cohort dispute get "$TID" | sed 's/^/   /'
+  for k in $(seq 0 $((N - 1))); do
+    H=$(cohort --node "http://${RPCS[$k]}" --json task get "$TID" |
+        python3 -c 'import json,sys; t=json.load(sys.stdin); print(t["status"], t["result"]["final_state"][:16] if t.get("result") else "-")')
+    echo "   ${NAMES[$k]} sees: $H"
+  done
+fi
+kill -TERM "${EXEC_PIDS[2]}" 2>/dev/null || true
+wait "${EXEC_PIDS[2]}" 2>/dev/null || true
+# shellcheck disable=SC2086
+"$BIN/cohort" --home "$W" executor run --key exec3 ${EXEC_ARGS[3]} >>"$DIR/executor3.log" 2>&1 &
+EXEC_PIDS[2]=$!
+echo "   exec3 serving honestly again"
 if [ "${LOCALNET_DEMO_ONLY:-0}" = 1 ]; then
   echo "== demo done (LOCALNET_DEMO_ONLY=1)"
   exit 0
