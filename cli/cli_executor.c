@@ -656,6 +656,7 @@ typedef struct {
   cohort_vm *vm2;          /* --lie-from-step: the run from the wrong state */
   cohort_vm_trace *tr2;
   uint64_t lie;            /* steps >= lie come from tr2 */
+  int st;                  /* P_FREE, P_BUILDING, P_READY (under mu) */
   char sent_key[160];
   time_t sent_at;
   uint64_t used; /* for eviction */
@@ -663,62 +664,37 @@ typedef struct {
 static play plays[MAX_PLAYS];
 static uint64_t play_clock;
 
-static play *play_for(json_t *task, const char *id) {
-  play *free_slot = NULL, *oldest = NULL;
-  for (int i = 0; i < MAX_PLAYS; i++) {
-    if (plays[i].vm && !strcmp(plays[i].task_id, id)) {
-      plays[i].used = ++play_clock;
-      return &plays[i];
-    }
-    if (!plays[i].vm && !free_slot) free_slot = &plays[i];
-    if (plays[i].vm && (!oldest || plays[i].used < oldest->used)) oldest = &plays[i];
-  }
-  play *p = free_slot ? free_slot : oldest;
-  if (p->vm) {
-    cohort_vm_trace_del(p->tr);
-    cohort_vm_del(p->vm);
-    if (p->tr2) cohort_vm_trace_del(p->tr2);
-    if (p->vm2) cohort_vm_del(p->vm2);
-    memset(p, 0, sizeof *p);
-  }
-  job j;
-  memset(&j, 0, sizeof j);
-  snprintf(j.task_id, sizeof j.task_id, "%s", id);
-  json_t *blob = NULL, *in = NULL;
-  uint8_t want_prog[32], want_in[32], got[32];
-  if (hex_field(task, "program", want_prog) || hex_field(task, "input_hash", want_in) ||
-      call("blob_get", json_pack("{s:s, s:b}", "hash",
-                                 json_string_value(json_object_get(task, "program")), "data", 1),
-           &blob, 0) ||
-      call("task_input", json_pack("{s:s}", "task_id", id), &in, 0)) {
-    json_decref(blob);
-    return NULL;
-  }
-  j.elf = b64(blob, "data_base64", &j.elf_len);
-  j.input = b64(in, "input_base64", &j.input_len);
-  json_decref(blob);
-  json_decref(in);
-  int bad = !j.elf || !j.input ||
-            (crypto_hash_sha256(got, j.elf, j.elf_len), memcmp(got, want_prog, 32)) ||
-            (crypto_hash_sha256(got, j.input, j.input_len), memcmp(got, want_in, 32));
-  if (!bad && byzantine) {
-    uint8_t *x = realloc(j.input, j.input_len + 1);
-    if (x) {
-      j.input = x;
-      j.input[j.input_len++] = '!';
-    }
-  }
-  cohort_vm_config cfg = {
-      .max_steps = (uint64_t)json_integer_value(json_object_get(task, "max_steps")),
-      .mem_cap = (uint32_t)json_integer_value(json_object_get(task, "mem_mib")) << 20,
-      .out_cap = (uint32_t)json_integer_value(json_object_get(task, "max_output_bytes"))};
+/* The traced re-run happens on a thread of its own, so that the poll loop
+ * keeps serving seats and other games meanwhile: a slot is FREE, BUILDING
+ * (owned by its thread until it says READY) or READY (owned by the loop). */
+enum { P_FREE = 0, P_BUILDING, P_READY };
+
+typedef struct {
+  play *p;
+  char id[65];
+  uint8_t *elf, *input;
+  size_t elf_len, input_len;
+  cohort_vm_config cfg;
+} play_job;
+
+static void play_drop(play *p) {
+  if (p->tr) cohort_vm_trace_del(p->tr);
+  if (p->vm) cohort_vm_del(p->vm);
+  if (p->tr2) cohort_vm_trace_del(p->tr2);
+  if (p->vm2) cohort_vm_del(p->vm2);
+  memset(p, 0, sizeof *p);
+}
+
+static void *play_build(void *arg) {
+  play_job *j = arg;
+  play *p = j->p;
   core_errbuf eb = {{0}};
   /* at most ~256 checkpoints (each holds a page table of the task's
    * memory): a query replays at most one interval at full speed */
-  uint64_t iv = cfg.max_steps / 256 > 65536 ? cfg.max_steps / 256 : 65536, done = 0;
+  uint64_t iv = j->cfg.max_steps / 256 > 65536 ? j->cfg.max_steps / 256 : 65536, done = 0;
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  int failed = bad || cohort_vm_new(&p->vm, j.elf, j.elf_len, j.input, j.input_len, &cfg, &eb) ||
+  int failed = cohort_vm_new(&p->vm, j->elf, j->elf_len, j->input, j->input_len, &j->cfg, &eb) ||
                cohort_vm_trace_new(&p->tr, p->vm, iv);
   if (!failed && lie_from) { /* replay the same lie as run_job told */
     failed = cohort_vm_trace_run(p->tr, p->vm, lie_from, &done);
@@ -733,28 +709,102 @@ static play *play_for(json_t *task, const char *id) {
   } else if (!failed) {
     failed = cohort_vm_trace_run(p->tr, p->vm, UINT64_MAX, &done);
   }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  pthread_mutex_lock(&mu);
   if (failed) {
-    logf_("task %.16s..: verification game: cannot re-run the task (%s)", id,
-          bad ? "program or input missing or not the task's" : eb.msg[0] ? eb.msg : "out of memory");
-    if (p->tr) cohort_vm_trace_del(p->tr);
-    if (p->vm) cohort_vm_del(p->vm);
-    if (p->tr2) cohort_vm_trace_del(p->tr2);
-    if (p->vm2) cohort_vm_del(p->vm2);
-    memset(p, 0, sizeof *p);
-    free(j.elf);
-    free(j.input);
+    logf_("task %.16s..: verification game: cannot re-run the task (%s); trying again at the "
+          "next poll", j->id, eb.msg[0] ? eb.msg : "out of memory");
+    play_drop(p);
+  } else {
+    logf_("task %.16s..: verification game: re-ran %llu steps with a checkpoint every %llu in "
+          "%.2f s, to answer the game's queries", j->id, (unsigned long long)done,
+          (unsigned long long)iv,
+          (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    p->st = P_READY;
+  }
+  wake = 1;
+  pthread_mutex_unlock(&mu);
+  free(j->elf);
+  free(j->input);
+  free(j);
+  return NULL;
+}
+
+/* The READY slot of task `id`, or NULL: then a re-run is started (fetching
+ * the program and input, checked against the task) if none is under way
+ * and a slot is free or a READY one can be evicted. */
+static play *play_for(json_t *task, const char *id) {
+  play *free_slot = NULL, *oldest = NULL, *found = NULL;
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < MAX_PLAYS; i++) {
+    if (plays[i].st != P_FREE && !strcmp(plays[i].task_id, id)) found = &plays[i];
+    if (plays[i].st == P_FREE && !free_slot) free_slot = &plays[i];
+    if (plays[i].st == P_READY && (!oldest || plays[i].used < oldest->used)) oldest = &plays[i];
+  }
+  if (found) {
+    int ready = found->st == P_READY;
+    if (ready) found->used = ++play_clock;
+    pthread_mutex_unlock(&mu);
+    return ready ? found : NULL; /* still building */
+  }
+  play *p = free_slot ? free_slot : oldest;
+  if (!p) { /* every slot is being built: next poll */
+    pthread_mutex_unlock(&mu);
     return NULL;
   }
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  free(j.elf);
-  free(j.input);
+  play_drop(p);
   snprintf(p->task_id, sizeof p->task_id, "%s", id);
+  p->st = P_BUILDING;
   p->used = ++play_clock;
-  logf_("task %.16s..: verification game: re-ran %llu steps with a checkpoint every %llu in "
-        "%.2f s, to answer the game's queries", id, (unsigned long long)done,
-        (unsigned long long)iv,
-        (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-  return p;
+  pthread_mutex_unlock(&mu);
+  play_job *j = calloc(1, sizeof *j);
+  json_t *blob = NULL, *in = NULL;
+  uint8_t want_prog[32], want_in[32], got[32];
+  int bad = !j || hex_field(task, "program", want_prog) || hex_field(task, "input_hash", want_in) ||
+            call("blob_get", json_pack("{s:s, s:b}", "hash",
+                                       json_string_value(json_object_get(task, "program")), "data", 1),
+                 &blob, 0) ||
+            call("task_input", json_pack("{s:s}", "task_id", id), &in, 0);
+  if (!bad) {
+    j->elf = b64(blob, "data_base64", &j->elf_len);
+    j->input = b64(in, "input_base64", &j->input_len);
+    bad = !j->elf || !j->input ||
+          (crypto_hash_sha256(got, j->elf, j->elf_len), memcmp(got, want_prog, 32)) ||
+          (crypto_hash_sha256(got, j->input, j->input_len), memcmp(got, want_in, 32));
+    if (bad) logf_("task %.16s..: verification game: the program or input the node serves is not "
+                   "the task's; trying again at the next poll", id);
+  }
+  json_decref(blob);
+  json_decref(in);
+  if (!bad && byzantine) {
+    uint8_t *x = realloc(j->input, j->input_len + 1);
+    if (x) {
+      j->input = x;
+      j->input[j->input_len++] = '!';
+    }
+  }
+  pthread_t th;
+  if (!bad) {
+    j->p = p;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    j->cfg = (cohort_vm_config){
+        .max_steps = (uint64_t)json_integer_value(json_object_get(task, "max_steps")),
+        .mem_cap = (uint32_t)json_integer_value(json_object_get(task, "mem_mib")) << 20,
+        .out_cap = (uint32_t)json_integer_value(json_object_get(task, "max_output_bytes"))};
+    if (pthread_create(&th, NULL, play_build, j) == 0) {
+      pthread_detach(th);
+      return NULL; /* READY at a later poll */
+    }
+  }
+  if (j) {
+    free(j->elf);
+    free(j->input);
+    free(j);
+  }
+  pthread_mutex_lock(&mu);
+  play_drop(p);
+  pthread_mutex_unlock(&mu);
+  return NULL;
 }
 
 static cohort_vm_trace *play_trace(play *p, uint64_t step) {
@@ -807,17 +857,13 @@ static void play_list(json_t *list, const char *addr, const core_key *k) {
     char key[160];
     snprintf(key, sizeof key, "%llu/%s/%llu/%llu/%llu", (unsigned long long)games, phase,
              (unsigned long long)round, (unsigned long long)gg.lo, (unsigned long long)gg.hi);
-    play *p = NULL;
-    for (int s = 0; s < MAX_PLAYS; s++)
-      if (plays[s].vm && !strcmp(plays[s].task_id, id)) p = &plays[s];
     if (gg.p.arity < GAME_ARITY_MIN || gg.p.arity > GAME_ARITY_MAX || gg.hi <= gg.lo) continue;
-    if (!p) {
-      json_t *full = NULL;
-      if (call("task_get", json_pack("{s:s}", "task_id", id), &full, 0)) continue;
-      p = play_for(full, id);
-      json_decref(full);
-      if (!p) continue;
-    }
+    /* the trace: ready, or being built on its thread (then: next poll) */
+    json_t *full = NULL;
+    if (call("task_get", json_pack("{s:s}", "task_id", id), &full, 0)) continue;
+    play *p = play_for(full, id);
+    json_decref(full);
+    if (!p) continue;
     if (!mover || strcmp(mover, addr)) continue; /* ready for our turn */
     if (!strcmp(p->sent_key, key) && now - p->sent_at <= 4 * RESEND_S) continue;
     uint64_t pts[GAME_ARITY_MAX - 1];
@@ -902,14 +948,15 @@ static void watch_list(json_t *list, const char *addr, const core_key *k) {
   json_array_foreach(json_object_get(list, "tasks"), i, t) {
     const char *id = json_string_value(json_object_get(t, "task_id"));
     if (!id || strlen(id) != 64 || strspn(id, "0123456789abcdef") != 64 || was_watched(id)) continue;
-    snprintf(watched[nwatched % WATCHED_MAX], 65, "%s", id);
-    nwatched++;
     /* a sample, the same on every poll: sha256(task id || watcher) */
     uint8_t h[32];
     char buf[64 + CORE_ADDR_STR_MAX];
     snprintf(buf, sizeof buf, "%s%s", id, addr);
     crypto_hash_sha256(h, (const uint8_t *)buf, strlen(buf));
-    if ((uint64_t)(h[0] << 8 | h[1]) % 10000 >= watch_bps) continue;
+    if ((uint64_t)(h[0] << 8 | h[1]) % 10000 >= watch_bps) {
+      snprintf(watched[nwatched++ % WATCHED_MAX], 65, "%s", id);
+      continue;
+    }
     size_t m;
     json_t *mem;
     int member = 0;
@@ -923,16 +970,17 @@ static void watch_list(json_t *list, const char *addr, const core_key *k) {
     if (call("task_get", json_pack("{s:s}", "task_id", id), &full, 0)) continue;
     play *p = play_for(full, id);
     json_decref(full);
-    if (!p) continue;
+    if (!p) continue; /* being re-run: checked at a later poll */
+    snprintf(watched[nwatched++ % WATCHED_MAX], 65, "%s", id);
     cohort_vm_info in;
     cohort_vm_get_info(p->vm, &in);
     if (play_hash(p, in.step, ours)) continue;
     if (!memcmp(ours, theirs, 32)) {
       logf_("task %.16s..: watched: the agreed result matches this watcher's run (%llu steps)", id,
             (unsigned long long)in.step);
-      cohort_vm_trace_del(p->tr);
-      cohort_vm_del(p->vm);
-      memset(p, 0, sizeof *p);
+      pthread_mutex_lock(&mu);
+      play_drop(p);
+      pthread_mutex_unlock(&mu);
       continue;
     }
     logf_("task %.16s..: watched: the agreed result differs from this watcher's run: challenging",
