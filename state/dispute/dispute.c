@@ -229,9 +229,27 @@ int mk_dispute_begin(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   return rc ? rc : next_game(x, id, t);
 }
 
+/* Gas of the largest move: a 4096-byte proof (or 63 hashes) in a tx. */
+#define MOVE_TX_MAX (4096 + 512)
+
 int mk_dispute_due(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
   game g;
   if (!t->game || game_load(t->game, &g)) return COHORT_ERR_CORRUPT;
+  /* A deadline block without room for the largest move may have crowded the
+   * mover out (blocks stuffed with higher-fee txs): its deadline and its
+   * clock move on by one block, at most dispute_move_blocks times per turn.
+   * To make a mover lose, stuffing must fill every block of its window and
+   * then as many again. */
+  const Cohort__Params *p = mk_params(x);
+  uint64_t move_gas = p->gas_tx + (uint64_t)p->gas_tx_byte * MOVE_TX_MAX;
+  if (x->blk_gas + move_gas > p->max_block_gas &&
+      t->game->extensions < p->dispute_move_blocks) {
+    t->game->extensions++;
+    t->game->deadline++;
+    if (game_mover(&g) == GAME_DEFENDER) t->game->clock_defender++;
+    else t->game->clock_challenger++;
+    return mk_task_move(x, id, t, T_DISPUTED, t->game->deadline);
+  }
   /* the end of block `deadline`: the mover had every block up to it */
   if (!game_timeout(&g, x->height + 1)) return COHORT_ERR_CORRUPT;
   return end_game(x, id, t, &g);
@@ -314,7 +332,10 @@ int mk_exec_dispute(state_exec *x, const tx_t *tx, state_tx_result *res) {
   }
   if ((rc = mk_event(t, x->height, EV_MOVE, tx->sender, kind, detail, NULL))) goto out;
   if (g.phase == GAME_DONE) rc = end_game(x, tid->data, t, &g);
-  else if (!(rc = game_store(t, &g, d, c))) rc = mk_task_move(x, tid->data, t, T_DISPUTED, g.deadline);
+  else if (!(rc = game_store(t, &g, d, c))) {
+    t->game->extensions = 0; /* a new turn */
+    rc = mk_task_move(x, tid->data, t, T_DISPUTED, g.deadline);
+  }
   if (!rc) rc = mk_put_task(x, tid->data, t);
 out:
   cohort__task__free_unpacked(t, NULL);

@@ -847,6 +847,61 @@ static void test_game_on_chain_liar_loses(void **s) {
   }
 }
 
+/* Blocks stuffed at a mover's deadline (no room left for the largest move)
+ * move the deadline on by a block, at most dispute_move_blocks times per
+ * turn; an empty deadline block ends the game. */
+static void test_stuffed_deadline_block_extends_the_move(void **s) {
+  (void)s;
+  fixture saved = F;
+  fx_init_params(&F, 11, ",\"max_block_gas\":\"4000000\"");
+  setup_market();
+  batch b = {.n = 0};
+  uint8_t tid[32];
+  add_submit(&b, 0, "abc", 2, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  int m[2];
+  assert_int_equal(members(tid, m), 2);
+  run_t honest, liar;
+  run_vm("abc", 16, 1000000, &honest);
+  run_vm("abd", 16, 1000000, &liar);
+  add_commit(&b, m[0], tid, &liar);
+  add_commit(&b, m[1], tid, &honest);
+  commit(&b, NULL);
+  add_reveal(&b, m[0], tid, &liar);
+  add_reveal(&b, m[1], tid, &honest);
+  commit(&b, NULL);
+  Cohort__Task *t = task(tid);
+  uint64_t deadline = t->game->deadline;
+  cohort__task__free_unpacked(t, NULL);
+  while (state_height(ST) + 1 < deadline) empty_blocks(1);
+  /* the deadline block, filled by one large upload: 1,000 + 10 gas per tx
+   * byte, leaving less than a move's gas (about 47,000) of the 4,000,000 */
+  size_t big = 397000;
+  uint8_t *data = malloc(big);
+  for (size_t i = 0; i < big; i++) data[i] = (uint8_t)(i * 131 + 7);
+  add_upload_bytes(&b, 6, data, big, 0);
+  free(data);
+  commit(&b, NULL);
+  assert_int_equal(state_height(ST), deadline);
+  t = task(tid);
+  assert_int_equal(t->status, 5);             /* not lost: the block had no room */
+  assert_int_equal(t->game->deadline, deadline + 1);
+  assert_int_equal(t->game->extensions, 1);
+  cohort__task__free_unpacked(t, NULL);
+  empty_blocks(1); /* room at the new deadline: the silent defender loses */
+  t = task(tid);
+  assert_int_equal(t->games, 1);
+  assert_true(t->members[0]->lost);
+  cohort__task__free_unpacked(t, NULL);
+  check_conservation();
+  free_run(&honest);
+  free_run(&liar);
+  teardown_chain();
+  genesis_free(&F.g);
+  F = saved;
+}
+
 static void add_challenge(batch *b, int u, const uint8_t tid[32]) {
   Cohort__MsgChallenge m = COHORT__MSG_CHALLENGE__INIT;
   m.task_id = (ProtobufCBinaryData){32, (uint8_t *)tid};
@@ -2530,6 +2585,7 @@ int main(void) {
       cmocka_unit_test(test_game_on_chain_liar_loses),
       cmocka_unit_test(test_game_silent_defender_loses_on_time),
       cmocka_unit_test(test_outside_challenge),
+      cmocka_unit_test(test_stuffed_deadline_block_extends_the_move),
       cmocka_unit_test(test_review_challenger_gets_no_reexecution_time),
       cmocka_unit_test(test_review_two_liars_bypass_quorum),
       cmocka_unit_test(test_review_stale_bisect_accepted),
