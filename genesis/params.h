@@ -68,8 +68,8 @@
     "verification game: sub-ranges per bisection round (the defender posts arity - 1 hashes)") \
   X(dispute_move_blocks, U32, 1, 1000000, 20, "verification game: blocks for each move")       \
   X(dispute_clock_blocks, U32, 1, 100000000, 400,                                              \
-    "verification game: each party's total clock, blocks (at least dispute_move_blocks; "      \
-    "the defender also gets the run's re-execution time)")                                     \
+    "verification game: each party's total clock, blocks (at least (rounds + 1) x "            \
+    "dispute_move_blocks; both parties also get the run's re-execution time)")                 \
   X(dispute_slash_bps, U32, 0, 10000, 1000,                                                    \
     "share of stake (bond + unbonding) a member loses with a game, 1/10000")                   \
   X(dispute_winner_bps, U32, 0, 10000, 5000,                                                   \
