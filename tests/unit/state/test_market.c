@@ -847,6 +847,24 @@ static void test_game_on_chain_liar_loses(void **s) {
   }
 }
 
+/* A committee of two on "abc": seat 0 claims the run of "abd" (a liar),
+ * seat 1 the true run; both commit and reveal, so the task is DISPUTED and
+ * its first game (seat 0 defending) has started. */
+static void disputed_pair(batch *b, uint8_t tid[32], int m[2], run_t *honest, run_t *liar) {
+  add_submit(b, 0, "abc", 2, 30000000, tid);
+  commit(b, NULL);
+  empty_blocks(1);
+  assert_int_equal(members(tid, m), 2);
+  run_vm("abc", 16, 1000000, honest);
+  run_vm("abd", 16, 1000000, liar);
+  add_commit(b, m[0], tid, liar);
+  add_commit(b, m[1], tid, honest);
+  commit(b, NULL);
+  add_reveal(b, m[0], tid, liar);
+  add_reveal(b, m[1], tid, honest);
+  commit(b, NULL);
+}
+
 /* Blocks stuffed at a mover's deadline (no room left for the largest move)
  * move the deadline on by a block, at most dispute_move_blocks times per
  * turn; an empty deadline block ends the game. */
@@ -857,20 +875,9 @@ static void test_stuffed_deadline_block_extends_the_move(void **s) {
   setup_market();
   batch b = {.n = 0};
   uint8_t tid[32];
-  add_submit(&b, 0, "abc", 2, 30000000, tid);
-  commit(&b, NULL);
-  empty_blocks(1);
   int m[2];
-  assert_int_equal(members(tid, m), 2);
   run_t honest, liar;
-  run_vm("abc", 16, 1000000, &honest);
-  run_vm("abd", 16, 1000000, &liar);
-  add_commit(&b, m[0], tid, &liar);
-  add_commit(&b, m[1], tid, &honest);
-  commit(&b, NULL);
-  add_reveal(&b, m[0], tid, &liar);
-  add_reveal(&b, m[1], tid, &honest);
-  commit(&b, NULL);
+  disputed_pair(&b, tid, m, &honest, &liar);
   Cohort__Task *t = task(tid);
   uint64_t deadline = t->game->deadline;
   cohort__task__free_unpacked(t, NULL);
@@ -1024,20 +1031,9 @@ static void test_game_silent_defender_loses_on_time(void **s) {
   setup_market();
   batch b = {.n = 0};
   uint8_t tid[32];
-  add_submit(&b, 0, "abc", 2, 30000000, tid);
-  commit(&b, NULL);
-  empty_blocks(1);
   int m[2];
-  assert_int_equal(members(tid, m), 2);
   run_t honest, liar;
-  run_vm("abc", 16, 1000000, &honest);
-  run_vm("abd", 16, 1000000, &liar);
-  add_commit(&b, m[0], tid, &liar);
-  add_commit(&b, m[1], tid, &honest);
-  commit(&b, NULL);
-  add_reveal(&b, m[0], tid, &liar);
-  add_reveal(&b, m[1], tid, &honest);
-  commit(&b, NULL);
+  disputed_pair(&b, tid, m, &honest, &liar);
   trace_t *tr[FX_USERS] = {0}; /* both silent: the defender loses first */
   assert_int_equal(play_games(tid, tr), 0);
   Cohort__Task *t = task(tid);
