@@ -69,7 +69,7 @@ int genesis_params_check(const genesis_params *p, core_errbuf *eb) {
 }
 
 char *genesis_params_markdown(void) {
-  size_t cap = 16384, n = 0;
+  size_t cap = 65536, n = 0;
   char *s = malloc(cap);
   if (!s) return NULL;
   n += (size_t)snprintf(s + n, cap - n,

@@ -91,7 +91,37 @@
     "share of a double-signing validator's power burned, 1/10000; it also leaves the set")     \
   X(evidence_max_age, U32, 1, 100000000, 100000,                                               \
     "blocks after the double sign during which its evidence is accepted")                      \
-  X(max_block_evidence, U32, 1, 256, 32, "most evidence items in one block")
+  X(max_block_evidence, U32, 1, 256, 32, "most evidence items in one block")                   \
+  /* staking (docs/staking.md) */                                                              \
+  X(max_validators, U32, 1, 1000, 100, "validators in the set: the top ones by bonded STK")     \
+  X(min_self_bond, U64, 1, UINT64_MAX, 1000000ull,                                             \
+    "STK base units a validator's operator must keep delegated to itself")                    \
+  X(min_delegation, U64, 1, UINT64_MAX, 1000ull, "smallest delegation, STK base units")         \
+  X(max_delegations, U32, 1, 256, 16, "most validators one account delegates to")              \
+  X(max_entries, U32, 1, 100, 7,                                                               \
+    "most pending unbondings (and redelegations) per delegator and validator")               \
+  X(commission_change_blocks, U32, 0, 100000000, 100,                                          \
+    "blocks between two commission changes of a validator")                                   \
+  X(signed_blocks_window, U32, 2, 10000, 100, "blocks over which a validator's signing is counted")\
+  X(min_signed_bps, U32, 0, 10000, 5000,                                                       \
+    "share of the window a validator must sign, 1/10000; fewer: jailed")                      \
+  X(downtime_jail_blocks, U32, 1, 100000000, 100, "blocks a validator jailed for downtime waits")\
+  X(slash_downtime_bps, U32, 0, 10000, 1, "share of stake a validator jailed for downtime loses")\
+  /* distribution */                                                                           \
+  X(community_tax_bps, U32, 0, 10000, 200, "share of each block's fees for the community pool")  \
+  X(protocol_fee_bps, U32, 0, 10000, 0,                                                        \
+    "share of each executor payment that goes to the validators, 1/10000")                    \
+  /* governance (weight: STK bonded to validators) */                                          \
+  X(gov_min_deposit, U64, 1, UINT64_MAX, 10000000ull, "STK a proposal needs to reach voting")   \
+  X(gov_min_initial_bps, U32, 0, 10000, 2500,                                                  \
+    "share of gov_min_deposit the proposer must deposit with the proposal")                   \
+  X(gov_deposit_blocks, U32, 1, 100000000, 1000, "longest deposit period, blocks")              \
+  X(gov_voting_blocks, U32, 1, 100000000, 1000, "voting period, blocks")                        \
+  X(gov_quorum_bps, U32, 0, 10000, 3340, "share of bonded STK that must vote")                  \
+  X(gov_threshold_bps, U32, 1, 10000, 5000,                                                    \
+    "share of yes among yes + no + veto a proposal needs to pass (strictly more)")             \
+  X(gov_veto_bps, U32, 1, 10000, 3340,                                                         \
+    "share of no-with-veto among the votes that vetoes a proposal (strictly more)")
 
 typedef struct {
 #define COHORT_PARAM_FIELD_U32 uint32_t

@@ -134,8 +134,8 @@ int game_select(game *g, uint32_t j, uint64_t now, core_errbuf *eb) {
   int rc = on_time(g, now, eb);
   if (rc) return rc;
   charge(g, now);
-  uint64_t pts[GAME_ARITY_MAX - 1];
-  uint32_t n;
+  uint64_t pts[GAME_ARITY_MAX - 1] = {0};
+  uint32_t n = 0;
   game_points(g, pts, &n);
   uint64_t lo = j == 1 ? g->lo : pts[j - 2], hi = j == n + 1 ? g->hi : pts[j - 1];
   if (j > 1) memcpy(g->h_lo, g->hashes[j - 2], GAME_HASH_LEN);
