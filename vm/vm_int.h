@@ -201,6 +201,7 @@ typedef struct {
                          [32..63] leaf hashes; NULL = none), in ptpool */
   vm_hash *ptpool;    /* npages * 64 nodes (one mapping) */
   size_t ptpool_len;
+  int pt_huge;        /* ptpool was given MADV_HUGEPAGE */
   vm_hash *nodes;     /* 2 << log2pages nodes, heap order; [1] = region root */
   uint32_t *work;     /* npages scratch indices */
   void *block;        /* RAM only: one mapping holding perm, dirty and data */

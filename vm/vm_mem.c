@@ -77,14 +77,10 @@ int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pa
   r->sdirty = calloc(npages ? npages : 1, 1);
   r->ptree = calloc(npages ? npages : 1, sizeof *r->ptree);
   /* the page subtrees' storage: one lazily backed mapping rather than a
-   * malloc per page (a first flush of many pages then takes a few huge-page
-   * faults instead of one fault per two subtrees) */
+   * malloc per page (see pool_grow) */
   r->ptpool_len = (size_t)(npages ? npages : 1) * PT_NODES * sizeof(vm_hash);
   r->ptpool = mmap(NULL, r->ptpool_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (r->ptpool == MAP_FAILED) r->ptpool = NULL;
-#ifdef MADV_HUGEPAGE
-  else (void)madvise(r->ptpool, r->ptpool_len, MADV_HUGEPAGE);
-#endif
   r->touched = calloc(npages ? npages : 1, 1);
   r->work = calloc(npages ? npages : 1, sizeof(uint32_t));
   r->nodes = malloc(nn * sizeof(vm_hash));
@@ -319,6 +315,23 @@ static void update_pages(cohort_vm *vm, vm_region *r, const uint32_t *pages, uin
   }
 }
 
+/* A flush about to build the subtrees of many pages (a program that fills
+ * megabytes) asks for huge pages for the subtree pool, which saves a page
+ * fault per two subtrees; small programs keep 4 KiB pages, so that a handle
+ * (and each clone) stays small. */
+static void pool_grow(vm_region *r, const uint32_t *pages, uint32_t n) {
+#ifdef MADV_HUGEPAGE
+  if (r->pt_huge || n < FLUSH_PAR_MIN) return;
+  uint32_t fresh = 0;
+  for (uint32_t i = 0; i < n; i++) fresh += !r->ptree[pages[i]];
+  if (fresh < FLUSH_PAR_MIN) return;
+  (void)madvise(r->ptpool, r->ptpool_len, MADV_HUGEPAGE);
+  r->pt_huge = 1;
+#else
+  (void)r, (void)pages, (void)n;
+#endif
+}
+
 static void region_flush(cohort_vm *vm, vm_region *r) {
   uint32_t n = 0;
   size_t leaves = (size_t)1 << r->log2pages;
@@ -346,6 +359,7 @@ static void region_flush(cohort_vm *vm, vm_region *r) {
     r->work[n++] = p;
   }
   if (n) {
+    pool_grow(r, r->work, n);
     uint8_t few[PG_GROUP], *changed = n <= PG_GROUP ? few : malloc(n);
     if (changed) {
       update_pages(vm, r, r->work, changed, n);
