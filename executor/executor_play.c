@@ -157,9 +157,9 @@ static int is_party(executor *ex, json_t *t, json_t *g) {
              cseat = json_integer_value(json_object_get(g, "challenger"));
   const char *dx =
       json_string_value(json_object_get(json_array_get(mem, (size_t)dseat), "executor"));
-  const char *cx =
-      cseat < 0 ? json_string_value(json_object_get(t, "challenger"))
-                : json_string_value(json_object_get(json_array_get(mem, (size_t)cseat), "executor"));
+  const char *cx = cseat < 0 ? json_string_value(json_object_get(t, "challenger"))
+                             : json_string_value(json_object_get(
+                                   json_array_get(mem, (size_t)cseat), "executor"));
   return (dx && !strcmp(dx, ex->addr)) || (cx && !strcmp(cx, ex->addr));
 }
 

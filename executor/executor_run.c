@@ -105,7 +105,8 @@ int executor_new(const executor_config *cfg, executor **out, core_errbuf *eb) {
   for (size_t i = 0; i < cfg->n_nodes; i++) {
     const char *v = cfg->nodes[i];
     /* a bare HOST:PORT, as cohortd.conf writes it, means http:// */
-    int n = snprintf(ex->nodes[i], sizeof ex->nodes[i], "%s%s", strstr(v, "://") ? "" : "http://", v);
+    int n = snprintf(ex->nodes[i], sizeof ex->nodes[i], "%s%s",
+                     strstr(v, "://") ? "" : "http://", v);
     if (!v[0] || n < 0 || (size_t)n >= sizeof ex->nodes[i]) {
       free(ex);
       return core_errf(eb, COHORT_ERR_INVALID, "node address %zu is empty or longer than %d "

@@ -63,7 +63,8 @@ int node_executor_prepare(node *n, core_errbuf *eb) {
   else snprintf(path, sizeof path, "%s/keys/%s.json", n->home, name);
   if (!strchr(name, '/') && access(path, F_OK) != 0)
     return core_errf(eb, COHORT_ERR_CONFIG, "[executor] key = %.60s: there is no %.120s "
-                     "(create it with: cohort keys new %.60s --home %.120s)", name, path, name, n->home);
+                     "(create it with: cohort keys new %.60s --home %.120s)", name, path, name,
+                     n->home);
   core_key k;
   int rc = core_keyfile_read(path, &k, eb);
   if (rc) return rc;
