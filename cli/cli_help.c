@@ -181,7 +181,9 @@ static const help_entry entries[] = {
      "                       (the three are refused outside devnet/testnet/localnet chains)\n",
      "It logs to stderr. Register first (`cohort executor register`). A restart keeps its\n"
      "commitments: they are in --state. It plays the verification game of every disputed\n"
-     "task it sits on by itself (docs/tasks.md): keep it running while one is open.\n",
+     "task it sits on by itself (docs/tasks.md): keep it running while one is open.\n"
+     "The same engine can run inside a node instead: [executor] in cohortd.conf\n"
+     "(docs/operator.md).\n",
      "cohort executor run --key worker --node http://127.0.0.1:27657"},
     {"watch", "", "re-run agreed tasks and challenge wrong results (a watcher) until Ctrl-C",
      "  --key NAME           the watcher's account (default: dev): it posts dispute_bond STK per\n"

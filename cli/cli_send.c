@@ -31,20 +31,7 @@ int cli_status_params(const cli_ctx *c, json_t *st, Cohort__Params *p) {
 
 int cli_sign_with_fee(const char *chain, const Cohort__Params *p, const core_key *k,
                       Cohort__TxBody *b, uint64_t vm_kib, uint8_t **raw, size_t *len) {
-  int auto_fee = b->fee == 0;
-  /* The fee is inside the signed bytes and the gas counts those bytes: grow
-   * the fee until it covers the tx it is part of (two rounds at most). */
-  for (int round = 0; round < 4; round++) {
-    if (tx_build(raw, len, b, chain, k->secret, NULL)) return 1;
-    if (!auto_fee) return 0;
-    uint64_t gas = market_gas_base(b, *len, p) + market_gas_vm(vm_kib, p);
-    uint64_t due = market_fee_due(gas, p);
-    if (b->fee >= due) return 0;
-    b->fee = due;
-    free(*raw);
-    *raw = NULL;
-  }
-  return 1;
+  return market_tx_sign(chain, p, k->secret, b, vm_kib, raw, len) ? 1 : 0;
 }
 
 int cli_send(const cli_ctx *c, const core_key *k, Cohort__TxBody *b, uint64_t vm_kib, int wait,

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/bech32.h"
+#include "core/parse.h"
 #include "rpc/rpc.h"
 
 int cli_call(const cli_ctx *c, const char *method, json_t *params, json_t **result) {
@@ -37,27 +38,7 @@ void cli_print_json(json_t *j) {
 }
 
 const char *cli_clean_err(const char *url, const char *msg, char *out, size_t cap) {
-  size_t ul = url ? strlen(url) : 0;
-  /* the RPC client names the URL first; the caller already said it */
-  if (ul && !strncmp(msg, url, ul) && msg[ul] == ':' && msg[ul + 1] == ' ') msg += ul + 2;
-  else if (ul && url[ul - 1] == '/' && !strncmp(msg, url, ul - 1) && msg[ul - 1] == ':' &&
-           msg[ul] == ' ')
-    msg += ul + 1;
-  const char *lt = strchr(msg, '<');
-  if (lt && (strstr(msg, "<html") || strstr(msg, "<HTML") || strstr(msg, "<!") ||
-             strstr(msg, "<head") || strstr(msg, "<body") || strstr(msg, "<title"))) {
-    /* an HTML page (a proxy, a web server): do not copy its markup */
-    int pre = (int)(lt - msg);
-    while (pre > 0 && (msg[pre - 1] == ' ' || msg[pre - 1] == ':')) pre--;
-    snprintf(out, cap, "%.*s (an HTML page, not JSON-RPC: is this the node's RPC address?)", pre,
-             msg);
-    return out;
-  }
-  size_t w = 0;
-  for (const char *p = msg; *p && w + 1 < cap; p++) /* one line */
-    out[w++] = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
-  out[w < cap ? w : cap - 1] = 0;
-  return out;
+  return rpc_client_clean_err(url, msg, out, cap);
 }
 
 void cli_home_hint(const cli_ctx *c) {
@@ -118,29 +99,10 @@ int cli_resolve_address(const cli_ctx *c, const char *cmd, const char *who, uint
   return 0;
 }
 
-void cli_fmt_amount(char out[32], const char *s) {
-  size_t n = s ? strlen(s) : 0;
-  if (!n || n > 20) {
-    snprintf(out, 32, "%s", s ? s : "?");
-    return;
-  }
-  char pad[32];
-  size_t z = n < 7 ? 7 - n : 0; /* left-pad with zeros to at least 7 digits */
-  memset(pad, '0', z);
-  memcpy(pad + z, s, n + 1);
-  size_t pl = z + n;
-  snprintf(out, 32, "%.*s.%s", (int)(pl - 6), pad, pad + pl - 6);
-}
+void cli_fmt_amount(char out[32], const char *s) { core_fmt_amount(out, s); }
 
 const char *cli_fmt_tokens(char out[CLI_TOKENS_MAX], const char *base, const char *token) {
-  char a[32];
-  if (!base || !*base || strspn(base, "0123456789") != strlen(base)) {
-    snprintf(out, CLI_TOKENS_MAX, "%s %s (base units)", base ? base : "?", token);
-    return out;
-  }
-  cli_fmt_amount(a, base);
-  snprintf(out, CLI_TOKENS_MAX, "%s %s (%s base units)", a, token, base);
-  return out;
+  return core_fmt_tokens(out, base, token);
 }
 
 const char *cli_fmt_tokens_u64(char out[CLI_TOKENS_MAX], uint64_t base, const char *token) {

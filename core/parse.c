@@ -1,6 +1,7 @@
-/* core/parse.c — strict decimal parsing. */
+/* core/parse.c — strict decimal parsing, amounts for people. */
 #include "core/parse.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/bytes.h"
@@ -43,4 +44,29 @@ int core_text_valid(const char *s_, size_t n) {
     i += need + 1;
   }
   return 1;
+}
+
+void core_fmt_amount(char out[32], const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  if (!n || n > 20) {
+    snprintf(out, 32, "%s", s ? s : "?");
+    return;
+  }
+  char pad[32];
+  size_t z = n < 7 ? 7 - n : 0; /* left-pad with zeros to at least 7 digits */
+  memset(pad, '0', z);
+  memcpy(pad + z, s, n + 1);
+  size_t pl = z + n;
+  snprintf(out, 32, "%.*s.%s", (int)(pl - 6), pad, pad + pl - 6);
+}
+
+const char *core_fmt_tokens(char out[CORE_TOKENS_MAX], const char *base, const char *token) {
+  char a[32];
+  if (!base || !*base || strspn(base, "0123456789") != strlen(base)) {
+    snprintf(out, CORE_TOKENS_MAX, "%s %s (base units)", base ? base : "?", token);
+    return out;
+  }
+  core_fmt_amount(a, base);
+  snprintf(out, CORE_TOKENS_MAX, "%s %s (%s base units)", a, token, base);
+  return out;
 }

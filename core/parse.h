@@ -1,4 +1,5 @@
-/* core/parse.h — strict parsing of decimal amounts and heights. */
+/* core/parse.h — strict parsing of decimal amounts and heights, and amounts
+ * formatted for people. */
 #ifndef COHORT_CORE_PARSE_H
 #define COHORT_CORE_PARSE_H
 
@@ -15,5 +16,13 @@ int core_parse_u64(const char *s, uint64_t *out);
  * DEL, C1) — so a memo or moniker can neither break a JSON answer nor drive
  * a terminal. 0 otherwise. */
 int core_text_valid(const char *s, size_t n);
+
+/* Amounts for people. core_fmt_amount: "123" (base units) -> "0.000123"
+ * (6 decimals; anything but 1..20 digits is copied as it is, NULL as "?").
+ * core_fmt_tokens: the one way amounts are shown, "0.250000 STK (250000
+ * base units)"; returns out. */
+#define CORE_TOKENS_MAX 96
+void core_fmt_amount(char out[32], const char *base_units);
+const char *core_fmt_tokens(char out[CORE_TOKENS_MAX], const char *base_units, const char *token);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "core/parse.h"
 #include "core/log.h"
+#include "executor/executor.h"
 #include "genesis/genesis.h"
 #include "p2p/p2p_addr.h"
 
@@ -49,6 +50,7 @@ void node_config_defaults(node_config *c) {
   strcpy(c->p2p_listen, "127.0.0.1:26656");
   c->p2p_max_inbound = 40;
   c->p2p_max_outbound = 10;
+  c->executor_poll_ms = 500;
 }
 
 /* Checks of string values beyond their length. Each returns 0, or writes the
@@ -103,17 +105,42 @@ static int check_peer_list(const char *v, core_errbuf *eb) {
   return COHORT_OK;
 }
 
+/* [executor] node: RPC addresses, comma separated, as `cohort executor run
+ * --node` takes them (a URL or a bare HOST:PORT). */
+static int check_executor_nodes(const char *v, core_errbuf *eb) {
+  int n = 0;
+  for (const char *p = v; *p;) {
+    size_t len = strcspn(p, ",");
+    if (!len || memchr(p, ' ', len) || memchr(p, '\t', len))
+      return core_errf(eb, COHORT_ERR_CONFIG, ": an empty address or one with a space (give "
+                       "URL or HOST:PORT, comma separated; empty = this node's [rpc] listen)");
+    if (len >= EXECUTOR_NODE_URL_MAX - 8)
+      return core_errf(eb, COHORT_ERR_CONFIG, ": an address is longer than %d characters",
+                       EXECUTOR_NODE_URL_MAX - 9);
+    if (++n > EXECUTOR_MAX_NODES)
+      return core_errf(eb, COHORT_ERR_CONFIG, ": at most %d addresses", EXECUTOR_MAX_NODES);
+    p += len;
+    if (*p == ',') p++;
+  }
+  return COHORT_OK;
+}
+
+/* kind: U64 (an integer in [lo, hi]), STR (with an optional check), BOOL
+ * (0, 1, false or true; stored as a uint64_t 0 or 1). */
+enum { F_U64 = 0, F_STR, F_BOOL };
+
 typedef struct {
   const char *section, *name;
-  int is_str;
+  int kind;
   size_t off, size;
   uint64_t lo, hi;
   str_check check;
 } field;
 
 #define S(sec, nm, m, chk) \
-  {sec, nm, 1, offsetof(node_config, m), sizeof(((node_config *)0)->m), 0, 0, chk}
-#define U(sec, nm, m, lo, hi) {sec, nm, 0, offsetof(node_config, m), 0, lo, hi, NULL}
+  {sec, nm, F_STR, offsetof(node_config, m), sizeof(((node_config *)0)->m), 0, 0, chk}
+#define U(sec, nm, m, lo, hi) {sec, nm, F_U64, offsetof(node_config, m), 0, lo, hi, NULL}
+#define B(sec, nm, m) {sec, nm, F_BOOL, offsetof(node_config, m), 0, 0, 1, NULL}
 
 static const field fields[] = {
     S("node", "moniker", moniker, check_moniker),
@@ -155,6 +182,13 @@ static const field fields[] = {
     U("p2p", "max_inbound", p2p_max_inbound, 1, 10000),
     U("p2p", "max_outbound", p2p_max_outbound, 1, 1000),
     U("p2p", "no_pex", p2p_no_pex, 0, 1),
+    B("executor", "enabled", executor_enabled),
+    S("executor", "key", executor_key, NULL),
+    S("executor", "state_dir", executor_state_dir, NULL),
+    U("executor", "capacity", executor_capacity, 0, EXECUTOR_CAPACITY_MAX),
+    U("executor", "poll_ms", executor_poll_ms, 50, 3600000),
+    U("executor", "watch_bps", executor_watch_bps, 0, 10000),
+    S("executor", "node", executor_node, check_executor_nodes),
 };
 #define N_FIELDS (sizeof fields / sizeof fields[0])
 
@@ -167,7 +201,17 @@ static const field *find_field(const char *section, const char *name) {
 static int set_field(node_config *c, const field *f, const char *value, const char *where,
                      core_errbuf *eb) {
   char *dst = (char *)c + f->off;
-  if (f->is_str) {
+  if (f->kind == F_BOOL) {
+    uint64_t b;
+    if (!strcmp(value, "true") || !strcmp(value, "1")) b = 1;
+    else if (!strcmp(value, "false") || !strcmp(value, "0")) b = 0;
+    else
+      return core_errf(eb, COHORT_ERR_CONFIG, "%s: [%s] %s = \"%.80s\" must be true or false",
+                       where, f->section, f->name, value);
+    memcpy(dst, &b, sizeof b);
+    return COHORT_OK;
+  }
+  if (f->kind == F_STR) {
     if (strlen(value) >= f->size)
       return core_errf(eb, COHORT_ERR_CONFIG, "%s: [%s] %s is longer than %zu characters",
                        where, f->section, f->name, f->size - 1);
@@ -206,6 +250,10 @@ int node_config_check(const node_config *c, core_errbuf *eb) {
                      "[rpc] client_buffer_bytes = %llu must not exceed max_buffer_bytes = %llu",
                      (unsigned long long)c->rpc_client_buffer_bytes,
                      (unsigned long long)c->rpc_max_buffer_bytes);
+  if (c->executor_enabled && !c->executor_key[0])
+    return core_errf(eb, COHORT_ERR_CONFIG,
+                     "[executor] enabled = true needs key: the name of the executor account's "
+                     "key in HOME/keys (or a path to its key file)");
   if (c->p2p_external_addr[0] && !c->p2p_listen[0])
     return core_errf(eb, COHORT_ERR_CONFIG,
                      "[p2p] external_addr = %s is set but listen is empty: a node that does "
@@ -466,5 +514,24 @@ const char *node_config_template(void) {
          "max_outbound = 10\n"
          "# 1 = neither ask peers for addresses nor share them (a private validator\n"
          "# behind sentries).\n"
-         "no_pex = 0\n";
+         "no_pex = 0\n"
+         "\n[executor]\n"
+         "# Serve an executor account's committee seats from inside cohortd: the engine\n"
+         "# of `cohort executor run` on a thread of its own, talking to this node's RPC\n"
+         "# (register the account first: cohort executor register ... --from KEY).\n"
+         "# true = start it after the RPC server; SIGINT/SIGTERM stop it with the node.\n"
+         "enabled = false\n"
+         "# the account's key: a name in HOME/keys (keys/NAME.json) or a path to a key file\n"
+         "key =\n"
+         "# where each task's claim, salt and output are kept; empty = HOME/executor/ADDRESS\n"
+         "state_dir =\n"
+         "# tasks computed at once; 0 = the capacity registered on chain\n"
+         "capacity = 0\n"
+         "# between listings of its seats (WebSocket events wake it sooner)\n"
+         "poll_ms = 500\n"
+         "# also re-run this share (1/10000) of agreed tasks and challenge wrong results\n"
+         "watch_bps = 0\n"
+         "# RPC addresses it talks to (URL or HOST:PORT, comma separated, failover in\n"
+         "# order); empty = this node's [rpc] listen\n"
+         "node =\n";
 }

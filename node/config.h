@@ -60,6 +60,16 @@ typedef struct {
   uint64_t p2p_max_inbound;        /* 40 */
   uint64_t p2p_max_outbound;       /* 10, besides persistent peers */
   uint64_t p2p_no_pex;             /* 0 or 1 */
+  /* [executor] (executor/executor.h): the executor engine inside cohortd,
+   * serving the seats of the account `key` through this node's own RPC.
+   * No fault injection here: that stays on `cohort executor run`. */
+  uint64_t executor_enabled;       /* 0 or 1 (false/true) */
+  char executor_key[1024];         /* a key name in HOME/keys, or a path (with a '/') */
+  char executor_state_dir[1024];   /* "" = HOME/executor/ADDRESS */
+  uint64_t executor_capacity;      /* 0 = the capacity registered on chain */
+  uint64_t executor_poll_ms;       /* 500 */
+  uint64_t executor_watch_bps;     /* 0 = no watching */
+  char executor_node[1024];        /* "URL,..." (at most 8); "" = this node's [rpc] listen */
 } node_config;
 
 #define NODE_CONFIG_LINE_MAX 8192

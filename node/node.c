@@ -1273,6 +1273,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
     goto out;
   }
   if ((rc = start_consensus(n, state_height(n->st) + 1, eb))) goto out;
+  if ((rc = node_executor_prepare(n, eb))) goto out; /* [executor]: its key, its handle */
   n->loop = uv_default_loop();
   node_view_publish(n);
   if (!n->view) {
@@ -1342,12 +1343,15 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   if (state_has_scheduled_work(n->st)) cons_on_txs_available(n->cons, 1, node_now_ms());
   cons_on_tick(n->cons, node_now_ms());
   pump(n);
+  node_executor_start(n); /* last, so the RPC it talks to is up */
   uv_run(n->loop, UV_RUN_DEFAULT);
 
   /* Shutdown: stop the RPC server (its thread ends; broadcasts it had
    * queued for us run now and see `stopping`), answer the waiters (their
-   * answers are dropped), then close every handle. */
+   * answers are dropped), then close every handle. The executor engine
+   * goes first, while the RPC server it talks to still answers. */
   n->stopping = 1;
+  node_executor_stop(n);
   rpc_server_close(n->rpc);
   n->rpc = NULL;
   for (waiter *w = n->waiters, *nx; w; w = nx) {
@@ -1368,6 +1372,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   rc = COHORT_OK;
 out:
   rpc_server_close(n->rpc); /* on a failed start; NULL otherwise */
+  node_executor_stop(n);    /* on a failed start: frees the unstarted handle */
   prop_clear(&n->prop);
   held_clear(n);
   evpool_free(&n->ev);

@@ -24,6 +24,7 @@
 #define COHORT_NODE_INT_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <uv.h>
 
@@ -199,6 +200,13 @@ typedef struct node {
   atomic_ullong m_last_commit_ms, m_start_ms;
   atomic_ullong m_last_interval_ms, m_rounds; /* block interval; sum of commit rounds */
   atomic_uint m_last_round;
+  /* [executor] (node_executor.c): the engine's handle and thread */
+  struct executor *ex;       /* NULL: not enabled */
+  int ex_started;            /* its thread runs (or ran) */
+  char ex_via[480], ex_dir[PATH_MAX + 1200]; /* for the start's log line */
+  pthread_t ex_thread;
+  atomic_int ex_done;        /* the thread's executor_run returned */
+  uv_async_t ex_async;       /* wakes the loop when it does */
 } node;
 
 uint64_t node_now_ms(void);
@@ -215,6 +223,17 @@ const uint8_t *node_held_bytes(const node *n, const uint8_t hash[32], size_t *le
  * fatal-band code (ours; the node stops). */
 int node_apply_synced(node *n, const uint8_t *block, size_t blen, const uint8_t *commit,
                       size_t clen, core_errbuf *eb);
+
+/* [executor] (node_executor.c), node thread only. prepare: read the key
+ * and make the handle (n->ex; NULL when not enabled); 0 or an error that
+ * stops the node's start (no such key, a state directory that cannot be
+ * made). start: the engine's thread, once the RPC server and n->loop are
+ * up (if it cannot start, the node logs it and runs without). stop: stop
+ * the engine and wait for it (the loop keeps turning meanwhile), then free
+ * the handle; no-op without one. */
+int node_executor_prepare(node *n, core_errbuf *eb);
+void node_executor_start(node *n);
+void node_executor_stop(node *n);
 
 /* Peers (node_net.c); node thread only. */
 int node_net_start(node *n, core_errbuf *eb);

@@ -2,10 +2,12 @@
 #include "proto/market.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/bytes.h"
 #include "core/hash.h"
+#include "proto/tx.h"
 
 static void id_of(uint8_t out[32], const char *domain, const uint8_t sender[20], uint64_t nonce) {
   uint8_t buf[16 + 20 + 8];
@@ -196,4 +198,24 @@ void market_event_text(const Cohort__TaskEvent *e, char *buf, size_t n) {
       break;
     default: snprintf(buf, n, "event %u", e->code);
   }
+}
+
+int market_tx_sign(const char *chain_id, const Cohort__Params *p, const uint8_t sec[32],
+                   Cohort__TxBody *body, uint64_t vm_kib, uint8_t **raw, size_t *len) {
+  int auto_fee = body->fee == 0, rc;
+  *raw = NULL;
+  /* two rounds at most in practice: a larger fee may add a varint byte */
+  for (int round = 0; round < 4; round++) {
+    if ((rc = tx_build(raw, len, body, chain_id, sec, NULL))) {
+      *raw = NULL;
+      return rc;
+    }
+    if (!auto_fee) return 0;
+    uint64_t due = market_fee_due(market_gas_base(body, *len, p) + market_gas_vm(vm_kib, p), p);
+    if (body->fee >= due) return 0;
+    body->fee = due;
+    free(*raw);
+    *raw = NULL;
+  }
+  return COHORT_ERR_FEE;
 }

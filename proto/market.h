@@ -61,6 +61,16 @@ uint64_t market_gas_base(const Cohort__TxBody *body, size_t tx_len, const Cohort
 uint64_t market_gas_vm(uint64_t kib, const Cohort__Params *p);
 uint64_t market_fee_due(uint64_t gas, const Cohort__Params *p);
 
+/* Sign body for chain_id with the Schnorr secret sec (tx_build); if
+ * body->fee is 0, first set it to the fee due for the signed size plus
+ * vm_kib KiB loaded into VMs (the fee is inside the signed bytes, so it is
+ * grown until it covers the tx it is part of). body->fee holds what was
+ * signed. *raw is malloc'd (the caller frees it). Returns 0, or
+ * COHORT_ERR_KEY / COHORT_ERR_NOMEM (tx_build) or COHORT_ERR_FEE (the fee
+ * did not settle); *raw is then NULL. */
+int market_tx_sign(const char *chain_id, const Cohort__Params *p, const uint8_t sec[32],
+                   Cohort__TxBody *body, uint64_t vm_kib, uint8_t **raw, size_t *len);
+
 /* What a task escrows per committee seat, on top of its reward, to pay
  * back the member's commit and reveal fees (a customer who declares a big
  * output makes reveals dear; the customer, not the executor, pays for it):

@@ -295,6 +295,12 @@ int rpc_client_call(const char *url, const char *method, json_t *params,
                     uint64_t timeout_ms, json_t **result, json_t **err_data,
                     core_errbuf *eb);
 
+/* An RPC client error message (eb.msg of rpc_client_call) for people:
+ * without the URL prefix when the message starts with url (the caller names
+ * it already), on one line, an HTML page's markup replaced by a note.
+ * Writes at most cap bytes to out (NUL-ended) and returns out. */
+const char *rpc_client_clean_err(const char *url, const char *msg, char *out, size_t cap);
+
 /* Blocking WebSocket client (for the CLI and tests): subscribe to a node's
  * topics and read events. Not thread-safe: one thread per client. */
 typedef struct rpc_ws_client rpc_ws_client;

@@ -358,3 +358,27 @@ out:
   free(r.body);
   return rc;
 }
+
+const char *rpc_client_clean_err(const char *url, const char *msg, char *out, size_t cap) {
+  size_t ul = url ? strlen(url) : 0;
+  /* the RPC client names the URL first; the caller already said it */
+  if (ul && !strncmp(msg, url, ul) && msg[ul] == ':' && msg[ul + 1] == ' ') msg += ul + 2;
+  else if (ul && url[ul - 1] == '/' && !strncmp(msg, url, ul - 1) && msg[ul - 1] == ':' &&
+           msg[ul] == ' ')
+    msg += ul + 1;
+  const char *lt = strchr(msg, '<');
+  if (lt && (strstr(msg, "<html") || strstr(msg, "<HTML") || strstr(msg, "<!") ||
+             strstr(msg, "<head") || strstr(msg, "<body") || strstr(msg, "<title"))) {
+    /* an HTML page (a proxy, a web server): do not copy its markup */
+    int pre = (int)(lt - msg);
+    while (pre > 0 && (msg[pre - 1] == ' ' || msg[pre - 1] == ':')) pre--;
+    snprintf(out, cap, "%.*s (an HTML page, not JSON-RPC: is this the node's RPC address?)", pre,
+             msg);
+    return out;
+  }
+  size_t w = 0;
+  for (const char *p = msg; *p && w + 1 < cap; p++) /* one line */
+    out[w++] = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+  out[w < cap ? w : cap - 1] = 0;
+  return out;
+}

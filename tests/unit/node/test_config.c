@@ -218,6 +218,49 @@ static void test_render(void **s) {
   assert_null(node_config_render(&nl, 1, &eb));
 }
 
+/* [executor]: the engine inside cohortd. Booleans as true/false or 0/1;
+ * enabled needs a key; no fault-injection keys exist here (they are
+ * `cohort executor run` flags for test chains only). */
+static void test_executor_section(void **s) {
+  (void)s;
+  node_config c;
+  core_errbuf eb = {{0}};
+  node_config_defaults(&c);
+  assert_int_equal(c.executor_enabled, 0);
+  assert_int_equal(c.executor_poll_ms, 500);
+  const char *t = "[executor]\nenabled = true\nkey = worker   # keys/worker.json\n"
+                  "state_dir = /var/lib/ex\ncapacity = 4\npoll_ms = 100\nwatch_bps = 2500\n"
+                  "node = 127.0.0.1:1,http://10.0.0.2:27657/\n";
+  assert_int_equal(node_config_parse(&c, t, &eb), 0);
+  assert_int_equal(c.executor_enabled, 1);
+  assert_string_equal(c.executor_key, "worker");
+  assert_string_equal(c.executor_state_dir, "/var/lib/ex");
+  assert_int_equal(c.executor_capacity, 4);
+  assert_int_equal(c.executor_poll_ms, 100);
+  assert_int_equal(c.executor_watch_bps, 2500);
+  assert_string_equal(c.executor_node, "127.0.0.1:1,http://10.0.0.2:27657/");
+  node_config_defaults(&c);
+  assert_int_equal(node_config_parse(&c, "[executor]\nenabled = 1\nkey = a\n", &eb), 0);
+  assert_int_equal(c.executor_enabled, 1);
+  node_config_defaults(&c);
+  assert_int_equal(node_config_parse(&c, "[executor]\nenabled = false\n", &eb), 0);
+  assert_int_equal(c.executor_enabled, 0);
+  expect("[executor]\nenabled = true\n", "needs key");
+  expect("[executor]\nenabled = yes\n", "line 2: [executor] enabled = \"yes\" must be true or false");
+  expect("[executor]\nkey = a\nbyzantine = 1\n", "line 3: unknown setting [executor] byzantine");
+  expect("[executor]\nlie_from_step = 5\n", "unknown setting [executor] lie_from_step");
+  expect("[executor]\nsilent_in_games = 1\n", "unknown setting [executor] silent_in_games");
+  expect("[executor]\nwatch_bps = 10001\n", "[0, 10000]");
+  expect("[executor]\npoll_ms = 10\n", "[50, 3600000]");
+  expect("[executor]\ncapacity = 5000\n", "capacity");
+  expect("[executor]\nnode = a:1,,b:2\n", "[executor] node: an empty address");
+  expect("[executor]\nnode = 1:1,2:2,3:3,4:4,5:5,6:6,7:7,8:8,9:9\n", "at most 8");
+  expect("[executor]\nkey = a\nkey = b\n", "line 3: [executor] key is already set on line 2");
+  /* the template has the section, disabled */
+  assert_non_null(strstr(node_config_template(), "\n[executor]\n"));
+  assert_non_null(strstr(node_config_template(), "\nenabled = false\n"));
+}
+
 /* The sample in docs/operator.md must be accepted as written. */
 static void test_operator_doc_sample(void **s) {
   (void)s;
@@ -249,6 +292,7 @@ int main(void) {
                                      cmocka_unit_test(test_p2p_errors),
                                      cmocka_unit_test(test_overrides),
                                      cmocka_unit_test(test_render),
+                                     cmocka_unit_test(test_executor_section),
                                      cmocka_unit_test(test_operator_doc_sample)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
