@@ -313,7 +313,22 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
   uint64_t t = node_now_ms();
   if (t <= state_last_time_ms(n->st)) t = state_last_time_ms(n->st) + 1;
   int rc = state_exec_begin(n->st, h, t, privval_pubkey(n->pv), &p->x, eb);
+  /* The parent's commit goes into the block; its signers count for
+   * downtime and the fee distribution (docs/staking.md §3-4). */
+  uint8_t *lc = NULL;
+  size_t lcl = 0;
+  if (!rc && h > 1 && (rc = state_get_commit(n->st, h - 1, &lc, &lcl)) == 0) {
+    Cohort__Commit *lcd = NULL;
+    if (!(rc = commit_parse(&lcd, lc, lcl, 1 << 20, eb))) {
+      rc = state_exec_last_commit(p->x, lcd, eb);
+      cohort__commit__free_unpacked(lcd, NULL);
+    } else if (!core_err_is_fatal(rc)) {
+      rc = core_errf(eb, COHORT_ERR_CORRUPT, "our stored commit of height %llu does not decode",
+                     (unsigned long long)(h - 1));
+    }
+  }
   if (rc) {
+    free(lc);
     free(txs);
     free(picked);
     free(evb);
@@ -342,6 +357,7 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
   /* Evidence, in at most half the block: txs keep room. */
   size_t n_picked = 0, ev_bytes = 0;
   if ((rc = state_build_add_evidence(p->x, ev, n_ev, max_bytes / 2, picked, &n_picked, eb))) {
+    free(lc);
     free(txs);
     free(picked);
     free(evb);
@@ -357,6 +373,7 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
   size_t cand = mempool_reap(n->mp, max_txs, max_bytes - ev_bytes, txs);
   ProtobufCBinaryData *tb = calloc(cand ? cand : 1, sizeof *tb);
   if (!tb) {
+    free(lc);
     free(txs);
     free(picked);
     free(evb);
@@ -368,6 +385,7 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
     int trc = state_exec_tx(p->x, txs[i], 1, &p->res[k], &teb);
     if (trc && core_err_is_fatal(trc)) { /* this node's failure: no block from us now */
       free(tb);
+      free(lc);
       free(txs);
       free(picked);
       free(evb);
@@ -389,9 +407,7 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
   block_tx_root(txroot, (const uint8_t(*)[32])p->tx_hashes, k);
   validators_hash(vh, state_validators(n->st));
   validators_hash(nvh, state_next_validators(n->st));
-  uint8_t *lc = NULL;
-  size_t lcl = 0;
-  if (h > 1 && state_get_commit(n->st, h - 1, &lc, &lcl) == 0) core_sha256(lch, lc, lcl);
+  if (lc) core_sha256(lch, lc, lcl);
   Cohort__BlockHeader hd = COHORT__BLOCK_HEADER__INIT;
   hd.chain_id = (char *)state_chain_id(n->st);
   hd.height = h;
