@@ -463,12 +463,17 @@ static void m_supply(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   (void)params;
   uint64_t crd, stk;
-  if (state_get_supply(n->st, &crd, &stk)) {
+  state_pools p;
+  if (state_get_supply(n->st, &crd, &stk) || state_get_pools(n->st, &p)) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot read the supply", NULL);
     return;
   }
-  rpc_call_reply(c, json_pack("{s:o, s:o, s:I}", "crd", nr_amount(crd), "stk", nr_amount(stk),
-                              "height", (json_int_t)nr_height(n)));
+  rpc_call_reply(c, json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "crd",
+                              nr_amount(crd), "stk", nr_amount(stk), "height",
+                              (json_int_t)nr_height(n), "fees", nr_amount(p.fees), "rewards",
+                              nr_amount(p.rewards), "community", nr_amount(p.community), "gov",
+                              nr_amount(p.gov), "bonded", nr_amount(p.bonded), "unbonding",
+                              nr_amount(p.unbonding)));
 }
 
 static void broadcast_refused(rpc_call *c, int rc, const char *why) {

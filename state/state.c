@@ -570,3 +570,53 @@ int state_pending_reward(const Cohort__ValidatorInfo *v, const Cohort__Delegatio
     return COHORT_ERR_CORRUPT;
   return distr_pending(&sv, &sd, out);
 }
+
+static int pool_of(state *st, const char *key, uint64_t *crd, uint64_t *stk) {
+  uint8_t *v;
+  size_t vl;
+  *crd = *stk = 0;
+  int rc = get_str(st, key, &v, &vl);
+  if (rc == COHORT_ERR_NOT_FOUND) return COHORT_OK;
+  if (rc) return rc;
+  rc = state_decode_account(v, vl, crd, stk, NULL);
+  free(v);
+  return rc;
+}
+
+typedef struct {
+  uint64_t sum;
+  int rc;
+} sum_ctx;
+
+static int sum_tokens(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)k, (void)kl;
+  sum_ctx *c = ctx;
+  Cohort__ValidatorInfo *m = cohort__validator_info__unpack(NULL, vl, v);
+  if (!m || core_add_u64(&c->sum, c->sum, m->tokens)) c->rc = COHORT_ERR_CORRUPT;
+  if (m) cohort__validator_info__free_unpacked(m, NULL);
+  return c->rc != 0;
+}
+
+static int sum_unbonding(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)k, (void)kl;
+  sum_ctx *c = ctx;
+  Cohort__UnbondingDelegation *m = cohort__unbonding_delegation__unpack(NULL, vl, v);
+  if (!m || core_add_u64(&c->sum, c->sum, m->amount)) c->rc = COHORT_ERR_CORRUPT;
+  if (m) cohort__unbonding_delegation__free_unpacked(m, NULL);
+  return c->rc != 0;
+}
+
+int state_get_pools(state *st, state_pools *p) {
+  uint64_t x;
+  memset(p, 0, sizeof *p);
+  int rc = pool_of(st, "s/fees", &p->fees, &x);
+  if (!rc) rc = pool_of(st, "s/rewards", &p->rewards, &x);
+  if (!rc) rc = pool_of(st, "s/community", &p->community, &x);
+  if (!rc) rc = pool_of(st, "s/gov", &x, &p->gov);
+  sum_ctx a = {0, 0}, b = {0, 0};
+  if (!rc && (rc = kv_scan(st->kv, (const uint8_t *)SK_VAL, 3, sum_tokens, &a)) >= 0) rc = a.rc;
+  if (!rc && (rc = kv_scan(st->kv, (const uint8_t *)SK_UBQ, 3, sum_unbonding, &b)) >= 0) rc = b.rc;
+  p->bonded = a.sum;
+  p->unbonding = b.sum;
+  return rc < 0 ? rc : COHORT_OK;
+}

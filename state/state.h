@@ -115,6 +115,15 @@ uint64_t state_delegation_value(const Cohort__ValidatorInfo *v, uint64_t shares)
 int state_pending_reward(const Cohort__ValidatorInfo *v, const Cohort__Delegation *d,
                          uint64_t *out);
 
+/* The pools and bonded totals of the supply rule (committed): CRD in
+ * s/fees (0 between blocks), s/rewards, s/community; STK in s/gov, in
+ * validators' tokens (bonded) and in delegation unbondings. Reads every
+ * "vl/" and "uq/" record. */
+typedef struct {
+  uint64_t fees, rewards, community, gov, bonded, unbonding;
+} state_pools;
+int state_get_pools(state *st, state_pools *p);
+
 /* The supply rule and the staking invariants, checked over the committed
  * store by reading every record (docs/staking.md §1 "Supply rule"): CRD
  * balances + s/escrow + s/fees + s/rewards + s/community = CRD supply; STK
