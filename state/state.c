@@ -507,6 +507,10 @@ int state_scan(state *st, const char *prefix, kv_visit_fn cb, void *ctx) {
   return kv_scan(st->kv, (const uint8_t *)prefix, strlen(prefix), cb, ctx);
 }
 
+int state_get_raw(state *st, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl) {
+  return kv_get(st->kv, k, kl, v, vl);
+}
+
 int state_scan_n(state *st, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx) {
   return kv_scan(st->kv, prefix, plen, cb, ctx);
 }

@@ -182,6 +182,9 @@ int state_get_escrow(state *st, uint64_t *crd);
 /* Read-only ordered scan of committed keys with a prefix (for RPC listings;
  * the key layout is at the top of this header and in state_market.c). */
 int state_scan(state *st, const char *prefix, kv_visit_fn cb, void *ctx);
+/* One committed record by its key (malloc'd, caller frees), for readers
+ * that follow a documented key layout; COHORT_ERR_NOT_FOUND if absent. */
+int state_get_raw(state *st, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl);
 int state_scan_n(state *st, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx);
 
 /* 1 if the state has work scheduled at future heights (task windows,
@@ -297,6 +300,10 @@ size_t state_exec_count(const state_exec *x);
 /* Overlay reads (see uncommitted effects), for the mempool and tests. */
 int state_exec_get_account(state_exec *x, const uint8_t id[20], uint64_t *crd,
                            uint64_t *stk, uint64_t *nonce);
+
+/* 1 if this block set a new V_{h+2} ("v/next" written: the set changes at
+ * height h + 2). */
+int state_exec_changed_validators(const state_exec *x);
 
 /* Call cb(ctx, task_id) for every task this block wrote, in ID order. */
 void state_exec_changed_tasks(const state_exec *x, void (*cb)(void *ctx, const uint8_t id[32]),

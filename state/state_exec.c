@@ -486,6 +486,12 @@ int state_check_msg(state *st, const tx_t *tx, state_tx_result *res) {
   return rc;
 }
 
+int state_exec_changed_validators(const state_exec *x) {
+  const uint8_t *v;
+  size_t vl;
+  return ov_find(&x->ov, (const uint8_t *)KEY_NEXTSET, strlen(KEY_NEXTSET), &v, &vl) && v;
+}
+
 void state_exec_changed_tasks(const state_exec *x, void (*cb)(void *ctx, const uint8_t id[32]),
                               void *ctx) {
   for (const ov_node *e = ov_seek(&x->ov, (const uint8_t *)"t/", 2); e; e = ov_next(e)) {
