@@ -204,7 +204,11 @@ int sk_genesis_validator(state_exec *x, const uint8_t pubkey[32], const uint8_t 
  * by op bytewise (at most max_delegations); d is borrowed for the call.
  * staking_scan_delegations_to: cb(ctx, del, d) for each delegation to op,
  * by del bytewise. cb returns 0 to go on, non-zero to stop (returned).
- * staking_delegation_value: what `shares` of the validator are worth now. */
+ * cb may read through x but must not write to it (the scan walks the
+ * overlay): collect what to change, then change it after the scan.
+ * staking_delegation_value: what `shares` of the validator are worth now.
+ * Voting weight (docs/staking.md §5) is staking_delegation_value of each
+ * delegation to a validator of V_{h+1} (x->st->vals). */
 int staking_get_validator(state_exec *x, const uint8_t op[20], Cohort__ValidatorInfo **out);
 int staking_scan_delegations_of(state_exec *x, const uint8_t del[20],
                                 int (*cb)(void *ctx, const uint8_t op[20],
