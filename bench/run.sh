@@ -12,6 +12,8 @@ echo "== network: a fresh node syncs a long chain (bench_sync.py)"
 python3 "$(dirname "$0")/net/bench_sync.py" "$B" --blocks "${BENCH_SYNC_BLOCKS:-3000}"
 echo "== verification game: rounds, bytes, times (bench_dispute)"
 "$B/bench/bench_dispute"
+echo "== verification game end to end on a devnet (bench_game_e2e.py)"
+python3 "$(dirname "$0")/dispute/bench_game_e2e.py" "$B"
 echo "== compute market: tasks per minute, latency, executor overhead (bench_tasks.py)"
 python3 "$(dirname "$0")/tasks/bench_tasks.py" "$B" --tasks "${BENCH_TASKS:-60}"
 for f in "$B"/bench/*; do

@@ -243,8 +243,29 @@ static int check(state *st, sender *s, const tx_t *tx, uint64_t gas, core_errbuf
   return COHORT_OK;
 }
 
-/* a pays more per gas than b */
+/* A duty: a message the chain waits for under a deadline that someone else
+ * loses by if it is late — a committee member's commit or reveal, a move
+ * of a verification game. Only parties may send them (the dry run checks),
+ * so there are few; they go before every other tx and are never evicted
+ * for one, so a rich spammer can neither outbid an honest party's move
+ * out of this node's blocks nor push it out of the mempool. */
+static int duty(const ent *e) {
+  switch (e->tx.body->msg_case) {
+    case COHORT__TX_BODY__MSG_COMMIT_RESULT:
+    case COHORT__TX_BODY__MSG_REVEAL_RESULT:
+    case COHORT__TX_BODY__MSG_DISPUTE_BISECT:
+    case COHORT__TX_BODY__MSG_DISPUTE_SELECT:
+    case COHORT__TX_BODY__MSG_DISPUTE_PROVE:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+/* a goes before b: a duty before anything else, then more fee per gas */
 static int richer(const ent *a, const ent *b) {
+  int da = duty(a), db = duty(b);
+  if (da != db) return da > db;
   return (unsigned __int128)a->tx.body->fee * (b->gas ? b->gas : 1) >
          (unsigned __int128)b->tx.body->fee * (a->gas ? a->gas : 1);
 }

@@ -9,10 +9,12 @@
  * escrow of both tokens, at most max_per_sender pending txs per sender, and
  * no second commit or reveal for the same task from the same sender.
  *
- * Order: blocks take txs by fee per unit of gas, highest first, each
- * sender's in nonce order (a best-first merge of the senders' queues). When
- * the mempool is full, a tx that pays more per gas than the cheapest
- * pending tail of another sender evicts it; otherwise it is refused. After
+ * Order: duties first (commits, reveals and verification-game moves: a
+ * party loses if they are late, so fees must not decide), then by fee per
+ * unit of gas, highest first; each sender's in nonce order (a best-first
+ * merge of the senders' queues). When the mempool is full, a tx that goes
+ * before the last pending tail of another sender (a duty before any other,
+ * else more fee per gas) evicts it; otherwise it is refused. After
  * each block, committed txs leave and the rest are rechecked against the
  * new state (signatures are not re-verified).
  *

@@ -198,7 +198,10 @@ typedef struct {
   uint8_t *touched;   /* npages flags: may be non-zero */
   uint8_t *sdirty;    /* npages flags: flushed since the last trace snapshot */
   vm_hash **ptree;    /* npages cached page subtrees ([1..63]: inner nodes,
-                         [32..63] leaf hashes; NULL = none) */
+                         [32..63] leaf hashes; NULL = none), in ptpool */
+  vm_hash *ptpool;    /* npages * 64 nodes (one mapping) */
+  size_t ptpool_len;
+  int pt_huge;        /* ptpool was given MADV_HUGEPAGE */
   vm_hash *nodes;     /* 2 << log2pages nodes, heap order; [1] = region root */
   uint32_t *work;     /* npages scratch indices */
   void *block;        /* RAM only: one mapping holding perm, dirty and data */

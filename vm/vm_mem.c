@@ -20,9 +20,11 @@
  * vm_mem_flush looks at the pdirty pages and the writable ones, re-hashes
  * dirty leaves, stops where a leaf's hash did not change (rewriting equal
  * bytes is free), then re-hashes the changed pages' ancestors. Pages are
- * independent, so a flush of many pages is shared with helper threads (up to
- * FLUSH_THREADS, one per online CPU); the result is the same bytes whatever
- * the split, and without threads the caller does all of it.
+ * independent: they are hashed in groups of PG_GROUP, each tree level of a
+ * group one batch for the multi-way BLAKE2b, and a flush of many pages is
+ * shared with helper threads (up to FLUSH_THREADS, one per online CPU); the
+ * result is the same bytes whatever the grouping or the split, and without
+ * threads the caller does all of it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -37,6 +39,10 @@ void vm_empty_hashes(vm_hash e[VM_TREE_LEVELS + 1]) {
   vm_hash_leaf(e[0], zero);
   for (int l = 1; l <= VM_TREE_LEVELS; l++) vm_hash2(e[l], e[l - 1], e[l - 1]);
 }
+
+/* A page's subtree, heap order: t[1] = page root, t[32..63] = the hashes of
+ * its 32 leaves (t[0] unused). */
+#define PT_NODES (2 * VM_LEAVES_PER_PAGE)
 
 /* RAM gets one anonymous mapping: [perm table][dirty flags][data] (zero
  * filled and lazily backed by the kernel, so a 1 GiB cap costs only what
@@ -70,10 +76,15 @@ int vm_region_init(vm_region *r, uint32_t base, uint32_t npages, uint32_t log2pa
   r->pdirty = calloc(npages ? npages : 1, 1);
   r->sdirty = calloc(npages ? npages : 1, 1);
   r->ptree = calloc(npages ? npages : 1, sizeof *r->ptree);
+  /* the page subtrees' storage: one lazily backed mapping rather than a
+   * malloc per page (see pool_grow) */
+  r->ptpool_len = (size_t)(npages ? npages : 1) * PT_NODES * sizeof(vm_hash);
+  r->ptpool = mmap(NULL, r->ptpool_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (r->ptpool == MAP_FAILED) r->ptpool = NULL;
   r->touched = calloc(npages ? npages : 1, 1);
   r->work = calloc(npages ? npages : 1, sizeof(uint32_t));
   r->nodes = malloc(nn * sizeof(vm_hash));
-  if (rc || !r->pdirty || !r->sdirty || !r->ptree || !r->touched || !r->work || !r->nodes) {
+  if (rc || !r->pdirty || !r->sdirty || !r->ptree || !r->ptpool || !r->touched || !r->work || !r->nodes) {
     vm_region_free(r);
     return COHORT_ERR_NOMEM;
   }
@@ -95,8 +106,7 @@ void vm_region_free(vm_region *r) {
   }
   free(r->pdirty);
   free(r->sdirty);
-  if (r->ptree)
-    for (uint32_t p = 0; p < r->npages; p++) free(r->ptree[p]);
+  if (r->ptpool) munmap(r->ptpool, r->ptpool_len);
   free(r->ptree);
   free(r->touched);
   free(r->work);
@@ -145,47 +155,63 @@ static int page_is_zero(const uint8_t *p) {
   return acc == 0;
 }
 
-/* A page's subtree, heap order: t[1] = page root, t[32..63] = the hashes of
- * its 32 leaves (t[0] unused). */
-#define PT_NODES (2 * VM_LEAVES_PER_PAGE)
+/* Pages whose subtrees are recomputed together: every level of the group
+ * is one batch, so the 8-wide hash stays full up to the page roots (a page
+ * alone ends with 4 + 2 + 1 nodes, which would fall back to 4-wide and
+ * scalar compressions, about a sixth of a page's cost). */
+#define PG_GROUP 8
 
-/* Recompute a page's subtree: everything if need is NULL, else the leaves
- * marked in need[32..63] and, where a leaf's hash changed, its ancestors.
- * Hashes 8 or 4 at a time where the CPU allows. */
-static void page_levels(vm_hash *t, const uint8_t *page, uint8_t *need) {
-  {
-    uint8_t *outs[VM_LEAVES_PER_PAGE];
-    const uint8_t *ins[VM_LEAVES_PER_PAGE];
-    vm_hash fresh[VM_LEAVES_PER_PAGE];
-    unsigned idx[VM_LEAVES_PER_PAGE];
-    size_t n = 0;
+/* Recompute the subtrees t[g] of pages page[g], g < np <= PG_GROUP: for each
+ * page the leaves marked in need[g][32..63] and, where a leaf's hash changed,
+ * its ancestors (need[g][q] is set for every inner node recomputed, so
+ * need[g][1] says whether the root was). A page with full[g] set has no
+ * valid subtree yet: its marked leaves are hashed without comparing. */
+static void pages_levels(vm_hash *const *t, const uint8_t *const *page, uint8_t (*need)[PT_NODES],
+                         const uint8_t *full, unsigned np) {
+  enum { MAXN = PG_GROUP * VM_LEAVES_PER_PAGE };
+  uint8_t *outs[MAXN] = {0};
+  const uint8_t *ins[MAXN] = {0};
+  vm_hash fresh[MAXN];
+  uint16_t who[MAXN]; /* g << 6 | node index, for the comparisons */
+  size_t n = 0;
+  for (unsigned g = 0; g < np; g++)
     for (unsigned i = 0; i < VM_LEAVES_PER_PAGE; i++) {
-      if (need && !need[VM_LEAVES_PER_PAGE + i]) continue;
-      idx[n] = i;
-      outs[n] = need ? fresh[n] : t[VM_LEAVES_PER_PAGE + i];
-      ins[n++] = page + VM_LEAF * i;
-    }
-    vm_hash128_batch(outs, ins, n);
-    if (need)
-      for (size_t k = 0; k < n; k++) {
-        unsigned q = VM_LEAVES_PER_PAGE + idx[k];
-        if (memcmp(t[q], fresh[k], 32) == 0) continue; /* same bytes again */
-        memcpy(t[q], fresh[k], 32);
-        need[q >> 1] = 1;
+      unsigned q = VM_LEAVES_PER_PAGE + i;
+      if (!need[g][q]) continue;
+      if (full[g]) {
+        outs[n] = t[g][q];
+        need[g][q >> 1] = 1;
+      } else {
+        outs[n] = fresh[n];
       }
+      who[n] = (uint16_t)(g << 6 | q);
+      ins[n++] = page[g] + VM_LEAF * i;
+    }
+  vm_hash128_batch(outs, ins, n);
+  for (size_t k = 0; k < n; k++) {
+    unsigned g = who[k] >> 6, q = who[k] & 63;
+    if (full[g] || memcmp(t[g][q], fresh[k], 32) == 0) continue; /* same bytes again */
+    memcpy(t[g][q], fresh[k], 32);
+    need[g][q >> 1] = 1;
   }
   for (unsigned w = VM_LEAVES_PER_PAGE / 2; w >= 1; w /= 2) {
-    uint8_t *outs[VM_LEAVES_PER_PAGE / 2];
-    const uint8_t *ins[VM_LEAVES_PER_PAGE / 2];
-    size_t n = 0;
-    for (unsigned q = w; q < 2 * w; q++) {
-      if (need && !need[q]) continue;
-      outs[n] = t[q];
-      ins[n++] = t[2 * q]; /* 2q and 2q+1 are adjacent */
-      if (need) need[q >> 1] = 1;
-    }
+    n = 0;
+    for (unsigned g = 0; g < np; g++)
+      for (unsigned q = w; q < 2 * w; q++) {
+        if (!need[g][q]) continue;
+        outs[n] = t[g][q];
+        ins[n++] = t[g][2 * q]; /* 2q and 2q+1 are adjacent */
+        need[g][q >> 1] = 1;
+      }
     vm_hash64_batch(outs, ins, n);
   }
+}
+
+/* A page's whole subtree into t. */
+static void page_levels(vm_hash *t, const uint8_t *page) {
+  uint8_t need[1][PT_NODES] = {{0}}, full = 1;
+  memset(need[0] + VM_LEAVES_PER_PAGE, 1, VM_LEAVES_PER_PAGE);
+  pages_levels(&t, &page, need, &full, 1);
 }
 
 void vm_page_root(const uint8_t *page, const vm_hash *empty, uint8_t out[32]) {
@@ -194,36 +220,49 @@ void vm_page_root(const uint8_t *page, const vm_hash *empty, uint8_t out[32]) {
     return;
   }
   vm_hash t[PT_NODES];
-  page_levels(t, page, NULL);
+  page_levels(t, page);
   memcpy(out, t[1], 32);
 }
 
-/* Bring page p's root up to date; returns into out. Returns 1 if the root
- * may have changed, 0 if every dirty leaf hashed to what it was. */
-static int page_update(cohort_vm *vm, vm_region *r, uint32_t p, uint8_t out[32]) {
-  uint8_t *page = r->data + (size_t)p * VM_PAGE, *d = r->dirty + (size_t)p * VM_LEAVES_PER_PAGE;
-  vm_hash *t = r->ptree[p];
-  if (!t) {
-    memset(d, 0, VM_LEAVES_PER_PAGE);
-    if (page_is_zero(page)) {
-      memcpy(out, vm->empty[VM_PAGE_LEVELS], 32);
-      return 1;
+/* Bring the roots of pages pg[0..np) (np <= PG_GROUP) up to date in
+ * r->nodes; changed[i] = 0 if every dirty leaf of pg[i] hashed to what it
+ * was (the root is then unchanged), else 1. */
+static void pages_update(cohort_vm *vm, vm_region *r, const uint32_t *pg, uint8_t *changed, unsigned np) {
+  size_t leaves = (size_t)1 << r->log2pages;
+  vm_hash *t[PG_GROUP];
+  const uint8_t *page[PG_GROUP];
+  uint8_t need[PG_GROUP][PT_NODES], full[PG_GROUP];
+  unsigned slot[PG_GROUP], m = 0;
+  for (unsigned i = 0; i < np; i++) {
+    uint32_t p = pg[i];
+    uint8_t *data = r->data + (size_t)p * VM_PAGE, *d = r->dirty + (size_t)p * VM_LEAVES_PER_PAGE;
+    uint8_t *out = r->nodes[leaves + p];
+    vm_hash *tt = r->ptree[p];
+    memset(need[m], 0, VM_LEAVES_PER_PAGE);
+    if (!tt) {
+      memset(d, 0, VM_LEAVES_PER_PAGE);
+      changed[i] = 1;
+      if (page_is_zero(data)) {
+        memcpy(out, vm->empty[VM_PAGE_LEVELS], 32);
+        continue;
+      }
+      tt = r->ptree[p] = r->ptpool + (size_t)p * PT_NODES;
+      memset(need[m] + VM_LEAVES_PER_PAGE, 1, VM_LEAVES_PER_PAGE);
+      full[m] = 1;
+    } else {
+      memcpy(need[m] + VM_LEAVES_PER_PAGE, d, VM_LEAVES_PER_PAGE);
+      memset(d, 0, VM_LEAVES_PER_PAGE);
+      full[m] = 0;
     }
-    t = r->ptree[p] = malloc(PT_NODES * sizeof(vm_hash));
-    if (!t) { /* no cache: hash the page in full */
-      vm_page_root(page, vm->empty, out);
-      return 1;
-    }
-    page_levels(t, page, NULL);
-    memcpy(out, t[1], 32);
-    return 1;
+    t[m] = tt;
+    page[m] = data;
+    slot[m++] = i;
   }
-  uint8_t need[PT_NODES] = {0};
-  memcpy(need + VM_LEAVES_PER_PAGE, d, VM_LEAVES_PER_PAGE);
-  memset(d, 0, VM_LEAVES_PER_PAGE);
-  page_levels(t, page, need);
-  memcpy(out, t[1], 32);
-  return need[1];
+  pages_levels(t, page, need, full, m);
+  for (unsigned j = 0; j < m; j++) {
+    memcpy(r->nodes[leaves + pg[slot[j]]], t[j][1], 32);
+    changed[slot[j]] = need[j][1];
+  }
 }
 
 /* pages [lo, hi) of r that have dirty leaves get their pdirty flag */
@@ -247,13 +286,12 @@ typedef struct {
 
 static void *flush_pages(void *arg) {
   flush_job *f = arg;
-  size_t leaves = (size_t)1 << f->r->log2pages;
-  for (uint32_t i = 0; i < f->n; i++)
-    f->changed[i] = (uint8_t)page_update(f->vm, f->r, f->pages[i], f->r->nodes[leaves + f->pages[i]]);
+  for (uint32_t i = 0; i < f->n; i += PG_GROUP)
+    pages_update(f->vm, f->r, f->pages + i, f->changed + i, f->n - i < PG_GROUP ? f->n - i : PG_GROUP);
   return NULL;
 }
 
-/* page_update for pages[0..n), on up to FLUSH_THREADS threads; changed[i]
+/* pages_update for pages[0..n), on up to FLUSH_THREADS threads; changed[i]
  * receives its result */
 static void update_pages(cohort_vm *vm, vm_region *r, const uint32_t *pages, uint8_t *changed, uint32_t n) {
   int nt = 1;
@@ -275,6 +313,23 @@ static void update_pages(cohort_vm *vm, vm_region *r, const uint32_t *pages, uin
     if (started[t]) pthread_join(tid[t], NULL);
     else flush_pages(&jobs[t]); /* no thread: do it here */
   }
+}
+
+/* A flush about to build the subtrees of many pages (a program that fills
+ * megabytes) asks for huge pages for the subtree pool, which saves a page
+ * fault per two subtrees; small programs keep 4 KiB pages, so that a handle
+ * (and each clone) stays small. */
+static void pool_grow(vm_region *r, const uint32_t *pages, uint32_t n) {
+#ifdef MADV_HUGEPAGE
+  if (r->pt_huge || n < FLUSH_PAR_MIN) return;
+  uint32_t fresh = 0;
+  for (uint32_t i = 0; i < n; i++) fresh += !r->ptree[pages[i]];
+  if (fresh < FLUSH_PAR_MIN) return;
+  (void)madvise(r->ptpool, r->ptpool_len, MADV_HUGEPAGE);
+  r->pt_huge = 1;
+#else
+  (void)r, (void)pages, (void)n;
+#endif
 }
 
 static void region_flush(cohort_vm *vm, vm_region *r) {
@@ -304,16 +359,18 @@ static void region_flush(cohort_vm *vm, vm_region *r) {
     r->work[n++] = p;
   }
   if (n) {
-    uint8_t one_page, *changed = n == 1 ? &one_page : malloc(n);
+    pool_grow(r, r->work, n);
+    uint8_t few[PG_GROUP], *changed = n <= PG_GROUP ? few : malloc(n);
     if (changed) {
       update_pages(vm, r, r->work, changed, n);
-    } else { /* no memory for the flags: one page at a time, all ancestors */
-      for (uint32_t i = 0; i < n; i++) page_update(vm, r, r->work[i], r->nodes[leaves + r->work[i]]);
+    } else { /* no memory for the flags: a group at a time, all ancestors */
+      for (uint32_t i = 0; i < n; i += PG_GROUP)
+        pages_update(vm, r, r->work + i, few, n - i < PG_GROUP ? n - i : PG_GROUP);
     }
     uint32_t m = 0; /* node indices of changed pages, still sorted */
     for (uint32_t i = 0; i < n; i++)
       if (!changed || changed[i]) r->work[m++] = (uint32_t)(leaves + r->work[i]);
-    if (changed != &one_page) free(changed);
+    if (changed != few) free(changed);
     n = m;
   }
   /* re-hash ancestors level by level; indices stay sorted so duplicates
@@ -417,7 +474,7 @@ void vm_mem_path(cohort_vm *vm, uint32_t addr, vm_hash sib[VM_TREE_LEVELS]) {
   if (p) {
     vm_hash t[PT_NODES];
     if (!cached) {
-      page_levels(t, p, NULL);
+      page_levels(t, p);
       cached = t;
     }
     uint32_t i = VM_LEAVES_PER_PAGE + ((addr & (VM_PAGE - 1)) >> VM_LEAF_SHIFT);

@@ -27,6 +27,7 @@
 
 #include "chain_fixture.h"
 #include "core/bytes.h"
+#include "node/mempool.h"
 #include "proto/market.h"
 #include "state/dispute/game.h"
 #include "vm/vm.h"
@@ -526,6 +527,54 @@ static void test_no_show_is_slashed_once_and_replaced(void **s) {
   commit(&b, NULL);
   assert_int_equal(task_status(tid), 3);
   check_conservation();
+  free_run(&r);
+  teardown_chain();
+}
+
+/* Attack: a rich spammer fills a node's mempool (and so its blocks) with
+ * transfers that pay far more per gas than a committee member's commit,
+ * to make it miss its window and be slashed. Duties (commits, reveals,
+ * game moves) go first and are never evicted for an ordinary tx: the
+ * commit evicts a spam tx and is the first one reaped. */
+static void test_duty_goes_before_richer_spam(void **s) {
+  (void)s;
+  setup_market();
+  batch b = {.n = 0};
+  uint8_t tid[32];
+  add_submit(&b, 0, "xyz", 2, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  int m[2];
+  assert_int_equal(members(tid, m), 2);
+  run_t r;
+  run_vm("xyz", 16, 1000000, &r);
+  mempool *mp = mempool_new(2, 1 << 20, 0);
+  assert_non_null(mp);
+  core_errbuf eb;
+  int spam[2] = {0, 6}; /* not members: users 1, 2, 4, 5 are the executors */
+  for (int i = 0; i < 2; i++) {
+    size_t l;
+    uint8_t *raw = fx_transfer(&F, spam[i], F.ids[3], 1, 1, nonce_of[spam[i]], 1000000, FX_CHAIN, &l);
+    tx_t tx;
+    assert_int_equal(tx_decode(&tx, raw, l, 1 << 20, &eb), 0);
+    free(raw);
+    assert_int_equal(mempool_add(mp, ST, &tx, &eb), 0);
+  }
+  add_commit(&b, m[0], tid, &r); /* the least fee the cost model allows */
+  tx_t ct;
+  assert_int_equal(tx_decode(&ct, b.raw[0], b.len[0], 1 << 20, &eb), 0);
+  free(b.raw[0]);
+  b.n = 0;
+  uint8_t chash[32];
+  memcpy(chash, ct.hash, 32);
+  int rc = mempool_add(mp, ST, &ct, &eb);
+  if (rc) fail_msg("a commit was refused by a mempool full of richer transfers: %s", eb.msg);
+  assert_int_equal(mempool_size(mp), 2);
+  assert_int_equal(mempool_evicted(mp), 1);
+  const tx_t *out[2];
+  assert_int_equal(mempool_reap(mp, 1, 1 << 20, out), 1);
+  assert_memory_equal(out[0]->hash, chash, 32);
+  mempool_del(mp);
   free_run(&r);
   teardown_chain();
 }
@@ -2566,6 +2615,7 @@ int main(void) {
       cmocka_unit_test(test_draw_follows_stake),
       cmocka_unit_test(test_draw_is_reproducible_from_a_later_beacon),
       cmocka_unit_test(test_job_of_chunks),
+      cmocka_unit_test(test_duty_goes_before_richer_spam),
       cmocka_unit_test(test_random_market_conserves_tokens),
       cmocka_unit_test(test_oversized_output_cannot_burn_stake),
       cmocka_unit_test(test_window_shorter_than_the_run_is_refused),
