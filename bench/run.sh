@@ -4,6 +4,8 @@ set -euo pipefail
 B=${1:?usage: bench/run.sh BUILD_DIR}
 echo "== chain: transfers per second (bench_tps)"
 "$B/bench/bench_tps" --bin "$B/bin" --txs "${BENCH_TXS:-20000}" --senders 8
+echo "== chain: delegations per second through one validator (bench_tps --msg delegate)"
+"$B/bench/bench_tps" --bin "$B/bin" --txs "${BENCH_TXS:-20000}" --senders 8 --msg delegate
 echo "== network: four validators under load (bench_net.py, bench_load)"
 python3 "$(dirname "$0")/net/bench_net.py" "$B" --rate "${BENCH_NET_RATE:-1000}" --duration "${BENCH_NET_SECONDS:-60}"
 echo "== network: a fresh node syncs a long chain (bench_sync.py)"

@@ -75,6 +75,8 @@ int cli_cmd_watch(const cli_ctx *c, int argc, char **argv);
 int cli_cmd_executor_run(const cli_ctx *c, int argc, char **argv);
 
 int cli_cmd_keys(const cli_ctx *c, int argc, char **argv);
+/* `cohort stake SUBCOMMAND ...` (cli_stake.c). */
+int cli_cmd_stake(const cli_ctx *c, int argc, char **argv);
 int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv);
 int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv);
 

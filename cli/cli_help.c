@@ -195,6 +195,85 @@ static const help_entry entries[] = {
      "program and input the node serves (checked against the task); a result whose final\n"
      "state differs from the watcher's is challenged within its window and the game played.\n",
      "cohort watch --key watcher --node http://127.0.0.1:27657"},
+    {"stake", "create-validator|edit-validator|delegate|undelegate|redelegate|withdraw-rewards|"
+     "unjail|show ...", "validators, delegations and rewards (STK bonded to validators)", NULL,
+     "Delegated STK is bonded to a validator: it earns a share of the fees its validator gets,\n"
+     "and is slashed with it (docs/staking.md).\n",
+     "cohort stake show"},
+    {"stake create-validator", "--pubkey HEX --beacon-commit HEX --self-bond N",
+     "make this account a validator, with a node's consensus key",
+     "  --pubkey HEX         (required) the node's ed25519 consensus key (cohortd show-validator)\n"
+     "  --beacon-commit HEX  (required) the node's beacon commitment (cohortd show-validator)\n"
+     "  --self-bond N        (required) STK base units delegated to itself, >= min_self_bond\n"
+     "  --moniker NAME       up to 64 bytes (default: none)\n"
+     "  --commission BPS     share of its rewards the operator keeps, 1/10000 (default: 500)\n"
+     "  --max-commission BPS the most it may ever charge, fixed (default: 2000)\n"
+     "  --max-change BPS     the most one edit may move the commission, fixed (default: 100)\n"
+     FROM
+     "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
+     "  --no-wait            return once the node accepted it (default: wait for its block)\n"
+     "  -q, --quiet          print only the tx hash\n",
+     "The validator enters the set at the end of the block if its tokens rank in the top\n"
+     "max_validators; it signs from two blocks later, so the node holding the key must run.\n",
+     "cohort stake create-validator --pubkey $(cohortd show-validator --home NODE --pubkey) "
+     "--beacon-commit $(cohortd show-validator --home NODE --beacon-commit) --self-bond 2000000 "
+     "--from op"},
+    {"stake edit-validator", "", "change the moniker or the commission of your validator",
+     "  --moniker NAME       the new moniker\n"
+     "  --commission BPS     the new commission (within max-change of the old one, at most once\n"
+     "                       every commission_change_blocks)\n"
+     FROM
+     "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
+     "  --no-wait            return once the node accepted it (default: wait for its block)\n"
+     "  -q, --quiet          print only the tx hash\n",
+     NULL, "cohort stake edit-validator --commission 600 --from op"},
+    {"stake delegate", "--validator ADDR|KEY --amount N", "bond STK to a validator",
+     "  --validator ADDR|KEY (required) the validator's operator account\n"
+     "  --amount N           (required) STK base units, >= min_delegation\n"
+     FROM
+     "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
+     "  --no-wait            return once the node accepted it (default: wait for its block)\n"
+     "  -q, --quiet          print only the tx hash\n",
+     "Pending rewards of that delegation are paid out first.\n",
+     "cohort stake delegate --validator $(cohort keys show dev -a) --amount 100000"},
+    {"stake undelegate", "--validator ADDR|KEY --amount N", "start unbonding STK from a validator",
+     "  --validator ADDR|KEY (required) the validator's operator account\n"
+     "  --amount N           (required) STK base units (at most what the delegation is worth)\n"
+     FROM
+     "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
+     "  --no-wait            return once the node accepted it (default: wait for its block)\n"
+     "  -q, --quiet          print only the tx hash\n",
+     "The STK comes back after unbonding_blocks and stays slashable until then.\n",
+     "cohort stake undelegate --validator $(cohort keys show dev -a) --amount 50000"},
+    {"stake redelegate", "--src ADDR|KEY --dst ADDR|KEY --amount N",
+     "move bonded STK to another validator without the unbonding wait",
+     "  --src ADDR|KEY       (required) the validator it leaves\n"
+     "  --dst ADDR|KEY       (required) the validator it goes to\n"
+     "  --amount N           (required) STK base units\n"
+     FROM
+     "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
+     "  --no-wait            return once the node accepted it (default: wait for its block)\n"
+     "  -q, --quiet          print only the tx hash\n",
+     "It stays slashable for the source's offences for unbonding_blocks, and cannot move on\n"
+     "from the destination until then.\n",
+     "cohort stake redelegate --src VAL1 --dst VAL2 --amount 50000"},
+    {"stake withdraw-rewards", "", "collect rewards (and commission, for an operator)",
+     "  --validator ADDR|KEY only the delegation to this validator (default: all of them)\n"
+     FROM
+     "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
+     "  --no-wait            return once the node accepted it (default: wait for its block)\n"
+     "  -q, --quiet          print only the tx hash\n",
+     NULL, "cohort stake withdraw-rewards"},
+    {"stake unjail", "", "bring your jailed validator back (after its jail ends)",
+     FROM
+     "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
+     "  --no-wait            return once the node accepted it (default: wait for its block)\n"
+     "  -q, --quiet          print only the tx hash\n",
+     "Needs the self-bond worth at least min_self_bond. A double-signer never comes back.\n",
+     "cohort stake unjail --from op"},
+    {"stake show", "[ADDR|KEY]", "an account's validator, delegations, rewards and unbondings",
+     "  --from KEY           the account to show, when no ADDR|KEY is given (default: dev)\n", NULL,
+     "cohort stake show dev"},
     {"version", "", "print the version", NULL, NULL, "cohort version"},
 };
 
@@ -234,7 +313,8 @@ void cli_help_top(FILE *f) {
     char head[64];
     snprintf(head, sizeof head, "%s%s%s", entries[i].path, entries[i].args[0] ? " " : "",
              entries[i].args);
-    if (strlen(head) > 25) snprintf(head, sizeof head, "%s ...", entries[i].path);
+    if (strlen(head) > 25)
+      snprintf(head, sizeof head, strlen(entries[i].path) > 21 ? "%s" : "%s ...", entries[i].path);
     fprintf(f, "  %-26s %s\n", head, entries[i].summary);
   }
   fprintf(f, "\n%s  --version            print the version\n\n"

@@ -92,6 +92,10 @@ static void print_supply(json_t *r) {
   char a[CLI_TOKENS_MAX];
   printf("CRD      %s\n", cli_fmt_tokens(a, s(r, "crd"), "CRD"));
   printf("STK      %s\n", cli_fmt_tokens(a, s(r, "stk"), "STK"));
+  printf("  bonded to validators  %s\n", cli_fmt_tokens(a, s(r, "bonded"), "STK"));
+  printf("  unbonding             %s\n", cli_fmt_tokens(a, s(r, "unbonding"), "STK"));
+  printf("  rewards not withdrawn %s\n", cli_fmt_tokens(a, s(r, "rewards"), "CRD"));
+  printf("  community pool        %s\n", cli_fmt_tokens(a, s(r, "community"), "CRD"));
   printf("as of    height %lld\n", i(r, "height"));
 }
 

@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "keys")) return cli_cmd_keys(&c, nrest, rest);
   if (!strcmp(cmd, "watch")) return cli_cmd_watch(&c, nrest, rest);
   if (!strcmp(cmd, "transfer")) return cli_cmd_transfer(&c, nrest, rest);
+  if (!strcmp(cmd, "stake")) return cli_cmd_stake(&c, nrest, rest);
   if (!strcmp(cmd, "program") || !strcmp(cmd, "executor") || !strcmp(cmd, "task") ||
       !strcmp(cmd, "simulate") || !strcmp(cmd, "job") || !strcmp(cmd, "dispute"))
     return cli_cmd_market(&c, cmd, nrest, rest);

@@ -99,6 +99,10 @@ int core_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len,
              : COHORT_ERR_SIGNATURE;
 }
 
+int core_ed25519_pubkey_valid(const uint8_t pub[32]) {
+  return crypto_core_ed25519_is_valid_point(pub) == 1;
+}
+
 int core_key_generate(core_key *k, int is_ed25519) {
   memset(k, 0, sizeof *k);
   k->is_ed25519 = is_ed25519;

@@ -46,6 +46,10 @@ void core_ed25519_sign(uint8_t sig[64], const uint8_t *msg, size_t len,
                        const uint8_t sec[64]);
 int core_ed25519_verify(const uint8_t sig[64], const uint8_t *msg, size_t len,
                         const uint8_t pub[32]);
+/* 1 if pub is a canonical encoding of a point of the main subgroup, not of
+ * small order (libsodium's crypto_core_ed25519_is_valid_point): a key that
+ * can sign. 0 otherwise. */
+int core_ed25519_pubkey_valid(const uint8_t pub[32]);
 
 /* Key files. kind is "secp256k1" (account) or "ed25519" (validator, node).
  * A file holds {"type", "secret", "public"} and, for accounts, "address".

@@ -212,6 +212,18 @@ int genesis_parse(genesis *g, const char *text, size_t len, core_errbuf *eb) {
   json_t *acc = json_object_get(root, "accounts");
   if (acc && (rc = parse_accounts(g, acc, sup, eb))) goto out;
   if ((rc = parse_validators(g, json_object_get(root, "validators"), sup, eb))) goto out;
+  /* a set's total power stays below 2^63 (proposer priorities,
+   * docs/staking.md §3) because every validator's tokens are STK supply */
+  if (sup[1] >= UINT64_C(1) << 63) {
+    rc = core_errf(eb, COHORT_ERR_GENESIS, "the STK supply (accounts' stk + validators' power) "
+                   "must be below 2^63");
+    goto out;
+  }
+  if (g->n_validators > g->params.max_validators) {
+    rc = core_errf(eb, COHORT_ERR_GENESIS, "validators: %zu entries, more than "
+                   "params.max_validators (%u)", g->n_validators, g->params.max_validators);
+    goto out;
+  }
   core_sha256(g->hash, text, len);
 out:
   json_decref(root);

@@ -65,6 +65,23 @@ int genesis_params_check(const genesis_params *p, core_errbuf *eb) {
     return core_errf(eb, COHORT_ERR_GENESIS, "params.max_inline_output exceeds the VM's 64 MiB");
   if (p->reveal_blocks < 2)
     return core_errf(eb, COHORT_ERR_GENESIS, "params.reveal_blocks must be at least 2");
+  /* staking (docs/staking.md §3): stake cannot leave before its offence
+   * can be proven */
+  if (p->evidence_max_age > p->unbonding_blocks)
+    return core_errf(eb, COHORT_ERR_GENESIS,
+                     "params.evidence_max_age (%u) exceeds params.unbonding_blocks (%u): stake "
+                     "could leave before its double sign is proven",
+                     p->evidence_max_age, p->unbonding_blocks);
+  if (p->min_delegation > p->min_self_bond)
+    return core_errf(eb, COHORT_ERR_GENESIS,
+                     "params.min_delegation (%llu) exceeds params.min_self_bond (%llu)",
+                     (unsigned long long)p->min_delegation, (unsigned long long)p->min_self_bond);
+  if (((uint64_t)p->signed_blocks_window * p->min_signed_bps + 9999) / 10000 >=
+      p->signed_blocks_window)
+    return core_errf(eb, COHORT_ERR_GENESIS,
+                     "params.min_signed_bps (%u) leaves no missed block in a window of "
+                     "params.signed_blocks_window (%u): one missed block would jail",
+                     p->min_signed_bps, p->signed_blocks_window);
   return COHORT_OK;
 }
 

@@ -178,6 +178,12 @@ static void spend(const state *st, const tx_t *tx, uint64_t *crd, uint64_t *stk)
     case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
       *stk = b->register_executor->add_stake;
       break;
+    case COHORT__TX_BODY__MSG_CREATE_VALIDATOR:
+      *stk = b->create_validator->self_bond;
+      break;
+    case COHORT__TX_BODY__MSG_DELEGATE:
+      *stk = b->delegate->amount;
+      break;
     case COHORT__TX_BODY__MSG_UPLOAD_BLOB: /* storage fee, if the blob is new */
       *crd = sat_mul(b->upload_blob->data.len, p->blob_byte_fee);
       break;

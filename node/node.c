@@ -282,6 +282,9 @@ static void prop_clear(proposal *p) {
 
 /* ---- building our proposal ---- */
 
+static int last_commit_for_proposal(node *n, uint64_t h, uint8_t **lc, size_t *lcl,
+                                    core_errbuf *eb);
+
 /* Our proposal for height h. Evidence first: of the candidates `ev`
  * (serialized DuplicateVoteEvidence, borrowed; the evidence pool's), those
  * includable now go in, in order (state_build_add_evidence); then txs from
@@ -313,7 +316,22 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
   uint64_t t = node_now_ms();
   if (t <= state_last_time_ms(n->st)) t = state_last_time_ms(n->st) + 1;
   int rc = state_exec_begin(n->st, h, t, privval_pubkey(n->pv), &p->x, eb);
+  /* The parent's commit goes into the block; its signers count for
+   * downtime and the fee distribution (docs/staking.md §3-4). */
+  uint8_t *lc = NULL;
+  size_t lcl = 0;
+  if (!rc && h > 1 && (rc = last_commit_for_proposal(n, h, &lc, &lcl, eb)) == 0) {
+    Cohort__Commit *lcd = NULL;
+    if (!(rc = commit_parse(&lcd, lc, lcl, 1 << 20, eb))) {
+      rc = state_exec_last_commit(p->x, lcd, eb);
+      cohort__commit__free_unpacked(lcd, NULL);
+    } else if (!core_err_is_fatal(rc)) {
+      rc = core_errf(eb, COHORT_ERR_CORRUPT, "our stored commit of height %llu does not decode",
+                     (unsigned long long)(h - 1));
+    }
+  }
   if (rc) {
+    free(lc);
     free(txs);
     free(picked);
     free(evb);
@@ -342,6 +360,7 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
   /* Evidence, in at most half the block: txs keep room. */
   size_t n_picked = 0, ev_bytes = 0;
   if ((rc = state_build_add_evidence(p->x, ev, n_ev, max_bytes / 2, picked, &n_picked, eb))) {
+    free(lc);
     free(txs);
     free(picked);
     free(evb);
@@ -357,6 +376,7 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
   size_t cand = mempool_reap(n->mp, max_txs, max_bytes - ev_bytes, txs);
   ProtobufCBinaryData *tb = calloc(cand ? cand : 1, sizeof *tb);
   if (!tb) {
+    free(lc);
     free(txs);
     free(picked);
     free(evb);
@@ -368,6 +388,7 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
     int trc = state_exec_tx(p->x, txs[i], 1, &p->res[k], &teb);
     if (trc && core_err_is_fatal(trc)) { /* this node's failure: no block from us now */
       free(tb);
+      free(lc);
       free(txs);
       free(picked);
       free(evb);
@@ -389,9 +410,7 @@ static int build_proposal_ev(node *n, uint64_t h, const ProtobufCBinaryData *ev,
   block_tx_root(txroot, (const uint8_t(*)[32])p->tx_hashes, k);
   validators_hash(vh, state_validators(n->st));
   validators_hash(nvh, state_next_validators(n->st));
-  uint8_t *lc = NULL;
-  size_t lcl = 0;
-  if (h > 1 && state_get_commit(n->st, h - 1, &lc, &lcl) == 0) core_sha256(lch, lc, lcl);
+  if (lc) core_sha256(lch, lc, lcl);
   Cohort__BlockHeader hd = COHORT__BLOCK_HEADER__INIT;
   hd.chain_id = (char *)state_chain_id(n->st);
   hd.height = h;
@@ -562,6 +581,29 @@ static void publish_task(void *ctx, const uint8_t id[32]) {
   cohort__task__free_unpacked(t, NULL);
 }
 
+/* "validators": block h set a new V_{h+2} (docs/staking.md §3). */
+static void publish_valset(node *n, uint64_t h) {
+  if (!rpc_server_has_subscribers(n->rpc, "validators")) return;
+  const Cohort__ValidatorSet *vs = state_next_validators(n->st);
+  json_t *arr = json_array();
+  uint64_t total = 0;
+  for (size_t i = 0; arr && i < vs->n_validators; i++) {
+    const Cohort__Validator *v = vs->validators[i];
+    char pk[65], op[CORE_ADDR_STR_MAX] = "", pw[24];
+    core_hex_encode(pk, v->pubkey.data, 32);
+    if (v->operator_.len == 20) core_addr_encode(op, v->operator_.data);
+    snprintf(pw, sizeof pw, "%llu", (unsigned long long)v->power);
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "pubkey", pk, "operator", op,
+                                         "power", pw, "moniker", v->moniker ? v->moniker : ""));
+    total += v->power;
+  }
+  char tp[24];
+  snprintf(tp, sizeof tp, "%llu", (unsigned long long)total);
+  json_t *ev = json_pack("{s:I, s:I, s:s, s:o}", "height", (json_int_t)h, "effective_height",
+                         (json_int_t)(h + 2), "total_power", tp, "validators", arr);
+  if (ev) rpc_server_publish(n->rpc, "validators", ev); /* stolen */
+}
+
 static int ev_keep(void *ctx, const uint8_t *b, size_t len);
 
 /* Block h is in the store: close its WAL and start height h + 1. */
@@ -579,6 +621,10 @@ static void next_height(node *n, uint64_t h) {
   }
   held_clear(n);
   prop_clear(&n->prop);
+  n->late_height = h;
+  n->n_late = 0;
+  if (n->late_base) cohort__commit__free_unpacked(n->late_base, NULL);
+  n->late_base = NULL;
   evpool_prune(&n->ev, ev_keep, n); /* punished or expired items go */
   n->decided = 0;
   free(n->decided_commit);
@@ -626,6 +672,7 @@ static void after_commit(node *n, const done_block *d, uint64_t t0, const char *
   publish_txs(n, d);
   if (d->x && rpc_server_has_subscribers(n->rpc, "task"))
     state_exec_changed_tasks(d->x, publish_task, n);
+  if (d->x && state_exec_changed_validators(d->x)) publish_valset(n, d->height);
   next_height(n, d->height);
 }
 
@@ -818,6 +865,87 @@ static void sign_vote(node *n, cons_action *a) {
          (unsigned long long)a->height, a->round);
     node_net_send_half(n, &v2);
   }
+}
+
+int node_late_precommit(node *n, const Cohort__Vote *v) {
+  uint64_t h = state_height(n->st);
+  if (v->height != h || h != n->late_height || v->block_hash.len != 32 ||
+      memcmp(v->block_hash.data, state_last_block_hash(n->st), 32))
+    return 0;
+  const Cohort__ValidatorSet *vs = state_last_validators(n->st); /* V_h signed h */
+  int member = 0;
+  for (size_t i = 0; i < vs->n_validators && !member; i++)
+    member = !memcmp(vs->validators[i]->pubkey.data, v->validator.data, 32);
+  if (!member || n->n_late >= vs->n_validators) return 0;
+  for (size_t i = 0; i < n->n_late; i++)
+    if (!memcmp(n->late_pk[i], v->validator.data, 32)) return 0;
+  if (!n->late_base) { /* read once per height: a flood of old votes costs no disk */
+    uint8_t *cb;
+    size_t cl;
+    if (state_get_commit(n->st, h, &cb, &cl)) return 0;
+    n->late_base = commit_decode(cb, cl, 1 << 20, NULL);
+    free(cb);
+    if (!n->late_base) return 0;
+  }
+  const Cohort__Commit *c = n->late_base;
+  int keep = c->round == v->round;
+  for (size_t i = 0; keep && i < c->n_sigs; i++)
+    if (c->sigs[i]->validator.len == 32 && !memcmp(c->sigs[i]->validator.data, v->validator.data, 32))
+      keep = 0;
+  if (!keep) return 0;
+  core_errbuf eb;
+  if (vote_verify(v, state_chain_id(n->st), &eb)) return -1;
+  if (n->n_late == n->late_cap) {
+    size_t cap = n->late_cap ? 2 * n->late_cap : 8;
+    void *a = realloc(n->late_pk, cap * 32), *b = a ? realloc(n->late_sig, cap * 64) : NULL;
+    if (a) n->late_pk = a;
+    if (!b) return 0; /* only a signature less in our next proposal */
+    n->late_sig = b;
+    n->late_cap = cap;
+  }
+  memcpy(n->late_pk[n->n_late], v->validator.data, 32);
+  memcpy(n->late_sig[n->n_late], v->signature.data, 64);
+  n->n_late++;
+  return 1;
+}
+
+/* The last commit for our proposal of height h: the stored commit of h - 1
+ * with the late precommits added. *lc malloc'd; 0 or a fatal code. */
+static int last_commit_for_proposal(node *n, uint64_t h, uint8_t **lc, size_t *lcl,
+                                    core_errbuf *eb) {
+  int rc = state_get_commit(n->st, h - 1, lc, lcl);
+  if (rc) return core_errf(eb, rc == COHORT_ERR_NOT_FOUND ? COHORT_ERR_CORRUPT : rc,
+                           "our commit of height %llu is missing", (unsigned long long)(h - 1));
+  if (!n->n_late || n->late_height != h - 1) return COHORT_OK;
+  Cohort__Commit *c = commit_decode(*lc, *lcl, 1 << 20, NULL);
+  if (!c) return COHORT_OK; /* the stored one, as it is */
+  size_t m = c->n_sigs + n->n_late;
+  Cohort__CommitSig *extra = calloc(n->n_late, sizeof *extra);
+  Cohort__CommitSig **all = calloc(m, sizeof *all);
+  uint8_t *out = NULL;
+  if (extra && all) {
+    for (size_t i = 0; i < c->n_sigs; i++) all[i] = c->sigs[i];
+    for (size_t i = 0; i < n->n_late; i++) {
+      cohort__commit_sig__init(&extra[i]);
+      extra[i].validator = (ProtobufCBinaryData){32, n->late_pk[i]};
+      extra[i].signature = (ProtobufCBinaryData){64, n->late_sig[i]};
+      all[c->n_sigs + i] = &extra[i];
+    }
+    Cohort__Commit ext = *c;
+    ext.n_sigs = m;
+    ext.sigs = all;
+    size_t l = cohort__commit__get_packed_size(&ext);
+    if ((out = malloc(l))) {
+      cohort__commit__pack(&ext, out);
+      free(*lc);
+      *lc = out;
+      *lcl = l;
+    }
+  }
+  free(extra);
+  free(all);
+  cohort__commit__free_unpacked(c, NULL);
+  return COHORT_OK;
 }
 
 /* Build a block (or re-propose our valid value), sign the Proposal, feed it
@@ -1282,7 +1410,7 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   }
   nr_view_refresh(n); /* the RPC thread's first view */
   node_rpc_market_config(&n->cfg);
-  static const char *const topics[] = {"new_block", "tx", "task", "dispute", NULL};
+  static const char *const topics[] = {"new_block", "tx", "task", "dispute", "validators", NULL};
   rpc_config rcfg = {.listen = n->cfg.rpc_listen,
                      .max_body_bytes = n->cfg.rpc_max_body_bytes,
                      .max_batch = n->cfg.rpc_max_batch,
@@ -1301,7 +1429,8 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   rcfg.max_buffer_bytes = n->cfg.rpc_max_buffer_bytes;
   rcfg.write_timeout_ms = n->cfg.rpc_write_timeout_ms;
   rcfg.publish_queue = n->cfg.rpc_publish_queue;
-  n->methods = malloc((node_rpc_n_methods + node_rpc_market_n_methods) * sizeof *n->methods);
+  size_t n_methods = node_rpc_n_methods + node_rpc_market_n_methods + node_rpc_staking_n_methods;
+  n->methods = malloc(n_methods * sizeof *n->methods);
   if (!n->methods) {
     rc = COHORT_ERR_NOMEM;
     goto out;
@@ -1309,9 +1438,10 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   memcpy(n->methods, node_rpc_methods, node_rpc_n_methods * sizeof *n->methods);
   memcpy(n->methods + node_rpc_n_methods, node_rpc_market_methods,
          node_rpc_market_n_methods * sizeof *n->methods);
+  memcpy(n->methods + node_rpc_n_methods + node_rpc_market_n_methods, node_rpc_staking_methods,
+         node_rpc_staking_n_methods * sizeof *n->methods);
   n->m_start_ms = node_now_ms();
-  if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, n->methods,
-                           node_rpc_n_methods + node_rpc_market_n_methods, n, eb)))
+  if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, n->methods, n_methods, n, eb)))
     goto out;
   if ((rc = node_net_start(n, eb))) goto out;
   uv_timer_init(n->loop, &n->timer);
@@ -1393,6 +1523,9 @@ out:
   free(n->net_metrics);
   free(n->peers_json);
   free(n->decided_commit);
+  free(n->late_pk);
+  free(n->late_sig);
+  if (n->late_base) cohort__commit__free_unpacked(n->late_base, NULL);
   sodium_memzero(n->node_sec, sizeof n->node_sec);
   sodium_memzero(n->fault_sec, sizeof n->fault_sec);
   free(n);

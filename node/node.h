@@ -28,6 +28,10 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
  * as p2p_addr.h derives it) and, when the node listens, ID@ADDRESS (the
  * [p2p] external_addr, else listen) as peers put it in persistent_peers. */
 int node_show_node_id(const char *home, core_errbuf *eb);
+/* `cohortd show-validator`: HOME's consensus public key and beacon
+ * commitment, what MsgCreateValidator needs (docs/staking.md). what: 0
+ * both, labelled; 1 the key alone; 2 the commitment alone; 3 JSON. */
+int node_show_validator(const char *home, int what, core_errbuf *eb);
 
 /* `cohortd testnet`: homes for N validators of one new chain (like
  * CometBFT's `testnet`), ready to run on one machine. */

@@ -15,6 +15,7 @@
 
 #include "core/bech32.h"
 #include "core/file.h"
+#include "core/hex.h"
 #include "core/keys.h"
 #include "genesis/genesis.h"
 #include "node/beacon.h"
@@ -203,5 +204,34 @@ int node_show_node_id(const char *home, core_errbuf *eb) {
             "(listening on %s: peers need this machine's reachable address and a fixed port; "
             "set [p2p] external_addr)\n",
             hp.addr);
+  return COHORT_OK;
+}
+
+int node_show_validator(const char *home, int what, core_errbuf *eb) {
+  char p[PATH_MAX + 64], pk[65], bc[65];
+  core_key vk;
+  snprintf(p, sizeof p, "%s/config/priv_validator_key.json", home);
+  int rc = core_keyfile_read(p, &vk, eb);
+  if (rc) return rc;
+  if (!vk.is_ed25519) {
+    core_key_wipe(&vk);
+    return core_errf(eb, COHORT_ERR_KEY, "%.200s is not an ed25519 key", p);
+  }
+  core_hex_encode(pk, vk.pub, 32);
+  core_key_wipe(&vk);
+  snprintf(p, sizeof p, "%s/config/beacon_seed.json", home);
+  beacon_chain *bcn;
+  if ((rc = beacon_chain_open(&bcn, p, eb))) return rc;
+  uint8_t commit[32];
+  beacon_chain_commitment(bcn, commit);
+  beacon_chain_close(bcn);
+  core_hex_encode(bc, commit, 32);
+  if (what == 1) printf("%s\n", pk);
+  else if (what == 2) printf("%s\n", bc);
+  else if (what == 3) printf("{\"pubkey\": \"%s\", \"beacon_commit\": \"%s\"}\n", pk, bc);
+  else
+    printf("pubkey         %s\nbeacon_commit  %s\nmake it a validator with:\n  cohort stake "
+           "create-validator --pubkey %s --beacon-commit %s --self-bond N --from KEY\n",
+           pk, bc, pk, bc);
   return COHORT_OK;
 }

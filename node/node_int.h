@@ -170,6 +170,14 @@ typedef struct node {
   size_t decided_clen;
   uint32_t decided_round;
   uint64_t decided_ask_ms;
+  /* Precommits for the last committed block that arrived after its
+   * commit formed (node_late_precommit): added to the last commit this
+   * node proposes, so a validator that was merely slower counts as having
+   * signed (downtime and fees, docs/staking.md §3-4). */
+  uint64_t late_height;
+  Cohort__Commit *late_base; /* the stored commit of late_height (cached) */
+  uint8_t (*late_pk)[32], (*late_sig)[64];
+  size_t n_late, late_cap;
   uint64_t want_ask_ms;      /* last request for a block to validate */
   uint8_t node_sec[64];      /* the p2p identity (wiped at exit) */
   int net_closed;            /* the switch finished closing */
@@ -212,6 +220,11 @@ typedef struct node {
 uint64_t node_now_ms(void);
 /* The engine's shell (node.c): drain actions, re-arm the timer. */
 void node_pump(node *n);
+/* A precommit (decoded Vote, borrowed) for the height just committed:
+ * kept if it is for the committed block, in the committed round, by a
+ * member of that height's set not in the stored commit yet, with a valid
+ * signature. Returns 1 if kept, 0 if ignored, -1 if its signature is bad. */
+int node_late_precommit(node *n, const Cohort__Vote *v);
 /* A proposal block of the current height from a peer (copied). Returns 0,
  * COHORT_ERR_DUPLICATE, COHORT_ERR_STALE (another height),
  * COHORT_ERR_DECODE (not a block: the peer's fault) or COHORT_ERR_NOMEM. */
@@ -282,6 +295,11 @@ json_t *nr_hexj(const uint8_t *b, size_t n);
 json_t *nr_amount(uint64_t v);
 json_t *nr_addrj(const uint8_t id[20]);
 int nr_get_hash(rpc_call *c, json_t *v, const char *name, uint8_t out[32]);
+/* Staking methods (node_rpc_staking.c); one validator's JSON (cur: V_{h+1}
+ * for "in_set", may be NULL). */
+extern const rpc_method node_rpc_staking_methods[];
+extern const size_t node_rpc_staking_n_methods;
+json_t *nr_validator_json(node *n, const Cohort__ValidatorInfo *v, const Cohort__ValidatorSet *cur);
 /* Market methods (node_rpc_market.c). */
 extern const rpc_method node_rpc_market_methods[];
 extern const size_t node_rpc_market_n_methods;

@@ -404,6 +404,10 @@ static void on_vote(node *n, net_peer *p, const uint8_t *b, size_t len) {
   if (!rc && idx >= 0 && v.height == h &&
       !cons_get_vote(n->cons, h, v.round, v.type, (size_t)idx, &have) && cons_vote_equal(&have, &v)) {
     rc = 1;
+  } else if (!rc && v.type == VOTE_PRECOMMIT && v.height + 1 == h) {
+    /* late for its height: its signature still counts in our next proposal */
+    if (node_late_precommit(n, pv) < 0) penalize(n, p->id, 50, "sent a vote with a bad signature");
+    rc = 1;
   } else if (!rc && (v.height == h || v.height == h + 1)) {
     if (vote_verify(pv, state_chain_id(n->st), &eb)) {
       penalize(n, p->id, 50, "sent a vote with a bad signature");

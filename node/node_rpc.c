@@ -154,6 +154,43 @@ static json_t *tx_json(const uint8_t *raw, size_t len, size_t max) {
     json_object_set_new(msg, "token", json_string(tx_token_name(t->token)));
     json_object_set_new(msg, "amount", nr_amount(t->amount));
   }
+  switch (tx.body->msg_case) { /* staking (docs/staking.md §2) */
+    case COHORT__TX_BODY__MSG_CREATE_VALIDATOR: {
+      const Cohort__MsgCreateValidator *m = tx.body->create_validator;
+      json_object_set_new(msg, "pubkey", nr_hexj(m->pubkey.data, m->pubkey.len));
+      json_object_set_new(msg, "moniker", json_string(m->moniker ? m->moniker : ""));
+      json_object_set_new(msg, "commission_bps", json_integer(m->commission_bps));
+      json_object_set_new(msg, "max_commission_bps", json_integer(m->max_commission_bps));
+      json_object_set_new(msg, "max_change_bps", json_integer(m->max_change_bps));
+      json_object_set_new(msg, "self_bond", nr_amount(m->self_bond));
+      break;
+    }
+    case COHORT__TX_BODY__MSG_EDIT_VALIDATOR: {
+      const Cohort__MsgEditValidator *m = tx.body->edit_validator;
+      if (m->set_moniker) json_object_set_new(msg, "moniker", json_string(m->moniker ? m->moniker : ""));
+      if (m->set_commission) json_object_set_new(msg, "commission_bps", json_integer(m->commission_bps));
+      break;
+    }
+    case COHORT__TX_BODY__MSG_DELEGATE:
+      json_object_set_new(msg, "validator", nr_addrj(tx.body->delegate->validator.data));
+      json_object_set_new(msg, "amount", nr_amount(tx.body->delegate->amount));
+      break;
+    case COHORT__TX_BODY__MSG_UNDELEGATE:
+      json_object_set_new(msg, "validator", nr_addrj(tx.body->undelegate->validator.data));
+      json_object_set_new(msg, "amount", nr_amount(tx.body->undelegate->amount));
+      break;
+    case COHORT__TX_BODY__MSG_REDELEGATE:
+      json_object_set_new(msg, "src", nr_addrj(tx.body->redelegate->src.data));
+      json_object_set_new(msg, "dst", nr_addrj(tx.body->redelegate->dst.data));
+      json_object_set_new(msg, "amount", nr_amount(tx.body->redelegate->amount));
+      break;
+    case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS:
+      if (tx.body->withdraw_rewards->validator.len == 20)
+        json_object_set_new(msg, "validator", nr_addrj(tx.body->withdraw_rewards->validator.data));
+      break;
+    default:
+      break;
+  }
   json_t *j = json_pack("{s:o, s:o, s:I, s:o, s:s, s:s, s:o}", "hash", nr_hexj(tx.hash, 32),
                         "sender", nr_addrj(tx.sender), "nonce", (json_int_t)tx.body->nonce, "fee",
                         nr_amount(tx.body->fee), "memo", tx.body->memo ? tx.body->memo : "",
@@ -313,7 +350,18 @@ static void m_validators(void *ctx, rpc_call *c, json_t *params) {
     const Cohort__Validator *v = vs->validators[i];
     json_t *o = json_pack("{s:o, s:o, s:s}", "pubkey", nr_hexj(v->pubkey.data, v->pubkey.len),
                           "power", nr_amount(v->power), "moniker", v->moniker ? v->moniker : "");
-    if (o && v->operator_.len == 20) json_object_set_new(o, "operator", nr_addrj(v->operator_.data));
+    if (o && v->operator_.len == 20) {
+      json_object_set_new(o, "operator", nr_addrj(v->operator_.data));
+      /* the staking record as it is now (docs/staking.md §1) */
+      Cohort__ValidatorInfo *vi;
+      if (state_get_validator_info(n->st, v->operator_.data, &vi) == 0) {
+        json_object_set_new(o, "tokens", nr_amount(vi->tokens));
+        json_object_set_new(o, "commission_bps", json_integer(vi->commission_bps));
+        json_object_set_new(o, "jailed", json_boolean(vi->jailed_until != 0));
+        json_object_set_new(o, "tombstoned", json_boolean(vi->tombstoned));
+        cohort__validator_info__free_unpacked(vi, NULL);
+      }
+    }
     if (o) json_array_append_new(arr, o);
     total += v->power; /* bounded: the state checks the total */
   }
@@ -325,11 +373,10 @@ static void m_validators(void *ctx, rpc_call *c, json_t *params) {
     Cohort__Tombstone *t;
     if (!state_get_tombstone(n->st, pk, &t)) {
       json_object_set_new(r, "tombstone",
-                          json_pack("{s:I, s:I, s:o, s:o, s:I}", "evidence_height",
+                          json_pack("{s:I, s:I, s:o}", "evidence_height",
                                     (json_int_t)t->height, "vote_height",
-                                    (json_int_t)t->vote_height, "slashed", nr_amount(t->slashed),
-                                    "unbonding", nr_amount(t->unbonding), "release_height",
-                                    (json_int_t)t->release_height));
+                                    (json_int_t)t->vote_height, "slashed",
+                                    nr_amount(t->slashed)));
       cohort__tombstone__free_unpacked(t, NULL);
     } else {
       json_object_set_new(r, "tombstone", json_null());
@@ -463,12 +510,17 @@ static void m_supply(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   (void)params;
   uint64_t crd, stk;
-  if (state_get_supply(n->st, &crd, &stk)) {
+  state_pools p;
+  if (state_get_supply(n->st, &crd, &stk) || state_get_pools(n->st, &p)) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot read the supply", NULL);
     return;
   }
-  rpc_call_reply(c, json_pack("{s:o, s:o, s:I}", "crd", nr_amount(crd), "stk", nr_amount(stk),
-                              "height", (json_int_t)nr_height(n)));
+  rpc_call_reply(c, json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o}", "crd",
+                              nr_amount(crd), "stk", nr_amount(stk), "height",
+                              (json_int_t)nr_height(n), "fees", nr_amount(p.fees), "rewards",
+                              nr_amount(p.rewards), "community", nr_amount(p.community), "gov",
+                              nr_amount(p.gov), "bonded", nr_amount(p.bonded), "unbonding",
+                              nr_amount(p.unbonding)));
 }
 
 static void broadcast_refused(rpc_call *c, int rc, const char *why) {

@@ -97,6 +97,18 @@ uint64_t market_gas_base(const Cohort__TxBody *b, size_t tx_len, const Cohort__P
     case COHORT__TX_BODY__MSG_REVEAL_RESULT:
       g = sat_add(g, sat_mul(p->gas_state_byte, b->reveal_result->output.len));
       break;
+    case COHORT__TX_BODY__MSG_CREATE_VALIDATOR:
+      g = sat_add(g, sat_mul(p->gas_state_byte, MARKET_STATE_CREATE_VALIDATOR));
+      break;
+    case COHORT__TX_BODY__MSG_DELEGATE:
+      g = sat_add(g, sat_mul(p->gas_state_byte, MARKET_STATE_DELEGATE));
+      break;
+    case COHORT__TX_BODY__MSG_UNDELEGATE:
+      g = sat_add(g, sat_mul(p->gas_state_byte, MARKET_STATE_UNDELEGATE));
+      break;
+    case COHORT__TX_BODY__MSG_REDELEGATE:
+      g = sat_add(g, sat_mul(p->gas_state_byte, MARKET_STATE_REDELEGATE));
+      break;
     default:
       break;
   }

@@ -48,7 +48,8 @@ uint64_t market_min_commit_blocks(uint64_t max_steps, const Cohort__Params *p);
 
 /* ---- cost model (docs/protocol.md "Cost model") ----
  * gas = gas_tx + gas_tx_byte * len(tx)               (every tx)
- *     + gas_state_byte * bytes the message keeps     (inline input, output)
+ *     + gas_state_byte * bytes the message keeps     (inline input, output;
+ *         the staking records, at the flat sizes below)
  *     + gas_task * tasks the message creates         (1, or the job's chunks)
  *     + gas_vm_kib * KiB loaded into VMs             (known at execution:
  *         for each task or chunk, ceil((program + input) / 1024); for an
@@ -58,6 +59,12 @@ uint64_t market_min_commit_blocks(uint64_t max_steps, const Cohort__Params *p);
  * the fee against them); the VM part is added when the message runs, and a
  * fee short of the total fails the message (the fee is still paid). */
 uint64_t market_gas_base(const Cohort__TxBody *body, size_t tx_len, const Cohort__Params *p);
+/* State bytes charged per staking message (docs/staking.md §2): the
+ * records and index keys each may leave behind, rounded up. */
+#define MARKET_STATE_CREATE_VALIDATOR 512 /* vl/ vk/ vp/ dl/ dv/ */
+#define MARKET_STATE_DELEGATE 128         /* dl/ dv/ */
+#define MARKET_STATE_UNDELEGATE 192       /* uq/ uv/ ud/ */
+#define MARKET_STATE_REDELEGATE 320       /* rq/ rv/ rd/ and a dl/ dv/ at dst */
 uint64_t market_gas_vm(uint64_t kib, const Cohort__Params *p);
 uint64_t market_fee_due(uint64_t gas, const Cohort__Params *p);
 

@@ -148,6 +148,85 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
                          "the proof 1 to %d bytes", TX_DISPUTE_PROOF_MAX);
       return COHORT_OK;
     }
+    /* staking and distribution (docs/staking.md §2): what needs no state */
+    case COHORT__TX_BODY__MSG_CREATE_VALIDATOR: {
+      const Cohort__MsgCreateValidator *m = b->create_validator;
+      size_t ml = m->moniker ? strlen(m->moniker) : 0;
+      if (pb_has_unknown(&m->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "create_validator has unknown fields");
+      if (m->pubkey.len != 32 || !core_ed25519_pubkey_valid(m->pubkey.data))
+        return core_errf(eb, COHORT_ERR_INVALID,
+                         "create_validator.pubkey must be a valid 32-byte ed25519 public key");
+      if (m->beacon_commit.len != 32)
+        return core_errf(eb, COHORT_ERR_INVALID, "create_validator.beacon_commit must be 32 bytes");
+      if (ml > TX_MONIKER_MAX || (ml && !core_text_valid(m->moniker, ml)))
+        return core_errf(eb, COHORT_ERR_INVALID, "create_validator.moniker must be at most %d "
+                         "bytes of printable UTF-8", TX_MONIKER_MAX);
+      if (m->commission_bps > m->max_commission_bps || m->max_commission_bps > 10000 ||
+          m->max_change_bps > m->max_commission_bps)
+        return core_errf(eb, COHORT_ERR_INVALID, "create_validator needs commission_bps <= "
+                         "max_commission_bps <= 10000 and max_change_bps <= max_commission_bps");
+      if (m->self_bond == 0)
+        return core_errf(eb, COHORT_ERR_AMOUNT, "create_validator.self_bond must be > 0");
+      return COHORT_OK;
+    }
+    case COHORT__TX_BODY__MSG_EDIT_VALIDATOR: {
+      const Cohort__MsgEditValidator *m = b->edit_validator;
+      size_t ml = m->moniker ? strlen(m->moniker) : 0;
+      if (pb_has_unknown(&m->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "edit_validator has unknown fields");
+      if (!m->set_moniker && !m->set_commission)
+        return core_errf(eb, COHORT_ERR_INVALID, "edit_validator changes nothing: set "
+                         "set_moniker or set_commission");
+      if ((!m->set_moniker && ml) || (!m->set_commission && m->commission_bps))
+        return core_errf(eb, COHORT_ERR_INVALID, "edit_validator carries a value it does not set");
+      if (ml > TX_MONIKER_MAX || (ml && !core_text_valid(m->moniker, ml)))
+        return core_errf(eb, COHORT_ERR_INVALID, "edit_validator.moniker must be at most %d "
+                         "bytes of printable UTF-8", TX_MONIKER_MAX);
+      if (m->commission_bps > 10000)
+        return core_errf(eb, COHORT_ERR_INVALID, "edit_validator.commission_bps exceeds 10000");
+      return COHORT_OK;
+    }
+    case COHORT__TX_BODY__MSG_DELEGATE:
+      if (pb_has_unknown(&b->delegate->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "delegate has unknown fields");
+      if (b->delegate->validator.len != 20)
+        return core_errf(eb, COHORT_ERR_ADDRESS, "delegate.validator must be a 20-byte account ID");
+      if (b->delegate->amount == 0)
+        return core_errf(eb, COHORT_ERR_AMOUNT, "delegate.amount must be > 0");
+      return COHORT_OK;
+    case COHORT__TX_BODY__MSG_UNDELEGATE:
+      if (pb_has_unknown(&b->undelegate->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "undelegate has unknown fields");
+      if (b->undelegate->validator.len != 20)
+        return core_errf(eb, COHORT_ERR_ADDRESS,
+                         "undelegate.validator must be a 20-byte account ID");
+      if (b->undelegate->amount == 0)
+        return core_errf(eb, COHORT_ERR_AMOUNT, "undelegate.amount must be > 0");
+      return COHORT_OK;
+    case COHORT__TX_BODY__MSG_REDELEGATE: {
+      const Cohort__MsgRedelegate *m = b->redelegate;
+      if (pb_has_unknown(&m->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "redelegate has unknown fields");
+      if (m->src.len != 20 || m->dst.len != 20)
+        return core_errf(eb, COHORT_ERR_ADDRESS,
+                         "redelegate.src and .dst must be 20-byte account IDs");
+      if (!memcmp(m->src.data, m->dst.data, 20))
+        return core_errf(eb, COHORT_ERR_INVALID, "redelegate.src and .dst are the same validator");
+      if (m->amount == 0) return core_errf(eb, COHORT_ERR_AMOUNT, "redelegate.amount must be > 0");
+      return COHORT_OK;
+    }
+    case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS:
+      if (pb_has_unknown(&b->withdraw_rewards->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "withdraw_rewards has unknown fields");
+      if (b->withdraw_rewards->validator.len != 0 && b->withdraw_rewards->validator.len != 20)
+        return core_errf(eb, COHORT_ERR_ADDRESS, "withdraw_rewards.validator must be empty (all "
+                         "delegations) or a 20-byte account ID");
+      return COHORT_OK;
+    case COHORT__TX_BODY__MSG_UNJAIL:
+      if (pb_has_unknown(&b->unjail->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "unjail has unknown fields");
+      return COHORT_OK;
     default:
       return core_errf(eb, COHORT_ERR_NO_MSG,
                        "tx body carries no known message");
@@ -303,6 +382,13 @@ const char *tx_msg_name(const Cohort__TxBody *body) {
     case COHORT__TX_BODY__MSG_DISPUTE_BISECT: return "dispute_bisect";
     case COHORT__TX_BODY__MSG_DISPUTE_SELECT: return "dispute_select";
     case COHORT__TX_BODY__MSG_DISPUTE_PROVE: return "dispute_prove";
+    case COHORT__TX_BODY__MSG_CREATE_VALIDATOR: return "create_validator";
+    case COHORT__TX_BODY__MSG_EDIT_VALIDATOR: return "edit_validator";
+    case COHORT__TX_BODY__MSG_DELEGATE: return "delegate";
+    case COHORT__TX_BODY__MSG_UNDELEGATE: return "undelegate";
+    case COHORT__TX_BODY__MSG_REDELEGATE: return "redelegate";
+    case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS: return "withdraw_rewards";
+    case COHORT__TX_BODY__MSG_UNJAIL: return "unjail";
     default: return "none";
   }
 }

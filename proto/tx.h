@@ -23,6 +23,7 @@
 #define TX_JOB_MAX_CHUNKS 256
 #define TX_DISPUTE_MAX_POINTS 63    /* dispute_bisect: at most arity - 1 = 63 hashes */
 #define TX_DISPUTE_PROOF_MAX 4096   /* = COHORT_VM_PROOF_MAX */
+#define TX_MONIKER_MAX 64           /* a validator's moniker, bytes */
 
 /* A decoded transaction. Owns `raw` (a copy of the received Tx bytes),
  * `body_bytes` (a copy of the received body bytes, exactly as signed) and

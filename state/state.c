@@ -4,6 +4,8 @@
 
 #include "core/bytes.h"
 #include "proto/pbutil.h"
+#include "state/distr/distr.h"
+#include "state/staking/staking.h"
 #include "state/state_int.h"
 
 #define META_MAX 4096
@@ -292,6 +294,20 @@ int state_init_genesis(state *st, const genesis *g, core_errbuf *eb) {
   vs.n_validators = g->n_validators;
   vs.validators = vp;
   if (!rc) rc = put_msg(&o, KEY_VALSET, &vs.base);
+  /* the staking records (docs/staking.md §1 "Genesis"): written through a
+   * block-less exec over the same overlay (the store is empty) */
+  if (!rc) {
+    state_exec gx;
+    memset(&gx, 0, sizeof gx);
+    gx.st = st;
+    gx.ov = o;
+    for (size_t i = 0; i < g->n_validators && !rc; i++) {
+      const genesis_validator *gv = &g->validators[i];
+      rc = sk_genesis_validator(&gx, gv->pubkey, gv->operator_id, gv->power, gv->moniker,
+                                gv->has_beacon ? gv->beacon_commit : NULL);
+    }
+    o = gx.ov;
+  }
   /* V_2 = V_1 ("v/next"), and the history's first record, V_1 */
   uint8_t *sb = NULL, hk[11] = "vh/";
   size_t sl = 0;
@@ -483,11 +499,16 @@ int state_has_scheduled_work(state *st) {
   return kv_scan(st->kv, (const uint8_t *)"d/\x01", 3, stop_first, NULL) == 1 ||
          kv_scan(st->kv, (const uint8_t *)"d/\x02", 3, stop_first, NULL) == 1 ||
          kv_scan(st->kv, (const uint8_t *)"d/\x04", 3, stop_first, NULL) == 1 ||
-         kv_scan(st->kv, (const uint8_t *)"u/", 2, stop_first, NULL) == 1;
+         kv_scan(st->kv, (const uint8_t *)"u/", 2, stop_first, NULL) == 1 ||
+         kv_scan(st->kv, (const uint8_t *)SK_UBQ, 3, stop_first, NULL) == 1;
 }
 
 int state_scan(state *st, const char *prefix, kv_visit_fn cb, void *ctx) {
   return kv_scan(st->kv, (const uint8_t *)prefix, strlen(prefix), cb, ctx);
+}
+
+int state_get_raw(state *st, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl) {
+  return kv_get(st->kv, k, kl, v, vl);
 }
 
 int state_scan_n(state *st, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx) {
@@ -496,4 +517,110 @@ int state_scan_n(state *st, const uint8_t *prefix, size_t plen, kv_visit_fn cb, 
 
 int state_get_job(state *st, const uint8_t job_id[32], Cohort__Job **out) {
   return get_msg(st, 'j', job_id, 32, &cohort__job__descriptor, (ProtobufCMessage **)out);
+}
+
+/* ---- staking reads ---- */
+
+int state_get_validator_info(state *st, const uint8_t op[20], Cohort__ValidatorInfo **out) {
+  uint8_t k[SK_VAL_KEY], *v;
+  size_t vl;
+  *out = NULL;
+  sk_val_key(k, op);
+  int rc = kv_get(st->kv, k, sizeof k, &v, &vl);
+  if (rc) return rc;
+  *out = cohort__validator_info__unpack(NULL, vl, v);
+  free(v);
+  return *out ? COHORT_OK : COHORT_ERR_CORRUPT;
+}
+
+int state_validator_by_pubkey(state *st, const uint8_t pubkey[32], uint8_t op[20]) {
+  uint8_t k[35] = SK_KEY, *v;
+  size_t vl;
+  memcpy(k + 3, pubkey, 32);
+  int rc = kv_get(st->kv, k, sizeof k, &v, &vl);
+  if (rc) return rc;
+  if (vl == 20) memcpy(op, v, 20);
+  free(v);
+  return vl == 20 ? COHORT_OK : COHORT_ERR_CORRUPT;
+}
+
+int state_get_delegation(state *st, const uint8_t del[20], const uint8_t op[20],
+                         Cohort__Delegation **out) {
+  uint8_t k[SK_DEL_KEY], *v;
+  size_t vl;
+  *out = NULL;
+  sk_del_key(k, del, op);
+  int rc = kv_get(st->kv, k, sizeof k, &v, &vl);
+  if (rc) return rc;
+  *out = cohort__delegation__unpack(NULL, vl, v);
+  free(v);
+  return *out ? COHORT_OK : COHORT_ERR_CORRUPT;
+}
+
+uint64_t state_delegation_value(const Cohort__ValidatorInfo *v, uint64_t shares) {
+  if (v->shares == 0) return 0;
+  unsigned __int128 t = (unsigned __int128)shares * v->tokens / v->shares;
+  return t > UINT64_MAX ? UINT64_MAX : (uint64_t)t;
+}
+
+int state_pending_reward(const Cohort__ValidatorInfo *v, const Cohort__Delegation *d,
+                         uint64_t *out) {
+  sk_validator sv;
+  sk_delegation sd;
+  *out = 0;
+  memset(&sv, 0, sizeof sv);
+  sd.shares = d->shares;
+  if (sk_u128_get(&v->reward_acc, &sv.reward_acc) || sk_u128_get(&d->reward_start, &sd.reward_start))
+    return COHORT_ERR_CORRUPT;
+  return distr_pending(&sv, &sd, out);
+}
+
+static int pool_of(state *st, const char *key, uint64_t *crd, uint64_t *stk) {
+  uint8_t *v;
+  size_t vl;
+  *crd = *stk = 0;
+  int rc = get_str(st, key, &v, &vl);
+  if (rc == COHORT_ERR_NOT_FOUND) return COHORT_OK;
+  if (rc) return rc;
+  rc = state_decode_account(v, vl, crd, stk, NULL);
+  free(v);
+  return rc;
+}
+
+typedef struct {
+  uint64_t sum;
+  int rc;
+} sum_ctx;
+
+static int sum_tokens(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)k, (void)kl;
+  sum_ctx *c = ctx;
+  Cohort__ValidatorInfo *m = cohort__validator_info__unpack(NULL, vl, v);
+  if (!m || core_add_u64(&c->sum, c->sum, m->tokens)) c->rc = COHORT_ERR_CORRUPT;
+  if (m) cohort__validator_info__free_unpacked(m, NULL);
+  return c->rc != 0;
+}
+
+static int sum_unbonding(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)k, (void)kl;
+  sum_ctx *c = ctx;
+  Cohort__UnbondingDelegation *m = cohort__unbonding_delegation__unpack(NULL, vl, v);
+  if (!m || core_add_u64(&c->sum, c->sum, m->amount)) c->rc = COHORT_ERR_CORRUPT;
+  if (m) cohort__unbonding_delegation__free_unpacked(m, NULL);
+  return c->rc != 0;
+}
+
+int state_get_pools(state *st, state_pools *p) {
+  uint64_t x;
+  memset(p, 0, sizeof *p);
+  int rc = pool_of(st, "s/fees", &p->fees, &x);
+  if (!rc) rc = pool_of(st, "s/rewards", &p->rewards, &x);
+  if (!rc) rc = pool_of(st, "s/community", &p->community, &x);
+  if (!rc) rc = pool_of(st, "s/gov", &x, &p->gov);
+  sum_ctx a = {0, 0}, b = {0, 0};
+  if (!rc && (rc = kv_scan(st->kv, (const uint8_t *)SK_VAL, 3, sum_tokens, &a)) >= 0) rc = a.rc;
+  if (!rc && (rc = kv_scan(st->kv, (const uint8_t *)SK_UBQ, 3, sum_unbonding, &b)) >= 0) rc = b.rc;
+  p->bonded = a.sum;
+  p->unbonding = b.sum;
+  return rc < 0 ? rc : COHORT_OK;
 }

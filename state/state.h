@@ -20,11 +20,15 @@
  *   "a/" + id20 -> Account   "v/set" -> ValidatorSet   "p/params" -> Params
  *   "s/supply" -> Account (total CRD and STK incl. bonded; nonce unused)
  *   "v/next" -> ValidatorSet V_{h+2}   "vh/" + u64be(h) -> V_h where it changed
- *   "vx/" + pubkey -> Tombstone   "vu/" + u64be(h) + pubkey -> (empty)
+ *   "vx/" + pubkey -> Tombstone (a double sign punished)
+ *   staking and distribution: "vl/" "vk/" "vp/" "dl/" "dv/" "uq/" "uv/" "ud/"
+ *   "rq/" "rv/" "rd/" "s/fees" "s/rewards" "s/community" (docs/staking.md §1,
+ *   state/staking/staking.h)
  *
  * Validator sets (docs/protocol.md 4b): after block h the state holds V_h
  * (signed block h), V_{h+1} (signs the next block: "v/set", with the beacon
- * fields) and V_{h+2} ("v/next"). Evidence in block H changes V_{H+2} only.
+ * fields) and V_{h+2} ("v/next"). Block H sets V_{H+2}: the top
+ * params.max_validators of the power index "vp/" at its end.
  * chain records (not in app_hash) use uppercase prefixes
  *   "B/" + u64be(h) -> Block  "C/" + u64be(h) -> Commit for h
  *   "H/" + hash32 -> u64be(h) "T/" + txhash32 -> TxResult   "M/meta" -> ChainMeta
@@ -94,6 +98,55 @@ int state_validator_history(state *st, uint64_t max_height,
                             int (*cb)(void *ctx, uint64_t height, const Cohort__ValidatorSet *vs),
                             void *ctx);
 
+/* ---- staking and distribution (docs/staking.md), committed reads ----
+ * state_get_validator_info: op's ValidatorInfo; *out: free with
+ * cohort__validator_info__free_unpacked. state_validator_by_pubkey: the
+ * operator of a consensus key. state_get_delegation: del's delegation to
+ * op (free with cohort__delegation__free_unpacked). Each returns 0,
+ * COHORT_ERR_NOT_FOUND or a fatal code (*out NULL on error).
+ * state_delegation_value: what `shares` of v are worth now, in STK base
+ * units. state_pending_reward: the CRD reward delegation d could withdraw
+ * from v now (COHORT_ERR_CORRUPT for a malformed record). Both pure. */
+int state_get_validator_info(state *st, const uint8_t op[20], Cohort__ValidatorInfo **out);
+int state_validator_by_pubkey(state *st, const uint8_t pubkey[32], uint8_t op[20]);
+int state_get_delegation(state *st, const uint8_t del[20], const uint8_t op[20],
+                         Cohort__Delegation **out);
+uint64_t state_delegation_value(const Cohort__ValidatorInfo *v, uint64_t shares);
+int state_pending_reward(const Cohort__ValidatorInfo *v, const Cohort__Delegation *d,
+                         uint64_t *out);
+
+/* The pools and bonded totals of the supply rule (committed): CRD in
+ * s/fees (0 between blocks), s/rewards, s/community; STK in s/gov, in
+ * validators' tokens (bonded) and in delegation unbondings. Reads every
+ * "vl/" and "uq/" record. */
+typedef struct {
+  uint64_t fees, rewards, community, gov, bonded, unbonding;
+} state_pools;
+int state_get_pools(state *st, state_pools *p);
+
+/* The supply rule and the staking invariants, checked over the committed
+ * store by reading every record (docs/staking.md §1 "Supply rule"): CRD
+ * balances + s/escrow + s/fees + s/rewards + s/community = CRD supply; STK
+ * balances + executor stakes and unbonding + task bonds + validator tokens
+ * + delegation unbondings + s/gov = STK supply; each validator's shares =
+ * the sum of its delegations' shares; s/rewards >= everything withdrawable
+ * (pending rewards + commission owed); the power index holds exactly the
+ * bonded validators (not jailed, tokens > 0) at their tokens; every index
+ * key ("dv/", "uv/", "ud/", "rv/", "rd/", "vk/") has its record and back.
+ * For tests and tools: it reads the whole state. Returns 0, or
+ * COHORT_ERR_CORRUPT with eb naming the first rule broken (or a fatal
+ * code). r (may be NULL) receives the totals. */
+typedef struct {
+  uint64_t crd_supply, stk_supply;
+  unsigned __int128 crd_counted, stk_counted;
+  uint64_t fees, rewards, community, gov;
+  uint64_t bonded;             /* sum of validator tokens */
+  uint64_t unbonding;          /* sum of UnbondingDelegation.amount */
+  uint64_t withdrawable;       /* pending rewards + commission owed */
+  size_t validators, delegations;
+} state_audit_report;
+int state_audit(state *st, state_audit_report *r, core_errbuf *eb);
+
 /* The tombstone of a validator punished for a double sign (committed).
  * *out: free with cohort__tombstone__free_unpacked. COHORT_ERR_NOT_FOUND if
  * it was never punished. */
@@ -129,6 +182,9 @@ int state_get_escrow(state *st, uint64_t *crd);
 /* Read-only ordered scan of committed keys with a prefix (for RPC listings;
  * the key layout is at the top of this header and in state_market.c). */
 int state_scan(state *st, const char *prefix, kv_visit_fn cb, void *ctx);
+/* One committed record by its key (malloc'd, caller frees), for readers
+ * that follow a documented key layout; COHORT_ERR_NOT_FOUND if absent. */
+int state_get_raw(state *st, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl);
 int state_scan_n(state *st, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx);
 
 /* 1 if the state has work scheduled at future heights (task windows,
@@ -147,12 +203,24 @@ typedef struct {
 } state_tx_result;
 
 /* Begin executing block `height` (= state_height+1) at header time time_ms,
- * proposed by the validator with ed25519 key `proposer` (fees go to its
- * operator account). Errors: COHORT_ERR_BAD_BLOCK (wrong height, time not
- * after the parent's, unknown proposer), COHORT_ERR_NOMEM. */
+ * proposed by the validator with ed25519 key `proposer` (it must be in
+ * V_height; fees go to the fee pool, docs/staking.md §4). Errors:
+ * COHORT_ERR_BAD_BLOCK (wrong height, time not after the parent's, unknown
+ * proposer), COHORT_ERR_NOMEM. */
 int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
                      const uint8_t proposer[32], state_exec **out,
                      core_errbuf *eb);
+
+/* Who signed the parent: c is the block's last_commit (decoded; NULL at
+ * height 1), already verified against V_{h-1} — state_block_exec checks
+ * it, a proposer passes the commit it stored. Its signers count for
+ * downtime and the fee distribution at the end of the block
+ * (docs/staking.md §3, §4). Call after state_exec_begin, at most once,
+ * before state_exec_finish. Without it every validator of V_{h-1} counts as
+ * signing (for tests that build blocks by hand; a real block always has
+ * it). Errors: COHORT_ERR_INVALID (called twice, a commit of another
+ * height, a signer outside V_{h-1}, NULL above height 1), COHORT_ERR_NOMEM. */
+int state_exec_last_commit(state_exec *x, const Cohort__Commit *c, core_errbuf *eb);
 
 /* Apply the proposer's beacon reveal (header.beacon_reveal, 32 bytes): it
  * must hash to the proposer's current beacon commitment, which it then
@@ -175,13 +243,14 @@ int state_beacon_expected(state *st, const uint8_t pubkey[32], uint8_t out[32], 
 /* Apply one evidence item (serialized DuplicateVoteEvidence, docs/protocol.md
  * 4b) to the block: check it (well formed, valid against the state and the
  * items applied before it in this block, within params.max_block_evidence),
- * then punish: burn the slash, tombstone the offender, take it out of the
- * set for height+2 (or, as the last validator, lower its power), schedule
- * the payment of its remaining stake. Call after state_exec_reveal (if
+ * then punish (docs/staking.md §3): slash the offender and the stake that
+ * left it since the offence, burn it, jail and tombstone it (it leaves the
+ * power index, so the set of height+2 has it no more unless it is the last
+ * validator). Call after state_exec_reveal (if
  * any) and before any tx. Returns 0 (applied), or a non-fatal code saying
  * why the item is not includable — COHORT_ERR_DECODE / _TOO_LARGE (not well
  * formed, or the block already carries params.max_block_evidence items),
- * _INVALID (too old, not a validator at its height, not in the set),
+ * _INVALID (too old, not a validator at its height),
  * _SIGNATURE, _DUPLICATE (already punished) — with nothing changed, or a
  * fatal-band code (this node's failure: abandon the block). A block whose
  * item is refused is invalid (state_block_exec says COHORT_ERR_BAD_BLOCK). */
@@ -231,6 +300,10 @@ size_t state_exec_count(const state_exec *x);
 /* Overlay reads (see uncommitted effects), for the mempool and tests. */
 int state_exec_get_account(state_exec *x, const uint8_t id[20], uint64_t *crd,
                            uint64_t *stk, uint64_t *nonce);
+
+/* 1 if this block set a new V_{h+2} ("v/next" written: the set changes at
+ * height h + 2). */
+int state_exec_changed_validators(const state_exec *x);
 
 /* Call cb(ctx, task_id) for every task this block wrote, in ID order. */
 void state_exec_changed_tasks(const state_exec *x, void (*cb)(void *ctx, const uint8_t id[32]),

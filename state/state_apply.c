@@ -107,6 +107,7 @@ int state_block_exec_known(state *st, const uint8_t *bytes, size_t blen,
              !(b->res = malloc((n ? n : 1) * sizeof *b->res))) {
     rc = COHORT_ERR_NOMEM;
   } else if (!(rc = state_exec_begin(st, h->height, h->time_ms, h->proposer.data, &b->x, eb)) &&
+             !(rc = state_exec_last_commit(b->x, d.last_commit, eb)) &&
              h->beacon_reveal.len == 32) {
     rc = state_exec_reveal(b->x, h->beacon_reveal.data,
                            h->beacon_new_tip.len == 32 ? h->beacon_new_tip.data : NULL, eb);

@@ -4,15 +4,19 @@
  * Order: state_exec_begin -> state_exec_reveal (if the header has one) ->
  * state_exec_evidence for each evidence item (state/staking/) -> begin-of-block work (draws; run lazily before the first tx or at finish)
  * -> state_exec_tx for each tx -> state_exec_finish (end-of-block work:
- * the market's, then the validator sets', app_hash) -> state_commit.
+ * the market's, then docs/staking.md §6: downtime, distribution,
+ * delegation unbondings, the validator sets; app_hash) -> state_commit.
+ * state_exec_last_commit (the signers of the parent) may come anywhere
+ * before state_exec_finish.
  *
  * Inclusion rules (a tx that breaks one makes the block invalid):
  *   size <= params.max_tx_bytes, valid signature for this chain,
  *   nonce == account nonce, fee >= the fee due for its base gas
  *   (proto/market.h, docs/protocol.md "Cost model"), fee <= CRD balance,
  *   and the block's gas, tasks and VM KiB stay within their caps.
- * Then the fee moves to the proposer's operator and the nonce advances,
- * whatever the message does. A message that fails (e.g. transfer of more
+ * Then the fee moves to the fee pool "s/fees" (distributed at the end of
+ * the block, state/distr/) and the nonce advances, whatever the message
+ * does. A message that fails (e.g. transfer of more
  * than the balance, or a fee short of its full gas) is recorded with its
  * error code and changes nothing else. An error of this node (fatal band:
  * no memory, storage) is returned as is and must abort the block here; it
@@ -26,6 +30,8 @@
 #include "core/hash.h"
 #include "proto/market.h"
 #include "state/bank/bank.h"
+#include "state/distr/distr.h"
+#include "state/staking/staking.h"
 #include "state/state_int.h"
 
 int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
@@ -52,9 +58,43 @@ int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
   x->st = st;
   x->height = height;
   x->time_ms = time_ms;
-  memcpy(x->fee_sink, pv->operator_.data, 20);
   memcpy(x->proposer, proposer, 32);
   *out = x;
+  return COHORT_OK;
+}
+
+int state_exec_last_commit(state_exec *x, const Cohort__Commit *c, core_errbuf *eb) {
+  if (x->lc_known || x->finished)
+    return core_errf(eb, COHORT_ERR_INVALID, "the last commit is given once, before the end");
+  if (!c) {
+    if (x->height == 1) return COHORT_OK;
+    return core_errf(eb, COHORT_ERR_INVALID, "block %llu needs its parent's commit",
+                     (unsigned long long)x->height);
+  }
+  if (x->height < 2 || c->height + 1 != x->height)
+    return core_errf(eb, COHORT_ERR_INVALID, "a commit for height %llu is not the last commit "
+                     "of block %llu", (unsigned long long)c->height,
+                     (unsigned long long)x->height);
+  const Cohort__ValidatorSet *vs = state_last_validators(x->st);
+  uint8_t *f = calloc(vs->n_validators ? vs->n_validators : 1, 1);
+  if (!f) return COHORT_ERR_NOMEM;
+  for (size_t i = 0; i < c->n_sigs; i++) {
+    const Cohort__CommitSig *g = c->sigs[i];
+    size_t j = 0;
+    while (j < vs->n_validators &&
+           (g->validator.len != 32 || vs->validators[j]->pubkey.len != 32 ||
+            memcmp(vs->validators[j]->pubkey.data, g->validator.data, 32)))
+      j++;
+    if (j == vs->n_validators) {
+      free(f);
+      return core_errf(eb, COHORT_ERR_INVALID, "the last commit has a signer outside the set "
+                       "of height %llu", (unsigned long long)c->height);
+    }
+    f[j] = 1;
+  }
+  x->lc_signed = f;
+  x->lc_n = vs->n_validators;
+  x->lc_known = 1;
   return COHORT_OK;
 }
 
@@ -155,7 +195,7 @@ out:
 void state_exec_free(state_exec *x) {
   if (!x) return;
   ov_free(&x->ov);
-  if (x->pending) cohort__validator_set__free_unpacked(x->pending, NULL);
+  free(x->lc_signed);
   free(x);
 }
 
@@ -183,6 +223,39 @@ static const char *over_cap(const state_exec *x, const Cohort__Params *p, uint64
   if (kib > p->max_block_vm_kib - (x->blk_vm_kib < p->max_block_vm_kib ? x->blk_vm_kib : p->max_block_vm_kib))
     return "VM memory loaded (params.max_block_vm_kib)";
   return NULL;
+}
+
+/* The message of a tx, by module. */
+static int dispatch(state_exec *x, const tx_t *tx, state_tx_result *res) {
+  switch (tx->body->msg_case) {
+    case COHORT__TX_BODY__MSG_TRANSFER:
+      return bank_exec_transfer(x, tx, res);
+    case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
+    case COHORT__TX_BODY__MSG_UNBOND:
+    case COHORT__TX_BODY__MSG_UPLOAD_BLOB:
+    case COHORT__TX_BODY__MSG_SUBMIT_TASK:
+    case COHORT__TX_BODY__MSG_SUBMIT_JOB:
+    case COHORT__TX_BODY__MSG_COMMIT_RESULT:
+    case COHORT__TX_BODY__MSG_REVEAL_RESULT:
+    case COHORT__TX_BODY__MSG_CHALLENGE:
+    case COHORT__TX_BODY__MSG_DISPUTE_BISECT:
+    case COHORT__TX_BODY__MSG_DISPUTE_SELECT:
+    case COHORT__TX_BODY__MSG_DISPUTE_PROVE:
+      return sx_exec_market(x, tx, res);
+    /* staking and distribution (docs/staking.md §2, §4) */
+    case COHORT__TX_BODY__MSG_CREATE_VALIDATOR:
+    case COHORT__TX_BODY__MSG_EDIT_VALIDATOR:
+    case COHORT__TX_BODY__MSG_DELEGATE:
+    case COHORT__TX_BODY__MSG_UNDELEGATE:
+    case COHORT__TX_BODY__MSG_REDELEGATE:
+    case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS:
+    case COHORT__TX_BODY__MSG_UNJAIL:
+      return sk_exec(x, tx, res);
+    default:
+      res->code = COHORT_ERR_NO_MSG;
+      snprintf(res->log, sizeof res->log, "unknown message");
+      return COHORT_OK;
+  }
 }
 
 int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
@@ -224,7 +297,7 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
    * undoes only the message, while fee and nonce stick. */
   ov_journal_begin(&x->ov);
   if ((rc = bank_put(x, tx->sender, c - b->fee, s, n + 1)) ||
-      (rc = bank_credit(x, x->fee_sink, BANK_CRD, b->fee))) {
+      (rc = bank_pool_credit(x, BANK_POOL_FEES, BANK_CRD, b->fee))) {
     ov_journal_rollback_to(&x->ov, 0);
     ov_journal_end(&x->ov);
     return core_errf(eb, rc, "cannot charge the fee: %s", core_err_str(rc));
@@ -232,28 +305,7 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
   size_t after_fee = x->ov.jn;
   res->fee = b->fee;
   x->tx_tasks = x->tx_vm_kib = 0;
-  switch (b->msg_case) {
-    case COHORT__TX_BODY__MSG_TRANSFER:
-      rc = bank_exec_transfer(x, tx, res);
-      break;
-    case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
-    case COHORT__TX_BODY__MSG_UNBOND:
-    case COHORT__TX_BODY__MSG_UPLOAD_BLOB:
-    case COHORT__TX_BODY__MSG_SUBMIT_TASK:
-    case COHORT__TX_BODY__MSG_SUBMIT_JOB:
-    case COHORT__TX_BODY__MSG_COMMIT_RESULT:
-    case COHORT__TX_BODY__MSG_REVEAL_RESULT:
-    case COHORT__TX_BODY__MSG_CHALLENGE:
-    case COHORT__TX_BODY__MSG_DISPUTE_BISECT:
-    case COHORT__TX_BODY__MSG_DISPUTE_SELECT:
-    case COHORT__TX_BODY__MSG_DISPUTE_PROVE:
-      rc = sx_exec_market(x, tx, res);
-      break;
-    default:
-      res->code = COHORT_ERR_NO_MSG;
-      snprintf(res->log, sizeof res->log, "unknown message");
-      rc = COHORT_OK;
-  }
+  rc = dispatch(x, tx, res);
   if (rc) {
     int rb = ov_journal_rollback_to(&x->ov, 0);
     ov_journal_end(&x->ov);
@@ -291,8 +343,14 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
 
 int state_exec_finish(state_exec *x, uint8_t app_hash[32]) {
   if (x->finished) return COHORT_ERR_INVALID;
+  /* docs/staking.md §6: after the market's end of block, (a) downtime,
+   * (b) distribution, (c) delegation unbondings, (d) governance
+   * deadlines; then the sets; last (e) parameter changes. */
   int rc = ensure_begun(x);
   if (!rc) rc = sx_end_block(x);
+  if (!rc) rc = sk_end_downtime(x);
+  if (!rc) rc = distr_end_block(x);
+  if (!rc) rc = sk_end_unbonding(x);
   if (!rc) rc = sk_end_block(x);
   if (rc) return rc;
   ov_hash(&x->ov, x->st->meta->app_hash.data, x->height, app_hash);
@@ -412,7 +470,7 @@ int state_check_msg(state *st, const tx_t *tx, state_tx_result *res) {
   x->height = st->meta->height + 1;
   x->time_ms = st->meta->last_time_ms + 1;
   x->begun = 1; /* a dry run of the message alone, without the block's draws */
-  int rc = sx_exec_market(x, tx, res);
+  int rc = dispatch(x, tx, res);
   uint64_t gas = base + market_gas_vm(x->tx_vm_kib, p);
   if (gas < base) gas = UINT64_MAX;
   res->gas = gas;
@@ -426,6 +484,12 @@ int state_check_msg(state *st, const tx_t *tx, state_tx_result *res) {
   }
   state_exec_free(x);
   return rc;
+}
+
+int state_exec_changed_validators(const state_exec *x) {
+  const uint8_t *v;
+  size_t vl;
+  return ov_find(&x->ov, (const uint8_t *)KEY_NEXTSET, strlen(KEY_NEXTSET), &v, &vl) && v;
 }
 
 void state_exec_changed_tasks(const state_exec *x, void (*cb)(void *ctx, const uint8_t id[32]),

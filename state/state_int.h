@@ -14,8 +14,8 @@
 /* Validator sets and evidence (docs/protocol.md 4b; state/staking/). */
 #define KEY_NEXTSET "v/next"   /* V_{h+2}: pubkey, operator, power, moniker */
 #define KEY_VALHIST "vh/"      /* + u64be(h) -> V_h where it changed (and h = 1) */
-#define KEY_TOMB "vx/"         /* + pubkey32 -> Tombstone */
-#define KEY_TOMB_DUE "vu/"     /* + u64be(h) + pubkey32 -> empty: tombstone stake paid at h */
+#define KEY_TOMB "vx/"         /* + pubkey32 -> Tombstone (a double sign punished) */
+/* Staking records (vl/ vk/ vp/ dl/ dv/ uq/ uv/ ud/ rq/ rv/ rd/): state/staking/staking.h */
 
 struct state {
   kv_store *kv;
@@ -50,7 +50,6 @@ struct state_exec {
   state *st;
   overlay ov;
   uint64_t height, time_ms;
-  uint8_t fee_sink[20]; /* proposer's operator */
   uint8_t proposer[32];
   size_t n_txs;
   int revealed; /* the header's beacon reveal was applied */
@@ -59,11 +58,14 @@ struct state_exec {
   /* cost accounting: this block's totals, and the tx being executed */
   uint64_t blk_gas, blk_tasks, blk_vm_kib;
   uint64_t tx_tasks, tx_vm_kib; /* set by the market while a message runs */
-  /* evidence (state/staking/): the set P being built for height+2, loaded
-   * from "v/next" at the first evidence; whether it differs from it */
-  Cohort__ValidatorSet *pending;
-  int pending_changed;
   size_t n_evidence;
+  /* the block's last commit (state_exec_last_commit): lc_signed[i] = 1 if
+   * validator i of V_{h-1} (state_last_validators) signed it. lc_known = 0:
+   * not given (height 1, or a caller building blocks by hand): everyone of
+   * V_{h-1} counts as having signed. */
+  uint8_t *lc_signed;
+  size_t lc_n;
+  int lc_known;
 };
 
 int ov_put(overlay *o, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl);
@@ -106,13 +108,12 @@ int sx_put_msg(state_exec *x, const uint8_t *k, size_t kl, const ProtobufCMessag
 int sx_exec_market(state_exec *x, const tx_t *tx, state_tx_result *res);
 int sx_begin_block(state_exec *x);
 int sx_end_block(state_exec *x);
-/* Validator sets and evidence (state/staking/): the end of block (pay the
- * tombstones due, move the sets on: v/set <- v/next <- P, history), run
- * after sx_end_block; the checks of one evidence item against x (rules
- * 5-9 of docs/protocol.md 4b, on a decoded item), giving the offender's
- * index in x->pending. */
+/* Validator sets and evidence (state/staking/): the last step of the end
+ * of block (move the sets on: v/set <- v/next <- P from the power index,
+ * history); the checks of one evidence item against x (rules 5-8 of
+ * docs/protocol.md 4b, on a decoded item). */
 int sk_end_block(state_exec *x);
-int sk_check_evidence(state_exec *x, const evidence_t *e, size_t *idx, core_errbuf *eb);
+int sk_check_evidence(state_exec *x, const evidence_t *e, core_errbuf *eb);
 /* A set with only pubkey, operator, power and moniker (what v/next and vh/
  * hold), packed: *out malloc'd. */
 int sk_pack_stripped(const Cohort__ValidatorSet *vs, uint8_t **out, size_t *len);

@@ -7,7 +7,12 @@
  * submits them from K threads (broadcast_tx, mode sync), and follows the
  * blocks to see when each tx commits. Prints figures; never fails on time.
  *
+ * --msg delegate measures MsgDelegate instead (docs/staking.md: each sender
+ * delegates 1000 STK base units at a time to the devnet's validator): the
+ * staking path, with its reward settlement and power-index rewrite.
+ *
  * usage: bench_tps --bin BUILD/bin [--txs N] [--senders K] [--block-interval MS]
+ *                  [--msg transfer|delegate]
  */
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -58,6 +63,7 @@ typedef struct {
 
 static item *items;
 static size_t n_txs, n_senders;
+static int delegate_mode;
 
 static void *sender(void *arg) {
   size_t k = (size_t)arg;
@@ -103,6 +109,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--txs")) n_txs = strtoul(argv[i + 1], NULL, 10);
     else if (!strcmp(argv[i], "--senders")) n_senders = strtoul(argv[i + 1], NULL, 10);
     else if (!strcmp(argv[i], "--block-interval")) interval = (unsigned)strtoul(argv[i + 1], NULL, 10);
+    else if (!strcmp(argv[i], "--msg")) delegate_mode = !strcmp(argv[i + 1], "delegate");
   }
   if (!bin || !n_txs || !n_senders || n_senders > 256) {
     fprintf(stderr, "usage: bench_tps --bin BUILD/bin [--txs N] [--senders K] [--block-interval MS]\n");
@@ -157,17 +164,21 @@ int main(int argc, char **argv) {
   if (core_keyfile_read(cmd, &dev, &eb)) return 1;
 
   /* 3. Fund the senders (one block), then pre-sign everything. */
-  uint8_t (*ssec)[32] = calloc(n_senders, 32);
-  for (size_t k = 0; k < n_senders; k++) {
+  uint8_t (*ssec)[32] = calloc(n_senders, 32), dev_id[20];
+  core_account_id(dev_id, dev.pub); /* operates the devnet's validator */
+  size_t nfund = delegate_mode ? 2 * n_senders : n_senders;
+  for (size_t f = 0; f < nfund; f++) {
+    size_t k = f % n_senders;
     uint8_t spub[32], id[20];
-    core_schnorr_keygen(ssec[k], spub);
+    if (f < n_senders) core_schnorr_keygen(ssec[k], spub);
+    else core_schnorr_pubkey(spub, ssec[k]);
     core_account_id(id, spub);
     Cohort__MsgTransfer t = COHORT__MSG_TRANSFER__INIT;
     t.to = (ProtobufCBinaryData){20, id};
-    t.token = COHORT__TOKEN__CRD;
-    t.amount = 1000000000000ull;
+    t.token = f < n_senders ? COHORT__TOKEN__CRD : COHORT__TOKEN__STK;
+    t.amount = f < n_senders ? 1000000000000ull : 10000000000ull;
     Cohort__TxBody b = COHORT__TX_BODY__INIT;
-    b.nonce = k;
+    b.nonce = f;
     b.fee = 10000; /* covers a transfer's gas at the default price */
     b.msg_case = COHORT__TX_BODY__MSG_TRANSFER;
     b.transfer = &t;
@@ -177,7 +188,7 @@ int main(int argc, char **argv) {
     char *hex = malloc(2 * len + 1);
     core_hex_encode(hex, raw, len);
     json_decref(call("broadcast_tx", json_pack("{s:s, s:s}", "tx", hex,
-                                               "mode", k + 1 == n_senders ? "commit" : "sync")));
+                                               "mode", f + 1 == nfund ? "commit" : "sync")));
     free(hex);
     free(raw);
   }
@@ -188,11 +199,19 @@ int main(int argc, char **argv) {
     t.to = (ProtobufCBinaryData){20, to};
     t.token = COHORT__TOKEN__CRD;
     t.amount = 1 + i;
+    Cohort__MsgDelegate dm = COHORT__MSG_DELEGATE__INIT;
+    dm.validator = (ProtobufCBinaryData){20, dev_id};
+    dm.amount = 1000;
     Cohort__TxBody b = COHORT__TX_BODY__INIT;
     b.nonce = i / n_senders;
-    b.fee = 10000; /* covers a transfer's gas at the default price */
-    b.msg_case = COHORT__TX_BODY__MSG_TRANSFER;
-    b.transfer = &t;
+    b.fee = 10000; /* covers a transfer's (or a delegation's) gas at the default price */
+    if (delegate_mode) {
+      b.msg_case = COHORT__TX_BODY__MSG_DELEGATE;
+      b.delegate = &dm;
+    } else {
+      b.msg_case = COHORT__TX_BODY__MSG_TRANSFER;
+      b.transfer = &t;
+    }
     uint8_t *raw;
     size_t len;
     tx_build(&raw, &len, &b, chain, ssec[i % n_senders], NULL);
@@ -265,8 +284,8 @@ int main(int argc, char **argv) {
     if (items[i].commit) lat[nl++] = items[i].commit - items[i].submit;
   qsort(lat, nl, sizeof *lat, cmpd);
   double tps = (double)committed / (end - start);
-  printf("bench_tps: %zu signed transfers from %zu senders, block_interval_ms=%u\n", n_txs,
-         n_senders, interval);
+  printf("bench_tps: %zu signed %s from %zu senders, block_interval_ms=%u\n", n_txs,
+         delegate_mode ? "delegations" : "transfers", n_senders, interval);
   printf("  committed            %zu txs in %.2f s over %llu blocks (%.0f txs/block)\n", committed,
          end - start, (unsigned long long)blocks, blocks ? (double)committed / (double)blocks : 0);
   printf("  block interval       %.0f ms (mean, between blocks with txs)\n",

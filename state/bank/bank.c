@@ -99,6 +99,47 @@ int bank_get_escrow(state_exec *x, uint64_t *crd) {
   return rc;
 }
 
+int bank_pool_get(state_exec *x, const char *pool, uint64_t *crd, uint64_t *stk) {
+  int rc;
+  Cohort__Account *a = (Cohort__Account *)sx_get_msg(x, (const uint8_t *)pool, strlen(pool),
+                                                      &cohort__account__descriptor, &rc);
+  *crd = a ? a->crd : 0;
+  *stk = a ? a->stk : 0;
+  if (a) cohort__account__free_unpacked(a, NULL);
+  return rc;
+}
+
+int bank_pool_credit(state_exec *x, const char *pool, int token, uint64_t amt) {
+  if (!amt) return COHORT_OK;
+  return totals(x, pool, 1, token == BANK_CRD ? amt : 0, token == BANK_STK ? amt : 0);
+}
+
+int bank_to_pool(state_exec *x, const uint8_t from[20], const char *pool, int token, uint64_t amt) {
+  if (!amt) return COHORT_OK;
+  int rc = bank_debit(x, from, token, amt);
+  return rc ? rc : bank_pool_credit(x, pool, token, amt);
+}
+
+int bank_from_pool(state_exec *x, const char *pool, const uint8_t to[20], int token, uint64_t amt) {
+  if (!amt) return COHORT_OK;
+  int rc = totals(x, pool, -1, token == BANK_CRD ? amt : 0, token == BANK_STK ? amt : 0);
+  return rc ? rc : bank_credit(x, to, token, amt);
+}
+
+int bank_pool_move(state_exec *x, const char *from, const char *to, int token, uint64_t amt) {
+  if (!amt) return COHORT_OK;
+  int rc = totals(x, from, -1, token == BANK_CRD ? amt : 0, token == BANK_STK ? amt : 0);
+  return rc ? rc : bank_pool_credit(x, to, token, amt);
+}
+
+int bank_escrow_out_fee(state_exec *x, const uint8_t to[20], uint64_t pay, uint64_t fee) {
+  if (fee > pay) return COHORT_ERR_CORRUPT;
+  int rc = bank_escrow_out(x, to, pay - fee);
+  if (!rc && fee) rc = totals(x, KEY_ESCROW, -1, fee, 0);
+  if (!rc) rc = bank_pool_credit(x, BANK_POOL_FEES, BANK_CRD, fee);
+  return rc;
+}
+
 int bank_exec_transfer(state_exec *x, const tx_t *tx, state_tx_result *res) {
   const Cohort__MsgTransfer *t = tx->body->transfer;
   int token = t->token == COHORT__TOKEN__STK ? BANK_STK : BANK_CRD;

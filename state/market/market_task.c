@@ -230,7 +230,10 @@ static int finalize(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
     if (!active(m)) continue;
     uint64_t due = market_seat_cost(m->price_per_msteps, m->price_per_task, t->result->steps);
     uint64_t pay = due > cap ? cap : due;
-    if (!(rc = bank_escrow_out(x, m->executor.data, pay)) &&
+    /* the protocol fee: a share of the payment to the validators
+     * (docs/staking.md §4), through the block's fee pool */
+    uint64_t fee = (uint64_t)((unsigned __int128)pay * mk_params(x)->protocol_fee_bps / 10000);
+    if (!(rc = bank_escrow_out_fee(x, m->executor.data, pay, fee)) &&
         !(rc = core_add_u64(&t->paid, t->paid, pay)) && !(rc = repay_fees(x, t, m)))
       rc = mk_seat_release(x, m->executor.data, id, 1);
   }

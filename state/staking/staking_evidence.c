@@ -1,44 +1,34 @@
 /* state/staking/staking_evidence.c — evidence of double signs: the checks
- * that need the state, and the punishment (docs/protocol.md 4b).
+ * that need the state (docs/protocol.md 4b), and the punishment
+ * (docs/staking.md §3, staking_slash.c).
  *
  * An item of block H is checked against, in this order: the per-block cap;
  * its heights (e < H, H - e <= params.evidence_max_age); the offender's
  * tombstone (overlay, so an earlier item of this block counts); membership
- * in V_e (history) and in the pending set P; both signatures (last: the
- * expensive part). Nothing is written until every check passed; then the
- * writes (burn, tombstone, payment index) are journaled so that a failure
- * of this node leaves the overlay as it was, and only then is P changed in
- * memory (which cannot fail). A refusal is a normal return with a reason;
- * resource errors are returned as they are (fatal band) and never become a
- * refusal — a node short of memory must not call a valid block invalid.
+ * in V_e (history); both signatures (last: the expensive part). Nothing is
+ * written until every check passed; then the writes (the slash of the
+ * offender, its delegators' unbondings and redelegations, the burn, the
+ * jail and the tombstone) are journaled so that a failure of this node
+ * leaves the overlay as it was. The offender leaves the power index, so
+ * the set P built at the end of the block (staking_valset.c) no longer has
+ * it — unless it was the last validator. A refusal is a normal return
+ * with a reason; resource errors are returned as they are (fatal band)
+ * and never become a refusal — a node short of memory must not call a
+ * valid block invalid.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/bank/bank.h"
-#include "state/state_int.h"
+#include "state/staking/staking.h"
 
-static int find_key(const Cohort__ValidatorSet *vs, const uint8_t k[32], size_t *idx) {
+static int find_key(const Cohort__ValidatorSet *vs, const uint8_t k[32]) {
   for (size_t i = 0; i < vs->n_validators; i++)
-    if (vs->validators[i]->pubkey.len == 32 && !memcmp(vs->validators[i]->pubkey.data, k, 32)) {
-      if (idx) *idx = i;
+    if (vs->validators[i]->pubkey.len == 32 && !memcmp(vs->validators[i]->pubkey.data, k, 32))
       return 1;
-    }
   return 0;
 }
 
-static int load_pending(state_exec *x) {
-  if (x->pending) return COHORT_OK;
-  int rc;
-  x->pending = (Cohort__ValidatorSet *)sx_get_msg(x, (const uint8_t *)KEY_NEXTSET,
-                                                  strlen(KEY_NEXTSET),
-                                                  &cohort__validator_set__descriptor, &rc);
-  if (!x->pending) return rc ? rc : COHORT_ERR_CORRUPT;
-  if (x->pending->n_validators == 0) return COHORT_ERR_CORRUPT;
-  return COHORT_OK;
-}
-
-int sk_check_evidence(state_exec *x, const evidence_t *e, size_t *idx, core_errbuf *eb) {
+int sk_check_evidence(state_exec *x, const evidence_t *e, core_errbuf *eb) {
   const Cohort__Params *p = x->st->params;
   const Cohort__Vote *a = e->a;
   uint64_t eh = a->height, H = x->height;
@@ -72,14 +62,11 @@ int sk_check_evidence(state_exec *x, const evidence_t *e, size_t *idx, core_errb
   Cohort__ValidatorSet *ve;
   if ((rc = sk_validators_at(x->st->kv, eh, &ve)))
     return rc == COHORT_ERR_NOT_FOUND ? COHORT_ERR_CORRUPT : rc; /* V_1 is always there */
-  int member = find_key(ve, a->validator.data, NULL);
+  int member = find_key(ve, a->validator.data);
   cohort__validator_set__free_unpacked(ve, NULL);
   if (!member)
     return core_errf(eb, COHORT_ERR_INVALID, "%s.. was not a validator at height %llu", who,
                      (unsigned long long)eh);
-  if ((rc = load_pending(x))) return rc;
-  if (!find_key(x->pending, a->validator.data, idx))
-    return core_errf(eb, COHORT_ERR_INVALID, "%s.. is not in the validator set any more", who);
   core_errbuf veb;
   if (vote_verify(e->a, x->st->meta->chain_id, &veb) ||
       vote_verify(e->b, x->st->meta->chain_id, &veb))
@@ -88,48 +75,16 @@ int sk_check_evidence(state_exec *x, const evidence_t *e, size_t *idx, core_errb
   return COHORT_OK;
 }
 
-/* Punish the offender at x->pending index i for votes at height eh. */
-static int punish(state_exec *x, size_t i, uint64_t eh) {
-  const Cohort__Params *p = x->st->params;
-  Cohort__Validator *v = x->pending->validators[i];
-  if (v->operator_.len != 20 || v->power == 0) return COHORT_ERR_CORRUPT;
-  uint64_t pw = v->power;
-  uint64_t s = (uint64_t)((unsigned __int128)pw * p->slash_double_sign_bps / 10000);
-  int last = x->pending->n_validators == 1;
-  if (last && s > pw - 1) s = pw - 1; /* the chain keeps a validator with power >= 1 */
-  uint64_t rest = last ? 0 : pw - s, release = 0;
-  if (rest && core_add_u64(&release, x->height, p->unbonding_blocks)) return COHORT_ERR_OVERFLOW;
-  Cohort__Tombstone t = COHORT__TOMBSTONE__INIT;
-  t.height = x->height;
-  t.vote_height = eh;
-  t.slashed = s;
-  t.unbonding = rest;
-  t.release_height = release;
-  t.operator_ = v->operator_;
-  uint8_t tk[35] = KEY_TOMB, dk[43] = KEY_TOMB_DUE;
-  memcpy(tk + 3, v->pubkey.data, 32);
-  core_put_u64be(dk + 3, release);
-  memcpy(dk + 11, v->pubkey.data, 32);
+/* Punish the offender for votes at height eh; all or nothing. */
+static int punish(state_exec *x, const uint8_t pubkey[32], uint64_t eh) {
   ov_journal_begin(&x->ov);
-  int rc = bank_burn(x, 0, s);
-  if (!rc) rc = sx_put_msg(x, tk, sizeof tk, &t.base);
-  if (!rc && rest) rc = sx_put(x, dk, sizeof dk, NULL, 0);
+  int rc = sk_punish_double_sign(x, pubkey, eh);
   if (rc) {
     int rb = ov_journal_rollback_to(&x->ov, 0);
     ov_journal_end(&x->ov);
     return rb ? rb : rc;
   }
   ov_journal_end(&x->ov);
-  /* The set for height + 2: nothing below can fail. */
-  if (last) {
-    v->power = pw - s;
-  } else {
-    cohort__validator__free_unpacked(v, NULL);
-    memmove(&x->pending->validators[i], &x->pending->validators[i + 1],
-            (x->pending->n_validators - i - 1) * sizeof *x->pending->validators);
-    x->pending->n_validators--;
-  }
-  if (!last || s) x->pending_changed = 1;
   return COHORT_OK;
 }
 
@@ -139,9 +94,8 @@ int state_exec_evidence(state_exec *x, const uint8_t *bytes, size_t len, core_er
   evidence_t e;
   int rc = evidence_decode(&e, bytes, len, eb);
   if (rc) return rc;
-  size_t i;
-  rc = sk_check_evidence(x, &e, &i, eb);
-  if (!rc && (rc = punish(x, i, e.a->height)))
+  rc = sk_check_evidence(x, &e, eb);
+  if (!rc && (rc = punish(x, e.a->validator.data, e.a->height)))
     rc = core_errf(eb, rc, "cannot apply evidence on this node: %s", core_err_str(rc));
   if (!rc) x->n_evidence++;
   evidence_free(&e);
@@ -182,8 +136,7 @@ static int check_evidence(state *st, const uint8_t *bytes, size_t len, int early
   /* Votes of the height being decided: judged as in the block after it. */
   if (early && e.a->height == x->height) x->height++;
   x->begun = 1;
-  size_t i;
-  rc = sk_check_evidence(x, &e, &i, eb);
+  rc = sk_check_evidence(x, &e, eb);
   evidence_free(&e);
   state_exec_free(x);
   return rc;

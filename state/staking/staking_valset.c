@@ -1,5 +1,6 @@
 /* state/staking/staking_valset.c — validator sets by height (docs/protocol.md
- * 4b): the set history, and the end of a block, where the sets move on.
+ * 4b, docs/staking.md §3 "The set"): the set history, and the end of a
+ * block, where the sets move on.
  *
  * After block h the state holds three sets:
  *   V_{h+1}  "v/set"   signs the next block; carries the beacon fields
@@ -7,18 +8,22 @@
  *   V_h      from the history "vh/" + u64be(h'): the record with the greatest
  *            h' <= h; one is written for h' = 1 (genesis) and whenever
  *            V_{h'} differs from V_{h'-1} (pubkeys and powers, in order).
- * Block H's evidence builds P = V_{H+2} from V_{H+1} (x->pending, in memory
- * while the block executes; staking_evidence.c). At the end of block H:
- * tombstones due at H pay their stake; "v/set" becomes V_{H+1} (beacon
- * fields of validators that were in V_H carried over); "v/next" and
- * "vh/" + u64be(H+2) become P if it differs from V_{H+1}. Nothing here
- * depends on anything but the overlay and the committed store.
+ * At the end of block H, after everything else of the block (staking,
+ * distribution, governance): "v/set" becomes V_{H+1} (beacon fields of
+ * validators that were in V_H carried over; one that enters takes them
+ * from its "vl/" record and starts its downtime count, one that leaves
+ * writes them back there); P = the first params.max_validators entries of
+ * the power index "vp/" (most tokens first, then operator bytewise), each
+ * with power = tokens, or V_{H+1} itself when the index is empty (a chain
+ * is never left without validators); "v/next" and "vh/" + u64be(H+2)
+ * become P if it differs from V_{H+1}. Nothing here depends on anything but
+ * the overlay and the committed store.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "state/bank/bank.h"
-#include "state/state_int.h"
+#include "core/bytes.h"
+#include "state/staking/staking.h"
 
 #define VALSET_MAX (1u << 20)
 
@@ -165,54 +170,6 @@ int state_get_tombstone(state *st, const uint8_t pubkey[32], Cohort__Tombstone *
 
 /* ---- the end of a block ---- */
 
-typedef struct {
-  uint8_t (*keys)[32];
-  size_t n, cap;
-} keylist;
-
-static int collect_due(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  (void)v, (void)vl;
-  keylist *l = ctx;
-  if (kl != 11 + 32) return COHORT_ERR_CORRUPT;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 4;
-    void *p = realloc(l->keys, cap * 32);
-    if (!p) return COHORT_ERR_NOMEM;
-    l->keys = p;
-    l->cap = cap;
-  }
-  memcpy(l->keys[l->n++], k + 11, 32);
-  return 0;
-}
-
-/* Tombstones whose stake is due at this height pay it to their operator. */
-static int pay_due(state_exec *x) {
-  uint8_t pre[11] = KEY_TOMB_DUE;
-  core_put_u64be(pre + 3, x->height);
-  keylist l = {0};
-  int rc = sx_scan(x, pre, sizeof pre, collect_due, &l);
-  for (size_t i = 0; !rc && i < l.n; i++) {
-    uint8_t tk[35] = KEY_TOMB, dk[43];
-    memcpy(tk + 3, l.keys[i], 32);
-    Cohort__Tombstone *t = (Cohort__Tombstone *)sx_get_msg(x, tk, sizeof tk,
-                                                           &cohort__tombstone__descriptor, &rc);
-    if (!t) {
-      if (!rc) rc = COHORT_ERR_CORRUPT;
-      break;
-    }
-    if (t->operator_.len != 20) rc = COHORT_ERR_CORRUPT;
-    if (!rc) rc = bank_credit(x, t->operator_.data, BANK_STK, t->unbonding);
-    t->unbonding = 0;
-    if (!rc) rc = sx_put_msg(x, tk, sizeof tk, &t->base);
-    cohort__tombstone__free_unpacked(t, NULL);
-    memcpy(dk, pre, 11);
-    memcpy(dk + 11, l.keys[i], 32);
-    if (!rc) rc = sx_del(x, dk, sizeof dk);
-  }
-  free(l.keys);
-  return rc;
-}
-
 /* Same pubkeys and powers in the same order (what validators_hash covers). */
 static int same_set(const Cohort__ValidatorSet *a, const Cohort__ValidatorSet *b) {
   if (a->n_validators != b->n_validators) return 0;
@@ -225,9 +182,31 @@ static int same_set(const Cohort__ValidatorSet *a, const Cohort__ValidatorSet *b
   return 1;
 }
 
+static const Cohort__Validator *find_pk(const Cohort__ValidatorSet *vs, const ProtobufCBinaryData *pk) {
+  for (size_t j = 0; j < vs->n_validators; j++) {
+    const Cohort__Validator *c = vs->validators[j];
+    if (c->pubkey.len == pk->len && !memcmp(c->pubkey.data, pk->data, pk->len)) return c;
+  }
+  return NULL;
+}
+
+/* A validator that left the set keeps its beacon fields in "vl/". */
+static int write_back(state_exec *x, const Cohort__Validator *c) {
+  if (c->operator_.len != 20) return COHORT_ERR_CORRUPT;
+  sk_validator v;
+  int rc = sk_validator_load(x, c->operator_.data, &v);
+  if (rc) return rc == COHORT_ERR_NOT_FOUND ? COHORT_ERR_CORRUPT : rc;
+  v.has_tip = c->beacon_tip.len == 32;
+  if (v.has_tip) memcpy(v.beacon_tip, c->beacon_tip.data, 32);
+  v.has_next_tip = c->beacon_next_tip.len == 32;
+  if (v.has_next_tip) memcpy(v.beacon_next_tip, c->beacon_next_tip.data, 32);
+  v.beacon_next_at = c->beacon_next_at;
+  return sk_validator_save(x, &v);
+}
+
 /* "v/set" <- V_{H+1} (= "v/next" as committed), each validator keeping the
  * beacon fields it has in the current "v/set" (the reveal of this block
- * included). */
+ * included); entrants take theirs from "vl/" and start signing at H+1. */
 static int rotate_current(state_exec *x) {
   int rc;
   Cohort__ValidatorSet *cur = (Cohort__ValidatorSet *)sx_get_msg(
@@ -241,53 +220,144 @@ static int rotate_current(state_exec *x) {
   size_t n = nx->n_validators;
   Cohort__Validator *v = calloc(n, sizeof *v);
   Cohort__Validator **vp = calloc(n, sizeof *vp);
-  if (!v || !vp) {
+  sk_validator *ent = calloc(n, sizeof *ent); /* entrants' records */
+  if (!v || !vp || !ent) {
     rc = COHORT_ERR_NOMEM;
     goto out;
   }
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < cur->n_validators && !rc; i++)
+    if (!find_pk(nx, &cur->validators[i]->pubkey)) rc = write_back(x, cur->validators[i]);
+  for (size_t i = 0; i < n && !rc; i++) {
     const Cohort__Validator *s = nx->validators[i];
     cohort__validator__init(&v[i]);
     v[i].pubkey = s->pubkey;
     v[i].operator_ = s->operator_;
     v[i].power = s->power;
     v[i].moniker = s->moniker;
-    v[i].beacon_tip = s->beacon_tip;
-    for (size_t j = 0; j < cur->n_validators; j++) {
-      const Cohort__Validator *c = cur->validators[j];
-      if (c->pubkey.len == s->pubkey.len &&
-          !memcmp(c->pubkey.data, s->pubkey.data, c->pubkey.len)) {
-        v[i].beacon_tip = c->beacon_tip;
-        v[i].beacon_next_tip = c->beacon_next_tip;
-        v[i].beacon_next_at = c->beacon_next_at;
+    const Cohort__Validator *c = find_pk(cur, &s->pubkey);
+    if (c) {
+      v[i].beacon_tip = c->beacon_tip;
+      v[i].beacon_next_tip = c->beacon_next_tip;
+      v[i].beacon_next_at = c->beacon_next_at;
+    } else {
+      sk_validator *e = &ent[i];
+      if (s->operator_.len != 20) {
+        rc = COHORT_ERR_CORRUPT;
         break;
       }
+      if ((rc = sk_validator_load(x, s->operator_.data, e))) {
+        if (rc == COHORT_ERR_NOT_FOUND) rc = COHORT_ERR_CORRUPT;
+        break;
+      }
+      if (e->has_tip) v[i].beacon_tip = (ProtobufCBinaryData){32, e->beacon_tip};
+      if (e->has_next_tip) v[i].beacon_next_tip = (ProtobufCBinaryData){32, e->beacon_next_tip};
+      v[i].beacon_next_at = e->beacon_next_at;
+      e->signing_since = x->height + 1; /* downtime counts from its first height */
+      e->missed_len = 0;
+      e->missed_count = 0;
+      rc = sk_validator_save(x, e);
     }
     vp[i] = &v[i];
   }
-  Cohort__ValidatorSet ns = COHORT__VALIDATOR_SET__INIT;
-  ns.n_validators = n;
-  ns.validators = vp;
-  rc = sx_put_msg(x, (const uint8_t *)KEY_VALSET, strlen(KEY_VALSET), &ns.base);
+  if (!rc) {
+    Cohort__ValidatorSet ns = COHORT__VALIDATOR_SET__INIT;
+    ns.n_validators = n;
+    ns.validators = vp;
+    rc = sx_put_msg(x, (const uint8_t *)KEY_VALSET, strlen(KEY_VALSET), &ns.base);
+  }
 out:
+  free(ent);
   free(vp);
   free(v);
   cohort__validator_set__free_unpacked(cur, NULL);
   return rc;
 }
 
+/* ---- P from the power index ---- */
+
+typedef struct {
+  uint8_t pk[32], op[20];
+  char moniker[SK_MONIKER_MAX + 1];
+  uint64_t power;
+} member;
+
+typedef struct {
+  state_exec *x;
+  member *m;
+  size_t n, max;
+  uint64_t total;
+  int rc;
+} pick_ctx;
+
+static int pick(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
+  (void)val, (void)vl;
+  pick_ctx *c = ctx;
+  if (kl != SK_POW_KEY) {
+    c->rc = COHORT_ERR_CORRUPT;
+    return 1;
+  }
+  sk_validator v;
+  int rc = sk_validator_load(c->x, k + 11, &v);
+  if (rc || !sk_is_bonded(&v) || UINT64_MAX - v.tokens != core_get_u64be(k + 3)) {
+    c->rc = rc && rc != COHORT_ERR_NOT_FOUND ? rc : COHORT_ERR_CORRUPT; /* index out of step */
+    return 1;
+  }
+  /* The set's total power stays below 2^63 (the proposer priorities'
+   * bound); the STK supply is below it (genesis), so this never binds. */
+  if (v.tokens >= (UINT64_C(1) << 63) - c->total) return 1;
+  member *m = &c->m[c->n++];
+  memcpy(m->pk, v.pubkey, 32);
+  memcpy(m->op, v.op, 20);
+  strcpy(m->moniker, v.moniker);
+  m->power = v.tokens;
+  c->total += v.tokens;
+  return c->n >= c->max;
+}
+
 int sk_end_block(state_exec *x) {
-  int rc = pay_due(x);
-  if (!rc) rc = rotate_current(x);
-  if (rc || !x->pending_changed) return rc;
-  uint8_t *b, hk[11] = KEY_VALHIST;
+  int rc = rotate_current(x);
+  if (rc) return rc;
+  size_t max = x->st->params->max_validators;
+  pick_ctx c = {x, calloc(max ? max : 1, sizeof(member)), 0, max, 0, COHORT_OK};
+  Cohort__Validator *v = calloc(max ? max : 1, sizeof *v);
+  Cohort__Validator **vp = calloc(max ? max : 1, sizeof *vp);
+  uint8_t *b = NULL;
+  if (!c.m || !v || !vp) {
+    rc = COHORT_ERR_NOMEM;
+    goto out;
+  }
+  rc = sx_scan(x, (const uint8_t *)SK_POW, 3, pick, &c);
+  if (c.rc) rc = c.rc;
+  if (rc < 0) goto out;
+  rc = COHORT_OK;
+  const Cohort__ValidatorSet *nx = x->st->next_vals; /* V_{H+1} */
+  Cohort__ValidatorSet P = COHORT__VALIDATOR_SET__INIT;
+  for (size_t i = 0; i < c.n; i++) {
+    cohort__validator__init(&v[i]);
+    v[i].pubkey = (ProtobufCBinaryData){32, c.m[i].pk};
+    v[i].operator_ = (ProtobufCBinaryData){20, c.m[i].op};
+    v[i].power = c.m[i].power;
+    v[i].moniker = c.m[i].moniker;
+    vp[i] = &v[i];
+  }
+  P.n_validators = c.n;
+  P.validators = vp;
+  if (c.n == 0 || same_set(&P, nx)) goto out; /* V_{H+2} = V_{H+1}: "v/next" stays */
+  uint8_t hk[11] = KEY_VALHIST;
   size_t bl;
   uint64_t at;
-  if (core_add_u64(&at, x->height, 2)) return COHORT_ERR_CORRUPT;
+  if (core_add_u64(&at, x->height, 2)) {
+    rc = COHORT_ERR_CORRUPT;
+    goto out;
+  }
   core_put_u64be(hk + 3, at);
-  if ((rc = sk_pack_stripped(x->pending, &b, &bl))) return rc;
+  if ((rc = sk_pack_stripped(&P, &b, &bl))) goto out;
   rc = sx_put(x, (const uint8_t *)KEY_NEXTSET, strlen(KEY_NEXTSET), b, bl);
   if (!rc) rc = sx_put(x, hk, sizeof hk, b, bl);
+out:
   free(b);
+  free(vp);
+  free(v);
+  free(c.m);
   return rc;
 }

@@ -17,7 +17,10 @@
 # reveal, blocks..) run through real signed blocks from a state with tasks in
 # every status, invariants checked after each block
 # (tests/fuzz/chain/fuzz_market.c; about 10 exec/s). Its hand-made seeds
-# come from tests/fuzz/chain/fuzz_market_seeds.py.
+# come from tests/fuzz/chain/fuzz_market_seeds.py. fuzz_staking, stateful
+# too: a staking workload per input (delegations, slashes, downtime,
+# rewards) on a four-validator chain, state_audit after every block
+# (tests/fuzz/chain/fuzz_staking.c; about 13 exec/s).
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)

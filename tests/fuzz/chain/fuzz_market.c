@@ -54,8 +54,9 @@
  *   - the replaying store accepts the block and reaches the same app_hash;
  *     at the end of the input both stores hold the same bytes under every key
  *     (tx results and chain records included);
- *   - conservation: sum of CRD balances + escrow = CRD supply; sum of STK
- *     balances + executor stakes + unbonding + validator power = STK supply;
+ *   - conservation: the supply rule (state_audit: CRD balances + escrow +
+ *     fee, reward and community pools = CRD supply; STK balances + executor
+ *     stakes + unbonding + task bonds + validator tokens = STK supply);
  *     supplies never grow, and shrink only by their burns: the STK burned is
  *     the executors' slashed_total (the harness remembers it for records
  *     deleted when nothing was left), the CRD burned the storage fees of the
@@ -1176,15 +1177,15 @@ static void check_invariants(chain *c) {
   s.epoch = get_u64_key(c, "r/capacity");
   s.reveal_load = get_u64_key(c, "r/reveal_load");
 
-  /* Conservation of both tokens. */
+  /* Conservation of both tokens: the supply rule of docs/staking.md §1
+   * (balances, escrow, the fee/reward/community pools, stakes, bonds,
+   * validator tokens) and the staking invariants, by state_audit. */
   uint64_t sc, ss, esc;
   CHECK(!state_get_supply(c->st, &sc, &ss) && !state_get_escrow(c->st, &esc), "supply read");
-  const Cohort__ValidatorSet *vs = state_validators(c->st);
-  for (size_t i = 0; i < vs->n_validators; i++) s.stk += vs->validators[i]->power;
-  CHECK(s.crd + esc == sc, "CRD: balances %llu + escrow %llu != supply %llu",
-        (unsigned long long)s.crd, (unsigned long long)esc, (unsigned long long)sc);
-  CHECK(s.stk == ss, "STK: balances + stakes + unbonding + power = %llu != supply %llu",
-        (unsigned long long)s.stk, (unsigned long long)ss);
+  {
+    core_errbuf aeb;
+    CHECK(!state_audit(c->st, NULL, &aeb), "%s", aeb.msg);
+  }
   /* Tokens only leave the supply by their two burns: slashes and storage fees. */
   if (c == &X.a) { /* records with nothing left are deleted: remember what they were slashed */
     for (int u = 0; u < NU; u++) {
@@ -1840,7 +1841,7 @@ static void world_init(void) {
            "\"max_block_tasks\":12,\"max_block_vm_kib\":400,"
            "\"exec_steps_per_block\":\"1000000\",\"max_task_steps\":\"100000000\","
            "\"commit_blocks\":3,\"reveal_blocks\":3,\"challenge_blocks\":2,"
-           "\"unbonding_blocks\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
+           "\"unbonding_blocks\":5,\"evidence_max_age\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
            "\"window_margin_blocks\":1,\"liveness_jail_blocks\":12,\"retention_blocks\":5,"
            "\"draw_wait_blocks\":4,\"beacon_recommit_delay\":3},"
            "\"accounts\":[%s],"

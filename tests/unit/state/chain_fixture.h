@@ -89,7 +89,7 @@ static void fx_init_params(fixture *f, uint8_t seed, const char *extra_params) {
            "\"params\":{\"max_block_bytes\":4194304,\"max_tx_bytes\":2097152,"
            "\"max_block_txs\":1000,\"min_fee\":\"10\",\"min_executor_stake\":\"1000\","
            "\"commit_blocks\":3,\"reveal_blocks\":3,\"challenge_blocks\":2,\"dispute_bond\":\"100000\","
-           "\"unbonding_blocks\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
+           "\"unbonding_blocks\":5,\"evidence_max_age\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
            "\"window_margin_blocks\":1,\"liveness_jail_blocks\":20,\"retention_blocks\":5,"
            "\"draw_wait_blocks\":10,\"beacon_recommit_delay\":4%s},"
            "\"accounts\":[%s,%s,%s,%s,%s,%s,%s],"
@@ -136,6 +136,16 @@ static int fx_make_block(const fixture *f, state *st, uint8_t **txs, size_t *len
   state_exec *x;
   core_errbuf eb;
   if (state_exec_begin(st, h, t, f->val.pub, &x, &eb)) return -1;
+  if (h > 1) { /* who signed the parent: its stored commit, as a proposer does */
+    uint8_t *pc;
+    size_t pcl;
+    Cohort__Commit *pcd = NULL;
+    if (state_get_commit(st, h - 1, &pc, &pcl) || commit_parse(&pcd, pc, pcl, 1 << 20, &eb) ||
+        state_exec_last_commit(x, pcd, &eb))
+      abort();
+    cohort__commit__free_unpacked(pcd, NULL);
+    free(pc);
+  }
   const uint8_t *new_tip, *reveal = fx_reveal(f, h, &new_tip);
   /* after a withheld reveal the chain wants the link the height skipped:
    * reveal whichever link hashes to what the state expects */
@@ -214,6 +224,40 @@ static int fx_make_block(const fixture *f, state *st, uint8_t **txs, size_t *len
   free(hashes);
   free(res);
   return rc;
+}
+
+/* The supply rule and the staking invariants (state_audit), failing the
+ * test with the rule that broke. */
+#define FX_AUDIT(st)                                                                 \
+  do {                                                                               \
+    core_errbuf aeb_;                                                                \
+    if (state_audit((st), NULL, &aeb_)) fail_msg("state_audit: %s", aeb_.msg);       \
+  } while (0)
+
+/* A pool's CRD ("s/fees", "s/rewards", "s/community"). */
+static __attribute__((unused)) uint64_t fx_pool_crd(state *st, const char *pool) {
+  state_audit_report r;
+  core_errbuf eb;
+  if (state_audit(st, &r, &eb)) {
+    fprintf(stderr, "fx_pool_crd: %s\n", eb.msg);
+    abort();
+  }
+  return !strcmp(pool, "s/fees") ? r.fees : !strcmp(pool, "s/rewards") ? r.rewards : r.community;
+}
+
+/* The reward del could withdraw from its delegation to op now. */
+static __attribute__((unused)) uint64_t fx_pending(state *st, const uint8_t del[20],
+                                                   const uint8_t op[20]) {
+  Cohort__ValidatorInfo *v;
+  Cohort__Delegation *d;
+  uint64_t r = 0;
+  if (state_get_validator_info(st, op, &v)) abort();
+  if (state_get_delegation(st, del, op, &d) == 0) {
+    if (state_pending_reward(v, d, &r)) abort();
+    cohort__delegation__free_unpacked(d, NULL);
+  }
+  cohort__validator_info__free_unpacked(v, NULL);
+  return r;
 }
 
 #endif

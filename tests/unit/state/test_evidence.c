@@ -4,9 +4,10 @@
  * Chains of 4 validators (powers 400/300/200/100) and of 1, built block by
  * block and applied with state_apply_block (the full check: header hashes
  * of V_H and V_{H+1}, the last commit against V_{H-1}, every evidence item).
- * Checked: a valid item slashes, tombstones and removes the offender from
- * V_{H+2} exactly (V_{H+1} still has it), its remaining stake is paid
- * unbonding_blocks later, and every other item is refused as a bad block
+ * Checked: a valid item slashes, jails and tombstones the offender, which
+ * leaves V_{H+2} exactly (V_{H+1} still has it) and keeps its remaining
+ * tokens bonded to its delegators (docs/staking.md §3), and every other
+ * item is refused as a bad block
  * (second copy, forged signature, two validators, same block hash, wrong
  * chain ID, too old, future height, non-validator, over the cap); the
  * supply rule after every block; the same app_hash on a replay into a
@@ -14,7 +15,8 @@
  * a fatal error or the very same result, never a verdict; the proposer's
  * and the pool's entry points; proposer priorities across the removal
  * (rebuilt from the history = advanced block by block); a chain whose
- * validators all double-sign, and a one-validator chain, go on. */
+ * validators all double-sign, and a one-validator chain, go on (the set is
+ * never empty: with no validator left in the power index it stays). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,7 +49,7 @@ void *__wrap_realloc(void *p, size_t n) { return should_fail() ? NULL : __real_r
 
 #define CHAIN "evid-chain-1"
 #define MAXV 4
-#define UNBOND 5
+#define UNBOND 10 /* >= MAX_AGE: a genesis relation */
 #define MAX_AGE 10
 #define MAX_EV 4
 
@@ -259,39 +261,17 @@ static void expect_bad(const efx *f, state *st, const ProtobufCBinaryData *ev, s
                                               pool_code);
 }
 
-/* Supply rule: account STK + power of the newest set (v/next) + stake of
- * tombstones still unbonding = STK supply; account CRD = CRD supply. */
-typedef struct {
-  unsigned __int128 crd, stk;
-} sums;
-static int sum_acc(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  (void)k, (void)kl;
-  sums *s = ctx;
-  uint64_t c, t, n;
-  assert_int_equal(state_decode_account_pub(v, vl, &c, &t, &n), 0);
-  s->crd += c;
-  s->stk += t;
-  return 0;
-}
-static int sum_tomb(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  (void)k;
-  if (kl != 35) return 0;
-  Cohort__Tombstone *t = cohort__tombstone__unpack(NULL, vl, v);
-  assert_non_null(t);
-  ((sums *)ctx)->stk += t->unbonding;
-  cohort__tombstone__free_unpacked(t, NULL);
-  return 0;
-}
+/* Supply rule and staking invariants (state_audit). */
 static void check_supply(state *st) {
-  sums s = {0, 0};
-  assert_int_equal(state_scan(st, "a/", sum_acc, &s), 0);
-  assert_int_equal(state_scan(st, "vx/", sum_tomb, &s), 0);
-  const Cohort__ValidatorSet *nx = state_next_validators(st);
-  for (size_t i = 0; i < nx->n_validators; i++) s.stk += nx->validators[i]->power;
-  uint64_t c, t;
-  assert_int_equal(state_get_supply(st, &c, &t), 0);
-  assert_true(s.crd == c);
-  assert_true(s.stk == t);
+  core_errbuf eb;
+  if (state_audit(st, NULL, &eb)) fail_msg("state_audit: %s", eb.msg);
+}
+
+/* The offender's staking record. */
+static Cohort__ValidatorInfo *vinfo(state *st, const uint8_t op[20]) {
+  Cohort__ValidatorInfo *v;
+  assert_int_equal(state_get_validator_info(st, op, &v), 0);
+  return v;
 }
 
 static uint64_t stk_of(state *st, const uint8_t id[20]) {
@@ -325,10 +305,15 @@ static void test_valid_evidence_slashes_and_removes_at_h_plus_2(void **s) {
   assert_int_equal(t->height, 4);
   assert_int_equal(t->vote_height, 2);
   assert_int_equal(t->slashed, 10);
-  assert_int_equal(t->unbonding, 190);
-  assert_int_equal(t->release_height, 4 + UNBOND);
+  assert_int_equal(t->unbonding, 0); /* nothing is paid out: the tokens stay delegated */
   assert_memory_equal(t->operator_.data, E4.ops[2], 20);
   cohort__tombstone__free_unpacked(t, NULL);
+  Cohort__ValidatorInfo *vi = vinfo(st, E4.ops[2]);
+  assert_int_equal(vi->tokens, 190);
+  assert_int_equal(vi->shares, 200); /* a slash lowers tokens, not shares */
+  assert_true(vi->tombstoned);
+  assert_int_equal(vi->jailed_until, UINT64_MAX);
+  cohort__validator_info__free_unpacked(vi, NULL);
   /* V_5 (signs the next block) still has it, at full power; V_6 does not. */
   uint64_t p;
   assert_true(in_set(state_validators(st), E4.pub[2], &p));
@@ -373,18 +358,13 @@ static void test_valid_evidence_slashes_and_removes_at_h_plus_2(void **s) {
   }
   assert_int_equal(state_validators_at(st, 9, &vs), COHORT_ERR_NOT_FOUND);
   assert_int_equal(state_validators_at(st, 0, &vs), COHORT_ERR_NOT_FOUND);
-  /* The remaining stake is paid at the end of block 4 + UNBOND, not before. */
-  while (state_height(st) < 4 + UNBOND - 1) {
+  /* The slashed stake stays bonded (its delegators may undelegate it);
+   * nothing comes back to the operator's balance. */
+  while (state_height(st) < 3 + MAX_AGE - 1) {
     steps(&E4, st, 1);
     check_supply(st);
   }
   assert_int_equal(stk_of(st, E4.ops[2]), op_stk0);
-  steps(&E4, st, 1);
-  check_supply(st);
-  assert_int_equal(stk_of(st, E4.ops[2]), op_stk0 + 190);
-  assert_int_equal(state_get_tombstone(st, E4.pub[2], &t), 0);
-  assert_int_equal(t->unbonding, 0);
-  cohort__tombstone__free_unpacked(t, NULL);
   expect_bad(&E4, st, &ev2, 1, COHORT_ERR_DUPLICATE); /* still punished once only */
   free(ev.data);
   free(ev2.data);
@@ -563,8 +543,9 @@ static void test_precommit_double_sign_and_two_offenders_in_a_block(void **s) {
   kv_close(kv);
 }
 
-/* Every validator double-signs in one block: three leave, the last stays
- * (slashed) and the chain goes on with it alone. */
+/* Every validator double-signs in one block: all are slashed and
+ * tombstoned, the power index is empty, so the set stays as it was and the
+ * chain goes on (docs/staking.md §3: P is never empty). */
 static void test_all_validators_double_sign(void **s) {
   (void)s;
   kv_store *kv;
@@ -574,18 +555,21 @@ static void test_all_validators_double_sign(void **s) {
   for (int i = 0; i < 4; i++) ev[i] = mk_ev(&E4, i, CHAIN, 2, i % 2);
   core_errbuf eb;
   if (step(&E4, st, ev, 4, &eb)) fail_msg("%s", eb.msg);
+  /* the power index is empty: P = V_{H+1}, the set as it was */
   const Cohort__ValidatorSet *nx = state_next_validators(st);
-  assert_int_equal(nx->n_validators, 1);
-  assert_memory_equal(nx->validators[0]->pubkey.data, E4.pub[3], 32);
-  assert_int_equal(nx->validators[0]->power, 95); /* 100 - 5 */
+  assert_int_equal(nx->n_validators, 4);
+  assert_int_equal(nx->validators[3]->power, 100);
   Cohort__Tombstone *t;
   assert_int_equal(state_get_tombstone(st, E4.pub[3], &t), 0);
   assert_int_equal(t->slashed, 5);
-  assert_int_equal(t->unbonding, 0);
   cohort__tombstone__free_unpacked(t, NULL);
+  Cohort__ValidatorInfo *vi = vinfo(st, E4.ops[3]);
+  assert_int_equal(vi->tokens, 95); /* 100 - 5 */
+  assert_true(vi->tombstoned);
+  cohort__validator_info__free_unpacked(vi, NULL);
   check_supply(st);
   steps(&E4, st, 4);
-  assert_int_equal(state_validators(st)->n_validators, 1);
+  assert_int_equal(state_validators(st)->n_validators, 4);
   check_supply(st);
   /* punished once only: a new double sign of the last one is refused */
   ProtobufCBinaryData again = mk_ev(&E4, 3, CHAIN, 5, 0);
@@ -598,7 +582,7 @@ static void test_all_validators_double_sign(void **s) {
 }
 
 /* A one-validator chain whose validator double-signs, with the whole power
- * as the slash: it keeps power 1 and the chain goes on. */
+ * as the slash: its tokens go, the set keeps it and the chain goes on. */
 static void test_single_validator_chain_does_not_brick(void **s) {
   (void)s;
   efx one;
@@ -610,17 +594,21 @@ static void test_single_validator_chain_does_not_brick(void **s) {
   ProtobufCBinaryData ev = mk_ev(&one, 0, CHAIN, 1, 1);
   core_errbuf eb;
   if (step(&one, st, &ev, 1, &eb)) fail_msg("%s", eb.msg);
-  assert_int_equal(state_next_validators(st)->validators[0]->power, 1);
-  assert_int_equal(state_validators(st)->validators[0]->power, 100);
+  /* all its tokens burned, tombstoned; the set keeps it as it was */
+  assert_int_equal(state_next_validators(st)->validators[0]->power, 100);
+  Cohort__ValidatorInfo *vi = vinfo(st, one.ops[0]);
+  assert_int_equal(vi->tokens, 0);
+  assert_true(vi->tombstoned);
+  cohort__validator_info__free_unpacked(vi, NULL);
   check_supply(st);
   steps(&one, st, 3);
-  assert_int_equal(state_validators(st)->validators[0]->power, 1);
-  assert_int_equal(state_last_validators(st)->validators[0]->power, 1);
+  assert_int_equal(state_validators(st)->validators[0]->power, 100);
+  assert_int_equal(state_last_validators(st)->validators[0]->power, 100);
   check_supply(st);
   cons_prio p;
   assert_int_equal(state_prio_at(st, state_height(st) + 1, &p, &eb), 0);
   assert_int_equal(p.n, 1);
-  assert_int_equal(p.total, 1);
+  assert_int_equal(p.total, 100);
   free(ev.data);
   state_close(st);
   kv_close(kv);

@@ -101,15 +101,6 @@ static void empty_blocks(int n) {
 typedef struct {
   unsigned __int128 crd, stk;
 } sums;
-static int sum_acc(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  (void)k, (void)kl;
-  sums *s = ctx;
-  uint64_t c, t, n;
-  assert_int_equal(state_decode_account_pub(v, vl, &c, &t, &n), 0);
-  s->crd += c;
-  s->stk += t;
-  return 0;
-}
 static int sum_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   (void)k, (void)kl;
   sums *s = ctx;
@@ -122,13 +113,8 @@ static int sum_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, si
 }
 static void check_conservation(void) {
   sums s = {0, 0};
-  assert_int_equal(kv_scan(KV, (const uint8_t *)"a/", 2, sum_acc, &s), 0);
-  assert_int_equal(kv_scan(KV, (const uint8_t *)"e/", 2, sum_exec, &s), 0);
-  uint64_t sc, ss, esc;
-  assert_int_equal(state_get_supply(ST, &sc, &ss), 0);
-  assert_int_equal(state_get_escrow(ST, &esc), 0);
-  assert_true(s.crd + esc == sc);
-  assert_true(s.stk + 100 == ss);
+  assert_int_equal(kv_scan(KV, (const uint8_t *)"e/", 2, sum_exec, &s), 0); /* capacity */
+  FX_AUDIT(ST); /* balances + escrow + pools + stakes + bonds + validator tokens = supply */
 }
 
 static Cohort__Task *task(const uint8_t id[32]) {

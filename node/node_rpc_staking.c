@@ -1,0 +1,381 @@
+/* node/node_rpc_staking.c — the staking and distribution methods of
+ * cohortd (docs/rpc.md "Staking"): validator_get, validator_list,
+ * delegations, rewards, unbondings. They read the committed store by the
+ * key layout of docs/staking.md §1 on the RPC thread (node_int.h: the tip
+ * comes from nr_view; a block may land between two reads of one call, so
+ * an answer may mix two heights — `height` says the earlier). Amounts are
+ * decimal strings of base units. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bech32.h"
+#include "core/bytes.h"
+#include "node/node_int.h"
+
+#define state_height(st) use_nr_height_on_the_rpc_thread
+#define state_validators(st) use_nr_view_on_the_rpc_thread
+
+#define LIST_MAX 1000
+
+static int get_addr(rpc_call *c, json_t *v, const char *name, uint8_t id[20]) {
+  const char *a = json_string_value(v);
+  if (!a || core_addr_decode(id, a)) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "params.%s must be a coh1... address", name);
+    rpc_call_error(c, RPC_INVALID_PARAMS, msg, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+static int get_limit(rpc_call *c, json_t *params, size_t pos, size_t *limit, size_t *offset) {
+  json_t *l = nr_param(params, "limit", pos), *o = nr_param(params, "offset", pos + 1);
+  *limit = 100;
+  *offset = 0;
+  if (l && !json_is_null(l)) {
+    if (!json_is_integer(l) || json_integer_value(l) < 1 || json_integer_value(l) > LIST_MAX) {
+      rpc_call_error(c, RPC_INVALID_PARAMS, "params.limit must be an integer in [1, 1000]", NULL);
+      return -1;
+    }
+    *limit = (size_t)json_integer_value(l);
+  }
+  if (o && !json_is_null(o)) {
+    if (!json_is_integer(o) || json_integer_value(o) < 0) {
+      rpc_call_error(c, RPC_INVALID_PARAMS, "params.offset must be a non-negative integer", NULL);
+      return -1;
+    }
+    *offset = (size_t)json_integer_value(o);
+  }
+  return 0;
+}
+
+static const char *status_of(const Cohort__ValidatorInfo *v) {
+  if (v->tombstoned) return "tombstoned";
+  if (v->jailed_until) return "jailed";
+  return v->tokens ? "bonded" : "empty";
+}
+
+static int in_set(const Cohort__ValidatorSet *vs, const ProtobufCBinaryData *pk) {
+  for (size_t i = 0; vs && i < vs->n_validators; i++)
+    if (vs->validators[i]->pubkey.len == pk->len &&
+        !memcmp(vs->validators[i]->pubkey.data, pk->data, pk->len))
+      return 1;
+  return 0;
+}
+
+/* One validator, as validator_get, validator_list and validators show it.
+ * cur: V_{h+1} (may be NULL). */
+json_t *nr_validator_json(node *n, const Cohort__ValidatorInfo *v, const Cohort__ValidatorSet *cur) {
+  json_t *j = json_object();
+  if (!j || v->operator_.len != 20) return j;
+  uint64_t self = 0;
+  Cohort__Delegation *d;
+  if (state_get_delegation(n->st, v->operator_.data, v->operator_.data, &d) == 0) {
+    self = state_delegation_value(v, d->shares);
+    cohort__delegation__free_unpacked(d, NULL);
+  }
+  json_object_set_new(j, "operator", nr_addrj(v->operator_.data));
+  json_object_set_new(j, "pubkey", nr_hexj(v->pubkey.data, v->pubkey.len));
+  json_object_set_new(j, "moniker", json_string(v->moniker ? v->moniker : ""));
+  json_object_set_new(j, "status", json_string(status_of(v)));
+  json_object_set_new(j, "in_set", json_boolean(in_set(cur, &v->pubkey)));
+  json_object_set_new(j, "tokens", nr_amount(v->tokens));
+  json_object_set_new(j, "shares", nr_amount(v->shares));
+  json_object_set_new(j, "self_bond", nr_amount(self));
+  json_object_set_new(j, "commission_bps", json_integer(v->commission_bps));
+  json_object_set_new(j, "max_commission_bps", json_integer(v->max_commission_bps));
+  json_object_set_new(j, "max_change_bps", json_integer(v->max_change_bps));
+  json_object_set_new(j, "commission_height", json_integer((json_int_t)v->commission_height));
+  json_object_set_new(j, "commission_owed", nr_amount(v->commission_owed));
+  json_object_set_new(j, "jailed", json_boolean(v->jailed_until != 0));
+  json_object_set_new(j, "jailed_until", v->jailed_until == UINT64_MAX
+                                             ? json_null()
+                                             : json_integer((json_int_t)v->jailed_until));
+  json_object_set_new(j, "tombstoned", json_boolean(v->tombstoned));
+  json_object_set_new(j, "missed_blocks", json_integer(v->missed_count));
+  json_object_set_new(j, "signing_since", json_integer((json_int_t)v->signing_since));
+  json_object_set_new(j, "created_height", json_integer((json_int_t)v->created_height));
+  return j;
+}
+
+static Cohort__ValidatorSet *current_set(node *n) {
+  Cohort__ValidatorSet *vs = NULL;
+  if (state_read_validators_at(n->st, nr_height(n) + 1, &vs)) return NULL;
+  return vs;
+}
+
+/* validator_get {operator | pubkey} */
+static void m_validator_get(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"operator", "pubkey", NULL};
+  if (nr_check_names(c, params, names)) return;
+  json_t *ov = nr_param(params, "operator", 0), *pv = nr_param(params, "pubkey", 1);
+  uint8_t op[20];
+  if (ov && !json_is_null(ov)) {
+    if (get_addr(c, ov, "operator", op)) return;
+  } else if (pv && !json_is_null(pv)) {
+    uint8_t pk[32];
+    if (nr_get_hash(c, pv, "pubkey", pk)) return;
+    if (state_validator_by_pubkey(n->st, pk, op)) {
+      rpc_call_error(c, RPC_NOT_FOUND, "no validator has that consensus key", NULL);
+      return;
+    }
+  } else {
+    rpc_call_error(c, RPC_INVALID_PARAMS, "give params.operator (coh1...) or params.pubkey",
+                   NULL);
+    return;
+  }
+  Cohort__ValidatorInfo *v;
+  if (state_get_validator_info(n->st, op, &v)) {
+    rpc_call_error(c, RPC_NOT_FOUND, "not a validator (no CreateValidator from that account)",
+                   NULL);
+    return;
+  }
+  Cohort__ValidatorSet *cur = current_set(n);
+  json_t *r = nr_validator_json(n, v, cur);
+  if (cur) cohort__validator_set__free_unpacked(cur, NULL);
+  cohort__validator_info__free_unpacked(v, NULL);
+  json_object_set_new(r, "height", json_integer((json_int_t)nr_height(n)));
+  rpc_call_reply(c, r);
+}
+
+typedef struct {
+  node *n;
+  json_t *arr;
+  const Cohort__ValidatorSet *cur;
+  size_t skip, limit, seen;
+  int more;
+} list_ctx;
+
+static int list_val(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)k, (void)kl;
+  list_ctx *l = ctx;
+  if (l->seen++ < l->skip) return 0;
+  if (json_array_size(l->arr) >= l->limit) {
+    l->more = 1;
+    return 1;
+  }
+  Cohort__ValidatorInfo *m = cohort__validator_info__unpack(NULL, vl, v);
+  if (!m) return 0;
+  json_array_append_new(l->arr, nr_validator_json(l->n, m, l->cur));
+  cohort__validator_info__free_unpacked(m, NULL);
+  return 0;
+}
+
+/* validator_list {limit?, offset?}: every validator ever created, by
+ * operator. */
+static void m_validator_list(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"limit", "offset", NULL};
+  if (nr_check_names(c, params, names)) return;
+  size_t limit, offset;
+  if (get_limit(c, params, 0, &limit, &offset)) return;
+  Cohort__ValidatorSet *cur = current_set(n);
+  list_ctx l = {n, json_array(), cur, offset, limit, 0, 0};
+  state_scan(n->st, "vl/", list_val, &l);
+  if (cur) cohort__validator_set__free_unpacked(cur, NULL);
+  rpc_call_reply(c, json_pack("{s:o, s:b, s:I}", "validators", l.arr, "more", l.more, "height",
+                              (json_int_t)nr_height(n)));
+}
+
+/* ---- delegations ---- */
+
+typedef struct {
+  node *n;
+  json_t *arr;
+  int by_validator;
+  const uint8_t *fixed;
+  size_t skip, limit, seen;
+  int more;
+  uint64_t total_value, total_pending;
+} del_ctx;
+
+static json_t *delegation_json(node *n, const uint8_t del[20], const uint8_t op[20],
+                               uint64_t *value, uint64_t *pending) {
+  Cohort__ValidatorInfo *v;
+  Cohort__Delegation *d;
+  *value = *pending = 0;
+  if (state_get_validator_info(n->st, op, &v)) return NULL;
+  if (state_get_delegation(n->st, del, op, &d)) {
+    cohort__validator_info__free_unpacked(v, NULL);
+    return NULL;
+  }
+  *value = state_delegation_value(v, d->shares);
+  (void)state_pending_reward(v, d, pending);
+  json_t *j = json_pack("{s:o, s:o, s:s, s:s, s:o, s:o, s:o, s:I}", "delegator", nr_addrj(del),
+                        "validator", nr_addrj(op), "moniker", v->moniker ? v->moniker : "",
+                        "status", status_of(v), "shares", nr_amount(d->shares), "value",
+                        nr_amount(*value), "pending_reward", nr_amount(*pending), "height",
+                        (json_int_t)d->height);
+  cohort__delegation__free_unpacked(d, NULL);
+  cohort__validator_info__free_unpacked(v, NULL);
+  return j;
+}
+
+static int list_del(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
+  (void)val, (void)vl;
+  del_ctx *l = ctx;
+  if (kl != 43) return 0;
+  if (l->seen++ < l->skip) return 0;
+  if (json_array_size(l->arr) >= l->limit) {
+    l->more = 1;
+    return 1;
+  }
+  const uint8_t *del = l->by_validator ? k + 23 : l->fixed, *op = l->by_validator ? l->fixed : k + 23;
+  uint64_t value, pending;
+  json_t *j = delegation_json(l->n, del, op, &value, &pending);
+  if (j) {
+    json_array_append_new(l->arr, j);
+    l->total_value += value;
+    l->total_pending += pending;
+  }
+  return 0;
+}
+
+/* delegations {delegator | validator, limit?, offset?} */
+static void m_delegations(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"delegator", "validator", "limit", "offset", NULL};
+  if (nr_check_names(c, params, names)) return;
+  json_t *dv = nr_param(params, "delegator", 0), *vv = nr_param(params, "validator", 1);
+  int by_del = dv && !json_is_null(dv), by_val = vv && !json_is_null(vv);
+  if (by_del == by_val) {
+    rpc_call_error(c, RPC_INVALID_PARAMS, "give exactly one of params.delegator and "
+                   "params.validator", NULL);
+    return;
+  }
+  uint8_t id[20];
+  if (get_addr(c, by_del ? dv : vv, by_del ? "delegator" : "validator", id)) return;
+  size_t limit, offset;
+  if (get_limit(c, params, 2, &limit, &offset)) return;
+  uint8_t pre[23];
+  memcpy(pre, by_del ? "dl/" : "dv/", 3);
+  memcpy(pre + 3, id, 20);
+  del_ctx l = {n, json_array(), by_val, id, offset, limit, 0, 0, 0, 0};
+  state_scan_n(n->st, pre, sizeof pre, list_del, &l);
+  json_t *r = json_pack("{s:o, s:o, s:o, s:b, s:I}", "delegations", l.arr, "total_value",
+                        nr_amount(l.total_value), "total_pending_reward",
+                        nr_amount(l.total_pending), "more", l.more, "height",
+                        (json_int_t)nr_height(n));
+  json_object_set_new(r, by_del ? "delegator" : "validator", nr_addrj(id));
+  rpc_call_reply(c, r);
+}
+
+/* rewards {delegator}: what it may withdraw now. */
+static void m_rewards(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"delegator", NULL};
+  if (nr_check_names(c, params, names)) return;
+  uint8_t id[20];
+  if (get_addr(c, nr_param(params, "delegator", 0), "delegator", id)) return;
+  uint8_t pre[23] = "dl/";
+  memcpy(pre + 3, id, 20);
+  del_ctx l = {n, json_array(), 0, id, 0, LIST_MAX, 0, 0, 0, 0};
+  state_scan_n(n->st, pre, sizeof pre, list_del, &l);
+  json_t *rw = json_array();
+  size_t i;
+  json_t *e;
+  json_array_foreach(l.arr, i, e) {
+    json_array_append_new(rw, json_pack("{s:O, s:O}", "validator", json_object_get(e, "validator"),
+                                        "reward", json_object_get(e, "pending_reward")));
+  }
+  json_decref(l.arr);
+  uint64_t comm = 0;
+  Cohort__ValidatorInfo *v;
+  int op = state_get_validator_info(n->st, id, &v) == 0;
+  if (op) {
+    comm = v->commission_owed;
+    cohort__validator_info__free_unpacked(v, NULL);
+  }
+  uint64_t total = l.total_pending + comm < comm ? UINT64_MAX : l.total_pending + comm;
+  json_t *r = json_pack("{s:o, s:o, s:o, s:o, s:I}", "delegator", nr_addrj(id), "rewards", rw,
+                        "commission", op ? nr_amount(comm) : json_null(), "total",
+                        nr_amount(total), "height", (json_int_t)nr_height(n));
+  rpc_call_reply(c, r);
+}
+
+/* ---- unbondings ---- */
+
+typedef struct {
+  node *n;
+  json_t *ub, *rd;
+  const uint8_t *del;
+  uint64_t total;
+} ub_ctx;
+
+static int list_ub(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
+  (void)val, (void)vl;
+  ub_ctx *u = ctx;
+  if (kl != 51 || json_array_size(u->ub) >= LIST_MAX) return kl != 51 ? 0 : 1;
+  const uint8_t *op = k + 23;
+  uint64_t rel = core_get_u64be(k + 43);
+  uint8_t qk[52] = "uq/", *v;
+  size_t n;
+  core_put_u64be(qk + 3, rel);
+  qk[11] = 2;
+  memcpy(qk + 12, op, 20);
+  memcpy(qk + 32, u->del, 20);
+  if (state_get_raw(u->n->st, qk, sizeof qk, &v, &n)) return 0;
+  Cohort__UnbondingDelegation *e = cohort__unbonding_delegation__unpack(NULL, n, v);
+  free(v);
+  if (!e) return 0;
+  json_array_append_new(u->ub, json_pack("{s:o, s:o, s:o, s:I, s:I}", "validator", nr_addrj(op),
+                                         "amount", nr_amount(e->amount), "initial",
+                                         nr_amount(e->initial), "height", (json_int_t)e->height,
+                                         "release_height", (json_int_t)rel));
+  u->total += e->amount;
+  cohort__unbonding_delegation__free_unpacked(e, NULL);
+  return 0;
+}
+
+static int list_rd(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
+  (void)val, (void)vl;
+  ub_ctx *u = ctx;
+  if (kl != 71 || json_array_size(u->rd) >= LIST_MAX) return kl != 71 ? 0 : 1;
+  const uint8_t *dst = k + 23, *src = k + 51;
+  uint64_t rel = core_get_u64be(k + 43);
+  uint8_t qk[71] = "rq/", *v;
+  size_t n;
+  core_put_u64be(qk + 3, rel);
+  memcpy(qk + 11, src, 20);
+  memcpy(qk + 31, dst, 20);
+  memcpy(qk + 51, u->del, 20);
+  if (state_get_raw(u->n->st, qk, sizeof qk, &v, &n)) return 0;
+  Cohort__Redelegation *e = cohort__redelegation__unpack(NULL, n, v);
+  free(v);
+  if (!e) return 0;
+  json_array_append_new(u->rd, json_pack("{s:o, s:o, s:o, s:o, s:I, s:I}", "src", nr_addrj(src),
+                                         "dst", nr_addrj(dst), "initial", nr_amount(e->initial),
+                                         "shares_dst", nr_amount(e->shares_dst), "height",
+                                         (json_int_t)e->height, "release_height",
+                                         (json_int_t)rel));
+  cohort__redelegation__free_unpacked(e, NULL);
+  return 0;
+}
+
+/* unbondings {delegator}: its pending unbondings and redelegations. */
+static void m_unbondings(void *ctx, rpc_call *c, json_t *params) {
+  node *n = ctx;
+  static const char *const names[] = {"delegator", NULL};
+  if (nr_check_names(c, params, names)) return;
+  uint8_t id[20];
+  if (get_addr(c, nr_param(params, "delegator", 0), "delegator", id)) return;
+  ub_ctx u = {n, json_array(), json_array(), id, 0};
+  uint8_t pre[23] = "ud/";
+  memcpy(pre + 3, id, 20);
+  state_scan_n(n->st, pre, sizeof pre, list_ub, &u);
+  memcpy(pre, "rd/", 3);
+  state_scan_n(n->st, pre, sizeof pre, list_rd, &u);
+  rpc_call_reply(c, json_pack("{s:o, s:o, s:o, s:o, s:I}", "delegator", nr_addrj(id),
+                              "unbondings", u.ub, "total", nr_amount(u.total), "redelegations",
+                              u.rd, "height", (json_int_t)nr_height(n)));
+}
+
+const rpc_method node_rpc_staking_methods[] = {
+    {"validator_get", m_validator_get, 2},   {"validator_list", m_validator_list, 10},
+    {"delegations", m_delegations, 10},      {"rewards", m_rewards, 10},
+    {"unbondings", m_unbondings, 10},
+};
+const size_t node_rpc_staking_n_methods =
+    sizeof node_rpc_staking_methods / sizeof node_rpc_staking_methods[0];
