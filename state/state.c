@@ -254,6 +254,50 @@ static int add_account(overlay *o, const uint8_t id[20], uint64_t crd, uint64_t 
   return rc;
 }
 
+/* The staking records of a genesis validator (docs/staking.md §1
+ * "Genesis"): "vl/" (tokens = shares = power, commission 0, max commission
+ * and max change 10000, signing since 1, the beacon commitment), "vk/",
+ * "vp/" and the operator's self-delegation "dl/" {shares: power} + "dv/".
+ * The power is STK of the supply no account holds (as in "s/supply"). */
+static int genesis_staking(overlay *o, const genesis_validator *gv) {
+  Cohort__ValidatorInfo vi = COHORT__VALIDATOR_INFO__INIT;
+  vi.operator_ = (ProtobufCBinaryData){20, (uint8_t *)gv->operator_id};
+  vi.pubkey = (ProtobufCBinaryData){32, (uint8_t *)gv->pubkey};
+  vi.moniker = (char *)gv->moniker;
+  vi.max_commission_bps = 10000;
+  vi.max_change_bps = 10000;
+  vi.tokens = vi.shares = gv->power;
+  vi.signing_since = 1;
+  if (gv->has_beacon) vi.beacon_tip = (ProtobufCBinaryData){32, (uint8_t *)gv->beacon_commit};
+  uint8_t k[63];
+  memcpy(k, "vl/", 3);
+  memcpy(k + 3, gv->operator_id, 20);
+  size_t n = cohort__validator_info__get_packed_size(&vi);
+  uint8_t *b = malloc(n ? n : 1);
+  if (!b) return COHORT_ERR_NOMEM;
+  cohort__validator_info__pack(&vi, b);
+  int rc = ov_put(o, k, 23, b, n);
+  free(b);
+  memcpy(k, "vk/", 3);
+  memcpy(k + 3, gv->pubkey, 32);
+  if (!rc) rc = ov_put(o, k, 35, gv->operator_id, 20);
+  memcpy(k, "vp/", 3);
+  core_put_u64be(k + 3, UINT64_MAX - gv->power);
+  memcpy(k + 11, gv->operator_id, 20);
+  if (!rc) rc = ov_put(o, k, 31, (const uint8_t *)"", 0);
+  Cohort__Delegation d = COHORT__DELEGATION__INIT;
+  d.shares = gv->power;
+  uint8_t db[16];
+  size_t dl = cohort__delegation__pack(&d, db);
+  memcpy(k, "dl/", 3);
+  memcpy(k + 3, gv->operator_id, 20);
+  memcpy(k + 23, gv->operator_id, 20);
+  if (!rc) rc = ov_put(o, k, 43, db, dl);
+  memcpy(k, "dv/", 3);
+  if (!rc) rc = ov_put(o, k, 43, (const uint8_t *)"", 0);
+  return rc;
+}
+
 int state_init_genesis(state *st, const genesis *g, core_errbuf *eb) {
   if (st->meta) {
     if (st->meta->genesis_hash.len != 32 || memcmp(st->meta->genesis_hash.data, g->hash, 32))
@@ -288,6 +332,7 @@ int state_init_genesis(state *st, const genesis *g, core_errbuf *eb) {
       vv[i].beacon_tip = (ProtobufCBinaryData){32, (uint8_t *)g->validators[i].beacon_commit};
     vp[i] = &vv[i];
     if (core_add_u64(&sup_stk, sup_stk, g->validators[i].power)) rc = COHORT_ERR_OVERFLOW;
+    if (!rc) rc = genesis_staking(&o, &g->validators[i]);
   }
   vs.n_validators = g->n_validators;
   vs.validators = vp;
@@ -483,7 +528,8 @@ int state_has_scheduled_work(state *st) {
   return kv_scan(st->kv, (const uint8_t *)"d/\x01", 3, stop_first, NULL) == 1 ||
          kv_scan(st->kv, (const uint8_t *)"d/\x02", 3, stop_first, NULL) == 1 ||
          kv_scan(st->kv, (const uint8_t *)"d/\x04", 3, stop_first, NULL) == 1 ||
-         kv_scan(st->kv, (const uint8_t *)"u/", 2, stop_first, NULL) == 1;
+         kv_scan(st->kv, (const uint8_t *)"u/", 2, stop_first, NULL) == 1 ||
+         kv_scan(st->kv, (const uint8_t *)"gq/", 3, stop_first, NULL) == 1; /* governance */
 }
 
 int state_scan(state *st, const char *prefix, kv_visit_fn cb, void *ctx) {

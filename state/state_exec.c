@@ -4,7 +4,8 @@
  * Order: state_exec_begin -> state_exec_reveal (if the header has one) ->
  * state_exec_evidence for each evidence item (state/staking/) -> begin-of-block work (draws; run lazily before the first tx or at finish)
  * -> state_exec_tx for each tx -> state_exec_finish (end-of-block work:
- * the market's, then the validator sets', app_hash) -> state_commit.
+ * the market's, governance deadlines, the validator sets', parameter
+ * changes due, app_hash) -> state_commit.
  *
  * Inclusion rules (a tx that breaks one makes the block invalid):
  *   size <= params.max_tx_bytes, valid signature for this chain,
@@ -26,6 +27,7 @@
 #include "core/hash.h"
 #include "proto/market.h"
 #include "state/bank/bank.h"
+#include "state/gov/gov.h"
 #include "state/state_int.h"
 
 int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
@@ -185,6 +187,38 @@ static const char *over_cap(const state_exec *x, const Cohort__Params *p, uint64
   return NULL;
 }
 
+/* The message dispatch: each message to its module. A failed message is
+ * recorded in res (the caller rolls it back); a returned code is fatal. */
+static int exec_msg(state_exec *x, const tx_t *tx, state_tx_result *res) {
+  switch (tx->body->msg_case) {
+    case COHORT__TX_BODY__MSG_TRANSFER:
+      return bank_exec_transfer(x, tx, res);
+    case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
+    case COHORT__TX_BODY__MSG_UNBOND:
+    case COHORT__TX_BODY__MSG_UPLOAD_BLOB:
+    case COHORT__TX_BODY__MSG_SUBMIT_TASK:
+    case COHORT__TX_BODY__MSG_SUBMIT_JOB:
+    case COHORT__TX_BODY__MSG_COMMIT_RESULT:
+    case COHORT__TX_BODY__MSG_REVEAL_RESULT:
+    case COHORT__TX_BODY__MSG_CHALLENGE:
+    case COHORT__TX_BODY__MSG_DISPUTE_BISECT:
+    case COHORT__TX_BODY__MSG_DISPUTE_SELECT:
+    case COHORT__TX_BODY__MSG_DISPUTE_PROVE:
+      return sx_exec_market(x, tx, res);
+    /* governance (state/gov/) */
+    case COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL:
+      return gov_exec_submit(x, tx, res);
+    case COHORT__TX_BODY__MSG_DEPOSIT:
+      return gov_exec_deposit(x, tx, res);
+    case COHORT__TX_BODY__MSG_VOTE:
+      return gov_exec_vote(x, tx, res);
+    default:
+      res->code = COHORT_ERR_NO_MSG;
+      snprintf(res->log, sizeof res->log, "unknown message");
+      return COHORT_OK;
+  }
+}
+
 int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
                   state_tx_result *res, core_errbuf *eb) {
   const Cohort__Params *p = x->st->params;
@@ -232,28 +266,7 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
   size_t after_fee = x->ov.jn;
   res->fee = b->fee;
   x->tx_tasks = x->tx_vm_kib = 0;
-  switch (b->msg_case) {
-    case COHORT__TX_BODY__MSG_TRANSFER:
-      rc = bank_exec_transfer(x, tx, res);
-      break;
-    case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
-    case COHORT__TX_BODY__MSG_UNBOND:
-    case COHORT__TX_BODY__MSG_UPLOAD_BLOB:
-    case COHORT__TX_BODY__MSG_SUBMIT_TASK:
-    case COHORT__TX_BODY__MSG_SUBMIT_JOB:
-    case COHORT__TX_BODY__MSG_COMMIT_RESULT:
-    case COHORT__TX_BODY__MSG_REVEAL_RESULT:
-    case COHORT__TX_BODY__MSG_CHALLENGE:
-    case COHORT__TX_BODY__MSG_DISPUTE_BISECT:
-    case COHORT__TX_BODY__MSG_DISPUTE_SELECT:
-    case COHORT__TX_BODY__MSG_DISPUTE_PROVE:
-      rc = sx_exec_market(x, tx, res);
-      break;
-    default:
-      res->code = COHORT_ERR_NO_MSG;
-      snprintf(res->log, sizeof res->log, "unknown message");
-      rc = COHORT_OK;
-  }
+  rc = exec_msg(x, tx, res);
   if (rc) {
     int rb = ov_journal_rollback_to(&x->ov, 0);
     ov_journal_end(&x->ov);
@@ -291,9 +304,14 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
 
 int state_exec_finish(state_exec *x, uint8_t app_hash[32]) {
   if (x->finished) return COHORT_ERR_INVALID;
+  /* End of block (docs/staking.md §6): the market's, governance deadlines
+   * (d), the validator sets, and last the parameter changes due (e), so
+   * nothing in this block reads them. */
   int rc = ensure_begun(x);
   if (!rc) rc = sx_end_block(x);
+  if (!rc) rc = gov_end_block(x);
   if (!rc) rc = sk_end_block(x);
+  if (!rc) rc = gov_apply_due(x);
   if (rc) return rc;
   ov_hash(&x->ov, x->st->meta->app_hash.data, x->height, app_hash);
   x->finished = 1;
@@ -412,7 +430,7 @@ int state_check_msg(state *st, const tx_t *tx, state_tx_result *res) {
   x->height = st->meta->height + 1;
   x->time_ms = st->meta->last_time_ms + 1;
   x->begun = 1; /* a dry run of the message alone, without the block's draws */
-  int rc = sx_exec_market(x, tx, res);
+  int rc = exec_msg(x, tx, res);
   uint64_t gas = base + market_gas_vm(x->tx_vm_kib, p);
   if (gas < base) gas = UINT64_MAX;
   res->gas = gas;

@@ -7,6 +7,10 @@
  *          "s/supply" -> Account{crd, stk}: totals of each token ever minted
  *                        minus burned (bonded and escrowed included)
  *          "s/escrow" -> Account{crd}: CRD held for unfinished tasks
+ *          "s/gov" -> Account{stk}: STK held as proposal deposits
+ *          "s/community" -> Account{crd}: the community pool
+ *          (pools: records of the same shape that hold tokens of the
+ *          supply outside every account, docs/staking.md §1)
  * Amount arithmetic is checked: an overflow or an underflow of a total is
  * COHORT_ERR_CORRUPT (it cannot happen unless the state is corrupt), a
  * short balance is COHORT_ERR_FUNDS for the caller to turn into a failed
@@ -35,6 +39,22 @@ int bank_burn(state_exec *x, uint64_t crd, uint64_t stk);
 int bank_escrow_in(state_exec *x, const uint8_t from[20], uint64_t crd);
 int bank_escrow_out(state_exec *x, const uint8_t to[20], uint64_t crd);
 int bank_get_escrow(state_exec *x, uint64_t *crd);
+
+/* Pools (BANK_POOL_*: the key of an Account record holding tokens of the
+ * supply outside every account). bank_pool_get reads one (absent = zeros).
+ * bank_pool_in moves amt of `token` from an account into the pool
+ * (COHORT_ERR_FUNDS, nothing changed, when the balance is short);
+ * bank_pool_out from the pool to an account (COHORT_ERR_FUNDS, nothing
+ * changed, when the pool is short; COHORT_ERR_OVERFLOW when the account
+ * would overflow); bank_pool_burn destroys amt of the pool's tokens (the
+ * supply drops; COHORT_ERR_FUNDS when the pool is short). A zero amount
+ * writes nothing. */
+#define BANK_POOL_GOV "s/gov"
+#define BANK_POOL_COMMUNITY "s/community"
+int bank_pool_get(state_exec *x, const char *pool, uint64_t *crd, uint64_t *stk);
+int bank_pool_in(state_exec *x, const char *pool, const uint8_t from[20], int token, uint64_t amt);
+int bank_pool_out(state_exec *x, const char *pool, const uint8_t to[20], int token, uint64_t amt);
+int bank_pool_burn(state_exec *x, const char *pool, int token, uint64_t amt);
 
 /* The Transfer message. */
 int bank_exec_transfer(state_exec *x, const tx_t *tx, state_tx_result *res);

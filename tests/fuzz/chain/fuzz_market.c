@@ -1181,6 +1181,18 @@ static void check_invariants(chain *c) {
   CHECK(!state_get_supply(c->st, &sc, &ss) && !state_get_escrow(c->st, &esc), "supply read");
   const Cohort__ValidatorSet *vs = state_validators(c->st);
   for (size_t i = 0; i < vs->n_validators; i++) s.stk += vs->validators[i]->power;
+  /* the governance and community pools (docs/staking.md §1 supply rule) */
+  static const char *const pools[] = {"s/gov", "s/community"};
+  for (int i = 0; i < 2; i++) {
+    uint8_t *pv;
+    size_t pl;
+    uint64_t pc, ps;
+    if (kv_get(c->kv, (const uint8_t *)pools[i], strlen(pools[i]), &pv, &pl)) continue;
+    CHECK(!state_decode_account_pub(pv, pl, &pc, &ps, NULL), "pool %s decodes", pools[i]);
+    free(pv);
+    s.crd += pc;
+    s.stk += ps;
+  }
   CHECK(s.crd + esc == sc, "CRD: balances %llu + escrow %llu != supply %llu",
         (unsigned long long)s.crd, (unsigned long long)esc, (unsigned long long)sc);
   CHECK(s.stk == ss, "STK: balances + stakes + unbonding + power = %llu != supply %llu",
