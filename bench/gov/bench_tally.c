@@ -45,18 +45,43 @@ static int flush(kv_store *kv, kv_batch **b) {
   return rc || !*b;
 }
 
-/* Fill kv; build the set. */
+/* Fill kv; build the set. The first nval voters are the validators'
+ * operators (a self-delegation each); every voter delegates to ndel
+ * validators; "vl/" tokens = shares = what is delegated to each. */
 static int fill(kv_store *kv, uint32_t nval, uint32_t nvoters, uint32_t ndel,
                 Cohort__ValidatorSet *set, Cohort__Validator *vv, Cohort__Validator **vp,
                 uint8_t (*ops)[20]) {
   kv_batch *b = kv_batch_new();
-  if (!b) return 1;
+  uint64_t *tok = calloc(nval, sizeof *tok);
+  if (!b || !tok) return 1;
+  for (uint32_t v = 0; v < nval; v++) id_of(ops[v], 1, v);
+  for (uint32_t i = 0; i < nvoters; i++) {
+    uint8_t who[20];
+    if (i < nval) memcpy(who, ops[i], 20);
+    else id_of(who, 2, i);
+    for (uint32_t d = 0; d < ndel; d++) {
+      uint32_t v = (i + d) % nval;
+      uint8_t k[43] = "dl/";
+      memcpy(k + 3, who, 20);
+      memcpy(k + 23, ops[v], 20);
+      Cohort__Delegation dg = COHORT__DELEGATION__INIT;
+      dg.shares = 1000000 + 1000 * d;
+      tok[v] += dg.shares;
+      if (put(b, k, sizeof k, &dg.base)) return 1;
+    }
+    uint8_t k[31] = "gv/";
+    core_put_u64be(k + 3, 1);
+    memcpy(k + 11, who, 20);
+    Cohort__GovVote gv = COHORT__GOV_VOTE__INIT;
+    gv.option = i % 3 ? GOV_YES : 1 + i % 4;
+    gv.height = 5;
+    if (put(b, k, sizeof k, &gv.base)) return 1;
+    if (kv_batch_count(b) > 50000 && flush(kv, &b)) return 1;
+  }
   for (uint32_t v = 0; v < nval; v++) {
-    id_of(ops[v], 1, v);
     Cohort__ValidatorInfo vi = COHORT__VALIDATOR_INFO__INIT;
     vi.operator_ = (ProtobufCBinaryData){20, ops[v]};
-    vi.tokens = 1000000ull * (1 + nvoters);
-    vi.shares = vi.tokens;
+    vi.tokens = vi.shares = tok[v] + 1;
     uint8_t k[23] = "vl/";
     memcpy(k + 3, ops[v], 20);
     if (put(b, k, sizeof k, &vi.base)) return 1;
@@ -67,26 +92,7 @@ static int fill(kv_store *kv, uint32_t nval, uint32_t nvoters, uint32_t ndel,
   }
   set->n_validators = nval;
   set->validators = vp;
-  for (uint32_t i = 0; i < nvoters; i++) {
-    uint8_t who[20];
-    id_of(who, 2, i);
-    for (uint32_t d = 0; d < ndel; d++) {
-      uint8_t k[43] = "dl/";
-      memcpy(k + 3, who, 20);
-      memcpy(k + 23, ops[(i + d) % nval], 20);
-      Cohort__Delegation dg = COHORT__DELEGATION__INIT;
-      dg.shares = 1000 + d;
-      if (put(b, k, sizeof k, &dg.base)) return 1;
-    }
-    uint8_t k[31] = "gv/";
-    core_put_u64be(k + 3, 1);
-    memcpy(k + 11, who, 20);
-    Cohort__GovVote gv = COHORT__GOV_VOTE__INIT;
-    gv.option = 1 + i % 4;
-    gv.height = 5;
-    if (put(b, k, sizeof k, &gv.base)) return 1;
-    if (kv_batch_count(b) > 50000 && flush(kv, &b)) return 1;
-  }
+  free(tok);
   int rc = flush(kv, &b);
   kv_batch_del(b);
   return rc;
