@@ -109,36 +109,23 @@ int bank_pool_get(state_exec *x, const char *pool, uint64_t *crd, uint64_t *stk)
   return rc;
 }
 
-int bank_pool_in(state_exec *x, const char *pool, const uint8_t from[20], int token, uint64_t amt) {
+int bank_to_pool(state_exec *x, const uint8_t from[20], const char *pool, int token, uint64_t amt) {
   if (!amt) return COHORT_OK;
   int rc = bank_debit(x, from, token, amt);
-  if (rc) return rc;
-  return totals(x, pool, 1, token == BANK_CRD ? amt : 0, token == BANK_STK ? amt : 0);
+  return rc ? rc : totals(x, pool, 1, token == BANK_CRD ? amt : 0, token == BANK_STK ? amt : 0);
 }
 
-int bank_pool_out(state_exec *x, const char *pool, const uint8_t to[20], int token, uint64_t amt) {
+int bank_from_pool(state_exec *x, const char *pool, const uint8_t to[20], int token, uint64_t amt) {
   if (!amt) return COHORT_OK;
-  uint64_t c, s, n, have;
-  int rc = bank_pool_get(x, pool, &c, &s);
-  if (rc) return rc;
-  have = token == BANK_STK ? s : c;
-  if (have < amt) return COHORT_ERR_FUNDS;
-  if ((rc = bank_get(x, to, &c, &s, &n))) return rc;
-  if (core_add_u64(&have, token == BANK_STK ? s : c, amt)) return COHORT_ERR_OVERFLOW;
-  if ((rc = totals(x, pool, -1, token == BANK_CRD ? amt : 0, token == BANK_STK ? amt : 0)))
-    return rc;
-  return bank_credit(x, to, token, amt);
+  int rc = totals(x, pool, -1, token == BANK_CRD ? amt : 0, token == BANK_STK ? amt : 0);
+  return rc ? rc : bank_credit(x, to, token, amt);
 }
 
 int bank_pool_burn(state_exec *x, const char *pool, int token, uint64_t amt) {
   if (!amt) return COHORT_OK;
-  uint64_t c, s;
-  int rc = bank_pool_get(x, pool, &c, &s);
-  if (rc) return rc;
-  if ((token == BANK_STK ? s : c) < amt) return COHORT_ERR_FUNDS;
-  uint64_t dc = token == BANK_CRD ? amt : 0, ds = token == BANK_STK ? amt : 0;
-  if ((rc = totals(x, pool, -1, dc, ds))) return rc;
-  return bank_burn(x, dc, ds);
+  uint64_t c = token == BANK_CRD ? amt : 0, s = token == BANK_STK ? amt : 0;
+  int rc = totals(x, pool, -1, c, s);
+  return rc ? rc : bank_burn(x, c, s);
 }
 
 int bank_exec_transfer(state_exec *x, const tx_t *tx, state_tx_result *res) {

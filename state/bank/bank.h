@@ -41,19 +41,22 @@ int bank_escrow_out(state_exec *x, const uint8_t to[20], uint64_t crd);
 int bank_get_escrow(state_exec *x, uint64_t *crd);
 
 /* Pools (BANK_POOL_*: the key of an Account record holding tokens of the
- * supply outside every account). bank_pool_get reads one (absent = zeros).
- * bank_pool_in moves amt of `token` from an account into the pool
- * (COHORT_ERR_FUNDS, nothing changed, when the balance is short);
- * bank_pool_out from the pool to an account (COHORT_ERR_FUNDS, nothing
- * changed, when the pool is short; COHORT_ERR_OVERFLOW when the account
- * would overflow); bank_pool_burn destroys amt of the pool's tokens (the
- * supply drops; COHORT_ERR_FUNDS when the pool is short). A zero amount
- * writes nothing. */
-#define BANK_POOL_GOV "s/gov"
+ * supply outside every account; the names and calls are the staking
+ * branch's, which adds s/fees, s/rewards and moves between pools).
+ * bank_pool_get reads one (absent = zeros). bank_to_pool moves amt of a
+ * token from an account into a pool (COHORT_ERR_FUNDS, nothing changed,
+ * when the balance is short); bank_from_pool pays from a pool to an
+ * account (a pool short of amt is COHORT_ERR_CORRUPT: the state broke the
+ * supply rule; check first where a short pool is a normal outcome, as a
+ * community-pool spend; an account that would overflow is
+ * COHORT_ERR_OVERFLOW); bank_pool_burn destroys amt of a pool's tokens
+ * (the supply drops; short = COHORT_ERR_CORRUPT). A zero amount writes
+ * nothing; a pool at zero is stored as a 0-byte record. */
 #define BANK_POOL_COMMUNITY "s/community"
+#define BANK_POOL_GOV "s/gov"
 int bank_pool_get(state_exec *x, const char *pool, uint64_t *crd, uint64_t *stk);
-int bank_pool_in(state_exec *x, const char *pool, const uint8_t from[20], int token, uint64_t amt);
-int bank_pool_out(state_exec *x, const char *pool, const uint8_t to[20], int token, uint64_t amt);
+int bank_to_pool(state_exec *x, const uint8_t from[20], const char *pool, int token, uint64_t amt);
+int bank_from_pool(state_exec *x, const char *pool, const uint8_t to[20], int token, uint64_t amt);
 int bank_pool_burn(state_exec *x, const char *pool, int token, uint64_t amt);
 
 /* The Transfer message. */

@@ -69,18 +69,18 @@ static int carry_out(state_exec *x, Cohort__GovProposal *p) {
   char why[200];
   if (p->kind == GOV_KIND_SPEND) {
     if (p->recipient.len != 20) return COHORT_ERR_CORRUPT;
-    int rc = bank_pool_out(x, BANK_POOL_COMMUNITY, p->recipient.data, BANK_CRD, p->amount);
-    if (rc == COHORT_ERR_FUNDS || rc == COHORT_ERR_OVERFLOW) {
-      uint64_t c, s;
-      if ((rc = bank_pool_get(x, BANK_POOL_COMMUNITY, &c, &s))) return rc;
-      if (c < p->amount)
-        snprintf(why, sizeof why, "the community pool holds %llu CRD base units, short of the "
-                 "%llu to spend", (unsigned long long)c, (unsigned long long)p->amount);
-      else
-        snprintf(why, sizeof why, "the recipient's CRD balance would overflow");
+    uint64_t pc, ps, c, s, n, sum;
+    int rc = bank_pool_get(x, BANK_POOL_COMMUNITY, &pc, &ps);
+    if (!rc) rc = bank_get(x, p->recipient.data, &c, &s, &n);
+    if (rc) return rc;
+    if (pc < p->amount) {
+      snprintf(why, sizeof why, "the community pool holds %llu CRD base units, short of the "
+               "%llu to spend", (unsigned long long)pc, (unsigned long long)p->amount);
       return fail_passed(p, why);
     }
-    return rc;
+    if (core_add_u64(&sum, c, p->amount)) return fail_passed(p, "the recipient's CRD balance "
+                                                              "would overflow");
+    return bank_from_pool(x, BANK_POOL_COMMUNITY, p->recipient.data, BANK_CRD, p->amount);
   }
   if (p->kind != GOV_KIND_PARAMS) return COHORT_OK; /* text */
   uint64_t a = p->apply_height ? p->apply_height : x->height + 1;

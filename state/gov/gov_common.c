@@ -112,15 +112,15 @@ int gov_settle_deposits(state_exec *x, uint64_t id, int burn) {
     uint8_t k[GOV_AKEY_LEN];
     gov_key_account(k, GOV_KEY_DEPOSIT, id, l.who[i]);
     if (burn) rc = core_add_u64(&burned, burned, l.amt[i]) ? COHORT_ERR_CORRUPT : COHORT_OK;
-    else rc = bank_pool_out(x, BANK_POOL_GOV, l.who[i], BANK_STK, l.amt[i]);
+    else rc = bank_from_pool(x, BANK_POOL_GOV, l.who[i], BANK_STK, l.amt[i]);
     if (!rc) rc = sx_del(x, k, sizeof k);
   }
   if (!rc && burned) rc = bank_pool_burn(x, BANK_POOL_GOV, BANK_STK, burned);
   free(l.who);
   free(l.amt);
-  /* s/gov holds every deposit and balances hold the supply: neither can be
-   * short or overflow in a state that keeps the supply rule */
-  return rc == COHORT_ERR_FUNDS || rc == COHORT_ERR_OVERFLOW ? COHORT_ERR_CORRUPT : rc;
+  /* balances hold at most the supply: a refund cannot overflow one in a
+   * state that keeps the supply rule */
+  return rc == COHORT_ERR_OVERFLOW ? COHORT_ERR_CORRUPT : rc;
 }
 
 /* ---- delegations ---- */

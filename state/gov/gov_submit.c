@@ -42,7 +42,7 @@ static int add_deposit(state_exec *x, uint64_t id, const uint8_t who[20], uint64
 /* The STK moves from the sender to s/gov; a short balance fails the message. */
 static int take_deposit(state_exec *x, const tx_t *tx, uint64_t id, uint64_t amt,
                         state_tx_result *res) {
-  int rc = bank_pool_in(x, BANK_POOL_GOV, tx->sender, BANK_STK, amt);
+  int rc = bank_to_pool(x, tx->sender, BANK_POOL_GOV, BANK_STK, amt);
   if (rc == COHORT_ERR_FUNDS) {
     uint64_t c, s, n;
     if ((rc = bank_get(x, tx->sender, &c, &s, &n))) return rc;
