@@ -79,5 +79,8 @@ int cli_cmd_keys(const cli_ctx *c, int argc, char **argv);
 int cli_cmd_stake(const cli_ctx *c, int argc, char **argv);
 int cli_cmd_transfer(const cli_ctx *c, int argc, char **argv);
 int cli_cmd_query(const cli_ctx *c, const char *cmd, int argc, char **argv);
+/* `cohort gov SUB ...` (argv[0] is SUB) and `cohort params [NAME]` (cli_gov.c). */
+int cli_cmd_gov(const cli_ctx *c, int argc, char **argv);
+int cli_cmd_params(const cli_ctx *c, int argc, char **argv);
 
 #endif

@@ -274,6 +274,45 @@ static const help_entry entries[] = {
     {"stake show", "[ADDR|KEY]", "an account's validator, delegations, rewards and unbondings",
      "  --from KEY           the account to show, when no ADDR|KEY is given (default: dev)\n", NULL,
      "cohort stake show dev"},
+    {"gov", "propose|deposit|vote|show|list ...",
+     "governance: proposals, deposits and votes weighted by bonded STK", NULL, NULL,
+     "cohort gov list"},
+    {"gov propose", "--title TEXT --param NAME=VALUE|--text|--spend",
+     "propose a parameter change, a text, or a community-pool spend",
+     "  --title TEXT         (required) 1 to 140 bytes\n"
+     "  --param NAME=VALUE   (required) one kind of the three: a parameter change; repeat for up\n"
+     "                       to 16 changes (names and bounds: cohort params)\n"
+     "  --text               (required) or a text proposal\n"
+     "  --spend              (required) or a community-pool spend of CRD (with --to, --amount)\n"
+     "  --to ADDR|KEY        with --spend: the recipient\n"
+     "  --amount N           with --spend: CRD base units to pay\n"
+     "  --apply-height H     with --param: the first block to run with the new values (default:\n"
+     "                       the block after the tally; must be beyond the voting period)\n"
+     "  --description TEXT   up to 10000 bytes (default: none)\n"
+     "  --deposit N          STK base units deposited (default: gov_min_deposit, so voting starts\n"
+     "                       at once; at least gov_min_initial_bps of it)\n"
+     FROM,
+     "Waits for the block and prints the proposal's ID. Voting starts once the deposits reach\n"
+     "gov_min_deposit and lasts gov_voting_blocks; a passed change applies at its height\n"
+     "(docs/staking.md \"Passing a parameter change\").\n",
+     "cohort gov propose --param min_fee=2000 --title \"Raise the minimum fee\""},
+    {"gov deposit", "ID AMOUNT", "add STK to a proposal's deposit (in its deposit period)", FROM,
+     "Deposits come back after the vote, unless it ends vetoed or without a quorum (burned).\n",
+     "cohort gov deposit 1 5000000"},
+    {"gov vote", "ID yes|no|abstain|veto", "vote on a proposal in its voting period", FROM,
+     "The voter needs a delegation; its weight is the STK it has bonded to validators of the\n"
+     "set. A validator's operator votes for the validator: its delegators who do not vote\n"
+     "themselves follow it. The last vote counts.\n",
+     "cohort gov vote 1 yes"},
+    {"gov show", "ID", "a proposal: status, deposits, changes, and its (running) tally", NULL,
+     NULL, "cohort gov show 1"},
+    {"gov list", "", "proposals, newest first",
+     "  --status S           deposit, voting, passed, rejected, vetoed, no_quorum, expired or\n"
+     "                       failed\n"
+     "  --limit N            at most N, 1 to 1000 (default: 100)\n",
+     NULL, "cohort gov list --status voting"},
+    {"params", "[NAME]", "the chain parameters in force and the height each took effect", NULL,
+     "With NAME: that parameter's documentation and default too.\n", "cohort params min_fee"},
     {"version", "", "print the version", NULL, NULL, "cohort version"},
 };
 

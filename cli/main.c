@@ -98,6 +98,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "program") || !strcmp(cmd, "executor") || !strcmp(cmd, "task") ||
       !strcmp(cmd, "simulate") || !strcmp(cmd, "job") || !strcmp(cmd, "dispute"))
     return cli_cmd_market(&c, cmd, nrest, rest);
+  if (!strcmp(cmd, "gov")) return cli_cmd_gov(&c, nrest, rest);
+  if (!strcmp(cmd, "params")) return cli_cmd_params(&c, nrest, rest);
   if (!strcmp(cmd, "status") || !strcmp(cmd, "account") || !strcmp(cmd, "block") ||
       !strcmp(cmd, "tx") || !strcmp(cmd, "supply"))
     return cli_cmd_query(&c, cmd, nrest, rest);

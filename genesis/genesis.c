@@ -147,6 +147,10 @@ static int parse_validators(genesis *g, json_t *a, uint64_t sup[2], core_errbuf 
         return core_errf(eb, COHORT_ERR_GENESIS, "%s.pubkey: duplicates validators[%zu]", where, j);
     if (core_addr_decode(v->operator_id, json_string_value(json_object_get(o, "operator"))))
       return core_errf(eb, COHORT_ERR_GENESIS, "%s.operator: must be a coh1... address", where);
+    for (size_t j = 0; j < i; j++) /* one validator per operator (docs/staking.md §1) */
+      if (!memcmp(g->validators[j].operator_id, v->operator_id, 20))
+        return core_errf(eb, COHORT_ERR_GENESIS, "%s.operator: operates validators[%zu] already",
+                         where, j);
     if ((rc = get_amount(o, "power", &v->power, where, 1, eb))) return rc;
     if (v->power == 0) return core_errf(eb, COHORT_ERR_GENESIS, "%s.power: must be > 0", where);
     if (core_add_u64(&sup[1], sup[1], v->power))
@@ -269,14 +273,13 @@ static int put(json_t *obj, const char *key, json_t *val) {
   return val && json_object_set_new(obj, key, val) == 0 ? 0 : -1;
 }
 
-char *genesis_testnet_json(const char *chain_id, uint64_t time_ms,
-                           const genesis_validator *vals, size_t n_vals,
-                           const genesis_account *accs, size_t n_accs) {
+static char *chain_json(const char *chain_id, uint64_t time_ms, const genesis_params *par,
+                        const genesis_validator *vals, size_t n_vals,
+                        const genesis_account *accs, size_t n_accs) {
   if (n_vals == 0) return NULL;
   char t[32];
   genesis_time_format(t, time_ms);
-  genesis_params def;
-  genesis_params_default(&def);
+  genesis_params def = *par;
   json_t *root = json_object(), *acc = json_array(), *va = json_array();
   /* Every parameter, at its default: the file shows the operator each knob. */
   int bad = !root || put(root, "chain_id", json_string(chain_id)) ||
@@ -319,6 +322,14 @@ char *genesis_testnet_json(const char *chain_id, uint64_t time_ms,
   return s;
 }
 
+char *genesis_testnet_json(const char *chain_id, uint64_t time_ms,
+                           const genesis_validator *vals, size_t n_vals,
+                           const genesis_account *accs, size_t n_accs) {
+  genesis_params def;
+  genesis_params_default(&def);
+  return chain_json(chain_id, time_ms, &def, vals, n_vals, accs, n_accs);
+}
+
 char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
                           const uint8_t val_pub[32], const uint8_t dev_id[20],
                           const uint8_t *beacon_commit) {
@@ -331,5 +342,10 @@ char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
     v.has_beacon = 1;
     memcpy(v.beacon_commit, beacon_commit, 32);
   }
-  return genesis_testnet_json(chain_id, time_ms, &v, 1, &a, 1);
+  /* a devnet shows a proposal's whole life in about a minute of blocks */
+  genesis_params p;
+  genesis_params_default(&p);
+  p.gov_deposit_blocks = GENESIS_DEVNET_GOV_DEPOSIT_BLOCKS;
+  p.gov_voting_blocks = GENESIS_DEVNET_GOV_VOTING_BLOCKS;
+  return chain_json(chain_id, time_ms, &p, &v, 1, &a, 1);
 }

@@ -64,8 +64,12 @@ int genesis_load(genesis *g, const char *path, core_errbuf *eb);
 void genesis_free(genesis *g);
 
 /* Write a devnet genesis: one validator (val_pub, operated by and with its
- * power bonded for dev_id) and one funded dev account. Returns malloc'd JSON
- * text. */
+ * power bonded for dev_id) and one funded dev account, every parameter at
+ * its default but the governance periods, which are short
+ * (GENESIS_DEVNET_GOV_*: a proposal's life fits a demo). Returns malloc'd
+ * JSON text. */
+#define GENESIS_DEVNET_GOV_DEPOSIT_BLOCKS 30
+#define GENESIS_DEVNET_GOV_VOTING_BLOCKS 20
 char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
                           const uint8_t val_pub[32], const uint8_t dev_id[20],
                           const uint8_t *beacon_commit /* 32 bytes or NULL */);
@@ -78,7 +82,8 @@ char *genesis_devnet_json(const char *chain_id, uint64_t time_ms,
  * memory, or n_vals == 0). The text parses with genesis_parse when the
  * inputs obey its rules (distinct pubkeys and accounts, power > 0, at most
  * GENESIS_MAX_VALIDATORS); nothing is checked here. genesis_devnet_json is
- * the case of one validator and one account. */
+ * the case of one validator and one account (with short governance
+ * periods). */
 char *genesis_testnet_json(const char *chain_id, uint64_t time_ms,
                            const genesis_validator *vals, size_t n_vals,
                            const genesis_account *accs, size_t n_accs);

@@ -47,6 +47,12 @@ void genesis_param_set(genesis_params *p, const genesis_param_info *row, uint64_
   }
 }
 
+uint64_t genesis_param_max(const char *name) {
+  for (size_t i = 0; i < genesis_param_count; i++)
+    if (!strcmp(genesis_param_table[i].name, name)) return genesis_param_table[i].max;
+  return 0;
+}
+
 /* Room a RevealResult needs besides its output: task ID, claim, salt, proof
  * (416 bytes), signature, key, nonce, fee, framing. Generous on purpose. */
 #define REVEAL_OVERHEAD 4096

@@ -152,6 +152,11 @@ void genesis_params_default(genesis_params *p);
 uint64_t genesis_param_get(const genesis_params *p, const genesis_param_info *row);
 void genesis_param_set(genesis_params *p, const genesis_param_info *row, uint64_t v);
 
+/* The table's upper bound of a parameter (0 if no such row): what any
+ * value in force may reach, e.g. to decode a stored block whose limits
+ * governance has lowered since. */
+uint64_t genesis_param_max(const char *name);
+
 /* Relations between parameters (bounds of each row are checked when it is
  * read). Returns 0 or COHORT_ERR_GENESIS with eb naming the rule. */
 int genesis_params_check(const genesis_params *p, core_errbuf *eb);

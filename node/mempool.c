@@ -35,7 +35,18 @@ struct mempool {
   sender *snd;
   size_t scap, sn;
   uint64_t evicted;
+  uint64_t gas_params[5]; /* the cost model's gas rows the entries' gas was computed with */
 };
+
+/* The parameters a tx's gas depends on (proto/market.h): when governance
+ * changes one, every pending tx's gas is computed again at the next
+ * rebuild, so a tx no block can include is dropped here too. */
+static int gas_params_changed(mempool *mp, const Cohort__Params *p) {
+  uint64_t g[5] = {p->gas_tx, p->gas_tx_byte, p->gas_state_byte, p->gas_task, p->gas_vm_kib};
+  int changed = memcmp(g, mp->gas_params, sizeof g) != 0;
+  memcpy(mp->gas_params, g, sizeof g);
+  return changed;
+}
 
 static ent tomb;
 #define TOMB (&tomb)
@@ -187,6 +198,12 @@ static void spend(const state *st, const tx_t *tx, uint64_t *crd, uint64_t *stk)
     case COHORT__TX_BODY__MSG_UPLOAD_BLOB: /* storage fee, if the blob is new */
       *crd = sat_mul(b->upload_blob->data.len, p->blob_byte_fee);
       break;
+    case COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL: /* the deposit, STK */
+      *stk = b->submit_proposal->deposit;
+      break;
+    case COHORT__TX_BODY__MSG_DEPOSIT:
+      *stk = b->deposit->amount;
+      break;
     default:
       break;
   }
@@ -291,9 +308,12 @@ static size_t rebuild(mempool *mp, state *st) {
   memset(mp->snd, 0, mp->scap * sizeof *mp->snd);
   mp->sn = 0;
   size_t dropped = 0;
+  int regas = gas_params_changed(mp, state_params(st));
   for (ent *e = mp->head, *nx; e; e = nx) {
     nx = e->next;
     sender *s = get_sender(mp, e->tx.sender);
+    uint64_t g;
+    if (regas && !state_tx_gas(st, &e->tx, &g)) e->gas = g;
     if (check(st, s, &e->tx, e->gas, NULL) != COHORT_OK) {
       unlink_list(mp, e);
       free_ent(mp, e);

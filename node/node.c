@@ -39,6 +39,7 @@
 #include "node/node.h"
 #include "node/node_int.h"
 #include "proto/block.h"
+#include "proto/gov.h"
 #include "proto/market.h"
 #include "state/state_prio.h"
 
@@ -602,6 +603,51 @@ static void publish_valset(node *n, uint64_t h) {
   json_t *ev = json_pack("{s:I, s:I, s:s, s:o}", "height", (json_int_t)h, "effective_height",
                          (json_int_t)(h + 2), "total_power", tp, "validators", arr);
   if (ev) rpc_server_publish(n->rpc, "validators", ev); /* stolen */
+/* A proposal this block wrote: its events on the "proposal" topic and in
+ * the log (docs/rpc.md): submitted, voting_started, deposit (a deposit that
+ * did not start the vote), finished (the tally or the expiry, with its
+ * status), applied (a parameter change in force from the next block). */
+typedef struct {
+  node *n;
+  uint64_t h;
+} prop_pub;
+
+static void publish_proposal(void *ctx, uint64_t id) {
+  prop_pub *pp = ctx;
+  node *n = pp->n;
+  uint64_t h = pp->h;
+  Cohort__GovProposal *p;
+  if (state_get_proposal(n->st, id, &p)) return;
+  const char *ev[4];
+  int k = 0;
+  if (p->submit_height == h) ev[k++] = "submitted";
+  if (p->status == GOV_ST_VOTING && p->voting_start == h) ev[k++] = "voting_started";
+  if (p->final_height == h) ev[k++] = "finished";
+  if (p->applied_height == h + 1) ev[k++] = "applied";
+  if (p->status == GOV_ST_FAILED && p->final_height != h) ev[k++] = "finished";
+  if (!k) ev[k++] = "deposit";
+  for (int i = 0; i < k; i++) {
+    if (strcmp(ev[i], "deposit") && strcmp(ev[i], "submitted"))
+      LOGI("gov", "proposal %llu (%s) %s at height %llu: %s%s%s", (unsigned long long)id,
+           gov_kind_name(p->kind), ev[i], (unsigned long long)h, gov_status_name(p->status),
+           p->failed_reason && *p->failed_reason ? ": " : "",
+           p->failed_reason ? p->failed_reason : "");
+    if (!strcmp(ev[i], "applied"))
+      for (size_t j = 0; j < p->n_changes; j++)
+        LOGI("gov", "parameter %s = %llu from height %llu (proposal %llu)", p->changes[j]->name,
+             (unsigned long long)p->changes[j]->value, (unsigned long long)(h + 1),
+             (unsigned long long)id);
+    if (!rpc_server_has_subscribers(n->rpc, "proposal")) continue;
+    json_t *e = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:o}", "id", (json_int_t)id, "event",
+                          ev[i], "kind", gov_kind_name(p->kind), "status",
+                          gov_status_name(p->status), "title", p->title ? p->title : "",
+                          "height", (json_int_t)h, "total_deposit", nr_amount(p->total_deposit));
+    if (!e) continue;
+    if (p->status == GOV_ST_VOTING) json_object_set_new(e, "voting_end", json_integer((json_int_t)p->voting_end));
+    if (p->applied_height) json_object_set_new(e, "applied_height", json_integer((json_int_t)p->applied_height));
+    rpc_server_publish(n->rpc, "proposal", e); /* stolen */
+  }
+  cohort__gov_proposal__free_unpacked(p, NULL);
 }
 
 static int ev_keep(void *ctx, const uint8_t *b, size_t len);
@@ -673,6 +719,8 @@ static void after_commit(node *n, const done_block *d, uint64_t t0, const char *
   if (d->x && rpc_server_has_subscribers(n->rpc, "task"))
     state_exec_changed_tasks(d->x, publish_task, n);
   if (d->x && state_exec_changed_validators(d->x)) publish_valset(n, d->height);
+  prop_pub pp = {n, d->height};
+  if (d->x) state_exec_changed_proposals(d->x, publish_proposal, &pp);
   next_height(n, d->height);
 }
 
@@ -1256,8 +1304,10 @@ static int verify_tip(node *n, core_errbuf *eb) {
                      (unsigned long long)h);
   }
   block_t b;
-  const Cohort__Params *p = state_params(n->st);
-  rc = block_decode(&b, bb, bl, p->max_block_bytes + 65536, p->max_block_txs, eb);
+  /* a stored block, checked when it was committed, under the limits then in
+   * force: governance may have lowered them since (at its very end) */
+  rc = block_decode(&b, bb, bl, genesis_param_max("max_block_bytes") + 65536,
+                    genesis_param_max("max_block_txs"), eb);
   Cohort__Commit *c = rc ? NULL : commit_decode(cb, cl, 1 << 20, eb);
   if (!rc && !c) rc = COHORT_ERR_CORRUPT;
   if (!rc && memcmp(b.hash, state_last_block_hash(n->st), 32))
@@ -1410,7 +1460,8 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   }
   nr_view_refresh(n); /* the RPC thread's first view */
   node_rpc_market_config(&n->cfg);
-  static const char *const topics[] = {"new_block", "tx", "task", "dispute", "validators", NULL};
+  static const char *const topics[] = {"new_block", "tx", "task", "dispute", "validators",
+                                       "proposal", NULL};
   rpc_config rcfg = {.listen = n->cfg.rpc_listen,
                      .max_body_bytes = n->cfg.rpc_max_body_bytes,
                      .max_batch = n->cfg.rpc_max_batch,
@@ -1429,7 +1480,8 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
   rcfg.max_buffer_bytes = n->cfg.rpc_max_buffer_bytes;
   rcfg.write_timeout_ms = n->cfg.rpc_write_timeout_ms;
   rcfg.publish_queue = n->cfg.rpc_publish_queue;
-  size_t n_methods = node_rpc_n_methods + node_rpc_market_n_methods + node_rpc_staking_n_methods;
+  size_t n_methods = node_rpc_n_methods + node_rpc_market_n_methods + node_rpc_staking_n_methods +
+                     node_rpc_gov_n_methods;
   n->methods = malloc(n_methods * sizeof *n->methods);
   if (!n->methods) {
     rc = COHORT_ERR_NOMEM;
@@ -1440,9 +1492,10 @@ int node_run(const char *home, const char *rpc_listen, const char *log_level,
          node_rpc_market_n_methods * sizeof *n->methods);
   memcpy(n->methods + node_rpc_n_methods + node_rpc_market_n_methods, node_rpc_staking_methods,
          node_rpc_staking_n_methods * sizeof *n->methods);
+  memcpy(n->methods + node_rpc_n_methods + node_rpc_market_n_methods + node_rpc_staking_n_methods,
+         node_rpc_gov_methods, node_rpc_gov_n_methods * sizeof *n->methods);
   n->m_start_ms = node_now_ms();
-  if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, n->methods, n_methods, n, eb)))
-    goto out;
+  if ((rc = rpc_server_new(&n->rpc, n->loop, &rcfg, n->methods, n_methods, n, eb))) goto out;
   if ((rc = node_net_start(n, eb))) goto out;
   uv_timer_init(n->loop, &n->timer);
   n->timer.data = n;

@@ -163,6 +163,7 @@ typedef struct node {
   uint64_t sync_best;        /* highest committed height a peer claims */
   uint64_t sync_log_ms, sync_log_h;
   atomic_int catching_up;
+  uint32_t net_max_block, net_max_tx; /* p2p message limits now set (from the params) */
   /* decided at the current height on a block we do not hold */
   int decided;
   uint8_t decided_hash[32];
@@ -303,6 +304,9 @@ json_t *nr_validator_json(node *n, const Cohort__ValidatorInfo *v, const Cohort_
 /* Market methods (node_rpc_market.c). */
 extern const rpc_method node_rpc_market_methods[];
 extern const size_t node_rpc_market_n_methods;
+/* Governance methods (node_rpc_gov.c). */
+extern const rpc_method node_rpc_gov_methods[];
+extern const size_t node_rpc_gov_n_methods;
 extern const rpc_method node_rpc_methods[];
 extern const size_t node_rpc_n_methods;
 char *node_metrics(void *ctx);

@@ -804,10 +804,28 @@ void node_net_tx(node *n, const uint8_t *raw, size_t len, const char *except_pee
   if (n->sw && n->npeers) p2p_broadcast(n->sw, P2P_CH_MEMPOOL, raw, len, except_peer);
 }
 
+/* The message limits that follow the chain's size parameters. */
+static uint32_t blocksync_max(const Cohort__Params *p) { return p->max_block_bytes + (4u << 20); }
+static uint32_t mempool_max(const Cohort__Params *p) { return p->max_tx_bytes + 1024; }
+
 void node_net_committed(node *n, uint64_t h) {
   (void)h;
   n->want_ask_ms = 0;
   for (size_t i = 0; i < n->npeers; i++) peer_reset_bits(&n->peers[i], 0);
+  /* a parameter change (governance) may have moved the block or tx size
+   * limit: the next block's messages must fit the frames we accept */
+  const Cohort__Params *par = state_params(n->st);
+  if (n->sw && (blocksync_max(par) != n->net_max_block || mempool_max(par) != n->net_max_tx)) {
+    n->net_max_block = blocksync_max(par);
+    n->net_max_tx = mempool_max(par);
+    if (p2p_switch_set_max_msg(n->sw, P2P_CH_BLOCKSYNC, n->net_max_block) ||
+        p2p_switch_set_max_msg(n->sw, P2P_CH_MEMPOOL, n->net_max_tx))
+      LOGW(MOD, "cannot set the p2p message limits to %u / %u bytes", n->net_max_block,
+           n->net_max_tx);
+    else
+      LOGI(MOD, "p2p message limits follow the parameters: blocks %u bytes, txs %u bytes",
+           n->net_max_block, n->net_max_tx);
+  }
 }
 
 /* Blocks we need at the current height: the one decided, or those named by
@@ -855,8 +873,8 @@ int node_net_start(node *n, core_errbuf *eb) {
                    .max_inbound = (unsigned)n->cfg.p2p_max_inbound,
                    .max_outbound = (unsigned)n->cfg.p2p_max_outbound};
   pc.max_msg_bytes[P2P_CH_CONSENSUS] = 64 << 10;
-  pc.max_msg_bytes[P2P_CH_BLOCKSYNC] = par->max_block_bytes + (4u << 20);
-  pc.max_msg_bytes[P2P_CH_MEMPOOL] = par->max_tx_bytes + 1024;
+  pc.max_msg_bytes[P2P_CH_BLOCKSYNC] = n->net_max_block = blocksync_max(par);
+  pc.max_msg_bytes[P2P_CH_MEMPOOL] = n->net_max_tx = mempool_max(par);
   pc.max_msg_bytes[P2P_CH_BLOBS] = 64 << 10;
   pc.queue_bytes[P2P_CH_CONSENSUS] = 4 << 20;
   pc.queue_bytes[P2P_CH_BLOCKSYNC] = 4 * (uint64_t)pc.max_msg_bytes[P2P_CH_BLOCKSYNC];

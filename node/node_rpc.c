@@ -23,6 +23,7 @@
 #include "genesis/genesis.h"
 #include "node/node_int.h"
 #include "proto/block.h"
+#include "proto/gov.h"
 
 #define VERSION "0.1.0"
 
@@ -153,6 +154,22 @@ static json_t *tx_json(const uint8_t *raw, size_t len, size_t max) {
     json_object_set_new(msg, "to", nr_addrj(t->to.data));
     json_object_set_new(msg, "token", json_string(tx_token_name(t->token)));
     json_object_set_new(msg, "amount", nr_amount(t->amount));
+  } else if (tx.body->msg_case == COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL) {
+    const Cohort__MsgSubmitProposal *m = tx.body->submit_proposal;
+    json_object_set_new(msg, "kind", json_string(gov_kind_name(m->kind)));
+    json_object_set_new(msg, "title", json_string(m->title ? m->title : ""));
+    json_object_set_new(msg, "deposit", nr_amount(m->deposit));
+    json_t *ch = json_array();
+    for (size_t i = 0; ch && i < m->n_changes; i++)
+      json_array_append_new(ch, json_pack("{s:s, s:o}", "name", m->changes[i]->name, "value",
+                                          nr_amount(m->changes[i]->value)));
+    if (ch) json_object_set_new(msg, "changes", ch);
+  } else if (tx.body->msg_case == COHORT__TX_BODY__MSG_VOTE) {
+    json_object_set_new(msg, "proposal", json_integer((json_int_t)tx.body->vote->proposal));
+    json_object_set_new(msg, "option", json_string(gov_option_name(tx.body->vote->option)));
+  } else if (tx.body->msg_case == COHORT__TX_BODY__MSG_DEPOSIT) {
+    json_object_set_new(msg, "proposal", json_integer((json_int_t)tx.body->deposit->proposal));
+    json_object_set_new(msg, "amount", nr_amount(tx.body->deposit->amount));
   }
   switch (tx.body->msg_case) { /* staking (docs/staking.md §2) */
     case COHORT__TX_BODY__MSG_CREATE_VALIDATOR: {
@@ -212,8 +229,12 @@ static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs, s
                           size_t lim) {
   block_t b;
   core_errbuf eb;
-  const Cohort__Params *p = nr_params(n);
-  if (block_decode(&b, bb, bl, (size_t)p->max_block_bytes + 65536, p->max_block_txs, &eb))
+  (void)n;
+  /* stored blocks, under the limits of their day (governance may have
+   * lowered them since): the table's bounds */
+  size_t max_tx = genesis_param_max("max_tx_bytes");
+  if (block_decode(&b, bb, bl, genesis_param_max("max_block_bytes") + 65536,
+                   genesis_param_max("max_block_txs"), &eb))
     return NULL;
   const Cohort__BlockHeader *h = b.hdr;
   char t[32];
@@ -225,7 +246,7 @@ static json_t *block_json(node *n, const uint8_t *bb, size_t bl, int full_txs, s
     page_bytes += b.blk->txs[i].len;
     end = i + 1;
     if (full_txs) {
-      json_t *tj = tx_json(b.blk->txs[i].data, b.blk->txs[i].len, p->max_tx_bytes);
+      json_t *tj = tx_json(b.blk->txs[i].data, b.blk->txs[i].len, max_tx);
       json_object_set_new(tj, "raw", nr_hexj(b.blk->txs[i].data, b.blk->txs[i].len));
       json_array_append_new(txs, tj);
     } else {
@@ -461,12 +482,13 @@ static void m_tx(void *ctx, rpc_call *c, json_t *params) {
   size_t bl;
   json_t *txj = json_null();
   block_t b;
-  const Cohort__Params *p = nr_params(n);
   if (!state_get_block(n->st, r->height, &bb, &bl)) {
-    if (!block_decode(&b, bb, bl, (size_t)p->max_block_bytes + 65536, p->max_block_txs, NULL)) {
+    if (!block_decode(&b, bb, bl, genesis_param_max("max_block_bytes") + 65536,
+                      genesis_param_max("max_block_txs"), NULL)) {
       if (r->index < b.blk->n_txs) {
         json_decref(txj);
-        txj = tx_json(b.blk->txs[r->index].data, b.blk->txs[r->index].len, p->max_tx_bytes);
+        txj = tx_json(b.blk->txs[r->index].data, b.blk->txs[r->index].len,
+                      genesis_param_max("max_tx_bytes"));
         json_object_set_new(txj, "raw",
                             nr_hexj(b.blk->txs[r->index].data, b.blk->txs[r->index].len));
       }

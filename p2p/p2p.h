@@ -163,6 +163,14 @@ const char *p2p_switch_id(const p2p_switch *sw);
 /* The TCP port the switch listens on, or -1 when it does not listen. */
 int p2p_switch_port(const p2p_switch *sw);
 
+/* Change a channel's largest message at run time (the chain's block or tx
+ * size limit changed by governance): connected peers' reassembly and new
+ * ones use it from their next message; the channel's queue (and the
+ * per-peer total) grow to hold two such messages if they are smaller.
+ * Returns 0, or COHORT_ERR_INVALID (the control channel, an unknown one,
+ * 0, or over P2P_MSG_MAX). Loop thread only. */
+int p2p_switch_set_max_msg(p2p_switch *sw, int channel, uint32_t max_bytes);
+
 /* Queue msg[0..len) (copied) for peer_id on channel. Returns 0, or:
  *   COHORT_ERR_INVALID     channel is P2P_CH_CONTROL or unknown
  *   COHORT_ERR_TOO_LARGE   len over the channel's max_msg_bytes

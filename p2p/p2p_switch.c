@@ -608,6 +608,19 @@ static int add_list(p2p_switch *sw, const char *list, unsigned flags, const char
   return COHORT_OK;
 }
 
+int p2p_switch_set_max_msg(p2p_switch *sw, int ch, uint32_t max) {
+  if (ch <= P2P_CH_CONTROL || ch >= P2P_CH_COUNT || max == 0 || max > P2P_MSG_MAX)
+    return COHORT_ERR_INVALID;
+  sw->max_msg[ch] = max;
+  if (sw->qcap[ch] < 2ull * max) {
+    uint64_t grow = 2ull * max - sw->qcap[ch];
+    sw->qcap[ch] = 2ull * max;
+    sw->peer_qcap += grow;
+  }
+  for (p2p_peer *p = sw->peers; p; p = p->next) p->as.max[ch] = max;
+  return COHORT_OK;
+}
+
 int p2p_switch_new(p2p_switch **out, uv_loop_t *loop, const p2p_config *cfg,
                    const uint8_t identity_sec[64], const p2p_callbacks *cb, void *ctx,
                    core_errbuf *eb) {

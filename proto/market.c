@@ -109,6 +109,16 @@ uint64_t market_gas_base(const Cohort__TxBody *b, size_t tx_len, const Cohort__P
     case COHORT__TX_BODY__MSG_REDELEGATE:
       g = sat_add(g, sat_mul(p->gas_state_byte, MARKET_STATE_REDELEGATE));
       break;
+    case COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL: {
+      /* a proposal stays in the state for ever: its text and changes */
+      const Cohort__MsgSubmitProposal *m = b->submit_proposal;
+      uint64_t bytes = (m->title ? strlen(m->title) : 0) +
+                       (m->description ? strlen(m->description) : 0);
+      for (size_t i = 0; i < m->n_changes; i++)
+        bytes = sat_add(bytes, (m->changes[i]->name ? strlen(m->changes[i]->name) : 0) + 8);
+      g = sat_add(g, sat_mul(p->gas_state_byte, bytes));
+      break;
+    }
     default:
       break;
   }

@@ -49,7 +49,8 @@ uint64_t market_min_commit_blocks(uint64_t max_steps, const Cohort__Params *p);
 /* ---- cost model (docs/protocol.md "Cost model") ----
  * gas = gas_tx + gas_tx_byte * len(tx)               (every tx)
  *     + gas_state_byte * bytes the message keeps     (inline input, output;
- *         the staking records, at the flat sizes below)
+ *         the staking records, at the flat sizes below; a proposal's
+ *         title, description and each change's name + 8)
  *     + gas_task * tasks the message creates         (1, or the job's chunks)
  *     + gas_vm_kib * KiB loaded into VMs             (known at execution:
  *         for each task or chunk, ceil((program + input) / 1024); for an

@@ -8,6 +8,7 @@
 #include "core/hash.h"
 #include "core/keys.h"
 #include "core/parse.h"
+#include "proto/gov.h"
 #include "proto/pbutil.h"
 
 void tx_sign_digest(uint8_t out[32], const char *chain_id,
@@ -20,6 +21,72 @@ void tx_sign_digest(uint8_t out[32], const char *chain_id,
   core_sha256_update(&c, chain_id, n);
   core_sha256_update(&c, body, body_len);
   core_sha256_final(&c, out);
+}
+
+/* Printable UTF-8 (core_text_valid) where newlines are allowed too: a
+ * proposal's description is prose. */
+static int text_lines_valid(const char *s, size_t n) {
+  size_t i = 0;
+  while (i <= n) {
+    const char *nl = memchr(s + i, '\n', n - i);
+    size_t end = nl ? (size_t)(nl - s) : n;
+    if (end > i && !core_text_valid(s + i, end - i)) return 0;
+    if (!nl) break;
+    i = end + 1;
+  }
+  return 1;
+}
+
+/* MsgSubmitProposal's shape (docs/staking.md §5); names, bounds and
+ * relations of the changes are checked against the parameter table and the
+ * state when the message runs (state/gov/gov_params.c). */
+static int check_proposal(const Cohort__MsgSubmitProposal *m, core_errbuf *eb) {
+  if (pb_has_unknown(&m->base))
+    return core_errf(eb, COHORT_ERR_DECODE, "submit_proposal has unknown fields");
+  if (m->kind < GOV_KIND_PARAMS || m->kind > GOV_KIND_SPEND)
+    return core_errf(eb, COHORT_ERR_INVALID, "submit_proposal.kind must be 1 (parameter change), "
+                     "2 (text) or 3 (community-pool spend), got %u", m->kind);
+  size_t tl = m->title ? strlen(m->title) : 0, dl = m->description ? strlen(m->description) : 0;
+  if (tl < 1 || tl > GOV_TITLE_MAX || !core_text_valid(m->title, tl))
+    return core_errf(eb, COHORT_ERR_INVALID, "submit_proposal.title must be 1 to %d bytes of "
+                     "printable UTF-8, got %zu bytes", GOV_TITLE_MAX, tl);
+  if (dl > GOV_DESCRIPTION_MAX || (dl && !text_lines_valid(m->description, dl)))
+    return core_errf(eb, COHORT_ERR_INVALID, "submit_proposal.description must be at most %d "
+                     "bytes of printable UTF-8 (newlines allowed), got %zu bytes",
+                     GOV_DESCRIPTION_MAX, dl);
+  if (m->kind == GOV_KIND_PARAMS) {
+    if (m->n_changes < 1 || m->n_changes > GOV_CHANGES_MAX)
+      return core_errf(eb, COHORT_ERR_INVALID, "submit_proposal: a parameter change carries 1 to "
+                       "%d changes, got %zu", GOV_CHANGES_MAX, m->n_changes);
+    for (size_t i = 0; i < m->n_changes; i++) {
+      const Cohort__ParamChange *c = m->changes[i];
+      if (pb_has_unknown(&c->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "submit_proposal.changes[%zu] has unknown fields",
+                         i);
+      size_t nl = c->name ? strlen(c->name) : 0;
+      if (nl < 1 || nl > GOV_PARAM_NAME_MAX || strspn(c->name, "abcdefghijklmnopqrstuvwxyz0123456789_") != nl)
+        return core_errf(eb, COHORT_ERR_INVALID, "submit_proposal.changes[%zu].name must be 1 to "
+                         "%d bytes of a-z, 0-9 and _ (a parameter's name)", i, GOV_PARAM_NAME_MAX);
+      for (size_t j = 0; j < i; j++)
+        if (!strcmp(m->changes[j]->name, c->name))
+          return core_errf(eb, COHORT_ERR_INVALID, "submit_proposal.changes[%zu]: %s is changed "
+                           "twice (changes[%zu])", i, c->name, j);
+    }
+  } else if (m->n_changes || m->apply_height) {
+    return core_errf(eb, COHORT_ERR_INVALID, "submit_proposal: changes and apply_height belong "
+                     "to a parameter change (kind 1) only");
+  }
+  if (m->kind == GOV_KIND_SPEND) {
+    if (m->recipient.len != 20)
+      return core_errf(eb, COHORT_ERR_ADDRESS, "submit_proposal.recipient must be a 20-byte "
+                       "account ID, got %zu bytes", m->recipient.len);
+    if (m->amount == 0)
+      return core_errf(eb, COHORT_ERR_AMOUNT, "submit_proposal.amount (CRD to spend) must be > 0");
+  } else if (m->recipient.len || m->amount) {
+    return core_errf(eb, COHORT_ERR_INVALID, "submit_proposal: recipient and amount belong to a "
+                     "community-pool spend (kind 3) only");
+  }
+  return COHORT_OK;
 }
 
 static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
@@ -227,6 +294,25 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
       if (pb_has_unknown(&b->unjail->base))
         return core_errf(eb, COHORT_ERR_DECODE, "unjail has unknown fields");
       return COHORT_OK;
+    case COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL:
+      return check_proposal(b->submit_proposal, eb);
+    case COHORT__TX_BODY__MSG_VOTE:
+      if (pb_has_unknown(&b->vote->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "vote has unknown fields");
+      if (b->vote->proposal == 0)
+        return core_errf(eb, COHORT_ERR_INVALID, "vote.proposal must be a proposal ID (>= 1)");
+      if (b->vote->option < GOV_YES || b->vote->option > GOV_VETO)
+        return core_errf(eb, COHORT_ERR_INVALID, "vote.option must be 1 (yes), 2 (no), "
+                         "3 (abstain) or 4 (no with veto), got %u", b->vote->option);
+      return COHORT_OK;
+    case COHORT__TX_BODY__MSG_DEPOSIT:
+      if (pb_has_unknown(&b->deposit->base))
+        return core_errf(eb, COHORT_ERR_DECODE, "deposit has unknown fields");
+      if (b->deposit->proposal == 0)
+        return core_errf(eb, COHORT_ERR_INVALID, "deposit.proposal must be a proposal ID (>= 1)");
+      if (b->deposit->amount == 0)
+        return core_errf(eb, COHORT_ERR_AMOUNT, "deposit.amount must be > 0");
+      return COHORT_OK;
     default:
       return core_errf(eb, COHORT_ERR_NO_MSG,
                        "tx body carries no known message");
@@ -389,6 +475,9 @@ const char *tx_msg_name(const Cohort__TxBody *body) {
     case COHORT__TX_BODY__MSG_REDELEGATE: return "redelegate";
     case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS: return "withdraw_rewards";
     case COHORT__TX_BODY__MSG_UNJAIL: return "unjail";
+    case COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL: return "submit_proposal";
+    case COHORT__TX_BODY__MSG_VOTE: return "vote";
+    case COHORT__TX_BODY__MSG_DEPOSIT: return "deposit";
     default: return "none";
   }
 }

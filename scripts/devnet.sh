@@ -135,6 +135,21 @@ EXEC3_PID=$!
 EXEC_PIDS="$EXEC_PIDS $EXEC3_PID"
 echo "   exec3 serving honestly again: pid $EXEC3_PID"
 echo
+echo "== demo: governance. The dev account (the validator's operator: all the bonded STK) proposes"
+echo "   a higher min_fee and votes yes; the tally comes at the end of the voting period"
+echo "   (gov_voting_blocks: 20 blocks on a devnet) and the chain runs with the new value from the"
+echo "   next block on (docs/governance.md)"
+GOUT=$(cohort --json gov propose --param min_fee=2000 --title "Raise the minimum fee" \
+  --description "make devnet's governance demo")
+GID=$(echo "$GOUT" | sed -n 's/^ *"proposal": *\([0-9]*\).*/\1/p')
+cohort gov vote "$GID" yes | sed 's/^/   /'
+for _ in $(seq 1 120); do
+  cohort --json gov show "$GID" | grep -q '"applied_height": [1-9]\|"status": "\(failed\|rejected\|no_quorum\|vetoed\)"' && break
+  sleep 1
+done
+cohort gov show "$GID" | sed 's/^/   /'
+cohort params min_fee | sed 's/^/   /'
+echo
 if [ "${DEVNET_DEMO_ONLY:-0}" = 1 ]; then
   echo "== demo done; stopping the node (DEVNET_DEMO_ONLY=1)"
   exit 0
@@ -147,6 +162,8 @@ cat <<MSG
      cohort account alice
      cohort task submit --program $GUESTS/wc.elf --input $REPO/README.md --reward 1000000 --wait
      cohort task list
+     cohort gov list            # proposals; docs/governance.md passes a parameter change
+     cohort params              # the parameters in force and since when
      cohort --help              # every command; cohort COMMAND --help for one
    Ctrl-C here stops the node and the executors. Following the log:
 MSG

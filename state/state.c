@@ -500,7 +500,8 @@ int state_has_scheduled_work(state *st) {
          kv_scan(st->kv, (const uint8_t *)"d/\x02", 3, stop_first, NULL) == 1 ||
          kv_scan(st->kv, (const uint8_t *)"d/\x04", 3, stop_first, NULL) == 1 ||
          kv_scan(st->kv, (const uint8_t *)"u/", 2, stop_first, NULL) == 1 ||
-         kv_scan(st->kv, (const uint8_t *)SK_UBQ, 3, stop_first, NULL) == 1;
+         kv_scan(st->kv, (const uint8_t *)SK_UBQ, 3, stop_first, NULL) == 1 ||
+         kv_scan(st->kv, (const uint8_t *)"gq/", 3, stop_first, NULL) == 1; /* governance */
 }
 
 int state_scan(state *st, const char *prefix, kv_visit_fn cb, void *ctx) {

@@ -24,6 +24,8 @@
  *   staking and distribution: "vl/" "vk/" "vp/" "dl/" "dv/" "uq/" "uv/" "ud/"
  *   "rq/" "rv/" "rd/" "s/fees" "s/rewards" "s/community" (docs/staking.md §1,
  *   state/staking/staking.h)
+ *   governance: "gn/", "gp/", "gd/", "gv/", "gq/", "ps/", "s/gov"
+ *   (state/gov/gov.h)
  *
  * Validator sets (docs/protocol.md 4b): after block h the state holds V_h
  * (signed block h), V_{h+1} (signs the next block: "v/set", with the beacon
@@ -188,7 +190,8 @@ int state_get_raw(state *st, const uint8_t *k, size_t kl, uint8_t **v, size_t *v
 int state_scan_n(state *st, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx);
 
 /* 1 if the state has work scheduled at future heights (task windows,
- * unbonding releases), so the node should keep making blocks. */
+ * unbonding releases, governance deadlines), so the node should keep
+ * making blocks. */
 int state_has_scheduled_work(state *st);
 
 /* The current committee-draw beacon (32 zero bytes before block 1). */
@@ -335,6 +338,47 @@ int state_tx_gas(state *st, const tx_t *tx, uint64_t *gas);
  * fee short of the full gas); res->gas is its gas. Returns 0 or an internal
  * (fatal) error. */
 int state_check_msg(state *st, const tx_t *tx, state_tx_result *res);
+
+/* ---- governance (docs/staking.md §5; records in state/gov/gov.h) ---- */
+
+/* A tally: the STK weight behind each option and the tokens bonded to the
+ * set it was taken over (yes/no/abstain/veto <= bonded). */
+typedef struct {
+  uint64_t yes, no, abstain, veto;
+  uint64_t bonded;
+  uint64_t votes; /* "gv/" records counted */
+} state_tally;
+
+/* A proposal (committed). *out: free with cohort__gov_proposal__free_unpacked;
+ * COHORT_ERR_NOT_FOUND if there is none. */
+int state_get_proposal(state *st, uint64_t id, Cohort__GovProposal **out);
+/* The ID the next proposal will get (1 on a chain without any). */
+int state_gov_next_id(state *st, uint64_t *id);
+/* The running tally of a proposal from the committed store, as if it were
+ * taken now over `set` (the caller's V_{h+1}: state_read_validators_at):
+ * nothing is written, nothing of the state's cache is touched (safe on
+ * another thread than the node's). *status: the outcome under p.
+ * Errors: fatal-band codes. */
+int state_gov_tally(state *st, uint64_t id, const Cohort__ValidatorSet *set,
+                    const Cohort__Params *p, state_tally *t, uint32_t *status);
+/* The first height executed with parameter `name`'s current value (0: its
+ * genesis value). COHORT_ERR_NOT_FOUND if no such parameter. */
+int state_param_since(state *st, const char *name, uint64_t *height);
+/* Visit the votes of proposal `id` in voter order: cb(ctx, voter, option,
+ * height); non-zero from cb stops (returned). Votes are deleted at the
+ * tally: a tallied proposal has none. */
+int state_gov_votes(state *st, uint64_t id,
+                    int (*cb)(void *ctx, const uint8_t voter[20], uint32_t option, uint64_t height),
+                    void *ctx);
+/* A depositor's deposit on a proposal (0 if none), and every deposit in
+ * depositor order (cb as for votes). Deposits are deleted once refunded or
+ * burned. */
+int state_gov_deposit(state *st, uint64_t id, const uint8_t who[20], uint64_t *stk);
+int state_gov_deposits(state *st, uint64_t id,
+                       int (*cb)(void *ctx, const uint8_t who[20], uint64_t stk), void *ctx);
+/* Call cb(ctx, id) for every proposal this block wrote, in ID order. */
+void state_exec_changed_proposals(const state_exec *x, void (*cb)(void *ctx, uint64_t id),
+                                  void *ctx);
 
 /* The market's wire rules (IDs, claims, commitments, gas) are in
  * proto/market.h, so clients need no state/. */

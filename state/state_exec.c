@@ -5,7 +5,8 @@
  * state_exec_evidence for each evidence item (state/staking/) -> begin-of-block work (draws; run lazily before the first tx or at finish)
  * -> state_exec_tx for each tx -> state_exec_finish (end-of-block work:
  * the market's, then docs/staking.md §6: downtime, distribution,
- * delegation unbondings, the validator sets; app_hash) -> state_commit.
+ * delegation unbondings, governance deadlines, the validator sets,
+ * parameter changes due; app_hash) -> state_commit.
  * state_exec_last_commit (the signers of the parent) may come anywhere
  * before state_exec_finish.
  *
@@ -32,6 +33,7 @@
 #include "state/bank/bank.h"
 #include "state/distr/distr.h"
 #include "state/staking/staking.h"
+#include "state/gov/gov.h"
 #include "state/state_int.h"
 
 int state_exec_begin(state *st, uint64_t height, uint64_t time_ms,
@@ -251,6 +253,13 @@ static int dispatch(state_exec *x, const tx_t *tx, state_tx_result *res) {
     case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS:
     case COHORT__TX_BODY__MSG_UNJAIL:
       return sk_exec(x, tx, res);
+    /* governance (state/gov/) */
+    case COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL:
+      return gov_exec_submit(x, tx, res);
+    case COHORT__TX_BODY__MSG_DEPOSIT:
+      return gov_exec_deposit(x, tx, res);
+    case COHORT__TX_BODY__MSG_VOTE:
+      return gov_exec_vote(x, tx, res);
     default:
       res->code = COHORT_ERR_NO_MSG;
       snprintf(res->log, sizeof res->log, "unknown message");
@@ -345,13 +354,16 @@ int state_exec_finish(state_exec *x, uint8_t app_hash[32]) {
   if (x->finished) return COHORT_ERR_INVALID;
   /* docs/staking.md §6: after the market's end of block, (a) downtime,
    * (b) distribution, (c) delegation unbondings, (d) governance
-   * deadlines; then the sets; last (e) parameter changes. */
+   * deadlines; then the sets; last (e) parameter changes, so nothing in
+   * this block reads them. */
   int rc = ensure_begun(x);
   if (!rc) rc = sx_end_block(x);
   if (!rc) rc = sk_end_downtime(x);
   if (!rc) rc = distr_end_block(x);
   if (!rc) rc = sk_end_unbonding(x);
+  if (!rc) rc = gov_end_block(x);
   if (!rc) rc = sk_end_block(x);
+  if (!rc) rc = gov_apply_due(x);
   if (rc) return rc;
   ov_hash(&x->ov, x->st->meta->app_hash.data, x->height, app_hash);
   x->finished = 1;

@@ -62,6 +62,7 @@ int bank_pool_credit(state_exec *x, const char *pool, int token, uint64_t amt);
 /* Executor payment out of the task escrow: pay - fee to `to`, fee to
  * "s/fees" (the protocol fee, docs/staking.md §4). */
 int bank_escrow_out_fee(state_exec *x, const uint8_t to[20], uint64_t pay, uint64_t fee);
+int bank_pool_burn(state_exec *x, const char *pool, int token, uint64_t amt);
 
 /* The Transfer message. */
 int bank_exec_transfer(state_exec *x, const tx_t *tx, state_tx_result *res);

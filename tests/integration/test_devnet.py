@@ -10,6 +10,7 @@ usage: test_devnet.py --bin BUILD/bin --src SOURCE_DIR
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -72,6 +73,9 @@ def test_devnet_demo_and_ctrl_c():
         assert "wc prints lines, words, bytes" in text, text[-4000:]
         assert "== readme-part-00" in text, text[-4000:]
         assert "drawing: 0/0" not in text, text
+        # the governance demo: a passed change in force
+        assert "applied      in force from height" in text, text[-4000:]
+        assert re.search(r"min_fee\s+2000\s+\d+\s", text), text[-4000:]
         time.sleep(1)
         left = pids_using(home)
         assert not left, "still running after Ctrl-C: %s" % left

@@ -58,8 +58,11 @@ static __attribute__((unused)) const uint8_t *fx_reveal(const fixture *f, uint64
 }
 
 /* Deterministic keys from a seed so runs are reproducible. extra_params is
- * appended to the genesis params object (",\"name\":value..." or ""). */
-static void fx_init_params(fixture *f, uint8_t seed, const char *extra_params) {
+ * appended to the genesis params object (",\"name\":value..." or "");
+ * extra_vals to the validators array (",{validator}..." or ""): validators
+ * that never propose (the fixture's validator proposes every block). */
+static void fx_init_full(fixture *f, uint8_t seed, const char *extra_params,
+                         const char *extra_vals) {
   memset(f, 0, sizeof *f);
   uint8_t s[32];
   memset(s, seed, 32);
@@ -94,14 +97,19 @@ static void fx_init_params(fixture *f, uint8_t seed, const char *extra_params) {
            "\"draw_wait_blocks\":10,\"beacon_recommit_delay\":4%s},"
            "\"accounts\":[%s,%s,%s,%s,%s,%s,%s],"
            "\"validators\":[{\"pubkey\":\"%s\",\"operator\":\"%s\",\"power\":\"100\","
-           "\"beacon_commit\":\"%s\"}]}",
+           "\"beacon_commit\":\"%s\"}%s]}",
            extra_params, accts[0], accts[1], accts[2], accts[3], accts[4], accts[5], accts[6],
-           vpk, op, bc);
+           vpk, op, bc, extra_vals);
   core_errbuf eb;
   if (genesis_parse(&f->g, text, strlen(text), &eb)) {
     fprintf(stderr, "fixture genesis: %s\n", eb.msg);
     abort();
   }
+}
+
+static __attribute__((unused)) void fx_init_params(fixture *f, uint8_t seed,
+                                                   const char *extra_params) {
+  fx_init_full(f, seed, extra_params, "");
 }
 
 /* Fees of a flat min_fee (no gas price): for tests of other things. */
