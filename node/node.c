@@ -603,6 +603,8 @@ static void publish_valset(node *n, uint64_t h) {
   json_t *ev = json_pack("{s:I, s:I, s:s, s:o}", "height", (json_int_t)h, "effective_height",
                          (json_int_t)(h + 2), "total_power", tp, "validators", arr);
   if (ev) rpc_server_publish(n->rpc, "validators", ev); /* stolen */
+}
+
 /* A proposal this block wrote: its events on the "proposal" topic and in
  * the log (docs/rpc.md): submitted, voting_started, deposit (a deposit that
  * did not start the vote), finished (the tally or the expiry, with its

@@ -138,6 +138,8 @@ int bank_escrow_out_fee(state_exec *x, const uint8_t to[20], uint64_t pay, uint6
   if (!rc && fee) rc = totals(x, KEY_ESCROW, -1, fee, 0);
   if (!rc) rc = bank_pool_credit(x, BANK_POOL_FEES, BANK_CRD, fee);
   return rc;
+}
+
 int bank_pool_burn(state_exec *x, const char *pool, int token, uint64_t amt) {
   if (!amt) return COHORT_OK;
   uint64_t c = token == BANK_CRD ? amt : 0, s = token == BANK_STK ? amt : 0;
