@@ -135,8 +135,17 @@ EXEC3_PID=$!
 EXEC_PIDS="$EXEC_PIDS $EXEC3_PID"
 echo "   exec3 serving honestly again: pid $EXEC3_PID"
 echo
-echo "== demo: governance. The dev account (the validator's operator: all the bonded STK) proposes"
-echo "   a higher min_fee and votes yes; the tally comes at the end of the voting period"
+echo "== demo: staking. dev sends alice 50,000 STK and she delegates them to the validator"
+echo "   (operated by dev, 100,000 STK bonded): the fees of every block go to the validators by"
+echo "   power and on to their delegators after commission (docs/staking.md), so a third of"
+echo "   them (less the community tax) accrue to alice over the transactions below"
+VAL=$(cohort keys show dev -a)
+cohort transfer --to "$ALICE" --amount 50000000000 --token STK --wait >/dev/null
+cohort stake delegate --validator "$VAL" --amount 50000000000 --from alice | sed 's/^/   /'
+echo
+echo "== demo: governance. The dev account (the validator's operator) proposes a higher min_fee"
+echo "   and votes yes, which alice's delegation follows unless she votes herself; the tally comes"
+echo "   at the end of the voting period"
 echo "   (gov_voting_blocks: 20 blocks on a devnet) and the chain runs with the new value from the"
 echo "   next block on (docs/governance.md)"
 GOUT=$(cohort --json gov propose --param min_fee=2000 --title "Raise the minimum fee" \
@@ -150,6 +159,10 @@ done
 cohort gov show "$GID" | sed 's/^/   /'
 cohort params min_fee | sed 's/^/   /'
 echo
+echo "== demo: alice's delegation after those blocks: its pending reward, then withdrawn"
+cohort stake show alice | sed 's/^/   /'
+cohort stake withdraw-rewards --from alice | sed 's/^/   /'
+echo
 if [ "${DEVNET_DEMO_ONLY:-0}" = 1 ]; then
   echo "== demo done; stopping the node (DEVNET_DEMO_ONLY=1)"
   exit 0
@@ -162,6 +175,7 @@ cat <<MSG
      cohort account alice
      cohort task submit --program $GUESTS/wc.elf --input $REPO/README.md --reward 1000000 --wait
      cohort task list
+     cohort stake show alice    # a delegation and its rewards (docs/staking.md "Delegating STK")
      cohort gov list            # proposals; docs/governance.md passes a parameter change
      cohort params              # the parameters in force and since when
      cohort --help              # every command; cohort COMMAND --help for one

@@ -76,6 +76,10 @@ def test_devnet_demo_and_ctrl_c():
         # the governance demo: a passed change in force
         assert "applied      in force from height" in text, text[-4000:]
         assert re.search(r"min_fee\s+2000\s+\d+\s", text), text[-4000:]
+        # the staking demo: alice's delegation earned a reward, then withdrew it
+        m = re.search(r"rewards\s+\d+\.\d+ CRD \((\d+) base units\) to withdraw", text)
+        assert m and int(m.group(1)) > 0, text[-4000:]
+        assert "rewards withdrawn: committed at height" in text, text[-4000:]
         time.sleep(1)
         left = pids_using(home)
         assert not left, "still running after Ctrl-C: %s" % left

@@ -39,7 +39,9 @@ CONF = {"block_interval_ms": 100, "empty_block_interval_ms": 250, "timeout_propo
         "timeout_vote_ms": 500}
 PARAMS = {"signed_blocks_window": 10, "min_signed_bps": 5000, "downtime_jail_blocks": 8,
           "slash_downtime_bps": 100, "unbonding_blocks": 20, "evidence_max_age": 20,
-          "commission_change_blocks": 2, "min_self_bond": "1000000"}
+          "commission_change_blocks": 2, "min_self_bond": "1000000",
+          "gov_min_deposit": "1000000", "gov_deposit_blocks": 10, "gov_voting_blocks": 12,
+          "gov_quorum_bps": 2000}
 SELF_BOND = 50000000000
 DELEGATION = 10000000000
 nodes = []
@@ -194,6 +196,39 @@ def test_delegation_earns_rewards():
     conservation(nodes[0])
 
 
+def test_delegators_outvote_their_validator():
+    """Governance on the localnet (docs/staking.md §5): the newcomer's
+    operator votes no with its 50,000 STK self-bond; two of its delegators
+    (alice's 10,000 and dev's 100,000 STK) vote yes themselves, so their
+    stake leaves the validator's vote and the proposal passes by their
+    votes. Every validator tallies the same (same app_hash)."""
+    r = nodes[0].cli_json("stake", "delegate", "--validator", st["op"], "--amount",
+                          "100000000000")
+    assert r["code"] == 0, r
+    g = nodes[0].cli_json("gov", "propose", "--text", "--title", "delegators decide")
+    pid = g["proposal"]
+    new.cli("gov", "vote", str(pid), "no", "--from", "op")
+    nodes[0].cli("gov", "vote", str(pid), "yes", "--from", "alice")
+    nodes[0].cli("gov", "vote", str(pid), "yes")
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        p = nodes[2].rpc("proposal_get", {"id": pid})
+        if p["status"] not in ("deposit", "voting"):
+            break
+        time.sleep(0.3)
+    assert p["status"] == "passed", p
+    t = nodes[1].rpc("tally", {"id": pid})
+    yes, no = int(t["yes"]), int(t["no"])
+    assert yes >= 110000000000 and no <= SELF_BOND and no > 0, t
+    print("  proposal %d passed: yes %d (the delegators), no %d (their validator's operator)" %
+          (pid, yes, no))
+    r = nodes[0].cli_json("stake", "undelegate", "--validator", st["op"], "--amount",
+                          "100000000000")
+    assert r["code"] == 0, r
+    same_chain()
+    conservation(nodes[0])
+
+
 def test_stopped_validator_is_jailed_and_slashed():
     pk = st["pk"]
     new.stop()
@@ -295,6 +330,7 @@ if __name__ == "__main__":
     try:
         setup()
         run_tests([test_new_node_becomes_a_validator_at_h_plus_2, test_delegation_earns_rewards,
+                   test_delegators_outvote_their_validator,
                    test_stopped_validator_is_jailed_and_slashed,
                    test_validator_that_undelegates_everything_leaves,
                    test_the_delegating_guide_runs_on_a_devnet])
