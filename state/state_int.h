@@ -98,6 +98,10 @@ int sx_put(state_exec *x, const uint8_t *k, size_t kl, const uint8_t *v, size_t 
 int sx_del(state_exec *x, const uint8_t *k, size_t kl);
 /* Visit keys with a prefix, overlay merged over the store, in key order. */
 int sx_scan(state_exec *x, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx);
+/* The same, reading the store as it goes instead of first: what a scan
+ * that stops early (the first N of an index) costs is what it visits, not
+ * the whole prefix. cb must not write (to the overlay or the store). */
+int sx_scan_lazy(state_exec *x, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx);
 /* Protobuf records through the overlay. sx_get_msg: NULL if absent (rc 0)
  * or on error (*rc set). */
 ProtobufCMessage *sx_get_msg(state_exec *x, const uint8_t *k, size_t kl,

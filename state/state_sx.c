@@ -124,3 +124,63 @@ int sx_scan(state_exec *x, const uint8_t *prefix, size_t plen, kv_visit_fn cb, v
   return rc;
 }
 
+
+/* ---- merged scan without reading the prefix first ---- */
+typedef struct {
+  const uint8_t *prefix;
+  size_t plen;
+  const ov_node *on; /* the next overlay entry not yet emitted */
+  kv_visit_fn cb;
+  void *ctx;
+  int rc;
+} lazy;
+
+/* Emit the overlay entries before key k (all of them when k is NULL);
+ * *same: the overlay has k itself (emitted or deleted: skip the store's). */
+static int lazy_emit(lazy *l, const uint8_t *k, size_t kl, int *same) {
+  *same = 0;
+  while (l->on) {
+    const uint8_t *ok, *ov;
+    size_t okl, ovl;
+    ov_node_get(l->on, &ok, &okl, &ov, &ovl);
+    if (okl < l->plen || memcmp(ok, l->prefix, l->plen)) {
+      l->on = NULL;
+      break;
+    }
+    int c = k ? keycmp(ok, okl, k, kl) : -1;
+    if (c > 0) break;
+    l->on = ov_next(l->on);
+    if (ov) {
+      int r = l->cb(l->ctx, ok, okl, ov, ovl);
+      if (r) {
+        l->rc = r;
+        return 1;
+      }
+    }
+    if (c == 0) {
+      *same = 1;
+      break;
+    }
+  }
+  return 0;
+}
+
+static int lazy_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  lazy *l = ctx;
+  int same;
+  if (lazy_emit(l, k, kl, &same)) return 1;
+  if (same) return 0;
+  int r = l->cb(l->ctx, k, kl, v, vl);
+  if (r) l->rc = r;
+  return r != 0;
+}
+
+int sx_scan_lazy(state_exec *x, const uint8_t *prefix, size_t plen, kv_visit_fn cb, void *ctx) {
+  lazy l = {prefix, plen, ov_seek(&x->ov, prefix, plen), cb, ctx, 0};
+  int rc = kv_scan(x->st->kv, prefix, plen, lazy_visit, &l);
+  if (l.rc) return l.rc;
+  if (rc) return rc;
+  int same;
+  lazy_emit(&l, NULL, 0, &same);
+  return l.rc;
+}

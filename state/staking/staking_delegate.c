@@ -303,7 +303,7 @@ int sk_exec_redelegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
   memcpy(hop, SK_RDD, 3);
   memcpy(hop + 3, me, 20);
   memcpy(hop + 23, src, 20);
-  if ((rc = sx_scan(x, hop, sizeof hop, stop_first, NULL)) < 0) return rc;
+  if ((rc = sx_scan_lazy(x, hop, sizeof hop, stop_first, NULL)) < 0) return rc;
   if (rc == 1)
     return sk_fail(res, COHORT_ERR_INVALID, "redelegate: a redelegation of the sender to %s.. "
                    "is still pending: stake cannot hop on before it completes "

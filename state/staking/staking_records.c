@@ -225,7 +225,7 @@ int sk_count_delegations(state_exec *x, const uint8_t del[20], uint32_t stop, ui
   uint8_t pre[23] = SK_DEL;
   memcpy(pre + 3, del, 20);
   count_ctx c = {0, stop ? stop : 1};
-  int rc = sx_scan(x, pre, sizeof pre, count_visit, &c);
+  int rc = sx_scan_lazy(x, pre, sizeof pre, count_visit, &c);
   *n = c.n;
   return rc < 0 ? rc : COHORT_OK;
 }

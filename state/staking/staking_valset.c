@@ -326,7 +326,7 @@ int sk_end_block(state_exec *x) {
     rc = COHORT_ERR_NOMEM;
     goto out;
   }
-  rc = sx_scan(x, (const uint8_t *)SK_POW, 3, pick, &c);
+  rc = sx_scan_lazy(x, (const uint8_t *)SK_POW, 3, pick, &c); /* the first N only */
   if (c.rc) rc = c.rc;
   if (rc < 0) goto out;
   rc = COHORT_OK;

@@ -180,9 +180,72 @@ static void test_four_hundred_thousand_keys_in_descending_order(void **st) {
   ov_free(&o);
 }
 
+/* sx_scan_lazy (reads the store as it goes) visits exactly what sx_scan
+ * (reads the prefix first) visits, in the same order, store and overlay
+ * merged; and stopping early stops at the same key. */
+typedef struct {
+  uint8_t keys[4 * NK][16];
+  size_t kl[4 * NK], n, stop;
+} seen;
+
+static int record(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)v, (void)vl;
+  seen *s = ctx;
+  memcpy(s->keys[s->n], k, kl);
+  s->kl[s->n++] = kl;
+  return s->stop && s->n >= s->stop;
+}
+
+static void test_lazy_scan_matches_the_merged_scan(void **st) {
+  (void)st;
+  for (int round = 0; round < 20; round++) {
+    kv_store *kv;
+    assert_int_equal(kv_open_mem(&kv), 0);
+    kv_batch *b = kv_batch_new();
+    for (int i = 0; i < NK; i++)
+      if (rnd() % 2) {
+        uint8_t k[16];
+        size_t kl = key_of(i, k);
+        assert_int_equal(kv_batch_put(b, k, kl, (const uint8_t *)"s", 1), 0);
+      }
+    core_errbuf eb;
+    assert_int_equal(kv_write(kv, b, 0, &eb), 0);
+    kv_batch_del(b);
+    state stt;
+    memset(&stt, 0, sizeof stt);
+    stt.kv = kv;
+    state_exec x;
+    memset(&x, 0, sizeof x);
+    x.st = &stt;
+    for (int i = 0; i < NK; i++) {
+      uint8_t k[16];
+      size_t kl = key_of(i, k);
+      int r = (int)(rnd() % 4);
+      if (r == 0) assert_int_equal(sx_put(&x, k, kl, (const uint8_t *)"o", 1), 0);
+      if (r == 1) assert_int_equal(sx_del(&x, k, kl), 0);
+    }
+    for (int pfx = 0; pfx < 3; pfx++) {
+      uint8_t p[2] = {(uint8_t)('a' + pfx), '/'};
+      static seen a, l;
+      a.n = l.n = 0;
+      a.stop = l.stop = round % 2 ? 1 + rnd() % 20 : 0;
+      assert_true(sx_scan(&x, p, 2, record, &a) >= 0);
+      assert_true(sx_scan_lazy(&x, p, 2, record, &l) >= 0);
+      assert_int_equal(a.n, l.n);
+      for (size_t i = 0; i < a.n; i++) {
+        assert_int_equal(a.kl[i], l.kl[i]);
+        assert_memory_equal(a.keys[i], l.keys[i], a.kl[i]);
+      }
+    }
+    ov_free(&x.ov);
+    kv_close(kv);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_random_ops_match_a_model),
+      cmocka_unit_test(test_lazy_scan_matches_the_merged_scan),
       cmocka_unit_test(test_four_hundred_thousand_keys_in_descending_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
