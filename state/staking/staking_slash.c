@@ -107,7 +107,8 @@ static int slash_redelegation(state_exec *x, const sk_validator *v, uint64_t rel
       x, qk, sizeof qk, &cohort__redelegation__descriptor, &rc);
   if (!r) return rc ? rc : COHORT_ERR_CORRUPT;
   uint64_t want = frac(r->initial, bps), since = r->height;
-  if (r->height < e || want == 0) goto out;
+  /* made at e-1 or later: it was still in V_e (fixed at the end of e-2) */
+  if (r->height + 1 < e || want == 0) goto out;
   sk_validator vd;
   if ((rc = sk_validator_load(x, dst, &vd))) {
     if (rc == COHORT_ERR_NOT_FOUND) rc = COHORT_ERR_CORRUPT;
@@ -180,7 +181,7 @@ int sk_slash(state_exec *x, sk_validator *v, uint64_t e, uint32_t bps, uint64_t 
       if (!rc) rc = COHORT_ERR_CORRUPT;
       break;
     }
-    if (u->height >= e) {
+    if (u->height + 1 >= e) { /* made at e-1 or later: still in V_e's power */
       uint64_t cut = frac(u->initial, bps);
       if (cut > u->amount) cut = u->amount;
       if (cut) {

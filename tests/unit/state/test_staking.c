@@ -258,6 +258,30 @@ static void test_undelegating_before_the_proof_is_still_slashed(void **s) {
   sf_free(&f);
 }
 
+/* Attack (review): V_e is fixed at the end of block e-2, so stake that
+ * leaves in block e-1 still signs at e with its full power. An operator or
+ * delegator who undelegates in the block before a double sign is slashed
+ * for it; one who left at e-2 (out of V_e) is not. Fails with entries
+ * slashed only from height e on. */
+static void test_undelegating_the_block_before_the_offence_is_slashed(void **s) {
+  (void)s;
+  sfx f;
+  sf_init(&f, SF_PARAMS, POW);
+  ONE(&f, sf_delegate(&f, 8, f.uid[1], 10000, L), 0);   /* 1 */
+  ONE(&f, sf_delegate(&f, 9, f.uid[1], 10000, L), 0);   /* 2 */
+  ONE(&f, sf_undelegate(&f, 9, f.uid[1], 10000, L), 0); /* 3 = e-2: not in V_5 */
+  ONE(&f, sf_undelegate(&f, 8, f.uid[1], 10000, L), 0); /* 4 = e-1: still in V_5 */
+  sf_empty(&f, 1, 0);                                   /* 5: validator 1 double-signs */
+  uint64_t stk0 = sf_audit(&f).stk_supply;
+  ProtobufCBinaryData ev = sf_evidence(&f, 1, 5);
+  sf_block(&f, NULL, NULL, 0, &ev, 1, 0, NULL); /* 6 */
+  free(ev.data);
+  /* 5%: the tokens (3000) lose 150, 8's entry 500, 9's nothing */
+  assert_int_equal(sf_tokens(&f, 1), 3000 - 150);
+  assert_int_equal(stk0 - sf_audit(&f).stk_supply, 150 + 500);
+  sf_free(&f);
+}
+
 /* Attack: hop away from a validator about to be slashed by redelegating
  * twice, or by redelegating and then undelegating at the destination. */
 static void test_redelegation_hops_and_escapes(void **s) {
@@ -580,6 +604,7 @@ int main(void) {
       cmocka_unit_test(test_commission_rules),
       cmocka_unit_test(test_create_validator_signs_from_h_plus_2),
       cmocka_unit_test(test_undelegating_before_the_proof_is_still_slashed),
+      cmocka_unit_test(test_undelegating_the_block_before_the_offence_is_slashed),
       cmocka_unit_test(test_redelegation_hops_and_escapes),
       cmocka_unit_test(test_entry_and_delegation_limits),
       cmocka_unit_test(test_downtime_jail_and_unjail),
