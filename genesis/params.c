@@ -57,6 +57,13 @@ uint64_t genesis_param_max(const char *name) {
  * (416 bytes), signature, key, nonce, fee, framing. Generous on purpose. */
 #define REVEAL_OVERHEAD 4096
 
+/* The liveness relations: a transaction of SMALL_TX bytes (a vote, a short
+ * proposal) must fit a block's gas and bytes and cost at most FEE_CAP CRD
+ * base units (1,000,000 CRD); a CommitSig takes at most COMMIT_SIG_BYTES. */
+#define SMALL_TX 4096
+#define FEE_CAP 1000000000000ull
+#define COMMIT_SIG_BYTES 110
+
 int genesis_params_check(const genesis_params *p, core_errbuf *eb) {
   if (p->max_tx_bytes > p->max_block_bytes)
     return core_errf(eb, COHORT_ERR_GENESIS,
@@ -88,6 +95,25 @@ int genesis_params_check(const genesis_params *p, core_errbuf *eb) {
                      "params.min_signed_bps (%u) leaves no missed block in a window of "
                      "params.signed_blocks_window (%u): one missed block would jail",
                      p->min_signed_bps, p->signed_blocks_window);
+  /* Liveness: parameters under which no transaction could ever be
+   * included again (not even the proposal that would undo them) are
+   * refused, at genesis and in a governance change (the same check). */
+  unsigned __int128 small_gas = (unsigned __int128)p->gas_tx + (unsigned __int128)SMALL_TX * p->gas_tx_byte;
+  if (small_gas > p->max_block_gas)
+    return core_errf(eb, COHORT_ERR_GENESIS,
+                     "params.max_block_gas (%llu) is below the gas of a %d-byte transaction "
+                     "(params.gas_tx + %d x params.gas_tx_byte): no block could hold one",
+                     (unsigned long long)p->max_block_gas, SMALL_TX, SMALL_TX);
+  if (p->min_fee > FEE_CAP || small_gas * p->gas_price_milli / 1000 > FEE_CAP)
+    return core_errf(eb, COHORT_ERR_GENESIS,
+                     "params.min_fee (%llu) or the fee of a %d-byte transaction at "
+                     "params.gas_price_milli exceeds %llu CRD base units: nobody could pay it",
+                     (unsigned long long)p->min_fee, SMALL_TX, (unsigned long long)FEE_CAP);
+  if ((uint64_t)p->max_block_bytes < (uint64_t)p->max_validators * COMMIT_SIG_BYTES + 2 * SMALL_TX)
+    return core_errf(eb, COHORT_ERR_GENESIS,
+                     "params.max_block_bytes (%u) cannot hold the last commit of "
+                     "params.max_validators (%u) validators and a %d-byte transaction",
+                     p->max_block_bytes, p->max_validators, SMALL_TX);
   return COHORT_OK;
 }
 

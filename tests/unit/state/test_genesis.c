@@ -96,6 +96,14 @@ static void test_errors_name_the_field(void **s) {
   /* an output no reveal could carry is a genesis error, not a trap for executors */
   build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"max_tx_bytes\":65536}", A, V, "");
   expect_error("max_inline_output");
+  /* parameters under which no tx could be included again (review: a
+   * governance change must not be able to halt the chain for ever) */
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"max_block_gas\":\"1\"}", A, V, "");
+  expect_error("max_block_gas");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"min_fee\":\"10000000000000\"}", A, V, "");
+  expect_error("min_fee");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"max_block_bytes\":8192,\"max_tx_bytes\":8192,\"max_inline_output\":1024}", A, V, "");
+  expect_error("max_block_bytes");
   build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, V, ",\"chain_id\":\"d\"");
   expect_error("JSON");
   const char *trunc = "{\"chain_id\":\"c\",";
