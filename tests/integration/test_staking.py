@@ -225,6 +225,12 @@ def test_delegators_outvote_their_validator():
     r = nodes[0].cli_json("stake", "undelegate", "--validator", st["op"], "--amount",
                           "100000000000")
     assert r["code"] == 0, r
+    # the newcomer holds 210,000 of 510,000 power until the undelegation is in
+    # force at H+2: the next test stops it, which must not take 2/3 away
+    wait_height(r["height"] + 3)
+    vs = nodes[0].rpc("validators", {"height": r["height"] + 2})
+    mine = [v for v in vs["validators"] if v["pubkey"] == st["pk"]]
+    assert mine and mine[0]["power"] == str(SELF_BOND + DELEGATION), mine
     same_chain()
     conservation(nodes[0])
 
