@@ -10,10 +10,27 @@
  * whose bit or count changes is written, so a block where everyone
  * signed writes nothing here. Jailed and tombstoned members of V_{H-1}
  * (they leave the set two blocks after their jail) are not counted.
+ *
+ * A governance change of signed_blocks_window (in force from height a,
+ * recorded as "ps/signed_blocks_window" = a) restarts every count: bits
+ * set under the old window mean other heights, so nobody is jailed before
+ * a whole new window has been counted since a (by then every bit was
+ * written again), the count is the bits below W, and bits at W or above
+ * (a window of the same byte length) are cleared.
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "state/staking/staking.h"
+
+#define KEY_WINDOW_SINCE "ps/signed_blocks_window"
+
+static uint32_t count_bits(const uint8_t *b, size_t len) {
+  uint32_t n = 0;
+  for (size_t i = 0; i < len; i++) n += (uint32_t)__builtin_popcount(b[i]);
+  return n;
+}
 
 int sk_end_downtime(state_exec *x) {
   if (x->height < 2) return COHORT_OK;
@@ -24,6 +41,19 @@ int sk_end_downtime(state_exec *x) {
   size_t len = (size_t)((W + 7) / 8);
   if (W < 1 || len > SK_MISSED_MAX) return COHORT_ERR_CORRUPT; /* params bounds */
   uint64_t need = (W * p->min_signed_bps + 9999) / 10000, limit = W - need;
+  uint64_t wsince = 0; /* the height the window's size took effect (0: genesis) */
+  {
+    uint8_t *wv;
+    size_t wl;
+    int rc = sx_get(x, (const uint8_t *)KEY_WINDOW_SINCE, strlen(KEY_WINDOW_SINCE), &wv, &wl);
+    if (rc == COHORT_OK) {
+      if (wl == 8) wsince = core_get_u64be(wv);
+      free(wv);
+      if (wl != 8) return COHORT_ERR_CORRUPT;
+    } else if (rc != COHORT_ERR_NOT_FOUND) {
+      return rc;
+    }
+  }
   for (size_t j = 0; j < vs->n_validators; j++) {
     const Cohort__Validator *sv = vs->validators[j];
     int missed = x->lc_known && !x->lc_signed[j];
@@ -54,7 +84,23 @@ int sk_end_downtime(state_exec *x) {
       if (v.missed_count == 0) v.missed_len = 0;
       changed = 1;
     }
-    uint64_t full = v.signing_since + W < v.signing_since ? UINT64_MAX : v.signing_since + W;
+    if (v.missed_len && (W % 8)) { /* bits at W or above: a shrunk window's leftovers */
+      uint8_t keep = (uint8_t)((1u << (W % 8)) - 1);
+      if (v.missed[len - 1] & (uint8_t)~keep) {
+        v.missed[len - 1] &= keep;
+        changed = 1;
+      }
+    }
+    if (v.missed_len) {
+      uint32_t c = count_bits(v.missed, len);
+      if (c != v.missed_count) {
+        v.missed_count = c;
+        changed = 1;
+      }
+      if (c == 0) v.missed_len = 0;
+    }
+    uint64_t start = v.signing_since > wsince ? v.signing_since : wsince;
+    uint64_t full = start + W < start ? UINT64_MAX : start + W;
     if (h >= full && v.missed_count > limit) {
       if ((rc = sk_slash(x, &v, h, p->slash_downtime_bps, NULL))) return rc;
       uint64_t until = x->height + p->downtime_jail_blocks;

@@ -282,6 +282,63 @@ static void test_undelegating_the_block_before_the_offence_is_slashed(void **s) 
   sf_free(&f);
 }
 
+/* Review finding 2: governance shrinks signed_blocks_window from 16 to 10
+ * (the same two bytes of missed bits). Validator 3 had missed heights 10..15
+ * (6 of 16, within the old limit of 8); those stale bits must not count
+ * against the new limit of 5: the window restarts at the change, so a
+ * validator that signs every block after it is neither jailed nor slashed. */
+static uint8_t *gov_tx(sfx *f, int u, int vote, size_t *len) {
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  Cohort__MsgSubmitProposal m = COHORT__MSG_SUBMIT_PROPOSAL__INIT;
+  Cohort__ParamChange c = COHORT__PARAM_CHANGE__INIT, *cp = &c;
+  Cohort__MsgVote v = COHORT__MSG_VOTE__INIT;
+  if (vote) {
+    v.proposal = 1;
+    v.option = 1; /* yes */
+    b.msg_case = COHORT__TX_BODY__MSG_VOTE;
+    b.vote = &v;
+  } else {
+    c.name = "signed_blocks_window";
+    c.value = 10;
+    m.kind = 1;
+    m.title = "shorter window";
+    m.n_changes = 1;
+    m.changes = &cp;
+    m.deposit = 100;
+    b.msg_case = COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL;
+    b.submit_proposal = &m;
+    b.fee = 100000;
+  }
+  return sf_tx(f, u, &b, len);
+}
+
+static void test_window_change_restarts_the_count(void **s) {
+  (void)s;
+  sfx f;
+  sf_init(&f,
+          "\"unbonding_blocks\":8,\"evidence_max_age\":8,\"signed_blocks_window\":16,"
+          "\"min_signed_bps\":5000,\"downtime_jail_blocks\":5,\"slash_downtime_bps\":100,"
+          "\"min_self_bond\":\"500\",\"min_delegation\":\"10\",\"max_validators\":5,"
+          "\"gas_price_milli\":\"0\",\"min_fee\":\"10\",\"gov_min_deposit\":\"100\","
+          "\"gov_deposit_blocks\":2,\"gov_voting_blocks\":2",
+          POW);
+  sf_empty(&f, 9, 0);            /* 1..9 signed by all */
+  sf_empty(&f, 6, 1u << 3);      /* 10..15: key 3 does not sign */
+  ONE(&f, gov_tx(&f, 0, 0, L), 0); /* 16: the proposal, voting at once */
+  for (int u = 0; u < 2; u++) ONE(&f, gov_tx(&f, u, 1, L), 0); /* 17, 18: 70% yes */
+  uint64_t tokens0 = sf_tokens(&f, 3);
+  while (state_params(f.st)->signed_blocks_window != 10 && state_height(f.st) < 40)
+    sf_empty(&f, 1, 0);
+  assert_int_equal(state_params(f.st)->signed_blocks_window, 10);
+  sf_empty(&f, 12, 0); /* everyone signs */
+  Cohort__ValidatorInfo *v = sf_val(&f, 3);
+  assert_int_equal(v->jailed_until, 0);
+  cohort__validator_info__free_unpacked(v, NULL);
+  assert_int_equal(sf_tokens(&f, 3), tokens0);
+  sf_audit(&f);
+  sf_free(&f);
+}
+
 /* Attack: hop away from a validator about to be slashed by redelegating
  * twice, or by redelegating and then undelegating at the destination. */
 static void test_redelegation_hops_and_escapes(void **s) {
@@ -605,6 +662,7 @@ int main(void) {
       cmocka_unit_test(test_create_validator_signs_from_h_plus_2),
       cmocka_unit_test(test_undelegating_before_the_proof_is_still_slashed),
       cmocka_unit_test(test_undelegating_the_block_before_the_offence_is_slashed),
+      cmocka_unit_test(test_window_change_restarts_the_count),
       cmocka_unit_test(test_redelegation_hops_and_escapes),
       cmocka_unit_test(test_entry_and_delegation_limits),
       cmocka_unit_test(test_downtime_jail_and_unjail),
