@@ -291,6 +291,9 @@ uint64_t nr_mempool_sender_pending(node *n, const uint8_t id[20]);
 void nr_mempool_stats(node *n, size_t *count, size_t *bytes);
 /* RPC helpers shared by node_rpc*.c. */
 json_t *nr_param(json_t *params, const char *name, size_t pos);
+/* A coh1... address parameter into id; -1 after answering the call with
+ * invalid params naming it. */
+int nr_get_addr(rpc_call *c, json_t *v, const char *name, uint8_t id[20]);
 int nr_check_names(rpc_call *c, json_t *params, const char *const *names);
 json_t *nr_hexj(const uint8_t *b, size_t n);
 json_t *nr_amount(uint64_t v);

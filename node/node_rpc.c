@@ -47,6 +47,17 @@ json_t *nr_param(json_t *params, const char *name, size_t pos) {
   return NULL;
 }
 
+int nr_get_addr(rpc_call *c, json_t *v, const char *name, uint8_t id[20]) {
+  const char *a = json_string_value(v);
+  if (!a || core_addr_decode(id, a)) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "params.%s must be a coh1... address", name);
+    rpc_call_error(c, RPC_INVALID_PARAMS, msg, NULL);
+    return -1;
+  }
+  return 0;
+}
+
 /* Reject names we do not know, so a typo is an error, not a default. */
 int nr_check_names(rpc_call *c, json_t *params, const char *const *names) {
   if (!params || json_is_array(params)) return 0;

@@ -30,17 +30,6 @@
 
 static const char *task_status(uint32_t s) { return market_status_name(s); }
 
-static int get_addr(rpc_call *c, json_t *v, const char *name, uint8_t id[20]) {
-  const char *a = json_string_value(v);
-  if (!a || core_addr_decode(id, a)) {
-    char msg[120];
-    snprintf(msg, sizeof msg, "params.%s must be a coh1... address", name);
-    rpc_call_error(c, RPC_INVALID_PARAMS, msg, NULL);
-    return -1;
-  }
-  return 0;
-}
-
 static json_t *executor_json(const uint8_t id[20], const Cohort__Executor *e) {
   json_t *j = json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:i, s:I}", "address", nr_addrj(id), "stake",
                         nr_amount(e->stake), "price_per_msteps", nr_amount(e->price_per_msteps),
@@ -61,7 +50,7 @@ static void m_executor_get(void *ctx, rpc_call *c, json_t *params) {
   static const char *const names[] = {"address", NULL};
   if (nr_check_names(c, params, names)) return;
   uint8_t id[20];
-  if (get_addr(c, nr_param(params, "address", 0), "address", id)) return;
+  if (nr_get_addr(c, nr_param(params, "address", 0), "address", id)) return;
   Cohort__Executor *e;
   if (state_get_executor(n->st, id, &e)) {
     rpc_call_error(c, RPC_NOT_FOUND, "not a registered executor", NULL);
@@ -424,11 +413,11 @@ static void m_task_list(void *ctx, rpc_call *c, json_t *params) {
   json_t *ov = nr_param(params, "owner", 0), *ev = nr_param(params, "executor", 1),
          *sv = nr_param(params, "status", 2), *lv = nr_param(params, "limit", 3);
   if (ov && !json_is_null(ov)) {
-    if (get_addr(c, ov, "owner", l.owner)) return;
+    if (nr_get_addr(c, ov, "owner", l.owner)) return;
     l.has_owner = 1;
   }
   if (ev && !json_is_null(ev)) {
-    if (get_addr(c, ev, "executor", l.exec)) return;
+    if (nr_get_addr(c, ev, "executor", l.exec)) return;
     l.has_exec = 1;
   }
   if (sv && !json_is_null(sv)) {

@@ -18,17 +18,6 @@
 
 #define LIST_MAX 1000
 
-static int get_addr(rpc_call *c, json_t *v, const char *name, uint8_t id[20]) {
-  const char *a = json_string_value(v);
-  if (!a || core_addr_decode(id, a)) {
-    char msg[120];
-    snprintf(msg, sizeof msg, "params.%s must be a coh1... address", name);
-    rpc_call_error(c, RPC_INVALID_PARAMS, msg, NULL);
-    return -1;
-  }
-  return 0;
-}
-
 static int get_limit(rpc_call *c, json_t *params, size_t pos, size_t *limit, size_t *offset) {
   json_t *l = nr_param(params, "limit", pos), *o = nr_param(params, "offset", pos + 1);
   *limit = 100;
@@ -113,7 +102,7 @@ static void m_validator_get(void *ctx, rpc_call *c, json_t *params) {
   json_t *ov = nr_param(params, "operator", 0), *pv = nr_param(params, "pubkey", 1);
   uint8_t op[20];
   if (ov && !json_is_null(ov)) {
-    if (get_addr(c, ov, "operator", op)) return;
+    if (nr_get_addr(c, ov, "operator", op)) return;
   } else if (pv && !json_is_null(pv)) {
     uint8_t pk[32];
     if (nr_get_hash(c, pv, "pubkey", pk)) return;
@@ -246,7 +235,7 @@ static void m_delegations(void *ctx, rpc_call *c, json_t *params) {
     return;
   }
   uint8_t id[20];
-  if (get_addr(c, by_del ? dv : vv, by_del ? "delegator" : "validator", id)) return;
+  if (nr_get_addr(c, by_del ? dv : vv, by_del ? "delegator" : "validator", id)) return;
   size_t limit, offset;
   if (get_limit(c, params, 2, &limit, &offset)) return;
   uint8_t pre[23];
@@ -268,7 +257,7 @@ static void m_rewards(void *ctx, rpc_call *c, json_t *params) {
   static const char *const names[] = {"delegator", NULL};
   if (nr_check_names(c, params, names)) return;
   uint8_t id[20];
-  if (get_addr(c, nr_param(params, "delegator", 0), "delegator", id)) return;
+  if (nr_get_addr(c, nr_param(params, "delegator", 0), "delegator", id)) return;
   uint8_t pre[23] = "dl/";
   memcpy(pre + 3, id, 20);
   del_ctx l = {n, json_array(), 0, id, 0, LIST_MAX, 0, 0, 0, 0};
@@ -360,7 +349,7 @@ static void m_unbondings(void *ctx, rpc_call *c, json_t *params) {
   static const char *const names[] = {"delegator", NULL};
   if (nr_check_names(c, params, names)) return;
   uint8_t id[20];
-  if (get_addr(c, nr_param(params, "delegator", 0), "delegator", id)) return;
+  if (nr_get_addr(c, nr_param(params, "delegator", 0), "delegator", id)) return;
   ub_ctx u = {n, json_array(), json_array(), id, 0};
   uint8_t pre[23] = "ud/";
   memcpy(pre + 3, id, 20);
