@@ -151,6 +151,13 @@ uint64_t mempool_sender_pending(const mempool *mp, const uint8_t id[20]) {
   return s ? s->count : 0;
 }
 
+uint64_t mempool_sender_next_nonce(const mempool *mp, const uint8_t id[20], uint64_t nonce) {
+  const sender *s = find_sender(mp, id);
+  for (const ent *e = s ? s->head : NULL; e; e = e->snext)
+    if (e->tx.body->nonce == nonce) nonce++; /* (a queue is in nonce order) */
+  return nonce;
+}
+
 static uint64_t sat_mul(uint64_t a, uint64_t b) {
   unsigned __int128 r = (unsigned __int128)a * b;
   return r > UINT64_MAX ? UINT64_MAX : (uint64_t)r;

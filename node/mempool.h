@@ -52,6 +52,13 @@ int mempool_has_task(const mempool *mp, const uint8_t task_id[32]);
 /* Number of txs pending from this sender (so its next free nonce is the
  * account nonce plus this). */
 uint64_t mempool_sender_pending(const mempool *mp, const uint8_t id[20]);
+/* The sender's next free nonce given its committed account nonce: nonce,
+ * moved past each pending tx that continues the chain from it. Pending txs
+ * below nonce are ignored: they are stale entries of a block that has just
+ * been committed but whose mempool_update has not run yet (a reader on
+ * another thread sees the store before the mempool catches up), so "nonce +
+ * pending count" would skip ahead. */
+uint64_t mempool_sender_next_nonce(const mempool *mp, const uint8_t id[20], uint64_t nonce);
 /* Evictions since creation (for /metrics). */
 uint64_t mempool_evicted(const mempool *mp);
 

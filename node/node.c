@@ -124,11 +124,13 @@ int nr_mempool_has_task(node *n, const uint8_t task_id[32]) {
   return r;
 }
 
-uint64_t nr_mempool_sender_pending(node *n, const uint8_t id[20]) {
+int nr_account_next_nonce(node *n, const uint8_t id[20], uint64_t *crd, uint64_t *stk,
+                          uint64_t *nonce, uint64_t *next) {
   uv_mutex_lock(&n->mp_lock);
-  uint64_t r = mempool_sender_pending(n->mp, id);
+  int rc = state_get_account(n->st, id, crd, stk, nonce);
+  if (!rc) *next = mempool_sender_next_nonce(n->mp, id, *nonce);
   uv_mutex_unlock(&n->mp_lock);
-  return r;
+  return rc;
 }
 
 void nr_mempool_stats(node *n, size_t *count, size_t *bytes) {

@@ -287,7 +287,12 @@ const node_view *nr_view(const node *n);
 /* The mempool from the RPC thread (under mp_lock). */
 int nr_mempool_has(node *n, const uint8_t hash[32]);
 int nr_mempool_has_task(node *n, const uint8_t task_id[32]);
-uint64_t nr_mempool_sender_pending(node *n, const uint8_t id[20]);
+/* The committed account and its next free nonce, pending txs counted: the
+ * account is read under mp_lock, so the store is at least as new as the
+ * mempool's last update (state_commit comes before mempool_update), and
+ * pending txs the store already holds are not counted twice. */
+int nr_account_next_nonce(node *n, const uint8_t id[20], uint64_t *crd, uint64_t *stk,
+                          uint64_t *nonce, uint64_t *next);
 void nr_mempool_stats(node *n, size_t *count, size_t *bytes);
 /* RPC helpers shared by node_rpc*.c. */
 json_t *nr_param(json_t *params, const char *name, size_t pos);

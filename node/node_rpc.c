@@ -37,7 +37,8 @@
 #define state_last_time_ms(st) use_nr_view_on_the_rpc_thread
 #define state_genesis_hash(st) use_nr_view_on_the_rpc_thread
 #define mempool_has(mp, h) use_nr_mempool_has_on_the_rpc_thread
-#define mempool_sender_pending(mp, id) use_nr_mempool_sender_pending_on_the_rpc_thread
+#define mempool_sender_pending(mp, id) use_nr_account_next_nonce_on_the_rpc_thread
+#define mempool_sender_next_nonce(mp, id, n) use_nr_account_next_nonce_on_the_rpc_thread
 #define mempool_size(mp) use_nr_mempool_stats_on_the_rpc_thread
 #define mempool_bytes(mp) use_nr_mempool_stats_on_the_rpc_thread
 
@@ -527,15 +528,14 @@ static void m_account(void *ctx, rpc_call *c, json_t *params) {
                    "params.address must be a coh1... bech32 address", NULL);
     return;
   }
-  uint64_t crd, stk, nonce;
-  if (state_get_account(n->st, id, &crd, &stk, &nonce)) {
+  uint64_t crd, stk, nonce, next;
+  if (nr_account_next_nonce(n, id, &crd, &stk, &nonce, &next)) {
     rpc_call_error(c, RPC_INTERNAL_ERROR, "cannot read the account from the store", NULL);
     return;
   }
-  uint64_t pending = nr_mempool_sender_pending(n, id);
   rpc_call_reply(c, json_pack("{s:s, s:o, s:o, s:I, s:I, s:I}", "address", a, "crd",
                               nr_amount(crd), "stk", nr_amount(stk), "nonce", (json_int_t)nonce,
-                              "next_nonce", (json_int_t)(nonce + pending), "height",
+                              "next_nonce", (json_int_t)next, "height",
                               (json_int_t)nr_height(n)));
 }
 
