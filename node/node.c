@@ -517,6 +517,31 @@ static void answer_waiters(node *n, const done_block *d) {
   free(order);
 }
 
+/* After the mempool's recheck: a waiter whose tx is neither in this block
+ * (answer_waiters took those) nor still pending lost its place — the block
+ * used its nonce or its funds, or a richer tx evicted it. Nothing was
+ * charged; say so now rather than at the timeout. */
+static void answer_dropped(node *n, uint64_t height) {
+  for (waiter **pp = &n->waiters; *pp;) {
+    waiter *w = *pp;
+    if (mempool_has(n->mp, w->hash)) {
+      pp = &w->next;
+      continue;
+    }
+    char hex[65], msg[400];
+    core_hex_encode(hex, w->hash, 32);
+    snprintf(msg, sizeof msg, "tx %s left the mempool uncommitted after block %llu: that block "
+             "used its nonce (another tx of the sender) or the funds it needed, or a tx paying "
+             "more evicted it; nothing was charged; read the account's next_nonce and sign "
+             "again", hex, (unsigned long long)height);
+    rpc_call_error(w->call, RPC_TX_REJECTED, msg,
+                   json_pack("{s:s, s:s}", "hash", hex, "codespace", "dropped"));
+    *pp = w->next;
+    free(w);
+    n->n_waiters--;
+  }
+}
+
 /* WebSocket events (docs/rpc.md): a new block, and each task it changed. */
 static void publish_block(node *n, const done_block *d) {
   char hash[65], app[65];
@@ -718,6 +743,8 @@ static void after_commit(node *n, const done_block *d, uint64_t t0, const char *
          (unsigned long long)d->height, n->m_last_round, d->ntx, (unsigned long long)failed, bh,
          ah, mempool_size(n->mp), dropped, (unsigned long long)(now - t0), how);
   answer_waiters(n, d);
+  if (dropped || mempool_evicted(n->mp) != n->m_evicted_seen) answer_dropped(n, d->height);
+  n->m_evicted_seen = mempool_evicted(n->mp);
   publish_block(n, d);
   publish_txs(n, d);
   if (d->x && rpc_server_has_subscribers(n->rpc, "task"))

@@ -206,6 +206,7 @@ typedef struct node {
   atomic_int a_cons_step;
   /* metrics */
   atomic_ullong m_blocks, m_txs, m_txs_failed, m_rejected, m_last_block_txs, m_evidence;
+  uint64_t m_evicted_seen; /* mempool_evicted() at the last commit (node thread) */
   atomic_ullong m_last_commit_ms, m_start_ms;
   atomic_ullong m_last_interval_ms, m_rounds; /* block interval; sum of commit rounds */
   atomic_uint m_last_round;

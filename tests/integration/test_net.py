@@ -200,6 +200,56 @@ def test_four_validators_make_blocks_together():
         assert name in m, name
 
 
+def test_conflicting_txs_on_two_nodes_answer_at_once():
+    """One sender signs two different txs with the same nonce and sends them
+    at the same moment to two nodes, each in commit mode (a wallet used from
+    two machines). One is committed; the other is refused at the door (the
+    first reached its node by gossip) or, once a block used its nonce, is
+    answered at once as dropped from the mempool: never left waiting for
+    the 30 s commit timeout, and never charged."""
+    s = fund(1)[0]
+    st = nodes[0].rpc("status")
+    to = cc.account_id(cc.schnorr_pubkey(bytes([5] * 32)))
+    dropped = refused = 0
+    for k in range(6):
+        txs = [cc.signed_transfer(s, st["chain_id"], st["params"], k, to, 1, 1 + j)[0]
+               for j in range(2)]
+        out = [None, None]
+
+        def send(j):
+            try:
+                out[j] = nodes[j].rpc("broadcast_tx", {"tx": txs[j].hex(), "mode": "commit"})
+            except cc.RpcError as e:
+                out[j] = e
+        ts = [threading.Thread(target=send, args=(j,)) for j in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(timeout=60)
+        ok = [o for o in out if isinstance(o, dict)]
+        errs = [o for o in out if isinstance(o, cc.RpcError)]
+        assert len(ok) == 1 and ok[0]["code"] == 0 and len(errs) == 1, out
+        e = errs[0]
+        assert e.code == -32001, (k, e.code, str(e))  # not -32008, the timeout
+        cs = (e.data or {}).get("codespace")
+        assert cs in ("dropped", "nonce_old"), (k, e.data)
+        dropped += cs == "dropped"
+        refused += cs == "nonce_old"
+        acked[ok[0]["hash"]] = ok[0]["height"]
+        lost = cc.tx_hash(txs[1 - out.index(ok[0])])
+        for n in nodes:
+            try:
+                n.rpc("tx", {"hash": lost})
+                raise AssertionError("the losing tx was committed")
+            except cc.RpcError:
+                pass
+    acc = nodes[2].rpc("account", {"address": cc.address(cc.schnorr_pubkey(s))})
+    assert acc["nonce"] == 6, acc
+    print("  6 conflicting pairs: %d dropped after a block, %d refused at the door" %
+          (dropped, refused))
+    check_acked(nodes)
+
+
 def test_kill9_validators_under_load():
     secs = fund(4)
     load = Load(secs)
@@ -320,6 +370,7 @@ if __name__ == "__main__":
     try:
         setup()
         run_tests([test_four_validators_make_blocks_together,
+                   test_conflicting_txs_on_two_nodes_answer_at_once,
                    test_kill9_validators_under_load,
                    test_two_down_halts_then_one_back_resumes,
                    test_fresh_full_node_joins_by_block_sync,
