@@ -27,14 +27,21 @@ static int add(mempool *mp, state *st, int from, int to, int token, uint64_t amt
   return rc;
 }
 
+/* A fresh in-memory chain at the fixture's genesis. */
+static state *open_chain(kv_store **kv) {
+  state *st;
+  core_errbuf eb;
+  assert_int_equal(kv_open_mem(kv), 0);
+  assert_int_equal(state_open(&st, *kv, &eb), 0);
+  assert_int_equal(state_init_genesis(st, &F.g, &eb), 0);
+  return st;
+}
+
 static void test_entry_checks_and_order(void **s) {
   (void)s;
   kv_store *kv;
-  state *st;
+  state *st = open_chain(&kv);
   core_errbuf eb;
-  assert_int_equal(kv_open_mem(&kv), 0);
-  assert_int_equal(state_open(&st, kv, &eb), 0);
-  assert_int_equal(state_init_genesis(st, &F.g, &eb), 0);
   mempool *mp = mempool_new(5, 1 << 20, 0);
   uint8_t h1[32], h2[32];
   assert_int_equal(add(mp, st, 1, 2, 1, 100, 0, 20, h1), 0);
@@ -106,11 +113,7 @@ static void test_entry_checks_and_order(void **s) {
 static void test_cap_per_sender(void **s) {
   (void)s;
   kv_store *kv;
-  state *st;
-  core_errbuf eb;
-  assert_int_equal(kv_open_mem(&kv), 0);
-  assert_int_equal(state_open(&st, kv, &eb), 0);
-  assert_int_equal(state_init_genesis(st, &F.g, &eb), 0);
+  state *st = open_chain(&kv);
   mempool *mp = mempool_new(100, 1 << 20, 3);
   for (uint64_t i = 0; i < 3; i++) assert_int_equal(add(mp, st, 1, 2, 1, 1, i, 10, NULL), 0);
   assert_int_equal(add(mp, st, 1, 2, 1, 1, 3, 10, NULL), COHORT_ERR_MEMPOOL_FULL);
@@ -128,11 +131,7 @@ static void test_cap_per_sender(void **s) {
 static void test_next_nonce_ignores_committed_pending(void **s) {
   (void)s;
   kv_store *kv;
-  state *st;
-  core_errbuf eb;
-  assert_int_equal(kv_open_mem(&kv), 0);
-  assert_int_equal(state_open(&st, kv, &eb), 0);
-  assert_int_equal(state_init_genesis(st, &F.g, &eb), 0);
+  state *st = open_chain(&kv);
   mempool *mp = mempool_new(100, 1 << 20, 0);
   uint8_t h[32];
   assert_int_equal(add(mp, st, 1, 2, 1, 100, 0, 10, h), 0);
