@@ -111,6 +111,8 @@
   X(community_tax_bps, U32, 0, 10000, 200, "share of each block's fees for the community pool")  \
   X(protocol_fee_bps, U32, 0, 10000, 0,                                                        \
     "share of each executor payment that goes to the validators, 1/10000")                    \
+  X(exec_delegation_max_x, U32, 0, 1000, 10,                                                   \
+    "delegated STK an executor may take, as a multiple of its own stake (its draw weight)")   \
   /* governance (weight: STK bonded to validators) */                                          \
   X(gov_min_deposit, U64, 1, UINT64_MAX, 10000000ull, "STK a proposal needs to reach voting")   \
   X(gov_min_initial_bps, U32, 0, 10000, 2500,                                                  \

@@ -216,6 +216,16 @@ static json_t *tx_json(const uint8_t *raw, size_t len, size_t max) {
     case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS:
       if (tx.body->withdraw_rewards->validator.len == 20)
         json_object_set_new(msg, "validator", nr_addrj(tx.body->withdraw_rewards->validator.data));
+      if (tx.body->withdraw_rewards->executor.len == 20)
+        json_object_set_new(msg, "executor", nr_addrj(tx.body->withdraw_rewards->executor.data));
+      break;
+    case COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR:
+      json_object_set_new(msg, "executor", nr_addrj(tx.body->delegate_executor->executor.data));
+      json_object_set_new(msg, "amount", nr_amount(tx.body->delegate_executor->amount));
+      break;
+    case COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR:
+      json_object_set_new(msg, "executor", nr_addrj(tx.body->undelegate_executor->executor.data));
+      json_object_set_new(msg, "amount", nr_amount(tx.body->undelegate_executor->amount));
       break;
     default:
       break;

@@ -109,6 +109,12 @@ uint64_t market_gas_base(const Cohort__TxBody *b, size_t tx_len, const Cohort__P
     case COHORT__TX_BODY__MSG_REDELEGATE:
       g = sat_add(g, sat_mul(p->gas_state_byte, MARKET_STATE_REDELEGATE));
       break;
+    case COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR:
+      g = sat_add(g, sat_mul(p->gas_state_byte, MARKET_STATE_DELEGATE));
+      break;
+    case COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR:
+      g = sat_add(g, sat_mul(p->gas_state_byte, MARKET_STATE_UNDELEGATE));
+      break;
     case COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL: {
       /* a proposal stays in the state for ever: its text and changes */
       const Cohort__MsgSubmitProposal *m = b->submit_proposal;

@@ -89,6 +89,16 @@ static int check_proposal(const Cohort__MsgSubmitProposal *m, core_errbuf *eb) {
   return COHORT_OK;
 }
 
+/* MsgDelegateExecutor and MsgUndelegateExecutor: {executor, amount}. */
+static int check_exec_target(const ProtobufCMessage *base, const ProtobufCBinaryData *executor,
+                             uint64_t amount, const char *what, core_errbuf *eb) {
+  if (pb_has_unknown(base)) return core_errf(eb, COHORT_ERR_DECODE, "%s has unknown fields", what);
+  if (executor->len != 20)
+    return core_errf(eb, COHORT_ERR_ADDRESS, "%s.executor must be a 20-byte account ID", what);
+  if (amount == 0) return core_errf(eb, COHORT_ERR_AMOUNT, "%s.amount must be > 0", what);
+  return COHORT_OK;
+}
+
 static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
   if (pb_has_unknown(&b->base))
     return core_errf(eb, COHORT_ERR_DECODE, "tx body has unknown fields");
@@ -118,6 +128,9 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
     case COHORT__TX_BODY__MSG_REGISTER_EXECUTOR:
       if (pb_has_unknown(&b->register_executor->base))
         return core_errf(eb, COHORT_ERR_DECODE, "register_executor has unknown fields");
+      if (b->register_executor->commission_bps > 10000)
+        return core_errf(eb, COHORT_ERR_INVALID, "register_executor.commission_bps %u is above "
+                         "10000 (100%%)", b->register_executor->commission_bps);
       return COHORT_OK;
     case COHORT__TX_BODY__MSG_UNBOND:
       if (pb_has_unknown(&b->unbond->base))
@@ -289,7 +302,19 @@ static int check_body(const Cohort__TxBody *b, core_errbuf *eb) {
       if (b->withdraw_rewards->validator.len != 0 && b->withdraw_rewards->validator.len != 20)
         return core_errf(eb, COHORT_ERR_ADDRESS, "withdraw_rewards.validator must be empty (all "
                          "delegations) or a 20-byte account ID");
+      if (b->withdraw_rewards->executor.len != 0 && b->withdraw_rewards->executor.len != 20)
+        return core_errf(eb, COHORT_ERR_ADDRESS, "withdraw_rewards.executor must be empty or a "
+                         "20-byte account ID");
+      if (b->withdraw_rewards->validator.len && b->withdraw_rewards->executor.len)
+        return core_errf(eb, COHORT_ERR_INVALID, "withdraw_rewards: name a validator or an "
+                         "executor, not both (neither: every delegation)");
       return COHORT_OK;
+    case COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR:
+      return check_exec_target(&b->delegate_executor->base, &b->delegate_executor->executor,
+                               b->delegate_executor->amount, "delegate_executor", eb);
+    case COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR:
+      return check_exec_target(&b->undelegate_executor->base, &b->undelegate_executor->executor,
+                               b->undelegate_executor->amount, "undelegate_executor", eb);
     case COHORT__TX_BODY__MSG_UNJAIL:
       if (pb_has_unknown(&b->unjail->base))
         return core_errf(eb, COHORT_ERR_DECODE, "unjail has unknown fields");
@@ -474,6 +499,8 @@ const char *tx_msg_name(const Cohort__TxBody *body) {
     case COHORT__TX_BODY__MSG_UNDELEGATE: return "undelegate";
     case COHORT__TX_BODY__MSG_REDELEGATE: return "redelegate";
     case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS: return "withdraw_rewards";
+    case COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR: return "delegate_executor";
+    case COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR: return "undelegate_executor";
     case COHORT__TX_BODY__MSG_UNJAIL: return "unjail";
     case COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL: return "submit_proposal";
     case COHORT__TX_BODY__MSG_VOTE: return "vote";

@@ -576,6 +576,37 @@ int state_pending_reward(const Cohort__ValidatorInfo *v, const Cohort__Delegatio
   return distr_pending(&sv, &sd, out);
 }
 
+int state_get_exec_delegation(state *st, const uint8_t del[20], const uint8_t ex[20],
+                              Cohort__Delegation **out) {
+  uint8_t k[43] = {'x', 'd', '/'}, *v;
+  size_t vl;
+  *out = NULL;
+  memcpy(k + 3, del, 20);
+  memcpy(k + 23, ex, 20);
+  int rc = kv_get(st->kv, k, sizeof k, &v, &vl);
+  if (rc) return rc;
+  *out = cohort__delegation__unpack(NULL, vl, v);
+  free(v);
+  return *out ? COHORT_OK : COHORT_ERR_CORRUPT;
+}
+
+uint64_t state_exec_delegation_value(const Cohort__Executor *e, uint64_t shares) {
+  if (e->del_shares == 0) return 0;
+  unsigned __int128 t = (unsigned __int128)shares * e->del_tokens / e->del_shares;
+  return t > UINT64_MAX ? UINT64_MAX : (uint64_t)t;
+}
+
+int state_exec_pending_reward(const Cohort__Executor *e, const Cohort__Delegation *d,
+                              uint64_t *out) {
+  unsigned __int128 acc;
+  sk_delegation sd;
+  *out = 0;
+  sd.shares = d->shares;
+  if (sk_u128_get(&e->reward_acc, &acc) || sk_u128_get(&d->reward_start, &sd.reward_start))
+    return COHORT_ERR_CORRUPT;
+  return distr_owed(acc, &sd, out);
+}
+
 static int pool_of(state *st, const char *key, uint64_t *crd, uint64_t *stk) {
   uint8_t *v;
   size_t vl;

@@ -117,6 +117,16 @@ uint64_t state_delegation_value(const Cohort__ValidatorInfo *v, uint64_t shares)
 int state_pending_reward(const Cohort__ValidatorInfo *v, const Cohort__Delegation *d,
                          uint64_t *out);
 
+/* Delegations to executors (docs/staking.md §8), committed, as the above:
+ * state_get_exec_delegation: del's delegation to executor ex ("xd/");
+ * state_exec_delegation_value: what `shares` of e's delegators' side are
+ * worth; state_exec_pending_reward: what d could withdraw from e now. */
+int state_get_exec_delegation(state *st, const uint8_t del[20], const uint8_t ex[20],
+                              Cohort__Delegation **out);
+uint64_t state_exec_delegation_value(const Cohort__Executor *e, uint64_t shares);
+int state_exec_pending_reward(const Cohort__Executor *e, const Cohort__Delegation *d,
+                              uint64_t *out);
+
 /* The pools and bonded totals of the supply rule (committed): CRD in
  * s/fees (0 between blocks), s/rewards, s/community; STK in s/gov, in
  * validators' tokens (bonded) and in delegation unbondings. Reads every

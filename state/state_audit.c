@@ -20,6 +20,13 @@ typedef struct {
   u128 acc, shares_seen;
 } aval;
 
+/* an executor's delegators' side (docs/staking.md §8) */
+typedef struct {
+  uint8_t id[20];
+  uint64_t shares, unbonding;
+  u128 acc, shares_seen, unbonding_seen;
+} aexec;
+
 typedef struct {
   state *st;
   core_errbuf *eb;
@@ -28,6 +35,8 @@ typedef struct {
   aval *v;
   size_t nv, cap, bonded_n, n_pow, n_dl, n_dv, n_uq, n_uv, n_ud, n_rq, n_rv, n_rd, n_vk;
   uint64_t tokens, unbonding;
+  aexec *x;
+  size_t nx, xcap, n_xd, n_xv, n_xq, n_xu, n_xe;
 } audit;
 
 static int fail(audit *a, const char *what) {
@@ -67,13 +76,95 @@ static int v_acc(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   return 0;
 }
 
+static aexec *find_exec(audit *a, const uint8_t id[20]) {
+  size_t lo = 0, hi = a->nx; /* e/ is scanned in key order */
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int c = memcmp(a->x[mid].id, id, 20);
+    if (!c) return &a->x[mid];
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return NULL;
+}
+
 static int v_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  (void)k, (void)kl;
   audit *a = ctx;
-  Cohort__Executor *e = cohort__executor__unpack(NULL, vl, v);
+  Cohort__Executor *e = kl == 22 ? cohort__executor__unpack(NULL, vl, v) : NULL;
   if (!e) return fail(a, "an executor does not decode");
-  a->stk += (u128)e->stake + e->unbonding;
+  a->stk += (u128)e->stake + e->unbonding + e->del_tokens + e->del_unbonding;
+  if (a->nx == a->xcap) {
+    size_t cap = a->xcap ? 2 * a->xcap : 16;
+    aexec *p = realloc(a->x, cap * sizeof *p);
+    if (!p) {
+      cohort__executor__free_unpacked(e, NULL);
+      a->rc = COHORT_ERR_NOMEM;
+      return 1;
+    }
+    a->x = p;
+    a->xcap = cap;
+  }
+  aexec *x = &a->x[a->nx++];
+  memset(x, 0, sizeof *x);
+  memcpy(x->id, k + 2, 20);
+  x->shares = e->del_shares;
+  x->unbonding = e->del_unbonding;
+  int bad = sk_u128_get(&e->reward_acc, &x->acc) || (e->del_tokens && !e->del_shares);
   cohort__executor__free_unpacked(e, NULL);
+  return bad ? fail(a, "an executor's reward_acc is malformed or it has delegated tokens and no "
+                       "shares") : 0;
+}
+
+/* xd/ del ex -> Delegation; its xv/ ex del key */
+static int v_xd(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  audit *a = ctx;
+  a->n_xd++;
+  Cohort__Delegation *d = kl == 43 ? cohort__delegation__unpack(NULL, vl, v) : NULL;
+  aexec *x = d ? find_exec(a, k + 23) : NULL;
+  if (!x || d->shares == 0) {
+    if (d) cohort__delegation__free_unpacked(d, NULL);
+    return fail(a, "an executor delegation does not decode, has no shares or names no executor");
+  }
+  x->shares_seen += d->shares;
+  sk_delegation sd;
+  sd.shares = d->shares;
+  uint64_t owed;
+  int bad = sk_u128_get(&d->reward_start, &sd.reward_start) || distr_owed(x->acc, &sd, &owed);
+  cohort__delegation__free_unpacked(d, NULL);
+  if (bad) return fail(a, "an executor delegation's pending reward is malformed or reaches 2^64");
+  a->withdrawable += owed;
+  uint8_t vk[43] = {'x', 'v', '/'};
+  memcpy(vk + 3, k + 23, 20);
+  memcpy(vk + 23, k + 3, 20);
+  if (!has_key(a, vk, sizeof vk)) return a->rc ? 1 : fail(a, "an executor delegation has no xv/ key");
+  return 0;
+}
+
+/* xq/ rel ex del created -> UnbondingDelegation; its xu/ and xe/ keys */
+static int v_xq(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  audit *a = ctx;
+  a->n_xq++;
+  Cohort__UnbondingDelegation *u =
+      kl == 59 ? cohort__unbonding_delegation__unpack(NULL, vl, v) : NULL;
+  aexec *x = u ? find_exec(a, k + 11) : NULL;
+  int bad = !x || u->amount > u->initial || u->height != core_get_u64be(k + 51);
+  if (!bad) x->unbonding_seen += u->amount;
+  if (u) cohort__unbonding_delegation__free_unpacked(u, NULL);
+  if (bad) return fail(a, "an executor unbonding entry does not decode, names no executor or "
+                          "holds more than it started with");
+  uint8_t ik[59] = {'x', 'u', '/'}; /* xu/ ex created del rel */
+  memcpy(ik + 3, k + 11, 20);
+  memcpy(ik + 23, k + 51, 8);
+  memcpy(ik + 31, k + 31, 20);
+  memcpy(ik + 51, k + 3, 8);
+  int ok = has_key(a, ik, sizeof ik);
+  memcpy(ik, "xe/", 3); /* xe/ del ex rel created */
+  memcpy(ik + 3, k + 31, 20);
+  memcpy(ik + 23, k + 11, 20);
+  memcpy(ik + 43, k + 3, 8);
+  memcpy(ik + 51, k + 51, 8);
+  ok = ok && has_key(a, ik, sizeof ik);
+  if (!ok) return a->rc ? 1 : fail(a, "an executor unbonding entry misses its xu/ or xe/ key");
   return 0;
 }
 
@@ -283,6 +374,20 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
   if (!rc) rc = scan(&a, SK_RDQ, v_rq, &a);
   if (!rc) rc = scan(&a, SK_RDV, v_count, &a.n_rv);
   if (!rc) rc = scan(&a, SK_RDD, v_count, &a.n_rd);
+  if (!rc) rc = scan(&a, "xd/", v_xd, &a);
+  if (!rc) rc = scan(&a, "xv/", v_count, &a.n_xv);
+  if (!rc) rc = scan(&a, "xq/", v_xq, &a);
+  if (!rc) rc = scan(&a, "xu/", v_count, &a.n_xu);
+  if (!rc) rc = scan(&a, "xe/", v_count, &a.n_xe);
+  for (size_t i = 0; !rc && i < a.nx; i++)
+    if (a.x[i].shares_seen != a.x[i].shares || a.x[i].unbonding_seen != a.x[i].unbonding) {
+      fail(&a, "an executor's del_shares or del_unbonding differ from its delegations and "
+               "unbonding entries");
+      rc = a.rc;
+    }
+  if (!rc && (a.n_xd != a.n_xv || a.n_xq != a.n_xu || a.n_xq != a.n_xe))
+    fail(&a, "executor delegations or unbonding entries and their index keys differ in number"),
+        rc = a.rc;
   for (size_t i = 0; !rc && i < a.nv; i++)
     if (a.v[i].shares_seen != a.v[i].shares) {
       fail(&a, "a validator's shares differ from the sum of its delegations' shares");
@@ -302,8 +407,8 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
   if (!rc && a.crd != rep.crd_supply)
     fail(&a, "CRD: balances + escrow + fees + rewards + community != supply"), rc = a.rc;
   if (!rc && a.stk != rep.stk_supply)
-    fail(&a, "STK: balances + executor stakes + task bonds + validator tokens + unbonding + "
-             "s/gov != supply"), rc = a.rc;
+    fail(&a, "STK: balances + executor stakes and delegations + task bonds + validator tokens + "
+             "unbonding + s/gov != supply"), rc = a.rc;
   rep.crd_counted = a.crd;
   rep.stk_counted = a.stk;
   rep.bonded = a.tokens;
@@ -313,5 +418,6 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
   rep.delegations = a.n_dl;
   if (r) *r = rep;
   free(a.v);
+  free(a.x);
   return rc;
 }

@@ -243,6 +243,8 @@ static int dispatch(state_exec *x, const tx_t *tx, state_tx_result *res) {
     case COHORT__TX_BODY__MSG_DISPUTE_BISECT:
     case COHORT__TX_BODY__MSG_DISPUTE_SELECT:
     case COHORT__TX_BODY__MSG_DISPUTE_PROVE:
+    case COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR:
+    case COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR:
       return sx_exec_market(x, tx, res);
     /* staking and distribution (docs/staking.md §2, §4) */
     case COHORT__TX_BODY__MSG_CREATE_VALIDATOR:

@@ -112,6 +112,10 @@ int sx_put_msg(state_exec *x, const uint8_t *k, size_t kl, const ProtobufCMessag
 int sx_exec_market(state_exec *x, const tx_t *tx, state_tx_result *res);
 int sx_begin_block(state_exec *x);
 int sx_end_block(state_exec *x);
+/* MsgWithdrawRewards for delegations to executors (docs/staking.md §8):
+ * the one to `ex`, or every one of del when ex is NULL. */
+int market_withdraw_exec_rewards(state_exec *x, const uint8_t del[20], const uint8_t *ex,
+                                 state_tx_result *res);
 /* Validator sets and evidence (state/staking/): the last step of the end
  * of block (move the sets on: v/set <- v/next <- P from the power index,
  * history); the checks of one evidence item against x (rules 5-8 of

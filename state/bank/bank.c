@@ -132,11 +132,16 @@ int bank_pool_move(state_exec *x, const char *from, const char *to, int token, u
   return rc ? rc : bank_pool_credit(x, to, token, amt);
 }
 
+int bank_escrow_to_pool(state_exec *x, const char *pool, uint64_t crd) {
+  if (!crd) return COHORT_OK;
+  int rc = totals(x, KEY_ESCROW, -1, crd, 0);
+  return rc ? rc : bank_pool_credit(x, pool, BANK_CRD, crd);
+}
+
 int bank_escrow_out_fee(state_exec *x, const uint8_t to[20], uint64_t pay, uint64_t fee) {
   if (fee > pay) return COHORT_ERR_CORRUPT;
   int rc = bank_escrow_out(x, to, pay - fee);
-  if (!rc && fee) rc = totals(x, KEY_ESCROW, -1, fee, 0);
-  if (!rc) rc = bank_pool_credit(x, BANK_POOL_FEES, BANK_CRD, fee);
+  if (!rc) rc = bank_escrow_to_pool(x, BANK_POOL_FEES, fee);
   return rc;
 }
 

@@ -62,6 +62,9 @@ int bank_pool_credit(state_exec *x, const char *pool, int token, uint64_t amt);
 /* Executor payment out of the task escrow: pay - fee to `to`, fee to
  * "s/fees" (the protocol fee, docs/staking.md §4). */
 int bank_escrow_out_fee(state_exec *x, const uint8_t to[20], uint64_t pay, uint64_t fee);
+/* CRD out of the task escrow into a pool (an executor's delegators' part
+ * to "s/rewards", docs/staking.md §8). */
+int bank_escrow_to_pool(state_exec *x, const char *pool, uint64_t crd);
 int bank_pool_burn(state_exec *x, const char *pool, int token, uint64_t amt);
 
 /* The Transfer message. */

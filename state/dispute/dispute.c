@@ -144,7 +144,8 @@ static int end_game(state_exec *x, const uint8_t id[32], Cohort__Task *t, const 
   Cohort__TaskMember *lm = t->members[lose];
   const uint8_t *to = win == GAME_OUTSIDE ? t->challenger.data : t->members[win]->executor.data;
   uint64_t slashed, paid;
-  rc = mk_slash_share(x, lm->executor.data, p->dispute_slash_bps, to, p->dispute_winner_bps,
+  rc = mk_slash_share(x, lm->executor.data, p->dispute_slash_bps, lm->seated_height, to,
+                      p->dispute_winner_bps,
                       &slashed, &paid);
   if (!rc) rc = mk_seat_release(x, lm->executor.data, id, 0);
   if (rc) return rc;

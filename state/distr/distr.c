@@ -10,7 +10,11 @@
 typedef unsigned __int128 u128;
 
 int distr_pending(const sk_validator *v, const sk_delegation *d, uint64_t *out) {
-  u128 diff = v->reward_acc - d->reward_start; /* modulo 2^128 */
+  return distr_owed(v->reward_acc, d, out);
+}
+
+int distr_owed(unsigned __int128 acc, const sk_delegation *d, uint64_t *out) {
+  u128 diff = acc - d->reward_start; /* modulo 2^128 */
   u128 hi = diff >> 64, lo = (uint64_t)diff;
   u128 p = (u128)d->shares * hi, q = ((u128)d->shares * lo) >> 64;
   *out = 0;
@@ -142,6 +146,8 @@ int distr_exec_withdraw(state_exec *x, const tx_t *tx, state_tx_result *res) {
     own.commission_owed = 0;
     if (!rc) rc = sk_validator_save(x, &own);
   }
+  /* neither named: the delegations to executors too (docs/staking.md §8) */
+  if (!rc && m->validator.len == 0) rc = market_withdraw_exec_rewards(x, me, NULL, res);
 out:
   free(l.ops);
   return rc;

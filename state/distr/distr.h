@@ -26,6 +26,8 @@
 /* What d is owed by v now. COHORT_ERR_CORRUPT if it reaches 2^64 (it
  * cannot: the CRD supply bounds it). Pure. */
 int distr_pending(const sk_validator *v, const sk_delegation *d, uint64_t *out);
+/* The same for any accumulator (an executor's, docs/staking.md §8). */
+int distr_owed(unsigned __int128 acc, const sk_delegation *d, uint64_t *out);
 
 /* Pay del its pending reward of d at v from "s/rewards" and set
  * d->reward_start = v->reward_acc (the caller saves d). *paid (may be

@@ -7,7 +7,8 @@
  *          (DRAWING tasks), in task-ID order. A block without a reveal
  *          draws nothing: its due draws move to h + 1;
  *   txs    in block order;
- *   end    unbonding stake due at h is released; windows due at h close
+ *   end    unbonding stake due at h is released (executors' own, then
+ *          their delegators'); windows due at h close
  *          (commit/reveal windows, challenge windows), in task-ID order;
  *          then prunes due at h.
  */
@@ -28,6 +29,8 @@ int sx_exec_market(state_exec *x, const tx_t *tx, state_tx_result *res) {
     case COHORT__TX_BODY__MSG_DISPUTE_BISECT:
     case COHORT__TX_BODY__MSG_DISPUTE_SELECT:
     case COHORT__TX_BODY__MSG_DISPUTE_PROVE: return mk_exec_dispute(x, tx, res);
+    case COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR: return mk_exec_delegate(x, tx, res);
+    case COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR: return mk_exec_undelegate(x, tx, res);
     default: return mk_fail(res, COHORT_ERR_NO_MSG, "unknown message");
   }
 }
@@ -51,6 +54,7 @@ int sx_begin_block(state_exec *x) {
 
 int sx_end_block(state_exec *x) {
   int rc = mk_release_unbondings(x);
+  if (!rc) rc = mk_release_del_unbondings(x);
   if (!rc) rc = run_due(x, DL_WINDOW, mk_task_window_due);
   if (!rc) rc = run_due(x, DL_PRUNE, mk_task_prune_due);
   if (!rc) rc = run_due(x, DL_JAIL, mk_jail_due);

@@ -25,7 +25,7 @@
 
 typedef struct {
   uint8_t id[20];
-  uint64_t stake, price, per_task;
+  uint64_t stake, own, price, per_task; /* stake: the draw weight, own + delegated */
 } cand;
 
 typedef struct {
@@ -71,7 +71,8 @@ static int visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   uint64_t cost = market_seat_cost(e->price_per_msteps, e->price_per_task, d->t->max_steps);
   int fits = cost <= d->per_seat;
   if (avail && !staked && fits) d->busy++;
-  uint64_t stake = e->stake, price = e->price_per_msteps, per_task = e->price_per_task;
+  uint64_t own = e->stake, price = e->price_per_msteps, per_task = e->price_per_task;
+  uint64_t stake = own + mk_del_counted(e, mk_params(d->x)->exec_delegation_max_x); /* < supply */
   cohort__executor__free_unpacked(e, NULL);
   int rc = COHORT_OK;
   if (avail) { /* busy or not: the reward hint covers everyone who could serve */
@@ -82,6 +83,7 @@ static int visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   if ((rc = push((void **)&d->c, &d->n, &d->cap, sizeof *d->c))) return rc;
   memcpy(d->c[d->n].id, k + 2, 20);
   d->c[d->n].stake = stake;
+  d->c[d->n].own = own;
   d->c[d->n].price = price;
   d->c[d->n].per_task = per_task;
   d->n++;
@@ -168,11 +170,14 @@ int mk_draw(state_exec *x, const uint8_t task_id[32], Cohort__Task *t, size_t ne
     }
     m->price_per_msteps = d.c[pick].price; /* pay is fixed at the draw */
     m->price_per_task = d.c[pick].per_task;
-    m->stake = d.c[pick].stake;            /* and this stake is locked */
+    m->stake = d.c[pick].stake;            /* the weight: pay and slashes follow it */
+    m->delegated = d.c[pick].stake - d.c[pick].own;
+    m->seated_height = x->height;
     m->attempt = t->attempt;
     t->members[t->n_members++] = m;
     total -= d.c[pick].stake;
-    if ((rc = mk_seat_take(x, m->executor.data, task_id, m->stake))) break;
+    /* the executor's own stake is locked (seat_lock) */
+    if ((rc = mk_seat_take(x, m->executor.data, task_id, d.c[pick].own))) break;
     rc = mk_event(t, x->height, EV_DRAWN, m->executor.data, j, m->stake, b);
     d.c[pick] = d.c[--d.n]; /* without replacement; the order change is deterministic */
   }

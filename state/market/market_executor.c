@@ -96,6 +96,8 @@ int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res) {
   e.price_per_task = m->price_per_task;
   e.accepting = m->accepting;
   e.capacity = cap;
+  if (!old) e.commission_bps = m->commission_bps; /* nobody delegates yet */
+  else if ((rc = mk_set_commission(x, &e, m->commission_bps))) goto out;
   if (m->accepting) e.jailed_until = 0; /* back: unjailed */
   rc = mk_put_exec(x, tx->sender, &e);
   if (!rc) rc = mk_bump_epoch(x); /* a new or changed executor may serve waiting tasks */
@@ -267,40 +269,44 @@ static int slash_unbonding(state_exec *x, const uint8_t id[20], uint64_t amt) {
   return COHORT_OK;
 }
 
-/* Slash bps/10000 of stake + unbonding, taking it from the bond first, then
- * from the unbonding entries newest first, and burn it. */
-static int slash(state_exec *x, const uint8_t id[20], Cohort__Executor *e, uint32_t bps,
-                 uint64_t *out) {
-  uint64_t base;
+/* Take bps/10000 of stake + unbonding, from the bond first, then from the
+ * unbonding entries newest first; and the delegators' side (docs/staking.md
+ * §8: delegated tokens, and their unbonding entries created at or after
+ * `seated`, the seat's draw). *out: the total taken, not yet burned. */
+static int take(state_exec *x, const uint8_t id[20], Cohort__Executor *e, uint32_t bps,
+                uint64_t seated, uint64_t *out) {
+  uint64_t base, dt;
+  *out = 0;
   if (core_add_u64(&base, e->stake, e->unbonding)) return COHORT_ERR_CORRUPT;
   uint64_t amt = (uint64_t)((unsigned __int128)base * bps / 10000);
   uint64_t from_stake = amt <= e->stake ? amt : e->stake;
   e->stake -= from_stake;
   e->unbonding -= amt - from_stake;
   int rc = amt > from_stake ? slash_unbonding(x, id, amt - from_stake) : COHORT_OK;
+  if (!rc) rc = mk_del_slash(x, id, e, bps, seated, &dt);
   if (rc) return rc;
-  if (core_add_u64(&e->slashed_total, e->slashed_total, amt)) return COHORT_ERR_CORRUPT;
+  if (core_add_u64(&amt, amt, dt) || core_add_u64(&e->slashed_total, e->slashed_total, amt))
+    return COHORT_ERR_CORRUPT;
   *out = amt;
-  return bank_burn(x, 0, amt);
+  return COHORT_OK;
 }
 
-int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, const uint8_t to[20],
-                   uint32_t share_bps, uint64_t *slashed, uint64_t *paid) {
+static int slash(state_exec *x, const uint8_t id[20], Cohort__Executor *e, uint32_t bps,
+                 uint64_t seated, uint64_t *out) {
+  int rc = take(x, id, e, bps, seated, out);
+  return rc ? rc : bank_burn(x, 0, *out);
+}
+
+int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, uint64_t seated,
+                   const uint8_t to[20], uint32_t share_bps, uint64_t *slashed, uint64_t *paid) {
   int rc;
   *slashed = *paid = 0;
   Cohort__Executor *e = mk_get_exec(x, exec_id, &rc);
   if (!e) return rc ? rc : COHORT_ERR_CORRUPT;
-  uint64_t base, amt = 0;
-  if (core_add_u64(&base, e->stake, e->unbonding)) rc = COHORT_ERR_CORRUPT;
-  if (!rc) {
-    amt = (uint64_t)((unsigned __int128)base * bps / 10000);
+  uint64_t amt = 0;
+  if (!(rc = take(x, exec_id, e, bps, seated, &amt))) {
     uint64_t share = (uint64_t)((unsigned __int128)amt * share_bps / 10000);
-    uint64_t from_stake = amt <= e->stake ? amt : e->stake;
-    e->stake -= from_stake;
-    e->unbonding -= amt - from_stake;
-    if (amt > from_stake) rc = slash_unbonding(x, exec_id, amt - from_stake);
-    if (!rc && core_add_u64(&e->slashed_total, e->slashed_total, amt)) rc = COHORT_ERR_CORRUPT;
-    if (!rc) rc = bank_burn(x, 0, amt - share);     /* the rest leaves the supply */
+    rc = bank_burn(x, 0, amt - share);                 /* the rest leaves the supply */
     if (!rc) rc = bank_credit(x, to, BANK_STK, share); /* the winner's share stays in it */
     if (!rc) *paid = share;
   }
@@ -313,7 +319,7 @@ int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, const
 }
 
 int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],
-               int withheld, uint64_t *slashed, int *was_jailed) {
+               uint64_t seated, int withheld, uint64_t *slashed, int *was_jailed) {
   const Cohort__Params *p = mk_params(x);
   int rc;
   *slashed = 0;
@@ -324,10 +330,10 @@ int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[3
    * withheld after a commit (the member was up, had the result, and kept a
    * quorum from forming) costs one per seat. */
   if ((*was_jailed && withheld) &&
-      (rc = slash(x, exec_id, e, p->liveness_slash_bps, slashed)))
+      (rc = slash(x, exec_id, e, p->liveness_slash_bps, seated, slashed)))
     goto out;
   if (!*was_jailed) {
-    if ((rc = slash(x, exec_id, e, p->liveness_slash_bps, slashed))) goto out;
+    if ((rc = slash(x, exec_id, e, p->liveness_slash_bps, seated, slashed))) goto out;
     e->jailed_until = x->height + p->liveness_jail_blocks;
     e->accepting = 0;
     uint8_t k[DL_KEY_LEN] = {'d', '/', DL_JAIL};
@@ -398,8 +404,7 @@ int mk_release_unbondings(state_exec *x) {
       break;
     }
     e->unbonding -= amt;
-    if (!e->stake && !e->unbonding && !e->active_tasks && !e->seat_lock &&
-        e->jailed_until <= x->height) {
+    if (mk_exec_empty(e, x->height)) {
       /* Nothing left: the record goes, so draws never scan the dead. (No
        * unbonding entry of a later height can exist: the entries add up to
        * e->unbonding, which is 0.) Not while jailed: a fresh registration

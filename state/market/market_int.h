@@ -45,6 +45,7 @@
 
 #include "proto/market.h"
 #include "state/bank/bank.h"
+#include "state/staking/staking.h"
 #include "state/state_int.h"
 
 /* Task status numbers (stable; docs/tasks.md). */
@@ -124,10 +125,12 @@ int mk_exec_register(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_exec_unbond(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_jail_due(state_exec *x, const uint8_t id[32]);
 /* Slash bps/10000 of the executor's stake + unbonding (bond first, then
- * unbonding entries newest first); share_bps/10000 of it is credited to
- * `to`'s STK balance, the rest burned. *slashed, *paid: the amounts. */
-int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, const uint8_t to[20],
-                   uint32_t share_bps, uint64_t *slashed, uint64_t *paid);
+ * unbonding entries newest first) and of its delegators' side for a seat
+ * drawn at `seated` (mk_del_slash); share_bps/10000 of the total is
+ * credited to `to`'s STK balance, the rest burned. *slashed, *paid: the
+ * amounts. */
+int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, uint64_t seated,
+                   const uint8_t to[20], uint32_t share_bps, uint64_t *slashed, uint64_t *paid);
 /* A member missed a window: slash liveness_slash_bps and jail it, unless it
  * is jailed already (one slash per incident) — except that a reveal
  * withheld after a commit (withheld = 1) is slashed for every seat. Frees
@@ -135,8 +138,8 @@ int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, const
 /* Begin of a block without a beacon reveal: a draw due now moves to the
  * next block (market_task.c). */
 int mk_task_draw_postpone(state_exec *x, const uint8_t id[32]);
-int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32], int withheld,
-               uint64_t *slashed, int *was_jailed);
+int mk_no_show(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],
+               uint64_t seated, int withheld, uint64_t *slashed, int *was_jailed);
 /* Take a seat (drawn): seat record with the stake, active_tasks + 1. */
 int mk_seat_take(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],
                  uint64_t stake);
@@ -147,6 +150,35 @@ int mk_seat_done(state_exec *x, const uint8_t exec_id[20]);
 int mk_seat_release(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32], int done);
 /* End of block: unbonding stake due at this height goes back. */
 int mk_release_unbondings(state_exec *x);
+/* 1 if nothing is left in the record (own side, delegations, seats, jail):
+ * it may be deleted. */
+int mk_exec_empty(const Cohort__Executor *e, uint64_t h);
+
+/* ---- delegation to executors (market_delegate.c, docs/staking.md §8) ---- */
+/* Delegated STK that counts for the draw weight: min(del_tokens,
+ * max_x * stake). */
+uint64_t mk_del_counted(const Cohort__Executor *e, uint32_t max_x);
+/* The commission in force at height h; a registration's new one (a raise
+ * waits unbonding_blocks). */
+uint32_t mk_commission(const Cohort__Executor *e, uint64_t h);
+int mk_set_commission(state_exec *x, Cohort__Executor *e, uint32_t c);
+int mk_exec_delegate(state_exec *x, const tx_t *tx, state_tx_result *res);
+int mk_exec_undelegate(state_exec *x, const tx_t *tx, state_tx_result *res);
+/* What delegation d is owed at e now. */
+int mk_del_pending(const Cohort__Executor *e, const sk_delegation *d, uint64_t *owed);
+/* The delegators' part of a seat's net pay (drawn with `weight`, of which
+ * `delegated`): adds it to ex's accumulator (saved) and returns it in
+ * *to_rewards; the caller moves that much CRD to s/rewards and pays the
+ * executor the rest. */
+int mk_del_pay(state_exec *x, const uint8_t ex[20], uint64_t net, uint64_t weight,
+               uint64_t delegated, uint64_t *to_rewards);
+/* The delegators' side of a slash of e by bps for a seat drawn at
+ * `seated`: del_tokens and the xq/ entries created at or after it. e is
+ * updated in memory (the caller saves it and burns *taken). */
+int mk_del_slash(state_exec *x, const uint8_t ex[20], Cohort__Executor *e, uint32_t bps,
+                 uint64_t seated, uint64_t *taken);
+/* End of block: xq/ entries due at this height. */
+int mk_release_del_unbondings(state_exec *x);
 
 /* ---- blobs (market_blob.c) ---- */
 int mk_exec_upload(state_exec *x, const tx_t *tx, state_tx_result *res);

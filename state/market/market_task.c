@@ -233,7 +233,11 @@ static int finalize(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
     /* the protocol fee: a share of the payment to the validators
      * (docs/staking.md §4), through the block's fee pool */
     uint64_t fee = (uint64_t)((unsigned __int128)pay * mk_params(x)->protocol_fee_bps / 10000);
-    if (!(rc = bank_escrow_out_fee(x, m->executor.data, pay, fee)) &&
+    /* and the delegators' part (docs/staking.md §8), held in s/rewards */
+    uint64_t r;
+    if (!(rc = mk_del_pay(x, m->executor.data, pay - fee, m->stake, m->delegated, &r)) &&
+        !(rc = bank_escrow_out_fee(x, m->executor.data, pay - r, fee)) &&
+        !(rc = bank_escrow_to_pool(x, BANK_POOL_REWARDS, r)) &&
         !(rc = core_add_u64(&t->paid, t->paid, pay)) && !(rc = repay_fees(x, t, m)))
       rc = mk_seat_release(x, m->executor.data, id, 1);
   }
@@ -782,7 +786,7 @@ static int window_closed(state_exec *x, const uint8_t id[32], Cohort__Task *t) {
     if (revealing ? m->claim != NULL : m->commitment.len != 0) continue;
     uint64_t slashed;
     int jailed;
-    rc = mk_no_show(x, m->executor.data, id, revealing, &slashed, &jailed);
+    rc = mk_no_show(x, m->executor.data, id, m->seated_height, revealing, &slashed, &jailed);
     m->replaced = 1;
     if (!rc)
       rc = mk_event(t, x->height, EV_NO_SHOW, m->executor.data, slashed,

@@ -13,7 +13,11 @@ int sk_exec(state_exec *x, const tx_t *tx, state_tx_result *res) {
     case COHORT__TX_BODY__MSG_DELEGATE: return sk_exec_delegate(x, tx, res);
     case COHORT__TX_BODY__MSG_UNDELEGATE: return sk_exec_undelegate(x, tx, res);
     case COHORT__TX_BODY__MSG_REDELEGATE: return sk_exec_redelegate(x, tx, res);
-    case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS: return distr_exec_withdraw(x, tx, res);
+    case COHORT__TX_BODY__MSG_WITHDRAW_REWARDS:
+      if (tx->body->withdraw_rewards->executor.len == 20)
+        return market_withdraw_exec_rewards(x, tx->sender, tx->body->withdraw_rewards->executor.data,
+                                            res);
+      return distr_exec_withdraw(x, tx, res);
     default: return sk_fail(res, COHORT_ERR_NO_MSG, "unknown message");
   }
 }

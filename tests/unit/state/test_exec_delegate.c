@@ -1,0 +1,314 @@
+/* Delegation to executors (docs/staking.md §8), on the market's test chain
+ * with a real guest: a delegation adds draw weight and shares the pay after
+ * the executor's commission; a raise of commission waits; a slash reaches
+ * the delegators who backed the seat — bonded or unbonding since — and not
+ * those who left before it was drawn; delegators can always leave; every
+ * refusal changes nothing; the supply rule holds after every block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "market_fixture.h"
+
+static void add_delegate(batch *b, int u, int ex, uint64_t amount, int undelegate) {
+  Cohort__MsgDelegateExecutor d = COHORT__MSG_DELEGATE_EXECUTOR__INIT;
+  Cohort__MsgUndelegateExecutor ud = COHORT__MSG_UNDELEGATE_EXECUTOR__INIT;
+  Cohort__TxBody body = COHORT__TX_BODY__INIT;
+  if (undelegate) {
+    ud.executor = (ProtobufCBinaryData){20, F.ids[ex]};
+    ud.amount = amount;
+    body.msg_case = COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR;
+    body.undelegate_executor = &ud;
+  } else {
+    d.executor = (ProtobufCBinaryData){20, F.ids[ex]};
+    d.amount = amount;
+    body.msg_case = COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR;
+    body.delegate_executor = &d;
+  }
+  add(b, u, &body);
+}
+
+static void add_withdraw(batch *b, int u, int ex) {
+  Cohort__MsgWithdrawRewards m = COHORT__MSG_WITHDRAW_REWARDS__INIT;
+  if (ex >= 0) m.executor = (ProtobufCBinaryData){20, F.ids[ex]};
+  Cohort__TxBody body = COHORT__TX_BODY__INIT;
+  body.msg_case = COHORT__TX_BODY__MSG_WITHDRAW_REWARDS;
+  body.withdraw_rewards = &m;
+  add(b, u, &body);
+}
+
+static void add_register_commission(batch *b, int u, uint64_t stake, uint32_t commission) {
+  Cohort__MsgRegisterExecutor m = COHORT__MSG_REGISTER_EXECUTOR__INIT;
+  m.add_stake = stake;
+  m.price_per_msteps = 1000000;
+  m.accepting = 1;
+  m.capacity = 16;
+  m.commission_bps = commission;
+  Cohort__TxBody body = COHORT__TX_BODY__INIT;
+  body.msg_case = COHORT__TX_BODY__MSG_REGISTER_EXECUTOR;
+  body.register_executor = &m;
+  add(b, u, &body);
+}
+
+static uint64_t stk_of(int u) {
+  uint64_t c, s, n;
+  assert_int_equal(state_get_account(ST, F.ids[u], &c, &s, &n), 0);
+  return s;
+}
+
+/* del's delegation to ex: its value and pending reward (0, 0 if none). */
+static void delegation(int del, int ex, uint64_t *value, uint64_t *pending) {
+  Cohort__Delegation *d;
+  *value = *pending = 0;
+  if (state_get_exec_delegation(ST, F.ids[del], F.ids[ex], &d)) return;
+  Cohort__Executor *e = executor(ex);
+  *value = state_exec_delegation_value(e, d->shares);
+  assert_int_equal(state_exec_pending_reward(e, d, pending), 0);
+  cohort__executor__free_unpacked(e, NULL);
+  cohort__delegation__free_unpacked(d, NULL);
+}
+
+/* Blocks until tid is FINAL (or n blocks), auditing each. */
+static void run_until_final(const uint8_t tid[32], int n) {
+  for (int i = 0; i < n && task_status(tid) != 4; i++) {
+    empty_blocks(1);
+    check_conservation();
+  }
+  assert_int_equal(task_status(tid), 4);
+}
+
+/* One executor (user 1, own stake 10^6, commission 10%), delegators 5 and
+ * 6: a task's pay is split by the draw weight, the delegators' part goes to
+ * their accumulator less the commission, and they withdraw it. */
+static void test_delegation_weighs_and_shares_pay(void **s) {
+  (void)s;
+  setup_chain();
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_commission(&b, 1, 1000000, 1000);
+  commit(&b, NULL);
+  add_delegate(&b, 5, 1, 1000000, 0);
+  add_delegate(&b, 6, 1, 2000000, 0);
+  commit(&b, NULL);
+  check_conservation();
+  Cohort__Executor *e = executor(1);
+  assert_int_equal(e->del_tokens, 3000000);
+  assert_int_equal(e->del_shares, 3000000);
+  assert_int_equal(e->commission_bps, 1000);
+  cohort__executor__free_unpacked(e, NULL);
+
+  uint8_t tid[32];
+  add_submit(&b, 0, "abc", 1, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  Cohort__Task *t = task(tid);
+  assert_int_equal(t->n_members, 1);
+  assert_int_equal(t->members[0]->stake, 4000000); /* weight: own + delegated */
+  assert_int_equal(t->members[0]->delegated, 3000000);
+  assert_int_equal(t->members[0]->seated_height, state_height(ST));
+  cohort__task__free_unpacked(t, NULL);
+  e = executor(1);
+  assert_int_equal(e->seat_lock, 1000000); /* only its own stake is locked */
+  cohort__executor__free_unpacked(e, NULL);
+
+  run_t r;
+  run_vm("abc", 16, 1000000, &r);
+  serve_all(tid, &r);
+  run_until_final(tid, 5);
+  t = task(tid);
+  uint64_t pay = t->paid;
+  cohort__task__free_unpacked(t, NULL);
+  assert_true(pay > 1000);
+  uint64_t D = pay * 3 / 4, R = D - D / 10; /* protocol_fee_bps is 0 here */
+  uint64_t v5, p5, v6, p6;
+  delegation(5, 1, &v5, &p5);
+  delegation(6, 1, &v6, &p6);
+  assert_int_equal(v5, 1000000);
+  assert_int_equal(v6, 2000000);
+  assert_true(p5 + p6 <= R && p5 + p6 + 2 >= R); /* floors: at most 1 unit each */
+  assert_true(p6 >= 2 * p5 - 1 && p6 <= 2 * p5 + 1);
+
+  uint64_t c5 = crd_of(5), c6 = crd_of(6);
+  add_withdraw(&b, 5, 1);  /* that delegation */
+  add_withdraw(&b, 6, -1); /* every delegation of 6 */
+  commit(&b, NULL);
+  check_conservation();
+  assert_true(crd_of(5) + 1000000 > c5 + p5); /* p5 in, one fee out */
+  assert_true(crd_of(6) + 1000000 > c6 + p6);
+  delegation(5, 1, &v5, &p5);
+  delegation(6, 1, &v6, &p6);
+  assert_int_equal(p5 + p6, 0);
+  free_run(&r);
+  teardown_chain();
+}
+
+/* A raise of commission waits unbonding_blocks (every delegator can leave
+ * first); a cut is at once and drops a pending raise. */
+static void test_commission_raise_waits(void **s) {
+  (void)s;
+  setup_chain();
+  batch b = {.n = 0};
+  add_register_commission(&b, 1, 1000000, 500);
+  commit(&b, NULL);
+  add_register_commission(&b, 1, 0, 9000);
+  commit(&b, NULL);
+  uint64_t h = state_height(ST);
+  Cohort__Executor *e = executor(1);
+  assert_int_equal(e->commission_bps, 500);
+  assert_int_equal(e->commission_next, 9000);
+  assert_int_equal(e->commission_at, h + 5);
+  cohort__executor__free_unpacked(e, NULL);
+  add_register_commission(&b, 1, 0, 200);
+  commit(&b, NULL);
+  e = executor(1);
+  assert_int_equal(e->commission_bps, 200);
+  assert_int_equal(e->commission_at, 0);
+  cohort__executor__free_unpacked(e, NULL);
+  teardown_chain();
+}
+
+/* The attack: a delegator who left before a seat was drawn must not pay
+ * for that seat's no-show; one who leaves after the draw still does, and
+ * so do the bonded ones. Executor 1 alone (own 10^6); delegators 5, 6 with
+ * 2 * 10^6 each; 6 undelegates half before the task, 5 half after the
+ * draw; 1 then misses its commit window (liveness_slash_bps = 10%). */
+static void test_slash_reaches_who_backed_the_seat(void **s) {
+  (void)s;
+  setup_chain();
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_commission(&b, 1, 1000000, 0);
+  commit(&b, NULL);
+  add_delegate(&b, 5, 1, 2000000, 0);
+  add_delegate(&b, 6, 1, 2000000, 0);
+  commit(&b, NULL);
+  uint64_t s5 = stk_of(5), s6 = stk_of(6);
+  uint8_t tid[32];
+  add_delegate(&b, 6, 1, 1000000, 1); /* leaves before the draw (still unbonding at the slash) */
+  add_submit(&b, 0, "abc", 1, 30000000, tid);
+  commit(&b, NULL);
+  uint64_t left6 = state_height(ST);
+  empty_blocks(1); /* the draw */
+  assert_int_equal(task_status(tid), 1);
+  add_delegate(&b, 5, 1, 1000000, 1); /* leaves after the draw */
+  commit(&b, NULL);
+  check_conservation();
+  Cohort__Task *t = task(tid);
+  uint64_t deadline = t->deadline;
+  cohort__task__free_unpacked(t, NULL);
+  while (state_height(ST) < deadline) {
+    empty_blocks(1); /* no commit: a no-show at the deadline */
+    check_conservation();
+  }
+  assert_true(state_height(ST) < left6 + 5); /* 6's entry was pending at the slash */
+  Cohort__Executor *e = executor(1);
+  assert_int_equal(e->stake, 900000);
+  assert_int_equal(e->del_tokens, 1800000); /* the bonded 2 * 10^6, less 10% */
+  assert_int_equal(e->del_unbonding, 1000000 + 900000);
+  assert_true(e->jailed_until > 0);
+  cohort__executor__free_unpacked(e, NULL);
+  for (int i = 0; i < 8; i++) { /* every entry released */
+    empty_blocks(1);
+    check_conservation();
+  }
+  e = executor(1);
+  assert_int_equal(e->del_unbonding, 0);
+  cohort__executor__free_unpacked(e, NULL);
+  /* 6's entry was made before the seat: paid whole; 5's after: 10% less
+   * (each also paid one fee in CRD, not STK) */
+  assert_int_equal(stk_of(6) - s6, 1000000);
+  assert_int_equal(stk_of(5) - s5, 900000);
+  uint64_t v5, p5, v6, p6;
+  delegation(5, 1, &v5, &p5);
+  delegation(6, 1, &v6, &p6);
+  assert_int_equal(v5, 900000);
+  assert_int_equal(v6, 900000);
+  teardown_chain();
+}
+
+/* Bad input: each a clear code, nothing changed (the audit, the balances,
+ * the executor's record). */
+static void test_refusals_change_nothing(void **s) {
+  (void)s;
+  genesis_free(&F.g); /* the same keys, with max_entries 2 (unbonding_blocks is 5) */
+  fx_init_params(&F, 11, ",\"max_entries\":2");
+  setup_chain();
+  batch b = {.n = 0};
+  add_register_commission(&b, 1, 1000000, 0);
+  commit(&b, NULL);
+  uint64_t s5 = stk_of(5);
+  int codes[16];
+  add_delegate(&b, 5, 2, 5000, 0);        /* 2 is no executor */
+  add_delegate(&b, 5, 1, 999, 0);         /* below min_delegation (1000) */
+  add_delegate(&b, 5, 1, 6000000, 0);     /* above the STK balance (5 * 10^6) */
+  add_delegate(&b, 5, 1, 5000, 1);        /* no delegation to undelegate */
+  add_withdraw(&b, 5, 1);                 /* no delegation to withdraw from */
+  commit(&b, codes);
+  assert_int_equal(codes[0], COHORT_ERR_NOT_FOUND);
+  assert_int_equal(codes[1], COHORT_ERR_AMOUNT);
+  assert_int_equal(codes[2], COHORT_ERR_FUNDS);
+  assert_int_equal(codes[3], COHORT_ERR_NOT_FOUND);
+  assert_int_equal(codes[4], COHORT_ERR_NOT_FOUND);
+  assert_int_equal(stk_of(5), s5);
+  check_conservation();
+  /* the cap: own stake 10^6 x exec_delegation_max_x (10) */
+  add_delegate(&b, 5, 1, 4000000, 0);
+  add_delegate(&b, 6, 1, 4000000, 0);
+  add_delegate(&b, 2, 1, 2000001, 0); /* 10^7 + 1 */
+  add_delegate(&b, 2, 1, 2000000, 0); /* exactly 10^7 */
+  commit(&b, codes);
+  assert_int_equal(codes[0] | codes[1], 0);
+  assert_int_equal(codes[2], COHORT_ERR_INVALID);
+  assert_int_equal(codes[3], 0);
+  /* more than its value; then max_entries (2) pending from one block each */
+  add_delegate(&b, 5, 1, 4000001, 1);
+  commit(&b, codes);
+  assert_int_equal(codes[0], COHORT_ERR_FUNDS);
+  for (int i = 0; i < 2; i++) {
+    add_delegate(&b, 5, 1, 1000, 1);
+    add_delegate(&b, 5, 1, 1000, 1); /* the same block: the same entry */
+    commit(&b, codes);
+    assert_int_equal(codes[0] | codes[1], 0);
+  }
+  add_delegate(&b, 5, 1, 1000, 1);
+  commit(&b, codes);
+  assert_int_equal(codes[0], COHORT_ERR_TOO_LARGE);
+  check_conservation();
+  /* a jailed or unbonding executor keeps nobody: undelegating all works */
+  uint64_t v5, p5;
+  delegation(5, 1, &v5, &p5);
+  assert_int_equal(v5, 4000000 - 4000);
+  add_unbond(&b, 1, 1000000);
+  commit(&b, NULL);
+  add_delegate(&b, 6, 1, 4000000, 1);
+  add_delegate(&b, 2, 1, 1000, 0); /* its own stake is 0 now: no room */
+  commit(&b, codes);
+  assert_int_equal(codes[0], 0);
+  assert_int_equal(codes[1], COHORT_ERR_INVALID);
+  uint64_t v6, p6;
+  delegation(6, 1, &v6, &p6);
+  assert_int_equal(v6, 0);
+  check_conservation();
+  teardown_chain();
+  genesis_free(&F.g);
+  fx_init_params(&F, 11, "");
+}
+
+int main(void) {
+  if (core_init()) return 1;
+  fx_init_params(&F, 11, "");
+  ELF = load_file(GUEST_DIR "/sha256.elf", &ELF_LEN);
+  core_sha256(PROG, ELF, ELF_LEN);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_delegation_weighs_and_shares_pay),
+      cmocka_unit_test(test_commission_raise_waits),
+      cmocka_unit_test(test_slash_reaches_who_backed_the_seat),
+      cmocka_unit_test(test_refusals_change_nothing),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  free(ELF);
+  genesis_free(&F.g);
+  return rc;
+}
