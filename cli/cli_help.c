@@ -153,6 +153,9 @@ static const help_entry entries[] = {
      "  --price P            CRD base units per million steps (default: as registered; 0 at first)\n"
      "  --price-per-task N   CRD base units per seat on top (default: as registered; 0 at first)\n"
      "  --capacity N         seats held at once, 1 to 4096 (default: as registered; 2 at first)\n"
+     "  --commission BPS     your cut of the delegators' part of your pay, 0 to 10000 (default:\n"
+     "                       as registered; 0 at first); a raise takes effect unbonding_blocks\n"
+     "                       later, a cut at once\n"
      "  --not-accepting      stop being drawn for new tasks (a pause; seats held are served)\n"
      FROM,
      NULL, "cohort executor register --stake 2000000000 --price 1000 --from worker"},
@@ -227,8 +230,9 @@ static const help_entry entries[] = {
      "  --no-wait            return once the node accepted it (default: wait for its block)\n"
      "  -q, --quiet          print only the tx hash\n",
      NULL, "cohort stake edit-validator --commission 600 --from op"},
-    {"stake delegate", "--validator ADDR|KEY --amount N", "bond STK to a validator",
-     "  --validator ADDR|KEY (required) the validator's operator account\n"
+    {"stake delegate", "--validator ADDR|KEY --amount N", "bond STK to a validator or an executor",
+     "  --validator ADDR|KEY the validator's operator account (or:)\n"
+     "  --executor ADDR|KEY  an executor: its draw weight grows, you share its pay and slashes\n"
      "  --amount N           (required) STK base units, >= min_delegation\n"
      FROM
      "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
@@ -236,8 +240,10 @@ static const help_entry entries[] = {
      "  -q, --quiet          print only the tx hash\n",
      "Pending rewards of that delegation are paid out first.\n",
      "cohort stake delegate --validator $(cohort keys show dev -a) --amount 100000"},
-    {"stake undelegate", "--validator ADDR|KEY --amount N", "start unbonding STK from a validator",
-     "  --validator ADDR|KEY (required) the validator's operator account\n"
+    {"stake undelegate", "--validator ADDR|KEY --amount N",
+     "start unbonding STK from a validator or an executor",
+     "  --validator ADDR|KEY the validator's operator account (or:)\n"
+     "  --executor ADDR|KEY  the executor\n"
      "  --amount N           (required) STK base units (at most what the delegation is worth)\n"
      FROM
      "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
@@ -259,6 +265,7 @@ static const help_entry entries[] = {
      "cohort stake redelegate --src VAL1 --dst VAL2 --amount 50000"},
     {"stake withdraw-rewards", "", "collect rewards (and commission, for an operator)",
      "  --validator ADDR|KEY only the delegation to this validator (default: all of them)\n"
+     "  --executor ADDR|KEY  only the delegation to this executor\n"
      FROM
      "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
      "  --no-wait            return once the node accepted it (default: wait for its block)\n"

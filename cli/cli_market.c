@@ -183,7 +183,16 @@ static void print_executor(json_t *e) {
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "seat_lock")), "STK"));
   printf("unbonding    %s\n",
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "unbonding")), "STK"));
-  printf("slashed      %s (in all)\n",
+  printf("delegated    %s by others (%s unbonding); commission %lld bps",
+         cli_fmt_tokens(a, json_string_value(json_object_get(e, "delegated")), "STK"),
+         cli_fmt_tokens(b, json_string_value(json_object_get(e, "delegated_unbonding")), "STK"),
+         (long long)json_integer_value(json_object_get(e, "commission_bps")));
+  if (json_object_get(e, "commission_at"))
+    printf(", %lld from height %lld",
+           (long long)json_integer_value(json_object_get(e, "commission_next")),
+           (long long)json_integer_value(json_object_get(e, "commission_at")));
+  printf("\n");
+  printf("slashed      %s (in all, with its delegators')\n",
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "slashed_total")), "STK"));
   printf("price        %s per million steps\n             + %s per seat\n",
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "price_per_msteps")), "CRD"),
@@ -233,7 +242,7 @@ static void print_executor_list(json_t *r) {
 
 static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv) {
   static const char *const reg_wv[] = {"--from", "--stake", "--price", "--capacity",
-                                       "--price-per-task", NULL},
+                                       "--price-per-task", "--commission", NULL},
                            *const reg_fl[] = {"--not-accepting", NULL},
                            *const from_wv[] = {"--from", NULL},
                            *const unbond_wv[] = {"--from", "--amount", NULL},
@@ -304,6 +313,19 @@ static int cmd_executor(const cli_ctx *c, const char *sub, int argc, char **argv
       const char *ppt = json_string_value(json_object_get(cur, "price_per_task"));
       if (ppt) core_parse_u64(ppt, &reg.price_per_task);
     }
+    uint64_t comm = 0; /* the one in force, or the raise already waiting */
+    if (get(o, n, "--commission")) {
+      if (get_u64(o, n, "--commission", 0, &comm, "cohort executor register") || comm > 10000) {
+        fprintf(stderr, "cohort executor register: --commission is in bps of the delegators' "
+                "part of your pay, 0 to 10000\n");
+        json_decref(cur);
+        goto out;
+      }
+    } else if (cur) {
+      json_t *cn = json_object_get(cur, "commission_next");
+      comm = (uint64_t)json_integer_value(cn ? cn : json_object_get(cur, "commission_bps"));
+    }
+    reg.commission_bps = (uint32_t)comm;
     if (!get(o, n, "--price") && cur) {
       const char *pp = json_string_value(json_object_get(cur, "price_per_msteps"));
       if (pp) core_parse_u64(pp, &reg.price_per_msteps);

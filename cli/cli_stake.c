@@ -172,6 +172,15 @@ static int cmd_show(const cli_ctx *c, const char *who) {
     printf("  %s  %-10s %s  reward %s\n", js(e, "validator"), js(e, "status"),
            cli_fmt_tokens(a, js(e, "value"), "STK"), cli_fmt_tokens(b, js(e, "pending_reward"), "CRD"));
   }
+  arr = json_object_get(d, "executor_delegations");
+  if (json_array_size(arr)) {
+    printf("to executors %zu, worth %s\n", json_array_size(arr),
+           cli_fmt_tokens(a, js(d, "executor_total_value"), "STK"));
+    json_array_foreach(arr, i, e) {
+      printf("  %s  %s  reward %s\n", js(e, "executor"), cli_fmt_tokens(a, js(e, "value"), "STK"),
+             cli_fmt_tokens(b, js(e, "pending_reward"), "CRD"));
+    }
+  }
   printf("rewards      %s to withdraw", cli_fmt_tokens(a, js(rw, "total"), "CRD"));
   if (json_is_string(json_object_get(rw, "commission")))
     printf(" (commission %s)", cli_fmt_tokens(b, js(rw, "commission"), "CRD"));
@@ -181,6 +190,12 @@ static int cmd_show(const cli_ctx *c, const char *who) {
          cli_fmt_tokens(a, js(u, "total"), "STK"));
   json_array_foreach(arr, i, e) {
     printf("  from %s  %s  paid at the end of block %lld\n", js(e, "validator"),
+           cli_fmt_tokens(a, js(e, "amount"), "STK"),
+           (long long)json_integer_value(json_object_get(e, "release_height")));
+  }
+  arr = json_object_get(u, "executor_unbondings");
+  json_array_foreach(arr, i, e) {
+    printf("  from executor %s  %s  paid at the end of block %lld\n", js(e, "executor"),
            cli_fmt_tokens(a, js(e, "amount"), "STK"),
            (long long)json_integer_value(json_object_get(e, "release_height")));
   }
@@ -277,21 +292,37 @@ int cli_cmd_stake(const cli_ctx *c, int argc, char **argv) {
     return send_tx(c, path, o, n, &b, "validator edited");
   }
   if (!strcmp(sub, "delegate") || !strcmp(sub, "undelegate")) {
-    static const char *const wv[] = {"--validator", "--amount", TX_FLAGS, NULL},
+    static const char *const wv[] = {"--validator", "--executor", "--amount", TX_FLAGS, NULL},
                              *const fl[] = {TX_BOOL, NULL};
     if ((n = parse(path, argc, argv, wv, fl, o, 24, &pos)) < 0) return 2;
     if (pos) return cli_usage_error(path, "unexpected argument %s", pos);
-    const char *val = get(o, n, "--validator");
-    if (!val) return cli_usage_error(path, "missing --validator");
+    const char *val = get(o, n, "--validator"), *ex = get(o, n, "--executor");
+    if (!val == !ex) return cli_usage_error(path, "give --validator or --executor (one of them)");
     uint8_t op[20];
     uint64_t amt;
-    if (resolve(c, path, val, op) || num(path, o, n, "--amount", 1, 0, UINT64_MAX, &amt)) return 2;
+    if (resolve(c, path, val ? val : ex, op) || num(path, o, n, "--amount", 1, 0, UINT64_MAX, &amt))
+      return 2;
     if (!amt) return cli_usage_error(path, "--amount must be > 0");
     Cohort__MsgDelegate d = COHORT__MSG_DELEGATE__INIT;
     Cohort__MsgUndelegate u = COHORT__MSG_UNDELEGATE__INIT;
-    char a[CLI_TOKENS_MAX], what[160];
+    Cohort__MsgDelegateExecutor xd = COHORT__MSG_DELEGATE_EXECUTOR__INIT;
+    Cohort__MsgUndelegateExecutor xu = COHORT__MSG_UNDELEGATE_EXECUTOR__INIT;
+    char a[CLI_TOKENS_MAX], what[CLI_TOKENS_MAX + 96];
     cli_fmt_tokens_u64(a, amt, "STK");
-    if (sub[0] == 'd') {
+    if (ex && sub[0] == 'd') { /* to an executor (docs/staking.md §8) */
+      xd.executor = (ProtobufCBinaryData){20, op};
+      xd.amount = amt;
+      b.msg_case = COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR;
+      b.delegate_executor = &xd;
+      snprintf(what, sizeof what, "delegated %s to the executor", a);
+    } else if (ex) {
+      xu.executor = (ProtobufCBinaryData){20, op};
+      xu.amount = amt;
+      b.msg_case = COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR;
+      b.undelegate_executor = &xu;
+      snprintf(what, sizeof what, "undelegating %s from the executor (paid after the unbonding "
+               "period)", a);
+    } else if (sub[0] == 'd') {
       d.validator = (ProtobufCBinaryData){20, op};
       d.amount = amt;
       b.msg_case = COHORT__TX_BODY__MSG_DELEGATE;
@@ -328,14 +359,21 @@ int cli_cmd_stake(const cli_ctx *c, int argc, char **argv) {
     return send_tx(c, path, o, n, &b, "redelegated");
   }
   if (!strcmp(sub, "withdraw-rewards")) {
-    static const char *const wv[] = {"--validator", TX_FLAGS, NULL}, *const fl[] = {TX_BOOL, NULL};
+    static const char *const wv[] = {"--validator", "--executor", TX_FLAGS, NULL},
+                             *const fl[] = {TX_BOOL, NULL};
     if ((n = parse(path, argc, argv, wv, fl, o, 24, &pos)) < 0) return 2;
     if (pos) return cli_usage_error(path, "unexpected argument %s", pos);
     Cohort__MsgWithdrawRewards m = COHORT__MSG_WITHDRAW_REWARDS__INIT;
     uint8_t op[20];
+    if (get(o, n, "--validator") && get(o, n, "--executor"))
+      return cli_usage_error(path, "give --validator or --executor, not both (neither: every "
+                             "delegation)");
     if (get(o, n, "--validator")) {
       if (resolve(c, path, get(o, n, "--validator"), op)) return 2;
       m.validator = (ProtobufCBinaryData){20, op};
+    } else if (get(o, n, "--executor")) {
+      if (resolve(c, path, get(o, n, "--executor"), op)) return 2;
+      m.executor = (ProtobufCBinaryData){20, op};
     }
     b.msg_case = COHORT__TX_BODY__MSG_WITHDRAW_REWARDS;
     b.withdraw_rewards = &m;

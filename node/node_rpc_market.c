@@ -41,6 +41,15 @@ static json_t *executor_json(const uint8_t id[20], const Cohort__Executor *e) {
     json_object_set_new(j, "jailed_until", json_integer((json_int_t)e->jailed_until));
     json_object_set_new(j, "seat_lock", nr_amount(e->seat_lock));
     json_object_set_new(j, "price_per_task", nr_amount(e->price_per_task));
+    /* its delegators' side (docs/staking.md §8) */
+    json_object_set_new(j, "delegated", nr_amount(e->del_tokens));
+    json_object_set_new(j, "delegator_shares", nr_amount(e->del_shares));
+    json_object_set_new(j, "delegated_unbonding", nr_amount(e->del_unbonding));
+    json_object_set_new(j, "commission_bps", json_integer(e->commission_bps));
+    if (e->commission_at) {
+      json_object_set_new(j, "commission_next", json_integer(e->commission_next));
+      json_object_set_new(j, "commission_at", json_integer((json_int_t)e->commission_at));
+    }
   }
   return j;
 }

@@ -178,6 +178,9 @@ typedef struct {
   size_t skip, limit, seen;
   int more;
   uint64_t total_value, total_pending;
+  /* one entry (delegation_json, or exec_delegation_json for "xd/", "xv/") */
+  json_t *(*one)(node *n, const uint8_t del[20], const uint8_t target[20], uint64_t *value,
+                 uint64_t *pending);
 } del_ctx;
 
 static json_t *delegation_json(node *n, const uint8_t del[20], const uint8_t op[20],
@@ -213,7 +216,7 @@ static int list_del(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, 
   }
   const uint8_t *del = l->by_validator ? k + 23 : l->fixed, *op = l->by_validator ? l->fixed : k + 23;
   uint64_t value, pending;
-  json_t *j = delegation_json(l->n, del, op, &value, &pending);
+  json_t *j = l->one(l->n, del, op, &value, &pending);
   if (j) {
     json_array_append_new(l->arr, j);
     l->total_value += value;
@@ -222,32 +225,71 @@ static int list_del(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, 
   return 0;
 }
 
-/* delegations {delegator | validator, limit?, offset?} */
+/* ---- delegations to executors (docs/staking.md §8) ---- */
+
+static json_t *exec_delegation_json(node *n, const uint8_t del[20], const uint8_t ex[20],
+                                    uint64_t *value, uint64_t *pending) {
+  Cohort__Executor *e;
+  Cohort__Delegation *d;
+  *value = *pending = 0;
+  if (state_get_executor(n->st, ex, &e)) return NULL;
+  if (state_get_exec_delegation(n->st, del, ex, &d)) {
+    cohort__executor__free_unpacked(e, NULL);
+    return NULL;
+  }
+  *value = state_exec_delegation_value(e, d->shares);
+  (void)state_exec_pending_reward(e, d, pending);
+  json_t *j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I}", "delegator", nr_addrj(del), "executor",
+                        nr_addrj(ex), "shares", nr_amount(d->shares), "value",
+                        nr_amount(*value), "pending_reward", nr_amount(*pending), "height",
+                        (json_int_t)d->height);
+  cohort__delegation__free_unpacked(d, NULL);
+  cohort__executor__free_unpacked(e, NULL);
+  return j;
+}
+
+/* delegations {delegator | validator | executor, limit?, offset?}: by
+ * delegator, its delegations to validators, and to executors under
+ * "executor_delegations" (each list paged alike). */
 static void m_delegations(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
-  static const char *const names[] = {"delegator", "validator", "limit", "offset", NULL};
+  static const char *const names[] = {"delegator", "validator", "limit", "offset", "executor",
+                                      NULL};
   if (nr_check_names(c, params, names)) return;
-  json_t *dv = nr_param(params, "delegator", 0), *vv = nr_param(params, "validator", 1);
-  int by_del = dv && !json_is_null(dv), by_val = vv && !json_is_null(vv);
-  if (by_del == by_val) {
-    rpc_call_error(c, RPC_INVALID_PARAMS, "give exactly one of params.delegator and "
-                   "params.validator", NULL);
+  json_t *dv = nr_param(params, "delegator", 0), *vv = nr_param(params, "validator", 1),
+         *ev = nr_param(params, "executor", 4);
+  int by_del = dv && !json_is_null(dv), by_val = vv && !json_is_null(vv),
+      by_ex = ev && !json_is_null(ev);
+  if (by_del + by_val + by_ex != 1) {
+    rpc_call_error(c, RPC_INVALID_PARAMS, "give exactly one of params.delegator, "
+                   "params.validator and params.executor", NULL);
     return;
   }
   uint8_t id[20];
-  if (nr_get_addr(c, by_del ? dv : vv, by_del ? "delegator" : "validator", id)) return;
+  const char *what = by_del ? "delegator" : by_val ? "validator" : "executor";
+  if (nr_get_addr(c, by_del ? dv : by_val ? vv : ev, what, id)) return;
   size_t limit, offset;
   if (get_limit(c, params, 2, &limit, &offset)) return;
   uint8_t pre[23];
-  memcpy(pre, by_del ? "dl/" : "dv/", 3);
   memcpy(pre + 3, id, 20);
-  del_ctx l = {n, json_array(), by_val, id, offset, limit, 0, 0, 0, 0};
+  del_ctx l = {n, json_array(), !by_del, id, offset, limit, 0, 0, 0, 0,
+               by_ex ? exec_delegation_json : delegation_json};
+  memcpy(pre, by_del ? "dl/" : by_val ? "dv/" : "xv/", 3);
   state_scan_n(n->st, pre, sizeof pre, list_del, &l);
   json_t *r = json_pack("{s:o, s:o, s:o, s:b, s:I}", "delegations", l.arr, "total_value",
                         nr_amount(l.total_value), "total_pending_reward",
                         nr_amount(l.total_pending), "more", l.more, "height",
                         (json_int_t)nr_height(n));
-  json_object_set_new(r, by_del ? "delegator" : "validator", nr_addrj(id));
+  if (by_del) { /* and to executors */
+    del_ctx x = {n, json_array(), 0, id, offset, limit, 0, 0, 0, 0, exec_delegation_json};
+    memcpy(pre, "xd/", 3);
+    state_scan_n(n->st, pre, sizeof pre, list_del, &x);
+    json_object_set_new(r, "executor_delegations", x.arr);
+    json_object_set_new(r, "executor_total_value", nr_amount(x.total_value));
+    json_object_set_new(r, "executor_total_pending_reward", nr_amount(x.total_pending));
+    json_object_set_new(r, "executor_more", json_boolean(x.more));
+  }
+  json_object_set_new(r, what, nr_addrj(id));
   rpc_call_reply(c, r);
 }
 
@@ -260,7 +302,7 @@ static void m_rewards(void *ctx, rpc_call *c, json_t *params) {
   if (nr_get_addr(c, nr_param(params, "delegator", 0), "delegator", id)) return;
   uint8_t pre[23] = "dl/";
   memcpy(pre + 3, id, 20);
-  del_ctx l = {n, json_array(), 0, id, 0, LIST_MAX, 0, 0, 0, 0};
+  del_ctx l = {n, json_array(), 0, id, 0, LIST_MAX, 0, 0, 0, 0, delegation_json};
   state_scan_n(n->st, pre, sizeof pre, list_del, &l);
   json_t *rw = json_array();
   size_t i;
@@ -270,6 +312,17 @@ static void m_rewards(void *ctx, rpc_call *c, json_t *params) {
                                         "reward", json_object_get(e, "pending_reward")));
   }
   json_decref(l.arr);
+  del_ctx xl = {n, json_array(), 0, id, 0, LIST_MAX, 0, 0, 0, 0, exec_delegation_json};
+  memcpy(pre, "xd/", 3);
+  state_scan_n(n->st, pre, sizeof pre, list_del, &xl);
+  json_array_foreach(xl.arr, i, e) {
+    json_array_append_new(rw, json_pack("{s:O, s:O}", "executor", json_object_get(e, "executor"),
+                                        "reward", json_object_get(e, "pending_reward")));
+  }
+  json_decref(xl.arr);
+  l.total_pending = l.total_pending + xl.total_pending < xl.total_pending
+                        ? UINT64_MAX
+                        : l.total_pending + xl.total_pending;
   uint64_t comm = 0;
   Cohort__ValidatorInfo *v;
   int op = state_get_validator_info(n->st, id, &v) == 0;
@@ -343,7 +396,33 @@ static int list_rd(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, s
   return 0;
 }
 
-/* unbondings {delegator}: its pending unbondings and redelegations. */
+static int list_xe(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
+  (void)val, (void)vl;
+  ub_ctx *u = ctx; /* u->ub: the executor entries here */
+  if (kl != 59 || json_array_size(u->ub) >= LIST_MAX) return kl != 59 ? 0 : 1;
+  const uint8_t *ex = k + 23;
+  uint64_t rel = core_get_u64be(k + 43), created = core_get_u64be(k + 51);
+  uint8_t qk[59] = "xq/", *v;
+  size_t n;
+  core_put_u64be(qk + 3, rel);
+  memcpy(qk + 11, ex, 20);
+  memcpy(qk + 31, u->del, 20);
+  core_put_u64be(qk + 51, created);
+  if (state_get_raw(u->n->st, qk, sizeof qk, &v, &n)) return 0;
+  Cohort__UnbondingDelegation *e = cohort__unbonding_delegation__unpack(NULL, n, v);
+  free(v);
+  if (!e) return 0;
+  json_array_append_new(u->ub, json_pack("{s:o, s:o, s:o, s:I, s:I}", "executor", nr_addrj(ex),
+                                         "amount", nr_amount(e->amount), "initial",
+                                         nr_amount(e->initial), "height", (json_int_t)e->height,
+                                         "release_height", (json_int_t)rel));
+  u->total += e->amount;
+  cohort__unbonding_delegation__free_unpacked(e, NULL);
+  return 0;
+}
+
+/* unbondings {delegator}: its pending unbondings (from validators, and
+ * from executors), and redelegations. */
 static void m_unbondings(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   static const char *const names[] = {"delegator", NULL};
@@ -356,9 +435,15 @@ static void m_unbondings(void *ctx, rpc_call *c, json_t *params) {
   state_scan_n(n->st, pre, sizeof pre, list_ub, &u);
   memcpy(pre, "rd/", 3);
   state_scan_n(n->st, pre, sizeof pre, list_rd, &u);
-  rpc_call_reply(c, json_pack("{s:o, s:o, s:o, s:o, s:I}", "delegator", nr_addrj(id),
-                              "unbondings", u.ub, "total", nr_amount(u.total), "redelegations",
-                              u.rd, "height", (json_int_t)nr_height(n)));
+  ub_ctx x = {n, json_array(), NULL, id, 0};
+  memcpy(pre, "xe/", 3);
+  state_scan_n(n->st, pre, sizeof pre, list_xe, &x);
+  json_t *r = json_pack("{s:o, s:o, s:o, s:o, s:I}", "delegator", nr_addrj(id), "unbondings",
+                        u.ub, "total", nr_amount(u.total), "redelegations", u.rd, "height",
+                        (json_int_t)nr_height(n));
+  json_object_set_new(r, "executor_unbondings", x.ub);
+  json_object_set_new(r, "executor_total", nr_amount(x.total));
+  rpc_call_reply(c, r);
 }
 
 const rpc_method node_rpc_staking_methods[] = {

@@ -501,6 +501,7 @@ int state_has_scheduled_work(state *st) {
          kv_scan(st->kv, (const uint8_t *)"d/\x04", 3, stop_first, NULL) == 1 ||
          kv_scan(st->kv, (const uint8_t *)"u/", 2, stop_first, NULL) == 1 ||
          kv_scan(st->kv, (const uint8_t *)SK_UBQ, 3, stop_first, NULL) == 1 ||
+         kv_scan(st->kv, (const uint8_t *)"xq/", 3, stop_first, NULL) == 1 || /* to executors */
          kv_scan(st->kv, (const uint8_t *)"gq/", 3, stop_first, NULL) == 1; /* governance */
 }
 

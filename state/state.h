@@ -139,7 +139,8 @@ int state_get_pools(state *st, state_pools *p);
 /* The supply rule and the staking invariants, checked over the committed
  * store by reading every record (docs/staking.md §1 "Supply rule"): CRD
  * balances + s/escrow + s/fees + s/rewards + s/community = CRD supply; STK
- * balances + executor stakes and unbonding + task bonds + validator tokens
+ * balances + executor stakes and unbonding + STK delegated to executors
+ * (bonded and unbonding) + task bonds + validator tokens
  * + delegation unbondings + s/gov = STK supply; each validator's shares =
  * the sum of its delegations' shares; s/rewards >= everything withdrawable
  * (pending rewards + commission owed); the power index holds exactly the

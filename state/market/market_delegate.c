@@ -75,6 +75,8 @@ uint32_t mk_commission(const Cohort__Executor *e, uint64_t h) {
 
 int mk_set_commission(state_exec *x, Cohort__Executor *e, uint32_t c) {
   uint32_t now = mk_commission(e, x->height);
+  if (e->commission_at && x->height < e->commission_at && c == e->commission_next)
+    return COHORT_OK; /* the raise already waiting: restated, kept as it is */
   e->commission_bps = now;
   e->commission_next = 0;
   e->commission_at = 0;

@@ -152,14 +152,16 @@ def conservation_once():
     total_crd = total_stk = 0
     # every account the tests know, executors' bonds, and escrow
     names = ["dev", "exec1", "exec2", "exec3", "exec4"]
-    if os.path.exists(os.path.join(node.home, "keys", "watcher.json")):
-        names.append("watcher")
+    for extra in ("watcher", "carol"):
+        if os.path.exists(os.path.join(node.home, "keys", extra + ".json")):
+            names.append(extra)
     for n in names:
         a = node.rpc("account", {"address": addr(n)})
         total_crd += int(a["crd"])
         total_stk += int(a["stk"])
     for e in node.rpc("executor_list")["executors"]:
         total_stk += int(e["stake"]) + int(e["unbonding"])
+        total_stk += int(e["delegated"]) + int(e["delegated_unbonding"])  # staking.md §8
     tasks = node.rpc("task_list", {"limit": 1000})["tasks"]
     total_stk += sum(int(t.get("bond", "0")) for t in tasks)  # outside challengers' bonds
     # a task escrows its reward and a fee allowance per seat (docs/tasks.md)
@@ -714,6 +716,60 @@ def test_get_while_submit_pending_says_pending():
         assert len(e["beacon"]) == 64 and e["beacon"] == e["hash"] and e["beacon"] in e["detail"], e
 
 
+def test_delegation_to_an_executor_shares_its_pay():
+    """docs/staking.md §8 through the CLI: carol delegates to exec1, whose
+    draw weight grows; exec1's raise of its commission waits; exec1 is paid
+    for a task and carol's share accrues, is withdrawn, and her undelegated
+    STK comes back after the unbonding period."""
+    for n in ("exec1", "exec2", "exec3"):
+        if n not in procs:
+            start_exec(n)
+        set_accepting(n, True)
+    set_accepting("exec4", False)
+    wait_accepting(3)
+    node.cli("executor", "register", "--stake", "0", "--commission", "1000", "--from", "exec1")
+    node.cli("keys", "new", "carol")
+    carol, ex = addr("carol"), addr("exec1")
+    node.cli("transfer", "--to", carol, "--amount", "3000000000", "--token", "STK")
+    node.cli("transfer", "--to", carol, "--amount", "10000000", "--wait")
+    bad = node.cli("stake", "delegate", "--executor", addr("dev"), "--amount", "1000000",
+                   "--from", "carol", check=False)
+    assert bad.returncode != 0 and "not a registered executor" in bad.stderr, bad.stderr
+    node.cli("stake", "delegate", "--executor", "exec1", "--amount", "2000000000", "--from", "carol")
+    e = node.rpc("executor_get", {"address": ex})
+    # a raise of commission waits unbonding_blocks: the delegator can leave first
+    assert e["delegated"] == "2000000000" and e["commission_bps"] == 0, e
+    assert e["commission_next"] == 1000 and e["commission_at"] > 0, e
+    show = node.cli("stake", "show", "carol").stdout
+    assert "to executors 1" in show, show
+    out = submit("sha256.elf", "delegated")
+    assert out.returncode == 0, out.stderr
+    tid = task_id_of(out)
+    t = wait_status(tid, ("final",))
+    m = [m for m in t["members"] if m["executor"] == ex]
+    assert m, t["members"]  # k = 3 of the 3 accepting: exec1 sits
+    assert m[0]["stake"] == str(int(e["stake"]) + 2000000000), m  # the draw weight
+    rw = node.rpc("rewards", {"delegator": carol})
+    mine = [r for r in rw["rewards"] if r.get("executor") == ex]
+    assert mine and int(mine[0]["reward"]) > 0, rw
+    crd0 = int(node.rpc("account", {"address": carol})["crd"])
+    node.cli("stake", "withdraw-rewards", "--executor", "exec1", "--from", "carol")
+    crd1 = int(node.rpc("account", {"address": carol})["crd"])
+    assert crd1 > crd0 - 1000000, (crd0, crd1)  # the reward in, one fee out
+    node.cli("stake", "undelegate", "--executor", "exec1", "--amount", "2000000000",
+             "--from", "carol")
+    u = node.rpc("unbondings", {"delegator": carol})["executor_unbondings"]
+    assert len(u) == 1 and u[0]["amount"] == "2000000000", u
+    stk0 = int(node.rpc("account", {"address": carol})["stk"])
+    while node.rpc("status")["latest_height"] <= u[0]["release_height"]:
+        time.sleep(0.2)
+    stk1 = int(node.rpc("account", {"address": carol})["stk"])
+    assert stk1 == stk0 + 2000000000, (stk0, stk1)
+    print("  carol's share of exec1's pay: %s CRD base units; 2000 STK back at %d" %
+          (mine[0]["reward"], u[0]["release_height"]))
+    conservation()
+
+
 def teardown():
     for n in list(procs):
         stop_exec(n)
@@ -733,6 +789,7 @@ if __name__ == "__main__":
                    test_bad_market_input_refused_at_the_door,
                    test_executor_checks_what_its_node_serves_and_fails_over,
                    test_duplicate_commit_refused_at_the_door,
-                   test_get_while_submit_pending_says_pending])
+                   test_get_while_submit_pending_says_pending,
+                   test_delegation_to_an_executor_shares_its_pay])
     finally:
         teardown()

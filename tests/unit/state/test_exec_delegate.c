@@ -140,6 +140,11 @@ static void test_delegation_weighs_and_shares_pay(void **s) {
   delegation(5, 1, &v5, &p5);
   delegation(6, 1, &v6, &p6);
   assert_int_equal(p5 + p6, 0);
+  /* an undelegation keeps an idle chain making blocks until it is paid */
+  assert_int_equal(state_has_scheduled_work(ST), 0);
+  add_delegate(&b, 5, 1, 1000000, 1);
+  commit(&b, NULL);
+  assert_int_equal(state_has_scheduled_work(ST), 1);
   free_run(&r);
   teardown_chain();
 }
