@@ -89,8 +89,8 @@
   /* validators: evidence of double signs (docs/protocol.md 4b) */                             \
   X(slash_double_sign_bps, U32, 0, 10000, 500,                                                 \
     "share of a double-signing validator's power burned, 1/10000; it also leaves the set")     \
-  X(evidence_max_age, U32, 1, 100000000, 100,                                                  \
-    "blocks after the double sign during which its evidence is accepted (<= unbonding_blocks)")\
+  X(evidence_max_age, U32, 1, 100000000, 99,                                                   \
+    "blocks after the double sign during which its evidence is accepted (< unbonding_blocks)")\
   X(max_block_evidence, U32, 1, 256, 32, "most evidence items in one block")                   \
   /* staking (docs/staking.md) */                                                              \
   X(max_validators, U32, 1, 1000, 100, "validators in the set: the top ones by bonded STK")     \
