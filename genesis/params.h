@@ -121,7 +121,12 @@
   X(gov_threshold_bps, U32, 1, 10000, 5000,                                                    \
     "share of yes among yes + no + veto a proposal needs to pass (strictly more)")             \
   X(gov_veto_bps, U32, 1, 10000, 3340,                                                         \
-    "share of no-with-veto among the votes that vetoes a proposal (strictly more)")
+    "share of no-with-veto among the votes that vetoes a proposal (strictly more)")            \
+  X(gov_max_depositors, U32, 1, 1000, 100,                                                     \
+    "most accounts with a deposit on one proposal; a new one deposits at least "               \
+    "ceil(gov_min_deposit / gov_max_depositors)")                                              \
+  X(gov_max_ends_per_block, U32, 1, 256, 16,                                                   \
+    "most proposals whose deposit or voting period ends in one block")
 
 typedef struct {
 #define COHORT_PARAM_FIELD_U32 uint32_t

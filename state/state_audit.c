@@ -27,6 +27,8 @@ typedef struct {
   u128 crd, stk, withdrawable;
   aval *v;
   size_t nv, cap, bonded_n, n_pow, n_dl, n_dv, n_uq, n_uv, n_ud, n_rq, n_rv, n_rd, n_vk;
+  size_t n_gd;
+  u128 gp_depositors;
   uint64_t tokens, unbonding;
 } audit;
 
@@ -141,6 +143,17 @@ static int v_pow(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   if (!x || x->jailed_until || x->tombstoned || !x->tokens ||
       UINT64_MAX - core_get_u64be(k + 3) != x->tokens)
     return fail(a, "the power index has a key of a validator that is not bonded at those tokens");
+  return 0;
+}
+
+/* A proposal's depositors count (docs/staking.md §5 "Deposit"). */
+static int v_gp(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  audit *a = ctx;
+  (void)k;
+  Cohort__GovProposal *p = kl == 11 ? cohort__gov_proposal__unpack(NULL, vl, v) : NULL;
+  if (!p) return fail(a, "a proposal record does not decode");
+  a->gp_depositors += p->depositors;
+  cohort__gov_proposal__free_unpacked(p, NULL);
   return 0;
 }
 
@@ -283,6 +296,8 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
   if (!rc) rc = scan(&a, SK_RDQ, v_rq, &a);
   if (!rc) rc = scan(&a, SK_RDV, v_count, &a.n_rv);
   if (!rc) rc = scan(&a, SK_RDD, v_count, &a.n_rd);
+  if (!rc) rc = scan(&a, "gp/", v_gp, &a);
+  if (!rc) rc = scan(&a, "gd/", v_count, &a.n_gd);
   for (size_t i = 0; !rc && i < a.nv; i++)
     if (a.v[i].shares_seen != a.v[i].shares) {
       fail(&a, "a validator's shares differ from the sum of its delegations' shares");
@@ -297,6 +312,8 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
     fail(&a, "unbonding entries and their uv/, ud/ keys differ in number"), rc = a.rc;
   if (!rc && (a.n_rq != a.n_rv || a.n_rq != a.n_rd))
     fail(&a, "redelegation entries and their rv/, rd/ keys differ in number"), rc = a.rc;
+  if (!rc && a.gp_depositors != a.n_gd)
+    fail(&a, "the proposals' depositors counts differ from their gd/ records"), rc = a.rc;
   if (!rc && a.withdrawable > rep.rewards)
     fail(&a, "s/rewards holds less than what delegators and operators may withdraw"), rc = a.rc;
   if (!rc && a.crd != rep.crd_supply)
