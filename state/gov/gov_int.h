@@ -13,6 +13,7 @@
 #define GOV_KEY_VOTE "gv/"      /* + u64be(id) + voter(20) */
 #define GOV_KEY_QUEUE "gq/"     /* + u8(kind) + u64be(h) + u64be(id) */
 #define GOV_KEY_SINCE "ps/"     /* + parameter name */
+#define GOV_KEY_MAX "pm/"       /* + parameter name: the largest value ever in force */
 /* The staking module's records, read for the tally (docs/staking.md §1). */
 #define GOV_KEY_VALIDATOR "vl/" /* + op(20) -> ValidatorInfo */
 #define GOV_KEY_DELEGATION "dl/" /* + del(20) + op(20) -> Delegation */

@@ -8,7 +8,8 @@
  * code of block a-1 can read it and block a (its header checks included:
  * the node reads the cache left by a-1's commit) is the first to run with
  * it. Each applied parameter's "ps/" + name records a, the first height
- * executed with the new value.
+ * executed with the new value, and "pm/" + name the largest value it has
+ * had in force.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,33 @@ static int evidence_age_transition(state_exec *x, const genesis_params *old,
   return 0;
 }
 
+/* "pm/" + name: the largest value the parameter has had in force — the
+ * value it replaces when never changed before (docs/staking.md §1). A node
+ * sizes what it accepts of stored blocks by it (max_block_bytes). */
+static int record_max(state_exec *x, const genesis_params *old, const Cohort__ParamChange *c) {
+  const genesis_param_info *r = row_of(c->name);
+  if (!r) return COHORT_ERR_CORRUPT; /* checked by gov_changes_apply */
+  char k[3 + GOV_PARAM_NAME_MAX + 1];
+  int kl = snprintf(k, sizeof k, "%s%s", GOV_KEY_MAX, c->name);
+  uint8_t *v;
+  size_t vl;
+  uint64_t m;
+  int rc = sx_get(x, (const uint8_t *)k, (size_t)kl, &v, &vl);
+  if (rc == COHORT_ERR_NOT_FOUND) {
+    m = genesis_param_get(old, r);
+  } else if (rc) {
+    return rc;
+  } else {
+    m = vl == 8 ? core_get_u64be(v) : 0;
+    free(v);
+    if (vl != 8) return COHORT_ERR_CORRUPT;
+  }
+  if (c->value > m) m = c->value;
+  uint8_t b[8];
+  core_put_u64be(b, m);
+  return sx_put(x, (const uint8_t *)k, (size_t)kl, b, 8);
+}
+
 /* One passed change due now: applied, or FAILED with the reason. */
 static int apply_one(state_exec *x, Cohort__GovProposal *gp) {
   int rc;
@@ -121,6 +149,7 @@ static int apply_one(state_exec *x, Cohort__GovProposal *gp) {
       char k[3 + GOV_PARAM_NAME_MAX + 1];
       int kl = snprintf(k, sizeof k, "%s%s", GOV_KEY_SINCE, gp->changes[i]->name);
       rc = sx_put(x, (const uint8_t *)k, (size_t)kl, v, 8);
+      if (!rc) rc = record_max(x, &old, gp->changes[i]);
     }
     gp->applied_height = first;
   }

@@ -1164,6 +1164,43 @@ static void test_depositors_cap(void **s) {
   if (state_audit(ST, NULL, &eb)) fail_msg("%s", eb.msg);
 }
 
+/* Review finding 5: "pm/" + name keeps the largest value a parameter has
+ * had in force, what a node sizes block-sync messages by (docs/p2p.md §9a):
+ * after max_block_bytes goes down, then up, then down again, it is the
+ * largest of the four values; a parameter never changed answers its value. */
+static void pass_param(const char *name, uint64_t v) {
+  prop_tx t;
+  assert_int_equal(run1(0, param_change(&t, 1000, name, v)), 0);
+  uint64_t next;
+  assert_int_equal(state_gov_next_id(ST, &next), 0);
+  assert_int_equal(vote(2, next - 1, GOV_YES), 0);
+  to_tally(next - 1);
+  empty_blocks(1);
+  assert_int_equal(status_of(next - 1), GOV_ST_PASSED);
+}
+
+static void test_param_max_ever(void **s) {
+  (void)s;
+  open_chain(GOV_PARAMS);
+  uint64_t m;
+  assert_int_equal(state_param_max(ST, "max_block_bytes", &m), 0);
+  assert_int_equal(m, 4194304); /* the genesis value */
+  assert_int_equal(state_param_max(ST, "no_such_param", &m), COHORT_ERR_NOT_FOUND);
+  pass_param("max_block_bytes", 3u << 20);
+  assert_int_equal(state_params(ST)->max_block_bytes, 3u << 20);
+  assert_int_equal(state_param_max(ST, "max_block_bytes", &m), 0);
+  assert_int_equal(m, 4194304);
+  pass_param("max_block_bytes", 6u << 20);
+  assert_int_equal(state_param_max(ST, "max_block_bytes", &m), 0);
+  assert_int_equal(m, 6u << 20);
+  pass_param("max_block_bytes", 5u << 19);
+  assert_int_equal(state_params(ST)->max_block_bytes, 5u << 19);
+  assert_int_equal(state_param_max(ST, "max_block_bytes", &m), 0);
+  assert_int_equal(m, 6u << 20);
+  assert_int_equal(state_param_max(ST, "min_fee", &m), 0);
+  assert_int_equal(m, state_params(ST)->min_fee);
+}
+
 static void test_scheduled_work(void **s) {
   (void)s;
   open_chain(GOV_PARAMS);
@@ -1193,6 +1230,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_ends_per_block_cap, teardown),
       cmocka_unit_test_teardown(test_ends_cap_at_expiry, teardown),
       cmocka_unit_test_teardown(test_depositors_cap, teardown),
+      cmocka_unit_test_teardown(test_param_max_ever, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
