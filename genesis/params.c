@@ -78,12 +78,16 @@ int genesis_params_check(const genesis_params *p, core_errbuf *eb) {
     return core_errf(eb, COHORT_ERR_GENESIS, "params.max_inline_output exceeds the VM's 64 MiB");
   if (p->reveal_blocks < 2)
     return core_errf(eb, COHORT_ERR_GENESIS, "params.reveal_blocks must be at least 2");
-  /* staking (docs/staking.md §3): stake cannot leave before its offence
-   * can be proven */
-  if (p->evidence_max_age > p->unbonding_blocks)
+  /* staking (docs/staking.md §3 "Evidence age"): stake cannot leave before
+   * its offence can be proven. Stake that left in block e-1 still signed at
+   * e and is paid at the end of block e-1+unbonding_blocks; the last block
+   * that may carry evidence of e is e+evidence_max_age, so the age must be
+   * below the unbonding period (equal would let it go one block early). */
+  if (p->evidence_max_age >= p->unbonding_blocks)
     return core_errf(eb, COHORT_ERR_GENESIS,
-                     "params.evidence_max_age (%u) exceeds params.unbonding_blocks (%u): stake "
-                     "could leave before its double sign is proven",
+                     "params.evidence_max_age (%u) is not below params.unbonding_blocks (%u): "
+                     "stake unbonded the block before a double sign would be paid out before "
+                     "the last block that may carry its evidence",
                      p->evidence_max_age, p->unbonding_blocks);
   if (p->min_delegation > p->min_self_bond)
     return core_errf(eb, COHORT_ERR_GENESIS,

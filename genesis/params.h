@@ -89,8 +89,8 @@
   /* validators: evidence of double signs (docs/protocol.md 4b) */                             \
   X(slash_double_sign_bps, U32, 0, 10000, 500,                                                 \
     "share of a double-signing validator's power burned, 1/10000; it also leaves the set")     \
-  X(evidence_max_age, U32, 1, 100000000, 100,                                                  \
-    "blocks after the double sign during which its evidence is accepted (<= unbonding_blocks)")\
+  X(evidence_max_age, U32, 1, 100000000, 99,                                                   \
+    "blocks after the double sign during which its evidence is accepted (< unbonding_blocks)")\
   X(max_block_evidence, U32, 1, 256, 32, "most evidence items in one block")                   \
   /* staking (docs/staking.md) */                                                              \
   X(max_validators, U32, 1, 1000, 100, "validators in the set: the top ones by bonded STK")     \
@@ -123,7 +123,12 @@
   X(gov_threshold_bps, U32, 1, 10000, 5000,                                                    \
     "share of yes among yes + no + veto a proposal needs to pass (strictly more)")             \
   X(gov_veto_bps, U32, 1, 10000, 3340,                                                         \
-    "share of no-with-veto among the votes that vetoes a proposal (strictly more)")
+    "share of no-with-veto among the votes that vetoes a proposal (strictly more)")            \
+  X(gov_max_depositors, U32, 1, 1000, 100,                                                     \
+    "most accounts with a deposit on one proposal; a new one deposits at least "               \
+    "ceil(gov_min_deposit / gov_max_depositors)")                                              \
+  X(gov_max_ends_per_block, U32, 1, 256, 16,                                                   \
+    "most proposals whose deposit or voting period ends in one block")
 
 typedef struct {
 #define COHORT_PARAM_FIELD_U32 uint32_t

@@ -804,8 +804,21 @@ void node_net_tx(node *n, const uint8_t *raw, size_t len, const char *except_pee
   if (n->sw && n->npeers) p2p_broadcast(n->sw, P2P_CH_MEMPOOL, raw, len, except_peer);
 }
 
-/* The message limits that follow the chain's size parameters. */
-static uint32_t blocksync_max(const Cohort__Params *p) { return p->max_block_bytes + (4u << 20); }
+/* The message limits that follow the chain's size parameters. Block sync
+ * carries stored blocks of any height: its limit follows the largest
+ * max_block_bytes ever in force (state "pm/"), not the value now, so that
+ * after governance lowered it a node still serves, and a node syncing from
+ * genesis still takes, the larger blocks made before (docs/p2p.md §9a). A
+ * new block's own limit is checked where it is decoded (state_block_exec,
+ * node_held_offer), against the value in force at its height. */
+static uint32_t blocksync_max(node *n) {
+  const Cohort__Params *p = state_params(n->st);
+  uint64_t m = p->max_block_bytes;
+  uint64_t ever;
+  if (state_param_max(n->st, "max_block_bytes", &ever) == COHORT_OK && ever > m) m = ever;
+  if (m > genesis_param_max("max_block_bytes")) m = genesis_param_max("max_block_bytes");
+  return (uint32_t)m + (4u << 20);
+}
 static uint32_t mempool_max(const Cohort__Params *p) { return p->max_tx_bytes + 1024; }
 
 void node_net_committed(node *n, uint64_t h) {
@@ -815,8 +828,8 @@ void node_net_committed(node *n, uint64_t h) {
   /* a parameter change (governance) may have moved the block or tx size
    * limit: the next block's messages must fit the frames we accept */
   const Cohort__Params *par = state_params(n->st);
-  if (n->sw && (blocksync_max(par) != n->net_max_block || mempool_max(par) != n->net_max_tx)) {
-    n->net_max_block = blocksync_max(par);
+  if (n->sw && (blocksync_max(n) != n->net_max_block || mempool_max(par) != n->net_max_tx)) {
+    n->net_max_block = blocksync_max(n);
     n->net_max_tx = mempool_max(par);
     if (p2p_switch_set_max_msg(n->sw, P2P_CH_BLOCKSYNC, n->net_max_block) ||
         p2p_switch_set_max_msg(n->sw, P2P_CH_MEMPOOL, n->net_max_tx))
@@ -873,7 +886,7 @@ int node_net_start(node *n, core_errbuf *eb) {
                    .max_inbound = (unsigned)n->cfg.p2p_max_inbound,
                    .max_outbound = (unsigned)n->cfg.p2p_max_outbound};
   pc.max_msg_bytes[P2P_CH_CONSENSUS] = 64 << 10;
-  pc.max_msg_bytes[P2P_CH_BLOCKSYNC] = n->net_max_block = blocksync_max(par);
+  pc.max_msg_bytes[P2P_CH_BLOCKSYNC] = n->net_max_block = blocksync_max(n);
   pc.max_msg_bytes[P2P_CH_MEMPOOL] = n->net_max_tx = mempool_max(par);
   pc.max_msg_bytes[P2P_CH_BLOBS] = 64 << 10;
   pc.queue_bytes[P2P_CH_CONSENSUS] = 4 << 20;

@@ -118,6 +118,7 @@ static json_t *proposal_json(const Cohort__GovProposal *p, int full) {
                         "total_deposit", nr_amount(p->total_deposit));
   if (!j) return NULL;
   if (full) json_object_set_new(j, "description", json_string(p->description ? p->description : ""));
+  json_object_set_new(j, "depositors", json_integer((json_int_t)p->depositors));
   if (p->voting_start || p->status == GOV_ST_VOTING) {
     json_object_set_new(j, "voting_start", json_integer((json_int_t)p->voting_start));
     json_object_set_new(j, "voting_end", json_integer((json_int_t)p->voting_end));

@@ -58,6 +58,10 @@ int kv_scan(kv_store *kv, const uint8_t *prefix, size_t plen, kv_visit_fn cb,
             void *ctx) {
   return kv->vt->scan(kv, prefix, plen, cb, ctx);
 }
+int kv_scan_rev(kv_store *kv, const uint8_t *prefix, size_t plen, const uint8_t *upto,
+                size_t ulen, kv_visit_fn cb, void *ctx) {
+  return kv->vt->scan_rev(kv, prefix, plen, upto, ulen, cb, ctx);
+}
 int kv_write(kv_store *kv, kv_batch *b, int sync, core_errbuf *eb) {
   return kv->vt->write(kv, b, sync, eb);
 }

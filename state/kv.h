@@ -38,6 +38,14 @@ typedef int (*kv_visit_fn)(void *ctx, const uint8_t *k, size_t kl,
 int kv_scan(kv_store *kv, const uint8_t *prefix, size_t plen, kv_visit_fn cb,
             void *ctx);
 
+/* Visit the keys starting with prefix that are <= upto (bytewise; upto NULL:
+ * every key with the prefix), in DESCENDING key order; cb as for kv_scan.
+ * A seek, not a walk: the cost does not depend on how many keys with the
+ * prefix lie above upto (the last record at or before a height is one
+ * seek and one step back). upto need not start with prefix. */
+int kv_scan_rev(kv_store *kv, const uint8_t *prefix, size_t plen, const uint8_t *upto,
+                size_t ulen, kv_visit_fn cb, void *ctx);
+
 kv_batch *kv_batch_new(void);
 void kv_batch_del(kv_batch *b); /* frees the batch itself */
 int kv_batch_put(kv_batch *b, const uint8_t *k, size_t kl, const uint8_t *v,

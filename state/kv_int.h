@@ -17,6 +17,8 @@ struct kv_batch {
 typedef struct {
   int (*get)(kv_store *, const uint8_t *, size_t, uint8_t **, size_t *);
   int (*scan)(kv_store *, const uint8_t *, size_t, kv_visit_fn, void *);
+  int (*scan_rev)(kv_store *, const uint8_t *, size_t, const uint8_t *, size_t, kv_visit_fn,
+                  void *);
   int (*write)(kv_store *, kv_batch *, int, core_errbuf *);
   void (*close)(kv_store *);
 } kv_vtbl;

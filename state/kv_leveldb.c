@@ -61,6 +61,70 @@ static int ldb_scan(kv_store *kv, const uint8_t *p, size_t pl, kv_visit_fn cb,
   return rc;
 }
 
+/* -1, 0, 1 as a < b bytewise (a shorter prefix first). */
+static int bcmp3(const char *a, size_t al, const uint8_t *b, size_t bl) {
+  size_t m = al < bl ? al : bl;
+  int c = m ? memcmp(a, b, m) : 0;
+  if (c) return c < 0 ? -1 : 1;
+  return al < bl ? -1 : al > bl;
+}
+
+static int ldb_scan_rev(kv_store *kv, const uint8_t *p, size_t pl, const uint8_t *u,
+                        size_t ul, kv_visit_fn cb, void *ctx) {
+  ldb *s = (ldb *)kv;
+  int inclusive = 0;
+  const uint8_t *t = NULL; /* seek target; NULL: the end of the store */
+  size_t tl = 0;
+  uint8_t *succ = NULL;
+  if (u && ul >= pl && !memcmp(u, p, pl)) {
+    t = u, tl = ul, inclusive = 1; /* the last key <= u */
+  } else if (u && bcmp3((const char *)u, ul, p, pl) < 0) {
+    return 0; /* u is below every key with the prefix */
+  } else {
+    /* every key with the prefix is <= u: start below the prefix's
+     * successor (the prefix with its last byte below 0xff incremented and
+     * the rest cut), never walking keys above the range */
+    size_t n = pl;
+    while (n > 0 && p[n - 1] == 0xff) n--;
+    if (n > 0) {
+      if (!(succ = malloc(n))) return COHORT_ERR_NOMEM;
+      memcpy(succ, p, n);
+      succ[n - 1]++;
+      t = succ, tl = n;
+    }
+  }
+  leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ro);
+  int rc = 0;
+  if (t) {
+    leveldb_iter_seek(it, (const char *)t, tl);
+    if (!leveldb_iter_valid(it)) {
+      leveldb_iter_seek_to_last(it);
+    } else {
+      size_t kl;
+      const char *k = leveldb_iter_key(it, &kl);
+      if (!inclusive || bcmp3(k, kl, t, tl) > 0) leveldb_iter_prev(it); /* on the first key > u */
+    }
+  } else {
+    leveldb_iter_seek_to_last(it);
+  }
+  for (; leveldb_iter_valid(it); leveldb_iter_prev(it)) {
+    size_t kl, vl;
+    const char *k = leveldb_iter_key(it, &kl);
+    if (kl < pl || memcmp(k, p, pl) != 0) break; /* below the prefix's range: done */
+    const char *v = leveldb_iter_value(it, &vl);
+    if ((rc = cb(ctx, (const uint8_t *)k, kl, (const uint8_t *)v, vl))) break;
+  }
+  char *err = NULL;
+  leveldb_iter_get_error(it, &err);
+  if (err) {
+    leveldb_free(err);
+    rc = COHORT_ERR_STORE;
+  }
+  leveldb_iter_destroy(it);
+  free(succ);
+  return rc;
+}
+
 static int ldb_write(kv_store *kv, kv_batch *b, int sync, core_errbuf *eb) {
   ldb *s = (ldb *)kv;
   leveldb_writebatch_t *wb = leveldb_writebatch_create();
@@ -94,7 +158,7 @@ static void ldb_close(kv_store *kv) {
   free(s);
 }
 
-static const kv_vtbl vt = {ldb_get, ldb_scan, ldb_write, ldb_close};
+static const kv_vtbl vt = {ldb_get, ldb_scan, ldb_scan_rev, ldb_write, ldb_close};
 
 int kv_open_leveldb(kv_store **out, const char *dir, core_errbuf *eb) {
   ldb *s = calloc(1, sizeof *s);

@@ -58,6 +58,38 @@ static int mem_scan(kv_store *kv, const uint8_t *p, size_t pl, kv_visit_fn cb,
   return 0;
 }
 
+static int has_prefix(const ent *e, const uint8_t *p, size_t pl) {
+  return e->kl >= pl && !memcmp(e->k, p, pl);
+}
+
+/* Index of the first entry above every key that starts with p (keys below p
+ * or with the prefix come first: the predicate is monotone). */
+static size_t past_prefix(mem *s, const uint8_t *p, size_t pl) {
+  size_t lo = 0, hi = s->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (has_prefix(&s->e[mid], p, pl) || cmp(s->e[mid].k, s->e[mid].kl, p, pl) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+static int mem_scan_rev(kv_store *kv, const uint8_t *p, size_t pl, const uint8_t *u,
+                        size_t ul, kv_visit_fn cb, void *ctx) {
+  mem *s = (mem *)kv;
+  size_t i = past_prefix(s, p, pl);
+  if (u) {
+    size_t j = lower(s, u, ul); /* first entry >= u; first > u is one more if equal */
+    if (j < s->n && !cmp(s->e[j].k, s->e[j].kl, u, ul)) j++;
+    if (j < i) i = j;
+  }
+  while (i-- > 0 && has_prefix(&s->e[i], p, pl)) {
+    int rc = cb(ctx, s->e[i].k, s->e[i].kl, s->e[i].v, s->e[i].vl);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 /* Apply one op with the key and value copies made beforehand (k/v are
  * consumed; k is freed if the key exists); cannot fail: capacity is
  * reserved by the caller. */
@@ -134,7 +166,7 @@ static void mem_close(kv_store *kv) {
   free(s);
 }
 
-static const kv_vtbl vt = {mem_get, mem_scan, mem_write, mem_close};
+static const kv_vtbl vt = {mem_get, mem_scan, mem_scan_rev, mem_write, mem_close};
 
 int kv_open_mem(kv_store **out) {
   mem *s = calloc(1, sizeof *s);

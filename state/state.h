@@ -375,6 +375,13 @@ int state_gov_tally(state *st, uint64_t id, const Cohort__ValidatorSet *set,
 /* The first height executed with parameter `name`'s current value (0: its
  * genesis value). COHORT_ERR_NOT_FOUND if no such parameter. */
 int state_param_since(state *st, const char *name, uint64_t *height);
+/* The largest value parameter `name` has had in force up to the committed
+ * tip ("pm/" + name; never changed: its value now). What a node accepts of
+ * stored blocks — made under an earlier, larger max_block_bytes — is sized
+ * by it (docs/p2p.md §9a). COHORT_ERR_NOT_FOUND if no such parameter; store
+ * errors as they are. Reads the committed store and the params cache: not
+ * from another thread than the node's. */
+int state_param_max(state *st, const char *name, uint64_t *value);
 /* Visit the votes of proposal `id` in voter order: cb(ctx, voter, option,
  * height); non-zero from cb stops (returned). Votes are deleted at the
  * tally: a tallied proposal has none. */

@@ -34,6 +34,8 @@ typedef struct {
   u128 crd, stk, withdrawable;
   aval *v;
   size_t nv, cap, bonded_n, n_pow, n_dl, n_dv, n_uq, n_uv, n_ud, n_rq, n_rv, n_rd, n_vk;
+  size_t n_gd;
+  u128 gp_depositors;
   uint64_t tokens, unbonding;
   aexec *x;
   size_t nx, xcap, n_xd, n_xv, n_xq, n_xu, n_xe;
@@ -235,6 +237,17 @@ static int v_pow(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   return 0;
 }
 
+/* A proposal's depositors count (docs/staking.md §5 "Deposit"). */
+static int v_gp(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  audit *a = ctx;
+  (void)k;
+  Cohort__GovProposal *p = kl == 11 ? cohort__gov_proposal__unpack(NULL, vl, v) : NULL;
+  if (!p) return fail(a, "a proposal record does not decode");
+  a->gp_depositors += p->depositors;
+  cohort__gov_proposal__free_unpacked(p, NULL);
+  return 0;
+}
+
 static int v_dl(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   audit *a = ctx;
   a->n_dl++;
@@ -388,6 +401,8 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
   if (!rc && (a.n_xd != a.n_xv || a.n_xq != a.n_xu || a.n_xq != a.n_xe))
     fail(&a, "executor delegations or unbonding entries and their index keys differ in number"),
         rc = a.rc;
+  if (!rc) rc = scan(&a, "gp/", v_gp, &a);
+  if (!rc) rc = scan(&a, "gd/", v_count, &a.n_gd);
   for (size_t i = 0; !rc && i < a.nv; i++)
     if (a.v[i].shares_seen != a.v[i].shares) {
       fail(&a, "a validator's shares differ from the sum of its delegations' shares");
@@ -402,6 +417,8 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
     fail(&a, "unbonding entries and their uv/, ud/ keys differ in number"), rc = a.rc;
   if (!rc && (a.n_rq != a.n_rv || a.n_rq != a.n_rd))
     fail(&a, "redelegation entries and their rv/, rd/ keys differ in number"), rc = a.rc;
+  if (!rc && a.gp_depositors != a.n_gd)
+    fail(&a, "the proposals' depositors counts differ from their gd/ records"), rc = a.rc;
   if (!rc && a.withdrawable > rep.rewards)
     fail(&a, "s/rewards holds less than what delegators and operators may withdraw"), rc = a.rc;
   if (!rc && a.crd != rep.crd_supply)

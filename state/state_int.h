@@ -126,8 +126,9 @@ int sk_check_evidence(state_exec *x, const evidence_t *e, core_errbuf *eb);
  * hold), packed: *out malloc'd. */
 int sk_pack_stripped(const Cohort__ValidatorSet *vs, uint8_t **out, size_t *len);
 /* V_h from the "vh/" history of a store, without the range check of
- * state_validators_at (h >= 1). NOT_FOUND if the history has no record at
- * or below h. */
+ * state_validators_at (h >= 1): one reverse seek (kv_scan_rev) to the last
+ * record at or below h, whatever the history's length. NOT_FOUND if the
+ * history has no record at or below h. */
 int sk_validators_at(kv_store *kv, uint64_t h, Cohort__ValidatorSet **out);
 int state_decode_account(const uint8_t *v, size_t vl, uint64_t *crd,
                          uint64_t *stk, uint64_t *nonce);

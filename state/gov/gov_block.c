@@ -2,7 +2,10 @@
  * §6 step d): deposit periods that end at h (DEPOSIT -> EXPIRED), then
  * voting periods that end at h (VOTING -> the tally's outcome), each kind
  * by proposal ID. Parameter changes due are applied later, at the very end
- * of the block (gov_apply_due, gov_params.c). */
+ * of the block (gov_apply_due, gov_params.c). Bounded (docs/staking.md §5
+ * "The end of a block is bounded"): at most gov_max_ends_per_block
+ * proposals, each settling at most gov_max_depositors deposits, and the
+ * tallies of the votes their voting periods' blocks carried. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +21,25 @@ static int unqueue(state_exec *x, uint8_t kind, uint64_t id) {
 
 /* DEPOSIT -> EXPIRED: deposits refunded. A proposal whose deposits reach
  * gov_min_deposit as it is now (lowered since the last deposit) starts its
- * vote instead. */
+ * vote instead — if its voting period may end where it would
+ * (gov_max_ends_per_block): else it expires too, saying why. */
 static int expire(state_exec *x, Cohort__GovProposal *p) {
   if (p->status != GOV_ST_DEPOSIT) return COHORT_ERR_CORRUPT; /* the queue entry moves with it */
-  if (p->total_deposit >= x->st->params->gov_min_deposit) return gov_start_voting(x, p, 0);
+  if (p->total_deposit >= x->st->params->gov_min_deposit) {
+    uint64_t end = x->height + x->st->params->gov_voting_blocks;
+    uint32_t ending;
+    int rc = gov_end_has_room(x, end, &ending);
+    if (rc < 0) return rc;
+    if (rc) return gov_start_voting(x, p, 0);
+    char why[200];
+    snprintf(why, sizeof why, "its deposits reached gov_min_deposit, but %u voting or deposit "
+             "periods already end at block %llu (gov_max_ends_per_block)", ending,
+             (unsigned long long)end);
+    if ((rc = gov_set_str(&p->failed_reason, why))) return rc;
+  }
   p->status = GOV_ST_EXPIRED;
   p->final_height = x->height;
+  p->depositors = 0; /* every "gd/" record goes */
   return gov_settle_deposits(x, p->id, 0);
 }
 
@@ -112,6 +128,7 @@ static int tally(state_exec *x, Cohort__GovProposal *p) {
   p->final_height = x->height;
   p->status = gov_tally_outcome(&t, x->st->params);
   int burn = p->status == GOV_ST_NO_QUORUM || p->status == GOV_ST_VETOED;
+  p->depositors = 0; /* every "gd/" record goes */
   if ((rc = gov_settle_deposits(x, p->id, burn))) return rc;
   if ((rc = delete_votes(x, p->id))) return rc;
   return p->status == GOV_ST_PASSED ? carry_out(x, p) : COHORT_OK;

@@ -73,6 +73,33 @@ int gov_start_voting(state_exec *x, Cohort__GovProposal *p, int queued) {
   return sx_put(x, k, sizeof k, NULL, 0);
 }
 
+/* ---- the ends of periods, per block ---- */
+
+typedef struct {
+  uint32_t n, cap;
+} end_count;
+
+static int count_end(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)k, (void)v, (void)vl;
+  end_count *c = ctx;
+  if (kl != GOV_QKEY_LEN) return COHORT_ERR_CORRUPT;
+  return ++c->n >= c->cap; /* stop at the cap: nothing more to learn */
+}
+
+int gov_end_has_room(state_exec *x, uint64_t h, uint32_t *n) {
+  end_count c = {0, x->st->params->gov_max_ends_per_block};
+  for (uint8_t kind = GQ_DEPOSIT; kind <= GQ_VOTING && c.n < c.cap; kind++) {
+    uint8_t pre[12];
+    memcpy(pre, GOV_KEY_QUEUE, 3);
+    pre[3] = kind;
+    core_put_u64be(pre + 4, h);
+    int rc = sx_scan(x, pre, sizeof pre, count_end, &c);
+    if (rc < 0) return rc;
+  }
+  if (n) *n = c.n;
+  return c.n < c.cap;
+}
+
 /* ---- deposits ---- */
 
 typedef struct {

@@ -13,6 +13,7 @@
 #define GOV_KEY_VOTE "gv/"      /* + u64be(id) + voter(20) */
 #define GOV_KEY_QUEUE "gq/"     /* + u8(kind) + u64be(h) + u64be(id) */
 #define GOV_KEY_SINCE "ps/"     /* + parameter name */
+#define GOV_KEY_MAX "pm/"       /* + parameter name: the largest value ever in force */
 /* The staking module's records, read for the tally (docs/staking.md §1). */
 #define GOV_KEY_VALIDATOR "vl/" /* + op(20) -> ValidatorInfo */
 #define GOV_KEY_DELEGATION "dl/" /* + del(20) + op(20) -> Delegation */
@@ -39,6 +40,14 @@ int gov_put(state_exec *x, const Cohort__GovProposal *p);
  * entries moved (kind 1 at deposit_end deleted when `queued`, kind 2 at
  * voting_end put). The proposal is stored by the caller. */
 int gov_start_voting(state_exec *x, Cohort__GovProposal *p, int queued);
+
+/* 1 if a period may end at the end of block h: fewer than
+ * params.gov_max_ends_per_block proposals have a deposit or voting period
+ * ending there ("gq/" kinds 1 and 2 at h, together); 0 if not; or a
+ * negative error. Every write of such an entry asks first, so the end of
+ * a block never handles more (docs/staking.md §5 "The end of a block is
+ * bounded"). *n (may be NULL) gets the count, up to the cap. */
+int gov_end_has_room(state_exec *x, uint64_t h, uint32_t *n);
 
 /* Every deposit of proposal `id` back to its depositor (burn = 0) or burned
  * (burn = 1), "gd/" records deleted. */

@@ -63,6 +63,35 @@ int state_param_since(state *st, const char *name, uint64_t *height) {
   return vl == 8 ? COHORT_OK : COHORT_ERR_CORRUPT;
 }
 
+int state_param_max(state *st, const char *name, uint64_t *value) {
+  *value = 0;
+  const genesis_param_info *row = NULL;
+  for (size_t i = 0; i < genesis_param_count; i++)
+    if (!strcmp(genesis_param_table[i].name, name)) row = &genesis_param_table[i];
+  if (!row || !st->params) return COHORT_ERR_NOT_FOUND;
+  char k[3 + GOV_PARAM_NAME_MAX + 1];
+  size_t kl = strlen(GOV_KEY_MAX) + strlen(name);
+  if (kl >= sizeof k) return COHORT_ERR_NOT_FOUND;
+  memcpy(k, GOV_KEY_MAX, 3);
+  memcpy(k + 3, name, kl - 3);
+  genesis_params g;
+  genesis_params_from_proto(&g, st->params);
+  uint64_t now = genesis_param_get(&g, row);
+  uint8_t *v;
+  size_t vl;
+  int rc = kv_get(st->kv, (const uint8_t *)k, kl, &v, &vl);
+  if (rc == COHORT_ERR_NOT_FOUND) {
+    *value = now; /* never changed: its value now is its largest */
+    return COHORT_OK;
+  }
+  if (rc) return rc;
+  uint64_t m = vl == 8 ? core_get_u64be(v) : 0;
+  free(v);
+  if (vl != 8) return COHORT_ERR_CORRUPT;
+  *value = m > now ? m : now;
+  return COHORT_OK;
+}
+
 typedef struct {
   int (*cb)(void *ctx, const uint8_t voter[20], uint32_t option, uint64_t height);
   void *ctx;

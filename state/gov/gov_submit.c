@@ -1,7 +1,10 @@
 /* state/gov/gov_submit.c — MsgSubmitProposal and MsgDeposit: a proposal
  * comes in (DEPOSIT, or VOTING at once when its deposit is enough) and
  * collects deposits until it reaches gov_min_deposit (VOTING).
- * docs/staking.md §5 "Submit" and "Deposit". */
+ * docs/staking.md §5 "Submit" and "Deposit". Both keep the end of a block
+ * bounded: at most gov_max_ends_per_block periods end in one block (a
+ * message that would queue one more is refused), at most
+ * gov_max_depositors accounts deposit on one proposal. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,9 +79,17 @@ int gov_exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
                     "units (gov_min_initial_bps %u of gov_min_deposit %llu)",
                     (unsigned long long)m->deposit, (unsigned long long)mi,
                     par->gov_min_initial_bps, (unsigned long long)par->gov_min_deposit);
+  uint64_t end = h + (m->deposit >= par->gov_min_deposit ? par->gov_voting_blocks
+                                                         : par->gov_deposit_blocks);
+  uint32_t ending;
+  int rc = gov_end_has_room(x, end, &ending);
+  if (rc < 0) return rc;
+  if (!rc)
+    return gov_fail(res, COHORT_ERR_TOO_LARGE, "submit_proposal: %u proposals already have a "
+                    "period ending at block %llu (gov_max_ends_per_block); send it in another "
+                    "block", ending, (unsigned long long)end);
   uint64_t id;
-  int rc = next_id(x, &id);
-  if (rc) return rc;
+  if ((rc = next_id(x, &id))) return rc;
   if ((rc = take_deposit(x, tx, id, m->deposit, res)) || res->code) return rc;
   uint8_t nb[8];
   core_put_u64be(nb, id + 1);
@@ -99,6 +110,7 @@ int gov_exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
   p.submit_height = h;
   p.deposit_end = h + par->gov_deposit_blocks;
   p.total_deposit = m->deposit;
+  p.depositors = m->deposit > 0; /* the proposer, when it deposited */
   if (m->deposit >= par->gov_min_deposit) {
     rc = gov_start_voting(x, &p, 0);
   } else {
@@ -115,24 +127,72 @@ int gov_exec_submit(state_exec *x, const tx_t *tx, state_tx_result *res) {
 
 int gov_exec_deposit(state_exec *x, const tx_t *tx, state_tx_result *res) {
   const Cohort__MsgDeposit *m = tx->body->deposit;
+  const Cohort__Params *par = x->st->params;
   int rc;
   Cohort__GovProposal *p = gov_get(x, m->proposal, &rc);
   if (!p)
     return rc ? rc : gov_fail(res, COHORT_ERR_NOT_FOUND, "deposit: no proposal %llu",
                               (unsigned long long)m->proposal);
   uint64_t total;
-  if (p->status != GOV_ST_DEPOSIT)
+  int is_new = 0;
+  if (p->status != GOV_ST_DEPOSIT) {
     rc = gov_fail(res, COHORT_ERR_INVALID, "deposit: proposal %llu is %s; deposits are accepted "
                   "only in its deposit period (blocks %llu to %llu)",
                   (unsigned long long)p->id, gov_status_name(p->status),
                   (unsigned long long)p->submit_height, (unsigned long long)p->deposit_end);
-  else if (core_add_u64(&total, p->total_deposit, m->amount))
+    goto out;
+  }
+  if (core_add_u64(&total, p->total_deposit, m->amount)) {
     rc = gov_fail(res, COHORT_ERR_OVERFLOW, "deposit: the proposal's total would overflow");
-  else if (!(rc = take_deposit(x, tx, p->id, m->amount, res)) && !res->code) {
+    goto out;
+  }
+  uint8_t k[GOV_AKEY_LEN], *v;
+  size_t vl;
+  gov_key_account(k, GOV_KEY_DEPOSIT, p->id, tx->sender);
+  rc = sx_get(x, k, sizeof k, &v, &vl);
+  if (rc == COHORT_OK) free(v);
+  else if (rc == COHORT_ERR_NOT_FOUND) is_new = 1;
+  else goto out;
+  rc = COHORT_OK;
+  if (is_new) {
+    /* a new depositor: a place of its own, and enough STK that the places
+     * together reach gov_min_deposit */
+    uint64_t least = par->gov_min_deposit / par->gov_max_depositors +
+                     (par->gov_min_deposit % par->gov_max_depositors != 0);
+    if (p->depositors >= par->gov_max_depositors) {
+      rc = gov_fail(res, COHORT_ERR_TOO_LARGE, "deposit: proposal %llu already has %u depositors "
+                    "(gov_max_depositors); only they may add to their deposits",
+                    (unsigned long long)p->id, p->depositors);
+      goto out;
+    }
+    if (m->amount < least) {
+      rc = gov_fail(res, COHORT_ERR_AMOUNT, "deposit: a first deposit on a proposal is at least "
+                    "%llu STK base units (ceil(gov_min_deposit %llu / gov_max_depositors %u))",
+                    (unsigned long long)least, (unsigned long long)par->gov_min_deposit,
+                    par->gov_max_depositors);
+      goto out;
+    }
+  }
+  if (total >= par->gov_min_deposit) {
+    uint64_t end = x->height + par->gov_voting_blocks;
+    uint32_t ending;
+    if ((rc = gov_end_has_room(x, end, &ending)) < 0) goto out;
+    if (!rc) {
+      rc = gov_fail(res, COHORT_ERR_TOO_LARGE, "deposit: it would start the vote of proposal "
+                    "%llu, whose voting period would end at block %llu, where %u periods "
+                    "already end (gov_max_ends_per_block); deposit in another block",
+                    (unsigned long long)p->id, (unsigned long long)end, ending);
+      goto out;
+    }
+    rc = COHORT_OK;
+  }
+  if (!(rc = take_deposit(x, tx, p->id, m->amount, res)) && !res->code) {
     p->total_deposit = total;
-    if (total >= x->st->params->gov_min_deposit) rc = gov_start_voting(x, p, 1);
+    p->depositors += (uint32_t)is_new;
+    if (total >= par->gov_min_deposit) rc = gov_start_voting(x, p, 1);
     if (!rc) rc = gov_put(x, p);
   }
+out:
   cohort__gov_proposal__free_unpacked(p, NULL);
   return rc;
 }

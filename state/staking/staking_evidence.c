@@ -2,10 +2,14 @@
  * that need the state (docs/protocol.md 4b), and the punishment
  * (docs/staking.md §3, staking_slash.c).
  *
- * An item of block H is checked against, in this order: the per-block cap;
- * its heights (e < H, H - e <= params.evidence_max_age); the offender's
- * tombstone (overlay, so an earlier item of this block counts); membership
- * in V_e (history); both signatures (last: the expensive part). Nothing is
+ * An item of block H is checked against, in this order, cheapest first so
+ * that a bad item costs least (docs/protocol.md 4b "Order of the checks"):
+ * the per-block cap; its heights (e < H, H - e <= params.evidence_max_age);
+ * the offender's tombstone (one read through the overlay, so an earlier
+ * item of this block counts: duplicates stop here); membership in V_e (one
+ * reverse seek in the history, sk_validators_at: its cost does not grow
+ * with the chain's set changes); both signatures (last: the expensive
+ * part, ~50 us each; the first bad one stops). Nothing is
  * written until every check passed; then the writes (the slash of the
  * offender, its delegators' unbondings and redelegations, the burn, the
  * jail and the tombstone) are journaled so that a failure of this node

@@ -64,35 +64,39 @@ out:
 /* ---- the history ---- */
 
 typedef struct {
-  uint64_t want;
-  uint8_t *v; /* the last record at or below want (copy) */
+  uint8_t *v; /* the last record at or below the height asked (copy) */
   size_t vl;
   int rc;
 } at_ctx;
 
+/* The first key visited (a reverse seek from vh/ + u64be(h)) is the record
+ * wanted: stop there. */
 static int visit_at(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   at_ctx *a = ctx;
+  (void)k;
   if (kl != 11) {
     a->rc = COHORT_ERR_CORRUPT;
     return 1;
   }
-  if (core_get_u64be(k + 3) > a->want) return 1; /* in order: the rest are later */
-  uint8_t *c = malloc(vl ? vl : 1);
-  if (!c) {
+  if (!(a->v = malloc(vl ? vl : 1))) {
     a->rc = COHORT_ERR_NOMEM;
     return 1;
   }
-  if (vl) memcpy(c, v, vl);
-  free(a->v);
-  a->v = c;
+  if (vl) memcpy(a->v, v, vl);
   a->vl = vl;
-  return 0;
+  return 1;
 }
 
+/* One reverse seek, whatever the length of the history: the evidence
+ * check of every item (staking_evidence.c) comes here, so its cost must
+ * not grow with the number of set changes the chain has seen. */
 int sk_validators_at(kv_store *kv, uint64_t h, Cohort__ValidatorSet **out) {
   *out = NULL;
-  at_ctx a = {h, NULL, 0, COHORT_OK};
-  int rc = kv_scan(kv, (const uint8_t *)KEY_VALHIST, strlen(KEY_VALHIST), visit_at, &a);
+  at_ctx a = {NULL, 0, COHORT_OK};
+  uint8_t upto[11] = KEY_VALHIST;
+  core_put_u64be(upto + 3, h);
+  int rc = kv_scan_rev(kv, (const uint8_t *)KEY_VALHIST, strlen(KEY_VALHIST), upto, sizeof upto,
+                       visit_at, &a);
   if (rc < 0 && !a.rc) a.rc = rc;
   if (!a.rc && !a.v) a.rc = COHORT_ERR_NOT_FOUND;
   if (!a.rc) {

@@ -38,7 +38,7 @@ args = ap.parse_args()
 CONF = {"block_interval_ms": 100, "empty_block_interval_ms": 250, "timeout_propose_ms": 1000,
         "timeout_vote_ms": 500}
 PARAMS = {"signed_blocks_window": 10, "min_signed_bps": 5000, "downtime_jail_blocks": 8,
-          "slash_downtime_bps": 100, "unbonding_blocks": 20, "evidence_max_age": 20,
+          "slash_downtime_bps": 100, "unbonding_blocks": 20, "evidence_max_age": 19,
           "commission_change_blocks": 2, "min_self_bond": "1000000",
           "gov_min_deposit": "1000000", "gov_deposit_blocks": 10, "gov_voting_blocks": 12,
           "gov_quorum_bps": 2000}
@@ -279,6 +279,7 @@ def test_validator_that_undelegates_everything_leaves():
                      "--from", "op")
     assert r["code"] == 0, r
     h = r["height"]
+    wait_height(h)  # the tx was committed on `new`; nodes[0] may be a block behind
     v = nodes[0].rpc("validator_get", {"operator": st["op"]})
     assert v["jailed"] and v["self_bond"] == "0", v
     wait_height(h + 2)

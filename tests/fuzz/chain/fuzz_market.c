@@ -1841,7 +1841,7 @@ static void world_init(void) {
            "\"max_block_tasks\":12,\"max_block_vm_kib\":400,"
            "\"exec_steps_per_block\":\"1000000\",\"max_task_steps\":\"100000000\","
            "\"commit_blocks\":3,\"reveal_blocks\":3,\"challenge_blocks\":2,"
-           "\"unbonding_blocks\":5,\"evidence_max_age\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
+           "\"unbonding_blocks\":5,\"evidence_max_age\":4,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
            "\"window_margin_blocks\":1,\"liveness_jail_blocks\":12,\"retention_blocks\":5,"
            "\"draw_wait_blocks\":4,\"beacon_recommit_delay\":3},"
            "\"accounts\":[%s],"

@@ -92,7 +92,7 @@ static void fx_init_full(fixture *f, uint8_t seed, const char *extra_params,
            "\"params\":{\"max_block_bytes\":4194304,\"max_tx_bytes\":2097152,"
            "\"max_block_txs\":1000,\"min_fee\":\"10\",\"min_executor_stake\":\"1000\","
            "\"commit_blocks\":3,\"reveal_blocks\":3,\"challenge_blocks\":2,\"dispute_bond\":\"100000\","
-           "\"unbonding_blocks\":5,\"evidence_max_age\":5,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
+           "\"unbonding_blocks\":5,\"evidence_max_age\":4,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
            "\"window_margin_blocks\":1,\"liveness_jail_blocks\":20,\"retention_blocks\":5,"
            "\"draw_wait_blocks\":10,\"beacon_recommit_delay\":4%s},"
            "\"accounts\":[%s,%s,%s,%s,%s,%s,%s],"

@@ -28,7 +28,7 @@
 
 /* Defaults: small windows so everything happens within tens of blocks. */
 #define SF_PARAMS                                                                          \
-  "\"unbonding_blocks\":8,\"evidence_max_age\":8,\"signed_blocks_window\":10,"             \
+  "\"unbonding_blocks\":8,\"evidence_max_age\":7,\"signed_blocks_window\":10,"             \
   "\"min_signed_bps\":5000,\"downtime_jail_blocks\":5,\"slash_downtime_bps\":100,"        \
   "\"slash_double_sign_bps\":500,\"min_self_bond\":\"500\",\"min_delegation\":\"10\","   \
   "\"max_delegations\":4,\"max_entries\":3,\"commission_change_blocks\":3,"               \

@@ -32,6 +32,7 @@
 #include "core/keys.h"
 #include "proto/block.h"
 #include "state/state.h"
+#include "state/kv_int.h"
 #include "state/state_prio.h"
 
 /* ---- allocation failure injection (as test_failalloc.c) ---- */
@@ -49,8 +50,8 @@ void *__wrap_realloc(void *p, size_t n) { return should_fail() ? NULL : __real_r
 
 #define CHAIN "evid-chain-1"
 #define MAXV 4
-#define UNBOND 10 /* >= MAX_AGE: a genesis relation */
-#define MAX_AGE 10
+#define UNBOND 10 /* > MAX_AGE: a genesis relation */
+#define MAX_AGE 9
 #define MAX_EV 4
 
 typedef struct {
@@ -730,6 +731,106 @@ static void test_proposer_picks_includable_evidence(void **s) {
  * is fatal (nothing written) or identical to the reference; the pool's
  * check is fatal or says "includable"; the proposer's pick is fatal or
  * identical. Never a verdict on good evidence. */
+/* ---- a store that counts the "vh/" records it hands out ---- */
+typedef struct {
+  kv_store base;
+  kv_store *in;
+  long vh_reads;
+} count_kv;
+
+typedef struct {
+  count_kv *c;
+  kv_visit_fn cb;
+  void *ctx;
+} count_visit;
+
+static int cv_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  count_visit *cv = ctx;
+  if (kl >= 3 && !memcmp(k, "vh/", 3)) cv->c->vh_reads++;
+  return cv->cb(cv->ctx, k, kl, v, vl);
+}
+static int ck_get(kv_store *kv, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl) {
+  count_kv *c = (count_kv *)kv;
+  int rc = kv_get(c->in, k, kl, v, vl);
+  if (!rc && kl >= 3 && !memcmp(k, "vh/", 3)) c->vh_reads++;
+  return rc;
+}
+static int ck_scan(kv_store *kv, const uint8_t *p, size_t pl, kv_visit_fn cb, void *ctx) {
+  count_visit cv = {(count_kv *)kv, cb, ctx};
+  return kv_scan(cv.c->in, p, pl, cv_visit, &cv);
+}
+static int ck_scan_rev(kv_store *kv, const uint8_t *p, size_t pl, const uint8_t *u, size_t ul,
+                       kv_visit_fn cb, void *ctx) {
+  count_visit cv = {(count_kv *)kv, cb, ctx};
+  return kv_scan_rev(cv.c->in, p, pl, u, ul, cv_visit, &cv);
+}
+static int ck_write(kv_store *kv, kv_batch *b, int sync, core_errbuf *eb) {
+  return kv_write(((count_kv *)kv)->in, b, sync, eb);
+}
+static void ck_close(kv_store *kv) {
+  kv_close(((count_kv *)kv)->in);
+  free(kv);
+}
+static const kv_vtbl count_vt = {ck_get, ck_scan, ck_scan_rev, ck_write, ck_close};
+
+/* Review finding 3: checking an evidence item reads the validator set at
+ * its height with one reverse seek in the "vh/" history, not a walk over
+ * every set change since genesis (a chain that changes its set in most
+ * blocks has one record per block: a walk per item let a proposer make
+ * blocks cost O(items x chain height)). The history is padded with a
+ * record at every height (each the set already in force there, so no
+ * answer changes): checking an item for a recent height must read one
+ * record, however long the history. Fails with the forward scan (it reads
+ * every record up to the height and one more). */
+static void test_evidence_check_seeks_the_history(void **s) {
+  (void)s;
+  count_kv *c = calloc(1, sizeof *c);
+  assert_non_null(c);
+  c->base.vt = &count_vt;
+  assert_int_equal(kv_open_mem(&c->in), 0);
+  kv_store *kv = &c->base;
+  state *st;
+  core_errbuf eb;
+  assert_int_equal(state_open(&st, kv, &eb), 0);
+  assert_int_equal(state_init_genesis(st, &E4.g, &eb), 0);
+  steps(&E4, st, 40);
+  uint8_t k1[11] = "vh/", *v1;
+  size_t l1;
+  k1[10] = 1;
+  assert_int_equal(kv_get(c->in, k1, sizeof k1, &v1, &l1), 0); /* V_1: the set of every height */
+  kv_batch *b = kv_batch_new();
+  for (uint64_t h = 2; h <= state_height(st) + 2; h++) {
+    uint8_t k[11] = "vh/";
+    for (int i = 0; i < 8; i++) k[3 + i] = (uint8_t)(h >> (56 - 8 * i));
+    assert_int_equal(kv_batch_put(b, k, sizeof k, v1, l1), 0);
+  }
+  assert_int_equal(kv_write(c->in, b, 0, &eb), 0);
+  kv_batch_del(b);
+  free(v1);
+  uint64_t e = state_height(st) - 1;
+  ProtobufCBinaryData ev = mk_ev(&E4, 1, CHAIN, e, 1);
+  c->vh_reads = 0;
+  assert_int_equal(state_check_evidence(st, ev.data, ev.len, &eb), 0);
+  if (c->vh_reads != 1)
+    fail_msg("checking one item read %ld history records (history of %llu)", c->vh_reads,
+             (unsigned long long)state_height(st) + 2);
+  /* a non-member (the outsider's key): the same one record, then refused */
+  ProtobufCBinaryData out = mk_ev(&E4, 4, CHAIN, e, 1);
+  c->vh_reads = 0;
+  assert_int_equal(state_check_evidence(st, out.data, out.len, &eb), COHORT_ERR_INVALID);
+  assert_int_equal(c->vh_reads, 1);
+  /* the block with the item applies as before (its own checks seek too) */
+  c->vh_reads = 0;
+  if (step(&E4, st, &ev, 1, &eb)) fail_msg("block with evidence: %s", eb.msg);
+  assert_true(c->vh_reads <= 4);
+  assert_false(in_set(state_next_validators(st), E4.pub[1], NULL));
+  check_supply(st);
+  free(ev.data);
+  free(out.data);
+  state_close(st);
+  kv_close(kv);
+}
+
 static void test_allocation_failures_are_fatal_or_identical(void **s) {
   (void)s;
   kv_store *ka, *kb;
@@ -826,6 +927,7 @@ int main(void) {
       cmocka_unit_test(test_proposer_picks_includable_evidence),
       cmocka_unit_test(test_early_check_of_the_height_in_progress),
       cmocka_unit_test(test_allocation_failures_are_fatal_or_identical),
+      cmocka_unit_test(test_evidence_check_seeks_the_history),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   genesis_free(&E4.g);

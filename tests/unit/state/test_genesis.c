@@ -104,6 +104,15 @@ static void test_errors_name_the_field(void **s) {
   expect_error("min_fee");
   build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"max_block_bytes\":8192,\"max_tx_bytes\":8192,\"max_inline_output\":1024}", A, V, "");
   expect_error("max_block_bytes");
+  /* review finding 3: an evidence age equal to the unbonding period lets
+   * stake unbonded the block before a double sign be paid while its
+   * evidence is still accepted (docs/staking.md §3 "Evidence age") */
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"unbonding_blocks\":8,\"evidence_max_age\":8}", A,
+        V, "");
+  expect_error("evidence_max_age");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", "{\"unbonding_blocks\":8,\"evidence_max_age\":9}", A,
+        V, "");
+  expect_error("evidence_max_age");
   build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, V, ",\"chain_id\":\"d\"");
   expect_error("JSON");
   const char *trunc = "{\"chain_id\":\"c\",";

@@ -1,5 +1,6 @@
 /* Unit tests for state/kv: both back-ends behave the same (get, scan in
- * order, batches with puts and deletes, persistence for LevelDB). */
+ * order, reverse scan from a bound, batches with puts and deletes,
+ * persistence for LevelDB). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -48,11 +49,56 @@ static void exercise(kv_store *kv) {
   assert_string_equal(acc.out, "a/1=one;a/2=two;");
 }
 
+/* kv_scan_rev: descending from the last key <= upto, within the prefix;
+ * keys just outside the prefix on both sides (and a prefix ending in 0xff,
+ * whose successor is shorter) are never visited. */
+static int visit_first(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  visit(ctx, k, kl, v, vl);
+  return 7; /* stop: returned by kv_scan_rev */
+}
+
+static void rev(kv_store *kv, const char *prefix, size_t plen, const char *upto, const char *want) {
+  scan_acc acc = {""};
+  assert_int_equal(kv_scan_rev(kv, (const uint8_t *)prefix, plen, (const uint8_t *)upto,
+                               upto ? strlen(upto) : 0, visit, &acc), 0);
+  if (strcmp(acc.out, want))
+    fail_msg("rev(%.*s, %s): got \"%s\", want \"%s\"", (int)plen, prefix, upto ? upto : "NULL",
+             acc.out, want);
+}
+
+static void exercise_rev(kv_store *kv) {
+  core_errbuf eb;
+  kv_batch *b = kv_batch_new();
+  const char *keys[] = {"h/", "h/02", "h/05", "h/09", "h0", "i/1", "g/9", "\xff\xff", "\xff\xfe"};
+  for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+    assert_int_equal(kv_batch_put(b, (const uint8_t *)keys[i], strlen(keys[i]),
+                                  (const uint8_t *)"v", 1), 0);
+  assert_int_equal(kv_write(kv, b, 0, &eb), 0);
+  kv_batch_del(b);
+  rev(kv, "h/", 2, "h/05", "h/05=v;h/02=v;h/=v;");      /* an exact key is included */
+  rev(kv, "h/", 2, "h/07", "h/05=v;h/02=v;h/=v;");      /* between two keys */
+  rev(kv, "h/", 2, "h/01", "h/=v;");
+  rev(kv, "h/", 2, "h/99", "h/09=v;h/05=v;h/02=v;h/=v;"); /* above the last: h0 is not in */
+  rev(kv, "h/", 2, NULL, "h/09=v;h/05=v;h/02=v;h/=v;");
+  rev(kv, "h/", 2, "z", "h/09=v;h/05=v;h/02=v;h/=v;");    /* a bound above the prefix */
+  rev(kv, "h/", 2, "h", "");                              /* a bound below it */
+  rev(kv, "h/", 2, "a", "");
+  rev(kv, "q/", 2, NULL, "");
+  rev(kv, "\xff", 1, NULL, "\xff\xff=v;\xff\xfe=v;");
+  rev(kv, "\xff\xff", 2, NULL, "\xff\xff=v;");
+  rev(kv, "", 0, "h/02", "h/02=v;h/=v;g/9=v;b/1=;a/2=two;a/1=one;"); /* and exercise()'s */
+  scan_acc acc = {""};
+  assert_int_equal(kv_scan_rev(kv, (const uint8_t *)"h/", 2, (const uint8_t *)"h/08", 4,
+                               visit_first, &acc), 7);
+  assert_string_equal(acc.out, "h/05=v;");
+}
+
 static void test_mem(void **s) {
   (void)s;
   kv_store *kv;
   assert_int_equal(kv_open_mem(&kv), 0);
   exercise(kv);
+  exercise_rev(kv);
   kv_close(kv);
 }
 
@@ -64,6 +110,7 @@ static void test_leveldb_and_reopen(void **s) {
   core_errbuf eb;
   assert_int_equal(kv_open_leveldb(&kv, dir, &eb), 0);
   exercise(kv);
+  exercise_rev(kv);
   kv_close(kv);
   assert_int_equal(kv_open_leveldb(&kv, dir, &eb), 0);
   scan_acc acc = {""};

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "tests/unit/state/staking_fixture.h"
+#include "proto/gov.h"
 
 typedef unsigned __int128 u128;
 
@@ -282,6 +283,132 @@ static void test_undelegating_the_block_before_the_offence_is_slashed(void **s) 
   sf_free(&f);
 }
 
+/* Review finding 3 (docs/staking.md §3 "Evidence age"): the last block
+ * that may carry evidence of e is e + evidence_max_age (7 here), and
+ * unbonding_blocks is 8: stake undelegated in block e-1 (still in V_e) is
+ * paid at the end of block e-1+8 = e+7, so evidence in block e+7 reaches it
+ * and evidence one block later is refused (too old) — there is no block in
+ * which the proof is still accepted but the stake has gone. With an age of
+ * 8 (= unbonding_blocks, which genesis now refuses: test_genesis) block e+8
+ * would still accept the evidence and find the entry paid. */
+static void test_evidence_at_the_age_limit_reaches_stake_that_left(void **s) {
+  (void)s;
+  sfx f;
+  sf_init(&f, SF_PARAMS, POW);
+  assert_true(state_params(f.st)->evidence_max_age < state_params(f.st)->unbonding_blocks);
+  ONE(&f, sf_delegate(&f, 8, f.uid[1], 10000, L), 0);   /* 1 */
+  sf_empty(&f, 2, 0);                                   /* 2, 3 */
+  ONE(&f, sf_undelegate(&f, 8, f.uid[1], 10000, L), 0); /* 4 = e-1: release 12 */
+  sf_empty(&f, 1, 0);                                   /* 5 = e: validator 1 double-signs */
+  uint64_t A = state_params(f.st)->evidence_max_age;
+  while (state_height(f.st) < 5 + A - 1) sf_empty(&f, 1, 0);
+  ProtobufCBinaryData ev = sf_evidence(&f, 1, 5);
+  core_errbuf eb;
+  assert_int_equal(state_check_evidence(f.st, ev.data, ev.len, &eb), 0);
+  uint64_t stk0 = sf_audit(&f).stk_supply, c8, s8;
+  sf_balance(&f, 8, &c8, &s8);
+  sf_block(&f, NULL, NULL, 0, &ev, 1, 0, NULL); /* 12 = e + A: the entry is still pending */
+  assert_int_equal(state_height(f.st), 12);
+  assert_int_equal(stk0 - sf_audit(&f).stk_supply, 150 + 500); /* tokens 3000 and the entry */
+  uint64_t c, st;
+  sf_balance(&f, 8, &c, &st);
+  assert_int_equal(st, s8 + 9500); /* paid at the end of block 12, slashed */
+  /* one block later the same item would be too old: refused, not a slash */
+  ProtobufCBinaryData ev2 = sf_evidence(&f, 2, 5);
+  assert_int_equal(state_check_evidence(f.st, ev2.data, ev2.len, &eb), COHORT_ERR_INVALID);
+  assert_non_null(strstr(eb.msg, "too old"));
+  free(ev.data);
+  free(ev2.data);
+  sf_audit(&f);
+  sf_free(&f);
+}
+
+/* A parameter-change proposal from account u (one change), or u's yes vote
+ * on proposal id. */
+static uint8_t *param_tx(sfx *f, int u, const char *name, uint64_t value, size_t *len) {
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  Cohort__MsgSubmitProposal m = COHORT__MSG_SUBMIT_PROPOSAL__INIT;
+  Cohort__ParamChange c = COHORT__PARAM_CHANGE__INIT, *cp = &c;
+  c.name = (char *)name;
+  c.value = value;
+  m.kind = 1;
+  m.title = "change";
+  m.n_changes = 1;
+  m.changes = &cp;
+  m.deposit = 100;
+  b.msg_case = COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL;
+  b.submit_proposal = &m;
+  b.fee = 100000;
+  return sf_tx(f, u, &b, len);
+}
+
+static uint8_t *yes_tx(sfx *f, int u, uint64_t id, size_t *len) {
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  Cohort__MsgVote v = COHORT__MSG_VOTE__INIT;
+  v.proposal = id;
+  v.option = 1;
+  b.msg_case = COHORT__TX_BODY__MSG_VOTE;
+  b.vote = &v;
+  return sf_tx(f, u, &b, len);
+}
+
+/* Propose name = value, vote it through (70% yes) and wait for the
+ * outcome; returns the proposal (caller frees). */
+static Cohort__GovProposal *pass_change(sfx *f, const char *name, uint64_t value) {
+  uint64_t id;
+  assert_int_equal(state_gov_next_id(f->st, &id), 0);
+  ONE(f, param_tx(f, 0, name, value, L), 0);
+  for (int u = 0; u < 2; u++) ONE(f, yes_tx(f, u, id, L), 0);
+  Cohort__GovProposal *gp = NULL;
+  for (int i = 0; i < 20; i++) {
+    assert_int_equal(state_get_proposal(f->st, id, &gp), 0);
+    if (gp->applied_height || gp->failed_reason[0]) break;
+    cohort__gov_proposal__free_unpacked(gp, NULL);
+    gp = NULL;
+    sf_empty(f, 1, 0);
+  }
+  assert_non_null(gp);
+  return gp;
+}
+
+/* Review finding 3, governance: unbonding_blocks rises 8 -> 20 at height
+ * s; entries written before s keep their 8-block release. A raise of
+ * evidence_max_age to 15 (< 20: the relation holds) before s + 20 would let
+ * stake that left under the old period be paid before its offence may no
+ * longer be proven (undelegated at u, offence at u+1, paid at the end of
+ * u+8, evidence accepted until u+16): it FAILS with the reason and nothing
+ * changes. Once s + 20 has passed, the same change is applied. Fails
+ * without the transition rule (the raise is applied at once). */
+static void test_raising_evidence_age_waits_for_old_unbondings(void **s) {
+  (void)s;
+  sfx f;
+  sf_init(&f,
+          "\"unbonding_blocks\":8,\"evidence_max_age\":7,\"min_self_bond\":\"500\","
+          "\"min_delegation\":\"10\",\"max_validators\":5,\"gas_price_milli\":\"0\","
+          "\"min_fee\":\"10\",\"gov_min_deposit\":\"100\",\"gov_deposit_blocks\":2,"
+          "\"gov_voting_blocks\":2",
+          POW);
+  Cohort__GovProposal *gp = pass_change(&f, "unbonding_blocks", 20);
+  assert_int_not_equal(gp->applied_height, 0);
+  uint64_t since = gp->applied_height;
+  cohort__gov_proposal__free_unpacked(gp, NULL);
+  assert_int_equal(state_params(f.st)->unbonding_blocks, 20);
+  gp = pass_change(&f, "evidence_max_age", 15);
+  assert_int_equal(gp->applied_height, 0);
+  assert_int_equal(gp->status, GOV_ST_FAILED);
+  if (!strstr(gp->failed_reason, "evidence_max_age may rise only once unbonding_blocks"))
+    fail_msg("failed_reason: %s", gp->failed_reason);
+  cohort__gov_proposal__free_unpacked(gp, NULL);
+  assert_int_equal(state_params(f.st)->evidence_max_age, 7);
+  while (state_height(f.st) < since + 20) sf_empty(&f, 1, 0);
+  gp = pass_change(&f, "evidence_max_age", 15);
+  assert_true(gp->applied_height >= since + 20);
+  cohort__gov_proposal__free_unpacked(gp, NULL);
+  assert_int_equal(state_params(f.st)->evidence_max_age, 15);
+  sf_audit(&f);
+  sf_free(&f);
+}
+
 /* Review finding 2: governance shrinks signed_blocks_window from 16 to 10
  * (the same two bytes of missed bits). Validator 3 had missed heights 10..15
  * (6 of 16, within the old limit of 8); those stale bits must not count
@@ -316,7 +443,7 @@ static void test_window_change_restarts_the_count(void **s) {
   (void)s;
   sfx f;
   sf_init(&f,
-          "\"unbonding_blocks\":8,\"evidence_max_age\":8,\"signed_blocks_window\":16,"
+          "\"unbonding_blocks\":8,\"evidence_max_age\":7,\"signed_blocks_window\":16,"
           "\"min_signed_bps\":5000,\"downtime_jail_blocks\":5,\"slash_downtime_bps\":100,"
           "\"min_self_bond\":\"500\",\"min_delegation\":\"10\",\"max_validators\":5,"
           "\"gas_price_milli\":\"0\",\"min_fee\":\"10\",\"gov_min_deposit\":\"100\","
@@ -662,6 +789,8 @@ int main(void) {
       cmocka_unit_test(test_create_validator_signs_from_h_plus_2),
       cmocka_unit_test(test_undelegating_before_the_proof_is_still_slashed),
       cmocka_unit_test(test_undelegating_the_block_before_the_offence_is_slashed),
+      cmocka_unit_test(test_evidence_at_the_age_limit_reaches_stake_that_left),
+      cmocka_unit_test(test_raising_evidence_age_waits_for_old_unbondings),
       cmocka_unit_test(test_window_change_restarts_the_count),
       cmocka_unit_test(test_redelegation_hops_and_escapes),
       cmocka_unit_test(test_entry_and_delegation_limits),
