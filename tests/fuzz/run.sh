@@ -14,8 +14,8 @@
 # chain's decoders (fuzz_tx, fuzz_block, fuzz_genesis, fuzz_config); the
 # consensus WAL and messages (fuzz_wal, fuzz_cons_msg); the VM (fuzz_vm_*);
 # and fuzz_market, stateful: action sequences (submit, register, commit,
-# reveal, blocks..) run through real signed blocks from a state with tasks in
-# every status, invariants checked after each block
+# reveal, delegate to executors, blocks..) run through real signed blocks
+# from a state with tasks in every status, invariants checked after each block
 # (tests/fuzz/chain/fuzz_market.c; about 10 exec/s). Its hand-made seeds
 # come from tests/fuzz/chain/fuzz_market_seeds.py. fuzz_staking, stateful
 # too: a staking workload per input (delegations, slashes, downtime,

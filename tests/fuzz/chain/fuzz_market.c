@@ -4,9 +4,10 @@
  * funded accounts, a real guest program (vm/guest sha256.elf, embedded by
  * CMake as fuzz_guest_elf.h) and a starting state built once by nine setup
  * blocks: five executors with different stakes, prices and capacities, an
- * unbonding entry, a job, and tasks in every status — FINAL, EXPIRED (and
- * pruned), DISPUTED, AGREED, REVEALING, COMMITTING with one commitment in,
- * DRAWING. Each input starts from a copy of that state (a snapshot of the
+ * unbonding entry, a delegation to executor 1 and an unbonding entry of it
+ * (docs/staking.md §8), a job, and tasks in every status — FINAL, EXPIRED
+ * (and pruned), DISPUTED, AGREED, REVEALING, COMMITTING with one commitment
+ * in, DRAWING. Each input starts from a copy of that state (a snapshot of the
  * kv_mem store) and is decoded as a sequence of ACTIONS, not as protobuf:
  *
  *   byte op % 16   action (its parameters follow as bytes; a missing byte is 0)
@@ -17,8 +18,24 @@
  *                  caps from edge-case menus (steps, memory, reward, windows,
  *                  output cap), including values the chain must refuse
  *   4              SubmitJob of 0..4 chunks, the same menus
- *   5              RegisterExecutor (stake, price, accepting, capacity)
- *   6              Unbond (1, exactly what seat_lock allows, one more, all..)
+ *   5              RegisterExecutor (stake, price, accepting, capacity; the
+ *                  commission from bits 3-5 of the user byte: 0, 5 %, 20 %,
+ *                  100 %, above 100 %, the one in force, the pending raise
+ *                  restated, fuzzed)
+ *   6              Unbond (1, exactly what seat_lock allows, one more, all..);
+ *                  with bit 7 of the user byte set, delegation to executors
+ *                  (docs/staking.md §8), bits 3-4 of that byte picking:
+ *                  0 DelegateExecutor to a user (an executor or not) or an
+ *                    account nobody holds, of: below min_delegation, the
+ *                    minimum, small, exactly the room left under
+ *                    exec_delegation_max_x x own stake, one above it, the
+ *                    whole STK balance, one above it, fuzzed
+ *                  1 UndelegateExecutor of 1, the full value, one more, half,
+ *                    fuzzed
+ *                  2 WithdrawRewards {executor}
+ *                  3 WithdrawRewards: neither named (every delegation), the
+ *                    validator's, both named or a 19-byte executor (refused
+ *                    at decode)
  *   7, 8           CommitResult by a member (or anyone) of a known task:
  *                  honest claim, a liar's (valid proof of another input),
  *                  another run's caps, altered steps, a garbage commitment
@@ -57,21 +74,36 @@
  *   - conservation: the supply rule (state_audit: CRD balances + escrow +
  *     fee, reward and community pools = CRD supply; STK balances + executor
  *     stakes + unbonding + task bonds + validator tokens = STK supply);
+ *     the harness also counts both itself from the records (executors'
+ *     del_tokens and del_unbonding, the validator's tokens, its delegators'
+ *     unbonding and the pools included);
  *     supplies never grow, and shrink only by their burns: the STK burned is
- *     the executors' slashed_total (the harness remembers it for records
- *     deleted when nothing was left), the CRD burned the storage fees of the
- *     stored blobs (each stored once under the hash of its bytes);
+ *     the executors' slashed_total, their delegators' losses included (the
+ *     harness remembers it for records deleted when nothing was left), the
+ *     CRD burned the storage fees of the stored blobs (each stored once
+ *     under the hash of its bytes);
  *   - escrow = sum over unsettled tasks of reward + committee x fee_allowance
  *     - paid - fees_repaid - refunded; that remainder is 0 for FINAL and
  *     EXPIRED tasks; no task pays more than its reward;
  *   - executors: capacity in 1..max; active_tasks <= capacity and equal to
  *     the seats it holds on DRAWING/COMMITTING/REVEALING tasks; seat_lock =
  *     the largest stake among its "w/" seat records; unbonding entries cover
- *     its unbonding amount and are due in the future; a jail entry exists
- *     exactly while it is jailed, and a jailed executor is not accepting;
+ *     its unbonding amount, are due in the future and are indexed by "U/";
+ *     a jail entry exists exactly while it is jailed, and a jailed executor
+ *     is not accepting; commissions are at most 100 %, a pending one is a
+ *     raise due within unbonding_blocks;
+ *   - delegations to executors (docs/staking.md §1, §8): every "xd/" has
+ *     shares, its "xv/" key and an executor record, and they add up to its
+ *     del_shares; every "xq/" entry is due in the future (none due at or
+ *     below the height survives its block), unbonding_blocks after its
+ *     creation, holds at most what it started with, has its "xu/" and "xe/"
+ *     keys (and each of those its entry), and they add up to the
+ *     executor's del_unbonding; delegated tokens have shares;
  *   - seats: a "w/" record exists exactly for each active member of a task
- *     that is not FINAL or EXPIRED, holding the member's stake at the draw
- *     (and such a member's executor record exists);
+ *     that is not FINAL or EXPIRED, holding the member's own stake at the
+ *     draw (its weight less the delegated part, which is at most
+ *     exec_delegation_max_x x that; and such a member's executor record
+ *     exists);
  *   - r/reveal_load = the reveal gas still owed by REVEALING tasks (0 for
  *     the others); waiting-queue ("n/") entries name DRAWING tasks, since
  *     their draw_since, at an epoch not after r/capacity, for less than
@@ -88,7 +120,9 @@
  *     DISPUTED none; pruned tasks keep no input or output; members are
  *     distinct executors; every task is indexed by owner;
  *   - jobs: done and failed count the chunks that agreed and that
- *     disputed or expired, and the status follows.
+ *     disputed or expired, and the status follows;
+ *   - every key has a prefix the harness knows (v_prefix): a new kind of
+ *     record fails until its invariants are written here.
  * Nothing may crash, leak (ASan/LSan) or hang (each input makes at most
  * MAX_BLOCKS blocks).
  *
@@ -550,12 +584,14 @@ static void tx_job(int u, const task_caps *c, const ProtobufCBinaryData *inputs,
   queue(u, &b, kib);
 }
 
-static void tx_register(int u, uint64_t stake, uint64_t price, int accepting, uint32_t cap) {
+static void tx_register(int u, uint64_t stake, uint64_t price, int accepting, uint32_t cap,
+                        uint32_t commission) {
   Cohort__MsgRegisterExecutor m = COHORT__MSG_REGISTER_EXECUTOR__INIT;
   m.add_stake = stake;
   m.price_per_msteps = price;
   m.accepting = accepting != 0;
   m.capacity = cap;
+  m.commission_bps = commission;
   Cohort__TxBody b = COHORT__TX_BODY__INIT;
   b.msg_case = COHORT__TX_BODY__MSG_REGISTER_EXECUTOR;
   b.register_executor = &m;
@@ -569,6 +605,37 @@ static void tx_unbond(int u, uint64_t amount) {
   Cohort__TxBody b = COHORT__TX_BODY__INIT;
   b.msg_case = COHORT__TX_BODY__MSG_UNBOND;
   b.unbond = &m;
+  queue(u, &b, 0);
+}
+
+/* Delegation to executors (docs/staking.md §8). */
+static void tx_delegate_exec(int u, const uint8_t ex[20], uint64_t amount, int undelegate) {
+  Cohort__MsgDelegateExecutor d = COHORT__MSG_DELEGATE_EXECUTOR__INIT;
+  Cohort__MsgUndelegateExecutor n = COHORT__MSG_UNDELEGATE_EXECUTOR__INIT;
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  if (undelegate) {
+    n.executor = (ProtobufCBinaryData){20, (uint8_t *)ex};
+    n.amount = amount;
+    b.msg_case = COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR;
+    b.undelegate_executor = &n;
+  } else {
+    d.executor = (ProtobufCBinaryData){20, (uint8_t *)ex};
+    d.amount = amount;
+    b.msg_case = COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR;
+    b.delegate_executor = &d;
+  }
+  queue(u, &b, 0);
+}
+
+/* WithdrawRewards {validator, executor}: either may be empty (both empty:
+ * every delegation; both set or a wrong length: refused at decode). */
+static void tx_withdraw(int u, const uint8_t *val, size_t vl, const uint8_t *ex, size_t el) {
+  Cohort__MsgWithdrawRewards m = COHORT__MSG_WITHDRAW_REWARDS__INIT;
+  m.validator = (ProtobufCBinaryData){vl, (uint8_t *)val};
+  m.executor = (ProtobufCBinaryData){el, (uint8_t *)ex};
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  b.msg_case = COHORT__TX_BODY__MSG_WITHDRAW_REWARDS;
+  b.withdraw_rewards = &m;
   queue(u, &b, 0);
 }
 
@@ -750,6 +817,7 @@ typedef struct {
   uint8_t id[20];
   Cohort__Executor *e;
   unsigned __int128 unb;   /* sum of its "u/" entries */
+  unsigned __int128 xd_shares, xq_amount; /* sums of its "xd/" shares, "xq/" amounts */
   uint64_t seat_max;       /* largest stake among its "w/" records */
   uint32_t working;        /* seats on DRAWING/COMMITTING/REVEALING tasks */
   int jail_entries;
@@ -797,6 +865,8 @@ typedef struct {
   int nw;
   uint64_t epoch, reveal_load;     /* "r/capacity", "r/reveal_load" */
   unsigned __int128 reveal_owed;   /* sum of reveal_gas_left of REVEALING tasks */
+  size_t n_u, n_ui;                    /* "u/" entries and their "U/" index keys */
+  size_t n_xd, n_xv, n_xq, n_xu, n_xe; /* delegations to executors and their indexes */
 } inv;
 
 static void *grow(void *p, size_t *cap, size_t n, size_t sz) {
@@ -838,8 +908,9 @@ static int v_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size
   memset(r, 0, sizeof *r);
   memcpy(r->id, k + 2, 20);
   r->e = e;
-  s->stk += (unsigned __int128)e->stake + e->unbonding;
-  s->slashed += e->slashed_total;
+  /* its own stake and unbonding, and its delegators' (docs/staking.md §8) */
+  s->stk += (unsigned __int128)e->stake + e->unbonding + e->del_tokens + e->del_unbonding;
+  s->slashed += e->slashed_total; /* the delegators' losses included */
   return 0;
 }
 
@@ -856,6 +927,15 @@ static int v_blob(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size
   return 0;
 }
 
+static int has_key(chain *c, const uint8_t *k, size_t kl) {
+  uint8_t *v;
+  size_t vl;
+  int rc = kv_get(c->kv, k, kl, &v, &vl);
+  CHECK(rc == 0 || rc == COHORT_ERR_NOT_FOUND, "kv_get: %d", rc);
+  if (!rc) free(v);
+  return rc == 0;
+}
+
 static int v_unb(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   inv *s = ctx;
   CHECK(kl == 30, "unbonding key of %zu bytes", kl);
@@ -867,7 +947,187 @@ static int v_unb(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   CHECK(r, "unbonding entry of an unknown executor");
   r->unb += u->amount;
   cohort__unbonding__free_unpacked(u, NULL);
+  s->n_u++;
   return 0;
+}
+
+/* "U/" + executor + release: the "u/" entries by executor (a slash takes
+ * from them newest first); each names an entry that exists. */
+static int v_unb_idx(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  inv *s = ctx;
+  (void)v;
+  CHECK(kl == 30 && vl == 0, "U/ key of %zu/%zu bytes", kl, vl);
+  uint8_t uk[30] = {'u', '/'};
+  memcpy(uk + 2, k + 22, 8);
+  memcpy(uk + 10, k + 2, 20);
+  CHECK(has_key(s->c, uk, sizeof uk), "a U/ key without its u/ entry (due at %llu)",
+        (unsigned long long)core_get_u64be(k + 22));
+  s->n_ui++;
+  return 0;
+}
+
+/* Delegations to executors (docs/staking.md §1 and §8). Every record
+ * names an executor whose record exists (one with delegations or entries
+ * left is never deleted) and has its index keys; the sums are checked
+ * against the executor's fields in check_invariants. */
+/* "xd/" + del + ex -> Delegation; its "xv/" + ex + del */
+static int v_xd(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  inv *s = ctx;
+  CHECK(kl == 43, "executor delegation key of %zu bytes", kl);
+  Cohort__Delegation *d = cohort__delegation__unpack(NULL, vl, v);
+  CHECK(d, "executor delegation record does not decode");
+  char d8[17], e8[17];
+  hex8(d8, k + 3);
+  hex8(e8, k + 23);
+  exrec *r = find_ex(s, k + 23);
+  CHECK(r, "delegation of %s to %s, which has no executor record", d8, e8);
+  CHECK(d->shares > 0, "delegation of %s to %s with no shares (it should be deleted)", d8, e8);
+  CHECK(d->reward_start.len == 16, "delegation of %s to %s: reward_start of %zu bytes", d8, e8,
+        d->reward_start.len);
+  CHECK(d->height <= s->height, "delegation of %s to %s changed at %llu, in the future", d8, e8,
+        (unsigned long long)d->height);
+  r->xd_shares += d->shares;
+  cohort__delegation__free_unpacked(d, NULL);
+  uint8_t ik[43] = {'x', 'v', '/'};
+  memcpy(ik + 3, k + 23, 20);
+  memcpy(ik + 23, k + 3, 20);
+  CHECK(has_key(s->c, ik, sizeof ik), "delegation of %s to %s has no xv/ key", d8, e8);
+  s->n_xd++;
+  return 0;
+}
+
+/* "xv/" + ex + del -> empty, for an "xd/" */
+static int v_xv(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  inv *s = ctx;
+  (void)v;
+  CHECK(kl == 43 && vl == 0, "xv/ key of %zu/%zu bytes", kl, vl);
+  uint8_t dk[43] = {'x', 'd', '/'};
+  memcpy(dk + 3, k + 23, 20);
+  memcpy(dk + 23, k + 3, 20);
+  CHECK(has_key(s->c, dk, sizeof dk), "an xv/ key without its delegation");
+  s->n_xv++;
+  return 0;
+}
+
+/* "xq/" + release + ex + del + created -> UnbondingDelegation; its "xu/"
+ * + ex + created + del + release and "xe/" + del + ex + release + created.
+ * Like "u/": an entry due at or below the current height was paid at the
+ * end of its block and is gone. */
+static int v_xq(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  inv *s = ctx;
+  CHECK(kl == 59, "executor unbonding key of %zu bytes", kl);
+  uint64_t rel = core_get_u64be(k + 3), created = core_get_u64be(k + 51);
+  CHECK(rel > s->height, "executor delegation unbonding entry due at %llu is still there",
+        (unsigned long long)rel);
+  const Cohort__Params *p = state_params(s->c->st);
+  CHECK(created <= s->height && rel == created + p->unbonding_blocks,
+        "executor unbonding entry created at %llu, due at %llu (unbonding_blocks %u)",
+        (unsigned long long)created, (unsigned long long)rel, p->unbonding_blocks);
+  Cohort__UnbondingDelegation *u = cohort__unbonding_delegation__unpack(NULL, vl, v);
+  CHECK(u, "executor unbonding record does not decode");
+  CHECK(u->amount <= u->initial && u->initial > 0 && u->height == created,
+        "executor unbonding entry of %llu (initial %llu, height %llu) created at %llu",
+        (unsigned long long)u->amount, (unsigned long long)u->initial,
+        (unsigned long long)u->height, (unsigned long long)created);
+  exrec *r = find_ex(s, k + 11);
+  CHECK(r, "executor unbonding entry of an unknown executor");
+  r->xq_amount += u->amount;
+  cohort__unbonding_delegation__free_unpacked(u, NULL);
+  uint8_t ik[59] = {'x', 'u', '/'};
+  memcpy(ik + 3, k + 11, 20);
+  memcpy(ik + 23, k + 51, 8);
+  memcpy(ik + 31, k + 31, 20);
+  memcpy(ik + 51, k + 3, 8);
+  CHECK(has_key(s->c, ik, sizeof ik), "executor unbonding entry without its xu/ key");
+  memcpy(ik, "xe/", 3);
+  memcpy(ik + 3, k + 31, 20);
+  memcpy(ik + 23, k + 11, 20);
+  memcpy(ik + 43, k + 3, 8);
+  memcpy(ik + 51, k + 51, 8);
+  CHECK(has_key(s->c, ik, sizeof ik), "executor unbonding entry without its xe/ key");
+  s->n_xq++;
+  return 0;
+}
+
+/* "xu/" and "xe/": each names an "xq/" entry that exists (so not due yet). */
+static int v_xidx(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  inv *s = ctx;
+  (void)v;
+  CHECK(kl == 59 && vl == 0, "%c%c/ key of %zu/%zu bytes", k[0], k[1], kl, vl);
+  uint8_t qk[59] = {'x', 'q', '/'};
+  if (k[1] == 'u') { /* ex created del rel */
+    memcpy(qk + 3, k + 51, 8);
+    memcpy(qk + 11, k + 3, 20);
+    memcpy(qk + 31, k + 31, 20);
+    memcpy(qk + 51, k + 23, 8);
+    s->n_xu++;
+  } else { /* del ex rel created */
+    memcpy(qk + 3, k + 43, 8);
+    memcpy(qk + 11, k + 23, 20);
+    memcpy(qk + 31, k + 3, 20);
+    memcpy(qk + 51, k + 51, 8);
+    s->n_xe++;
+  }
+  CHECK(has_key(s->c, qk, sizeof qk), "an %c%c/ key without its xq/ entry (due at %llu)", k[0],
+        k[1], (unsigned long long)core_get_u64be(qk + 3));
+  return 0;
+}
+
+/* Every key of the store has a prefix this harness knows. Those checked
+ * here; those state_audit alone checks (validators, delegations to them,
+ * governance: no action of ours makes them, beyond genesis); and the chain
+ * records (blocks, commits, tx results, hashes, meta). A new kind of
+ * record fails here until its invariants are added above. */
+static int v_prefix(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)ctx, (void)v, (void)vl;
+  static const char *known[] = {
+      "a/", "e/", "u/", "U/", "w/", "d/", "t/", "j/", "y/", "i/", "o/", "b/", "n/", "r/", "s/",
+      "xd/", "xv/", "xq/", "xu/", "xe/",                                     /* checked here */
+      "p/", "v/", "vl/", "vk/", "vp/", "vh/", "vx/", "dl/", "dv/", "uq/", "uv/", "ud/", "rq/",
+      "rv/", "rd/", "gn/", "gp/", "gd/", "gv/", "gq/", "ps/",               /* state_audit */
+      "B/", "C/", "H/", "T/", "M/"};                                         /* the chain's */
+  size_t pl = 0;
+  while (pl < kl && pl < 3 && k[pl] != '/') pl++;
+  CHECK(pl < kl && k[pl] == '/', "a key with no known prefix: %.*s..", (int)(kl < 4 ? kl : 4),
+        (const char *)k);
+  pl++;
+  for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+    if (strlen(known[i]) == pl && !memcmp(known[i], k, pl)) return 0;
+  die("a key of an unknown kind: %.*s (%zu bytes)", (int)pl, (const char *)k, kl);
+}
+
+/* Validators' tokens ("vl/") and their delegators' unbonding ("uq/"): the
+ * STK of the supply rule that this harness does not move. */
+static int v_val(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  inv *s = ctx;
+  (void)k, (void)kl;
+  Cohort__ValidatorInfo *m = cohort__validator_info__unpack(NULL, vl, v);
+  CHECK(m, "validator record does not decode");
+  s->stk += m->tokens;
+  cohort__validator_info__free_unpacked(m, NULL);
+  return 0;
+}
+
+static int v_uq(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  inv *s = ctx;
+  (void)k, (void)kl;
+  Cohort__UnbondingDelegation *u = cohort__unbonding_delegation__unpack(NULL, vl, v);
+  CHECK(u, "validator unbonding record does not decode");
+  s->stk += u->amount;
+  cohort__unbonding_delegation__free_unpacked(u, NULL);
+  return 0;
+}
+
+static void add_pool(chain *c, const char *key, unsigned __int128 *crd, unsigned __int128 *stk) {
+  uint8_t *v;
+  size_t vl;
+  uint64_t pc, ps, n;
+  int rc = kv_get(c->kv, (const uint8_t *)key, strlen(key), &v, &vl);
+  if (rc == COHORT_ERR_NOT_FOUND) return;
+  CHECK(rc == 0 && !state_decode_account_pub(v, vl, &pc, &ps, &n), "pool %s does not decode", key);
+  free(v);
+  *crd += pc;
+  *stk += ps;
 }
 
 static int v_seat(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
@@ -1024,12 +1284,25 @@ static void check_task(inv *s, taskrec *r, const Cohort__Params *p, unsigned __i
     }
     active++;
     CHECK(e || settled, "task %s: an active member's executor record is gone", tid);
+    /* Drawn with weight `stake` = own stake + `delegated` (counted up to
+     * exec_delegation_max_x x own, docs/staking.md §8) at seated_height. */
+    CHECK(m->delegated <= m->stake &&
+              (unsigned __int128)m->delegated <=
+                  (unsigned __int128)(m->stake - m->delegated) * p->exec_delegation_max_x,
+          "task %s: a member drawn with weight %llu of which %llu delegated (at most %u x own)",
+          tid, (unsigned long long)m->stake, (unsigned long long)m->delegated,
+          p->exec_delegation_max_x);
+    CHECK(m->seated_height >= 1 && m->seated_height <= s->height,
+          "task %s: a member seated at height %llu", tid, (unsigned long long)m->seated_height);
     if (settled) {
       CHECK(!seat, "task %s is settled but a member still holds its seat (stake lock)", tid);
     } else {
+      /* the seat locks the own part of the weight only */
       CHECK(seat, "task %s: an active member holds no seat record", tid);
-      CHECK(seat->stake == m->stake, "task %s: seat records stake %llu, the member was drawn "
-            "with %llu", tid, (unsigned long long)seat->stake, (unsigned long long)m->stake);
+      CHECK(seat->stake == m->stake - m->delegated, "task %s: seat records stake %llu, the "
+            "member was drawn with own stake %llu (weight %llu)", tid,
+            (unsigned long long)seat->stake, (unsigned long long)(m->stake - m->delegated),
+            (unsigned long long)m->stake);
       seat->matched = 1;
     }
     if (working(t->status) && e) e->working++;
@@ -1165,6 +1438,8 @@ static void check_invariants(chain *c) {
   CHECK(!kv_scan(c->kv, (const uint8_t *)"a/", 2, v_acc, &s), "scan a/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"e/", 2, v_exec, &s), "scan e/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"u/", 2, v_unb, &s), "scan u/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"U/", 2, v_unb_idx, &s), "scan U/");
+  CHECK(s.n_u == s.n_ui, "%zu executor unbonding entries, %zu U/ keys", s.n_u, s.n_ui);
   CHECK(!kv_scan(c->kv, (const uint8_t *)"w/", 2, v_seat, &s), "scan w/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"d/", 2, v_dl, &s), "scan d/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"t/", 2, v_task, &s), "scan t/");
@@ -1174,6 +1449,17 @@ static void check_invariants(chain *c) {
   CHECK(!kv_scan(c->kv, (const uint8_t *)"o/", 2, v_inout, &s), "scan o/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"b/", 2, v_blob, &s), "scan b/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"n/", 2, v_wait, &s), "scan n/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"xd/", 3, v_xd, &s), "scan xd/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"xv/", 3, v_xv, &s), "scan xv/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"xq/", 3, v_xq, &s), "scan xq/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"xu/", 3, v_xidx, &s), "scan xu/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"xe/", 3, v_xidx, &s), "scan xe/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"vl/", 3, v_val, &s), "scan vl/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"uq/", 3, v_uq, &s), "scan uq/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"", 0, v_prefix, &s), "scan all");
+  CHECK(s.n_xd == s.n_xv && s.n_xq == s.n_xu && s.n_xq == s.n_xe,
+        "%zu executor delegations, %zu xv/ keys; %zu unbonding entries, %zu xu/, %zu xe/ keys",
+        s.n_xd, s.n_xv, s.n_xq, s.n_xu, s.n_xe);
   s.epoch = get_u64_key(c, "r/capacity");
   s.reveal_load = get_u64_key(c, "r/reveal_load");
 
@@ -1185,6 +1471,20 @@ static void check_invariants(chain *c) {
   {
     core_errbuf aeb;
     CHECK(!state_audit(c->st, NULL, &aeb), "%s", aeb.msg);
+  }
+  /* ... and counted here too, from the records: balances, escrow, pools;
+   * executors' own and delegated stake, both unbonding, task bonds, the
+   * validator's tokens and its delegators' unbonding. */
+  {
+    unsigned __int128 crd = s.crd + esc, stk = s.stk;
+    add_pool(c, "s/fees", &crd, &stk);
+    add_pool(c, "s/rewards", &crd, &stk);
+    add_pool(c, "s/community", &crd, &stk);
+    add_pool(c, "s/gov", &crd, &stk);
+    CHECK(crd == sc, "CRD counted %llu, supply %llu", (unsigned long long)crd,
+          (unsigned long long)sc);
+    CHECK(stk == ss, "STK counted %llu, supply %llu", (unsigned long long)stk,
+          (unsigned long long)ss);
   }
   /* Tokens only leave the supply by their two burns: slashes and storage fees. */
   if (c == &X.a) { /* records with nothing left are deleted: remember what they were slashed */
@@ -1269,6 +1569,23 @@ static void check_invariants(chain *c) {
           (unsigned long long)e->jailed_until, r->jail_entries);
     CHECK(!(e->jailed_until > s.height && e->accepting), "executor %s is jailed until %llu and "
           "accepting work", e8, (unsigned long long)e->jailed_until);
+    /* Its delegators' side (docs/staking.md §8). */
+    CHECK(r->xd_shares == e->del_shares, "executor %s del_shares %llu, its delegations hold "
+          "%llu", e8, (unsigned long long)e->del_shares, (unsigned long long)r->xd_shares);
+    CHECK(r->xq_amount == e->del_unbonding, "executor %s del_unbonding %llu, its xq/ entries "
+          "hold %llu", e8, (unsigned long long)e->del_unbonding,
+          (unsigned long long)r->xq_amount);
+    CHECK(!e->del_tokens || e->del_shares, "executor %s has %llu delegated tokens and no shares",
+          e8, (unsigned long long)e->del_tokens);
+    CHECK(e->reward_acc.len == 0 || e->reward_acc.len == 16, "executor %s reward_acc of %zu "
+          "bytes", e8, e->reward_acc.len);
+    CHECK(e->commission_bps <= 10000 && e->commission_next <= 10000,
+          "executor %s commission %u, next %u", e8, e->commission_bps, e->commission_next);
+    /* a raise waits at most unbonding_blocks (a cut or restatement never waits) */
+    CHECK(!e->commission_at || (e->commission_next > e->commission_bps &&
+                                e->commission_at <= s.height + p->unbonding_blocks),
+          "executor %s commission %u, %u from height %llu", e8, e->commission_bps,
+          e->commission_next, (unsigned long long)e->commission_at);
   }
   /* Jobs: counts follow their chunks. */
   for (int i = 0; i < s.nj; i++) {
@@ -1579,8 +1896,17 @@ static void act_job(rd *r) {
   tx_job(u, &c, inputs, n, NULL);
 }
 
+/* The executor record of id (NULL if none; the caller frees it). */
+static Cohort__Executor *exec_of(const uint8_t id[20]) {
+  Cohort__Executor *e = NULL;
+  int rc = state_get_executor(X.a.st, id, &e);
+  if (rc && rc != COHORT_ERR_NOT_FOUND) die("executor read: %d", rc);
+  return rc ? NULL : e;
+}
+
 static void act_register(rd *r) {
-  int u = r8(r) % NU;
+  uint8_t ub = r8(r);
+  int u = ub % NU;
   uint8_t f = r8(r);
   static const uint64_t stakes[8] = {0, 1000, 100000, 1000000, 2000000, 5000001, 0, 999};
   static const uint64_t prices[4] = {1000, 100, 30000000, 0};
@@ -1598,13 +1924,104 @@ static void act_register(rd *r) {
     case 2: cap = 2; break;
     default: cap = 9; break; /* above params.max_executor_capacity */
   }
-  LOG("  register u%d stake %llu price %llu accepting %d capacity %u\n", u,
-      (unsigned long long)stake, (unsigned long long)price, accepting, cap);
-  tx_register(u, stake, price, accepting, cap);
+  /* The commission (docs/staking.md §8), from bits 3-5 of the user byte:
+   * a cut is in force at once, a raise waits unbonding_blocks. */
+  uint32_t com = 0;
+  Cohort__Executor *e = exec_of(W.id[u]);
+  uint32_t now = e ? (e->commission_at && state_height(X.a.st) + 1 >= e->commission_at
+                          ? e->commission_next
+                          : e->commission_bps)
+                   : 0;
+  switch ((ub >> 3) & 7) {
+    case 0: com = 0; break;
+    case 1: com = 500; break;
+    case 2: com = 2000; break;
+    case 3: com = 10000; break;
+    case 4: com = 10001; break; /* above 100 %: refused at decode */
+    case 5: com = now; break;   /* restated */
+    case 6: /* the raise waiting restated, or a raise by one */
+      com = e && e->commission_at ? e->commission_next : now < 10000 ? now + 1 : now;
+      break;
+    default: com = r16(r) % 10001; break;
+  }
+  if (e) cohort__executor__free_unpacked(e, NULL);
+  LOG("  register u%d stake %llu price %llu accepting %d capacity %u commission %u\n", u,
+      (unsigned long long)stake, (unsigned long long)price, accepting, cap, com);
+  tx_register(u, stake, price, accepting, cap, com);
+}
+
+/* Op 6 with bit 7 of its user byte set: delegation to executors
+ * (docs/staking.md §8). Bits 3-4 of that byte pick the message; the next
+ * byte the executor (a user, registered or not, or from 0xf0 an account
+ * nobody holds), the one after the amount from a menu. */
+static void act_delegation(rd *r, uint8_t ub) {
+  int u = ub % NU, kind = (ub >> 3) & 3;
+  uint8_t tb = r8(r), f = r8(r);
+  uint8_t ex[20];
+  if (tb < 0xf0) memcpy(ex, W.id[tb % NU], 20);
+  else memset(ex, tb, 20);
+  const Cohort__Params *p = state_params(X.a.st);
+  Cohort__Executor *e = exec_of(ex);
+  uint64_t amount = 0;
+  char e8[17];
+  hex8(e8, ex);
+  if (kind == 0) { /* DelegateExecutor */
+    unsigned __int128 cap = e ? (unsigned __int128)e->stake * p->exec_delegation_max_x : 0;
+    uint64_t dt = e ? e->del_tokens : 0, bal = stk_of(u);
+    uint64_t room = cap > dt ? (cap - dt > UINT64_MAX - 1 ? UINT64_MAX - 1 : (uint64_t)(cap - dt))
+                             : 0;
+    switch (f % 8) {
+      case 0: amount = p->min_delegation - 1; break; /* below the minimum (0: refused at decode) */
+      case 1: amount = p->min_delegation; break;
+      case 2: amount = p->min_delegation + r16(r); break;      /* small */
+      case 3: amount = room ? room : p->min_delegation; break; /* exactly the room left */
+      case 4: amount = room + 1; break;                         /* one above it */
+      case 5: amount = bal + 1; break;                          /* above the balance */
+      case 6: amount = bal ? bal : 1; break;                    /* the whole balance */
+      default: amount = 1 + r32(r); break;
+    }
+    LOG("  delegate_executor u%d -> %s %llu (room %llu, balance %llu)\n", u, e8,
+        (unsigned long long)amount, (unsigned long long)room, (unsigned long long)bal);
+    tx_delegate_exec(u, ex, amount, 0);
+  } else if (kind == 1) { /* UndelegateExecutor */
+    Cohort__Delegation *d = NULL;
+    uint64_t value = 0;
+    if (e && state_get_exec_delegation(X.a.st, W.id[u], ex, &d) == 0) {
+      value = state_exec_delegation_value(e, d->shares);
+      cohort__delegation__free_unpacked(d, NULL);
+    }
+    switch (f % 5) {
+      case 0: amount = 1; break;
+      case 1: amount = value ? value : 1; break; /* the full value */
+      case 2: amount = value + 1; break;         /* one more */
+      case 3: amount = value / 2 ? value / 2 : 1; break; /* partial */
+      default: amount = 1 + r24(r); break;
+    }
+    LOG("  undelegate_executor u%d from %s %llu (value %llu)\n", u, e8,
+        (unsigned long long)amount, (unsigned long long)value);
+    tx_delegate_exec(u, ex, amount, 1);
+  } else if (kind == 2) { /* WithdrawRewards {executor} */
+    LOG("  withdraw_rewards u%d executor %s\n", u, e8);
+    tx_withdraw(u, NULL, 0, ex, 20);
+  } else { /* the other forms */
+    switch (f % 4) {
+      case 0: tx_withdraw(u, NULL, 0, NULL, 0); break;       /* every delegation */
+      case 1: tx_withdraw(u, W.id[0], 20, NULL, 0); break;   /* the validator's (user 0) */
+      case 2: tx_withdraw(u, W.id[0], 20, ex, 20); break;    /* both: refused at decode */
+      default: tx_withdraw(u, NULL, 0, ex, 19); break;       /* 19 bytes: refused at decode */
+    }
+    LOG("  withdraw_rewards u%d form %u\n", u, f % 4);
+  }
+  if (e) cohort__executor__free_unpacked(e, NULL);
 }
 
 static void act_unbond(rd *r) {
-  int u = r8(r) % NU;
+  uint8_t ub = r8(r);
+  if (ub & 0x80) {
+    act_delegation(r, ub);
+    return;
+  }
+  int u = ub % NU;
   uint8_t f = r8(r);
   Cohort__Executor *e = NULL;
   uint64_t stake = 0, lock = 0;
@@ -1831,7 +2248,11 @@ static void world_init(void) {
   core_hex_encode(bc, W.beacon[0][BEACON_N], 32);
   core_addr_encode(op, vid);
   /* Short windows so every transition is a few blocks away; small caps so
-   * the block caps, output caps and blob limits are reachable. */
+   * the block caps, output caps and blob limits are reachable; small
+   * delegation limits (an executor takes at most twice its own stake,
+   * below the balances; three executor delegations per account; three
+   * pending xq/ entries per delegation, within unbonding_blocks) so each
+   * is too. */
   snprintf(text, sizeof text,
            "{\"chain_id\":\"" CHAIN "\",\"genesis_time\":\"2026-01-01T00:00:00Z\","
            "\"params\":{\"max_block_bytes\":1048576,\"max_tx_bytes\":131072,"
@@ -1841,7 +2262,8 @@ static void world_init(void) {
            "\"max_block_tasks\":12,\"max_block_vm_kib\":400,"
            "\"exec_steps_per_block\":\"1000000\",\"max_task_steps\":\"100000000\","
            "\"commit_blocks\":3,\"reveal_blocks\":3,\"challenge_blocks\":2,"
-           "\"unbonding_blocks\":5,\"evidence_max_age\":4,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
+           "\"unbonding_blocks\":5,\"exec_delegation_max_x\":2,\"max_delegations\":3,"
+           "\"max_entries\":3,\"evidence_max_age\":4,\"max_attempts\":3,\"liveness_slash_bps\":1000,"
            "\"window_margin_blocks\":1,\"liveness_jail_blocks\":12,\"retention_blocks\":5,"
            "\"draw_wait_blocks\":4,\"beacon_recommit_delay\":3},"
            "\"accounts\":[%s],"
@@ -1908,11 +2330,11 @@ static void setup(void) {
   /* 1: the program and an input blob; five executors. */
   tx_upload(0, ELF, ELF_LEN, 1);
   tx_upload(6, (const uint8_t *)data_blob, sizeof data_blob - 1, 0);
-  tx_register(1, 2000000, 1000, 1, 3);
-  tx_register(2, 1000000, 1000, 1, 2);
-  tx_register(3, 3000000, 500, 1, 3);
-  tx_register(4, 500000, 2000, 1, 2);
-  tx_register(5, 1500000, 100, 1, 2);
+  tx_register(1, 2000000, 1000, 1, 3, 1000); /* keeps 10 % of its delegators' part */
+  tx_register(2, 1000000, 1000, 1, 2, 0);
+  tx_register(3, 3000000, 500, 1, 3, 0);
+  tx_register(4, 500000, 2000, 1, 2, 0);
+  tx_register(5, 1500000, 100, 1, 2, 0);
   make_block();
   /* 2: A and D (k = 2), E (only executor 5 is cheap enough, and it raises
    * its price in the same block: E expires at its draw), job J. */
@@ -1922,7 +2344,7 @@ static void setup(void) {
   tx_submit(0, &c, D);
   c = caps("echo", 1, 150);
   tx_submit(6, &c, E);
-  tx_register(5, 0, 1000, 1, 0);
+  tx_register(5, 0, 1000, 1, 0, 0);
   ProtobufCBinaryData chunks[2] = {{2, (uint8_t *)"j0"}, {2, (uint8_t *)"j1"}};
   c = caps("", 1, 5000000);
   tx_job(6, &c, chunks, 2, J);
@@ -1959,16 +2381,20 @@ static void setup(void) {
   serve(G, 0, -1, 0);
   make_block();
   /* 8: G revealed (agreed), R committed (revealing), one commit on C; E
-   * pruned; executor 3 adds stake. */
+   * pruned; executor 3 adds stake; user 6 delegates to executor 1 (after
+   * the draws of G, R and C, whose seats it now backs). */
   serve(G, 1, -1, 0);
   serve(R, 0, -1, 0);
   serve(C, 0, -1, 1);
-  tx_register(3, 500000, 500, 1, 0);
+  tx_register(3, 500000, 500, 1, 0, 0);
+  tx_delegate_exec(6, W.id[1], 1000000, 0);
   make_block();
-  /* 9: W submitted (drawing); executor 3 starts unbonding. */
+  /* 9: W submitted (drawing); executor 3 starts unbonding; user 6
+   * undelegates part of its delegation (an xq/ entry, due at 14). */
   c = caps("wait", 1, 3000000);
   tx_submit(0, &c, Wt);
   tx_unbond(3, 200000);
+  tx_delegate_exec(6, W.id[1], 300000, 1);
   make_block();
   CHECK(status_of(A) == T_FINAL && status_of(c0) == T_FINAL && status_of(c1) == T_FINAL,
         "A and the chunks are not final");

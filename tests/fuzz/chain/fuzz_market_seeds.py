@@ -3,7 +3,8 @@
 
 Writes tests/fuzz/corpus/fuzz_market/seed-*: action sequences, in the byte
 format documented at the top of fuzz_market.c, that take tasks through every
-status from the fuzzer's starting state. Rerun after changing the action
+status from the fuzzer's starting state, and delegations to executors through
+every rule of docs/staking.md §8 (seed-exec_*). Rerun after changing the action
 format:   python3 tests/fuzz/chain/fuzz_market_seeds.py
 Replay one with the actions printed:
           FUZZ_MARKET_VERBOSE=1 build/tests/replay_fuzz_market FILE
@@ -76,8 +77,47 @@ def misc(sub, bad=None):
 BAD = dict(fee_low=1, fee_base=2, fee_huge=3, nonce_gap=4, nonce_old=5, tip=6)
 
 
-def register(user, f, extra=()):
-    return [5, user, f] + list(extra)
+def register(user, f, extra=(), com=0, com_arg=0):
+    """RegisterExecutor; com (bits 3-5 of the user byte): 0 commission 0, 1 500, 2 2000, 3 10000,
+    4 10001 (refused at decode), 5 the one in force (restated), 6 the pending raise restated (or
+    a raise by one), 7 com_arg % 10001."""
+    return [5, user | com << 3, f] + list(extra) + ([com_arg >> 8, com_arg & 255] if com == 7 else [])
+
+
+# Delegation to executors: op 6 with bit 7 of the user byte (docs/staking.md §8). The target byte
+# names user t % 8 (1..5 are executors at the start), from 0xf0 an account nobody holds.
+def delegate(user, t, amount):
+    """amount: 0 below min_delegation, 1 min_delegation, 2 small (min + 16 bits), 3 exactly the
+    room left under exec_delegation_max_x x own stake, 4 one above it, 5 the STK balance + 1,
+    6 the whole balance, 7 fuzzed (1 + 32 bits)"""
+    extra = [0, 100] if amount == 2 else [0, 0, 0x10, 0] if amount == 7 else []
+    return [6, 0x80 | user, t, amount] + extra
+
+
+def undelegate(user, t, amount, arg=0x1000):
+    """amount: 0 one, 1 the full value, 2 one more than the value, 3 half, 4 1 + arg (24 bits)"""
+    return [6, 0x80 | 1 << 3 | user, t, amount] + ([arg >> 16, arg >> 8 & 255, arg & 255]
+                                                   if amount == 4 else [])
+
+
+def withdraw(user, t):          # WithdrawRewards {executor: t}
+    return [6, 0x80 | 2 << 3 | user, t, 0]
+
+
+def withdraw_form(user, form, t=1):
+    """form: 0 every delegation (both empty), 1 the validator's (user 0), 2 validator and executor
+    (refused at decode), 3 a 19-byte executor (refused at decode)"""
+    return [6, 0x80 | 3 << 3 | user, t, form]
+
+
+def unbond(user, amount, arg=0x1000):
+    """amount: 0 one, 1 what seat_lock allows, 2 one more, 3 the stake, 4 1 + arg (24 bits),
+    5 stake + 1"""
+    return [6, user, amount] + ([arg >> 16, arg >> 8 & 255, arg & 255] if amount == 4 else [])
+
+
+# the open tasks of the starting state served, so no executor is jailed for them
+SERVE_SETUP = sum([sum([serve(t) for t in range(9)], []) + BLOCK for _ in range(3)], [])
 
 
 # commit variant bytes: 0..2 honest, 3 liar, 4 other caps, 5 altered steps, 6 garbage, 7 other task
@@ -156,6 +196,58 @@ SEEDS = {
                    + blocks(4) + register(1, 0x00) + register(2, 0x00) + register(3, 0x00)
                    + register(4, 0x00) + register(5, 0x00) + BLOCK + submit(k=4, inp=b'back') + BLOCK
                    + BLOCK + serve(NEW) + BLOCK + serve(NEW) + BLOCK + blocks(3),
+    # delegations to executors (at the start: executors 1..5 with own stakes 2M, 1M, 3.3M, 0.5M,
+    # 1.5M; a cap of twice that; user 6 delegates 700k to executor 1 and has 300k leaving it):
+    # every amount of the menu, to a non-executor and to nobody, max_delegations (3); then
+    # undelegations of every amount, two in one block (one entry), max_entries (3), withdrawals
+    # of every form, and the releases
+    'exec_delegations': delegate(0, 4, 0) + delegate(0, 4, 1) + delegate(7, 4, 1) + delegate(6, 0, 1)
+                        + delegate(6, 0xf5, 1) + delegate(6, 2, 5) + BLOCK
+                        + delegate(0, 4, 3) + BLOCK + delegate(0, 4, 4) + delegate(0, 4, 1)
+                        + delegate(0, 2, 2) + delegate(0, 3, 7) + delegate(0, 5, 1) + BLOCK
+                        + undelegate(0, 4, 0) + undelegate(0, 4, 3) + undelegate(0, 4, 2)
+                        + undelegate(0, 6, 1) + undelegate(7, 4, 1) + BLOCK
+                        + undelegate(0, 2, 4) + BLOCK + undelegate(0, 2, 0) + BLOCK + undelegate(0, 2, 0)
+                        + BLOCK + undelegate(0, 2, 0) + BLOCK
+                        + undelegate(0, 2, 0) + withdraw(0, 4) + withdraw(0, 1) + withdraw(6, 1) + withdraw(6, 0xf5)
+                        + withdraw_form(0, 0) + withdraw_form(6, 0) + withdraw_form(0, 1)
+                        + withdraw_form(6, 2) + withdraw_form(6, 3) + BLOCK
+                        + undelegate(0, 4, 1) + undelegate(0, 3, 1) + undelegate(6, 1, 1) + BLOCK
+                        + blocks(6) + delegate(0, 4, 6) + undelegate(0, 4, 1) + BLOCK + blocks(6),
+    # delegated executors paid: the pay split (executor 1 keeps 10 %, then raises to 20 %, which
+    # waits, restated; executor 3 cuts), rewards withdrawn one by one and all at once
+    'exec_delegated_pay': SERVE_SETUP + delegate(0, 1, 2) + delegate(0, 2, 3) + delegate(0, 3, 2) + delegate(0, 5, 2)
+                          + register(1, 0x00, com=2) + register(3, 0x00, com=1) + BLOCK
+                          + register(1, 0x00, com=6) + submit(k=3, inp=b'paid') + BLOCK + BLOCK
+                          + serve(NEW) + BLOCK + serve(NEW) + BLOCK + blocks(3)
+                          + withdraw(0, 1) + withdraw(0, 2) + withdraw(6, 1) + BLOCK
+                          + submit(k=2, inp=b'again') + BLOCK + BLOCK + serve(NEW + 1) + BLOCK
+                          + serve(NEW + 1) + BLOCK + blocks(3) + withdraw_form(0, 0)
+                          + withdraw_form(6, 0) + register(1, 0x20, com=5) + BLOCK + blocks(6),
+    # no-shows slash delegated executors: their bonded delegations, and the unbonding entries
+    # created at or after the seat's draw (user 0's second undelegations), not those made before
+    # (user 6's, and user 0's first)
+    'exec_delegated_slash': delegate(0, 1, 2) + delegate(0, 2, 2) + delegate(0, 5, 2)
+                            + undelegate(6, 1, 0) + submit(k=3, inp=b'absent') + BLOCK
+                            + undelegate(0, 1, 0) + undelegate(0, 2, 3) + undelegate(0, 5, 0) + BLOCK
+                            + blocks(8) + undelegate(0, 1, 1) + undelegate(0, 5, 3) + BLOCK + blocks(8)
+                            + blocks(8),
+    # the cap binds: executor 4 (own stake 500k) takes a full delegation, unbonds 200k (its
+    # weight counts at most twice its stake), takes no more, serves, then leaves entirely; its record stays while delegated and goes once the last entry
+    # is paid; it registers again and takes a delegation
+    'exec_cap': SERVE_SETUP + delegate(0, 4, 3) + BLOCK + blocks(3) + unbond(4, 4, 199999) + BLOCK + delegate(6, 4, 1)
+                + submit(k=2, inp=b'cap') + BLOCK + BLOCK + serve(NEW) + BLOCK + serve(NEW) + BLOCK
+                + blocks(3) + unbond(4, 3) + BLOCK + undelegate(0, 4, 3) + BLOCK + undelegate(0, 4, 1)
+                + BLOCK + blocks(8) + register(4, 0x83) + delegate(6, 4, 1) + BLOCK + blocks(2),
+    # a delegation left worth nothing: user 0 keeps 1 share of its 1000 at executors 1 and 2,
+    # their no-shows (the setup's tasks, unserved) slash them, and the share is worth 0: no
+    # UndelegateExecutor can take it (amount >= 1 > value: `funds`), so it stays, counted in
+    # max_delegations (docs/staking.md §8 as written; the validator side behaves the same)
+    'exec_worthless': delegate(0, 1, 1) + delegate(0, 2, 1) + delegate(0, 3, 1) + BLOCK
+                      + undelegate(0, 1, 4, 998) + undelegate(0, 2, 4, 998) + undelegate(0, 3, 4, 998)
+                      + BLOCK + blocks(8) + blocks(8) + undelegate(0, 1, 0) + undelegate(0, 2, 0)
+                      + undelegate(0, 3, 0) + BLOCK + undelegate(0, 1, 1) + undelegate(0, 2, 1)
+                      + undelegate(0, 3, 1) + BLOCK + delegate(0, 4, 1) + BLOCK,
 }
 
 if __name__ == '__main__':

@@ -3,14 +3,17 @@
 
 Writes one signed Tx per staking and distribution message (docs/staking.md
 §2: create_validator 13, edit_validator 26, delegate 11, undelegate 27,
-redelegate 28, withdraw_rewards 29, unjail 30) into
+redelegate 28, withdraw_rewards 29, unjail 30; §8, delegation to executors:
+delegate_executor 32, undelegate_executor 33, withdraw_rewards with its
+executor field 2, and the forms decoding refuses) into
 tests/fuzz/corpus/fuzz_tx/, named by the sha1 of their bytes as libFuzzer
 names its corpus files. They are built here from the .proto field numbers
 with an independent encoder (tests/integration/cohort_client.py), signed by
 the fuzz chain's funded account (secret 1, chain "fuzz-chain",
 fuzz_state_fixture.h), which also operates the chain's one validator, so
 most of them execute (delegate, undelegate, withdraw, edit) and the rest
-reach their state checks. Rerun when the messages change:
+reach their state checks (the genesis has no executor: the executor
+messages stop at `not_found`, past decoding and dispatch). Rerun when the messages change:
     python3 tests/fuzz/chain/gen_staking_seeds.py
 """
 import hashlib
@@ -63,6 +66,19 @@ SEEDS = [
     tx(29, b""),
     # MsgUnjail {}
     tx(30, b""),
+    # MsgDelegateExecutor {executor, amount}: to an account that is no executor, at and below
+    # params.min_delegation; refused at decode: a 19-byte executor, amount 0
+    tx(32, cc.pb_bytes(1, ME) + cc.pb_uint(2, 1000000)),
+    tx(32, cc.pb_bytes(1, OTHER) + cc.pb_uint(2, 999)),
+    tx(32, cc.pb_bytes(1, ME[:19]) + cc.pb_uint(2, 1000)),
+    tx(32, cc.pb_bytes(1, ME)),
+    # MsgUndelegateExecutor {executor, amount}
+    tx(33, cc.pb_bytes(1, ME) + cc.pb_uint(2, 1000)),
+    tx(33, cc.pb_bytes(1, OTHER) + cc.pb_uint(2, 2**64 - 1)),
+    # MsgWithdrawRewards {validator, executor}: one executor delegation; both named (refused at
+    # decode: a validator or an executor)
+    tx(29, cc.pb_bytes(2, ME)),
+    tx(29, cc.pb_bytes(1, ME) + cc.pb_bytes(2, OTHER)),
 ]
 
 
