@@ -311,17 +311,17 @@ int mk_exec_undelegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
     goto out;
   }
   value = e->del_shares ? (uint64_t)((u128)d.shares * e->del_tokens / e->del_shares) : 0;
-  if (m->amount > value) {
-    rc = mk_fail(res, COHORT_ERR_FUNDS, "undelegate_executor: amount %llu exceeds the "
-                 "delegation's value %llu", (unsigned long long)m->amount,
-                 (unsigned long long)value);
-    goto out;
-  }
   if (value == 0) { /* slashed to nothing: the shares go, no entry (nothing to pay) */
     if ((rc = settle(x, me, e, &d, NULL))) goto out;
     e->del_shares -= d.shares;
     d.shares = 0;
     if (!(rc = xd_save(x, me, ex, &d))) rc = mk_put_exec(x, ex, e);
+    goto out;
+  }
+  if (m->amount > value) {
+    rc = mk_fail(res, COHORT_ERR_FUNDS, "undelegate_executor: amount %llu exceeds the "
+                 "delegation's value %llu", (unsigned long long)m->amount,
+                 (unsigned long long)value);
     goto out;
   }
   if (m->amount == value) {

@@ -233,6 +233,42 @@ static void test_slash_reaches_who_backed_the_seat(void **s) {
   teardown_chain();
 }
 
+/* Found by fuzz_market (seed-exec_worthless): a delegation a slash made
+ * worth 0 could never be undelegated (any amount exceeded its value), so
+ * it kept a max_delegations slot and the executor's record for ever. Any
+ * amount now removes it. */
+static void test_worthless_delegation_can_leave(void **s) {
+  (void)s;
+  setup_chain();
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_commission(&b, 1, 1000000, 0);
+  commit(&b, NULL);
+  add_delegate(&b, 5, 1, 1000, 0);
+  add_delegate(&b, 6, 1, 1000, 0);
+  commit(&b, NULL);
+  uint8_t tid[32];
+  add_delegate(&b, 5, 1, 999, 1); /* 1 share left */
+  add_submit(&b, 0, "abc", 1, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  Cohort__Task *t = task(tid);
+  uint64_t deadline = t->deadline;
+  cohort__task__free_unpacked(t, NULL);
+  while (state_height(ST) < deadline) empty_blocks(1); /* a no-show: 10% slashed */
+  uint64_t v5, p5;
+  delegation(5, 1, &v5, &p5);
+  assert_int_equal(v5, 0); /* floor(1 * 901 / 1001) */
+  int codes[2];
+  add_delegate(&b, 5, 1, 1, 1);
+  commit(&b, codes);
+  assert_int_equal(codes[0], 0);
+  Cohort__Delegation *d;
+  assert_int_equal(state_get_exec_delegation(ST, F.ids[5], F.ids[1], &d), COHORT_ERR_NOT_FOUND);
+  check_conservation();
+  teardown_chain();
+}
+
 /* Bad input: each a clear code, nothing changed (the audit, the balances,
  * the executor's record). */
 static void test_refusals_change_nothing(void **s) {
@@ -310,6 +346,7 @@ int main(void) {
       cmocka_unit_test(test_delegation_weighs_and_shares_pay),
       cmocka_unit_test(test_commission_raise_waits),
       cmocka_unit_test(test_slash_reaches_who_backed_the_seat),
+      cmocka_unit_test(test_worthless_delegation_can_leave),
       cmocka_unit_test(test_refusals_change_nothing),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
