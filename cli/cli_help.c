@@ -230,8 +230,9 @@ static const help_entry entries[] = {
      "  --no-wait            return once the node accepted it (default: wait for its block)\n"
      "  -q, --quiet          print only the tx hash\n",
      NULL, "cohort stake edit-validator --commission 600 --from op"},
-    {"stake delegate", "--validator ADDR|KEY --amount N", "bond STK to a validator or an executor",
-     "  --validator ADDR|KEY the validator's operator account (or:)\n"
+    {"stake delegate", "--amount N [--validator ADDR|KEY | --executor ADDR|KEY]",
+     "bond STK to a validator or an executor",
+     "  --validator ADDR|KEY the validator's operator account (this or --executor is required)\n"
      "  --executor ADDR|KEY  an executor: its draw weight grows, you share its pay and slashes\n"
      "  --amount N           (required) STK base units, >= min_delegation\n"
      FROM
@@ -240,9 +241,9 @@ static const help_entry entries[] = {
      "  -q, --quiet          print only the tx hash\n",
      "Pending rewards of that delegation are paid out first.\n",
      "cohort stake delegate --validator $(cohort keys show dev -a) --amount 100000"},
-    {"stake undelegate", "--validator ADDR|KEY --amount N",
+    {"stake undelegate", "--amount N [--validator ADDR|KEY | --executor ADDR|KEY]",
      "start unbonding STK from a validator or an executor",
-     "  --validator ADDR|KEY the validator's operator account (or:)\n"
+     "  --validator ADDR|KEY the validator's operator account (this or --executor is required)\n"
      "  --executor ADDR|KEY  the executor\n"
      "  --amount N           (required) STK base units (at most what the delegation is worth)\n"
      FROM
