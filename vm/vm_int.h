@@ -244,6 +244,12 @@ typedef struct {
   uint8_t *flags;       /* VM_LEAVES_PER_PAGE per listed page: its leaf flags */
   size_t cap;           /* pages copy and flags have room for */
   uint8_t hash[32];     /* the state hash, once ready */
+  int sync_init;        /* mu and cv initialised */
+  pthread_mutex_t mu;   /* guards job and helping */
+  pthread_cond_t cv;    /* helping went down */
+  void *job;            /* the helper's page phase under way, which a
+                           waiting caller may join (vm_mem.c flush_job) */
+  int helping;          /* callers inside job */
 } vm_async;
 
 struct cohort_vm {

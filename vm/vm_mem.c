@@ -314,23 +314,38 @@ static void *flush_pages(void *arg) {
 }
 
 /* pages_update for pages[0..n), on up to FLUSH_THREADS threads (the
- * caller's included), leaving `spare` online CPUs to the caller's other
- * work; changed[i] receives its result. pthread_join orders the helpers'
- * writes before the caller's next reads. */
+ * calling one included); changed[i] receives its result. pthread_join
+ * orders the other threads' writes before the caller's next reads. On the
+ * helper of an overlapped checkpoint (`overlapped`), one online CPU is left
+ * to the guest, and the job is offered to a caller that comes to wait for
+ * the checkpoint (vm_mem_join), which then hashes pages instead of idling;
+ * the job outlives no thread inside it (`helping`, under mu). */
 static void update_pages(cohort_vm *vm, vm_region *r, const uint32_t *pages, const uint8_t *copy, uint8_t *flags,
-                         uint8_t *changed, uint32_t n, int spare) {
+                         uint8_t *changed, uint32_t n, int overlapped) {
   int nt = 1;
   if (n >= FLUSH_PAR_MIN) {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN) - spare;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN) - (overlapped ? 1 : 0);
     nt = cpus > FLUSH_THREADS ? FLUSH_THREADS : cpus < 1 ? 1 : (int)cpus;
   }
   flush_job job = {vm, r, pages, copy, flags, changed, n, 0};
+  vm_async *a = &vm->async;
+  if (overlapped) {
+    pthread_mutex_lock(&a->mu);
+    a->job = &job;
+    pthread_mutex_unlock(&a->mu);
+  }
   pthread_t tid[FLUSH_THREADS];
   int started[FLUSH_THREADS] = {0};
   for (int t = 1; t < nt; t++) started[t] = pthread_create(&tid[t], NULL, flush_pages, &job) == 0;
   flush_pages(&job); /* also does the share of any thread that did not start */
   for (int t = 1; t < nt; t++)
     if (started[t]) pthread_join(tid[t], NULL);
+  if (overlapped) {
+    pthread_mutex_lock(&a->mu);
+    a->job = NULL;
+    while (a->helping) pthread_cond_wait(&a->cv, &a->mu);
+    pthread_mutex_unlock(&a->mu);
+  }
 }
 
 /* A flush about to build the subtrees of many pages (a program that fills
@@ -382,14 +397,16 @@ static uint32_t region_collect(cohort_vm *vm, vm_region *r) {
 }
 
 /* Re-hash the n pages listed in r->work (from the live memory, or from a
- * checkpoint's copy: see pages_update) and their ancestors. */
-static void region_rehash(cohort_vm *vm, vm_region *r, uint32_t n, const uint8_t *copy, uint8_t *flags, int spare) {
+ * checkpoint's copy: see pages_update) and their ancestors; `overlapped`:
+ * on the helper of an overlapped checkpoint (see update_pages). */
+static void region_rehash(cohort_vm *vm, vm_region *r, uint32_t n, const uint8_t *copy, uint8_t *flags,
+                          int overlapped) {
   size_t leaves = (size_t)1 << r->log2pages;
   if (n) {
     pool_grow(r, r->work, n);
     uint8_t few[PG_GROUP], *changed = n <= PG_GROUP ? few : malloc(n);
     if (changed) {
-      update_pages(vm, r, r->work, copy, flags, changed, n, spare);
+      update_pages(vm, r, r->work, copy, flags, changed, n, overlapped);
     } else { /* no memory for the flags: a group at a time, all ancestors */
       for (uint32_t i = 0; i < n; i += PG_GROUP)
         pages_update(vm, r, r->work + i, copy ? copy + (size_t)i * VM_PAGE : NULL,
@@ -456,13 +473,14 @@ void vm_mem_flush(cohort_vm *vm) {
 
 enum { ASYNC_NONE = 0, ASYNC_RUNNING, ASYNC_READY };
 
-/* hash the captured checkpoint from its copy (helper thread, or the caller
- * when no thread could be started) */
-static void async_hash(cohort_vm *vm, int spare) {
+/* hash the captured checkpoint from its copy (on the helper thread, or
+ * in the caller when no thread could be started) */
+static void async_hash(cohort_vm *vm, int overlapped) {
   vm_async *a = &vm->async;
   size_t off = 0;
   for (int i = 0; i < VM_NREG; i++) {
-    region_rehash(vm, &vm->reg[i], a->n[i], a->copy + off * VM_PAGE, a->flags + off * VM_LEAVES_PER_PAGE, spare);
+    region_rehash(vm, &vm->reg[i], a->n[i], a->copy + off * VM_PAGE, a->flags + off * VM_LEAVES_PER_PAGE,
+                  overlapped);
     off += a->n[i];
   }
   uint8_t root[32];
@@ -525,15 +543,33 @@ static void async_capture(cohort_vm *vm) {
 }
 
 void vm_mem_join(cohort_vm *vm) {
-  if (vm->async.state != ASYNC_RUNNING) return;
-  pthread_join(vm->async.tid, NULL);
-  vm->async.state = ASYNC_READY;
+  vm_async *a = &vm->async;
+  if (a->state != ASYNC_RUNNING) return;
+  /* rather than idle, take pages of the helper's page phase under way */
+  pthread_mutex_lock(&a->mu);
+  flush_job *j = a->job;
+  if (j) a->helping++;
+  pthread_mutex_unlock(&a->mu);
+  if (j) {
+    flush_pages(j);
+    pthread_mutex_lock(&a->mu);
+    a->helping--;
+    pthread_cond_signal(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+  }
+  pthread_join(a->tid, NULL);
+  a->state = ASYNC_READY;
 }
 
 void vm_async_free(cohort_vm *vm) {
+  vm_async *a = &vm->async;
   vm_mem_join(vm);
-  if (vm->async.copy) munmap(vm->async.copy, vm->async.cap * (VM_PAGE + VM_LEAVES_PER_PAGE));
-  memset(&vm->async, 0, sizeof vm->async);
+  if (a->copy) munmap(a->copy, a->cap * (VM_PAGE + VM_LEAVES_PER_PAGE));
+  if (a->sync_init) {
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+  }
+  memset(a, 0, sizeof *a);
 }
 
 int cohort_vm_state_hash_start(cohort_vm *vm) {
@@ -542,14 +578,18 @@ int cohort_vm_state_hash_start(cohort_vm *vm) {
   a->s = vm->s;
   size_t total = 0;
   for (int i = 0; i < VM_NREG; i++) total += a->n[i] = region_collect(vm, &vm->reg[i]);
-  if (total >= ASYNC_MIN && async_reserve(vm, total) == 0) {
+  if (!a->sync_init && total >= ASYNC_MIN && pthread_mutex_init(&a->mu, NULL) == 0) {
+    if (pthread_cond_init(&a->cv, NULL) == 0) a->sync_init = 1;
+    else pthread_mutex_destroy(&a->mu);
+  }
+  if (a->sync_init && total >= ASYNC_MIN && async_reserve(vm, total) == 0) {
     async_capture(vm);
     if (pthread_create(&a->tid, NULL, async_main, vm) == 0) {
       a->state = ASYNC_RUNNING;
       return 0;
     }
     async_hash(vm, 0); /* no thread: from the copy, here */
-  } else { /* small (or too large to copy): as cohort_vm_state_hash does */
+  } else { /* small (or too large to copy, or no lock): as cohort_vm_state_hash does */
     for (int i = 0; i < VM_NREG; i++) region_rehash(vm, &vm->reg[i], a->n[i], NULL, NULL, 0);
     uint8_t root[32];
     vm_mem_node(vm, VM_TREE_LEVELS, 0, root);

@@ -542,7 +542,8 @@ static void test_incremental_root(void **st) {
  * helper thread and short enough for the in-place path; while a hash is
  * pending, a synchronous hash, the memory root, a proof, a clone and a
  * trace of the handle see the state as it is now, and the pending result is
- * still the captured step's. Misuse is refused. */
+ * still the captured step's; a finish right after the start (the caller then
+ * hashes pages with the helper) gives the same. Misuse is refused. */
 static void test_overlapped_hash(void **st) {
   (void)st;
   static const struct {
@@ -619,6 +620,11 @@ static void test_overlapped_hash(void **st) {
         cohort_vm_trace_del(t);
         break;
       }
+      case 5: /* finish at once: the caller joins the helper's page phase */
+        assert_int_equal(cohort_vm_state_hash_finish(b, h), 0);
+        assert_memory_equal(h, want, 32);
+        assert_int_equal(cohort_vm_state_hash_start(b), 0); /* nothing new: in place */
+        break;
       default:
         break;
       }
