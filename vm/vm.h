@@ -171,18 +171,19 @@ int cohort_vm_mem_root(cohort_vm *vm, uint8_t out[COHORT_VM_HASH_LEN]);
  * caller runs the handle on.
  *
  * cohort_vm_state_hash_start captures the state: it copies the bytes
- * written since the last hash (a memcpy of them: ~2 ms for 20 MiB, against
- * ~15 ms of CPU to hash them) and hands the hashing to a helper thread;
- * small checkpoints (under 64 dirty pages) and large ones (over 256 MiB)
- * are hashed before it returns. cohort_vm_state_hash_finish waits for that
- * hash and writes it to out: exactly what cohort_vm_state_hash would have
- * returned at the step of the start.
+ * written since the last hash (1-2 ms for 20 MiB, against ~15 ms of CPU to
+ * hash them) and hands the hashing to a helper thread; small checkpoints
+ * (under 64 dirty pages) and large ones (over 256 MiB) are hashed before it
+ * returns. cohort_vm_state_hash_finish waits for that hash and writes it to
+ * out: exactly what cohort_vm_state_hash would have returned at the step
+ * of the start. A caller that has to wait hashes pages beside the helper.
  *
- * Between the two, every call on the handle works as usual; those that read
- * the memory tree (state hash, mem root, prove, output prove, clone, trace
- * new, del) first wait for the helper. One checkpoint at a time:
- * a pipeline runs to k, finishes k-1, starts k. The copy buffer (as large
- * as the largest checkpoint copied) is kept until cohort_vm_del.
+ * Between the two, every call on the handle works as usual (still from one
+ * thread at a time: the helper is the library's own); those that read the
+ * memory tree (state hash, mem root, prove, output prove, clone, trace new,
+ * del) first wait for the helper. One checkpoint at a time: a pipeline runs
+ * to k, finishes k-1, starts k. The copy buffer (as large as the largest
+ * checkpoint copied) is kept until cohort_vm_del.
  *
  * start returns 0, or COHORT_ERR_INVALID if a checkpoint is already started
  * and not finished (nothing is done). If no thread can be started it hashes
