@@ -276,6 +276,7 @@ int cohort_vm_initial_hash(const uint8_t *elf, size_t elf_len, const uint8_t *in
 
 void cohort_vm_del(cohort_vm *vm) {
   if (!vm) return;
+  vm_async_free(vm);
   for (int i = 0; i < VM_NREG; i++) vm_region_free(&vm->reg[i]);
   vm_jit_free(vm->jit);
   free(vm->code);
@@ -287,6 +288,9 @@ void cohort_vm_set_tier(cohort_vm *vm, int tier) { vm->tier = tier; }
 
 int cohort_vm_clone(cohort_vm **out, const cohort_vm *src) {
   *out = NULL;
+  /* the tree is copied: wait for src's overlapped checkpoint, if any (its
+   * result stays src's, for cohort_vm_state_hash_finish) */
+  vm_mem_join((cohort_vm *)src);
   cohort_vm *vm = calloc(1, sizeof *vm);
   if (!vm) return COHORT_ERR_NOMEM;
   vm->s = src->s;

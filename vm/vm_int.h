@@ -2,6 +2,7 @@
 #ifndef COHORT_VM_VM_INT_H
 #define COHORT_VM_VM_INT_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -233,6 +234,24 @@ typedef struct {
 
 typedef struct vm_jit vm_jit;
 
+/* An overlapped checkpoint (cohort_vm_state_hash_start, vm_mem.c). */
+typedef struct {
+  int state;            /* none, running (helper thread tid), ready (hash) */
+  pthread_t tid;
+  cohort_vm_info s;     /* the state at the start */
+  uint32_t n[VM_NREG];  /* pages to re-hash, listed in reg[i].work */
+  uint8_t *copy;        /* VM_PAGE per listed page: its dirty leaves' bytes */
+  uint8_t *flags;       /* VM_LEAVES_PER_PAGE per listed page: its leaf flags */
+  size_t cap;           /* pages copy and flags have room for */
+  uint8_t hash[32];     /* the state hash, once ready */
+  int sync_init;        /* mu and cv initialised */
+  pthread_mutex_t mu;   /* guards job and helping */
+  pthread_cond_t cv;    /* helping went down */
+  void *job;            /* the helper's page phase under way, which a
+                           waiting caller may join (vm_mem.c flush_job) */
+  int helping;          /* callers inside job */
+} vm_async;
+
 struct cohort_vm {
   cohort_vm_info s;
   vm_tinsn *tcode;
@@ -247,6 +266,7 @@ struct cohort_vm {
   vm_hash empty[VM_TREE_LEVELS + 1];
   cohort_vm_log_fn log_fn;
   void *log_ctx;
+  vm_async async;
 };
 
 /* ---- the permission table (vm_mem.c): perm[page] = vm_page_perm ---- */
@@ -278,6 +298,11 @@ void vm_region_free(vm_region *r);
 void vm_region_mark(vm_region *r, uint32_t off, uint32_t n);
 int vm_region_clone(vm_region *dst, const vm_region *src);
 void vm_mem_flush(cohort_vm *vm);
+/* Wait for a running overlapped checkpoint (the tree is then the caller's
+ * again); no-op if none. Every reader or writer of the tree calls it. */
+void vm_mem_join(cohort_vm *vm);
+/* vm_mem_join, then free the checkpoint copy buffers (cohort_vm_del). */
+void vm_async_free(cohort_vm *vm);
 void vm_page_root(const uint8_t *page, const vm_hash *empty, uint8_t out[32]);
 void vm_mem_root(cohort_vm *vm, uint8_t out[32]);
 /* Sibling path of the leaf at addr (leaf aligned), levels 0..24. Requires

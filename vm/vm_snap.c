@@ -4,10 +4,10 @@
  * Snapshots share unchanged 4 KiB pages (reference counted), so the cost of
  * a snapshot is the pages written since the previous one. A page may have
  * been written if it has dirty leaves or was flushed since the last
- * snapshot (region_flush moves the dirty flags into sdirty); such a page is
- * still shared when its bytes equal the previous snapshot's (leaf flags stay
- * set until the next hash, so without this every snapshot would copy every
- * page written since the last hash).
+ * snapshot (a flush, or the capture of an overlapped one, moves the dirty
+ * flags into sdirty); such a page is still shared when its bytes equal the
+ * previous snapshot's (leaf flags stay set until the next hash, so without
+ * this every snapshot would copy every page written since the last hash).
  *
  * cohort_vm_trace_seek(step) restores the nearest snapshot at or below step
  * into a scratch handle (copying only pages that differ from what the

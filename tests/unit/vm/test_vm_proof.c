@@ -536,6 +536,117 @@ static void test_incremental_root(void **st) {
   }
 }
 
+/* Overlapped checkpoints (cohort_vm_state_hash_start/_finish) give the
+ * hashes cohort_vm_state_hash gives at the same steps, on programs that
+ * rewrite many pages between hashes, with slices long enough for the
+ * helper thread and short enough for the in-place path; while a hash is
+ * pending, a synchronous hash, the memory root, a proof, a clone and a
+ * trace of the handle see the state as it is now, and the pending result is
+ * still the captured step's; a finish right after the start (the caller then
+ * hashes pages with the helper) gives the same. Misuse is refused. */
+static void test_overlapped_hash(void **st) {
+  (void)st;
+  static const struct {
+    const char *name, *input;
+  } progs[] = {{"sieve", "1200000"}, {"hashtab", "20000"}, {"qsort", "60000"}, {"matmul", "120 1"}};
+  uint64_t seed = 0x2545f4914f6cdd1dull;
+  uint8_t h[32];
+  for (size_t k = 0; k < sizeof progs / sizeof progs[0]; k++) {
+    cohort_vm *a = load(progs[k].name, progs[k].input), *b = load(progs[k].name, progs[k].input);
+    assert_int_equal(cohort_vm_state_hash_finish(b, h), COHORT_ERR_INVALID); /* none started */
+    uint8_t want[32]; /* a's hash at the step of b's pending start */
+    cohort_vm_info s;
+    int n = 0, pending = 0, checked = 0;
+    do {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      uint64_t len = seed >> 63 ? 1000 + (seed >> 40) % 5000 : 100000 + (seed >> 40) % 3000000;
+      cohort_vm_run(a, len, NULL);
+      cohort_vm_run(b, len, NULL);
+      uint8_t ha[32];
+      cohort_vm_state_hash(a, ha);
+      if (pending) {
+        assert_int_equal(cohort_vm_state_hash_finish(b, h), 0);
+        if (memcmp(h, want, 32)) fail_msg("%s: overlapped hash %d differs", progs[k].name, n);
+        checked++;
+      }
+      assert_int_equal(cohort_vm_state_hash_start(b), 0);
+      assert_int_equal(cohort_vm_state_hash_start(b), COHORT_ERR_INVALID); /* one at a time */
+      memcpy(want, ha, 32);
+      pending = 1;
+      switch (n++ % 6) {
+      case 1: { /* run on, then a synchronous hash while one is pending */
+        cohort_vm_run(a, 20000, NULL);
+        cohort_vm_run(b, 20000, NULL);
+        uint8_t now_a[32], now_b[32];
+        cohort_vm_state_hash(a, now_a);
+        cohort_vm_state_hash(b, now_b);
+        assert_memory_equal(now_a, now_b, 32);
+        break;
+      }
+      case 2: { /* a clone of b is b now, and b's pending result survives it */
+        cohort_vm *c;
+        assert_int_equal(cohort_vm_clone(&c, b), 0);
+        uint8_t hc[32];
+        cohort_vm_state_hash(c, hc);
+        assert_memory_equal(hc, ha, 32);
+        assert_int_equal(cohort_vm_state_hash_finish(c, hc), COHORT_ERR_INVALID);
+        cohort_vm_del(c);
+        break;
+      }
+      case 3: { /* a proof from b verifies against a's hash */
+        uint8_t *pr, post[32];
+        size_t plen;
+        assert_int_equal(cohort_vm_prove(b, &pr, &plen), 0);
+        assert_int_equal(cohort_vm_verify(ha, pr, plen, post, NULL), 0);
+        free(pr);
+        uint8_t ra[32], rb[32];
+        cohort_vm_mem_root(a, ra);
+        cohort_vm_mem_root(b, rb);
+        assert_memory_equal(ra, rb, 32);
+        break;
+      }
+      case 4: { /* a trace started while pending, run a little */
+        cohort_vm_trace *t;
+        assert_int_equal(cohort_vm_trace_new(&t, b, 7000), 0);
+        assert_int_equal(cohort_vm_trace_run(t, b, 15000, NULL), 0);
+        cohort_vm_run(a, 15000, NULL);
+        cohort_vm_get_info(b, &s);
+        cohort_vm *at;
+        uint8_t ht[32], hn[32];
+        assert_int_equal(cohort_vm_trace_seek(t, s.step, &at), 0);
+        cohort_vm_state_hash(at, ht);
+        cohort_vm_state_hash(a, hn);
+        assert_memory_equal(ht, hn, 32);
+        cohort_vm_trace_del(t);
+        break;
+      }
+      case 5: /* finish at once: the caller joins the helper's page phase */
+        assert_int_equal(cohort_vm_state_hash_finish(b, h), 0);
+        assert_memory_equal(h, want, 32);
+        assert_int_equal(cohort_vm_state_hash_start(b), 0); /* nothing new: in place */
+        break;
+      default:
+        break;
+      }
+      cohort_vm_get_info(b, &s);
+    } while (s.status == COHORT_VM_RUNNING);
+    assert_int_equal(cohort_vm_state_hash_finish(b, h), 0);
+    assert_memory_equal(h, want, 32);
+    uint8_t root[32], naive[32];
+    cohort_vm_mem_root(b, root);
+    naive_root(b, naive);
+    assert_memory_equal(root, naive, 32);
+    if (checked < 2) fail_msg("%s: only %d overlapped hashes checked", progs[k].name, checked);
+    cohort_vm_del(a);
+    cohort_vm_del(b);
+  }
+  /* del with a hash pending (hundreds of dirty pages: on the helper) */
+  cohort_vm *c = load("sieve", "1200000");
+  cohort_vm_run(c, 3000000, NULL);
+  assert_int_equal(cohort_vm_state_hash_start(c), 0);
+  cohort_vm_del(c);
+}
+
 /* Known-answer vectors: tests/vectors/vm/examples.txt lines of
  * "name input initial_hash steps final_hash" (input with '_' for space). */
 static void test_vectors(void **st) {
@@ -694,7 +805,7 @@ int main(void) {
       cmocka_unit_test(test_state_hash_layout), cmocka_unit_test(test_vectors),
       cmocka_unit_test(test_syscall_vectors),
       cmocka_unit_test(test_trace_seek),     cmocka_unit_test(test_blake2b_batch),
-      cmocka_unit_test(test_incremental_root),
+      cmocka_unit_test(test_incremental_root), cmocka_unit_test(test_overlapped_hash),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   for (int k = 0; k < K_N; k++) free(keep[k].proof);
