@@ -21,6 +21,7 @@ int main(void) {
     if (composite[i]) continue;
     count++;
     last = i;
+    if (i > n / i) continue; /* i * i would pass n (or wrap 32 bits) */
     for (unsigned long j = i * i; j <= n && j >= i; j += i) composite[j] = 1;
   }
   printf("primes<=%lu: %lu largest: %lu\n", n, count, last);
