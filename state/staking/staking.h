@@ -47,11 +47,16 @@
  *
  * ---- An unbonding entry ("uq/", "uv/", "ud/") ----
  *   Undelegate --> PENDING (slashable for offences of its validator at
- *   heights <= UnbondingDelegation.height: sk_slash lowers `amount`) --end
- *   of block `release`--> paid to the delegator, deleted. A redelegation
- *   entry ("rq/", "rv/", "rd/") is PENDING the same way (it makes the
+ *   heights <= UnbondingDelegation.height + 1, the stake of V_e being
+ *   fixed at the end of e-2: sk_slash lowers `amount`) --end of block
+ *   `release`--> paid to the delegator, deleted. A redelegation entry
+ *   ("rq/", "rv/", "rd/") is PENDING the same way (it makes the
  *   delegation at dst slashable for src's offences) and is deleted at
- *   release.
+ *   release. An entry holds the stake of one block only (its `height`):
+ *   an undelegation whose release slot holds an entry of an earlier block
+ *   (possible once governance lowered unbonding_blocks) takes the next
+ *   free slot, so no stake is slashed for an offence after it left nor
+ *   escapes one it backed (docs/staking.md §2).
  *
  * Arithmetic: amounts u64, every product of two amounts exact in 128 bits,
  * divisions round down unless said; an overflow of a total is

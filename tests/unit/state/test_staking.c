@@ -649,6 +649,151 @@ static void test_top_max_validators(void **s) {
   sf_free(&f);
 }
 
+/* ---- governance helpers: a parameter change voted through ---- */
+
+#define GOV_PARAMS                                                                       \
+  SF_PARAMS ",\"gov_min_deposit\":\"100\",\"gov_deposit_blocks\":2,\"gov_voting_blocks\":2"
+
+/* A proposal by u changing n parameters (voting at once: the deposit is
+ * gov_min_deposit); yes_tx (above) votes for it. */
+static uint8_t *changes_tx(sfx *f, int u, const char **names, const uint64_t *values, size_t n,
+                           size_t *len) {
+  Cohort__ParamChange c[4], *cp[4];
+  for (size_t i = 0; i < n; i++) {
+    cohort__param_change__init(&c[i]);
+    c[i].name = (char *)names[i];
+    c[i].value = values[i];
+    cp[i] = &c[i];
+  }
+  Cohort__MsgSubmitProposal m = COHORT__MSG_SUBMIT_PROPOSAL__INIT;
+  m.kind = 1;
+  m.title = "parameters";
+  m.n_changes = n;
+  m.changes = cp;
+  m.deposit = 100;
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  b.msg_case = COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL;
+  b.submit_proposal = &m;
+  b.fee = 100000;
+  return sf_tx(f, u, &b, len);
+}
+
+/* The queue entry of a key, or 0 fields when absent. */
+static int ub_entry(sfx *f, uint64_t rel, int op, int del, uint64_t *amount, uint64_t *height) {
+  uint8_t k[52] = "uq/", *v;
+  size_t vl;
+  for (int i = 0; i < 8; i++) k[3 + i] = (uint8_t)(rel >> (56 - 8 * i));
+  k[11] = 2;
+  memcpy(k + 12, f->uid[op], 20);
+  memcpy(k + 32, f->uid[del], 20);
+  if (state_get_raw(f->st, k, sizeof k, &v, &vl)) return 0;
+  Cohort__UnbondingDelegation *e = cohort__unbonding_delegation__unpack(NULL, vl, v);
+  free(v);
+  if (!e) abort();
+  *amount = e->amount;
+  *height = e->height;
+  cohort__unbonding_delegation__free_unpacked(e, NULL);
+  return 1;
+}
+
+static int rd_entry(sfx *f, uint64_t rel, int src, int dst, int del, uint64_t *initial,
+                    uint64_t *height) {
+  uint8_t k[71] = "rq/", *v;
+  size_t vl;
+  for (int i = 0; i < 8; i++) k[3 + i] = (uint8_t)(rel >> (56 - 8 * i));
+  memcpy(k + 11, f->uid[src], 20);
+  memcpy(k + 31, f->uid[dst], 20);
+  memcpy(k + 51, f->uid[del], 20);
+  if (state_get_raw(f->st, k, sizeof k, &v, &vl)) return 0;
+  Cohort__Redelegation *e = cohort__redelegation__unpack(NULL, vl, v);
+  free(v);
+  if (!e) abort();
+  *initial = e->initial;
+  *height = e->height;
+  cohort__redelegation__free_unpacked(e, NULL);
+  return 1;
+}
+
+/* Review finding 7: governance lowers unbonding_blocks from 8 to 4, so an
+ * undelegation of block 3 (release 3 + 8) and one of block 7 (release
+ * 7 + 4) of the same delegator and validator release at the same height
+ * 11; the same for two redelegations. Validator 1 double-signs at 6: the
+ * stake that left at 3 was out of V_6 and must not be slashed, the stake
+ * that left at 7 backed V_6 and must be. Merged into one entry of height 7
+ * (as before the fix) 5% of both is burned; the later undelegation must
+ * take the next free release height (12) in its own entry instead. */
+static void test_unbonding_entries_of_two_blocks_never_merge(void **s) {
+  (void)s;
+  sfx f;
+  sf_init(&f, GOV_PARAMS, POW);
+  size_t lens[4];
+  uint8_t *txs[4];
+  state_tx_result res[4];
+  txs[0] = sf_delegate(&f, 8, f.uid[1], 10000, &lens[0]);
+  txs[1] = sf_delegate(&f, 9, f.uid[1], 10000, &lens[1]);
+  sf_block(&f, txs, lens, 2, NULL, 0, 0, res); /* 1 */
+  const char *names[2] = {"unbonding_blocks", "evidence_max_age"};
+  const uint64_t vals[2] = {4, 3}; /* evidence_max_age < unbonding_blocks */
+  ONE(&f, changes_tx(&f, 0, names, vals, 2, L), 0); /* 2: voting at once, ends at 4 */
+  txs[0] = yes_tx(&f, 0, 1, &lens[0]);
+  txs[1] = yes_tx(&f, 1, 1, &lens[1]);
+  txs[2] = sf_undelegate(&f, 8, f.uid[1], 1000, &lens[2]);
+  txs[3] = sf_redelegate(&f, 9, f.uid[1], f.uid[0], 1000, &lens[3]);
+  sf_block(&f, txs, lens, 4, NULL, 0, 0, res); /* 3: released at 3 + 8 = 11 */
+  for (int i = 0; i < 4; i++) assert_int_equal(res[i].code, 0);
+  sf_empty(&f, 1, 0); /* 4: tally; in force from 5 */
+  assert_int_equal(state_params(f.st)->unbonding_blocks, 4);
+  sf_empty(&f, 2, 0); /* 5, 6: validator 1 double-signs at 6 */
+  txs[0] = sf_undelegate(&f, 8, f.uid[1], 2000, &lens[0]);
+  txs[1] = sf_redelegate(&f, 9, f.uid[1], f.uid[0], 2000, &lens[1]);
+  sf_block(&f, txs, lens, 2, NULL, 0, 0, res); /* 7: 7 + 4 = 11 too */
+  assert_int_equal(res[0].code, 0);
+  assert_int_equal(res[1].code, 0);
+  uint64_t t1 = sf_tokens(&f, 1), v9 = sf_value(&f, 9, 0), stk0 = sf_audit(&f).stk_supply;
+  ProtobufCBinaryData ev = sf_evidence(&f, 1, 6);
+  sf_block(&f, NULL, NULL, 0, &ev, 1, 0, NULL); /* 8 */
+  free(ev.data);
+  /* 5%: of the bonded tokens, of 8's entry of block 7 (100), of 9's
+   * redelegation of block 7 (100, taken at validator 0); nothing of the
+   * stake that left at 3 */
+  uint64_t cut = t1 * 500 / 10000;
+  assert_int_equal(sf_tokens(&f, 1), t1 - cut);
+  assert_int_equal(sf_value(&f, 9, 0), v9 - 100);
+  assert_int_equal(stk0 - sf_audit(&f).stk_supply, cut + 100 + 100);
+  /* one entry per block: the later one waits one block more */
+  uint64_t a, h;
+  assert_true(ub_entry(&f, 11, 1, 8, &a, &h));
+  assert_int_equal(a, 1000);
+  assert_int_equal(h, 3);
+  assert_true(ub_entry(&f, 12, 1, 8, &a, &h));
+  assert_int_equal(a, 2000 - 100);
+  assert_int_equal(h, 7);
+  assert_true(rd_entry(&f, 11, 1, 0, 9, &a, &h));
+  assert_int_equal(a, 1000);
+  assert_int_equal(h, 3);
+  assert_true(rd_entry(&f, 12, 1, 0, 9, &a, &h));
+  assert_int_equal(a, 2000);
+  assert_int_equal(h, 7);
+  /* 8 gets 1000 at 11 and 1900 at 12 */
+  uint64_t c, s8, stk;
+  sf_balance(&f, 8, &c, &s8);
+  while (state_height(f.st) < 11) sf_empty(&f, 1, 0);
+  sf_balance(&f, 8, &c, &stk);
+  assert_int_equal(stk, s8 + 1000);
+  sf_empty(&f, 1, 0);
+  sf_balance(&f, 8, &c, &stk);
+  assert_int_equal(stk, s8 + 1000 + 1900);
+  /* within one block entries still merge (and need no free entry) */
+  txs[0] = sf_undelegate(&f, 8, f.uid[1], 10, &lens[0]);
+  txs[1] = sf_undelegate(&f, 8, f.uid[1], 10, &lens[1]);
+  sf_block(&f, txs, lens, 2, NULL, 0, 0, res); /* 13 */
+  assert_true(ub_entry(&f, 13 + 4, 1, 8, &a, &h));
+  assert_int_equal(a, 20);
+  assert_int_equal(h, 13);
+  sf_audit(&f);
+  sf_free(&f);
+}
+
 /* ---- the property test ---- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -798,6 +943,7 @@ int main(void) {
       cmocka_unit_test(test_operator_leaving_leaves_the_set),
       cmocka_unit_test(test_the_set_is_never_empty),
       cmocka_unit_test(test_top_max_validators),
+      cmocka_unit_test(test_unbonding_entries_of_two_blocks_never_merge),
       cmocka_unit_test(test_random_workload),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
