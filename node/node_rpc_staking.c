@@ -76,6 +76,14 @@ json_t *nr_validator_json(node *n, const Cohort__ValidatorInfo *v, const Cohort_
   json_object_set_new(j, "max_commission_bps", json_integer(v->max_commission_bps));
   json_object_set_new(j, "max_change_bps", json_integer(v->max_change_bps));
   json_object_set_new(j, "commission_height", json_integer((json_int_t)v->commission_height));
+  /* an announced change (docs/staking.md §2 "Commission"): in force after
+   * block commission_next_at; both null when none is pending */
+  json_object_set_new(j, "commission_next_bps", v->commission_next_at
+                                                    ? json_integer(v->commission_next_bps)
+                                                    : json_null());
+  json_object_set_new(j, "commission_next_at", v->commission_next_at
+                                                   ? json_integer((json_int_t)v->commission_next_at)
+                                                   : json_null());
   json_object_set_new(j, "commission_owed", nr_amount(v->commission_owed));
   json_object_set_new(j, "jailed", json_boolean(v->jailed_until != 0));
   json_object_set_new(j, "jailed_until", v->jailed_until == UINT64_MAX

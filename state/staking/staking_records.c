@@ -97,6 +97,8 @@ static int from_proto(sk_validator *v, const Cohort__ValidatorInfo *m) {
   v->signing_since = m->signing_since;
   v->beacon_next_at = m->beacon_next_at;
   v->created_height = m->created_height;
+  v->commission_next_bps = m->commission_next_bps;
+  v->commission_next_at = m->commission_next_at;
   return COHORT_OK;
 }
 
@@ -152,6 +154,8 @@ int sk_validator_save(state_exec *x, sk_validator *v) {
   if (v->has_next_tip) m.beacon_next_tip = (ProtobufCBinaryData){32, v->beacon_next_tip};
   m.beacon_next_at = v->beacon_next_at;
   m.created_height = v->created_height;
+  m.commission_next_bps = v->commission_next_bps;
+  m.commission_next_at = v->commission_next_at;
   uint8_t k[SK_VAL_KEY];
   sk_val_key(k, v->op);
   return sx_put_msg(x, k, sizeof k, &m.base);

@@ -142,11 +142,23 @@ static void test_commission_rules(void **s) {
   assert_int_equal(state_height(f.st), h0 + 2);
   ONE(&f, sf_commission(&f, 4, 1600, L), COHORT_ERR_INVALID); /* h0+3: moves 600 > 500 */
   ONE(&f, sf_commission(&f, 4, 1500, L), 0);                  /* h0+4 >= h0+3 */
-  ONE(&f, sf_commission(&f, 4, 1500, L), COHORT_ERR_INVALID); /* changed at h0+4: too fast */
-  sf_empty(&f, 2, 0);
-  ONE(&f, sf_commission(&f, 4, 2001, L), COHORT_ERR_INVALID); /* above max_commission */
-  ONE(&f, sf_commission(&f, 4, 2000, L), 0);
+  /* announced, not applied: in force after block h0+4+3 */
   Cohort__ValidatorInfo *v = sf_val(&f, 4);
+  assert_int_equal(v->commission_bps, 1000);
+  assert_int_equal(v->commission_next_bps, 1500);
+  assert_int_equal(v->commission_next_at, h0 + 7);
+  assert_int_equal(v->commission_height, h0 + 4);
+  cohort__validator_info__free_unpacked(v, NULL);
+  ONE(&f, sf_commission(&f, 4, 1500, L), COHORT_ERR_INVALID); /* h0+5: one is pending */
+  sf_empty(&f, 2, 0);                                         /* h0+6, h0+7: applied */
+  v = sf_val(&f, 4);
+  assert_int_equal(v->commission_bps, 1500);
+  assert_int_equal(v->commission_next_at, 0);
+  cohort__validator_info__free_unpacked(v, NULL);
+  ONE(&f, sf_commission(&f, 4, 2001, L), COHORT_ERR_INVALID); /* above max_commission */
+  ONE(&f, sf_commission(&f, 4, 2000, L), 0);                  /* h0+9, in force after h0+12 */
+  sf_empty(&f, 3, 0);
+  v = sf_val(&f, 4);
   assert_int_equal(v->commission_bps, 2000);
   cohort__validator_info__free_unpacked(v, NULL);
   /* a plain account has no validator to edit */
@@ -649,6 +661,51 @@ static void test_top_max_validators(void **s) {
   sf_free(&f);
 }
 
+/* Review finding 8: (1) genesis validators moved their commission by up
+ * to 10000 bps per change, so one could go from 0 to 100% in one edit;
+ * their default max change is now 100 bps. (2) A change applied in the
+ * block of the edit, so delegators had no chance to leave before a
+ * raise; now it is announced and applies after the distribution of
+ * block h + commission_change_blocks (3 here): fees of blocks h .. h+3
+ * are split at the old rate, those of h+4 at the new one. */
+static void test_commission_is_announced_before_it_applies(void **s) {
+  (void)s;
+  sfx f;
+  sf_init(&f, SF_PARAMS, POW);
+  Cohort__ValidatorInfo *v = sf_val(&f, 0);
+  assert_int_equal(v->max_change_bps, 100);
+  assert_int_equal(v->commission_bps, 0);
+  cohort__validator_info__free_unpacked(v, NULL);
+  sf_empty(&f, 2, 0);
+  ONE(&f, sf_commission(&f, 0, 10000, L), COHORT_ERR_INVALID); /* 3: 0 -> 100% at once */
+  ONE(&f, sf_commission(&f, 0, 101, L), COHORT_ERR_INVALID);   /* 4: more than 1% */
+  ONE(&f, sf_commission(&f, 0, 100, L), 0);                    /* 5: in force after 5 + 3 */
+  v = sf_val(&f, 0);
+  assert_int_equal(v->commission_bps, 0);
+  assert_int_equal(v->commission_next_at, 8);
+  cohort__validator_info__free_unpacked(v, NULL);
+  /* a fee of 10000 in blocks 6, 7, 8 (old rate: no commission) and 9
+   * (new rate); validator 0 has 4000 of the 10000 power */
+  uint64_t R = 10000 - 10000 * 200 / 10000, r0 = R * 4000 / 10000, owed[5];
+  v = sf_val(&f, 0);
+  owed[0] = v->commission_owed;
+  cohort__validator_info__free_unpacked(v, NULL);
+  for (int i = 1; i <= 4; i++) {
+    ONE(&f, sf_transfer(&f, 5, 6, 1, 10000, L), 0);
+    v = sf_val(&f, 0);
+    owed[i] = v->commission_owed;
+    if (i < 4) assert_int_equal(v->commission_bps, i < 3 ? 0 : 100);
+    cohort__validator_info__free_unpacked(v, NULL);
+  }
+  assert_int_equal(state_height(f.st), 9);
+  for (int i = 1; i <= 3; i++) assert_int_equal(owed[i], owed[0]);
+  assert_int_equal(owed[4] - owed[3], r0 * 100 / 10000);
+  /* the next change no earlier than after the last one applied */
+  ONE(&f, sf_commission(&f, 0, 200, L), 0); /* 10 */
+  sf_audit(&f);
+  sf_free(&f);
+}
+
 /* ---- governance helpers: a parameter change voted through ---- */
 
 #define GOV_PARAMS                                                                       \
@@ -931,6 +988,7 @@ int main(void) {
       cmocka_unit_test(test_genesis_records),
       cmocka_unit_test(test_fees_and_rewards_exact),
       cmocka_unit_test(test_commission_rules),
+      cmocka_unit_test(test_commission_is_announced_before_it_applies),
       cmocka_unit_test(test_create_validator_signs_from_h_plus_2),
       cmocka_unit_test(test_undelegating_before_the_proof_is_still_slashed),
       cmocka_unit_test(test_undelegating_the_block_before_the_offence_is_slashed),
