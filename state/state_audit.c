@@ -37,6 +37,7 @@ typedef struct {
   size_t n_gd;
   u128 gp_depositors;
   size_t n_next, n_cq; /* announced commissions, and their cq/ keys */
+  size_t n_df;         /* fresh-delegation notes: none between blocks */
   uint64_t tokens, unbonding;
   aexec *x;
   size_t nx, xcap, n_xd, n_xv, n_xq, n_xu, n_xe;
@@ -428,6 +429,8 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
   if (!rc) rc = scan(&a, "gp/", v_gp, &a);
   if (!rc) rc = scan(&a, "gd/", v_count, &a.n_gd);
   if (!rc) rc = scan(&a, SK_COMM, v_cq, &a);
+  if (!rc) rc = scan(&a, SK_FRESH, v_count, &a.n_df);
+  if (!rc && a.n_df) fail(&a, "a df/ key outlived its block"), rc = a.rc;
   if (!rc && a.n_cq != a.n_next)
     fail(&a, "announced commissions and their cq/ keys differ in number"), rc = a.rc;
   for (size_t i = 0; !rc && i < a.nv; i++)

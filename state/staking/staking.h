@@ -46,7 +46,9 @@
  *   absent. Every change of its shares first settles its reward
  *   (distr_settle); a slash of the validator changes tokens, not shares,
  *   and needs no event. A slash of a redelegation into it takes shares
- *   (settled first).
+ *   (settled first). Shares it gained in block h earn nothing of h's fees:
+ *   sk_delegation_save notes its shares before h in "df/", and the end of
+ *   h (distr_end_block) leaves them out and settles it.
  *
  * ---- An unbonding entry ("uq/", "uv/", "ud/") ----
  *   Undelegate --> PENDING (slashable for offences of its validator at
@@ -88,6 +90,7 @@
 #define SK_RDV "rv/"    /* + src(20) + u64be(release) + dst(20) + del(20) -> empty */
 #define SK_RDD "rd/"    /* + del(20) + dst(20) + u64be(release) + src(20) -> empty */
 #define SK_COMM "cq/"   /* + u64be(h) + op(20) -> empty: an announced commission due at the end of h */
+#define SK_FRESH "df/"  /* + u64be(h) + op(20) + del(20) -> u64be(shares before h): only during h */
 #define SK_ROLE_DELEGATION 2 /* the role byte of "uq/" (1 = executor, docs/tasks.md) */
 #define SK_VAL_KEY 23
 #define SK_POW_KEY 31
@@ -96,6 +99,7 @@
 #define SK_UB_IDX_KEY 51
 #define SK_RD_KEY 71
 #define SK_COMM_KEY 31
+#define SK_FRESH_KEY 51
 
 #define SK_MONIKER_MAX 64
 #define SK_MISSED_MAX 1250 /* signed_blocks_window <= 10000 bits */
@@ -148,9 +152,16 @@ int sk_operator_of(state_exec *x, const uint8_t pubkey[32], uint8_t op[20]);
 /* A delegation: 0 (found), COHORT_ERR_NOT_FOUND, or fatal. */
 int sk_delegation_load(state_exec *x, const uint8_t del[20], const uint8_t op[20],
                        sk_delegation *d);
-/* Write it ("dl/" + "dv/"), or delete both when d->shares == 0. */
+/* Write it ("dl/" + "dv/"), or delete both when d->shares == 0. The
+ * first change of its shares in a block (x->height > 0) also writes
+ * "df/" + h + op + del = its shares before the block, which distribution
+ * reads and deletes at the end of the block (docs/staking.md §4 "No
+ * just-in-time delegation"). */
 int sk_delegation_save(state_exec *x, const uint8_t del[20], const uint8_t op[20],
                        const sk_delegation *d);
+/* The "df/" key of delegation (del, op) changed in block h. */
+void sk_fresh_key(uint8_t k[SK_FRESH_KEY], uint64_t h, const uint8_t op[20],
+                  const uint8_t del[20]);
 /* Number of delegations of del (stops counting at `stop`). */
 int sk_count_delegations(state_exec *x, const uint8_t del[20], uint32_t stop, uint32_t *n);
 /* Shares math (docs/staking.md §2). Value of `shares` of v: floor(shares *
