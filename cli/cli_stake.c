@@ -209,6 +209,8 @@ static int cmd_show(const cli_ctx *c, const char *who) {
            js(e, "dst"), cli_fmt_tokens(a, js(e, "initial"), "STK"),
            (long long)json_integer_value(json_object_get(e, "release_height")));
   }
+  if (json_is_string(json_object_get(u, "next")))
+    printf("  (more entries: the unbondings RPC pages them with \"after\")\n");
   printf("as of        height %lld\n", (long long)json_integer_value(json_object_get(d, "height")));
 out:
   json_decref(v);
