@@ -135,9 +135,9 @@ static int get_bps(json_t *o, const char *f, uint32_t *out, int *has, const char
 }
 
 static int parse_validators(genesis *g, json_t *a, uint64_t sup[2], core_errbuf *eb) {
-  static const char *const keys[] = {"pubkey",         "operator",           "power",
-                                     "moniker",        "beacon_commit",      "commission_bps",
-                                     "max_commission_bps", "max_change_bps", NULL};
+  static const char *const keys[] = {"pubkey", "operator", "power", "moniker", "beacon_commit",
+                                     "commission_bps", "max_commission_bps", "max_change_bps",
+                                     NULL};
   if (!json_is_array(a) || json_array_size(a) == 0)
     return core_errf(eb, COHORT_ERR_GENESIS, "validators: must be a non-empty array");
   size_t n = json_array_size(a);
