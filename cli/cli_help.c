@@ -223,8 +223,8 @@ static const help_entry entries[] = {
      "--from op"},
     {"stake edit-validator", "", "change the moniker or the commission of your validator",
      "  --moniker NAME       the new moniker\n"
-     "  --commission BPS     the new commission (within max-change of the old one, at most once\n"
-     "                       every commission_change_blocks)\n"
+     "  --commission BPS     announce a new commission (within max-change of the one in force);\n"
+     "                       it applies commission_change_blocks later, one change at a time\n"
      FROM
      "  --fee N              fee in CRD base units (default: what the cost model asks)\n"
      "  --no-wait            return once the node accepted it (default: wait for its block)\n"

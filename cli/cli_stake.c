@@ -134,6 +134,10 @@ static void print_validator(json_t *v) {
          (long long)json_integer_value(json_object_get(v, "max_commission_bps")),
          (long long)json_integer_value(json_object_get(v, "max_change_bps")),
          cli_fmt_tokens(a, js(v, "commission_owed"), "CRD"));
+  if (json_is_integer(json_object_get(v, "commission_next_at")))
+    printf("  announced  %lld bps, in force after block %lld\n",
+           (long long)json_integer_value(json_object_get(v, "commission_next_bps")),
+           (long long)json_integer_value(json_object_get(v, "commission_next_at")));
   printf("  missed     %lld blocks of the window\n",
          (long long)json_integer_value(json_object_get(v, "missed_blocks")));
 }
@@ -205,6 +209,8 @@ static int cmd_show(const cli_ctx *c, const char *who) {
            js(e, "dst"), cli_fmt_tokens(a, js(e, "initial"), "STK"),
            (long long)json_integer_value(json_object_get(e, "release_height")));
   }
+  if (json_is_string(json_object_get(u, "next")))
+    printf("  (more entries: the unbondings RPC pages them with \"after\")\n");
   printf("as of        height %lld\n", (long long)json_integer_value(json_object_get(d, "height")));
 out:
   json_decref(v);

@@ -120,8 +120,23 @@ static int parse_accounts(genesis *g, json_t *a, uint64_t sup[2], core_errbuf *e
   return COHORT_OK;
 }
 
+/* An optional bps field: a JSON integer 0..10000 (*out keeps its value
+ * when absent; *has set when present). */
+static int get_bps(json_t *o, const char *f, uint32_t *out, int *has, const char *where,
+                   core_errbuf *eb) {
+  json_t *v = json_object_get(o, f);
+  if (!v) return COHORT_OK;
+  if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 10000)
+    return core_errf(eb, COHORT_ERR_GENESIS, "%s.%s: must be an integer from 0 to 10000 (bps)",
+                     where, f);
+  *out = (uint32_t)json_integer_value(v);
+  *has = 1;
+  return COHORT_OK;
+}
+
 static int parse_validators(genesis *g, json_t *a, uint64_t sup[2], core_errbuf *eb) {
   static const char *const keys[] = {"pubkey", "operator", "power", "moniker", "beacon_commit",
+                                     "commission_bps", "max_commission_bps", "max_change_bps",
                                      NULL};
   if (!json_is_array(a) || json_array_size(a) == 0)
     return core_errf(eb, COHORT_ERR_GENESIS, "validators: must be a non-empty array");
@@ -170,6 +185,21 @@ static int parse_validators(genesis *g, json_t *a, uint64_t sup[2], core_errbuf 
                          where, GENESIS_MONIKER_MAX);
       strcpy(v->moniker, json_string_value(m));
     }
+    /* commission limits: CreateValidator's relations (docs/staking.md §2) */
+    v->commission_bps = GENESIS_COMMISSION_DEFAULT;
+    v->max_commission_bps = GENESIS_MAX_COMMISSION_DEFAULT;
+    v->max_change_bps = GENESIS_MAX_CHANGE_DEFAULT;
+    if ((rc = get_bps(o, "commission_bps", &v->commission_bps, &v->has_commission, where, eb)) ||
+        (rc = get_bps(o, "max_commission_bps", &v->max_commission_bps, &v->has_commission, where,
+                      eb)) ||
+        (rc = get_bps(o, "max_change_bps", &v->max_change_bps, &v->has_commission, where, eb)))
+      return rc;
+    if (v->commission_bps > v->max_commission_bps)
+      return core_errf(eb, COHORT_ERR_GENESIS, "%s.commission_bps: %u exceeds max_commission_bps "
+                       "%u", where, v->commission_bps, v->max_commission_bps);
+    if (v->max_change_bps > v->max_commission_bps)
+      return core_errf(eb, COHORT_ERR_GENESIS, "%s.max_change_bps: %u exceeds max_commission_bps "
+                       "%u", where, v->max_change_bps, v->max_commission_bps);
     g->n_validators = i + 1;
   }
   return COHORT_OK;
@@ -307,6 +337,10 @@ static char *chain_json(const char *chain_id, uint64_t time_ms, const genesis_pa
       core_hex_encode(bc, v->beacon_commit, 32);
       bad = put(o, "beacon_commit", json_string(bc));
     }
+    if (!bad && v->has_commission)
+      bad = put(o, "commission_bps", json_integer(v->commission_bps)) ||
+            put(o, "max_commission_bps", json_integer(v->max_commission_bps)) ||
+            put(o, "max_change_bps", json_integer(v->max_change_bps));
     if (!bad) bad = json_array_append_new(va, o); /* consumes o, also on failure */
     else json_decref(o);
   }

@@ -10,6 +10,9 @@
  *   "accounts": [{"address": "coh1...", "crd": "1000000", "stk": "0"}],
  *   "validators": [{"pubkey": "<64 hex ed25519>", "operator": "coh1...",
  *                   "power": "1000000", "moniker": "val0"}]
+ *                  (optional per validator: "beacon_commit", and the
+ *                   integers "commission_bps", "max_commission_bps",
+ *                   "max_change_bps", defaults 0, 10000, 100)
  * }
  * Amounts are decimal strings (u64 base units; JSON numbers lose precision
  * above 2^53). Unknown fields, duplicate keys, duplicate accounts or
@@ -41,7 +44,17 @@ typedef struct {
   char moniker[GENESIS_MONIKER_MAX + 1];
   int has_beacon;
   uint8_t beacon_commit[32]; /* tip of the validator's beacon hash chain */
+  /* Commission limits (docs/staking.md §1 "Genesis"): genesis_parse fills
+   * them (the GENESIS_*_DEFAULT values when the entry has none) and sets
+   * has_commission when the entry names any; genesis_testnet_json writes
+   * them only with has_commission. */
+  int has_commission;
+  uint32_t commission_bps, max_commission_bps, max_change_bps;
 } genesis_validator;
+
+#define GENESIS_COMMISSION_DEFAULT 0
+#define GENESIS_MAX_COMMISSION_DEFAULT 10000
+#define GENESIS_MAX_CHANGE_DEFAULT 100 /* 1% per change, as the CLI's create-validator */
 
 
 

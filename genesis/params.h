@@ -101,7 +101,7 @@
   X(max_entries, U32, 1, 100, 7,                                                               \
     "most pending unbondings (and redelegations) per delegator and validator")               \
   X(commission_change_blocks, U32, 0, 100000000, 100,                                          \
-    "blocks between two commission changes of a validator")                                   \
+    "blocks from a commission change's announcement to its effect (one change in flight)")    \
   X(signed_blocks_window, U32, 2, 10000, 100, "blocks over which a validator's signing is counted")\
   X(min_signed_bps, U32, 0, 10000, 5000,                                                       \
     "share of the window a validator must sign, 1/10000; fewer: jailed")                      \

@@ -11,6 +11,7 @@
 
 #include "core/bech32.h"
 #include "core/bytes.h"
+#include "core/hex.h"
 #include "node/node_int.h"
 
 #define state_height(st) use_nr_height_on_the_rpc_thread
@@ -18,10 +19,10 @@
 
 #define LIST_MAX 1000
 
-static int get_limit(rpc_call *c, json_t *params, size_t pos, size_t *limit, size_t *offset) {
-  json_t *l = nr_param(params, "limit", pos), *o = nr_param(params, "offset", pos + 1);
+/* params.limit (at pos when positional): 1..LIST_MAX, default 100. */
+static int get_limit_only(rpc_call *c, json_t *params, size_t pos, size_t *limit) {
+  json_t *l = nr_param(params, "limit", pos);
   *limit = 100;
-  *offset = 0;
   if (l && !json_is_null(l)) {
     if (!json_is_integer(l) || json_integer_value(l) < 1 || json_integer_value(l) > LIST_MAX) {
       rpc_call_error(c, RPC_INVALID_PARAMS, "params.limit must be an integer in [1, 1000]", NULL);
@@ -29,6 +30,13 @@ static int get_limit(rpc_call *c, json_t *params, size_t pos, size_t *limit, siz
     }
     *limit = (size_t)json_integer_value(l);
   }
+  return 0;
+}
+
+static int get_limit(rpc_call *c, json_t *params, size_t pos, size_t *limit, size_t *offset) {
+  json_t *o = nr_param(params, "offset", pos + 1);
+  *offset = 0;
+  if (get_limit_only(c, params, pos, limit)) return -1;
   if (o && !json_is_null(o)) {
     if (!json_is_integer(o) || json_integer_value(o) < 0) {
       rpc_call_error(c, RPC_INVALID_PARAMS, "params.offset must be a non-negative integer", NULL);
@@ -76,6 +84,14 @@ json_t *nr_validator_json(node *n, const Cohort__ValidatorInfo *v, const Cohort_
   json_object_set_new(j, "max_commission_bps", json_integer(v->max_commission_bps));
   json_object_set_new(j, "max_change_bps", json_integer(v->max_change_bps));
   json_object_set_new(j, "commission_height", json_integer((json_int_t)v->commission_height));
+  /* an announced change (docs/staking.md §2 "Commission"): in force after
+   * block commission_next_at; both null when none is pending */
+  json_object_set_new(j, "commission_next_bps", v->commission_next_at
+                                                    ? json_integer(v->commission_next_bps)
+                                                    : json_null());
+  json_object_set_new(j, "commission_next_at", v->commission_next_at
+                                                   ? json_integer((json_int_t)v->commission_next_at)
+                                                   : json_null());
   json_object_set_new(j, "commission_owed", nr_amount(v->commission_owed));
   json_object_set_new(j, "jailed", json_boolean(v->jailed_until != 0));
   json_object_set_new(j, "jailed_until", v->jailed_until == UINT64_MAX
@@ -337,19 +353,59 @@ static void m_rewards(void *ctx, rpc_call *c, json_t *params) {
   rpc_call_reply(c, r);
 }
 
-/* ---- unbondings ---- */
+/* ---- unbondings ----
+ * One list of a delegator's pending entries, paged by a cursor (docs/rpc.md
+ * "unbondings"): its unbondings from validators in "ud/" key order
+ * (validator, release), then its redelegations in "rd/" key order (dst,
+ * release, src), then its unbondings from executors in "xe/" key order
+ * (executor, release, creation). A cursor names the last entry of a page
+ * by its index key after the delegator: "u" + hex(op20 rel8), "r" +
+ * hex(dst20 rel8 src20) or "x" + hex(ex20 rel8 created8). Entries that
+ * mature between two calls are simply gone; none is skipped or repeated. */
+
+#define UB_TAIL 28 /* ud/ + del: op(20) rel(8) */
+#define RD_TAIL 48 /* rd/ + del: dst(20) rel(8) src(20) */
+#define XE_TAIL 36 /* xe/ + del: ex(20) rel(8) created(8) */
 
 typedef struct {
   node *n;
-  json_t *ub, *rd;
+  json_t *ub, *rd, *xe;
   const uint8_t *del;
-  uint64_t total;
+  uint64_t total, xtotal;
+  size_t limit, listed;
+  int after_kind; /* 0 from the start, else 'u', 'r' or 'x' */
+  uint8_t after[RD_TAIL];
+  int more;
+  char last[2 + 2 * RD_TAIL]; /* the cursor of the last entry listed */
 } ub_ctx;
+
+/* The order of the three lists; 0 (no cursor) before all. */
+static int kind_rank(int kind) { return kind == 'u' ? 1 : kind == 'r' ? 2 : kind == 'x' ? 3 : 0; }
+
+/* 1: skip this entry (at or before the cursor); -1: the page is full (and
+ * more is set); 0: list it. */
+static int ub_skip_or_full(ub_ctx *u, int kind, const uint8_t *tail, size_t tl) {
+  if (u->after_kind && kind_rank(kind) < kind_rank(u->after_kind)) return 1;
+  if (u->after_kind == kind && memcmp(tail, u->after, tl) <= 0) return 1;
+  if (u->listed >= u->limit) {
+    u->more = 1;
+    return -1;
+  }
+  return 0;
+}
+
+static void ub_mark(ub_ctx *u, int kind, const uint8_t *tail, size_t tl) {
+  u->last[0] = (char)kind;
+  core_hex_encode(u->last + 1, tail, tl);
+  u->listed++;
+}
 
 static int list_ub(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
   (void)val, (void)vl;
   ub_ctx *u = ctx;
-  if (kl != 51 || json_array_size(u->ub) >= LIST_MAX) return kl != 51 ? 0 : 1;
+  if (kl != 23 + UB_TAIL) return 0;
+  int s = ub_skip_or_full(u, 'u', k + 23, UB_TAIL);
+  if (s) return s < 0;
   const uint8_t *op = k + 23;
   uint64_t rel = core_get_u64be(k + 43);
   uint8_t qk[52] = "uq/", *v;
@@ -367,6 +423,7 @@ static int list_ub(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, s
                                          nr_amount(e->initial), "height", (json_int_t)e->height,
                                          "release_height", (json_int_t)rel));
   u->total += e->amount;
+  ub_mark(u, 'u', k + 23, UB_TAIL);
   cohort__unbonding_delegation__free_unpacked(e, NULL);
   return 0;
 }
@@ -374,7 +431,9 @@ static int list_ub(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, s
 static int list_rd(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
   (void)val, (void)vl;
   ub_ctx *u = ctx;
-  if (kl != 71 || json_array_size(u->rd) >= LIST_MAX) return kl != 71 ? 0 : 1;
+  if (kl != 23 + RD_TAIL) return 0;
+  int s = ub_skip_or_full(u, 'r', k + 23, RD_TAIL);
+  if (s) return s < 0;
   const uint8_t *dst = k + 23, *src = k + 51;
   uint64_t rel = core_get_u64be(k + 43);
   uint8_t qk[71] = "rq/", *v;
@@ -392,14 +451,17 @@ static int list_rd(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, s
                                          "shares_dst", nr_amount(e->shares_dst), "height",
                                          (json_int_t)e->height, "release_height",
                                          (json_int_t)rel));
+  ub_mark(u, 'r', k + 23, RD_TAIL);
   cohort__redelegation__free_unpacked(e, NULL);
   return 0;
 }
 
 static int list_xe(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, size_t vl) {
   (void)val, (void)vl;
-  ub_ctx *u = ctx; /* u->ub: the executor entries here */
-  if (kl != 59 || json_array_size(u->ub) >= LIST_MAX) return kl != 59 ? 0 : 1;
+  ub_ctx *u = ctx;
+  if (kl != 23 + XE_TAIL) return 0;
+  int s = ub_skip_or_full(u, 'x', k + 23, XE_TAIL);
+  if (s) return s < 0;
   const uint8_t *ex = k + 23;
   uint64_t rel = core_get_u64be(k + 43), created = core_get_u64be(k + 51);
   uint8_t qk[59] = "xq/", *v;
@@ -412,37 +474,64 @@ static int list_xe(void *ctx, const uint8_t *k, size_t kl, const uint8_t *val, s
   Cohort__UnbondingDelegation *e = cohort__unbonding_delegation__unpack(NULL, n, v);
   free(v);
   if (!e) return 0;
-  json_array_append_new(u->ub, json_pack("{s:o, s:o, s:o, s:I, s:I}", "executor", nr_addrj(ex),
+  json_array_append_new(u->xe, json_pack("{s:o, s:o, s:o, s:I, s:I}", "executor", nr_addrj(ex),
                                          "amount", nr_amount(e->amount), "initial",
                                          nr_amount(e->initial), "height", (json_int_t)e->height,
                                          "release_height", (json_int_t)rel));
-  u->total += e->amount;
+  u->xtotal += e->amount;
+  ub_mark(u, 'x', k + 23, XE_TAIL);
   cohort__unbonding_delegation__free_unpacked(e, NULL);
   return 0;
 }
 
-/* unbondings {delegator}: its pending unbondings (from validators, and
- * from executors), and redelegations. */
+/* The cursor of params.after: 0, or an error answered. */
+static int get_after(rpc_call *c, json_t *a, ub_ctx *u) {
+  if (!a || json_is_null(a)) return 0;
+  const char *s = json_string_value(a);
+  size_t sl = s ? strlen(s) : 0, got = 0;
+  size_t tl = !sl ? 0 : s[0] == 'u' ? UB_TAIL : s[0] == 'r' ? RD_TAIL : s[0] == 'x' ? XE_TAIL : 0;
+  if (!tl || sl != 1 + 2 * tl ||
+      core_hex_decode(u->after, sizeof u->after, &got, s + 1, sl - 1) || got != tl) {
+    rpc_call_error(c, RPC_INVALID_PARAMS, "params.after must be the \"next\" of an earlier "
+                   "unbondings answer", NULL);
+    return -1;
+  }
+  u->after_kind = s[0];
+  return 0;
+}
+
+/* unbondings {delegator, limit?, after?}: its pending unbondings (from
+ * validators, and from executors) and redelegations, one page. */
 static void m_unbondings(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
-  static const char *const names[] = {"delegator", NULL};
+  static const char *const names[] = {"delegator", "limit", "after", NULL};
   if (nr_check_names(c, params, names)) return;
   uint8_t id[20];
   if (nr_get_addr(c, nr_param(params, "delegator", 0), "delegator", id)) return;
-  ub_ctx u = {n, json_array(), json_array(), id, 0};
+  size_t limit;
+  if (get_limit_only(c, params, 1, &limit)) return;
+  ub_ctx u;
+  memset(&u, 0, sizeof u);
+  u.n = n;
+  u.del = id;
+  u.limit = limit;
+  if (get_after(c, nr_param(params, "after", 2), &u)) return;
+  u.ub = json_array();
+  u.rd = json_array();
+  u.xe = json_array();
   uint8_t pre[23] = "ud/";
   memcpy(pre + 3, id, 20);
-  state_scan_n(n->st, pre, sizeof pre, list_ub, &u);
+  if (kind_rank(u.after_kind) <= 1) state_scan_n(n->st, pre, sizeof pre, list_ub, &u);
   memcpy(pre, "rd/", 3);
-  state_scan_n(n->st, pre, sizeof pre, list_rd, &u);
-  ub_ctx x = {n, json_array(), NULL, id, 0};
+  if (!u.more && kind_rank(u.after_kind) <= 2) state_scan_n(n->st, pre, sizeof pre, list_rd, &u);
   memcpy(pre, "xe/", 3);
-  state_scan_n(n->st, pre, sizeof pre, list_xe, &x);
+  if (!u.more) state_scan_n(n->st, pre, sizeof pre, list_xe, &u);
   json_t *r = json_pack("{s:o, s:o, s:o, s:o, s:I}", "delegator", nr_addrj(id), "unbondings",
                         u.ub, "total", nr_amount(u.total), "redelegations", u.rd, "height",
                         (json_int_t)nr_height(n));
-  json_object_set_new(r, "executor_unbondings", x.ub);
-  json_object_set_new(r, "executor_total", nr_amount(x.total));
+  json_object_set_new(r, "executor_unbondings", u.xe);
+  json_object_set_new(r, "executor_total", nr_amount(u.xtotal));
+  json_object_set_new(r, "next", u.more ? json_string(u.last) : json_null());
   rpc_call_reply(c, r);
 }
 

@@ -303,8 +303,7 @@ int state_init_genesis(state *st, const genesis *g, core_errbuf *eb) {
     gx.ov = o;
     for (size_t i = 0; i < g->n_validators && !rc; i++) {
       const genesis_validator *gv = &g->validators[i];
-      rc = sk_genesis_validator(&gx, gv->pubkey, gv->operator_id, gv->power, gv->moniker,
-                                gv->has_beacon ? gv->beacon_commit : NULL);
+      rc = sk_genesis_validator(&gx, gv);
     }
     o = gx.ov;
   }

@@ -15,7 +15,7 @@ typedef unsigned __int128 u128;
 
 typedef struct {
   uint8_t op[20], pubkey[32];
-  uint64_t tokens, shares, jailed_until;
+  uint64_t tokens, shares, jailed_until, commission_next_at;
   int tombstoned;
   u128 acc, shares_seen;
 } aval;
@@ -36,6 +36,8 @@ typedef struct {
   size_t nv, cap, bonded_n, n_pow, n_dl, n_dv, n_uq, n_uv, n_ud, n_rq, n_rv, n_rd, n_vk;
   size_t n_gd;
   u128 gp_depositors;
+  size_t n_next, n_cq; /* announced commissions, and their cq/ keys */
+  size_t n_df;         /* fresh-delegation notes: none between blocks */
   uint64_t tokens, unbonding;
   aexec *x;
   size_t nx, xcap, n_xd, n_xv, n_xq, n_xu, n_xe;
@@ -208,7 +210,20 @@ static int v_val(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   x->shares = m->shares;
   x->jailed_until = m->jailed_until;
   x->tombstoned = m->tombstoned;
+  x->commission_next_at = m->commission_next_at;
+  uint64_t h = a->st->meta ? a->st->meta->height : 0;
   int bad = sk_u128_get(&m->reward_acc, &x->acc) || (m->tombstoned && m->jailed_until != UINT64_MAX);
+  /* commission: within its fixed limits; an announced one is due after
+   * this height (the end of its block applied it) */
+  if (m->commission_bps > m->max_commission_bps || m->max_change_bps > m->max_commission_bps ||
+      m->max_commission_bps > 10000 ||
+      (m->commission_next_at && (m->commission_next_at <= h ||
+                                 m->commission_next_bps > m->max_commission_bps)) ||
+      (!m->commission_next_at && m->commission_next_bps)) {
+    cohort__validator_info__free_unpacked(m, NULL);
+    return fail(a, "a validator's commission breaks its limits, or an announced one is overdue");
+  }
+  a->n_next += m->commission_next_at != 0;
   a->tokens += m->tokens;
   a->stk += m->tokens;
   a->withdrawable += m->commission_owed;
@@ -331,6 +346,16 @@ static int v_rq(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t
   return 0;
 }
 
+static int v_cq(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)v;
+  audit *a = ctx;
+  a->n_cq++;
+  aval *x = kl == SK_COMM_KEY && vl == 0 ? find_val(a, k + 11) : NULL;
+  if (!x || x->commission_next_at != core_get_u64be(k + 3))
+    return fail(a, "a cq/ key names no validator with a commission announced for that height");
+  return 0;
+}
+
 static int v_count(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   (void)k, (void)kl, (void)v, (void)vl;
   (*(size_t *)ctx)++;
@@ -403,6 +428,11 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
         rc = a.rc;
   if (!rc) rc = scan(&a, "gp/", v_gp, &a);
   if (!rc) rc = scan(&a, "gd/", v_count, &a.n_gd);
+  if (!rc) rc = scan(&a, SK_COMM, v_cq, &a);
+  if (!rc) rc = scan(&a, SK_FRESH, v_count, &a.n_df);
+  if (!rc && a.n_df) fail(&a, "a df/ key outlived its block"), rc = a.rc;
+  if (!rc && a.n_cq != a.n_next)
+    fail(&a, "announced commissions and their cq/ keys differ in number"), rc = a.rc;
   for (size_t i = 0; !rc && i < a.nv; i++)
     if (a.v[i].shares_seen != a.v[i].shares) {
       fail(&a, "a validator's shares differ from the sum of its delegations' shares");

@@ -355,13 +355,14 @@ int state_exec_tx(state_exec *x, const tx_t *tx, int sig_checked,
 int state_exec_finish(state_exec *x, uint8_t app_hash[32]) {
   if (x->finished) return COHORT_ERR_INVALID;
   /* docs/staking.md §6: after the market's end of block, (a) downtime,
-   * (b) distribution, (c) delegation unbondings, (d) governance
-   * deadlines; then the sets; last (e) parameter changes, so nothing in
-   * this block reads them. */
+   * (b) distribution, (b2) announced commissions due, (c) delegation
+   * unbondings, (d) governance deadlines; then the sets; last (e)
+   * parameter changes, so nothing in this block reads them. */
   int rc = ensure_begun(x);
   if (!rc) rc = sx_end_block(x);
   if (!rc) rc = sk_end_downtime(x);
   if (!rc) rc = distr_end_block(x);
+  if (!rc) rc = sk_end_commission(x);
   if (!rc) rc = sk_end_unbonding(x);
   if (!rc) rc = gov_end_block(x);
   if (!rc) rc = sk_end_block(x);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "state/bank/bank.h"
 
 typedef unsigned __int128 u128;
@@ -35,20 +36,149 @@ int distr_settle(state_exec *x, const uint8_t del[20], const sk_validator *v, sk
   return COHORT_OK;
 }
 
-int distr_reward(state_exec *x, sk_validator *v, uint64_t r, const char *from) {
+int distr_reward(state_exec *x, sk_validator *v, uint64_t r, uint64_t eligible,
+                 const char *from) {
   if (r == 0) return COHORT_OK;
-  if (v->shares == 0) return bank_pool_move(x, from, BANK_POOL_COMMUNITY, BANK_CRD, r);
+  if (eligible > v->shares) return COHORT_ERR_CORRUPT;
+  if (eligible == 0) return bank_pool_move(x, from, BANK_POOL_COMMUNITY, BANK_CRD, r);
   uint64_t k = (uint64_t)((u128)r * v->commission_bps / 10000);
   if (core_add_u64(&v->commission_owed, v->commission_owed, k)) return COHORT_ERR_CORRUPT;
-  v->reward_acc += ((u128)(r - k) << 64) / v->shares; /* modulo 2^128 */
+  v->reward_acc += ((u128)(r - k) << 64) / eligible; /* modulo 2^128 */
   return bank_pool_move(x, from, BANK_POOL_REWARDS, BANK_CRD, r);
 }
 
+static int distribute(state_exec *x, uint64_t fees);
+
+/* ---- fresh shares (docs/staking.md §4 "No just-in-time delegation") ---- */
+
+/* One "df/" + h entry: delegation (del, op) changed in this block, with
+ * `before` shares at its start. */
+typedef struct {
+  uint8_t op[20], del[20];
+  uint64_t before;
+} fresh;
+
+typedef struct {
+  fresh *e;
+  size_t n, cap;
+  int rc;
+} fresh_list;
+
+static int collect_fresh(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  fresh_list *l = ctx;
+  if (kl != SK_FRESH_KEY || vl != 8) {
+    l->rc = COHORT_ERR_CORRUPT;
+    return 1;
+  }
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    fresh *p = realloc(l->e, cap * sizeof *p);
+    if (!p) {
+      l->rc = COHORT_ERR_NOMEM;
+      return 1;
+    }
+    l->e = p;
+    l->cap = cap;
+  }
+  fresh *f = &l->e[l->n++];
+  memcpy(f->op, k + 11, 20);
+  memcpy(f->del, k + 31, 20);
+  f->before = core_get_u64be(v);
+  return 0;
+}
+
+/* The block's df/ entries, under prefix df/ + h (+ op when op != NULL),
+ * in key order (op, then del). */
+static int load_fresh(state_exec *x, const uint8_t *op, fresh_list *l) {
+  uint8_t pre[31];
+  memcpy(pre, SK_FRESH, 3);
+  core_put_u64be(pre + 3, x->height);
+  if (op) memcpy(pre + 11, op, 20);
+  memset(l, 0, sizeof *l);
+  int rc = sx_scan(x, pre, op ? 31 : 11, collect_fresh, l);
+  if (l->rc) return l->rc;
+  return rc < 0 ? rc : COHORT_OK;
+}
+
+/* The shares of a delegation now (0 if it was deleted). */
+static int shares_now(state_exec *x, const fresh *f, sk_delegation *d, int *exists) {
+  int rc = sk_delegation_load(x, f->del, f->op, d);
+  *exists = rc == COHORT_OK;
+  if (rc == COHORT_ERR_NOT_FOUND) {
+    memset(d, 0, sizeof *d);
+    rc = COHORT_OK;
+  }
+  return rc;
+}
+
+/* v's eligible shares in this block: its shares minus those its
+ * delegations bought in the block (sum of max(0, now - before)). */
+static int eligible_shares(state_exec *x, const sk_validator *v, uint64_t *out) {
+  fresh_list l;
+  int rc = load_fresh(x, v->op, &l);
+  u128 bought = 0;
+  for (size_t i = 0; !rc && i < l.n; i++) {
+    sk_delegation d;
+    int exists;
+    if (!(rc = shares_now(x, &l.e[i], &d, &exists)) && d.shares > l.e[i].before)
+      bought += d.shares - l.e[i].before;
+  }
+  free(l.e);
+  if (rc) return rc;
+  if (bought > v->shares) return COHORT_ERR_CORRUPT;
+  *out = v->shares - (uint64_t)bought;
+  return COHORT_OK;
+}
+
+/* Step 5: each delegation that grew in this block is paid its old shares'
+ * part of the block and starts after it; every df/ + h key goes. */
+static int settle_fresh(state_exec *x) {
+  fresh_list l;
+  int rc = load_fresh(x, NULL, &l);
+  sk_validator v;
+  int have_v = 0;
+  for (size_t i = 0; !rc && i < l.n; i++) {
+    const fresh *f = &l.e[i];
+    sk_delegation d;
+    int exists;
+    if ((rc = shares_now(x, f, &d, &exists))) break;
+    if (exists && d.shares > f->before) {
+      if (!have_v || memcmp(v.op, f->op, 20)) { /* entries come by op */
+        if ((rc = sk_validator_load(x, f->op, &v))) {
+          if (rc == COHORT_ERR_NOT_FOUND) rc = COHORT_ERR_CORRUPT;
+          break;
+        }
+        have_v = 1;
+      }
+      sk_delegation old = d;
+      old.shares = f->before;
+      uint64_t owed;
+      if ((rc = distr_pending(&v, &old, &owed)) ||
+          (rc = bank_from_pool(x, BANK_POOL_REWARDS, f->del, BANK_CRD, owed)))
+        break;
+      d.reward_start = v.reward_acc;
+      if ((rc = sk_delegation_save(x, f->del, f->op, &d))) break; /* same shares: no df/ */
+    }
+    uint8_t k[SK_FRESH_KEY];
+    sk_fresh_key(k, x->height, f->op, f->del);
+    rc = sx_del(x, k, sizeof k);
+  }
+  free(l.e);
+  return rc;
+}
+
 int distr_end_block(state_exec *x) {
-  const Cohort__Params *p = x->st->params;
   uint64_t fees, stk;
   int rc = bank_pool_get(x, BANK_POOL_FEES, &fees, &stk);
-  if (rc || fees == 0) return rc;
+  if (!rc && fees) rc = distribute(x, fees);
+  return rc ? rc : settle_fresh(x);
+}
+
+/* Steps 1-4: the fee pool to the validators that signed the previous
+ * block, each validator's part to its eligible shares. */
+static int distribute(state_exec *x, uint64_t fees) {
+  const Cohort__Params *p = x->st->params;
+  int rc;
   uint64_t c = (uint64_t)((u128)fees * p->community_tax_bps / 10000), R = fees - c;
   if ((rc = bank_pool_move(x, BANK_POOL_FEES, BANK_POOL_COMMUNITY, BANK_CRD, c))) return rc;
   /* The validators that signed the previous block (its commit is in this
@@ -68,7 +198,10 @@ int distr_end_block(state_exec *x) {
     sk_validator v;
     if ((rc = sk_validator_load(x, sv->operator_.data, &v)))
       return rc == COHORT_ERR_NOT_FOUND ? COHORT_ERR_CORRUPT : rc;
-    if (!(rc = distr_reward(x, &v, r, BANK_POOL_FEES))) rc = sk_validator_save(x, &v);
+    uint64_t eligible;
+    if (!(rc = eligible_shares(x, &v, &eligible)) &&
+        !(rc = distr_reward(x, &v, r, eligible, BANK_POOL_FEES)))
+      rc = sk_validator_save(x, &v);
     given += r;
   }
   if (!rc) rc = bank_pool_move(x, BANK_POOL_FEES, BANK_POOL_COMMUNITY, BANK_CRD, R - given);

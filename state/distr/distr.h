@@ -14,7 +14,11 @@
  * a delegation of s shares that last settled at reward_start is owed
  * floor(s * ((acc - reward_start) mod 2^128) / 2^64). Settling pays that
  * and sets reward_start = acc; it must happen before the delegation's
- * shares change (staking does it). No loop over delegators, ever.
+ * shares change (staking does it). No loop over delegators, ever — only
+ * over the delegations changed in the block ("df/"), each paid by a tx:
+ * shares bought in block h are left out of h's divisor, and at the end of
+ * h each delegation that grew is paid its old shares' part and restarts
+ * at the new accumulator, so it earns from h + 1 on.
  */
 #ifndef COHORT_STATE_DISTR_H
 #define COHORT_STATE_DISTR_H
@@ -36,11 +40,16 @@ int distr_settle(state_exec *x, const uint8_t del[20], const sk_validator *v, sk
                  uint64_t *paid);
 
 /* Give validator v a reward r taken from pool `from` (commission, then
- * the accumulator; everything to "s/community" when v has no shares).
- * v is updated in memory; the caller saves it. */
-int distr_reward(state_exec *x, sk_validator *v, uint64_t r, const char *from);
+ * the accumulator over `eligible` of its shares; everything to
+ * "s/community" when eligible is 0). v is updated in memory; the caller
+ * saves it. COHORT_ERR_CORRUPT if eligible > v->shares. */
+int distr_reward(state_exec *x, sk_validator *v, uint64_t r, uint64_t eligible,
+                 const char *from);
 
-/* End of block (b): empty "s/fees" (§4). */
+/* End of block (b): empty "s/fees" (§4 steps 1-4), each validator's part
+ * to its eligible shares (those bonded through the whole block), then
+ * settle the delegations that grew in the block and delete every "df/"
+ * key of it (step 5, with or without fees). */
 int distr_end_block(state_exec *x);
 
 /* MsgWithdrawRewards. */

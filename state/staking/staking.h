@@ -34,6 +34,9 @@
  *               move at H+2); its delegations stay bonded and slashable.
  *   TOMBSTONED  like JAILED, for ever; takes no new delegations; "vx/" +
  *               pubkey holds the Tombstone (rule 8 of protocol.md 4b).
+ * A commission change is announced by EditValidator (commission_next_*,
+ * "cq/" + due height) and put in force by sk_end_commission at the end of
+ * block commission_next_at, after that block's distribution.
  * Transitions: sk_exec_create_validator (create), sk_jail (-> JAILED),
  * sk_exec_unjail (-> BONDED), sk_punish_double_sign (-> TOMBSTONED),
  * sk_slash (tokens only), sk_end_block (in/out of P).
@@ -43,15 +46,22 @@
  *   absent. Every change of its shares first settles its reward
  *   (distr_settle); a slash of the validator changes tokens, not shares,
  *   and needs no event. A slash of a redelegation into it takes shares
- *   (settled first).
+ *   (settled first). Shares it gained in block h earn nothing of h's fees:
+ *   sk_delegation_save notes its shares before h in "df/", and the end of
+ *   h (distr_end_block) leaves them out and settles it.
  *
  * ---- An unbonding entry ("uq/", "uv/", "ud/") ----
  *   Undelegate --> PENDING (slashable for offences of its validator at
- *   heights <= UnbondingDelegation.height: sk_slash lowers `amount`) --end
- *   of block `release`--> paid to the delegator, deleted. A redelegation
- *   entry ("rq/", "rv/", "rd/") is PENDING the same way (it makes the
+ *   heights <= UnbondingDelegation.height + 1, the stake of V_e being
+ *   fixed at the end of e-2: sk_slash lowers `amount`) --end of block
+ *   `release`--> paid to the delegator, deleted. A redelegation entry
+ *   ("rq/", "rv/", "rd/") is PENDING the same way (it makes the
  *   delegation at dst slashable for src's offences) and is deleted at
- *   release.
+ *   release. An entry holds the stake of one block only (its `height`):
+ *   an undelegation whose release slot holds an entry of an earlier block
+ *   (possible once governance lowered unbonding_blocks) takes the next
+ *   free slot, so no stake is slashed for an offence after it left nor
+ *   escapes one it backed (docs/staking.md §2).
  *
  * Arithmetic: amounts u64, every product of two amounts exact in 128 bits,
  * divisions round down unless said; an overflow of a total is
@@ -79,6 +89,8 @@
 #define SK_RDQ "rq/"    /* + u64be(release) + src(20) + dst(20) + del(20) -> Redelegation */
 #define SK_RDV "rv/"    /* + src(20) + u64be(release) + dst(20) + del(20) -> empty */
 #define SK_RDD "rd/"    /* + del(20) + dst(20) + u64be(release) + src(20) -> empty */
+#define SK_COMM "cq/"   /* + u64be(h) + op(20) -> empty: an announced commission due at the end of h */
+#define SK_FRESH "df/"  /* + u64be(h) + op(20) + del(20) -> u64be(shares before h): only during h */
 #define SK_ROLE_DELEGATION 2 /* the role byte of "uq/" (1 = executor, docs/tasks.md) */
 #define SK_VAL_KEY 23
 #define SK_POW_KEY 31
@@ -86,6 +98,8 @@
 #define SK_UBQ_KEY 52
 #define SK_UB_IDX_KEY 51
 #define SK_RD_KEY 71
+#define SK_COMM_KEY 31
+#define SK_FRESH_KEY 51
 
 #define SK_MONIKER_MAX 64
 #define SK_MISSED_MAX 1250 /* signed_blocks_window <= 10000 bits */
@@ -109,6 +123,8 @@ typedef struct {
   uint8_t beacon_tip[32], beacon_next_tip[32];
   int has_tip, has_next_tip;
   uint64_t beacon_next_at, created_height;
+  uint32_t commission_next_bps; /* announced, in force after block commission_next_at */
+  uint64_t commission_next_at;  /* 0: no change pending */
   /* not stored: the "vp/" key as it is in the overlay */
   int idx_in;
   uint64_t idx_tokens;
@@ -136,9 +152,16 @@ int sk_operator_of(state_exec *x, const uint8_t pubkey[32], uint8_t op[20]);
 /* A delegation: 0 (found), COHORT_ERR_NOT_FOUND, or fatal. */
 int sk_delegation_load(state_exec *x, const uint8_t del[20], const uint8_t op[20],
                        sk_delegation *d);
-/* Write it ("dl/" + "dv/"), or delete both when d->shares == 0. */
+/* Write it ("dl/" + "dv/"), or delete both when d->shares == 0. The
+ * first change of its shares in a block (x->height > 0) also writes
+ * "df/" + h + op + del = its shares before the block, which distribution
+ * reads and deletes at the end of the block (docs/staking.md §4 "No
+ * just-in-time delegation"). */
 int sk_delegation_save(state_exec *x, const uint8_t del[20], const uint8_t op[20],
                        const sk_delegation *d);
+/* The "df/" key of delegation (del, op) changed in block h. */
+void sk_fresh_key(uint8_t k[SK_FRESH_KEY], uint64_t h, const uint8_t op[20],
+                  const uint8_t del[20]);
 /* Number of delegations of del (stops counting at `stop`). */
 int sk_count_delegations(state_exec *x, const uint8_t del[20], uint32_t stop, uint32_t *n);
 /* Shares math (docs/staking.md §2). Value of `shares` of v: floor(shares *
@@ -185,15 +208,19 @@ int sk_punish_double_sign(state_exec *x, const uint8_t pubkey[32], uint64_t e);
 /* ---- end of block (docs/staking.md §6) ---- */
 /* (a) downtime from the block's last commit (staking_downtime.c) */
 int sk_end_downtime(state_exec *x);
+/* (b2) announced commissions due at this height: commission_bps takes
+ * commission_next_bps, after this block's distribution
+ * (staking_validator.c) */
+int sk_end_commission(state_exec *x);
 /* (c) unbondings and redelegations due at this height (staking_delegate.c) */
 int sk_end_unbonding(state_exec *x);
 /* step 6, the sets: sk_end_block (state_int.h; staking_valset.c) */
 
 /* ---- genesis (staking_validator.c) ---- */
-/* The records of one genesis validator: vl/ (tokens = shares = power),
- * vk/, vp/, its operator's self-delegation. Needs no params. */
-int sk_genesis_validator(state_exec *x, const uint8_t pubkey[32], const uint8_t op[20],
-                         uint64_t power, const char *moniker, const uint8_t *beacon_tip);
+/* The records of one genesis validator: vl/ (tokens = shares = power,
+ * its commission limits from genesis, which genesis_parse checked), vk/,
+ * vp/, its operator's self-delegation. Needs no params. */
+int sk_genesis_validator(state_exec *x, const genesis_validator *gv);
 
 /* ---- read helpers for other modules (governance) ----
  * staking_get_validator: op's ValidatorInfo as stored (through the block's

@@ -71,17 +71,13 @@ static void rdd_key(uint8_t k[SK_RD_KEY], uint64_t rel, const uint8_t src[20],
 typedef struct {
   uint32_t n;
   const uint8_t *src; /* rd/ scans: count only entries from this source */
-  uint64_t rel;       /* an entry with this release exists (merge) */
-  int same;
-  const uint8_t *dst;
 } pend_ctx;
 
 static int count_ub(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  (void)v, (void)vl;
+  (void)k, (void)v, (void)vl;
   pend_ctx *c = ctx;
   if (kl != SK_UB_IDX_KEY) return COHORT_ERR_CORRUPT;
   c->n++;
-  if (core_get_u64be(k + 43) == c->rel) c->same = 1;
   return 0;
 }
 
@@ -91,7 +87,6 @@ static int count_rd(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, si
   if (kl != SK_RD_KEY) return COHORT_ERR_CORRUPT;
   if (memcmp(k + 51, c->src, 20)) return 0;
   c->n++;
-  if (core_get_u64be(k + 43) == c->rel && !memcmp(k + 23, c->dst, 20)) c->same = 1;
   return 0;
 }
 
@@ -103,6 +98,56 @@ static int stop_first(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, 
 static int release_height(state_exec *x, uint64_t *rel) {
   return core_add_u64(rel, x->height, x->st->params->unbonding_blocks) ? COHORT_ERR_CORRUPT
                                                                         : COHORT_OK;
+}
+
+/* The release height of an entry made in this block (docs/staking.md §2,
+ * "Entries never merge across blocks"): the first r >= h +
+ * unbonding_blocks whose queue slot is free or holds an entry made in this
+ * very block (*old, to merge into; the caller frees it). An entry's
+ * height says which offences all of its stake is slashable for, so
+ * stake of two blocks never shares one. Each slot passed holds another
+ * pending entry of the same pair: at most `pending` of them (counted by
+ * the caller), else the store is corrupt. */
+static int ub_slot(state_exec *x, const uint8_t op[20], const uint8_t del[20], uint32_t pending,
+                   uint64_t *rel, Cohort__UnbondingDelegation **old) {
+  *old = NULL;
+  int rc = release_height(x, rel);
+  for (uint32_t i = 0; !rc; i++) {
+    uint8_t qk[SK_UBQ_KEY];
+    ubq_key(qk, *rel, op, del);
+    Cohort__UnbondingDelegation *e = (Cohort__UnbondingDelegation *)sx_get_msg(
+        x, qk, sizeof qk, &cohort__unbonding_delegation__descriptor, &rc);
+    if (rc) return rc;
+    if (!e || e->height == x->height) {
+      *old = e;
+      return COHORT_OK;
+    }
+    cohort__unbonding_delegation__free_unpacked(e, NULL);
+    if (i >= pending || core_add_u64(rel, *rel, 1)) return COHORT_ERR_CORRUPT;
+  }
+  return rc;
+}
+
+/* The same for a redelegation of del from src to dst. */
+static int rd_slot(state_exec *x, const uint8_t src[20], const uint8_t dst[20],
+                   const uint8_t del[20], uint32_t pending, uint64_t *rel,
+                   Cohort__Redelegation **old) {
+  *old = NULL;
+  int rc = release_height(x, rel);
+  for (uint32_t i = 0; !rc; i++) {
+    uint8_t qk[SK_RD_KEY];
+    rdq_key(qk, *rel, src, dst, del);
+    Cohort__Redelegation *e = (Cohort__Redelegation *)sx_get_msg(
+        x, qk, sizeof qk, &cohort__redelegation__descriptor, &rc);
+    if (rc) return rc;
+    if (!e || e->height == x->height) {
+      *old = e;
+      return COHORT_OK;
+    }
+    cohort__redelegation__free_unpacked(e, NULL);
+    if (i >= pending || core_add_u64(rel, *rel, 1)) return COHORT_ERR_CORRUPT;
+  }
+  return rc;
 }
 
 /* Jail the operator whose self-delegation is now worth less than
@@ -248,26 +293,26 @@ int sk_exec_undelegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
   if (rc || refused) return rc;
   uint64_t shares_out, rel;
   if (take_check(&v, &d, m->amount, "undelegate", &shares_out, res)) return COHORT_OK;
-  if ((rc = release_height(x, &rel))) return rc;
   uint8_t pre[43];
   memcpy(pre, SK_UBD, 3);
   memcpy(pre + 3, me, 20);
   memcpy(pre + 23, op, 20);
-  pend_ctx pc = {0, NULL, rel, 0, NULL};
+  pend_ctx pc = {0, NULL};
   if ((rc = sx_scan(x, pre, sizeof pre, count_ub, &pc)) < 0) return rc;
-  if (!pc.same && pc.n >= p->max_entries)
+  Cohort__UnbondingDelegation e = COHORT__UNBONDING_DELEGATION__INIT, *old;
+  if ((rc = ub_slot(x, op, me, pc.n, &rel, &old))) return rc;
+  if (!old && pc.n >= p->max_entries)
     return sk_fail(res, COHORT_ERR_TOO_LARGE, "undelegate: %u unbondings from this validator "
                    "are pending (params.max_entries); wait for one to complete", pc.n);
-  if ((rc = take_apply(x, me, &v, &d, m->amount, shares_out))) return rc;
-  /* the queue entry (merged with one released at the same height) */
+  if ((rc = take_apply(x, me, &v, &d, m->amount, shares_out))) {
+    if (old) cohort__unbonding_delegation__free_unpacked(old, NULL);
+    return rc;
+  }
+  /* the queue entry (merged only with one of this same block) */
   uint8_t qk[SK_UBQ_KEY], vk[SK_UB_IDX_KEY], dk[SK_UB_IDX_KEY];
   ubq_key(qk, rel, op, me);
   ubv_key(vk, rel, op, me);
   ubd_key(dk, rel, op, me);
-  Cohort__UnbondingDelegation e = COHORT__UNBONDING_DELEGATION__INIT;
-  Cohort__UnbondingDelegation *old = (Cohort__UnbondingDelegation *)sx_get_msg(
-      x, qk, sizeof qk, &cohort__unbonding_delegation__descriptor, &rc);
-  if (rc) return rc;
   if (old) {
     e.amount = old->amount;
     e.initial = old->initial;
@@ -329,31 +374,37 @@ int sk_exec_redelegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
       return sk_fail(res, COHORT_ERR_TOO_LARGE, "redelegate: the sender has %u delegations "
                      "(params.max_delegations)", nd);
   }
-  if ((rc = release_height(x, &rel))) return rc;
   uint8_t all[23];
   memcpy(all, SK_RDD, 3);
   memcpy(all + 3, me, 20);
-  pend_ctx pc = {0, src, rel, 0, dst};
+  pend_ctx pc = {0, src};
   if ((rc = sx_scan(x, all, sizeof all, count_rd, &pc)) < 0) return rc;
-  if (!pc.same && pc.n >= p->max_entries)
-    return sk_fail(res, COHORT_ERR_TOO_LARGE, "redelegate: %u redelegations from %s.. are "
-                   "pending (params.max_entries); wait for one to complete", pc.n, ws);
+  Cohort__Redelegation e = COHORT__REDELEGATION__INIT, *old;
+  if ((rc = rd_slot(x, src, dst, me, pc.n, &rel, &old))) return rc;
+  const char *why = NULL;
+  if (!old && pc.n >= p->max_entries) {
+    sk_fail(res, COHORT_ERR_TOO_LARGE, "redelegate: %u redelegations from %s.. are "
+            "pending (params.max_entries); wait for one to complete", pc.n, ws);
+    goto refused;
+  }
   /* the shares dst gives for the tokens (checked before anything moves) */
-  const char *why;
   (void)sk_shares_for(&vd, m->amount, &why);
-  if (why) return sk_fail(res, COHORT_ERR_INVALID, "redelegate: at dst %s..: %s", wd, why);
-  if ((rc = take_apply(x, me, &vs, &ds, m->amount, shares_out))) return rc;
+  if (why) {
+    sk_fail(res, COHORT_ERR_INVALID, "redelegate: at dst %s..: %s", wd, why);
+    goto refused;
+  }
   uint64_t got;
-  if ((rc = add_to(x, me, &vd, &dd, exists, m->amount, &got, &why))) return rc;
-  if (why) return COHORT_ERR_CORRUPT; /* checked above on the same record */
+  if ((rc = take_apply(x, me, &vs, &ds, m->amount, shares_out)) ||
+      (rc = add_to(x, me, &vd, &dd, exists, m->amount, &got, &why)))
+    goto refused;
+  if (why) {
+    rc = COHORT_ERR_CORRUPT; /* checked above on the same record */
+    goto refused;
+  }
   uint8_t qk[SK_RD_KEY], vk[SK_RD_KEY], dk[SK_RD_KEY];
   rdq_key(qk, rel, src, dst, me);
   rdv_key(vk, rel, src, dst, me);
   rdd_key(dk, rel, src, dst, me);
-  Cohort__Redelegation e = COHORT__REDELEGATION__INIT;
-  Cohort__Redelegation *old = (Cohort__Redelegation *)sx_get_msg(
-      x, qk, sizeof qk, &cohort__redelegation__descriptor, &rc);
-  if (rc) return rc;
   if (old) {
     e.initial = old->initial;
     e.shares_dst = old->shares_dst;
@@ -370,6 +421,9 @@ int sk_exec_redelegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
     return rc;
   if ((rc = sk_validator_save(x, &vs))) return rc;
   return sk_validator_save(x, &vd);
+refused:
+  if (old) cohort__redelegation__free_unpacked(old, NULL);
+  return rc;
 }
 
 /* ---- maturity at the end of block h ---- */

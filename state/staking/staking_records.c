@@ -97,6 +97,8 @@ static int from_proto(sk_validator *v, const Cohort__ValidatorInfo *m) {
   v->signing_since = m->signing_since;
   v->beacon_next_at = m->beacon_next_at;
   v->created_height = m->created_height;
+  v->commission_next_bps = m->commission_next_bps;
+  v->commission_next_at = m->commission_next_at;
   return COHORT_OK;
 }
 
@@ -152,6 +154,8 @@ int sk_validator_save(state_exec *x, sk_validator *v) {
   if (v->has_next_tip) m.beacon_next_tip = (ProtobufCBinaryData){32, v->beacon_next_tip};
   m.beacon_next_at = v->beacon_next_at;
   m.created_height = v->created_height;
+  m.commission_next_bps = v->commission_next_bps;
+  m.commission_next_at = v->commission_next_at;
   uint8_t k[SK_VAL_KEY];
   sk_val_key(k, v->op);
   return sx_put_msg(x, k, sizeof k, &m.base);
@@ -190,6 +194,43 @@ int sk_delegation_load(state_exec *x, const uint8_t del[20], const uint8_t op[20
   return rc;
 }
 
+void sk_fresh_key(uint8_t k[SK_FRESH_KEY], uint64_t h, const uint8_t op[20],
+                  const uint8_t del[20]) {
+  memcpy(k, SK_FRESH, 3);
+  core_put_u64be(k + 3, h);
+  memcpy(k + 11, op, 20);
+  memcpy(k + 31, del, 20);
+}
+
+/* Before delegation (del, op) at key dk is written with `shares`: if its
+ * shares change and this is their first change in the block, note the
+ * shares it held before ("df/"). */
+static int note_fresh(state_exec *x, const uint8_t del[20], const uint8_t op[20],
+                      const uint8_t dk[SK_DEL_KEY], uint64_t shares) {
+  int rc;
+  uint64_t before = 0;
+  Cohort__Delegation *m = (Cohort__Delegation *)sx_get_msg(x, dk, SK_DEL_KEY,
+                                                           &cohort__delegation__descriptor, &rc);
+  if (rc) return rc;
+  if (m) {
+    before = m->shares;
+    cohort__delegation__free_unpacked(m, NULL);
+  }
+  if (before == shares) return COHORT_OK;
+  uint8_t fk[SK_FRESH_KEY], *v;
+  size_t vl;
+  sk_fresh_key(fk, x->height, op, del);
+  rc = sx_get(x, fk, sizeof fk, &v, &vl);
+  if (rc == COHORT_OK) {
+    free(v); /* noted at an earlier change in this block */
+    return vl == 8 ? COHORT_OK : COHORT_ERR_CORRUPT;
+  }
+  if (rc != COHORT_ERR_NOT_FOUND) return rc;
+  uint8_t b[8];
+  core_put_u64be(b, before);
+  return sx_put(x, fk, sizeof fk, b, sizeof b);
+}
+
 int sk_delegation_save(state_exec *x, const uint8_t del[20], const uint8_t op[20],
                        const sk_delegation *d) {
   uint8_t k[SK_DEL_KEY], vk[SK_DEL_KEY];
@@ -197,6 +238,10 @@ int sk_delegation_save(state_exec *x, const uint8_t del[20], const uint8_t op[20
   memcpy(vk, SK_DELV, 3);
   memcpy(vk + 3, op, 20);
   memcpy(vk + 23, del, 20);
+  if (x->height > 0) { /* genesis writes no df/ */
+    int rc = note_fresh(x, del, op, k, d->shares);
+    if (rc) return rc;
+  }
   if (d->shares == 0) {
     int rc = sx_del(x, k, sizeof k);
     return rc ? rc : sx_del(x, vk, sizeof vk);

@@ -1,34 +1,47 @@
 /* state/staking/staking_validator.c — a validator's own messages
- * (docs/staking.md §2): CreateValidator, EditValidator, Unjail, and the
+ * (docs/staking.md §2): CreateValidator, EditValidator (a commission
+ * change is announced and comes into force commission_change_blocks
+ * later, at the end-of-block step sk_end_commission), Unjail, and the
  * records genesis writes for its validators. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/keys.h"
 #include "core/parse.h"
 #include "state/bank/bank.h"
 #include "state/staking/staking.h"
 
-int sk_genesis_validator(state_exec *x, const uint8_t pubkey[32], const uint8_t op[20],
-                         uint64_t power, const char *moniker, const uint8_t *beacon_tip) {
+static void comm_key(uint8_t k[SK_COMM_KEY], uint64_t h, const uint8_t op[20]) {
+  memcpy(k, SK_COMM, 3);
+  core_put_u64be(k + 3, h);
+  memcpy(k + 11, op, 20);
+}
+
+int sk_genesis_validator(state_exec *x, const genesis_validator *gv) {
   sk_validator v;
   memset(&v, 0, sizeof v);
-  memcpy(v.op, op, 20);
-  memcpy(v.pubkey, pubkey, 32);
-  if (strlen(moniker) > SK_MONIKER_MAX) return COHORT_ERR_INVALID;
-  strcpy(v.moniker, moniker);
-  v.max_commission_bps = v.max_change_bps = 10000;
-  v.tokens = v.shares = power;
+  memcpy(v.op, gv->operator_id, 20);
+  memcpy(v.pubkey, gv->pubkey, 32);
+  if (strlen(gv->moniker) > SK_MONIKER_MAX || gv->commission_bps > gv->max_commission_bps ||
+      gv->max_commission_bps > 10000 || gv->max_change_bps > gv->max_commission_bps)
+    return COHORT_ERR_INVALID; /* genesis_parse refuses these */
+  strcpy(v.moniker, gv->moniker);
+  v.commission_bps = gv->commission_bps;
+  v.max_commission_bps = gv->max_commission_bps;
+  v.max_change_bps = gv->max_change_bps;
+  v.tokens = v.shares = gv->power;
   v.signing_since = 1;
-  if (beacon_tip) {
-    memcpy(v.beacon_tip, beacon_tip, 32);
+  if (gv->has_beacon) {
+    memcpy(v.beacon_tip, gv->beacon_commit, 32);
     v.has_tip = 1;
   }
   uint8_t k[35] = SK_KEY;
-  memcpy(k + 3, pubkey, 32);
-  sk_delegation d = {power, 0, 0};
+  memcpy(k + 3, gv->pubkey, 32);
+  sk_delegation d = {gv->power, 0, 0};
   int rc = sk_validator_save(x, &v);
-  if (!rc) rc = sx_put(x, k, sizeof k, op, 20);
-  if (!rc) rc = sk_delegation_save(x, op, op, &d);
+  if (!rc) rc = sx_put(x, k, sizeof k, gv->operator_id, 20);
+  if (!rc) rc = sk_delegation_save(x, gv->operator_id, gv->operator_id, &d);
   return rc;
 }
 
@@ -116,7 +129,14 @@ int sk_exec_edit_validator(state_exec *x, const tx_t *tx, state_tx_result *res) 
     if (ml) memcpy(v.moniker, m->moniker, ml);
   }
   if (m->set_commission) {
+    /* announced now, in force after block h + N (docs/staking.md §2
+     * "Commission"): delegators see it coming and may leave first */
     uint32_t c = m->commission_bps, cur = v.commission_bps;
+    uint64_t N = p->commission_change_blocks, at;
+    if (v.commission_next_at)
+      return sk_fail(res, COHORT_ERR_INVALID, "edit_validator: a commission change to %u bps is "
+                     "pending until the end of block %llu; announce the next one after it",
+                     v.commission_next_bps, (unsigned long long)v.commission_next_at);
     if (c > v.max_commission_bps)
       return sk_fail(res, COHORT_ERR_INVALID, "edit_validator: commission %u bps exceeds the "
                      "validator's max_commission_bps %u", c, v.max_commission_bps);
@@ -124,17 +144,79 @@ int sk_exec_edit_validator(state_exec *x, const tx_t *tx, state_tx_result *res) 
       return sk_fail(res, COHORT_ERR_INVALID, "edit_validator: commission may move by at most "
                      "%u bps per change (max_change_bps), from %u to %u asked",
                      v.max_change_bps, cur, c);
-    uint64_t next = v.commission_height + p->commission_change_blocks;
+    uint64_t next = v.commission_height + N;
     if (next < v.commission_height) next = UINT64_MAX;
     if (x->height < next)
       return sk_fail(res, COHORT_ERR_INVALID, "edit_validator: the commission changed at height "
                      "%llu; the next change is allowed from height %llu "
                      "(params.commission_change_blocks)",
                      (unsigned long long)v.commission_height, (unsigned long long)next);
-    v.commission_bps = c;
+    if (core_add_u64(&at, x->height, N)) return COHORT_ERR_CORRUPT; /* N <= 10^8 */
+    v.commission_next_bps = c;
+    v.commission_next_at = at;
     v.commission_height = x->height;
+    uint8_t k[SK_COMM_KEY];
+    comm_key(k, at, v.op);
+    if ((rc = sx_put(x, k, sizeof k, NULL, 0))) return rc;
   }
   return sk_validator_save(x, &v);
+}
+
+/* ---- announced commissions coming into force (end of block, §6 b2) ---- */
+
+typedef struct {
+  uint8_t (*ops)[20];
+  size_t n, cap;
+  int rc;
+} due_ops;
+
+static int collect_comm(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)v, (void)vl;
+  due_ops *l = ctx;
+  if (kl != SK_COMM_KEY) {
+    l->rc = COHORT_ERR_CORRUPT;
+    return 1;
+  }
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 8;
+    void *p = realloc(l->ops, cap * 20);
+    if (!p) {
+      l->rc = COHORT_ERR_NOMEM;
+      return 1;
+    }
+    l->ops = p;
+    l->cap = cap;
+  }
+  memcpy(l->ops[l->n++], k + 11, 20);
+  return 0;
+}
+
+int sk_end_commission(state_exec *x) {
+  uint8_t pre[11];
+  memcpy(pre, SK_COMM, 3);
+  core_put_u64be(pre + 3, x->height);
+  due_ops l = {NULL, 0, 0, COHORT_OK};
+  int rc = sx_scan(x, pre, sizeof pre, collect_comm, &l); /* by operator bytewise */
+  if (l.rc) rc = l.rc;
+  for (size_t i = 0; rc >= 0 && i < l.n; i++) {
+    sk_validator v;
+    if ((rc = sk_validator_load(x, l.ops[i], &v))) {
+      if (rc == COHORT_ERR_NOT_FOUND) rc = COHORT_ERR_CORRUPT;
+      break;
+    }
+    if (v.commission_next_at != x->height) {
+      rc = COHORT_ERR_CORRUPT; /* the key and the record disagree */
+      break;
+    }
+    v.commission_bps = v.commission_next_bps;
+    v.commission_next_bps = 0;
+    v.commission_next_at = 0;
+    uint8_t k[SK_COMM_KEY];
+    comm_key(k, x->height, v.op);
+    if (!(rc = sk_validator_save(x, &v))) rc = sx_del(x, k, sizeof k);
+  }
+  free(l.ops);
+  return rc < 0 ? rc : COHORT_OK;
 }
 
 int sk_exec_unjail(state_exec *x, const tx_t *tx, state_tx_result *res) {

@@ -291,6 +291,24 @@ def test_validator_that_undelegates_everything_leaves():
     assert r2["code"] == 0, r2
     u = nodes[0].rpc("unbondings", {"delegator": st["op"]})
     assert u["unbondings"] and u["unbondings"][0]["amount"] == self_bond, u
+    assert u["next"] is None, u
+    # the unbondings RPC pages one list, unbondings then redelegations, by
+    # the cursor "next" (docs/rpc.md): alice has one of each now
+    r3 = nodes[0].cli_json("stake", "undelegate", "--validator", nodes[0].dev_addr, "--amount",
+                           "1000", "--from", "alice")
+    assert r3["code"] == 0, r3
+    p1 = nodes[0].rpc("unbondings", {"delegator": st["alice"], "limit": 1})
+    assert len(p1["unbondings"]) == 1 and p1["redelegations"] == [] and p1["next"], p1
+    p2 = nodes[0].rpc("unbondings", {"delegator": st["alice"], "limit": 1, "after": p1["next"]})
+    assert p2["unbondings"] == [] and len(p2["redelegations"]) == 1, p2
+    assert p2["next"] is None, p2
+    whole = nodes[0].rpc("unbondings", {"delegator": st["alice"]})
+    assert len(whole["unbondings"]) == 1 and len(whole["redelegations"]) == 1, whole
+    try:
+        nodes[0].rpc("unbondings", {"delegator": st["alice"], "after": "u00"})
+        raise AssertionError("a malformed cursor was accepted")
+    except cc.RpcError as e:
+        assert e.code == -32602, (e.code, str(e))
     rel = u["unbondings"][0]["release_height"]
     assert rel == h + PARAMS["unbonding_blocks"], (rel, h)
     stk0 = int(nodes[0].rpc("account", {"address": st["op"]})["stk"])

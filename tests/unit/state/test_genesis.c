@@ -121,6 +121,56 @@ static void test_errors_name_the_field(void **s) {
   assert_int_equal(genesis_parse(&g, trunc, strlen(trunc), &eb), COHORT_ERR_GENESIS);
 }
 
+/* Review finding 8: a genesis validator's commission limits. Without a
+ * genesis entry they are 0 / 10000 / 100 (a change moves the commission
+ * by at most 1%, not from 0 to 100% at once); an entry may set them,
+ * under CreateValidator's relations. */
+static void test_validator_commission_limits(void **s) {
+  (void)s;
+  genesis g;
+  core_errbuf eb = {{0}};
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A, V, "");
+  assert_int_equal(genesis_parse(&g, good, strlen(good), &eb), 0);
+  assert_int_equal(g.validators[0].commission_bps, 0);
+  assert_int_equal(g.validators[0].max_commission_bps, 10000);
+  assert_int_equal(g.validators[0].max_change_bps, 100);
+  assert_int_equal(g.validators[0].has_commission, 0);
+  genesis_free(&g);
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A,
+        "[{\"pubkey\":\"" PK "\",\"operator\":\"" ADDR "\",\"power\":\"10\","
+        "\"commission_bps\":500,\"max_commission_bps\":2000,\"max_change_bps\":50}]", "");
+  assert_int_equal(genesis_parse(&g, good, strlen(good), &eb), 0);
+  assert_int_equal(g.validators[0].commission_bps, 500);
+  assert_int_equal(g.validators[0].max_commission_bps, 2000);
+  assert_int_equal(g.validators[0].max_change_bps, 50);
+  assert_int_equal(g.validators[0].has_commission, 1);
+  /* the testnet builder writes them back */
+  char *j = genesis_testnet_json("c", 0, g.validators, 1, g.accounts, 1);
+  genesis_free(&g);
+  assert_non_null(j);
+  assert_int_equal(genesis_parse(&g, j, strlen(j), &eb), 0);
+  assert_int_equal(g.validators[0].commission_bps, 500);
+  assert_int_equal(g.validators[0].max_change_bps, 50);
+  genesis_free(&g);
+  free(j);
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A,
+        "[{\"pubkey\":\"" PK "\",\"operator\":\"" ADDR "\",\"power\":\"10\","
+        "\"commission_bps\":3000,\"max_commission_bps\":2000}]", "");
+  expect_error("validators[0].commission_bps");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A,
+        "[{\"pubkey\":\"" PK "\",\"operator\":\"" ADDR "\",\"power\":\"10\","
+        "\"max_commission_bps\":50}]", ""); /* the default max change 100 > 50 */
+  expect_error("validators[0].max_change_bps");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A,
+        "[{\"pubkey\":\"" PK "\",\"operator\":\"" ADDR "\",\"power\":\"10\","
+        "\"max_change_bps\":10001}]", "");
+  expect_error("validators[0].max_change_bps");
+  build("\"c\"", "\"2026-11-24T00:00:00Z\"", P, A,
+        "[{\"pubkey\":\"" PK "\",\"operator\":\"" ADDR "\",\"power\":\"10\","
+        "\"commission_bps\":\"5\"}]", "");
+  expect_error("validators[0].commission_bps");
+}
+
 static void test_supply_overflow(void **s) {
   (void)s;
   build("\"c\"", "\"2026-11-24T00:00:00Z\"", P,
@@ -210,6 +260,7 @@ int main(void) {
                                      cmocka_unit_test(test_docs_show_the_parameter_table),
                                      cmocka_unit_test(test_errors_name_the_field),
                                      cmocka_unit_test(test_supply_overflow),
+                                     cmocka_unit_test(test_validator_commission_limits),
                                      cmocka_unit_test(test_testnet_builder)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

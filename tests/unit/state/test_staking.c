@@ -10,8 +10,12 @@
  * undelegate); redelegation hopping is refused; a second withdrawal pays
  * nothing; commission changes too fast or too far are refused; a jailed
  * validator stays out however much is delegated to it until it unjails;
- * the set is never empty. The property test runs a random workload of
- * every message, double signs and outages over many blocks. */
+ * the set is never empty; unbonding entries of two blocks never merge
+ * (finding 7); a commission change is announced before it applies and a
+ * genesis validator moves it by 1% per change (finding 8); a delegation
+ * earns nothing of its own block's fees (finding 9). The property test
+ * runs a random workload of every message, double signs and outages over
+ * many blocks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -125,7 +129,7 @@ static void test_fees_and_rewards_exact(void **s) {
   assert_int_equal(c1, c0 + owed - 20); /* two fees of 10 */
   /* a delegation made now is owed nothing of the past */
   ONE(&f, sf_delegate(&f, 9, f.uid[0], 500, L), 0);
-  assert_true(sf_pending(&f, 9, 0) <= 1); /* at most its share of this block's own fee */
+  assert_int_equal(sf_pending(&f, 9, 0), 0); /* nor of its own block's fee (finding 9) */
   sf_audit(&f);
   sf_free(&f);
 }
@@ -142,11 +146,23 @@ static void test_commission_rules(void **s) {
   assert_int_equal(state_height(f.st), h0 + 2);
   ONE(&f, sf_commission(&f, 4, 1600, L), COHORT_ERR_INVALID); /* h0+3: moves 600 > 500 */
   ONE(&f, sf_commission(&f, 4, 1500, L), 0);                  /* h0+4 >= h0+3 */
-  ONE(&f, sf_commission(&f, 4, 1500, L), COHORT_ERR_INVALID); /* changed at h0+4: too fast */
-  sf_empty(&f, 2, 0);
-  ONE(&f, sf_commission(&f, 4, 2001, L), COHORT_ERR_INVALID); /* above max_commission */
-  ONE(&f, sf_commission(&f, 4, 2000, L), 0);
+  /* announced, not applied: in force after block h0+4+3 */
   Cohort__ValidatorInfo *v = sf_val(&f, 4);
+  assert_int_equal(v->commission_bps, 1000);
+  assert_int_equal(v->commission_next_bps, 1500);
+  assert_int_equal(v->commission_next_at, h0 + 7);
+  assert_int_equal(v->commission_height, h0 + 4);
+  cohort__validator_info__free_unpacked(v, NULL);
+  ONE(&f, sf_commission(&f, 4, 1500, L), COHORT_ERR_INVALID); /* h0+5: one is pending */
+  sf_empty(&f, 2, 0);                                         /* h0+6, h0+7: applied */
+  v = sf_val(&f, 4);
+  assert_int_equal(v->commission_bps, 1500);
+  assert_int_equal(v->commission_next_at, 0);
+  cohort__validator_info__free_unpacked(v, NULL);
+  ONE(&f, sf_commission(&f, 4, 2001, L), COHORT_ERR_INVALID); /* above max_commission */
+  ONE(&f, sf_commission(&f, 4, 2000, L), 0);                  /* h0+9, in force after h0+12 */
+  sf_empty(&f, 3, 0);
+  v = sf_val(&f, 4);
   assert_int_equal(v->commission_bps, 2000);
   cohort__validator_info__free_unpacked(v, NULL);
   /* a plain account has no validator to edit */
@@ -649,6 +665,265 @@ static void test_top_max_validators(void **s) {
   sf_free(&f);
 }
 
+/* Review finding 8: (1) genesis validators moved their commission by up
+ * to 10000 bps per change, so one could go from 0 to 100% in one edit;
+ * their default max change is now 100 bps. (2) A change applied in the
+ * block of the edit, so delegators had no chance to leave before a
+ * raise; now it is announced and applies after the distribution of
+ * block h + commission_change_blocks (3 here): fees of blocks h .. h+3
+ * are split at the old rate, those of h+4 at the new one. */
+static void test_commission_is_announced_before_it_applies(void **s) {
+  (void)s;
+  sfx f;
+  sf_init(&f, SF_PARAMS, POW);
+  Cohort__ValidatorInfo *v = sf_val(&f, 0);
+  assert_int_equal(v->max_change_bps, 100);
+  assert_int_equal(v->commission_bps, 0);
+  cohort__validator_info__free_unpacked(v, NULL);
+  sf_empty(&f, 2, 0);
+  ONE(&f, sf_commission(&f, 0, 10000, L), COHORT_ERR_INVALID); /* 3: 0 -> 100% at once */
+  ONE(&f, sf_commission(&f, 0, 101, L), COHORT_ERR_INVALID);   /* 4: more than 1% */
+  ONE(&f, sf_commission(&f, 0, 100, L), 0);                    /* 5: in force after 5 + 3 */
+  v = sf_val(&f, 0);
+  assert_int_equal(v->commission_bps, 0);
+  assert_int_equal(v->commission_next_at, 8);
+  cohort__validator_info__free_unpacked(v, NULL);
+  /* a fee of 10000 in blocks 6, 7, 8 (old rate: no commission) and 9
+   * (new rate); validator 0 has 4000 of the 10000 power */
+  uint64_t R = 10000 - 10000 * 200 / 10000, r0 = R * 4000 / 10000, owed[5];
+  v = sf_val(&f, 0);
+  owed[0] = v->commission_owed;
+  cohort__validator_info__free_unpacked(v, NULL);
+  for (int i = 1; i <= 4; i++) {
+    ONE(&f, sf_transfer(&f, 5, 6, 1, 10000, L), 0);
+    v = sf_val(&f, 0);
+    owed[i] = v->commission_owed;
+    if (i < 4) assert_int_equal(v->commission_bps, i < 3 ? 0 : 100);
+    cohort__validator_info__free_unpacked(v, NULL);
+  }
+  assert_int_equal(state_height(f.st), 9);
+  for (int i = 1; i <= 3; i++) assert_int_equal(owed[i], owed[0]);
+  assert_int_equal(owed[4] - owed[3], r0 * 100 / 10000);
+  /* the next change no earlier than after the last one applied */
+  ONE(&f, sf_commission(&f, 0, 200, L), 0); /* 10 */
+  sf_audit(&f);
+  sf_free(&f);
+}
+
+/* The reward of validator op in the next block h for a block fee total
+ * F, all of V_{h-1} signing (staking_fixture signs with every key): R = F
+ * - community tax, by power in V_{h-1}. */
+static uint64_t next_reward(sfx *f, int op, uint64_t F) {
+  const Cohort__ValidatorSet *vs = state_last_validators(f->st); /* V_{h-1} of the next block h */
+  u128 total = 0, p = 0;
+  for (size_t i = 0; i < vs->n_validators; i++) {
+    total += vs->validators[i]->power;
+    if (!memcmp(vs->validators[i]->operator_.data, f->uid[op], 20)) p = vs->validators[i]->power;
+  }
+  uint64_t R = F - F * 200 / 10000;
+  return (uint64_t)((u128)R * p / total);
+}
+
+/* Review finding 9: just-in-time delegation. Block h carries a large fee;
+ * 9 delegates to validator 0 in the same block (after the fee's tx, as a
+ * proposer's friend would), and 8 tops up its delegation. Neither the new
+ * delegation nor the top-up earns anything of h's fees: those go to the
+ * shares bonded through all of h (8's old 1000 and the operator's 4000).
+ * From h + 1 on both earn their full share. Fails when the distribution
+ * divides by the shares as they are at the end of the block. */
+static void test_a_delegation_earns_from_the_next_block(void **s) {
+  (void)s;
+  sfx f;
+  sf_init(&f, SF_PARAMS, POW);
+  ONE(&f, sf_delegate(&f, 8, f.uid[0], 1000, L), 0); /* 1: validator 0 has 5000 shares */
+  sf_empty(&f, 2, 0);
+  uint64_t c8, c9, stk, p0 = sf_pending(&f, 0, 0), p8 = sf_pending(&f, 8, 0);
+  sf_balance(&f, 8, &c8, &stk);
+  sf_balance(&f, 9, &c9, &stk);
+  /* block h = 4: a fee of 100000, then 9's new delegation and 8's top-up */
+  uint64_t r = next_reward(&f, 0, 100000 + 10 + 10);
+  size_t lens[3];
+  uint8_t *txs[3] = {sf_transfer(&f, 5, 6, 1, 100000, &lens[0]),
+                     sf_delegate(&f, 9, f.uid[0], 2000, &lens[1]),
+                     sf_delegate(&f, 8, f.uid[0], 1000, &lens[2])};
+  state_tx_result res[3];
+  sf_block(&f, txs, lens, 3, NULL, 0, 0, res);
+  for (int i = 0; i < 3; i++) assert_int_equal(res[i].code, 0);
+  assert_int_equal(sf_pending(&f, 9, 0), 0);
+  assert_int_equal(sf_pending(&f, 8, 0), 0); /* its old 1000's part was paid at the block's end */
+  uint64_t c;
+  sf_balance(&f, 9, &c, &stk);
+  assert_int_equal(c, c9 - 10); /* its fee, and nothing of block 4 */
+  sf_balance(&f, 8, &c, &stk);
+  NEAR(c, c8 - 10 + p8 + share_of(r, 5000, 1000)); /* the old 1000 shares earned block 4 */
+  NEAR(sf_pending(&f, 0, 0) - p0, share_of(r, 5000, 4000)); /* over 5000 shares, not 8000 */
+  /* block 5: a fee; now 9 and 8 each hold 2000 of 8000 shares */
+  uint64_t r5 = next_reward(&f, 0, 100000);
+  ONE(&f, sf_transfer(&f, 5, 6, 1, 100000, L), 0);
+  NEAR(sf_pending(&f, 9, 0), share_of(r5, 8000, 2000));
+  NEAR(sf_pending(&f, 8, 0), share_of(r5, 8000, 2000));
+  /* a delegation that moves away in a block earns nothing of it, as
+   * before; the redelegated stake earns at dst from the next block */
+  uint64_t p9 = sf_pending(&f, 9, 0);
+  sf_balance(&f, 9, &c9, &stk);
+  txs[0] = sf_transfer(&f, 5, 6, 1, 100000, &lens[0]);
+  txs[1] = sf_redelegate(&f, 9, f.uid[0], f.uid[1], 2000, &lens[1]);
+  sf_block(&f, txs, lens, 2, NULL, 0, 0, res); /* 6 */
+  assert_int_equal(res[1].code, 0);
+  assert_int_equal(sf_pending(&f, 9, 1), 0);
+  sf_balance(&f, 9, &c, &stk);
+  assert_int_equal(c, c9 - 10 + p9);
+  ONE(&f, sf_transfer(&f, 5, 6, 1, 100000, L), 0); /* 7 */
+  assert_true(sf_pending(&f, 9, 1) > 0);
+  sf_audit(&f);
+  sf_free(&f);
+}
+
+/* ---- governance helpers: a parameter change voted through ---- */
+
+#define GOV_PARAMS                                                                       \
+  SF_PARAMS ",\"gov_min_deposit\":\"100\",\"gov_deposit_blocks\":2,\"gov_voting_blocks\":2"
+
+/* A proposal by u changing n parameters (voting at once: the deposit is
+ * gov_min_deposit); yes_tx (above) votes for it. */
+static uint8_t *changes_tx(sfx *f, int u, const char **names, const uint64_t *values, size_t n,
+                           size_t *len) {
+  Cohort__ParamChange c[4], *cp[4];
+  for (size_t i = 0; i < n; i++) {
+    cohort__param_change__init(&c[i]);
+    c[i].name = (char *)names[i];
+    c[i].value = values[i];
+    cp[i] = &c[i];
+  }
+  Cohort__MsgSubmitProposal m = COHORT__MSG_SUBMIT_PROPOSAL__INIT;
+  m.kind = 1;
+  m.title = "parameters";
+  m.n_changes = n;
+  m.changes = cp;
+  m.deposit = 100;
+  Cohort__TxBody b = COHORT__TX_BODY__INIT;
+  b.msg_case = COHORT__TX_BODY__MSG_SUBMIT_PROPOSAL;
+  b.submit_proposal = &m;
+  b.fee = 100000;
+  return sf_tx(f, u, &b, len);
+}
+
+/* The queue entry of a key, or 0 fields when absent. */
+static int ub_entry(sfx *f, uint64_t rel, int op, int del, uint64_t *amount, uint64_t *height) {
+  uint8_t k[52] = "uq/", *v;
+  size_t vl;
+  for (int i = 0; i < 8; i++) k[3 + i] = (uint8_t)(rel >> (56 - 8 * i));
+  k[11] = 2;
+  memcpy(k + 12, f->uid[op], 20);
+  memcpy(k + 32, f->uid[del], 20);
+  if (state_get_raw(f->st, k, sizeof k, &v, &vl)) return 0;
+  Cohort__UnbondingDelegation *e = cohort__unbonding_delegation__unpack(NULL, vl, v);
+  free(v);
+  if (!e) abort();
+  *amount = e->amount;
+  *height = e->height;
+  cohort__unbonding_delegation__free_unpacked(e, NULL);
+  return 1;
+}
+
+static int rd_entry(sfx *f, uint64_t rel, int src, int dst, int del, uint64_t *initial,
+                    uint64_t *height) {
+  uint8_t k[71] = "rq/", *v;
+  size_t vl;
+  for (int i = 0; i < 8; i++) k[3 + i] = (uint8_t)(rel >> (56 - 8 * i));
+  memcpy(k + 11, f->uid[src], 20);
+  memcpy(k + 31, f->uid[dst], 20);
+  memcpy(k + 51, f->uid[del], 20);
+  if (state_get_raw(f->st, k, sizeof k, &v, &vl)) return 0;
+  Cohort__Redelegation *e = cohort__redelegation__unpack(NULL, vl, v);
+  free(v);
+  if (!e) abort();
+  *initial = e->initial;
+  *height = e->height;
+  cohort__redelegation__free_unpacked(e, NULL);
+  return 1;
+}
+
+/* Review finding 7: governance lowers unbonding_blocks from 8 to 4, so an
+ * undelegation of block 3 (release 3 + 8) and one of block 7 (release
+ * 7 + 4) of the same delegator and validator release at the same height
+ * 11; the same for two redelegations. Validator 1 double-signs at 6: the
+ * stake that left at 3 was out of V_6 and must not be slashed, the stake
+ * that left at 7 backed V_6 and must be. Merged into one entry of height 7
+ * (as before the fix) 5% of both is burned; the later undelegation must
+ * take the next free release height (12) in its own entry instead. */
+static void test_unbonding_entries_of_two_blocks_never_merge(void **s) {
+  (void)s;
+  sfx f;
+  sf_init(&f, GOV_PARAMS, POW);
+  size_t lens[4];
+  uint8_t *txs[4];
+  state_tx_result res[4];
+  txs[0] = sf_delegate(&f, 8, f.uid[1], 10000, &lens[0]);
+  txs[1] = sf_delegate(&f, 9, f.uid[1], 10000, &lens[1]);
+  sf_block(&f, txs, lens, 2, NULL, 0, 0, res); /* 1 */
+  const char *names[2] = {"unbonding_blocks", "evidence_max_age"};
+  const uint64_t vals[2] = {4, 3}; /* evidence_max_age < unbonding_blocks */
+  ONE(&f, changes_tx(&f, 0, names, vals, 2, L), 0); /* 2: voting at once, ends at 4 */
+  txs[0] = yes_tx(&f, 0, 1, &lens[0]);
+  txs[1] = yes_tx(&f, 1, 1, &lens[1]);
+  txs[2] = sf_undelegate(&f, 8, f.uid[1], 1000, &lens[2]);
+  txs[3] = sf_redelegate(&f, 9, f.uid[1], f.uid[0], 1000, &lens[3]);
+  sf_block(&f, txs, lens, 4, NULL, 0, 0, res); /* 3: released at 3 + 8 = 11 */
+  for (int i = 0; i < 4; i++) assert_int_equal(res[i].code, 0);
+  sf_empty(&f, 1, 0); /* 4: tally; in force from 5 */
+  assert_int_equal(state_params(f.st)->unbonding_blocks, 4);
+  sf_empty(&f, 2, 0); /* 5, 6: validator 1 double-signs at 6 */
+  txs[0] = sf_undelegate(&f, 8, f.uid[1], 2000, &lens[0]);
+  txs[1] = sf_redelegate(&f, 9, f.uid[1], f.uid[0], 2000, &lens[1]);
+  sf_block(&f, txs, lens, 2, NULL, 0, 0, res); /* 7: 7 + 4 = 11 too */
+  assert_int_equal(res[0].code, 0);
+  assert_int_equal(res[1].code, 0);
+  uint64_t t1 = sf_tokens(&f, 1), v9 = sf_value(&f, 9, 0), stk0 = sf_audit(&f).stk_supply;
+  ProtobufCBinaryData ev = sf_evidence(&f, 1, 6);
+  sf_block(&f, NULL, NULL, 0, &ev, 1, 0, NULL); /* 8 */
+  free(ev.data);
+  /* 5%: of the bonded tokens, of 8's entry of block 7 (100), of 9's
+   * redelegation of block 7 (100, taken at validator 0); nothing of the
+   * stake that left at 3 */
+  uint64_t cut = t1 * 500 / 10000;
+  assert_int_equal(sf_tokens(&f, 1), t1 - cut);
+  assert_int_equal(sf_value(&f, 9, 0), v9 - 100);
+  assert_int_equal(stk0 - sf_audit(&f).stk_supply, cut + 100 + 100);
+  /* one entry per block: the later one waits one block more */
+  uint64_t a, h;
+  assert_true(ub_entry(&f, 11, 1, 8, &a, &h));
+  assert_int_equal(a, 1000);
+  assert_int_equal(h, 3);
+  assert_true(ub_entry(&f, 12, 1, 8, &a, &h));
+  assert_int_equal(a, 2000 - 100);
+  assert_int_equal(h, 7);
+  assert_true(rd_entry(&f, 11, 1, 0, 9, &a, &h));
+  assert_int_equal(a, 1000);
+  assert_int_equal(h, 3);
+  assert_true(rd_entry(&f, 12, 1, 0, 9, &a, &h));
+  assert_int_equal(a, 2000);
+  assert_int_equal(h, 7);
+  /* 8 gets 1000 at 11 and 1900 at 12 */
+  uint64_t c, s8, stk;
+  sf_balance(&f, 8, &c, &s8);
+  while (state_height(f.st) < 11) sf_empty(&f, 1, 0);
+  sf_balance(&f, 8, &c, &stk);
+  assert_int_equal(stk, s8 + 1000);
+  sf_empty(&f, 1, 0);
+  sf_balance(&f, 8, &c, &stk);
+  assert_int_equal(stk, s8 + 1000 + 1900);
+  /* within one block entries still merge (and need no free entry) */
+  txs[0] = sf_undelegate(&f, 8, f.uid[1], 10, &lens[0]);
+  txs[1] = sf_undelegate(&f, 8, f.uid[1], 10, &lens[1]);
+  sf_block(&f, txs, lens, 2, NULL, 0, 0, res); /* 13 */
+  assert_true(ub_entry(&f, 13 + 4, 1, 8, &a, &h));
+  assert_int_equal(a, 20);
+  assert_int_equal(h, 13);
+  sf_audit(&f);
+  sf_free(&f);
+}
+
 /* ---- the property test ---- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -786,6 +1061,8 @@ int main(void) {
       cmocka_unit_test(test_genesis_records),
       cmocka_unit_test(test_fees_and_rewards_exact),
       cmocka_unit_test(test_commission_rules),
+      cmocka_unit_test(test_commission_is_announced_before_it_applies),
+      cmocka_unit_test(test_a_delegation_earns_from_the_next_block),
       cmocka_unit_test(test_create_validator_signs_from_h_plus_2),
       cmocka_unit_test(test_undelegating_before_the_proof_is_still_slashed),
       cmocka_unit_test(test_undelegating_the_block_before_the_offence_is_slashed),
@@ -798,6 +1075,7 @@ int main(void) {
       cmocka_unit_test(test_operator_leaving_leaves_the_set),
       cmocka_unit_test(test_the_set_is_never_empty),
       cmocka_unit_test(test_top_max_validators),
+      cmocka_unit_test(test_unbonding_entries_of_two_blocks_never_merge),
       cmocka_unit_test(test_random_workload),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
