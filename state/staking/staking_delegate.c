@@ -291,6 +291,11 @@ int sk_exec_undelegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
   sk_delegation d;
   int refused, rc = load_pair(x, me, op, &v, &d, "undelegate", res, &refused);
   if (rc || refused) return rc;
+  if (sk_shares_value(&v, d.shares) == 0) { /* slashed to nothing: the shares go, no entry */
+    if ((rc = take_apply(x, me, &v, &d, 0, d.shares))) return rc;
+    if ((rc = sk_delegation_save(x, me, op, &d))) return rc;
+    return sk_validator_save(x, &v);
+  }
   uint64_t shares_out, rel;
   if (take_check(&v, &d, m->amount, "undelegate", &shares_out, res)) return COHORT_OK;
   uint8_t pre[43];
