@@ -183,6 +183,8 @@ static void print_executor(json_t *e) {
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "seat_lock")), "STK"));
   printf("unbonding    %s\n",
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "unbonding")), "STK"));
+  printf("draw weight  %s (own stake + delegations it may count)\n",
+         cli_fmt_tokens(a, json_string_value(json_object_get(e, "draw_weight")), "STK"));
   printf("delegated    %s by others (%s unbonding); commission %lld bps",
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "delegated")), "STK"),
          cli_fmt_tokens(b, json_string_value(json_object_get(e, "delegated_unbonding")), "STK"),

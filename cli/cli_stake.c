@@ -190,8 +190,15 @@ static int cmd_show(const cli_ctx *c, const char *who) {
     printf(" (commission %s)", cli_fmt_tokens(b, js(rw, "commission"), "CRD"));
   printf("\n");
   arr = json_object_get(u, "unbondings");
-  printf("unbonding    %zu entries, %s\n", json_array_size(arr),
-         cli_fmt_tokens(a, js(u, "total"), "STK"));
+  {
+    uint64_t t1 = 0, t2 = 0;
+    core_parse_u64(js(u, "total"), &t1);
+    if (json_is_string(json_object_get(u, "executor_total")))
+      core_parse_u64(js(u, "executor_total"), &t2);
+    size_t ne = json_array_size(arr) + json_array_size(json_object_get(u, "executor_unbondings"));
+    cli_fmt_tokens_u64(a, t1 + t2 < t1 ? UINT64_MAX : t1 + t2, "STK");
+    printf("unbonding    %zu entr%s, %s\n", ne, ne == 1 ? "y" : "ies", a);
+  }
   json_array_foreach(arr, i, e) {
     printf("  from %s  %s  paid at the end of block %lld\n", js(e, "validator"),
            cli_fmt_tokens(a, js(e, "amount"), "STK"),
@@ -383,7 +390,35 @@ int cli_cmd_stake(const cli_ctx *c, int argc, char **argv) {
     }
     b.msg_case = COHORT__TX_BODY__MSG_WITHDRAW_REWARDS;
     b.withdraw_rewards = &m;
-    return send_tx(c, path, o, n, &b, "rewards withdrawn");
+    /* say what it will pay (the rewards RPC, just before; the block may add a little) */
+    char what[CLI_TOKENS_MAX + 64] = "rewards withdrawn";
+    core_key k;
+    const char *from = get(o, n, "--from");
+    if (!c->json && !cli_load_key(c, from ? from : "dev", &k)) {
+      uint8_t me[20];
+      char addr[CORE_ADDR_STR_MAX];
+      core_account_id(me, k.pub);
+      core_key_wipe(&k);
+      core_addr_encode(addr, me);
+      json_t *rw;
+      if (!cli_call(c, "rewards", json_pack("{s:s}", "delegator", addr), &rw)) {
+        const char *want = NULL, *field = NULL;
+        char t[CORE_ADDR_STR_MAX];
+        if (m.validator.len) core_addr_encode(t, op), want = t, field = "validator";
+        if (m.executor.len) core_addr_encode(t, op), want = t, field = "executor";
+        const char *amt = js(rw, "total");
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(rw, "rewards"), i, e) {
+          if (want && json_is_string(json_object_get(e, field)) && !strcmp(js(e, field), want))
+            amt = js(e, "reward");
+        }
+        char a[CLI_TOKENS_MAX];
+        snprintf(what, sizeof what, "rewards withdrawn (%s pending)", cli_fmt_tokens(a, amt, "CRD"));
+        json_decref(rw);
+      }
+    }
+    return send_tx(c, path, o, n, &b, what);
   }
   if (!strcmp(sub, "unjail")) {
     static const char *const wv[] = {TX_FLAGS, NULL}, *const fl[] = {TX_BOOL, NULL};

@@ -30,7 +30,8 @@
 
 static const char *task_status(uint32_t s) { return market_status_name(s); }
 
-static json_t *executor_json(const uint8_t id[20], const Cohort__Executor *e) {
+static json_t *executor_json(const uint8_t id[20], const Cohort__Executor *e,
+                             const Cohort__Params *p) {
   json_t *j = json_pack("{s:o, s:o, s:o, s:b, s:o, s:o, s:i, s:I}", "address", nr_addrj(id), "stake",
                         nr_amount(e->stake), "price_per_msteps", nr_amount(e->price_per_msteps),
                         "accepting", e->accepting, "unbonding", nr_amount(e->unbonding),
@@ -43,6 +44,7 @@ static json_t *executor_json(const uint8_t id[20], const Cohort__Executor *e) {
     json_object_set_new(j, "price_per_task", nr_amount(e->price_per_task));
     /* its delegators' side (docs/staking.md §8) */
     json_object_set_new(j, "delegated", nr_amount(e->del_tokens));
+    json_object_set_new(j, "draw_weight", nr_amount(state_exec_draw_weight(e, p)));
     json_object_set_new(j, "delegator_shares", nr_amount(e->del_shares));
     json_object_set_new(j, "delegated_unbonding", nr_amount(e->del_unbonding));
     json_object_set_new(j, "commission_bps", json_integer(e->commission_bps));
@@ -65,24 +67,31 @@ static void m_executor_get(void *ctx, rpc_call *c, json_t *params) {
     rpc_call_error(c, RPC_NOT_FOUND, "not a registered executor", NULL);
     return;
   }
-  rpc_call_reply(c, executor_json(id, e));
+  rpc_call_reply(c, executor_json(id, e, nr_params(n)));
   cohort__executor__free_unpacked(e, NULL);
 }
 
+typedef struct {
+  json_t *arr;
+  const Cohort__Params *p;
+} exec_list;
+
 static int list_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  exec_list *l = ctx;
   if (kl != 22) return 0;
   Cohort__Executor *e = cohort__executor__unpack(NULL, vl, v);
   if (!e) return 0;
-  json_array_append_new(ctx, executor_json(k + 2, e));
+  json_array_append_new(l->arr, executor_json(k + 2, e, l->p));
   cohort__executor__free_unpacked(e, NULL);
-  return json_array_size(ctx) >= 1000;
+  return json_array_size(l->arr) >= 1000;
 }
 
 static void m_executor_list(void *ctx, rpc_call *c, json_t *params) {
   node *n = ctx;
   (void)params;
-  json_t *arr = json_array();
-  state_scan(n->st, "e/", list_exec, arr);
+  exec_list l = {json_array(), nr_params(n)};
+  state_scan(n->st, "e/", list_exec, &l);
+  json_t *arr = l.arr;
   rpc_call_reply(c, json_pack("{s:o, s:I}", "executors", arr, "height",
                               (json_int_t)nr_height(n)));
 }

@@ -124,6 +124,8 @@ int state_pending_reward(const Cohort__ValidatorInfo *v, const Cohort__Delegatio
 int state_get_exec_delegation(state *st, const uint8_t del[20], const uint8_t ex[20],
                               Cohort__Delegation **out);
 uint64_t state_exec_delegation_value(const Cohort__Executor *e, uint64_t shares);
+/* e's draw weight under params p: own stake + counted delegations (pure). */
+uint64_t state_exec_draw_weight(const Cohort__Executor *e, const Cohort__Params *p);
 int state_exec_pending_reward(const Cohort__Executor *e, const Cohort__Delegation *d,
                               uint64_t *out);
 

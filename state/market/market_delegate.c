@@ -69,6 +69,10 @@ uint64_t mk_del_counted(const Cohort__Executor *e, uint32_t max_x) {
   return (u128)e->del_tokens < cap ? e->del_tokens : (uint64_t)cap;
 }
 
+uint64_t state_exec_draw_weight(const Cohort__Executor *e, const Cohort__Params *p) {
+  return e->stake + mk_del_counted(e, p->exec_delegation_max_x); /* < the STK supply */
+}
+
 uint32_t mk_commission(const Cohort__Executor *e, uint64_t h) {
   return e->commission_at && h >= e->commission_at ? e->commission_next : e->commission_bps;
 }

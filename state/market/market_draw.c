@@ -72,7 +72,7 @@ static int visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_
   int fits = cost <= d->per_seat;
   if (avail && !staked && fits) d->busy++;
   uint64_t own = e->stake, price = e->price_per_msteps, per_task = e->price_per_task;
-  uint64_t stake = own + mk_del_counted(e, mk_params(d->x)->exec_delegation_max_x); /* < supply */
+  uint64_t stake = state_exec_draw_weight(e, mk_params(d->x));
   cohort__executor__free_unpacked(e, NULL);
   int rc = COHORT_OK;
   if (avail) { /* busy or not: the reward hint covers everyone who could serve */

@@ -344,7 +344,7 @@ def test_the_delegating_guide_runs_on_a_devnet():
         out = subprocess.run(["bash", "-e"], input=script, capture_output=True, text=True,
                              cwd=work, env=env, timeout=300)
         assert out.returncode == 0, (out.stdout[-3000:], out.stderr[-3000:])
-        assert "delegations  1" in out.stdout and "unbonding    1 entries" in out.stdout, out.stdout
+        assert "delegations  1" in out.stdout and "unbonding    1 entry" in out.stdout, out.stdout
         assert '"total"' in out.stdout, out.stdout  # the rewards RPC answered
     finally:
         dev.cleanup()
