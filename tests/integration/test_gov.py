@@ -169,10 +169,10 @@ def test_guide_runs():
         o = out.stdout
         assert "voted yes on proposal 1" in o, o
         assert "applied      in force from height" in o, o
-        assert re.search(r"min_fee\s+2000\s+\d+\s", o), o
+        assert re.search(r"min_fee\s+3000\s+\d+\s", o), o
         p2 = node.rpc("proposal_get", {"id": 2})
         assert p2["kind"] == "text" and p2["status"] in ("voting", "rejected"), p2
-        assert param(node, "min_fee")["value"] == "2000"
+        assert param(node, "min_fee")["value"] == "3000"
     finally:
         node.cleanup()
         shutil.rmtree(work, ignore_errors=True)
