@@ -309,6 +309,11 @@ static void check_drawable(executor *ex, char *last_warn, size_t cap) {
       Cohort__MsgRegisterExecutor m = COHORT__MSG_REGISTER_EXECUTOR__INIT;
       m.price_per_msteps = price;
       m.price_per_task = per_task;
+      /* and the same commission (docs/staking.md §8): the one in force, or
+       * the raise already waiting (restated, it is kept as it is); an
+       * unset field would be a cut to 0 at once */
+      json_t *cn = json_object_get(e, "commission_next");
+      m.commission_bps = (uint32_t)json_integer_value(cn ? cn : json_object_get(e, "commission_bps"));
       m.accepting = 1;
       Cohort__TxBody b = COHORT__TX_BODY__INIT;
       b.msg_case = COHORT__TX_BODY__MSG_REGISTER_EXECUTOR;

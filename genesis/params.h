@@ -73,7 +73,8 @@
   X(dispute_slash_bps, U32, 0, 10000, 1000,                                                    \
     "share of stake (bond + unbonding) a member loses with a game, 1/10000")                   \
   X(dispute_winner_bps, U32, 0, 10000, 5000,                                                   \
-    "share of a game's slash paid to the winner's executor account; the rest is burned")       \
+    "share of a game's slash of the loser's own stake paid to the winner's account; the rest, " \
+    "and all its delegators lose, is burned")                                                   \
   X(dispute_bond, U64, 1, UINT64_MAX, 1000000000ull,                                           \
     "STK base units an outside challenger posts; lost (winner's share to the member) if it "   \
     "loses a game")                                                                            \

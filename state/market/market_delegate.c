@@ -11,7 +11,9 @@
  * An unbonding entry ("xq/" + release + ex + del + created, with "xu/" and
  * "xe/"):
  *   UndelegateExecutor --> PENDING (a slash for a seat drawn at a height <=
- *   created lowers amount) --end of block `release`--> paid, deleted.
+ *   created lowers amount) --end of block `release`--> paid, deleted; or,
+ *   while ex holds a seat drawn at a height <= created, moved to release +
+ *   unbonding_blocks (PENDING still).
  * The executor's del_unbonding is always the sum of its entries' amounts.
  *
  * Arithmetic as in state/staking/: u64 amounts, exact 128-bit products,
@@ -578,6 +580,31 @@ static int collect_due(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v,
   return 0;
 }
 
+/* Move the xq/ entry k (due now) with its xu/ and xe/ keys to release
+ * height now + unbonding_blocks; its creation height stays. */
+static int requeue(state_exec *x, const uint8_t k[XQ_KEY], uint64_t created) {
+  const uint8_t *ex = k + 11, *del = k + 31;
+  uint64_t rel;
+  if (core_add_u64(&rel, x->height, mk_params(x)->unbonding_blocks)) return COHORT_ERR_CORRUPT;
+  uint8_t *v, nk[XQ_KEY], ok[XQ_KEY];
+  size_t vl;
+  int rc = sx_get(x, k, XQ_KEY, &v, &vl);
+  if (rc) return rc == COHORT_ERR_NOT_FOUND ? COHORT_ERR_CORRUPT : rc;
+  xq_key(nk, rel, ex, del, created);
+  rc = sx_put(x, nk, XQ_KEY, v, vl);
+  free(v);
+  if (!rc) rc = sx_del(x, k, XQ_KEY);
+  xu_key(ok, x->height, ex, del, created);
+  xu_key(nk, rel, ex, del, created);
+  if (!rc) rc = sx_del(x, ok, XQ_KEY);
+  if (!rc) rc = sx_put(x, nk, XQ_KEY, NULL, 0);
+  xe_key(ok, x->height, ex, del, created);
+  xe_key(nk, rel, ex, del, created);
+  if (!rc) rc = sx_del(x, ok, XQ_KEY);
+  if (!rc) rc = sx_put(x, nk, XQ_KEY, NULL, 0);
+  return rc;
+}
+
 int mk_release_del_unbondings(state_exec *x) {
   uint8_t pre[11];
   memcpy(pre, XQ, 3);
@@ -586,9 +613,21 @@ int mk_release_del_unbondings(state_exec *x) {
   int rc = sx_scan(x, pre, sizeof pre, collect_due, &l);
   if (l.rc) rc = l.rc;
   rc = rc < 0 ? rc : COHORT_OK;
+  uint8_t last[20];
+  uint64_t oldest = 0; /* of executor `last` (entries come in executor order) */
   for (size_t i = 0; !rc && i < l.n; i++) {
     const uint8_t *k = l.keys[i], *ex = k + 11, *del = k + 31;
     uint64_t created = core_get_u64be(k + 51), amt = l.amounts[i];
+    if (i == 0 || memcmp(last, ex, 20)) {
+      memcpy(last, ex, 20);
+      if ((rc = mk_seat_oldest(x, ex, &oldest))) break;
+    }
+    if (oldest && oldest <= created) {
+      /* it backed a seat that has not settled: still slashable for it, so
+       * not paid yet; due again unbonding_blocks later (docs/staking.md §8) */
+      rc = requeue(x, k, created);
+      continue;
+    }
     Cohort__Executor *e = mk_get_exec(x, ex, &rc);
     if (!e) {
       if (!rc) rc = COHORT_ERR_CORRUPT;

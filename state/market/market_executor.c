@@ -159,9 +159,10 @@ static size_t seat_key(uint8_t k[54], const uint8_t exec_id[20], const uint8_t t
 
 int mk_seat_take(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32],
                  uint64_t stake) {
-  uint8_t k[54], v[8];
+  uint8_t k[54], v[16];
   core_put_u64be(v, stake);
-  int rc = sx_put(x, k, seat_key(k, exec_id, task_id), v, 8);
+  core_put_u64be(v + 8, x->height); /* the draw: its seated_height */
+  int rc = sx_put(x, k, seat_key(k, exec_id, task_id), v, 16);
   if (rc) return rc;
   Cohort__Executor *e = mk_get_exec(x, exec_id, &rc);
   if (!e) return rc ? rc : COHORT_ERR_CORRUPT;
@@ -186,10 +187,27 @@ int mk_seat_done(state_exec *x, const uint8_t exec_id[20]) {
 static int max_seat(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   uint64_t *m = ctx;
   (void)k;
-  if (kl != 54 || vl != 8) return COHORT_ERR_CORRUPT;
+  if (kl != 54 || vl != 16) return COHORT_ERR_CORRUPT;
   uint64_t s = core_get_u64be(v);
   if (s > *m) *m = s;
   return 0;
+}
+
+static int oldest_seat(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  uint64_t *m = ctx;
+  (void)k;
+  if (kl != 54 || vl != 16) return COHORT_ERR_CORRUPT;
+  uint64_t h = core_get_u64be(v + 8);
+  if (!*m || h < *m) *m = h;
+  return 0;
+}
+
+int mk_seat_oldest(state_exec *x, const uint8_t exec_id[20], uint64_t *h) {
+  uint8_t k[54];
+  *h = 0;
+  seat_key(k, exec_id, (const uint8_t[32]){0});
+  int rc = sx_scan(x, k, 22, oldest_seat, h); /* the seats held: bounded as max_seat's */
+  return rc < 0 ? rc : COHORT_OK;
 }
 
 int mk_seat_release(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32], int done) {
@@ -272,11 +290,13 @@ static int slash_unbonding(state_exec *x, const uint8_t id[20], uint64_t amt) {
 /* Take bps/10000 of stake + unbonding, from the bond first, then from the
  * unbonding entries newest first; and the delegators' side (docs/staking.md
  * §8: delegated tokens, and their unbonding entries created at or after
- * `seated`, the seat's draw). *out: the total taken, not yet burned. */
+ * `seated`, the seat's draw). *out: the total taken, not yet burned; *own
+ * (may be NULL): the executor's own part of it. */
 static int take(state_exec *x, const uint8_t id[20], Cohort__Executor *e, uint32_t bps,
-                uint64_t seated, uint64_t *out) {
+                uint64_t seated, uint64_t *out, uint64_t *own) {
   uint64_t base, dt;
   *out = 0;
+  if (own) *own = 0;
   if (core_add_u64(&base, e->stake, e->unbonding)) return COHORT_ERR_CORRUPT;
   uint64_t amt = (uint64_t)((unsigned __int128)base * bps / 10000);
   uint64_t from_stake = amt <= e->stake ? amt : e->stake;
@@ -285,6 +305,7 @@ static int take(state_exec *x, const uint8_t id[20], Cohort__Executor *e, uint32
   int rc = amt > from_stake ? slash_unbonding(x, id, amt - from_stake) : COHORT_OK;
   if (!rc) rc = mk_del_slash(x, id, e, bps, seated, &dt);
   if (rc) return rc;
+  if (own) *own = amt;
   if (core_add_u64(&amt, amt, dt) || core_add_u64(&e->slashed_total, e->slashed_total, amt))
     return COHORT_ERR_CORRUPT;
   *out = amt;
@@ -293,7 +314,7 @@ static int take(state_exec *x, const uint8_t id[20], Cohort__Executor *e, uint32
 
 static int slash(state_exec *x, const uint8_t id[20], Cohort__Executor *e, uint32_t bps,
                  uint64_t seated, uint64_t *out) {
-  int rc = take(x, id, e, bps, seated, out);
+  int rc = take(x, id, e, bps, seated, out, NULL);
   return rc ? rc : bank_burn(x, 0, *out);
 }
 
@@ -303,9 +324,12 @@ int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, uint6
   *slashed = *paid = 0;
   Cohort__Executor *e = mk_get_exec(x, exec_id, &rc);
   if (!e) return rc ? rc : COHORT_ERR_CORRUPT;
-  uint64_t amt = 0;
-  if (!(rc = take(x, exec_id, e, bps, seated, &amt))) {
-    uint64_t share = (uint64_t)((unsigned __int128)amt * share_bps / 10000);
+  uint64_t amt = 0, own = 0;
+  if (!(rc = take(x, exec_id, e, bps, seated, &amt, &own))) {
+    /* the winner's share is of the executor's own part only: a share of
+     * its delegators' part would let a liar and an accomplice who beats it
+     * gain STK out of the delegators' bonds (docs/staking.md §8) */
+    uint64_t share = (uint64_t)((unsigned __int128)own * share_bps / 10000);
     rc = bank_burn(x, 0, amt - share);                 /* the rest leaves the supply */
     if (!rc) rc = bank_credit(x, to, BANK_STK, share); /* the winner's share stays in it */
     if (!rc) *paid = share;

@@ -28,8 +28,9 @@
  *                       the executor's 20 bytes and 12 zeros. It only keeps
  *                       blocks coming on an idle chain so the jail can end)
  *   "y/" + owner(20) + task      -> ""              tasks by owner
- *   "w/" + executor + task       -> u64be(stake)    seats held (stake at the
- *                                                   draw: locked until settled)
+ *   "w/" + executor + task       -> u64be(stake) u64be(h)  seats held (own
+ *                                   stake at the draw: locked until settled;
+ *                                   h: the draw, the member's seated_height)
  *   "j/" + job(32)               -> Job
  *   "r/beacon"                   -> 32 bytes, the draw beacon
  *   "r/capacity"                 -> u64be: the capacity epoch, moved whenever
@@ -126,9 +127,9 @@ int mk_exec_unbond(state_exec *x, const tx_t *tx, state_tx_result *res);
 int mk_jail_due(state_exec *x, const uint8_t id[32]);
 /* Slash bps/10000 of the executor's stake + unbonding (bond first, then
  * unbonding entries newest first) and of its delegators' side for a seat
- * drawn at `seated` (mk_del_slash); share_bps/10000 of the total is
- * credited to `to`'s STK balance, the rest burned. *slashed, *paid: the
- * amounts. */
+ * drawn at `seated` (mk_del_slash); share_bps/10000 of the executor's own
+ * part is credited to `to`'s STK balance, the rest (and all of the
+ * delegators' part) burned. *slashed, *paid: the amounts. */
 int mk_slash_share(state_exec *x, const uint8_t exec_id[20], uint32_t bps, uint64_t seated,
                    const uint8_t to[20], uint32_t share_bps, uint64_t *slashed, uint64_t *paid);
 /* A member missed a window: slash liveness_slash_bps and jail it, unless it
@@ -148,6 +149,8 @@ int mk_seat_done(state_exec *x, const uint8_t exec_id[20]);
 /* The task settled for this member: drop the seat and its stake lock;
  * done = count it in tasks_done. Call mk_seat_done first if it was not. */
 int mk_seat_release(state_exec *x, const uint8_t exec_id[20], const uint8_t task_id[32], int done);
+/* The lowest seated_height among the seats exec_id holds ("w/"); 0: none. */
+int mk_seat_oldest(state_exec *x, const uint8_t exec_id[20], uint64_t *h);
 /* End of block: unbonding stake due at this height goes back. */
 int mk_release_unbondings(state_exec *x);
 /* 1 if nothing is left in the record (own side, delegations, seats, jail):

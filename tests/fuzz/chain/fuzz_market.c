@@ -825,7 +825,7 @@ typedef struct {
 
 typedef struct {
   uint8_t exec[20], task[32];
-  uint64_t stake;
+  uint64_t stake, height; /* own stake and draw height */
   int matched;
 } seatrec;
 
@@ -1132,12 +1132,13 @@ static void add_pool(chain *c, const char *key, unsigned __int128 *crd, unsigned
 
 static int v_seat(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   inv *s = ctx;
-  CHECK(kl == 54 && vl == 8, "seat record of %zu/%zu bytes", kl, vl);
+  CHECK(kl == 54 && vl == 16, "seat record of %zu/%zu bytes", kl, vl);
   s->seats = grow(s->seats, &s->cs, s->ns, sizeof *s->seats);
   seatrec *r = &s->seats[s->ns++];
   memcpy(r->exec, k + 2, 20);
   memcpy(r->task, k + 22, 32);
   r->stake = core_get_u64be(v);
+  r->height = core_get_u64be(v + 8);
   r->matched = 0;
   return 0;
 }
@@ -1300,9 +1301,11 @@ static void check_task(inv *s, taskrec *r, const Cohort__Params *p, unsigned __i
       /* the seat locks the own part of the weight only */
       CHECK(seat, "task %s: an active member holds no seat record", tid);
       CHECK(seat->stake == m->stake - m->delegated, "task %s: seat records stake %llu, the "
-            "member was drawn with own stake %llu (weight %llu)", tid,
-            (unsigned long long)seat->stake, (unsigned long long)(m->stake - m->delegated),
-            (unsigned long long)m->stake);
+            "member was drawn with own stake %llu", tid, (unsigned long long)seat->stake,
+            (unsigned long long)(m->stake - m->delegated));
+      CHECK(seat->height == m->seated_height, "task %s: seat records draw height %llu, the "
+            "member was drawn at %llu", tid, (unsigned long long)seat->height,
+            (unsigned long long)m->seated_height);
       seat->matched = 1;
     }
     if (working(t->status) && e) e->working++;

@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "market_fixture.h"
@@ -337,6 +339,156 @@ static void test_refusals_change_nothing(void **s) {
   fx_init_params(&F, 11, "");
 }
 
+
+/* ---- review: attacks (docs/staking.md §8) ---- */
+
+static void add_challenge(batch *b, int u, const uint8_t tid[32]) {
+  Cohort__MsgChallenge m = COHORT__MSG_CHALLENGE__INIT;
+  m.task_id = (ProtobufCBinaryData){32, (uint8_t *)tid};
+  Cohort__TxBody body = COHORT__TX_BODY__INIT;
+  body.msg_case = COHORT__TX_BODY__MSG_CHALLENGE;
+  body.challenge = &m;
+  add(b, u, &body);
+}
+
+/* Findings of the review that are reported and not fixed here: their tests
+ * state the rule they break and fail today; they run only with
+ * COHORT_OPEN_FINDINGS=1 so that the suite stays green meanwhile. */
+static void open_finding(void) {
+  const char *e = getenv("COHORT_OPEN_FINDINGS");
+  if (!e || strcmp(e, "1")) skip();
+}
+
+/* Executor 1 (own 10^6, commission 0) with 8 * 10^6 delegated by 5 and 6
+ * holds the only seat of a task of user 0; it reveals a lie and the quorum
+ * of one agrees. Returns the task ID in tid. */
+static void lie_with_delegations(uint8_t tid[32], uint64_t each) {
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_commission(&b, 1, 1000000, 0);
+  commit(&b, NULL);
+  add_delegate(&b, 5, 1, each, 0);
+  add_delegate(&b, 6, 1, each, 0);
+  commit(&b, NULL);
+  add_submit(&b, 0, "xyz", 1, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  int m[1];
+  assert_int_equal(members(tid, m), 1);
+  assert_int_equal(m[0], 1);
+  run_t liar;
+  run_vm("xyZ", 16, 1000000, &liar);
+  add_commit(&b, 1, tid, &liar);
+  commit(&b, NULL);
+  add_reveal(&b, 1, tid, &liar);
+  commit(&b, NULL);
+  free_run(&liar);
+  assert_int_equal(task_status(tid), 3); /* agreed on the lie */
+}
+
+/* Empty blocks while tid is in a game (at most n), auditing each. */
+static void run_while_disputed(const uint8_t tid[32], int n) {
+  for (int i = 0; i < n && task_status(tid) == 5; i++) {
+    empty_blocks(1);
+    check_conservation();
+  }
+  assert_int_not_equal(task_status(tid), 5);
+}
+
+/* A lost game must not pay: the liar's accomplice (user 2) challenges it
+ * from outside and the liar stays silent, so it loses on time. The winner's
+ * share (dispute_winner_bps, 50%) of a slash that also took the delegators'
+ * 10% must not exceed what the liar itself lost: else the pair (executor 1's
+ * stake + user 2's balance) gains STK out of its delegators' bonds. */
+static void test_attack_lost_game_pays_accomplice_from_delegators(void **s) {
+  (void)s;
+  setup_chain();
+  uint8_t tid[32];
+  lie_with_delegations(tid, 4000000);
+  Cohort__Executor *e = executor(1);
+  uint64_t own0 = e->stake + e->unbonding, del0 = e->del_tokens;
+  cohort__executor__free_unpacked(e, NULL);
+  uint64_t s2 = stk_of(2);
+  batch b = {.n = 0};
+  add_challenge(&b, 2, tid);
+  commit(&b, NULL);
+  assert_int_equal(task_status(tid), 5);
+  run_while_disputed(tid, 200); /* the defender never moves */
+  e = executor(1);
+  uint64_t own1 = e->stake + e->unbonding, del1 = e->del_tokens;
+  cohort__executor__free_unpacked(e, NULL);
+  assert_int_equal(own1, own0 - own0 / 10); /* it lost: dispute_slash_bps */
+  assert_int_equal(del1, del0 - del0 / 10); /* and so did its delegators */
+  /* the winner gets its share of the liar's own loss only */
+  assert_int_equal(stk_of(2), s2 + (own0 - own1) / 2);
+  assert_true(own1 + stk_of(2) <= own0 + s2);
+  check_conservation();
+  teardown_chain();
+}
+
+/* Stake that backed a seat stays slashable until the seat settles: a
+ * delegator of the liar who sees the challenge and undelegates at once
+ * must still lose dispute_slash_bps when the liar loses, even if the game
+ * lasts longer than unbonding_blocks (5 here; a silent defender loses
+ * after dispute_move_blocks, 20). */
+static void test_attack_delegation_leaves_before_the_game_ends(void **s) {
+  (void)s;
+  setup_chain();
+  uint8_t tid[32];
+  lie_with_delegations(tid, 4000000);
+  uint64_t s5 = stk_of(5);
+  batch b = {.n = 0};
+  add_challenge(&b, 2, tid);
+  add_delegate(&b, 5, 1, 4000000, 1); /* leaves as soon as the game starts */
+  commit(&b, NULL);
+  run_while_disputed(tid, 200);
+  empty_blocks(8); /* the seat is gone: the entry is paid at its next due height */
+  check_conservation();
+  assert_int_equal(stk_of(5) - s5, 4000000 - 400000); /* slashed, and not held any longer */
+  Cohort__Executor *e = executor(1);
+  assert_int_equal(e->del_unbonding, 0);
+  cohort__executor__free_unpacked(e, NULL);
+  teardown_chain();
+}
+
+/* The pay of a seat belongs to the stake that backed it at the draw: a
+ * delegation made after the draw (6, 4 * 10^6, "just in time" before
+ * FINAL) must not take a part of it from the delegator that backed the
+ * seat (5, 10^6). */
+static void test_attack_jit_delegation_takes_pay_of_earlier_seat(void **s) {
+  (void)s;
+  open_finding();
+  setup_chain();
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_commission(&b, 1, 1000000, 0);
+  commit(&b, NULL);
+  add_delegate(&b, 5, 1, 1000000, 0);
+  commit(&b, NULL);
+  uint8_t tid[32];
+  add_submit(&b, 0, "abc", 1, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1);
+  assert_int_equal(task_status(tid), 1);
+  run_t r;
+  run_vm("abc", 16, 1000000, &r);
+  serve_all(tid, &r);
+  add_delegate(&b, 6, 1, 4000000, 0); /* after the draw, before FINAL */
+  commit(&b, NULL);
+  run_until_final(tid, 5);
+  Cohort__Task *t = task(tid);
+  uint64_t pay = t->paid;
+  assert_int_equal(t->members[0]->delegated, 1000000);
+  cohort__task__free_unpacked(t, NULL);
+  uint64_t R = pay / 2, v5, p5, v6, p6; /* half the weight was 5's; commission 0 */
+  delegation(5, 1, &v5, &p5);
+  delegation(6, 1, &v6, &p6);
+  assert_true(p5 + 1 >= R);
+  assert_int_equal(p6, 0);
+  free_run(&r);
+  teardown_chain();
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init_params(&F, 11, "");
@@ -348,6 +500,9 @@ int main(void) {
       cmocka_unit_test(test_slash_reaches_who_backed_the_seat),
       cmocka_unit_test(test_worthless_delegation_can_leave),
       cmocka_unit_test(test_refusals_change_nothing),
+      cmocka_unit_test(test_attack_lost_game_pays_accomplice_from_delegators),
+      cmocka_unit_test(test_attack_delegation_leaves_before_the_game_ends),
+      cmocka_unit_test(test_attack_jit_delegation_takes_pay_of_earlier_seat),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(ELF);
