@@ -139,6 +139,10 @@ static json_t *task_json(const uint8_t id[32], const Cohort__Task *t, int full) 
                                              "stake", nr_amount(m->stake), "attempt",
                                              (int)m->attempt));
     json_object_set_new(json_array_get(members, i), "lost", json_boolean(m->lost));
+    /* its draw weight's delegated part and its draw (docs/staking.md §8) */
+    json_object_set_new(json_array_get(members, i), "delegated", nr_amount(m->delegated));
+    json_object_set_new(json_array_get(members, i), "seated_height",
+                        json_integer((json_int_t)m->seated_height));
   }
   json_t *j = json_pack(
       "{s:o, s:s, s:i, s:o, s:o, s:o, s:I, s:i, s:i, s:o, s:o, s:o, s:I, s:I, s:i, s:o, s:o}",
