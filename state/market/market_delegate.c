@@ -122,17 +122,7 @@ static void xd_key(uint8_t k[XD_KEY], const uint8_t del[20], const uint8_t ex[20
 static int xd_load(state_exec *x, const uint8_t del[20], const uint8_t ex[20], sk_delegation *d) {
   uint8_t k[XD_KEY];
   xd_key(k, del, ex);
-  memset(d, 0, sizeof *d);
-  int rc;
-  Cohort__Delegation *m =
-      (Cohort__Delegation *)sx_get_msg(x, k, sizeof k, &cohort__delegation__descriptor, &rc);
-  if (!m) return rc ? rc : COHORT_ERR_NOT_FOUND;
-  d->shares = m->shares;
-  d->height = m->height;
-  rc = sk_u128_get(&m->reward_start, &d->reward_start);
-  cohort__delegation__free_unpacked(m, NULL);
-  if (!rc && d->shares == 0) rc = COHORT_ERR_CORRUPT; /* deleted at 0 */
-  return rc;
+  return sk_delegation_read(x, k, sizeof k, d);
 }
 
 static int xd_save(state_exec *x, const uint8_t del[20], const uint8_t ex[20],
@@ -142,18 +132,7 @@ static int xd_save(state_exec *x, const uint8_t del[20], const uint8_t ex[20],
   memcpy(vk, XV, 3);
   memcpy(vk + 3, ex, 20);
   memcpy(vk + 23, del, 20);
-  if (d->shares == 0) {
-    int rc = sx_del(x, k, sizeof k);
-    return rc ? rc : sx_del(x, vk, sizeof vk);
-  }
-  uint8_t rs[16];
-  sk_u128_put(rs, d->reward_start);
-  Cohort__Delegation m = COHORT__DELEGATION__INIT;
-  m.shares = d->shares;
-  m.reward_start = (ProtobufCBinaryData){16, rs};
-  m.height = d->height;
-  int rc = sx_put_msg(x, k, sizeof k, &m.base);
-  return rc ? rc : sx_put(x, vk, sizeof vk, NULL, 0);
+  return sk_delegation_write(x, k, vk, sizeof k, d);
 }
 
 /* Pay del what d earned at e (from s/rewards) and restart it at e's acc. */

@@ -149,6 +149,12 @@ int sk_validator_load(state_exec *x, const uint8_t op[20], sk_validator *v);
 int sk_validator_save(state_exec *x, sk_validator *v);
 /* The operator of a consensus key ("vk/"): 0 or COHORT_ERR_NOT_FOUND. */
 int sk_operator_of(state_exec *x, const uint8_t pubkey[32], uint8_t op[20]);
+/* A Delegation record under any key (also the executors' "xd/"): read it
+ * (0, COHORT_ERR_NOT_FOUND, or fatal), or write it with its index key vk of
+ * the same length (delete both when d->shares == 0). */
+int sk_delegation_read(state_exec *x, const uint8_t *k, size_t kl, sk_delegation *d);
+int sk_delegation_write(state_exec *x, const uint8_t *k, const uint8_t *vk, size_t kl,
+                        const sk_delegation *d);
 /* A delegation: 0 (found), COHORT_ERR_NOT_FOUND, or fatal. */
 int sk_delegation_load(state_exec *x, const uint8_t del[20], const uint8_t op[20],
                        sk_delegation *d);

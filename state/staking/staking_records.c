@@ -179,19 +179,39 @@ static int del_from_proto(sk_delegation *d, const Cohort__Delegation *m) {
   return sk_u128_get(&m->reward_start, &d->reward_start);
 }
 
-int sk_delegation_load(state_exec *x, const uint8_t del[20], const uint8_t op[20],
-                       sk_delegation *d) {
-  uint8_t k[SK_DEL_KEY];
-  sk_del_key(k, del, op);
+int sk_delegation_read(state_exec *x, const uint8_t *k, size_t kl, sk_delegation *d) {
   memset(d, 0, sizeof *d);
   int rc;
-  Cohort__Delegation *m = (Cohort__Delegation *)sx_get_msg(x, k, sizeof k,
-                                                           &cohort__delegation__descriptor, &rc);
+  Cohort__Delegation *m =
+      (Cohort__Delegation *)sx_get_msg(x, k, kl, &cohort__delegation__descriptor, &rc);
   if (!m) return rc ? rc : COHORT_ERR_NOT_FOUND;
   rc = del_from_proto(d, m);
   cohort__delegation__free_unpacked(m, NULL);
   if (!rc && d->shares == 0) rc = COHORT_ERR_CORRUPT; /* deleted at 0 */
   return rc;
+}
+
+int sk_delegation_write(state_exec *x, const uint8_t *k, const uint8_t *vk, size_t kl,
+                        const sk_delegation *d) {
+  if (d->shares == 0) {
+    int rc = sx_del(x, k, kl);
+    return rc ? rc : sx_del(x, vk, kl);
+  }
+  uint8_t rs[16];
+  sk_u128_put(rs, d->reward_start);
+  Cohort__Delegation m = COHORT__DELEGATION__INIT;
+  m.shares = d->shares;
+  m.reward_start = (ProtobufCBinaryData){16, rs};
+  m.height = d->height;
+  int rc = sx_put_msg(x, k, kl, &m.base);
+  return rc ? rc : sx_put(x, vk, kl, NULL, 0);
+}
+
+int sk_delegation_load(state_exec *x, const uint8_t del[20], const uint8_t op[20],
+                       sk_delegation *d) {
+  uint8_t k[SK_DEL_KEY];
+  sk_del_key(k, del, op);
+  return sk_delegation_read(x, k, sizeof k, d);
 }
 
 void sk_fresh_key(uint8_t k[SK_FRESH_KEY], uint64_t h, const uint8_t op[20],
@@ -242,18 +262,7 @@ int sk_delegation_save(state_exec *x, const uint8_t del[20], const uint8_t op[20
     int rc = note_fresh(x, del, op, k, d->shares);
     if (rc) return rc;
   }
-  if (d->shares == 0) {
-    int rc = sx_del(x, k, sizeof k);
-    return rc ? rc : sx_del(x, vk, sizeof vk);
-  }
-  uint8_t rs[16];
-  sk_u128_put(rs, d->reward_start);
-  Cohort__Delegation m = COHORT__DELEGATION__INIT;
-  m.shares = d->shares;
-  m.reward_start = (ProtobufCBinaryData){16, rs};
-  m.height = d->height;
-  int rc = sx_put_msg(x, k, sizeof k, &m.base);
-  return rc ? rc : sx_put(x, vk, sizeof vk, NULL, 0);
+  return sk_delegation_write(x, k, vk, sizeof k, d);
 }
 
 typedef struct {
