@@ -545,9 +545,17 @@ static void print_task(json_t *t) {
          ji(t, "attempt"));
   printf("reward       %s escrowed\n", cli_fmt_tokens(a, js(t, "reward"), "CRD"));
   printf("paid         %s\n", cli_fmt_tokens(a, js(t, "paid"), "CRD"));
-  printf("refunded     %s\n", cli_fmt_tokens(a, js(t, "refunded"), "CRD"));
-  printf("heights      submitted %lld, drawn %lld, window closes %lld (commit %lld blocks, reveal "
-         "%lld)\n", ji(t, "submitted_height"), ji(t, "draw_height"), ji(t, "deadline"),
+  printf("refunded     %s (unspent reward and fee allowance)\n",
+         cli_fmt_tokens(a, js(t, "refunded"), "CRD"));
+  /* a settled task's deadline is when its input and output are pruned */
+  const char *st = js(t, "status");
+  int settled = !strcmp(st, "final") || !strcmp(st, "expired");
+  printf("heights      submitted %lld, drawn %lld, %s %lld (commit %lld blocks, reveal %lld)\n",
+         ji(t, "submitted_height"), ji(t, "draw_height"),
+         !settled ? "window closes"
+         : json_is_true(json_object_get(t, "pruned")) ? "input/output pruned at"
+                                                       : "input/output kept until",
+         ji(t, "deadline"),
          ji(t, "commit_blocks"), ji(t, "reveal_blocks"));
   json_t *res = json_object_get(t, "result");
   if (json_is_object(res)) {
