@@ -66,9 +66,15 @@ static void xe_key(uint8_t k[XQ_KEY], uint64_t rel, const uint8_t ex[20], const 
 
 /* ---- the executor's side ---- */
 
-uint64_t mk_del_counted(const Cohort__Executor *e, uint32_t max_x) {
+/* The most delegated STK e may take and count: max_x x its own stake. */
+static uint64_t del_cap(const Cohort__Executor *e, uint32_t max_x) {
   u128 cap = (u128)e->stake * max_x;
-  return (u128)e->del_tokens < cap ? e->del_tokens : (uint64_t)cap;
+  return cap > UINT64_MAX ? UINT64_MAX : (uint64_t)cap;
+}
+
+uint64_t mk_del_counted(const Cohort__Executor *e, uint32_t max_x) {
+  uint64_t cap = del_cap(e, max_x);
+  return e->del_tokens < cap ? e->del_tokens : cap;
 }
 
 uint64_t state_exec_draw_weight(const Cohort__Executor *e, const Cohort__Params *p) {
@@ -166,6 +172,16 @@ static int count_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v,
   return ++c->n >= c->stop;
 }
 
+/* The executor a message names: *e, or NULL with the refusal in res. */
+static int load_target(state_exec *x, const uint8_t ex[20], const char *what, char who[17],
+                       Cohort__Executor **e, state_tx_result *res) {
+  int rc;
+  sk_short(who, ex);
+  *e = mk_get_exec(x, ex, &rc);
+  if (rc || *e) return rc;
+  return mk_fail(res, COHORT_ERR_NOT_FOUND, "%s: %s.. is not a registered executor", what, who);
+}
+
 /* ---- DelegateExecutor ---- */
 
 int mk_exec_delegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
@@ -173,17 +189,11 @@ int mk_exec_delegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
   const Cohort__Params *p = mk_params(x);
   const uint8_t *me = tx->sender, *ex = m->executor.data;
   char who[17];
-  sk_short(who, ex);
-  int rc;
-  Cohort__Executor *e = mk_get_exec(x, ex, &rc);
-  if (rc) return rc;
-  if (!e)
-    return mk_fail(res, COHORT_ERR_NOT_FOUND, "delegate_executor: %s.. is not a registered "
-                   "executor", who);
+  Cohort__Executor *e;
+  int rc = load_target(x, ex, "delegate_executor", who, &e, res);
+  if (rc || !e) return rc;
   sk_delegation d;
-  uint64_t c, s, n, cap = (uint64_t)((u128)e->stake * p->exec_delegation_max_x > UINT64_MAX
-                                         ? UINT64_MAX
-                                         : (u128)e->stake * p->exec_delegation_max_x);
+  uint64_t c, s, n, cap = del_cap(e, p->exec_delegation_max_x);
   if (m->amount < p->min_delegation) {
     rc = mk_fail(res, COHORT_ERR_AMOUNT, "delegate_executor: amount %llu is below "
                  "params.min_delegation %llu", (unsigned long long)m->amount,
@@ -275,13 +285,9 @@ int mk_exec_undelegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
   const Cohort__Params *p = mk_params(x);
   const uint8_t *me = tx->sender, *ex = m->executor.data;
   char who[17];
-  sk_short(who, ex);
-  int rc;
-  Cohort__Executor *e = mk_get_exec(x, ex, &rc);
-  if (rc) return rc;
-  if (!e)
-    return mk_fail(res, COHORT_ERR_NOT_FOUND, "undelegate_executor: %s.. is not a registered "
-                   "executor", who);
+  Cohort__Executor *e;
+  int rc = load_target(x, ex, "undelegate_executor", who, &e, res);
+  if (rc || !e) return rc;
   sk_delegation d;
   uint64_t rel, out_shares, value;
   rc = xd_load(x, me, ex, &d);
