@@ -40,8 +40,11 @@ fi
 LOG=${COHORT_DEPS_LOG:-${TMPDIR:-/tmp}/cohort-deps.log}
 echo "deps: installing ${#missing[@]} Debian packages (${missing[*]}); apt-get's output goes to $LOG"
 export DEBIAN_FRONTEND=noninteractive
-if ! { $SUDO apt-get update -q && \
-       $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$LOG" 2>&1; then
+# A fresh machine often has unattended-upgrades (or another make) holding
+# dpkg's lock: wait for it up to 10 minutes instead of failing at once.
+LOCK_WAIT=(-o DPkg::Lock::Timeout=600)
+if ! { $SUDO apt-get "${LOCK_WAIT[@]}" update -q && \
+       $SUDO apt-get "${LOCK_WAIT[@]}" install -y -q --no-install-recommends "${missing[@]}"; } >"$LOG" 2>&1; then
   echo "deps: apt-get failed; the end of $LOG:" >&2
   tail -n 20 "$LOG" >&2
   exit 1
