@@ -2,7 +2,7 @@
  *
  *   cohort-vm run PROG.elf [--input FILE] [--max-steps N] [--mem MiB]
  *                          [--output FILE] [--trace] [--no-jit]
- *   cohort-vm hash PROG.elf [--input FILE] [--at-step N] ...
+ *   cohort-vm hash PROG.elf [--input FILE] [--at-step N] [--every K] ...
  *   cohort-vm prove PROG.elf [--input FILE] --at-step N [--output FILE]
  *   cohort-vm verify HASH PROOF_FILE
  *   cohort-vm output-proof PROG.elf [--input FILE] [--output FILE]
@@ -37,6 +37,9 @@ static void usage_to(FILE *f) {
           "  --max-steps N         step cap (default 2^40)\n"
           "  --mem MiB             memory cap (default 64)\n"
           "  --at-step N           (hash, prove) the step\n"
+          "  --every K             (hash) also print the state hash every K steps, one\n"
+          "                        'checkpoint STEP HASH' line each (compare two runs' lists\n"
+          "                        to find the first interval where they part)\n"
           "  --output FILE         where run writes the program's output / prove the proof\n"
           "  --trace               (run) print every instruction\n"
           "  --no-jit              interpreter only\n"
@@ -134,6 +137,34 @@ static void print_state(cohort_vm *vm, FILE *f) {
   fprintf(f, "\nsteps: %" PRIu64 "\noutput: %" PRIu32 " bytes\nstate: %s\n", in.step, in.out_len, hx);
 }
 
+/* Run to step `at` (or the end), printing the state hash at every multiple
+ * of `every` steps on the way. Each checkpoint is hashed on the library's
+ * helper thread while the run goes on (cohort_vm_state_hash_start); it is
+ * printed when the next one is taken, so lines come in step order. */
+static void run_checkpoints(cohort_vm *vm, uint64_t at, uint64_t every) {
+  uint64_t pending = UINT64_MAX; /* step of the started, unprinted checkpoint */
+  for (;;) {
+    cohort_vm_info in;
+    cohort_vm_get_info(vm, &in);
+    uint64_t n = every - in.step % every;
+    if (at != UINT64_MAX) n = at > in.step ? (n < at - in.step ? n : at - in.step) : 0;
+    if (n && in.status == COHORT_VM_RUNNING) cohort_vm_run(vm, n, NULL);
+    cohort_vm_get_info(vm, &in);
+    if (pending != UINT64_MAX) {
+      uint8_t h[32];
+      char hx[65];
+      cohort_vm_state_hash_finish(vm, h);
+      hex(h, hx);
+      printf("checkpoint %" PRIu64 " %s\n", pending, hx);
+      pending = UINT64_MAX;
+    }
+    if (in.status != COHORT_VM_RUNNING || in.step % every || (at != UINT64_MAX && in.step >= at))
+      break;
+    if (cohort_vm_state_hash_start(vm) == 0) pending = in.step;
+  }
+  fflush(stdout);
+}
+
 int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -167,7 +198,7 @@ int main(int argc, char **argv) {
   const char *prog = argv[2], *input_path = NULL, *out_path = NULL;
   cohort_vm_config cfg;
   cohort_vm_config_default(&cfg);
-  uint64_t at = UINT64_MAX;
+  uint64_t at = UINT64_MAX, every = 0;
   int trace = 0, no_jit = 0;
   for (int i = 3; i < argc; i++) {
     if (!strcmp(argv[i], "--trace")) trace = 1;
@@ -178,7 +209,17 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--max-steps")) cfg.max_steps = num(argv[++i]);
     else if (!strcmp(argv[i], "--mem")) cfg.mem_cap = (uint32_t)(num(argv[++i]) << 20);
     else if (!strcmp(argv[i], "--at-step")) at = num(argv[++i]);
-    else usage();
+    else if (!strcmp(argv[i], "--every")) {
+      every = num(argv[++i]);
+      if (!every) {
+        fprintf(stderr, "cohort-vm: --every needs a step count of at least 1\n");
+        return 2;
+      }
+    } else usage();
+  }
+  if (every && strcmp(cmd, "hash")) {
+    fprintf(stderr, "cohort-vm: --every is a flag of 'hash' only\n");
+    return 2;
   }
   size_t elf_len, in_len = 0;
   uint8_t *elf = read_file(prog, &elf_len), *input = NULL;
@@ -227,7 +268,8 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "hash") || !strcmp(cmd, "prove") || !strcmp(cmd, "output-proof")) {
     if (!strcmp(cmd, "prove") && at == UINT64_MAX) usage();
     uint64_t done;
-    cohort_vm_run(vm, at, &done);
+    if (every) run_checkpoints(vm, at, every);
+    else cohort_vm_run(vm, at, &done);
     if (!strcmp(cmd, "hash")) {
       print_state(vm, stdout);
     } else {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/unit/vm/test_vm_cli.sh — the cohort-vm runner end to end:
 # run (output vs coreutils sha256sum, exit codes), hash/prove/verify round
-# trip, output proofs, --trace, and clear errors for bad input.
+# trip, hash --every checkpoints, output proofs, --trace, and clear errors for bad input.
 # Usage: test_vm_cli.sh COHORT_VM GUEST_DIR
 set -euo pipefail
 VM=$1
@@ -44,6 +44,28 @@ cp "$T/proof" "$T/bad"
 printf '\x01' | dd of="$T/bad" bs=1 seek=300 conv=notrunc 2> /dev/null
 if "$VM" verify "$h100" "$T/bad" > /dev/null 2>&1; then fail "forged proof accepted"; fi
 if "$VM" verify "$h101" "$T/proof" > /dev/null 2>&1; then fail "proof accepted for the wrong pre-state"; fi
+
+# hash --every: a checkpoint line at every multiple of K (hashed on the
+# helper thread while the run goes on), each equal to hash --at-step of that
+# step, the same list under --no-jit, and the final state as without it
+"$VM" hash "$G/sieve.elf" --every 1000000 > "$T/cps"
+"$VM" hash "$G/sieve.elf" --every 1000000 --no-jit > "$T/cps_interp"
+cmp -s "$T/cps" "$T/cps_interp" || fail "hash --every differs between translator and interpreter"
+n=$(grep -c '^checkpoint ' "$T/cps")
+[ "$n" = 18 ] || fail "hash --every 1000000 of an 18.8 M-step run printed $n checkpoints, want 18"
+for k in 1 7 18; do
+  line=$(grep '^checkpoint ' "$T/cps" | sed -n "${k}p")
+  [ "$line" = "checkpoint $((k * 1000000)) $("$VM" hash "$G/sieve.elf" --at-step $((k * 1000000)) | sed -n 's/^state: //p')" ] ||
+    fail "checkpoint $k: '$line' is not hash --at-step $((k * 1000000))"
+done
+[ "$(grep '^state: ' "$T/cps")" = "$("$VM" hash "$G/sieve.elf" | grep '^state: ')" ] ||
+  fail "hash --every changed the final state"
+"$VM" hash "$G/sieve.elf" --every 1000000 --at-step 2500000 > "$T/cps"
+[ "$(grep -c '^checkpoint ' "$T/cps")" = 2 ] && grep -q '^steps: 2500000$' "$T/cps" ||
+  fail "hash --every with --at-step: $(cat "$T/cps")"
+if "$VM" hash "$G/sieve.elf" --every 0 > /dev/null 2> "$T/err"; then fail "--every 0 accepted"; fi
+grep -q 'at least 1' "$T/err" || fail "--every 0 message: $(cat "$T/err")"
+if "$VM" run "$G/sieve.elf" --every 5 > /dev/null 2> "$T/err"; then fail "run --every accepted"; fi
 
 # trace: one line per step
 "$VM" run "$G/wc.elf" --input "$T/wc" --trace > /dev/null 2> "$T/trace" || true
