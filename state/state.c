@@ -590,6 +590,23 @@ int state_get_exec_delegation(state *st, const uint8_t del[20], const uint8_t ex
   return *out ? COHORT_OK : COHORT_ERR_CORRUPT;
 }
 
+int state_get_exec_waiting(state *st, const uint8_t del[20], const uint8_t ex[20],
+                           uint64_t *amount, uint64_t *height) {
+  uint8_t k[43] = {'x', 'w', '/'}, *v;
+  size_t vl;
+  *amount = *height = 0;
+  memcpy(k + 3, del, 20);
+  memcpy(k + 23, ex, 20);
+  int rc = kv_get(st->kv, k, sizeof k, &v, &vl);
+  if (rc) return rc;
+  if (vl == 16) {
+    *amount = core_get_u64be(v);
+    *height = core_get_u64be(v + 8);
+  }
+  free(v);
+  return vl == 16 ? COHORT_OK : COHORT_ERR_CORRUPT;
+}
+
 uint64_t state_exec_delegation_value(const Cohort__Executor *e, uint64_t shares) {
   if (e->del_shares == 0) return 0;
   unsigned __int128 t = (unsigned __int128)shares * e->del_tokens / e->del_shares;

@@ -123,6 +123,11 @@ int state_pending_reward(const Cohort__ValidatorInfo *v, const Cohort__Delegatio
  * worth; state_exec_pending_reward: what d could withdraw from e now. */
 int state_get_exec_delegation(state *st, const uint8_t del[20], const uint8_t ex[20],
                               Cohort__Delegation **out);
+/* state_get_exec_waiting: del's delegation to ex still waiting to take
+ * effect ("xw/", docs/staking.md §8): its amount and the height it waits
+ * from; COHORT_ERR_NOT_FOUND if none. */
+int state_get_exec_waiting(state *st, const uint8_t del[20], const uint8_t ex[20],
+                           uint64_t *amount, uint64_t *height);
 uint64_t state_exec_delegation_value(const Cohort__Executor *e, uint64_t shares);
 /* e's draw weight under params p: own stake + counted delegations (pure). */
 uint64_t state_exec_draw_weight(const Cohort__Executor *e, const Cohort__Params *p);

@@ -23,8 +23,8 @@ typedef struct {
 /* an executor's delegators' side (docs/staking.md §8) */
 typedef struct {
   uint8_t id[20];
-  uint64_t shares, unbonding;
-  u128 acc, shares_seen, unbonding_seen;
+  uint64_t shares, unbonding, pending;
+  u128 acc, shares_seen, unbonding_seen, pending_seen;
 } aexec;
 
 typedef struct {
@@ -40,7 +40,7 @@ typedef struct {
   size_t n_df;         /* fresh-delegation notes: none between blocks */
   uint64_t tokens, unbonding;
   aexec *x;
-  size_t nx, xcap, n_xd, n_xv, n_xq, n_xu, n_xe;
+  size_t nx, xcap, n_xd, n_xv, n_xq, n_xu, n_xe, n_xw, n_xp;
 } audit;
 
 static int fail(audit *a, const char *what) {
@@ -70,6 +70,19 @@ static int has_key(audit *a, const uint8_t *k, size_t kl) {
   return rc == COHORT_OK;
 }
 
+static int stop_first(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)k, (void)kl, (void)v, (void)vl;
+  *(int *)ctx = 1;
+  return 1;
+}
+
+/* 1 if some key starts with prefix. */
+static int has_prefix(audit *a, const uint8_t *prefix, size_t plen) {
+  int found = 0, rc = kv_scan(a->st->kv, prefix, plen, stop_first, &found);
+  if (rc < 0) a->rc = rc;
+  return found;
+}
+
 static int v_acc(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   (void)k, (void)kl;
   audit *a = ctx;
@@ -96,7 +109,7 @@ static int v_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size
   audit *a = ctx;
   Cohort__Executor *e = kl == 22 ? cohort__executor__unpack(NULL, vl, v) : NULL;
   if (!e) return fail(a, "an executor does not decode");
-  a->stk += (u128)e->stake + e->unbonding + e->del_tokens + e->del_unbonding;
+  a->stk += (u128)e->stake + e->unbonding + e->del_tokens + e->del_unbonding + e->del_pending;
   if (a->nx == a->xcap) {
     size_t cap = a->xcap ? 2 * a->xcap : 16;
     aexec *p = realloc(a->x, cap * sizeof *p);
@@ -113,6 +126,14 @@ static int v_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size
   memcpy(x->id, k + 2, 20);
   x->shares = e->del_shares;
   x->unbonding = e->del_unbonding;
+  x->pending = e->del_pending;
+  /* a waiting delegation waits for a seat the executor holds */
+  uint8_t wk[22] = {'w', '/'};
+  memcpy(wk + 2, k + 2, 20);
+  if (e->del_pending && !has_prefix(a, wk, sizeof wk)) {
+    cohort__executor__free_unpacked(e, NULL);
+    return a->rc ? 1 : fail(a, "an executor has waiting delegations and holds no seat");
+  }
   int bad = sk_u128_get(&e->reward_acc, &x->acc) || (e->del_tokens && !e->del_shares);
   cohort__executor__free_unpacked(e, NULL);
   return bad ? fail(a, "an executor's reward_acc is malformed or it has delegated tokens and no "
@@ -141,6 +162,23 @@ static int v_xd(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t
   memcpy(vk + 3, k + 23, 20);
   memcpy(vk + 23, k + 3, 20);
   if (!has_key(a, vk, sizeof vk)) return a->rc ? 1 : fail(a, "an executor delegation has no xv/ key");
+  return 0;
+}
+
+/* xw/ del ex -> amount, height (waiting, docs/staking.md §8); its xp/ key */
+static int v_xw(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  audit *a = ctx;
+  a->n_xw++;
+  aexec *x = kl == 43 && vl == 16 ? find_exec(a, k + 23) : NULL;
+  if (!x || core_get_u64be(v) == 0)
+    return fail(a, "a waiting executor delegation does not decode, is empty or names no executor");
+  x->pending_seen += core_get_u64be(v);
+  uint8_t pk[51] = {'x', 'p', '/'}; /* xp/ ex height del */
+  memcpy(pk + 3, k + 23, 20);
+  memcpy(pk + 23, v + 8, 8);
+  memcpy(pk + 31, k + 3, 20);
+  if (!has_key(a, pk, sizeof pk))
+    return a->rc ? 1 : fail(a, "a waiting executor delegation has no xp/ key at its height");
   return 0;
 }
 
@@ -417,13 +455,16 @@ int state_audit(state *st, state_audit_report *r, core_errbuf *eb) {
   if (!rc) rc = scan(&a, "xq/", v_xq, &a);
   if (!rc) rc = scan(&a, "xu/", v_count, &a.n_xu);
   if (!rc) rc = scan(&a, "xe/", v_count, &a.n_xe);
+  if (!rc) rc = scan(&a, "xw/", v_xw, &a);
+  if (!rc) rc = scan(&a, "xp/", v_count, &a.n_xp);
   for (size_t i = 0; !rc && i < a.nx; i++)
-    if (a.x[i].shares_seen != a.x[i].shares || a.x[i].unbonding_seen != a.x[i].unbonding) {
-      fail(&a, "an executor's del_shares or del_unbonding differ from its delegations and "
-               "unbonding entries");
+    if (a.x[i].shares_seen != a.x[i].shares || a.x[i].unbonding_seen != a.x[i].unbonding ||
+        a.x[i].pending_seen != a.x[i].pending) {
+      fail(&a, "an executor's del_shares, del_unbonding or del_pending differ from its "
+               "delegations, unbonding entries and waiting delegations");
       rc = a.rc;
     }
-  if (!rc && (a.n_xd != a.n_xv || a.n_xq != a.n_xu || a.n_xq != a.n_xe))
+  if (!rc && (a.n_xd != a.n_xv || a.n_xq != a.n_xu || a.n_xq != a.n_xe || a.n_xw != a.n_xp))
     fail(&a, "executor delegations or unbonding entries and their index keys differ in number"),
         rc = a.rc;
   if (!rc) rc = scan(&a, "gp/", v_gp, &a);

@@ -4,10 +4,16 @@
  * delegators' side of its slashes, and the unbondings that mature.
  *
  * A delegation ("xd/" + del + ex, "xv/" + ex + del):
- *   absent --DelegateExecutor--> ACTIVE (shares > 0) --UndelegateExecutor
- *   of all of it--> absent. Every change of its shares first pays its
- *   pending reward (settle). A slash lowers the executor's del_tokens, not
- *   shares, and needs no event.
+ *   absent --DelegateExecutor while ex holds no seat--> ACTIVE (shares > 0)
+ *   --UndelegateExecutor of all of it--> absent. Every change of its
+ *   shares first pays its pending reward (settle). A slash lowers the
+ *   executor's del_tokens, not shares, and needs no event.
+ * A waiting amount ("xw/" + del + ex = amount, height; "xp/" + ex + height
+ *   + del): DelegateExecutor while ex holds a seat --> WAITING (no weight,
+ *   pay or slash; more of it in a later block moves it to that height)
+ *   --a seat of ex released, none held drawn at <= height--> bonded into
+ *   the delegation (or, if it buys no share, back to the delegator),
+ *   deleted. The executor's del_pending is always the sum of the amounts.
  * An unbonding entry ("xq/" + release + ex + del + created, with "xu/" and
  * "xe/"):
  *   UndelegateExecutor --> PENDING (a slash for a seat drawn at a height <=
@@ -36,8 +42,11 @@ typedef unsigned __int128 u128;
 #define XQ "xq/"
 #define XU "xu/"
 #define XE "xe/"
+#define XW "xw/"
+#define XP "xp/"
 #define XD_KEY 43 /* 3 + 20 + 20 */
 #define XQ_KEY 59 /* 3 + 8 + 20 + 20 + 8 */
+#define XP_KEY 51 /* 3 + 20 + 8 + 20 */
 
 static void xq_key(uint8_t k[XQ_KEY], uint64_t rel, const uint8_t ex[20], const uint8_t del[20],
                    uint64_t created) {
@@ -104,7 +113,7 @@ int mk_set_commission(state_exec *x, Cohort__Executor *e, uint32_t c) {
 
 int mk_exec_empty(const Cohort__Executor *e, uint64_t h) {
   return !e->stake && !e->unbonding && !e->active_tasks && !e->seat_lock && e->jailed_until <= h &&
-         !e->del_tokens && !e->del_shares && !e->del_unbonding;
+         !e->del_tokens && !e->del_shares && !e->del_unbonding && !e->del_pending;
 }
 
 static int acc_get(const Cohort__Executor *e, u128 *acc) {
@@ -163,13 +172,50 @@ int mk_del_pending(const Cohort__Executor *e, const sk_delegation *d, uint64_t *
 }
 
 typedef struct {
-  uint32_t n, stop;
-} count_ctx;
+  uint8_t (*ids)[20];
+  size_t n, cap;
+} idlist;
 
-static int count_visit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  (void)k, (void)kl, (void)v, (void)vl;
-  count_ctx *c = ctx;
-  return ++c->n >= c->stop;
+static int collect_ex(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)v, (void)vl;
+  idlist *l = ctx;
+  if (kl != XD_KEY) return COHORT_ERR_CORRUPT;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 8;
+    void *p = realloc(l->ids, cap * 20);
+    if (!p) return COHORT_ERR_NOMEM;
+    l->ids = p;
+    l->cap = cap;
+  }
+  memcpy(l->ids[l->n++], k + 23, 20);
+  return 0;
+}
+
+/* Refuse (too_large, in res) a new executor delegation of del when it has
+ * max of them already: each executor counted once, bonded ("xd/"),
+ * waiting ("xw/") or both. Each list holds at most max entries. */
+static int count_delegations(state_exec *x, const uint8_t del[20], uint32_t max,
+                             state_tx_result *res) {
+  idlist l = {0};
+  uint8_t pre[23];
+  memcpy(pre + 3, del, 20);
+  memcpy(pre, XD, 3);
+  int rc = sx_scan(x, pre, sizeof pre, collect_ex, &l);
+  size_t bonded = l.n;
+  memcpy(pre, XW, 3);
+  if (rc >= 0) rc = sx_scan(x, pre, sizeof pre, collect_ex, &l);
+  rc = rc < 0 ? rc : COHORT_OK;
+  size_t n = bonded;
+  for (size_t i = bonded; !rc && i < l.n; i++) {
+    int dup = 0;
+    for (size_t j = 0; j < bonded && !dup; j++) dup = !memcmp(l.ids[i], l.ids[j], 20);
+    n += !dup;
+  }
+  free(l.ids);
+  if (!rc && n >= max)
+    rc = mk_fail(res, COHORT_ERR_TOO_LARGE, "delegate_executor: the sender has %zu executor "
+                 "delegations (params.max_delegations)", n);
+  return rc;
 }
 
 /* The executor a message names: *e, or NULL with the refusal in res. */
@@ -180,6 +226,167 @@ static int load_target(state_exec *x, const uint8_t ex[20], const char *what, ch
   *e = mk_get_exec(x, ex, &rc);
   if (rc || *e) return rc;
   return mk_fail(res, COHORT_ERR_NOT_FOUND, "%s: %s.. is not a registered executor", what, who);
+}
+
+/* The shares `amount` buys of e's delegators' side now (0: none). */
+static u128 shares_for(const Cohort__Executor *e, uint64_t amount) {
+  return e->del_shares == 0 ? amount
+         : e->del_tokens == 0 ? 0
+                              : (u128)amount * e->del_shares / e->del_tokens;
+}
+
+/* Bond `amount` (already out of del's balance) into del's delegation to e:
+ * its reward settled first, then the shares (docs/staking.md §2 math).
+ * e is updated in memory (the caller saves it). *bought = 0: it buys no
+ * share, nothing changed. */
+static int bond(state_exec *x, const uint8_t del[20], const uint8_t ex[20], Cohort__Executor *e,
+                uint64_t amount, int *bought) {
+  u128 sh = shares_for(e, amount);
+  *bought = 0;
+  if (sh == 0 || sh > UINT64_MAX - e->del_shares || amount > UINT64_MAX - e->del_tokens)
+    return COHORT_OK;
+  sk_delegation d;
+  int rc = xd_load(x, del, ex, &d), exists = rc == COHORT_OK;
+  if (rc && rc != COHORT_ERR_NOT_FOUND) return rc;
+  u128 acc;
+  if ((rc = acc_get(e, &acc))) return rc;
+  if (exists) {
+    if ((rc = settle(x, del, e, &d, NULL))) return rc;
+  } else {
+    memset(&d, 0, sizeof d);
+    d.reward_start = acc;
+  }
+  d.shares += (uint64_t)sh;
+  d.height = x->height;
+  e->del_shares += (uint64_t)sh;
+  e->del_tokens += amount;
+  if (!e->reward_acc.len && (rc = acc_put(e, acc))) return rc;
+  if ((rc = xd_save(x, del, ex, &d))) return rc;
+  *bought = 1;
+  return COHORT_OK;
+}
+
+/* ---- waiting amounts (docs/staking.md §8 "Waiting delegations") ---- */
+
+static void xw_key(uint8_t k[XD_KEY], const uint8_t del[20], const uint8_t ex[20]) {
+  memcpy(k, XW, 3);
+  memcpy(k + 3, del, 20);
+  memcpy(k + 23, ex, 20);
+}
+
+static void xp_key(uint8_t k[XP_KEY], const uint8_t ex[20], uint64_t h, const uint8_t del[20]) {
+  memcpy(k, XP, 3);
+  memcpy(k + 3, ex, 20);
+  core_put_u64be(k + 23, h);
+  memcpy(k + 31, del, 20);
+}
+
+int mk_del_waiting(state_exec *x, const uint8_t del[20], const uint8_t ex[20], uint64_t *amount,
+                   uint64_t *height) {
+  uint8_t k[XD_KEY], *v;
+  size_t vl;
+  xw_key(k, del, ex);
+  int rc = sx_get(x, k, sizeof k, &v, &vl);
+  if (rc) return rc;
+  if (vl != 16) rc = COHORT_ERR_CORRUPT;
+  else {
+    *amount = core_get_u64be(v);
+    *height = core_get_u64be(v + 8);
+  }
+  free(v);
+  return rc;
+}
+
+/* Add amount to del's waiting amount at ex (e in memory, saved by the
+ * caller): it waits from this height on, the earlier part with it. */
+static int wait_add(state_exec *x, const uint8_t del[20], const uint8_t ex[20],
+                    Cohort__Executor *e, uint64_t amount) {
+  uint64_t old = 0, h = 0;
+  uint8_t k[XD_KEY], pk[XP_KEY], v[16];
+  int rc = mk_del_waiting(x, del, ex, &old, &h);
+  if (rc == COHORT_OK) {
+    xp_key(pk, ex, h, del);
+    if ((rc = sx_del(x, pk, sizeof pk))) return rc;
+  } else if (rc != COHORT_ERR_NOT_FOUND) {
+    return rc;
+  }
+  if (core_add_u64(&old, old, amount) || core_add_u64(&e->del_pending, e->del_pending, amount))
+    return COHORT_ERR_CORRUPT; /* under the STK supply */
+  core_put_u64be(v, old);
+  core_put_u64be(v + 8, x->height);
+  xw_key(k, del, ex);
+  xp_key(pk, ex, x->height, del);
+  rc = sx_put(x, k, sizeof k, v, sizeof v);
+  return rc ? rc : sx_put(x, pk, sizeof pk, NULL, 0);
+}
+
+typedef struct {
+  uint8_t (*keys)[XP_KEY];
+  size_t n, cap;
+  uint64_t below; /* 0: every entry */
+  int rc;
+} admit_list;
+
+static int collect_admit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  (void)v, (void)vl;
+  admit_list *l = ctx;
+  if (kl != XP_KEY) {
+    l->rc = COHORT_ERR_CORRUPT;
+    return 1;
+  }
+  if (l->below && core_get_u64be(k + 23) >= l->below) return 1; /* height order: the rest wait */
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 8;
+    void *p = realloc(l->keys, cap * XP_KEY);
+    if (!p) {
+      l->rc = COHORT_ERR_NOMEM;
+      return 1;
+    }
+    l->keys = p;
+    l->cap = cap;
+  }
+  memcpy(l->keys[l->n++], k, XP_KEY);
+  return 0;
+}
+
+int mk_del_admit(state_exec *x, const uint8_t ex[20]) {
+  int rc;
+  Cohort__Executor *e = mk_get_exec(x, ex, &rc);
+  if (!e) return rc;
+  if (!e->del_pending) {
+    cohort__executor__free_unpacked(e, NULL);
+    return COHORT_OK;
+  }
+  admit_list l = {NULL, 0, 0, 0, COHORT_OK};
+  uint8_t pre[23];
+  memcpy(pre, XP, 3);
+  memcpy(pre + 3, ex, 20);
+  if (!(rc = mk_seat_oldest(x, ex, &l.below))) {
+    rc = sx_scan(x, pre, sizeof pre, collect_admit, &l);
+    if (l.rc) rc = l.rc;
+    rc = rc < 0 ? rc : COHORT_OK;
+  }
+  for (size_t i = 0; !rc && i < l.n; i++) {
+    const uint8_t *del = l.keys[i] + 31;
+    uint64_t amt, h;
+    int bought;
+    uint8_t k[XD_KEY];
+    rc = mk_del_waiting(x, del, ex, &amt, &h);
+    if (rc == COHORT_ERR_NOT_FOUND || (!rc && (h != core_get_u64be(l.keys[i] + 23) ||
+                                               amt > e->del_pending)))
+      rc = COHORT_ERR_CORRUPT;
+    if (rc) break;
+    e->del_pending -= amt;
+    if ((rc = bond(x, del, ex, e, amt, &bought))) break;
+    if (!bought && (rc = bank_credit(x, del, BANK_STK, amt))) break; /* nothing to buy: back */
+    xw_key(k, del, ex);
+    if (!(rc = sx_del(x, k, sizeof k))) rc = sx_del(x, l.keys[i], XP_KEY);
+  }
+  if (!rc && l.n) rc = mk_put_exec(x, ex, e);
+  if (!rc && l.n) rc = mk_bump_epoch(x); /* its draw weight changed */
+  free(l.keys);
+  cohort__executor__free_unpacked(e, NULL);
+  return rc;
 }
 
 /* ---- DelegateExecutor ---- */
@@ -206,56 +413,50 @@ int mk_exec_delegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
                  "%llu", (unsigned long long)m->amount, (unsigned long long)s);
     goto out;
   }
-  if (e->del_tokens > cap || m->amount > cap - e->del_tokens) {
+  uint64_t held = e->del_tokens + e->del_pending; /* both under the STK supply */
+  if (held > cap || m->amount > cap - held) {
     rc = mk_fail(res, COHORT_ERR_INVALID, "delegate_executor: %s..'s own stake %llu backs at most "
-                 "%llu delegated (params.exec_delegation_max_x = %u); %llu are delegated, room "
-                 "for %llu", who, (unsigned long long)e->stake, (unsigned long long)cap,
-                 p->exec_delegation_max_x, (unsigned long long)e->del_tokens,
-                 (unsigned long long)(e->del_tokens > cap ? 0 : cap - e->del_tokens));
+                 "%llu delegated (params.exec_delegation_max_x = %u); %llu are delegated "
+                 "(%llu of them waiting), room for %llu", who, (unsigned long long)e->stake,
+                 (unsigned long long)cap, p->exec_delegation_max_x, (unsigned long long)held,
+                 (unsigned long long)e->del_pending,
+                 (unsigned long long)(held > cap ? 0 : cap - held));
     goto out;
   }
+  uint64_t wamt, wh;
   rc = xd_load(x, me, ex, &d);
   int exists = rc == COHORT_OK;
   if (rc && rc != COHORT_ERR_NOT_FOUND) goto out;
-  rc = COHORT_OK;
   if (!exists) {
-    uint8_t pre[23];
-    memcpy(pre, XD, 3);
-    memcpy(pre + 3, me, 20);
-    count_ctx cc = {0, p->max_delegations};
-    if ((rc = sx_scan_lazy(x, pre, sizeof pre, count_visit, &cc)) < 0) goto out;
-    rc = COHORT_OK;
-    if (cc.n >= p->max_delegations) {
-      rc = mk_fail(res, COHORT_ERR_TOO_LARGE, "delegate_executor: the sender has %u executor "
-                   "delegations (params.max_delegations)", cc.n);
-      goto out;
-    }
+    rc = mk_del_waiting(x, me, ex, &wamt, &wh);
+    exists = rc == COHORT_OK;
+    if (rc && rc != COHORT_ERR_NOT_FOUND) goto out;
   }
-  /* shares: as a validator's (docs/staking.md §2) */
-  u128 sh = e->del_shares == 0 ? m->amount
-            : e->del_tokens == 0 ? 0
-                                 : (u128)m->amount * e->del_shares / e->del_tokens;
+  rc = COHORT_OK;
+  if (!exists && (rc = count_delegations(x, me, p->max_delegations, res))) goto out;
+  u128 sh = shares_for(e, m->amount);
   if (sh == 0 || sh > UINT64_MAX - e->del_shares) {
     rc = mk_fail(res, COHORT_ERR_INVALID, "delegate_executor: %llu buys no share of %s.. "
                  "(delegated tokens %llu, shares %llu)", (unsigned long long)m->amount, who,
                  (unsigned long long)e->del_tokens, (unsigned long long)e->del_shares);
     goto out;
   }
-  u128 acc;
-  if ((rc = acc_get(e, &acc))) goto out;
-  if (exists) {
-    if ((rc = settle(x, me, e, &d, NULL))) goto out;
-  } else {
-    memset(&d, 0, sizeof d);
-    d.reward_start = acc;
-  }
-  d.shares += (uint64_t)sh;
-  d.height = x->height;
-  e->del_shares += (uint64_t)sh;
-  e->del_tokens += m->amount; /* <= cap */
-  if (!e->reward_acc.len && (rc = acc_put(e, acc))) goto out;
+  /* a seat drawn before this block is open: the stake did not back it, so
+   * it waits until no such seat is held (docs/staking.md §8) */
+  uint64_t oldest;
+  if ((rc = mk_seat_oldest(x, ex, &oldest))) goto out;
   if ((rc = bank_debit(x, me, BANK_STK, m->amount))) goto out;
-  if ((rc = xd_save(x, me, ex, &d))) goto out;
+  if (oldest) {
+    if ((rc = wait_add(x, me, ex, e, m->amount))) goto out;
+    rc = mk_put_exec(x, ex, e); /* the draw weight is unchanged */
+    goto out;
+  }
+  int bought;
+  if ((rc = bond(x, me, ex, e, m->amount, &bought))) goto out;
+  if (!bought) {
+    rc = COHORT_ERR_CORRUPT; /* checked above */
+    goto out;
+  }
   if ((rc = mk_put_exec(x, ex, e))) goto out;
   rc = mk_bump_epoch(x); /* its draw weight changed */
 out:
@@ -292,8 +493,17 @@ int mk_exec_undelegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
   uint64_t rel, out_shares, value;
   rc = xd_load(x, me, ex, &d);
   if (rc == COHORT_ERR_NOT_FOUND) {
-    rc = mk_fail(res, COHORT_ERR_NOT_FOUND, "undelegate_executor: the sender has no delegation "
-                 "to %s..", who);
+    uint64_t wamt, wh;
+    rc = mk_del_waiting(x, me, ex, &wamt, &wh);
+    if (rc == COHORT_OK)
+      rc = mk_fail(res, COHORT_ERR_NOT_FOUND, "undelegate_executor: the sender's delegation of "
+                   "%llu to %s.. is still waiting to take effect (it held seats drawn at or "
+                   "before height %llu when it was made); it can be undelegated once those "
+                   "seats settle and it is bonded", (unsigned long long)wamt, who,
+                   (unsigned long long)wh);
+    else if (rc == COHORT_ERR_NOT_FOUND)
+      rc = mk_fail(res, COHORT_ERR_NOT_FOUND, "undelegate_executor: the sender has no delegation "
+                   "to %s..", who);
     goto out;
   }
   if (rc) goto out;
@@ -392,26 +602,6 @@ static int withdraw_one(state_exec *x, const uint8_t del[20], const uint8_t ex[2
   }
   cohort__executor__free_unpacked(e, NULL);
   return rc;
-}
-
-typedef struct {
-  uint8_t (*ids)[20];
-  size_t n, cap;
-} idlist;
-
-static int collect_ex(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-  (void)v, (void)vl;
-  idlist *l = ctx;
-  if (kl != XD_KEY) return COHORT_ERR_CORRUPT;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 8;
-    void *p = realloc(l->ids, cap * 20);
-    if (!p) return COHORT_ERR_NOMEM;
-    l->ids = p;
-    l->cap = cap;
-  }
-  memcpy(l->ids[l->n++], k + 23, 20);
-  return 0;
 }
 
 int market_withdraw_exec_rewards(state_exec *x, const uint8_t del[20], const uint8_t *ex,

@@ -226,7 +226,8 @@ int mk_seat_release(state_exec *x, const uint8_t exec_id[20], const uint8_t task
     rc = mk_put_exec(x, exec_id, e);
   }
   cohort__executor__free_unpacked(e, NULL);
-  return rc;
+  /* delegations waiting for this seat (and older ones) to settle */
+  return rc ? rc : mk_del_admit(x, exec_id);
 }
 
 typedef struct {

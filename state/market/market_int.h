@@ -182,6 +182,14 @@ int mk_del_slash(state_exec *x, const uint8_t ex[20], Cohort__Executor *e, uint3
                  uint64_t seated, uint64_t *taken);
 /* End of block: xq/ entries due at this height. */
 int mk_release_del_unbondings(state_exec *x);
+/* del's waiting delegation to ex ("xw/"): 0 with its amount and height,
+ * COHORT_ERR_NOT_FOUND, or fatal. */
+int mk_del_waiting(state_exec *x, const uint8_t del[20], const uint8_t ex[20], uint64_t *amount,
+                   uint64_t *height);
+/* A seat of ex was released (its pay or slash done): bond every waiting
+ * amount of ex from a height below its oldest seat still held (all, if
+ * none), or send it back if it buys no share. Saves ex. */
+int mk_del_admit(state_exec *x, const uint8_t ex[20]);
 
 /* ---- blobs (market_blob.c) ---- */
 int mk_exec_upload(state_exec *x, const tx_t *tx, state_tx_result *res);

@@ -818,7 +818,10 @@ typedef struct {
   Cohort__Executor *e;
   unsigned __int128 unb;   /* sum of its "u/" entries */
   unsigned __int128 xd_shares, xq_amount; /* sums of its "xd/" shares, "xq/" amounts */
+  unsigned __int128 xw_amount; /* sum of its waiting "xw/" amounts */
+  uint64_t xw_oldest;      /* the lowest height a waiting amount waits from (0: none) */
   uint64_t seat_max;       /* largest stake among its "w/" records */
+  uint64_t seat_oldest;    /* lowest draw height among its "w/" records (0: none) */
   uint32_t working;        /* seats on DRAWING/COMMITTING/REVEALING tasks */
   int jail_entries;
 } exrec;
@@ -867,6 +870,7 @@ typedef struct {
   unsigned __int128 reveal_owed;   /* sum of reveal_gas_left of REVEALING tasks */
   size_t n_u, n_ui;                    /* "u/" entries and their "U/" index keys */
   size_t n_xd, n_xv, n_xq, n_xu, n_xe; /* delegations to executors and their indexes */
+  size_t n_xw, n_xp;                   /* waiting delegations and their index */
 } inv;
 
 static void *grow(void *p, size_t *cap, size_t n, size_t sz) {
@@ -909,7 +913,8 @@ static int v_exec(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size
   memcpy(r->id, k + 2, 20);
   r->e = e;
   /* its own stake and unbonding, and its delegators' (docs/staking.md §8) */
-  s->stk += (unsigned __int128)e->stake + e->unbonding + e->del_tokens + e->del_unbonding;
+  s->stk += (unsigned __int128)e->stake + e->unbonding + e->del_tokens + e->del_unbonding +
+            e->del_pending;
   s->slashed += e->slashed_total; /* the delegators' losses included */
   return 0;
 }
@@ -1053,6 +1058,45 @@ static int v_xq(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t
   return 0;
 }
 
+/* "xw/" + del + ex -> u64be amount, u64be height: a delegation waiting
+ * for the seats ex held when it was made (docs/staking.md §8); its "xp/"
+ * + ex + height + del. */
+static int v_xw(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  inv *s = ctx;
+  CHECK(kl == 43 && vl == 16, "xw/ record of %zu/%zu bytes", kl, vl);
+  uint64_t amt = core_get_u64be(v), h = core_get_u64be(v + 8);
+  exrec *r = find_ex(s, k + 23);
+  CHECK(r, "a waiting delegation to an unknown executor");
+  CHECK(amt > 0 && h <= s->height, "a waiting delegation of %llu from height %llu",
+        (unsigned long long)amt, (unsigned long long)h);
+  r->xw_amount += amt;
+  if (!r->xw_oldest || h < r->xw_oldest) r->xw_oldest = h;
+  uint8_t pk[51] = {'x', 'p', '/'};
+  memcpy(pk + 3, k + 23, 20);
+  memcpy(pk + 23, v + 8, 8);
+  memcpy(pk + 31, k + 3, 20);
+  CHECK(has_key(s->c, pk, sizeof pk), "a waiting delegation without its xp/ key");
+  s->n_xw++;
+  return 0;
+}
+
+/* "xp/" + ex + height + del -> empty, for an "xw/" at that height */
+static int v_xp(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  inv *s = ctx;
+  (void)v;
+  CHECK(kl == 51 && vl == 0, "xp/ key of %zu/%zu bytes", kl, vl);
+  uint8_t wk[43] = {'x', 'w', '/'}, *w;
+  memcpy(wk + 3, k + 31, 20);
+  memcpy(wk + 23, k + 3, 20);
+  size_t wl;
+  CHECK(kv_get(s->c->kv, wk, sizeof wk, &w, &wl) == 0, "an xp/ key without its xw/ record");
+  int same = wl == 16 && !memcmp(w + 8, k + 23, 8);
+  free(w);
+  CHECK(same, "an xp/ key at another height than its xw/ record");
+  s->n_xp++;
+  return 0;
+}
+
 /* "xu/" and "xe/": each names an "xq/" entry that exists (so not due yet). */
 static int v_xidx(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
   inv *s = ctx;
@@ -1086,7 +1130,7 @@ static int v_prefix(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, si
   (void)ctx, (void)v, (void)vl;
   static const char *known[] = {
       "a/", "e/", "u/", "U/", "w/", "d/", "t/", "j/", "y/", "i/", "o/", "b/", "n/", "r/", "s/",
-      "xd/", "xv/", "xq/", "xu/", "xe/",                                     /* checked here */
+      "xd/", "xv/", "xq/", "xu/", "xe/", "xw/", "xp/",                       /* checked here */
       "p/", "v/", "vl/", "vk/", "vp/", "vh/", "vx/", "dl/", "dv/", "uq/", "uv/", "ud/", "rq/",
       "rv/", "rd/", "gn/", "gp/", "gd/", "gv/", "gq/", "ps/",               /* state_audit */
       "B/", "C/", "H/", "T/", "M/"};                                         /* the chain's */
@@ -1461,9 +1505,12 @@ static void check_invariants(chain *c) {
   CHECK(!kv_scan(c->kv, (const uint8_t *)"xq/", 3, v_xq, &s), "scan xq/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"xu/", 3, v_xidx, &s), "scan xu/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"xe/", 3, v_xidx, &s), "scan xe/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"xw/", 3, v_xw, &s), "scan xw/");
+  CHECK(!kv_scan(c->kv, (const uint8_t *)"xp/", 3, v_xp, &s), "scan xp/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"vl/", 3, v_val, &s), "scan vl/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"uq/", 3, v_uq, &s), "scan uq/");
   CHECK(!kv_scan(c->kv, (const uint8_t *)"", 0, v_prefix, &s), "scan all");
+  CHECK(s.n_xw == s.n_xp, "%zu waiting delegations, %zu xp/ keys", s.n_xw, s.n_xp);
   CHECK(s.n_xd == s.n_xv && s.n_xq == s.n_xu && s.n_xq == s.n_xe,
         "%zu executor delegations, %zu xv/ keys; %zu unbonding entries, %zu xu/, %zu xe/ keys",
         s.n_xd, s.n_xv, s.n_xq, s.n_xu, s.n_xe);
@@ -1528,6 +1575,7 @@ static void check_invariants(chain *c) {
     exrec *e = find_ex(&s, s.seats[i].exec);
     CHECK(e, "a seat of an unknown executor");
     if (s.seats[i].stake > e->seat_max) e->seat_max = s.seats[i].stake;
+    if (!e->seat_oldest || s.seats[i].height < e->seat_oldest) e->seat_oldest = s.seats[i].height;
     CHECK(find_task(&s, s.seats[i].task), "a seat on a task that does not exist");
   }
   /* Tasks (marks the seats they explain, counts working seats). */
@@ -1588,6 +1636,14 @@ static void check_invariants(chain *c) {
     CHECK(r->xq_amount == e->del_unbonding, "executor %s del_unbonding %llu, its xq/ entries "
           "hold %llu", e8, (unsigned long long)e->del_unbonding,
           (unsigned long long)r->xq_amount);
+    CHECK(r->xw_amount == e->del_pending, "executor %s del_pending %llu, its xw/ records hold "
+          "%llu", e8, (unsigned long long)e->del_pending, (unsigned long long)r->xw_amount);
+    /* a waiting delegation waits for a seat drawn at or before its height,
+     * and no longer: once none is held, it is bonded */
+    CHECK(!e->del_pending || (r->seat_oldest && r->seat_oldest <= r->xw_oldest),
+          "executor %s has %llu waiting from height %llu, its oldest seat is from %llu", e8,
+          (unsigned long long)e->del_pending, (unsigned long long)r->xw_oldest,
+          (unsigned long long)r->seat_oldest);
     CHECK(!e->del_tokens || e->del_shares, "executor %s has %llu delegated tokens and no shares",
           e8, (unsigned long long)e->del_tokens);
     CHECK(e->reward_acc.len == 0 || e->reward_acc.len == 16, "executor %s reward_acc of %zu "

@@ -351,14 +351,6 @@ static void add_challenge(batch *b, int u, const uint8_t tid[32]) {
   add(b, u, &body);
 }
 
-/* Findings of the review that are reported and not fixed here: their tests
- * state the rule they break and fail today; they run only with
- * COHORT_OPEN_FINDINGS=1 so that the suite stays green meanwhile. */
-static void open_finding(void) {
-  const char *e = getenv("COHORT_OPEN_FINDINGS");
-  if (!e || strcmp(e, "1")) skip();
-}
-
 /* Executor 1 (own 10^6, commission 0) with 8 * 10^6 delegated by 5 and 6
  * holds the only seat of a task of user 0; it reveals a lie and the quorum
  * of one agrees. Returns the task ID in tid. */
@@ -451,13 +443,18 @@ static void test_attack_delegation_leaves_before_the_game_ends(void **s) {
   teardown_chain();
 }
 
+/* del's delegation to ex waiting (docs/staking.md §8): amount, height. */
+static int waiting(int del, int ex, uint64_t *amount, uint64_t *height) {
+  return state_get_exec_waiting(ST, F.ids[del], F.ids[ex], amount, height);
+}
+
 /* The pay of a seat belongs to the stake that backed it at the draw: a
  * delegation made after the draw (6, 4 * 10^6, "just in time" before
  * FINAL) must not take a part of it from the delegator that backed the
- * seat (5, 10^6). */
+ * seat (5, 10^6). It waits — no weight, no pay, cannot be undelegated —
+ * until the seat settles, then is bonded and weighs in the next draw. */
 static void test_attack_jit_delegation_takes_pay_of_earlier_seat(void **s) {
   (void)s;
-  open_finding();
   setup_chain();
   batch b = {.n = 0};
   add_upload(&b, 0);
@@ -473,8 +470,24 @@ static void test_attack_jit_delegation_takes_pay_of_earlier_seat(void **s) {
   run_t r;
   run_vm("abc", 16, 1000000, &r);
   serve_all(tid, &r);
+  uint64_t s6 = stk_of(6);
   add_delegate(&b, 6, 1, 4000000, 0); /* after the draw, before FINAL */
   commit(&b, NULL);
+  uint64_t joined = state_height(ST), amt = 0, h = 0;
+  check_conservation();
+  Cohort__Executor *e = executor(1);
+  assert_int_equal(e->del_pending, 4000000);
+  assert_int_equal(e->del_tokens, 1000000); /* not weighed */
+  cohort__executor__free_unpacked(e, NULL);
+  assert_int_equal(stk_of(6), s6 - 4000000);
+  assert_int_equal(waiting(6, 1, &amt, &h), 0);
+  assert_int_equal(amt, 4000000);
+  assert_int_equal(h, joined);
+  int codes[2];
+  add_delegate(&b, 6, 1, 1000, 1); /* waiting: cannot be undelegated yet */
+  commit(&b, codes);
+  assert_int_equal(codes[0], COHORT_ERR_NOT_FOUND);
+  assert_int_equal(stk_of(6), s6 - 4000000);
   run_until_final(tid, 5);
   Cohort__Task *t = task(tid);
   uint64_t pay = t->paid;
@@ -483,9 +496,71 @@ static void test_attack_jit_delegation_takes_pay_of_earlier_seat(void **s) {
   uint64_t R = pay / 2, v5, p5, v6, p6; /* half the weight was 5's; commission 0 */
   delegation(5, 1, &v5, &p5);
   delegation(6, 1, &v6, &p6);
-  assert_true(p5 + 1 >= R);
+  assert_true(p5 + 1 >= R && p5 <= R);
   assert_int_equal(p6, 0);
+  assert_int_equal(v6, 4000000); /* bonded once the seat settled */
+  assert_int_equal(waiting(6, 1, &amt, &h), COHORT_ERR_NOT_FOUND);
+  e = executor(1);
+  assert_int_equal(e->del_pending, 0);
+  assert_int_equal(e->del_tokens, 5000000);
+  cohort__executor__free_unpacked(e, NULL);
   free_run(&r);
+  /* the next draw weighs it */
+  uint8_t t2[32];
+  add_submit(&b, 0, "abd", 1, 30000000, t2);
+  commit(&b, NULL);
+  empty_blocks(1);
+  t = task(t2);
+  assert_int_equal(t->members[0]->delegated, 5000000);
+  cohort__task__free_unpacked(t, NULL);
+  check_conservation();
+  teardown_chain();
+}
+
+/* A delegation waiting for a seat is not slashed for it: executor 1 holds
+ * a seat and misses its window (a no-show, 10% slashed); 5, bonded at the
+ * draw, loses 10%; 6, who joined after the draw, keeps all of it and is
+ * bonded when the seat is released. A second delegation of 6 while it
+ * still waits waits with it (one entry, the later height). */
+static void test_waiting_delegation_is_not_slashed(void **s) {
+  (void)s;
+  setup_chain();
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_commission(&b, 1, 1000000, 0);
+  commit(&b, NULL);
+  add_delegate(&b, 5, 1, 2000000, 0);
+  commit(&b, NULL);
+  uint8_t tid[32];
+  add_submit(&b, 0, "abc", 1, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1); /* the draw */
+  assert_int_equal(task_status(tid), 1);
+  add_delegate(&b, 6, 1, 1000000, 0);
+  commit(&b, NULL);
+  add_delegate(&b, 6, 1, 500000, 0);
+  commit(&b, NULL);
+  uint64_t amt, h;
+  assert_int_equal(waiting(6, 1, &amt, &h), 0);
+  assert_int_equal(amt, 1500000);
+  assert_int_equal(h, state_height(ST));
+  check_conservation();
+  Cohort__Task *t = task(tid);
+  uint64_t deadline = t->deadline;
+  cohort__task__free_unpacked(t, NULL);
+  while (state_height(ST) < deadline) {
+    empty_blocks(1); /* no commit: a no-show at the deadline */
+    check_conservation();
+  }
+  uint64_t v5, p5, v6, p6;
+  delegation(5, 1, &v5, &p5);
+  delegation(6, 1, &v6, &p6);
+  assert_int_equal(v5, 1800000);
+  assert_true(v6 <= 1500000 && v6 + 1 >= 1500000); /* whole (a share's floor), bonded now */
+  Cohort__Executor *e = executor(1);
+  assert_int_equal(e->del_pending, 0);
+  assert_int_equal(e->del_tokens, 3300000);
+  cohort__executor__free_unpacked(e, NULL);
   teardown_chain();
 }
 
@@ -503,6 +578,7 @@ int main(void) {
       cmocka_unit_test(test_attack_lost_game_pays_accomplice_from_delegators),
       cmocka_unit_test(test_attack_delegation_leaves_before_the_game_ends),
       cmocka_unit_test(test_attack_jit_delegation_takes_pay_of_earlier_seat),
+      cmocka_unit_test(test_waiting_delegation_is_not_slashed),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(ELF);
