@@ -194,6 +194,10 @@ static void print_executor(json_t *e) {
            (long long)json_integer_value(json_object_get(e, "commission_next")),
            (long long)json_integer_value(json_object_get(e, "commission_at")));
   printf("\n");
+  if (json_is_string(json_object_get(e, "delegated_waiting")) &&
+      strcmp(json_string_value(json_object_get(e, "delegated_waiting")), "0"))
+    printf("  waiting    %s delegated while it held seats: counted once those seats settle\n",
+           cli_fmt_tokens(b, json_string_value(json_object_get(e, "delegated_waiting")), "STK"));
   printf("slashed      %s (in all, with its delegators')\n",
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "slashed_total")), "STK"));
   printf("price        %s per million steps\n             + %s per seat\n",

@@ -47,6 +47,7 @@ static json_t *executor_json(const uint8_t id[20], const Cohort__Executor *e,
     json_object_set_new(j, "draw_weight", nr_amount(state_exec_draw_weight(e, p)));
     json_object_set_new(j, "delegator_shares", nr_amount(e->del_shares));
     json_object_set_new(j, "delegated_unbonding", nr_amount(e->del_unbonding));
+    json_object_set_new(j, "delegated_waiting", nr_amount(e->del_pending));
     json_object_set_new(j, "commission_bps", json_integer(e->commission_bps));
     if (e->commission_at) {
       json_object_set_new(j, "commission_next", json_integer(e->commission_next));

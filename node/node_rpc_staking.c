@@ -264,6 +264,16 @@ static json_t *exec_delegation_json(node *n, const uint8_t del[20], const uint8_
   return j;
 }
 
+/* "xw/" + del + ex -> u64be amount, u64be height: {executor, amount, since} */
+static int list_waiting(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+  json_t *arr = ctx;
+  if (kl != 43 || vl != 16) return 0;
+  json_array_append_new(arr, json_pack("{s:o, s:o, s:I}", "executor", nr_addrj(k + 23), "amount",
+                                       nr_amount(core_get_u64be(v)), "since",
+                                       (json_int_t)core_get_u64be(v + 8)));
+  return 0;
+}
+
 /* delegations {delegator | validator | executor, limit?, offset?}: by
  * delegator, its delegations to validators, and to executors under
  * "executor_delegations" (each list paged alike). */
@@ -304,6 +314,12 @@ static void m_delegations(void *ctx, rpc_call *c, json_t *params) {
     json_object_set_new(r, "executor_total_value", nr_amount(x.total_value));
     json_object_set_new(r, "executor_total_pending_reward", nr_amount(x.total_pending));
     json_object_set_new(r, "executor_more", json_boolean(x.more));
+  }
+  if (by_del) { /* and what waits to take effect (staking.md §8), at most max_delegations */
+    json_t *w = json_array();
+    memcpy(pre, "xw/", 3);
+    state_scan_n(n->st, pre, sizeof pre, list_waiting, w);
+    json_object_set_new(r, "executor_waiting", w);
   }
   json_object_set_new(r, what, nr_addrj(id));
   rpc_call_reply(c, r);

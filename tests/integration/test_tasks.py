@@ -744,7 +744,17 @@ def test_delegation_to_an_executor_shares_its_pay():
                    "--from", "carol", check=False)
     assert bad.returncode != 0 and "not a registered executor" in bad.stderr, bad.stderr
     node.cli("stake", "delegate", "--executor", "exec1", "--amount", "2000000000", "--from", "carol")
-    e = node.rpc("executor_get", {"address": ex})
+    # exec1 may hold seats from the tests before: the delegation then waits
+    # until they settle (docs/staking.md §8 "Waiting delegations")
+    for _ in range(600):
+        e = node.rpc("executor_get", {"address": ex})
+        if e["delegated_waiting"] == "0":
+            break
+        time.sleep(0.2)
+    else:
+        held = node.rpc("task_list", {"executor": ex})["tasks"]
+        raise AssertionError("carol's delegation still waits after 120 s: %r; exec1's seats: %r" %
+                             (e, [(t["task_id"][:12], t["status"]) for t in held]))
     # a raise of commission waits unbonding_blocks: the delegator can leave first
     assert e["delegated"] == "2000000000" and e["commission_bps"] == 0, e
     assert e["commission_next"] == 1000 and e["commission_at"] > 0, e
@@ -783,6 +793,60 @@ def test_delegation_to_an_executor_shares_its_pay():
     conservation()
 
 
+def test_delegation_made_while_seated_waits():
+    """docs/staking.md §8 "Waiting delegations": dave delegates to exec1
+    while it holds a seat drawn before; the delegation waits (not weighed,
+    not paid from that seat, cannot be undelegated) and is bonded once the
+    seat settles at FINAL; carol, bonded at the draw, gets the delegators'
+    part of that seat alone."""
+    carol, dave, ex = addr("carol"), None, addr("exec1")
+    node.cli("keys", "new", "dave")
+    dave = addr("dave")
+    node.cli("transfer", "--to", dave, "--amount", "2000000000", "--token", "STK")
+    node.cli("transfer", "--to", dave, "--amount", "10000000", "--wait")
+    node.cli("stake", "delegate", "--executor", "exec1", "--amount", "1000000000", "--from", "carol")
+    out = submit("sha256.elf", "waiting", wait=False)
+    assert out.returncode == 0, out.stderr
+    tid = task_id_of(out)
+    for _ in range(300):  # until exec1 sits (the draw is the block after the submission)
+        t = node.rpc("task_get", {"task_id": tid})
+        if t["status"] not in ("drawing",) and any(m["executor"] == ex for m in t["members"]):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("exec1 was not drawn: %r" % t)
+    assert t["status"] in ("committing", "revealing", "agreed"), t["status"]
+    rw0 = [r for r in node.rpc("rewards", {"delegator": carol})["rewards"] if r.get("executor") == ex]
+    weight0 = node.rpc("executor_get", {"address": ex})["draw_weight"]
+    node.cli("stake", "delegate", "--executor", "exec1", "--amount", "1500000000", "--from", "dave")
+    e = node.rpc("executor_get", {"address": ex})
+    assert e["delegated_waiting"] == "1500000000" and e["draw_weight"] == weight0, e
+    d = node.rpc("delegations", {"delegator": dave})
+    assert d["executor_delegations"] == [], d
+    assert [w["amount"] for w in d["executor_waiting"]] == ["1500000000"], d
+    show = node.cli("stake", "show", "dave").stdout
+    assert ex in show and "waiting: made at height" in show, show
+    assert "waiting" in node.cli("executor", "show", "exec1").stdout
+    bad = node.cli("stake", "undelegate", "--executor", "exec1", "--amount", "1000",
+                   "--from", "dave", check=False)
+    assert bad.returncode != 0 and "still waiting" in bad.stderr, bad.stderr
+    t = wait_status(tid, ("final",), timeout=120)
+    member = [m for m in t["members"] if m["executor"] == ex][0]
+    assert int(member["delegated"]) > 0, member  # carol's, at the draw
+    # bonded now, and nothing from the seat it did not back
+    d = node.rpc("delegations", {"delegator": dave})
+    assert d["executor_waiting"] == [], d
+    mine = [x for x in d["executor_delegations"] if x["executor"] == ex]
+    assert mine and mine[0]["pending_reward"] == "0", d
+    assert int(mine[0]["value"]) >= 1500000000 - 1, mine
+    rw1 = [r for r in node.rpc("rewards", {"delegator": carol})["rewards"] if r.get("executor") == ex]
+    assert rw1 and int(rw1[0]["reward"]) > int(rw0[0]["reward"] if rw0 else 0), (rw0, rw1)
+    assert node.rpc("executor_get", {"address": ex})["delegated_waiting"] == "0"
+    print("  dave's 1,500 STK waited for %s.. and were bonded at FINAL with no share of its pay"
+          % tid[:16])
+    conservation()
+
+
 def teardown():
     for n in list(procs):
         stop_exec(n)
@@ -803,6 +867,7 @@ if __name__ == "__main__":
                    test_executor_checks_what_its_node_serves_and_fails_over,
                    test_duplicate_commit_refused_at_the_door,
                    test_get_while_submit_pending_says_pending,
-                   test_delegation_to_an_executor_shares_its_pay])
+                   test_delegation_to_an_executor_shares_its_pay,
+                   test_delegation_made_while_seated_waits])
     finally:
         teardown()
