@@ -263,6 +263,8 @@ struct cohort_vm {
   vm_jit *jit;       /* translator state, NULL until first used */
   uint64_t jit_min;  /* runs shorter than this stay interpreted (tests lower it) */
   uint64_t jit_steps; /* steps the translator has run (tests check it ran) */
+  uint64_t jit_resume; /* over its translation budget: interpreted until this step */
+  uint64_t jit_pauses; /* times it went over (tests) */
   vm_hash empty[VM_TREE_LEVELS + 1];
   cohort_vm_log_fn log_fn;
   void *log_ctx;

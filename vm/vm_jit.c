@@ -231,6 +231,16 @@ static const int HOST_REGS[NMAP] = {RBX, RSI, RDI, R8, R9, R10, R11, R12, R13};
 #define RETURN_BUDGET 3
 #define SLICE ((uint64_t)1 << 16)
 #define MAX_REALLOC 8
+/* Translation budget: a handle may translate XLATE_FREE guest
+ * instructions, plus one per XLATE_STEPS steps it has run. A program whose
+ * code runs too little per translation (every taken branch a new block
+ * start, code too large for the buffer so that it is dropped and
+ * translated again) would otherwise spend ~10 ns per translated
+ * instruction, thousands per step; over the budget a miss is left to the
+ * interpreter for JIT_PAUSE steps. */
+#define XLATE_FREE ((uint64_t)1 << 18)
+#define XLATE_STEPS 128
+#define JIT_PAUSE ((uint64_t)1 << 22)
 
 typedef struct {
   uint32_t x[32];
@@ -261,6 +271,7 @@ struct vm_jit {
   uint64_t use_static[33];
   uint64_t nsamples, next_eval;
   int nrealloc;
+  uint64_t xlated;    /* guest instructions translated so far (the budget) */
   struct site {
     uint8_t *at;
     uint32_t target;
@@ -767,6 +778,7 @@ done:
   j->used += (size_t)(e->p - code);
   j->ctx->table[start] = code;
   j->kind[start] = 1;
+  j->xlated += total;
   free(bp);
   return 0;
 }
@@ -995,7 +1007,15 @@ uint64_t vm_jit_run(cohort_vm *vm, uint64_t budget) {
   for (;;) {
     uint32_t idx = (pc - j->exec_lo) / 4;
     if (pc - j->exec_lo >= 4 * j->ninsn || (pc & 3) || !translatable(vm, idx)) break;
-    if (!j->kind[idx] && translate_batch(j, vm, idx)) break;
+    if (!j->kind[idx]) {
+      if (j->xlated > XLATE_FREE + (s->step + (budget - left)) / XLATE_STEPS) {
+        /* over the budget: the interpreter runs on for a while */
+        vm->jit_resume = s->step + (budget - left) + JIT_PAUSE;
+        vm->jit_pauses++;
+        break;
+      }
+      if (translate_batch(j, vm, idx)) break;
+    }
     uint64_t slice = left < SLICE ? left : SLICE;
     uint64_t rem = j->enter(j->ctx, j->ctx->table[idx], slice, ram);
     left -= slice - rem;

@@ -263,11 +263,14 @@ void cohort_vm_run(cohort_vm *vm, uint64_t n, uint64_t *done) {
     if (to_cap < left) left = to_cap;
     uint64_t k = 0;
     if (s->sys_done == 0 && s->pc - s->exec_lo < s->exec_hi - s->exec_lo && !(s->pc & 3)) {
-      if (vm->tier == COHORT_VM_TIER_AUTO && left >= vm->jit_min) {
+      if (vm->tier == COHORT_VM_TIER_AUTO && left >= vm->jit_min && s->step >= vm->jit_resume) {
         k = vm_jit_run(vm, left);
         vm->jit_steps += k;
       }
-      if (k == 0) k = run_fast(vm, left);
+      if (k == 0) /* paused translator: interpret up to its resume step */
+        k = run_fast(vm, s->step < vm->jit_resume && vm->jit_resume - s->step < left
+                             ? vm->jit_resume - s->step
+                             : left);
       total += k;
       s->step += k;
       if (s->step >= s->max_steps) {

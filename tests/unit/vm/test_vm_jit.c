@@ -72,6 +72,7 @@ static uint64_t differential(const uint8_t *elf, size_t len, const uint8_t *in, 
   if (lj) assert_memory_equal(oj, orf, lj);
   uint64_t ran = jit->jit_steps;
   assert_int_equal(ref->jit_steps, 0);
+  if (jit->jit_pauses) fail_msg("%s: the translator went over its translation budget", what);
   cohort_vm_del(jit);
   cohort_vm_del(ref);
   return ran;
@@ -250,6 +251,43 @@ static void test_step_caps(void **st) {
   free(elf);
 }
 
+/* The translation budget (docs/vm.md §6a): 8192 words of "beq x0, x0,
+ * +8" and a jump back. Every taken branch lands on a new block start, each
+ * superblock translated runs one step, and the code buffer overflows every
+ * loop, so without a budget every step costs a translation (tens of us).
+ * The translator must go over its budget and leave the rest to the
+ * interpreter, and reach the same state. */
+static uint32_t enc_jal(int32_t off, unsigned rd) {
+  uint32_t i = (uint32_t)off;
+  return (i >> 20 & 1) << 31 | (i >> 1 & 0x3ff) << 21 | (i >> 11 & 1) << 20 | (i >> 12 & 0xff) << 12 |
+         rd << 7 | 0x6f;
+}
+
+static void test_translation_budget(void **st) {
+  (void)st;
+  enum { N = 8192 };
+  static uint32_t code[N + 1];
+  for (int i = 0; i < N; i++) code[i] = 0x00000463; /* beq x0, x0, +8 */
+  code[N] = enc_jal(-4 * N, 0);
+  t_elf e = t_make_elf(code, N + 1, NULL, 0, 0);
+  cohort_vm_config cfg;
+  cohort_vm_config_default(&cfg);
+  cfg.max_steps = 2000000;
+  cohort_vm *a, *b;
+  assert_int_equal(cohort_vm_new(&a, e.buf, e.len, NULL, 0, &cfg, NULL), 0);
+  assert_int_equal(cohort_vm_new(&b, e.buf, e.len, NULL, 0, &cfg, NULL), 0);
+  cohort_vm_set_tier(b, COHORT_VM_TIER_INTERP);
+  cohort_vm_run(a, UINT64_MAX, NULL);
+  cohort_vm_run(b, UINT64_MAX, NULL);
+  assert_true(a->jit_steps > 0);   /* it did translate */
+  assert_true(a->jit_pauses > 0);  /* and stopped when it cost more than it ran */
+  assert_true(a->jit_steps < cfg.max_steps / 2);
+  expect_same(a, b, "translator thrash", cfg.max_steps);
+  cohort_vm_del(a);
+  cohort_vm_del(b);
+  free(e.buf);
+}
+
 /* A handle that translated, cloned or traced, keeps agreeing. */
 static void test_clone_and_trace(void **st) {
   (void)st;
@@ -306,6 +344,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_examples),
       cmocka_unit_test(test_random_programs),
+      cmocka_unit_test(test_translation_budget),
       cmocka_unit_test(test_step_caps),
       cmocka_unit_test(test_clone_and_trace),
   };
