@@ -80,7 +80,7 @@ typedef struct cohort_vm cohort_vm;
 
 typedef struct {
   uint32_t mem_cap;   /* RAM size in bytes: RAM is [RAM_BASE, mem_cap);
-                         multiple of 4096 in [MEM_MIN, MEM_MAX] */
+                         multiple of 16 KiB in [MEM_MIN, MEM_MAX] */
   uint64_t max_steps; /* step cap, >= 1; reaching it => OUT_OF_STEPS */
   uint32_t out_cap;   /* bytes of output allowed, <= COHORT_VM_OUTPUT_MAX: a
                          write(1) past it traps with OUTPUT_LIMIT (like a

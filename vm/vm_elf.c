@@ -55,7 +55,7 @@ static uint32_t log2_ceil(uint32_t n) {
 }
 
 static void predecode(cohort_vm *vm) {
-  uint32_t n = (vm->s.exec_hi - vm->s.exec_lo) / 4;
+  uint32_t n = vm->code_n;
   const uint8_t *p = vm->reg[VM_REG_RAM].data + vm->s.exec_lo;
   for (uint32_t i = 0; i < n; i++) {
     vm_decode(vm_le32(p + 4 * i), &vm->code[i]);
@@ -105,8 +105,10 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
   cohort_vm_config cfg;
   if (cfg_in) cfg = *cfg_in;
   else cohort_vm_config_default(&cfg);
-  if (cfg.mem_cap < COHORT_VM_MEM_MIN || cfg.mem_cap > COHORT_VM_MEM_MAX || cfg.mem_cap % VM_PAGE)
-    return core_errf(eb, COHORT_ERR_INVALID, "memory cap %u is not a multiple of 4096 in [2 MiB, 1 GiB]",
+  /* a multiple of 16 KiB: stack_lo = mem_cap - mem_cap / 4 (below 32 MiB)
+   * is then on a page boundary, as the permission table needs */
+  if (cfg.mem_cap < COHORT_VM_MEM_MIN || cfg.mem_cap > COHORT_VM_MEM_MAX || cfg.mem_cap % (4 * VM_PAGE))
+    return core_errf(eb, COHORT_ERR_INVALID, "memory cap %u is not a multiple of 16 KiB in [2 MiB, 1 GiB]",
                      (unsigned)cfg.mem_cap);
   if (cfg.max_steps == 0) return core_errf(eb, COHORT_ERR_INVALID, "step cap must be at least 1");
   if (cfg.out_cap == 0) cfg.out_cap = COHORT_VM_OUTPUT_MAX;
@@ -144,7 +146,8 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
 
   seg segs[COHORT_VM_MAX_SEGS];
   unsigned nseg = 0;
-  uint32_t limit = vm_stack_lo(cfg.mem_cap), exec_lo = 0, exec_hi = 0, top = 0, phdr_addr = 0;
+  uint32_t limit = vm_stack_lo(cfg.mem_cap), exec_lo = 0, exec_hi = 0, code_hi = 0, top = 0,
+           phdr_addr = 0;
   int nexec = 0;
   for (unsigned i = 0; i < phnum; i++) {
     const uint8_t *ph = elf + phoff + 32 * i;
@@ -186,6 +189,7 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
       if (++nexec > 1) return core_errf(eb, COHORT_ERR_INVALID, "more than one executable segment");
       exec_lo = plo;
       exec_hi = phi;
+      code_hi = sg->filesz ? vm_page_up(sg->vaddr + sg->filesz) : plo; /* file-backed pages */
     }
     if (sg->off <= phoff && phoff < sg->off + sg->filesz) phdr_addr = phoff - sg->off + sg->vaddr;
     if (phi > top) top = phi;
@@ -210,7 +214,8 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
     rc = vm_region_init(&vm->reg[VM_REG_OUT], COHORT_VM_OUTPUT_BASE, COHORT_VM_OUTPUT_MAX / VM_PAGE,
                         log2_ceil(COHORT_VM_OUTPUT_MAX / VM_PAGE), vm->empty, 0);
   if (!rc) {
-    vm->code = calloc((exec_hi - exec_lo) / 4, sizeof(vm_insn));
+    vm->code_n = (code_hi - exec_lo) / 4;
+    vm->code = calloc((size_t)vm->code_n + 1, sizeof(vm_insn));
     if (!vm->code) rc = COHORT_ERR_NOMEM;
   }
   if (rc) {
@@ -305,7 +310,8 @@ int cohort_vm_clone(cohort_vm **out, const cohort_vm *src) {
     vm->perm = (uint8_t *)vm->reg[VM_REG_RAM].block;
     vm_perm_build(vm);
   }
-  size_t ncode = (src->s.exec_hi - src->s.exec_lo) / 4;
+  size_t ncode = (size_t)src->code_n + 1;
+  vm->code_n = src->code_n;
   if (!rc) {
     vm->code = malloc(ncode * sizeof(vm_insn));
     if (!vm->code) rc = COHORT_ERR_NOMEM;

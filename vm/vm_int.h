@@ -256,7 +256,11 @@ struct cohort_vm {
   cohort_vm_info s;
   vm_tinsn *tcode;
   vm_region reg[VM_NREG];
-  vm_insn *code; /* pre-decoded [exec_lo, exec_hi), rd 0 mapped to 32 */
+  vm_insn *code; /* pre-decoded [exec_lo, exec_lo + 4 code_n), rd 0 mapped to 32 */
+  uint32_t code_n; /* words the ELF's file fills (page-rounded); the rest of
+                      [exec_lo, exec_hi) is zero for ever (not writable):
+                      illegal words, left to vm_step. So a large p_memsz
+                      costs no host memory per word (attacker review). */
   uint8_t *perm; /* RAM's permission table (VM_PERM_TABLE bytes) */
   uint32_t perm_top; /* heap top the table reflects (vm_perm_sync) */
   int tier;          /* COHORT_VM_TIER_*, -1: translator setup failed */

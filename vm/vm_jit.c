@@ -888,7 +888,7 @@ static void reset_translations(vm_jit *j) {
 static vm_jit *jit_new(cohort_vm *vm) {
   vm_jit *j = calloc(1, sizeof *j);
   if (!j) return NULL;
-  j->ninsn = (vm->s.exec_hi - vm->s.exec_lo) / 4;
+  j->ninsn = vm->code_n; /* past it: zero words, left to vm_step */
   j->exec_lo = vm->s.exec_lo;
   vm_region *ram = &vm->reg[VM_REG_RAM];
   j->perm_off = (int32_t)(vm->perm - ram->data);

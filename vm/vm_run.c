@@ -68,7 +68,8 @@ static uint64_t run_fast(cohort_vm *vm, uint64_t budget) {
 #else
 #define DISPATCH() goto dispatch
 #endif
-  const uint32_t exec_lo = vm->s.exec_lo, exec_len = vm->s.exec_hi - vm->s.exec_lo;
+  /* the pre-decoded words; past them the code segment is zero (vm_step) */
+  const uint32_t exec_lo = vm->s.exec_lo, exec_len = 4 * vm->code_n;
   if (!vm->tcode) {
     /* thread the pre-decoded code once: handler addresses and block lengths */
     uint32_t n = exec_len / 4;
@@ -262,7 +263,7 @@ void cohort_vm_run(cohort_vm *vm, uint64_t n, uint64_t *done) {
     uint64_t left = n - total, to_cap = s->max_steps - s->step;
     if (to_cap < left) left = to_cap;
     uint64_t k = 0;
-    if (s->sys_done == 0 && s->pc - s->exec_lo < s->exec_hi - s->exec_lo && !(s->pc & 3)) {
+    if (s->sys_done == 0 && s->pc - s->exec_lo < 4 * vm->code_n && !(s->pc & 3)) {
       if (vm->tier == COHORT_VM_TIER_AUTO && left >= vm->jit_min && s->step >= vm->jit_resume) {
         k = vm_jit_run(vm, left);
         vm->jit_steps += k;

@@ -726,6 +726,16 @@ static void test_elf_loader(void **st) {
   cohort_vm_config_default(&cfg);
   cfg.mem_cap = 12345;
   assert_int_equal(cohort_vm_new(&vm, e.buf, e.len, NULL, 0, &cfg, NULL), COHORT_ERR_INVALID);
+  /* page-aligned but not 16 KiB: stack_lo = 0x180c00 would split a page
+   * the permission table maps whole (attacker review: the fast tiers
+   * stored where vm_step faulted) */
+  cfg.mem_cap = 0x201000;
+  core_errbuf meb = {{0}};
+  assert_int_equal(cohort_vm_new(&vm, e.buf, e.len, NULL, 0, &cfg, &meb), COHORT_ERR_INVALID);
+  assert_non_null(strstr(meb.msg, "16 KiB"));
+  cfg.mem_cap = 0x204000;
+  assert_int_equal(cohort_vm_new(&vm, e.buf, e.len, NULL, 0, &cfg, NULL), 0);
+  cohort_vm_del(vm);
   static uint8_t big_dummy[1];
   assert_int_equal(cohort_vm_new(&vm, e.buf, e.len, big_dummy, (size_t)COHORT_VM_INPUT_MAX + 1, NULL, NULL),
                    COHORT_ERR_TOO_LARGE);

@@ -288,6 +288,45 @@ static void test_translation_budget(void **st) {
   free(e.buf);
 }
 
+/* A code segment of 12 file bytes and 128 MiB of memory (attacker
+ * review): the words past the file are zero for ever, so the handle
+ * pre-decodes only the file's page, and a jump into the zero part traps as
+ * an illegal instruction there, in every tier. (It used to cost 8 + 24
+ * bytes of host memory per word before running a step.) */
+static void test_huge_code_segment(void **st) {
+  (void)st;
+  uint32_t code[3] = {enc_jal(0x80000, 0), 0, 0}; /* 512 KiB on, into the zero part */
+  t_elf e = t_make_elf(code, 3, NULL, 0, 0);
+  t_put32(e.buf + 52 + 20, 0x8000000); /* p_memsz of the code segment: 128 MiB */
+  cohort_vm_config cfg;
+  cohort_vm_config_default(&cfg);
+  cfg.mem_cap = 256u << 20;
+  cohort_vm *a, *b;
+  assert_int_equal(cohort_vm_new(&a, e.buf, e.len, NULL, 0, &cfg, NULL), 0);
+  assert_int_equal(cohort_vm_new(&b, e.buf, e.len, NULL, 0, &cfg, NULL), 0);
+  assert_true(a->code_n <= 1024);
+  cohort_vm_info s;
+  cohort_vm_get_info(a, &s);
+  assert_int_equal(s.exec_hi - s.exec_lo, 0x8000000); /* the state keeps the whole segment */
+  a->jit_min = 1;
+  cohort_vm_set_tier(b, COHORT_VM_TIER_INTERP);
+  cohort_vm_run(a, UINT64_MAX, NULL);
+  cohort_vm_run(b, UINT64_MAX, NULL);
+  cohort_vm_get_info(a, &s);
+  assert_int_equal(s.status, COHORT_VM_TRAPPED);
+  assert_int_equal(s.code, COHORT_VM_TRAP_ILLEGAL);
+  assert_int_equal(s.pc, T_CODE + 0x80000);
+  expect_same(a, b, "huge code segment", s.step);
+  cohort_vm_del(a);
+  /* and one step at a time, as proofs see it */
+  assert_int_equal(cohort_vm_new(&a, e.buf, e.len, NULL, 0, &cfg, NULL), 0);
+  while (cohort_vm_get_info(a, &s), s.status == COHORT_VM_RUNNING) cohort_vm_step(a);
+  expect_same(a, b, "huge code segment, reference steps", s.step);
+  cohort_vm_del(a);
+  cohort_vm_del(b);
+  free(e.buf);
+}
+
 /* A handle that translated, cloned or traced, keeps agreeing. */
 static void test_clone_and_trace(void **st) {
   (void)st;
@@ -345,6 +384,7 @@ int main(void) {
       cmocka_unit_test(test_examples),
       cmocka_unit_test(test_random_programs),
       cmocka_unit_test(test_translation_budget),
+      cmocka_unit_test(test_huge_code_segment),
       cmocka_unit_test(test_step_caps),
       cmocka_unit_test(test_clone_and_trace),
   };
