@@ -2,7 +2,7 @@
 #   make devnet   install missing Debian packages, build, run a one-validator chain with a demo
 #   make test     the same set-up, then every test (unit, integration, VM differential)
 #   make localnet four validators (four cohortd processes) with executors and a task
-# Also: make build | make bench | make fuzz | make clean | make devnet-reset | make localnet-reset
+# Also: make build | make bench | make bench-vm | make fuzz | make clean | make devnet-reset | make localnet-reset
 
 BUILD       ?= build
 BUILD_TYPE  ?= RelWithDebInfo
@@ -13,7 +13,7 @@ LOCALNET_DIR ?= $(CURDIR)/.localnet
 
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps build devnet devnet-reset localnet localnet-reset test test-asan bench fuzz clean
+.PHONY: all deps build devnet devnet-reset localnet localnet-reset test test-asan bench bench-vm fuzz clean
 
 all: build
 
@@ -52,6 +52,9 @@ test-asan: deps
 
 bench: build
 	@bash bench/run.sh $(CURDIR)/$(BUILD)
+
+bench-vm: build
+	@$(BUILD)/bench/bench_vm
 
 fuzz: deps
 	@bash tests/fuzz/run.sh

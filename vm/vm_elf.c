@@ -185,7 +185,11 @@ int cohort_vm_new(cohort_vm **out, const uint8_t *elf, size_t len, const uint8_t
         return core_errf(eb, COHORT_ERR_INVALID, "segments %u and %u overlap or share a page", j, nseg);
     }
     if (sg->flags & VM_PF_X) {
-      if (sg->flags & VM_PF_W) return core_errf(eb, COHORT_ERR_INVALID, "segment %u is writable and executable", i);
+      if (sg->flags & VM_PF_W)
+        return core_errf(eb, COHORT_ERR_INVALID,
+                         "segment %u is writable and executable (the VM keeps code read-only; GNU ld's "
+                         "default script merges code and small data into one RWX segment when "
+                         "optimising: link with -msmall-data-limit=0, or with the SDK's cohort.ld)", i);
       if (++nexec > 1) return core_errf(eb, COHORT_ERR_INVALID, "more than one executable segment");
       exec_lo = plo;
       exec_hi = phi;

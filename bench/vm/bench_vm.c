@@ -138,7 +138,19 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--speed")) speed_only = 1;
     else if (!strcmp(argv[i], "--checkpoints")) ckpt_only = 1;
-    else gdir = argv[i];
+    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("Usage: bench_vm [--speed | --checkpoints] [GUEST_DIR]\n\n"
+             "Figures for the Cohort VM (docs/vm.md §8), never pass/fail:\n"
+             "  --speed        only the speed table: translator and interpreter next to\n"
+             "                 qemu-riscv32 on the same ELFs and inputs, ratios, geometric mean\n"
+             "  --checkpoints  only the cost of state hashes every 2^20..2^28 steps\n"
+             "  GUEST_DIR      where the example ELFs are (default: the build's, %s)\n",
+             gdir);
+      return 0;
+    } else if (argv[i][0] == '-') {
+      fprintf(stderr, "bench_vm: unknown flag %s (try --help)\n", argv[i]);
+      return 2;
+    } else gdir = argv[i];
   }
   if (core_init()) return 1;
   static char sieve_in[] = "20000000", mat_in[] = "400 1", man_in[] = "1280 960 255", core_in[] = "2000",

@@ -152,7 +152,7 @@ def conservation_once():
     total_crd = total_stk = 0
     # every account the tests know, executors' bonds, and escrow
     names = ["dev", "exec1", "exec2", "exec3", "exec4"]
-    for extra in ("watcher", "carol"):
+    for extra in ("watcher", "carol", "dave"):
         if os.path.exists(os.path.join(node.home, "keys", extra + ".json")):
             names.append(extra)
     for n in names:
@@ -162,6 +162,7 @@ def conservation_once():
     for e in node.rpc("executor_list")["executors"]:
         total_stk += int(e["stake"]) + int(e["unbonding"])
         total_stk += int(e["delegated"]) + int(e["delegated_unbonding"])  # staking.md §8
+        total_stk += int(e["delegated_waiting"])
     tasks = node.rpc("task_list", {"limit": 1000})["tasks"]
     total_stk += sum(int(t.get("bond", "0")) for t in tasks)  # outside challengers' bonds
     # a task escrows its reward and a fee allowance per seat (docs/tasks.md)

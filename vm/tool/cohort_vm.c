@@ -33,7 +33,7 @@ static void usage_to(FILE *f) {
           "  verify HASH PROOF     check a one-step proof from state HASH; print the next hash\n"
           "  output-proof PROG.elf write the output proof of the final state\n\n"
           "Flags:\n"
-          "  --input FILE          the task input (default: none; - for stdin)\n"
+          "  --input FILE          the task input (default: none, not stdin; - for stdin)\n"
           "  --max-steps N         step cap (default 2^40)\n"
           "  --mem MiB             memory cap (default 64)\n"
           "  --at-step N           (hash, prove) the step\n"
@@ -203,8 +203,16 @@ int main(int argc, char **argv) {
   for (int i = 3; i < argc; i++) {
     if (!strcmp(argv[i], "--trace")) trace = 1;
     else if (!strcmp(argv[i], "--no-jit")) no_jit = 1;
-    else if (i + 1 >= argc) usage();
-    else if (!strcmp(argv[i], "--input")) input_path = argv[++i];
+    else if (strncmp(argv[i], "--", 2) || (strcmp(argv[i], "--input") && strcmp(argv[i], "--output") &&
+                                           strcmp(argv[i], "--max-steps") && strcmp(argv[i], "--mem") &&
+                                           strcmp(argv[i], "--at-step") && strcmp(argv[i], "--every"))) {
+      fprintf(stderr, "cohort-vm %s: %s '%s' (cohort-vm --help lists them)\n", cmd,
+              argv[i][0] == '-' ? "unknown flag" : "unexpected argument", argv[i]);
+      return 2;
+    } else if (i + 1 >= argc) {
+      fprintf(stderr, "cohort-vm %s: %s needs a value\n", cmd, argv[i]);
+      return 2;
+    } else if (!strcmp(argv[i], "--input")) input_path = argv[++i];
     else if (!strcmp(argv[i], "--output")) out_path = argv[++i];
     else if (!strcmp(argv[i], "--max-steps")) cfg.max_steps = num(argv[++i]);
     else if (!strcmp(argv[i], "--mem")) cfg.mem_cap = (uint32_t)(num(argv[++i]) << 20);
