@@ -196,7 +196,7 @@ static void print_executor(json_t *e) {
   printf("\n");
   if (json_is_string(json_object_get(e, "delegated_waiting")) &&
       strcmp(json_string_value(json_object_get(e, "delegated_waiting")), "0"))
-    printf("  waiting    %s delegated while it held seats: counted once those seats settle\n",
+    printf("  waiting    %s delegated while it held seats: counted once it holds none\n",
            cli_fmt_tokens(b, json_string_value(json_object_get(e, "delegated_waiting")), "STK"));
   printf("slashed      %s (in all, with its delegators')\n",
          cli_fmt_tokens(a, json_string_value(json_object_get(e, "slashed_total")), "STK"));

@@ -187,9 +187,9 @@ static int cmd_show(const cli_ctx *c, const char *who) {
   }
   arr = json_object_get(d, "executor_waiting");
   json_array_foreach(arr, i, e) {
-    printf("  %s  %s  waiting: made at height %lld while it held seats; bonded (and paid, "
-           "weighed, slashable) once those seats settle\n", js(e, "executor"),
-           cli_fmt_tokens(a, js(e, "amount"), "STK"),
+    printf("  %s  %s  waiting: made at height %lld while it held seats; bonded (paid, weighed, "
+           "slashable) once it holds none; undelegate takes it back at once\n",
+           js(e, "executor"), cli_fmt_tokens(a, js(e, "amount"), "STK"),
            (long long)json_integer_value(json_object_get(e, "since")));
   }
   printf("rewards      %s to withdraw", cli_fmt_tokens(a, js(rw, "total"), "CRD"));

@@ -47,8 +47,11 @@ int sx_begin_block(state_exec *x) {
   /* Draws need a beacon nobody knew when the tasks were included: only a
    * block whose header reveals the next link of its proposer's hash chain
    * has one. Without it, every draw waits for the next block. */
-  if (!x->revealed) return run_due(x, DL_DRAW, mk_task_draw_postpone);
-  int rc = mk_serve_waiting(x); /* those who waited go first */
+  if (!x->revealed) { /* but a task that waited long enough expires all the same (fuzz_market) */
+    int rc = mk_serve_waiting(x, 0);
+    return rc ? rc : run_due(x, DL_DRAW, mk_task_draw_postpone);
+  }
+  int rc = mk_serve_waiting(x, 1); /* those who waited go first */
   return rc ? rc : run_due(x, DL_DRAW, mk_task_draw_due);
 }
 

@@ -11,9 +11,12 @@
  * A waiting amount ("xw/" + del + ex = amount, height; "xp/" + ex + height
  *   + del): DelegateExecutor while ex holds a seat --> WAITING (no weight,
  *   pay or slash; more of it in a later block moves it to that height)
- *   --a seat of ex released, none held drawn at <= height--> bonded into
- *   the delegation (or, if it buys no share, back to the delegator),
- *   deleted. The executor's del_pending is always the sum of the amounts.
+ *   --the last seat of ex released--> bonded into the delegation (or, if it
+ *   buys no share, back to the delegator), deleted; or --UndelegateExecutor
+ *   of some or all of it--> paid back at once (it backed nothing). The
+ *   executor's del_pending is always the sum of the amounts. Bonded stake
+ *   therefore never grows while ex holds a seat: each seat's pay and
+ *   slashes reach only stake that was there at its draw.
  * An unbonding entry ("xq/" + release + ex + del + created, with "xu/" and
  * "xe/"):
  *   UndelegateExecutor --> PENDING (a slash for a seat drawn at a height <=
@@ -361,7 +364,11 @@ int mk_del_admit(state_exec *x, const uint8_t ex[20]) {
   uint8_t pre[23];
   memcpy(pre, XP, 3);
   memcpy(pre + 3, ex, 20);
-  if (!(rc = mk_seat_oldest(x, ex, &l.below))) {
+  uint64_t oldest;
+  /* only once ex holds no seat at all: a seat drawn while an amount waited
+   * did not weigh it, so bonding it before that seat settles would give it
+   * a share of that seat's pay and slashes (attacker review) */
+  if (!(rc = mk_seat_oldest(x, ex, &oldest)) && !oldest) {
     rc = sx_scan(x, pre, sizeof pre, collect_admit, &l);
     if (l.rc) rc = l.rc;
     rc = rc < 0 ? rc : COHORT_OK;
@@ -466,6 +473,34 @@ out:
 
 /* ---- UndelegateExecutor ---- */
 
+/* Take `amount` (> 0) of del's waiting amount wamt (from height wh) at ex
+ * back to its balance: it never backed a seat, so no unbonding. e in
+ * memory, saved here. */
+static int unwait(state_exec *x, const uint8_t del[20], const uint8_t ex[20], Cohort__Executor *e,
+                  uint64_t wamt, uint64_t wh, uint64_t amount, const char *who,
+                  state_tx_result *res) {
+  if (amount == 0 || amount > wamt)
+    return mk_fail(res, COHORT_ERR_FUNDS, "undelegate_executor: %llu of the sender's delegation "
+                   "to %s.. waits to take effect (until it holds no seat); undelegate 1 to %llu "
+                   "of it first (back at once), the bonded part after", (unsigned long long)wamt,
+                   who, (unsigned long long)wamt);
+  if (wamt > e->del_pending) return COHORT_ERR_CORRUPT;
+  uint8_t k[XD_KEY], pk[XP_KEY], v[16];
+  xw_key(k, del, ex);
+  xp_key(pk, ex, wh, del);
+  int rc;
+  if (amount == wamt) {
+    if ((rc = sx_del(x, k, sizeof k)) || (rc = sx_del(x, pk, sizeof pk))) return rc;
+  } else {
+    core_put_u64be(v, wamt - amount);
+    core_put_u64be(v + 8, wh);
+    if ((rc = sx_put(x, k, sizeof k, v, sizeof v))) return rc;
+  }
+  e->del_pending -= amount;
+  if ((rc = bank_credit(x, del, BANK_STK, amount))) return rc;
+  return mk_put_exec(x, ex, e);
+}
+
 typedef struct {
   uint32_t n;
   uint64_t rel, created;
@@ -491,19 +526,17 @@ int mk_exec_undelegate(state_exec *x, const tx_t *tx, state_tx_result *res) {
   if (rc || !e) return rc;
   sk_delegation d;
   uint64_t rel, out_shares, value;
+  uint64_t wamt, wh;
+  rc = mk_del_waiting(x, me, ex, &wamt, &wh);
+  if (rc == COHORT_OK) { /* a waiting amount goes first, back at once */
+    rc = unwait(x, me, ex, e, wamt, wh, m->amount, who, res);
+    goto out;
+  }
+  if (rc != COHORT_ERR_NOT_FOUND) goto out;
   rc = xd_load(x, me, ex, &d);
   if (rc == COHORT_ERR_NOT_FOUND) {
-    uint64_t wamt, wh;
-    rc = mk_del_waiting(x, me, ex, &wamt, &wh);
-    if (rc == COHORT_OK)
-      rc = mk_fail(res, COHORT_ERR_NOT_FOUND, "undelegate_executor: the sender's delegation of "
-                   "%llu to %s.. is still waiting to take effect (it held seats drawn at or "
-                   "before height %llu when it was made); it can be undelegated once those "
-                   "seats settle and it is bonded", (unsigned long long)wamt, who,
-                   (unsigned long long)wh);
-    else if (rc == COHORT_ERR_NOT_FOUND)
-      rc = mk_fail(res, COHORT_ERR_NOT_FOUND, "undelegate_executor: the sender has no delegation "
-                   "to %s..", who);
+    rc = mk_fail(res, COHORT_ERR_NOT_FOUND, "undelegate_executor: the sender has no delegation "
+                 "to %s..", who);
     goto out;
   }
   if (rc) goto out;

@@ -242,8 +242,9 @@ int mk_exec_challenge(state_exec *x, const tx_t *tx, state_tx_result *res);
 #define GAME_OUTSIDE 4294967295u /* Game.challenger: the task's outside challenger */
 int mk_task_prune_due(state_exec *x, const uint8_t id[32]);
 /* Begin of block, before the draws due: tasks waiting for a seat, oldest
- * first (market_task.c). */
-int mk_serve_waiting(state_exec *x);
+ * first (market_task.c). draw = 0 (a block without a beacon reveal): only
+ * those that waited draw_wait_blocks expire; nothing is drawn. */
+int mk_serve_waiting(state_exec *x, int draw);
 
 /* ---- jobs (market_job.c) ---- */
 int mk_exec_submit_job(state_exec *x, const tx_t *tx, state_tx_result *res);

@@ -740,7 +740,7 @@ static int collect_wait(void *ctx, const uint8_t *k, size_t kl, const uint8_t *v
   return 0;
 }
 
-int mk_serve_waiting(state_exec *x) {
+int mk_serve_waiting(state_exec *x, int draw) {
   waitlist w = {0};
   uint64_t epoch;
   int rc = mk_cap_epoch(x, &epoch);
@@ -752,7 +752,7 @@ int mk_serve_waiting(state_exec *x) {
     /* Nothing about the executors changed since this task last failed:
      * it would fail again; skip it without a scan. At most
      * MK_WAIT_TRIES_PER_BLOCK scans per block, oldest first. */
-    if (!too_old && (w.epoch[i] == epoch || tries >= MK_WAIT_TRIES_PER_BLOCK)) continue;
+    if (!too_old && (!draw || w.epoch[i] == epoch || tries >= MK_WAIT_TRIES_PER_BLOCK)) continue;
     const uint8_t *id = w.k[i] + 10;
     Cohort__Task *t = mk_get_task(x, id, &rc);
     if (!t) {

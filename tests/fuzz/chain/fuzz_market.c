@@ -1638,9 +1638,9 @@ static void check_invariants(chain *c) {
           (unsigned long long)r->xq_amount);
     CHECK(r->xw_amount == e->del_pending, "executor %s del_pending %llu, its xw/ records hold "
           "%llu", e8, (unsigned long long)e->del_pending, (unsigned long long)r->xw_amount);
-    /* a waiting delegation waits for a seat drawn at or before its height,
-     * and no longer: once none is held, it is bonded */
-    CHECK(!e->del_pending || (r->seat_oldest && r->seat_oldest <= r->xw_oldest),
+    /* a waiting delegation waits while the executor holds a seat, and no
+     * longer: once none is held, it is bonded (docs/staking.md §8) */
+    CHECK(!e->del_pending || r->seat_oldest,
           "executor %s has %llu waiting from height %llu, its oldest seat is from %llu", e8,
           (unsigned long long)e->del_pending, (unsigned long long)r->xw_oldest,
           (unsigned long long)r->seat_oldest);

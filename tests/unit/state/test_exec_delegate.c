@@ -451,8 +451,9 @@ static int waiting(int del, int ex, uint64_t *amount, uint64_t *height) {
 /* The pay of a seat belongs to the stake that backed it at the draw: a
  * delegation made after the draw (6, 4 * 10^6, "just in time" before
  * FINAL) must not take a part of it from the delegator that backed the
- * seat (5, 10^6). It waits — no weight, no pay, cannot be undelegated —
- * until the seat settles, then is bonded and weighs in the next draw. */
+ * seat (5, 10^6). It waits — no weight, no pay; undelegating some of it
+ * gives that back at once — until the seat settles, then is bonded and
+ * weighs in the next draw. */
 static void test_attack_jit_delegation_takes_pay_of_earlier_seat(void **s) {
   (void)s;
   setup_chain();
@@ -484,10 +485,13 @@ static void test_attack_jit_delegation_takes_pay_of_earlier_seat(void **s) {
   assert_int_equal(amt, 4000000);
   assert_int_equal(h, joined);
   int codes[2];
-  add_delegate(&b, 6, 1, 1000, 1); /* waiting: cannot be undelegated yet */
-  commit(&b, codes);
-  assert_int_equal(codes[0], COHORT_ERR_NOT_FOUND);
-  assert_int_equal(stk_of(6), s6 - 4000000);
+  add_delegate(&b, 6, 1, 4000001, 1); /* more than waits */
+  add_delegate(&b, 6, 1, 1000, 1);    /* waiting: back at once, no unbonding */
+  commit(&b, codes);                  /* (one block: the seat settles soon) */
+  assert_int_equal(codes[0], COHORT_ERR_FUNDS);
+  assert_int_equal(codes[1], 0);
+  assert_int_equal(stk_of(6), s6 - 4000000 + 1000);
+  check_conservation();
   run_until_final(tid, 5);
   Cohort__Task *t = task(tid);
   uint64_t pay = t->paid;
@@ -498,11 +502,11 @@ static void test_attack_jit_delegation_takes_pay_of_earlier_seat(void **s) {
   delegation(6, 1, &v6, &p6);
   assert_true(p5 + 1 >= R && p5 <= R);
   assert_int_equal(p6, 0);
-  assert_int_equal(v6, 4000000); /* bonded once the seat settled */
+  assert_int_equal(v6, 3999000); /* bonded once the seat settled */
   assert_int_equal(waiting(6, 1, &amt, &h), COHORT_ERR_NOT_FOUND);
   e = executor(1);
   assert_int_equal(e->del_pending, 0);
-  assert_int_equal(e->del_tokens, 5000000);
+  assert_int_equal(e->del_tokens, 4999000);
   cohort__executor__free_unpacked(e, NULL);
   free_run(&r);
   /* the next draw weighs it */
@@ -511,7 +515,7 @@ static void test_attack_jit_delegation_takes_pay_of_earlier_seat(void **s) {
   commit(&b, NULL);
   empty_blocks(1);
   t = task(t2);
-  assert_int_equal(t->members[0]->delegated, 5000000);
+  assert_int_equal(t->members[0]->delegated, 4999000);
   cohort__task__free_unpacked(t, NULL);
   check_conservation();
   teardown_chain();
@@ -564,6 +568,102 @@ static void test_waiting_delegation_is_not_slashed(void **s) {
   teardown_chain();
 }
 
+static uint64_t member_delegated(const uint8_t tid[32]) {
+  Cohort__Task *t = task(tid);
+  assert_int_equal(t->n_members, 1);
+  uint64_t d = t->members[0]->delegated;
+  cohort__task__free_unpacked(t, NULL);
+  return d;
+}
+
+/* From the attacker review of waiting delegations. Executor 1 alone (own
+ * 10^6, commission 0), 5 bonded with 10^6. Seat A is drawn; 6 delegates
+ * 4 * 10^6 while A is open (it waits); seat B is drawn after that, so 6 is
+ * not weighed in B. A is served and agreed; returns with B COMMITTING. */
+static void two_seats_waiting_between(uint8_t a[32], uint8_t bt[32], run_t *r) {
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_commission(&b, 1, 1000000, 0);
+  commit(&b, NULL);
+  add_delegate(&b, 5, 1, 1000000, 0);
+  commit(&b, NULL);
+  add_submit(&b, 0, "abc", 1, 30000000, a);
+  commit(&b, NULL);
+  empty_blocks(1); /* draw A */
+  assert_int_equal(task_status(a), 1);
+  run_vm("abc", 16, 1000000, r);
+  add_commit(&b, 1, a, r);
+  add_delegate(&b, 6, 1, 4000000, 0); /* while A is open: waits */
+  commit(&b, NULL);
+  uint64_t amt, h6;
+  assert_int_equal(waiting(6, 1, &amt, &h6), 0);
+  add_reveal(&b, 1, a, r);
+  add_submit(&b, 0, "abc", 1, 30000000, bt);
+  commit(&b, NULL);
+  assert_int_equal(task_status(a), 3); /* agreed */
+  empty_blocks(1);                     /* draw B, after 6's delegation */
+  assert_int_equal(task_status(bt), 1);
+  assert_int_equal(member_delegated(bt), 1000000); /* 6 did not back B */
+  check_conservation();
+}
+
+/* A's FINAL must not bond 6 while B (drawn while 6 waited) is open: else 6
+ * takes most of B's delegators' part (80% before the fix). */
+static void test_attack_admitted_waiting_takes_pay_of_seat_drawn_while_waiting(void **s) {
+  (void)s;
+  setup_chain();
+  uint8_t a[32], bt[32];
+  run_t r;
+  two_seats_waiting_between(a, bt, &r);
+  batch b = {.n = 0};
+  add_commit(&b, 1, bt, &r);
+  commit(&b, NULL);
+  add_reveal(&b, 1, bt, &r);
+  commit(&b, NULL);
+  run_until_final(a, 5);
+  uint64_t v5, p5, v6, p6, amt, h;
+  assert_int_equal(waiting(6, 1, &amt, &h), 0); /* B is still held */
+  delegation(5, 1, &v5, &p5);
+  uint64_t p5_after_a = p5;
+  run_until_final(bt, 8);
+  Cohort__Task *t = task(bt);
+  uint64_t RB = t->paid / 2; /* B's weight: 10^6 own + 10^6 of 5's; commission 0 */
+  cohort__task__free_unpacked(t, NULL);
+  delegation(5, 1, &v5, &p5);
+  delegation(6, 1, &v6, &p6);
+  assert_int_equal(p6, 0);                /* 6 did not back B */
+  assert_true(p5 - p5_after_a + 1 >= RB); /* B's delegators' part is 5's */
+  assert_int_equal(v6, 4000000);          /* bonded once no seat is held */
+  free_run(&r);
+  teardown_chain();
+}
+
+/* ... nor make 6 bear B's slash (before the fix: 4 * 10^6 -> 3.6 * 10^6). */
+static void test_attack_admitted_waiting_slashed_for_seat_drawn_while_waiting(void **s) {
+  (void)s;
+  setup_chain();
+  uint8_t a[32], bt[32];
+  run_t r;
+  two_seats_waiting_between(a, bt, &r);
+  run_until_final(a, 5); /* B's commit window is still open */
+  assert_int_equal(task_status(bt), 1);
+  Cohort__Task *t = task(bt);
+  uint64_t deadline = t->deadline;
+  cohort__task__free_unpacked(t, NULL);
+  while (state_height(ST) < deadline) {
+    empty_blocks(1); /* executor 1 never commits B: a no-show */
+    check_conservation();
+  }
+  uint64_t v5, p5, v6, p6, amt, h;
+  delegation(5, 1, &v5, &p5);
+  delegation(6, 1, &v6, &p6);
+  assert_int_equal(v5, 900000); /* 5 backed B: 10% */
+  uint64_t total6 = v6 + (waiting(6, 1, &amt, &h) == 0 ? amt : 0);
+  assert_true(total6 + 1 >= 4000000); /* 6 did not: whole (a share's floor) */
+  free_run(&r);
+  teardown_chain();
+}
+
 int main(void) {
   if (core_init()) return 1;
   fx_init_params(&F, 11, "");
@@ -579,6 +679,8 @@ int main(void) {
       cmocka_unit_test(test_attack_delegation_leaves_before_the_game_ends),
       cmocka_unit_test(test_attack_jit_delegation_takes_pay_of_earlier_seat),
       cmocka_unit_test(test_waiting_delegation_is_not_slashed),
+      cmocka_unit_test(test_attack_admitted_waiting_takes_pay_of_seat_drawn_while_waiting),
+      cmocka_unit_test(test_attack_admitted_waiting_slashed_for_seat_drawn_while_waiting),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   free(ELF);

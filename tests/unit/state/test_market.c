@@ -1973,6 +1973,43 @@ static void test_review_waiting_task_keeps_its_turn(void **s) {
   teardown_chain();
 }
 
+/* Found by fuzz_market: a proposer that withholds its beacon reveal made a
+ * waiting task wait longer than draw_wait_blocks (10 here), since the queue
+ * was only looked at in blocks with a reveal. A withheld beacon stops the
+ * draws, not the clock: the task expires on time. */
+static void test_waiting_task_expires_without_beacon(void **s) {
+  (void)s;
+  setup_chain();
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_cap(&b, 1, 1000000, 1, 1, 1);
+  commit(&b, NULL);
+  uint8_t a[32], w[32];
+  add_submit(&b, 0, "first", 1, 3000000, a);
+  add_submit(&b, 6, "second", 1, 3000000, w);
+  commit(&b, NULL);
+  empty_blocks(1); /* one is drawn, the other waits */
+  if (task_status(a) == 7) {
+    uint8_t t[32];
+    memcpy(t, a, 32), memcpy(a, w, 32), memcpy(w, t, 32);
+  }
+  assert_int_equal(task_status(w), 7);
+  Cohort__Task *t = task(w);
+  uint64_t since = t->draw_since;
+  cohort__task__free_unpacked(t, NULL);
+  F.no_reveal = 1; /* every proposer from now on withholds */
+  while (state_height(ST) < since + 10) {
+    empty_blocks(1);
+    check_conservation();
+  }
+  F.no_reveal = 0;
+  assert_int_equal(task_status(w), 6); /* expired, refunded */
+  t = task(w);
+  assert_int_equal(t->refunded, t->reward + t->committee * t->fee_allowance);
+  cohort__task__free_unpacked(t, NULL);
+  teardown_chain();
+}
+
 /* Review 4: members drawn after a reveal can copy it. When the reveal
  * window closes short of the quorum, the empty seats are refilled; but the
  * revealed claim, its output and its output proof are public by then (the
@@ -2314,6 +2351,7 @@ int main(void) {
       cmocka_unit_test(test_review_repaid_fees_are_what_the_txs_cost),
       cmocka_unit_test(test_review_a_seat_is_never_worked_for_nothing),
       cmocka_unit_test(test_review_waiting_task_keeps_its_turn),
+      cmocka_unit_test(test_waiting_task_expires_without_beacon),
       cmocka_unit_test(test_review_redrawn_members_cannot_copy_a_public_claim),
       cmocka_unit_test(test_review_recommit_cannot_choose_the_next_draw),
       cmocka_unit_test(test_review_reveals_fit_their_window),
