@@ -448,6 +448,21 @@ static int waiting(int del, int ex, uint64_t *amount, uint64_t *height) {
   return state_get_exec_waiting(ST, F.ids[del], F.ids[ex], amount, height);
 }
 
+/* Executor 1 alone (own 10^6, commission 0), 5 delegating d5 to it, and
+ * a task of user 0 ("abc") whose one seat 1 holds: drawn, COMMITTING. */
+static void seat_with_delegation(uint64_t d5, uint8_t tid[32]) {
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_commission(&b, 1, 1000000, 0);
+  commit(&b, NULL);
+  add_delegate(&b, 5, 1, d5, 0);
+  commit(&b, NULL);
+  add_submit(&b, 0, "abc", 1, 30000000, tid);
+  commit(&b, NULL);
+  empty_blocks(1); /* the draw */
+  assert_int_equal(task_status(tid), 1);
+}
+
 /* The pay of a seat belongs to the stake that backed it at the draw: a
  * delegation made after the draw (6, 4 * 10^6, "just in time" before
  * FINAL) must not take a part of it from the delegator that backed the
@@ -458,16 +473,8 @@ static void test_attack_jit_delegation_takes_pay_of_earlier_seat(void **s) {
   (void)s;
   setup_chain();
   batch b = {.n = 0};
-  add_upload(&b, 0);
-  add_register_commission(&b, 1, 1000000, 0);
-  commit(&b, NULL);
-  add_delegate(&b, 5, 1, 1000000, 0);
-  commit(&b, NULL);
   uint8_t tid[32];
-  add_submit(&b, 0, "abc", 1, 30000000, tid);
-  commit(&b, NULL);
-  empty_blocks(1);
-  assert_int_equal(task_status(tid), 1);
+  seat_with_delegation(1000000, tid);
   run_t r;
   run_vm("abc", 16, 1000000, &r);
   serve_all(tid, &r);
@@ -530,16 +537,8 @@ static void test_waiting_delegation_is_not_slashed(void **s) {
   (void)s;
   setup_chain();
   batch b = {.n = 0};
-  add_upload(&b, 0);
-  add_register_commission(&b, 1, 1000000, 0);
-  commit(&b, NULL);
-  add_delegate(&b, 5, 1, 2000000, 0);
-  commit(&b, NULL);
   uint8_t tid[32];
-  add_submit(&b, 0, "abc", 1, 30000000, tid);
-  commit(&b, NULL);
-  empty_blocks(1); /* the draw */
-  assert_int_equal(task_status(tid), 1);
+  seat_with_delegation(2000000, tid);
   add_delegate(&b, 6, 1, 1000000, 0);
   commit(&b, NULL);
   add_delegate(&b, 6, 1, 500000, 0);
@@ -582,15 +581,7 @@ static uint64_t member_delegated(const uint8_t tid[32]) {
  * not weighed in B. A is served and agreed; returns with B COMMITTING. */
 static void two_seats_waiting_between(uint8_t a[32], uint8_t bt[32], run_t *r) {
   batch b = {.n = 0};
-  add_upload(&b, 0);
-  add_register_commission(&b, 1, 1000000, 0);
-  commit(&b, NULL);
-  add_delegate(&b, 5, 1, 1000000, 0);
-  commit(&b, NULL);
-  add_submit(&b, 0, "abc", 1, 30000000, a);
-  commit(&b, NULL);
-  empty_blocks(1); /* draw A */
-  assert_int_equal(task_status(a), 1);
+  seat_with_delegation(1000000, a);
   run_vm("abc", 16, 1000000, r);
   add_commit(&b, 1, a, r);
   add_delegate(&b, 6, 1, 4000000, 0); /* while A is open: waits */

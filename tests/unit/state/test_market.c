@@ -1917,6 +1917,26 @@ static void test_review_a_seat_is_never_worked_for_nothing(void **s) {
   teardown_chain();
 }
 
+/* One executor (user 1) of capacity 1; users 0 and 6 submit a task each
+ * in block X (both pass the door: the seat is free); at X+1 one is drawn
+ * (a, COMMITTING) and the other waits for the seat (w, DRAWING). */
+static void one_drawn_one_waiting(uint8_t a[32], uint8_t w[32]) {
+  batch b = {.n = 0};
+  add_upload(&b, 0);
+  add_register_cap(&b, 1, 1000000, 1, 1, 1);
+  commit(&b, NULL);
+  add_submit(&b, 0, "first", 1, 3000000, a);
+  add_submit(&b, 6, "second", 1, 3000000, w);
+  commit(&b, NULL);
+  empty_blocks(1);
+  if (task_status(a) == 7) { /* name them: a drawn, w waiting */
+    uint8_t t[32];
+    memcpy(t, a, 32), memcpy(a, w, 32), memcpy(w, t, 32);
+  }
+  assert_int_equal(task_status(a), 1);
+  assert_int_equal(task_status(w), 7);
+}
+
 /* Review 3: a task waiting for capacity loses its turn to newer tasks.
  * Draws run in task-ID order among the tasks *due at that block*, and a
  * waiting task is only due at its back-off slots (1, 2, 4 .. 64 blocks
@@ -1931,20 +1951,8 @@ static void test_review_waiting_task_keeps_its_turn(void **s) {
   (void)s;
   setup_chain();
   batch b = {.n = 0};
-  add_upload(&b, 0);
-  add_register_cap(&b, 1, 1000000, 1, 1, 1);
-  commit(&b, NULL);
   uint8_t a[32], w[32], c[32];
-  add_submit(&b, 0, "first", 1, 3000000, a);
-  add_submit(&b, 6, "second", 1, 3000000, w);
-  commit(&b, NULL); /* block X: both pass the door (the seat is free) */
-  empty_blocks(1);  /* X+1: one is drawn, the other waits */
-  if (task_status(a) == 7) { /* name them: d drawn, w waiting */
-    uint8_t t[32];
-    memcpy(t, a, 32), memcpy(a, w, 32), memcpy(w, t, 32);
-  }
-  assert_int_equal(task_status(a), 1);
-  assert_int_equal(task_status(w), 7);
+  one_drawn_one_waiting(a, w); /* X: both pass the door; X+1: a drawn, w waits */
   /* serve the drawn one: commit at X+3, reveal at X+4 (W is due at X+1, X+2, X+4, X+8) */
   empty_blocks(1);
   int m[1];
@@ -1980,20 +1988,8 @@ static void test_review_waiting_task_keeps_its_turn(void **s) {
 static void test_waiting_task_expires_without_beacon(void **s) {
   (void)s;
   setup_chain();
-  batch b = {.n = 0};
-  add_upload(&b, 0);
-  add_register_cap(&b, 1, 1000000, 1, 1, 1);
-  commit(&b, NULL);
   uint8_t a[32], w[32];
-  add_submit(&b, 0, "first", 1, 3000000, a);
-  add_submit(&b, 6, "second", 1, 3000000, w);
-  commit(&b, NULL);
-  empty_blocks(1); /* one is drawn, the other waits */
-  if (task_status(a) == 7) {
-    uint8_t t[32];
-    memcpy(t, a, 32), memcpy(a, w, 32), memcpy(w, t, 32);
-  }
-  assert_int_equal(task_status(w), 7);
+  one_drawn_one_waiting(a, w);
   Cohort__Task *t = task(w);
   uint64_t since = t->draw_since;
   cohort__task__free_unpacked(t, NULL);
