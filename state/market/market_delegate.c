@@ -326,7 +326,6 @@ static int wait_add(state_exec *x, const uint8_t del[20], const uint8_t ex[20],
 typedef struct {
   uint8_t (*keys)[XP_KEY];
   size_t n, cap;
-  uint64_t below; /* 0: every entry */
   int rc;
 } admit_list;
 
@@ -337,7 +336,6 @@ static int collect_admit(void *ctx, const uint8_t *k, size_t kl, const uint8_t *
     l->rc = COHORT_ERR_CORRUPT;
     return 1;
   }
-  if (l->below && core_get_u64be(k + 23) >= l->below) return 1; /* height order: the rest wait */
   if (l->n == l->cap) {
     size_t cap = l->cap ? 2 * l->cap : 8;
     void *p = realloc(l->keys, cap * XP_KEY);
@@ -360,7 +358,7 @@ int mk_del_admit(state_exec *x, const uint8_t ex[20]) {
     cohort__executor__free_unpacked(e, NULL);
     return COHORT_OK;
   }
-  admit_list l = {NULL, 0, 0, 0, COHORT_OK};
+  admit_list l = {NULL, 0, 0, COHORT_OK};
   uint8_t pre[23];
   memcpy(pre, XP, 3);
   memcpy(pre + 3, ex, 20);
