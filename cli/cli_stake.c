@@ -79,6 +79,33 @@ static const char *js(json_t *o, const char *k) {
 }
 
 /* Send b signed by --from; print the outcome. */
+/* The sender's delegation waiting at executor ex (docs/staking.md §8), in
+ * STK base units; 0 if none or unknown (no key, no answer). */
+static uint64_t waiting_at(const cli_ctx *c, const sopt *o, int n, const uint8_t ex[20]) {
+  core_key k;
+  const char *from = get(o, n, "--from");
+  if (cli_load_key(c, from ? from : "dev", &k)) return 0;
+  uint8_t me[20];
+  char addr[CORE_ADDR_STR_MAX], exa[CORE_ADDR_STR_MAX];
+  core_account_id(me, k.pub);
+  core_key_wipe(&k);
+  core_addr_encode(addr, me);
+  core_addr_encode(exa, ex);
+  json_t *d;
+  core_errbuf eb;
+  uint64_t amt = 0;
+  if (rpc_client_call(c->node, "delegations", json_pack("{s:s}", "delegator", addr), c->timeout_ms,
+                      &d, NULL, &eb))
+    return 0;
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(d, "executor_waiting"), i, e) {
+    if (!strcmp(js(e, "executor"), exa)) core_parse_u64(js(e, "amount"), &amt);
+  }
+  json_decref(d);
+  return amt;
+}
+
 static int send_tx(const cli_ctx *c, const char *path, const sopt *o, int n, Cohort__TxBody *b,
                 const char *what) {
   core_key k;
@@ -327,7 +354,7 @@ int cli_cmd_stake(const cli_ctx *c, int argc, char **argv) {
     Cohort__MsgUndelegate u = COHORT__MSG_UNDELEGATE__INIT;
     Cohort__MsgDelegateExecutor xd = COHORT__MSG_DELEGATE_EXECUTOR__INIT;
     Cohort__MsgUndelegateExecutor xu = COHORT__MSG_UNDELEGATE_EXECUTOR__INIT;
-    char a[CLI_TOKENS_MAX], what[CLI_TOKENS_MAX + 96];
+    char a[CLI_TOKENS_MAX], what[CLI_TOKENS_MAX + 160];
     cli_fmt_tokens_u64(a, amt, "STK");
     if (ex && sub[0] == 'd') { /* to an executor (docs/staking.md §8) */
       xd.executor = (ProtobufCBinaryData){20, op};
@@ -335,13 +362,25 @@ int cli_cmd_stake(const cli_ctx *c, int argc, char **argv) {
       b.msg_case = COHORT__TX_BODY__MSG_DELEGATE_EXECUTOR;
       b.delegate_executor = &xd;
       snprintf(what, sizeof what, "delegated %s to the executor", a);
+      uint64_t w0 = waiting_at(c, o, n, op);
+      int rc = send_tx(c, path, o, n, &b, what);
+      uint64_t w1 = rc || get(o, n, "--no-wait") ? w0 : waiting_at(c, o, n, op);
+      if (w1 > w0 && !c->json)
+        printf("  it holds seats: the delegation waits (not weighed, paid or slashed) until it "
+               "holds none, then is bonded; `cohort stake show` lists it and `cohort stake "
+               "undelegate --executor` takes it back at once (docs/staking.md §8)\n");
+      return rc;
     } else if (ex) {
       xu.executor = (ProtobufCBinaryData){20, op};
       xu.amount = amt;
       b.msg_case = COHORT__TX_BODY__MSG_UNDELEGATE_EXECUTOR;
       b.undelegate_executor = &xu;
-      snprintf(what, sizeof what, "undelegating %s from the executor (paid after the unbonding "
-               "period)", a);
+      if (waiting_at(c, o, n, op))
+        snprintf(what, sizeof what, "took back %s of the delegation waiting at the executor "
+                 "(back in the balance now: it never backed a seat)", a);
+      else
+        snprintf(what, sizeof what, "undelegating %s from the executor (paid after the "
+                 "unbonding period)", a);
     } else if (sub[0] == 'd') {
       d.validator = (ProtobufCBinaryData){20, op};
       d.amount = amt;

@@ -116,7 +116,7 @@ static uint64_t num(const char *s) {
   char *end;
   errno = 0;
   unsigned long long v = strtoull(s, &end, 0);
-  if (errno || *end || !*s) {
+  if (errno || *end || !*s || *s == '-' || *s == '+' || *s == ' ') { /* strtoull takes "-5" */
     fprintf(stderr, "cohort-vm: bad number '%s'\n", s);
     exit(2);
   }
@@ -171,9 +171,22 @@ int main(int argc, char **argv) {
       usage_to(stdout);
       return 0;
     }
-  if (argc < 3) usage();
+  const char *cmd = argc > 1 ? argv[1] : "";
+  static const char *const cmds[] = {"run", "hash", "prove", "verify", "output-proof", NULL};
+  int known = 0;
+  for (int i = 0; cmds[i]; i++) known |= !strcmp(cmd, cmds[i]);
+  if (argc > 1 && !known) {
+    fprintf(stderr, "cohort-vm: unknown command '%s' (run, hash, prove, verify, output-proof; "
+            "cohort-vm --help)\n", cmd);
+    return 2;
+  }
+  if (argc < 3) {
+    if (argc > 1)
+      fprintf(stderr, "cohort-vm %s: needs %s\n", cmd,
+              strcmp(cmd, "verify") ? "PROG.elf" : "HASH PROOF_FILE");
+    usage();
+  }
   if (core_init() != 0) return 2;
-  const char *cmd = argv[1];
   if (!strcmp(cmd, "verify")) {
     if (argc != 4) usage();
     uint8_t pre[32], post[32];

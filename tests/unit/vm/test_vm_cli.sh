@@ -66,6 +66,11 @@ done
 if "$VM" hash "$G/sieve.elf" --every 0 > /dev/null 2> "$T/err"; then fail "--every 0 accepted"; fi
 grep -q 'at least 1' "$T/err" || fail "--every 0 message: $(cat "$T/err")"
 if "$VM" run "$G/sieve.elf" --every 5 > /dev/null 2> "$T/err"; then fail "run --every accepted"; fi
+# bad numbers and commands are named, not wrapped or shown as the usage
+if "$VM" hash "$G/sieve.elf" --every -5 > /dev/null 2> "$T/err"; then fail "--every -5 accepted"; fi
+grep -q "bad number '-5'" "$T/err" || fail "--every -5 message: $(cat "$T/err")"
+if "$VM" bogus "$G/sieve.elf" > /dev/null 2> "$T/err"; then fail "unknown command accepted"; fi
+grep -q "unknown command 'bogus'" "$T/err" || fail "unknown command message: $(cat "$T/err")"
 
 # trace: one line per step
 "$VM" run "$G/wc.elf" --input "$T/wc" --trace > /dev/null 2> "$T/trace" || true
