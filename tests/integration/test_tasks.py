@@ -824,7 +824,9 @@ def test_delegation_made_while_seated_waits():
     assert t["status"] in ("committing", "revealing", "agreed"), t["status"]
     rw0 = [r for r in node.rpc("rewards", {"delegator": carol})["rewards"] if r.get("executor") == ex]
     weight0 = node.rpc("executor_get", {"address": ex})["draw_weight"]
-    node.cli("stake", "delegate", "--executor", "exec1", "--amount", "1500000000", "--from", "dave")
+    out = node.cli("stake", "delegate", "--executor", "exec1", "--amount", "1500000000",
+                   "--from", "dave")
+    assert "the delegation waits" in out.stdout, out.stdout  # the CLI says so
     e = node.rpc("executor_get", {"address": ex})
     assert e["delegated_waiting"] == "1500000000" and e["draw_weight"] == weight0, e
     d = node.rpc("delegations", {"delegator": dave})
@@ -835,7 +837,9 @@ def test_delegation_made_while_seated_waits():
     assert "waiting" in node.cli("executor", "show", "exec1").stdout
     # a waiting amount comes back at once (it backed no seat): no unbonding entry
     stk0 = int(node.rpc("account", {"address": dave})["stk"])
-    node.cli("stake", "undelegate", "--executor", "exec1", "--amount", "500000000", "--from", "dave")
+    out = node.cli("stake", "undelegate", "--executor", "exec1", "--amount", "500000000",
+                   "--from", "dave")
+    assert "back in the balance now" in out.stdout, out.stdout
     assert int(node.rpc("account", {"address": dave})["stk"]) == stk0 + 500000000
     assert node.rpc("unbondings", {"delegator": dave})["executor_unbondings"] == []
     assert node.rpc("executor_get", {"address": ex})["delegated_waiting"] == "1000000000"
