@@ -94,9 +94,10 @@ static uint64_t waiting_at(const cli_ctx *c, const sopt *o, int n, const uint8_t
   json_t *d;
   core_errbuf eb;
   uint64_t amt = 0;
-  if (rpc_client_call(c->node, "delegations", json_pack("{s:s}", "delegator", addr), c->timeout_ms,
-                      &d, NULL, &eb))
-    return 0;
+  json_t *p = json_pack("{s:s}", "delegator", addr); /* not taken by rpc_client_call */
+  int rc = rpc_client_call(c->node, "delegations", p, c->timeout_ms, &d, NULL, &eb);
+  json_decref(p);
+  if (rc) return 0;
   size_t i;
   json_t *e;
   json_array_foreach(json_object_get(d, "executor_waiting"), i, e) {
